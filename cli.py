@@ -1,0 +1,58 @@
+"""`fenn-dma` command line: one entry point, one subcommand per module.
+
+Each subcommand module defines ``COMMAND`` (its name), ``HELP`` (one line),
+``add_arguments(parser)`` and ``run(args) -> int``. Modules are imported only
+when their command runs, so `fenn-dma asm` does not import torch or amaranth.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from fenn_dma.errors import FennError
+
+# name -> (module, one-line help); kept here so `--help` needs no imports.
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "asm": ("fenn_dma.isa.asm_cli", "assemble a .s file to a raw binary or ELF"),
+    "disasm": ("fenn_dma.isa.disasm_cli", "disassemble a raw binary or ELF"),
+    "sim": ("fenn_dma.sim.sim_cli", "run a program on the ISS (or the RTL) and report its final state"),
+    "demo": ("fenn_dma.demo", "assemble and run the example vector kernel on the ISS"),
+    "rtl": ("fenn_dma.rtl.rtl_cli", "write the SoC's Verilog and port description"),
+    "train": ("fenn_dma.host.train_cli", "train a spiking network (PyTorch)"),
+    "compile": ("fenn_dma.compiler.compile_cli", "compile a model to a .fenn program"),
+    "inspect": ("fenn_dma.compiler.inspect_cli", "show a .fenn program's memory map and kernels"),
+    "run": ("fenn_dma.host.run_cli", "run a .fenn program with inputs"),
+}
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fenn-dma", description="FeNN-DMA tools")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module_name, help_text) in SUBCOMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        if name == only:
+            importlib.import_module(module_name).add_arguments(p)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = next((a for a in argv if not a.startswith("-")), None)
+    if command not in SUBCOMMANDS:
+        command = None
+    parser = build_parser(command)
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    module = importlib.import_module(SUBCOMMANDS[args.command][0])
+    try:
+        return int(module.run(args) or 0)
+    except FennError as exc:
+        print(f"fenn-dma {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""fenn_dma.firmware"""
