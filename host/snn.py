@@ -1,0 +1,258 @@
+"""PyTorch model of the network in :mod:`fenn_dma.host.network`, trained with
+surrogate-gradient BPTT, learnable delays (:mod:`fenn_dma.host.delays`) and
+optional quantisation-aware training (:mod:`fenn_dma.host.quant`).
+
+Speed: feed-forward projections are computed for all steps at once (one matmul,
+or one causal convolution when delays are learnt), so the step loop only holds
+the neuron update and the recurrent matmul.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import torch
+from torch import nn
+
+from fenn_dma.host.delays import KERNELS, delayed_projection, round_delay
+from fenn_dma.host.errors import ConfigError
+from fenn_dma.host.network import Layer, NeuronParams, TrainedNetwork
+from fenn_dma.host.quant import fake_quantize, resolve_format
+
+DELAY_MODES = ("none", "synapse", "position")
+
+
+class SpikeFn(torch.autograd.Function):
+    """Heaviside forward; SuperSpike fast-sigmoid derivative ``1/(slope|x|+1)^2`` backward."""
+
+    @staticmethod
+    def forward(ctx, x, slope):
+        ctx.save_for_backward(x)
+        ctx.slope = slope
+        return (x > 0).to(x.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad / (ctx.slope * x.abs() + 1.0) ** 2, None
+
+
+@dataclass
+class HiddenConfig:
+    size: int = 64
+    model: str = "LIF"
+    recurrent: bool = False
+    tau_mem: float = 20.0
+    tau_syn: float = 5.0
+    threshold: float = 1.0
+    refractory: int = 0
+    tau_adapt: float = 2000.0
+    beta_adapt: float = 0.0174
+
+
+@dataclass
+class NetConfig:
+    n_inputs: int
+    n_outputs: int
+    hidden: list = field(default_factory=lambda: [HiddenConfig()])
+    dt: float = 1.0
+    readout_tau_mem: float = 20.0
+    readout_tau_syn: float = 5.0
+    readout_reduce: str = "mean"
+    delay_mode: str = "none"            # none | synapse | position
+    max_delay: int = 16                 # taps K: delays 0..K-1 steps
+    delay_kernel: str = "gauss"         # gauss | triangle
+    sigma0: float = 0.0                 # initial Gaussian width (0: max_delay / 4)
+    position_dims: int = 2
+    init_delay: float = 0.0             # initial delays: uniform in [0, init_delay * (K-1)]
+    surrogate_slope: float = 10.0
+    weight_scale: float = 1.0
+    seed: int = 0
+
+    def validate(self) -> None:
+        if self.n_inputs < 1 or self.n_outputs < 1 or not self.hidden:
+            raise ConfigError("need n_inputs >= 1, n_outputs >= 1 and at least one hidden layer")
+        for h in self.hidden:
+            if h.size < 1:
+                raise ConfigError(f"hidden layer size must be >= 1, got {h.size}")
+            if h.model not in ("LIF", "ALIF"):
+                raise ConfigError(f"hidden neuron model {h.model!r}; allowed: LIF, ALIF")
+            if h.tau_mem <= 0 or h.tau_syn <= 0 or h.threshold <= 0:
+                raise ConfigError(f"tau_mem ({h.tau_mem} ms), tau_syn ({h.tau_syn} ms) and threshold "
+                                  f"({h.threshold}) must be > 0")
+        if self.delay_mode not in DELAY_MODES:
+            raise ConfigError(f"delay mode {self.delay_mode!r}; allowed: {', '.join(DELAY_MODES)}")
+        if self.delay_kernel not in KERNELS[:2]:
+            raise ConfigError(f"delay kernel {self.delay_kernel!r}; allowed: gauss, triangle")
+        if not 1 <= self.max_delay <= 1024:
+            raise ConfigError(f"max_delay must be 1..1024 steps, got {self.max_delay}")
+        if self.readout_reduce not in ("mean", "max"):
+            raise ConfigError(f"readout_reduce {self.readout_reduce!r}; allowed: mean, max")
+        if self.dt <= 0:
+            raise ConfigError(f"dt must be > 0 ms, got {self.dt}")
+
+
+class SNN(nn.Module):
+    def __init__(self, cfg: NetConfig):
+        super().__init__()
+        cfg.validate()
+        self.cfg = cfg
+        gen = torch.Generator().manual_seed(cfg.seed)
+        sizes = [cfg.n_inputs] + [h.size for h in cfg.hidden] + [cfg.n_outputs]
+        self.neurons = [NeuronParams(h.model, h.tau_mem, h.tau_syn, h.threshold, cfg.dt, h.refractory,
+                                     h.tau_adapt if h.model == "ALIF" else 0.0,
+                                     h.beta_adapt if h.model == "ALIF" else 0.0) for h in cfg.hidden]
+        self.neurons.append(NeuronParams("LI", cfg.readout_tau_mem, cfg.readout_tau_syn, 1.0, cfg.dt))
+        self.w = nn.ParameterList()
+        self.w_rec = nn.ParameterList()
+        self.d = nn.ParameterList()
+        self.pos = nn.ParameterList()
+        self.has_rec = [h.recurrent for h in cfg.hidden] + [False]
+        K = cfg.max_delay
+        for li in range(len(sizes) - 1):
+            n_in, n_out = sizes[li], sizes[li + 1]
+            scale = cfg.weight_scale * (1 - self.neurons[li].beta) * (1 - self.neurons[li].alpha) * 3.0
+            self.w.append(nn.Parameter(torch.randn(n_out, n_in, generator=gen) * scale / np.sqrt(n_in) * 2))
+            if self.has_rec[li]:
+                self.w_rec.append(nn.Parameter(torch.randn(n_out, n_out, generator=gen) * scale / np.sqrt(n_out)))
+            else:
+                self.w_rec.append(nn.Parameter(torch.zeros(0), requires_grad=False))
+            if cfg.delay_mode == "synapse":
+                self.d.append(nn.Parameter(torch.rand(n_out, n_in, generator=gen) * cfg.init_delay * (K - 1)))
+        if cfg.delay_mode == "position":
+            # one position per neuron of each layer; delay = distance * (K-1) / sqrt(dims), clamped
+            for n in sizes:
+                self.pos.append(nn.Parameter(torch.rand(n, cfg.position_dims, generator=gen)
+                                             * max(cfg.init_delay, 1e-3)))
+        self.sigma = cfg.sigma0 or K / 4.0
+        self.hard_delays = cfg.delay_mode == "none"
+        self.weight_fmt = None
+        self.rounding = "nearest"
+        self.qat_rng = np.random.default_rng(cfg.seed)
+
+    # ------------------------------------------------------------------ parameters seen by the forward
+    def delays(self, li: int) -> torch.Tensor | None:
+        """Real-valued delays (steps) of projection ``li``."""
+        K = self.cfg.max_delay
+        if self.cfg.delay_mode == "synapse":
+            return self.d[li]
+        if self.cfg.delay_mode == "position":
+            diff = self.pos[li + 1][:, None, :] - self.pos[li][None, :, :]
+            dist = torch.sqrt((diff ** 2).sum(-1) + 1e-9)
+            return torch.clamp(dist * (K - 1) / np.sqrt(self.cfg.position_dims), 0, K - 1)
+        return None
+
+    def effective_weights(self, li: int, rec: bool = False) -> torch.Tensor:
+        w = self.w_rec[li] if rec else self.w[li]
+        if self.weight_fmt is not None:
+            w = fake_quantize(w, self.weight_fmt, self.rounding, self.qat_rng)
+        return w
+
+    def clamp_delays(self) -> None:
+        with torch.no_grad():
+            for d in self.d:
+                d.clamp_(0, self.cfg.max_delay - 1)
+
+    def set_qat(self, fmt_spec: str | None, rounding: str = "nearest") -> None:
+        """Enable quantisation-aware training with weight format ``fmt_spec``
+        (``sI.F`` or ``autoN``, resolved once over all weights)."""
+        if fmt_spec is None:
+            self.weight_fmt = None
+            return
+        with torch.no_grad():
+            allw = torch.cat([p.flatten() for p in list(self.w) + list(self.w_rec)]).cpu().numpy()
+        self.weight_fmt = resolve_format(fmt_spec, allw)
+        self.rounding = rounding
+
+    # ------------------------------------------------------------------ forward
+    def forward(self, x: torch.Tensor, record: bool = False):
+        """``x (B, T, n_in)`` -> class scores ``(B, C)`` (+ list of per-layer traces)."""
+        cfg = self.cfg
+        traces = []
+        B, T, _ = x.shape
+        for li, p in enumerate(self.neurons):
+            d = self.delays(li)
+            kind = "hard" if self.hard_delays else cfg.delay_kernel
+            ff = delayed_projection(x, self.effective_weights(li), d, cfg.max_delay, kind, self.sigma)
+            alpha, beta = p.alpha, p.beta
+            n = ff.shape[-1]
+            i_syn = torch.zeros(B, n, dtype=x.dtype, device=x.device)
+            v = torch.zeros_like(i_syn)
+            if p.model == "LI":
+                out = []
+                for t in range(T):
+                    i_syn = alpha * i_syn + ff[:, t]
+                    v = beta * v + i_syn
+                    out.append(v)
+                x = torch.stack(out, 1)
+                traces.append(x)
+                break
+            w_rec = self.effective_weights(li, rec=True) if self.has_rec[li] else None
+            z = torch.zeros_like(i_syn)
+            a = torch.zeros_like(i_syn)
+            ref = torch.zeros_like(i_syn)
+            rho, badapt = p.rho, p.beta_adapt
+            out = []
+            for t in range(T):
+                inp = ff[:, t]
+                if w_rec is not None:
+                    inp = inp + z @ w_rec.t()
+                i_syn = alpha * i_syn + inp
+                v = beta * v + i_syn
+                if p.refractory:
+                    v = v * (ref <= 0)
+                thr = p.threshold + badapt * a if p.model == "ALIF" else p.threshold
+                z = SpikeFn.apply(v - thr, cfg.surrogate_slope)
+                v = v * (1.0 - z.detach())
+                if p.refractory:
+                    ref = torch.where(z > 0, float(p.refractory), torch.clamp(ref - 1, min=0))
+                if p.model == "ALIF":
+                    a = rho * a + z
+                out.append(z)
+            x = torch.stack(out, 1)
+            traces.append(x)
+        scores = x.mean(1) if cfg.readout_reduce == "mean" else x.amax(1)
+        return (scores, traces) if record else scores
+
+    # ------------------------------------------------------------------ artifact
+    def to_trained(self, n_steps: int = 0, metadata: dict | None = None) -> TrainedNetwork:
+        """Weights as deployed (quantised when QAT is on), delays rounded to integers."""
+        layers = []
+        names = [f"hidden{i}" for i in range(len(self.cfg.hidden))] + ["readout"]
+        with torch.no_grad():
+            for li, p in enumerate(self.neurons):
+                w = self.effective_weights(li).double().cpu().numpy()
+                d = self.delays(li)
+                if d is None:
+                    dint = np.zeros(w.shape, dtype=np.int64)
+                else:
+                    dint = round_delay(d.clamp(0, self.cfg.max_delay - 1)).long().cpu().numpy()
+                r = self.effective_weights(li, rec=True).double().cpu().numpy() if self.has_rec[li] else None
+                layers.append(Layer(names[li], replace(p), w, dint, r))
+        meta = dict(metadata or {})
+        meta.setdefault("delay_mode", self.cfg.delay_mode)
+        return TrainedNetwork(self.cfg.n_inputs, layers, n_steps, self.cfg.readout_reduce,
+                              str(self.weight_fmt) if self.weight_fmt is not None else None, meta)
+
+    @classmethod
+    def from_trained(cls, net: TrainedNetwork, dtype=torch.float64) -> "SNN":
+        """A model that computes ``net`` exactly (hard delays, float64 weights by default)."""
+        hidden = [HiddenConfig(l.size, l.neuron.model, l.weights_rec is not None, l.neuron.tau_mem,
+                               l.neuron.tau_syn, l.neuron.threshold, l.neuron.refractory,
+                               l.neuron.tau_adapt or 2000.0, l.neuron.beta_adapt) for l in net.layers[:-1]]
+        ro = net.layers[-1]
+        dmax = max(int(l.delays.max()) if l.delays.size else 0 for l in net.layers)
+        cfg = NetConfig(net.n_inputs, ro.size, hidden, net.dt, ro.neuron.tau_mem, ro.neuron.tau_syn,
+                        net.readout_reduce, "synapse" if dmax > 0 else "none", max(dmax + 1, 1))
+        m = cls(cfg).to(dtype)
+        with torch.no_grad():
+            for li, l in enumerate(net.layers):
+                m.w[li].copy_(torch.from_numpy(l.weights))
+                if l.weights_rec is not None:
+                    m.w_rec[li].copy_(torch.from_numpy(l.weights_rec))
+                if dmax > 0:
+                    m.d[li].copy_(torch.from_numpy(l.delays.astype(np.float64)))
+        for li, l in enumerate(net.layers):
+            m.neurons[li] = replace(l.neuron)
+        m.hard_delays = True
+        return m
