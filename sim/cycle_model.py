@@ -1,0 +1,74 @@
+"""Cycle model of the planned RTL pipeline, shared by both ISS engines.
+
+The core is a 5-stage in-order pipeline (fetch, decode, execute, memory,
+writeback) that retires one instruction per cycle with full forwarding. The
+model charges every retired instruction one cycle plus:
+
+- ``taken_branch_penalty`` for a taken conditional branch (resolved in
+  execute: the two younger instructions in fetch/decode are flushed);
+- ``jump_penalty`` for ``jal`` and ``jalr`` (same flush);
+- ``load_use_stall`` for an instruction that reads, as a scalar source, the
+  register written by an immediately preceding scalar load (the loaded value
+  leaves the memory stage one cycle too late for execute);
+- ``mul_extra`` / ``div_extra`` for multi-cycle ``mul*`` / ``div*``, ``rem*``.
+
+Vector instructions issue one per cycle and never stall: their load-use slot
+is enforced statically (isa.md section 6, the ISS's RAW-hazard stop), so the
+compiler fills it. ``pipeline_fill`` cycles pass before the first instruction
+retires; the machine's cycle counter starts at that value at reset.
+
+The predicted ``cycles`` of a run are therefore
+``pipeline_fill + sum(cost of every retired instruction)``; the stopping
+instruction (ecall, ebreak, an exception) is not charged. ``mcycle`` counts the
+same per-instruction costs while ``mcountinhibit`` bit 0 is clear. The RTL is
+the ground truth: these defaults are to be calibrated against it.
+"""
+from __future__ import annotations
+
+from dataclasses import astuple, dataclass, fields
+
+JUMP_OPS = frozenset({"jal", "jalr"})
+BRANCH_OPS = frozenset({"beq", "bne", "blt", "bge", "bltu", "bgeu"})
+SCALAR_LOAD_OPS = frozenset({"lb", "lh", "lw", "lbu", "lhu"})
+MUL_OPS = frozenset({"mul", "mulh", "mulhsu", "mulhu"})
+DIV_OPS = frozenset({"div", "divu", "rem", "remu"})
+
+
+@dataclass(frozen=True)
+class CycleModel:
+    pipeline_fill: int = 4
+    taken_branch_penalty: int = 2
+    jump_penalty: int = 2
+    load_use_stall: int = 1
+    mul_extra: int = 0
+    div_extra: int = 0
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            if int(getattr(self, f.name)) < 0:
+                raise ValueError(f"CycleModel.{f.name} must be >= 0")
+
+    def cost(self, op: str, *, taken: bool, load_use: bool) -> int:
+        """Cycles charged to one retired instruction of semantic op ``op``;
+        ``taken``: a conditional branch that was taken; ``load_use``: it reads
+        the register loaded by the previous (scalar load) instruction."""
+        c = 1
+        if load_use:
+            c += self.load_use_stall
+        if op in JUMP_OPS:
+            c += self.jump_penalty
+        elif taken:
+            c += self.taken_branch_penalty
+        if op in MUL_OPS:
+            c += self.mul_extra
+        elif op in DIV_OPS:
+            c += self.div_extra
+        return c
+
+    def as_params(self) -> tuple[int, ...]:
+        """The parameters as plain numbers, in field order (for the C engine)."""
+        return tuple(int(v) for v in astuple(self))
+
+    @classmethod
+    def param_names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(cls))

@@ -1,0 +1,107 @@
+"""The fast engine: IMEM predecoded into a flat table, executed by C (_fastiss.c).
+
+Op ids are mapped by name: the C module exports its op-name list and this
+module maps ``table.OPS`` onto it, failing loudly on any mismatch, so no
+encoding lives in C. The state layout (``state.py``), the stop causes and the
+cycle-model parameters are matched by name the same way.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from fenn_dma.errors import FennError
+from fenn_dma.isa.table import OPS
+
+from .cycle_model import CycleModel
+from .predecode import scalar_source_mask, vector_source_mask
+from .state import CORE_FIELDS, DMA_FIELDS
+from .stop import STOP_CAUSES, Stop
+
+if TYPE_CHECKING:
+    from .machine import Machine
+
+try:
+    from . import _fastiss  # type: ignore[attr-defined]
+except ImportError as exc:  # not built: the reference engine still works
+    _fastiss = None
+    _IMPORT_ERROR = str(exc)
+else:
+    _IMPORT_ERROR = ""
+
+# Columns of the predecoded table (int32 each), mirrored by the C struct.
+COLUMNS = ("op", "rd", "rs1", "rs2", "imm", "xsrc", "vsrc", "flags")
+FLAG_SAT, FLAG_ROUND_SHIFT = 1, 1  # flags = sat | round << 1
+
+
+class FastEngineError(FennError):
+    pass
+
+
+def build_hint() -> str:
+    return ("build it with `.venv/bin/pip install -e .` (needs a C compiler and the Python headers)"
+            + (f"; import failed: {_IMPORT_ERROR}" if _IMPORT_ERROR else ""))
+
+
+def available() -> bool:
+    return _fastiss is not None
+
+
+def _check_names(kind: str, ours: tuple[str, ...], theirs: tuple[str, ...]) -> None:
+    if tuple(ours) != tuple(theirs):
+        raise FastEngineError(f"the C engine's {kind} {list(theirs)} do not match Python's {list(ours)}: "
+                              "rebuild it (`pip install -e .`) or update _fastiss.c")
+
+
+def _op_ids() -> dict[str, int]:
+    c_ops = tuple(_fastiss.OPS)
+    missing = [op for op in OPS if op not in c_ops]
+    extra = [op for op in c_ops if op not in OPS and op != "illegal"]
+    if missing or extra:
+        raise FastEngineError(f"C engine ops do not match isa/table.py: missing in C {missing}, "
+                              f"unknown in the table {extra}; rebuild or update _fastiss.c")
+    return {name: i for i, name in enumerate(c_ops)}
+
+
+if _fastiss is not None:
+    _OP_IDS = _op_ids()
+    _check_names("core fields", CORE_FIELDS, tuple(_fastiss.CORE_FIELDS))
+    _check_names("DMA fields", DMA_FIELDS, tuple(_fastiss.DMA_FIELDS))
+    _check_names("stop causes", tuple(c.value for c in STOP_CAUSES), tuple(_fastiss.STOP_CAUSES))
+    _check_names("cycle-model parameters", CycleModel.param_names(), tuple(_fastiss.CYCLE_PARAMS))
+    _check_names("table columns", COLUMNS, tuple(_fastiss.COLUMNS))
+
+
+def predecode(machine: "Machine") -> np.ndarray:
+    """The (IMEM words, 8) int32 table the C engine executes."""
+    instrs = machine.decoded()
+    table = np.zeros((len(instrs), len(COLUMNS)), np.int32)
+    table[:, 0] = _OP_IDS["illegal"]
+    for k, ins in enumerate(instrs):
+        if ins is None:
+            continue
+        spec = ins.spec
+        table[k] = (_OP_IDS[spec.op], ins.rd, ins.rs1, ins.rs2, ins.imm,
+                    np.uint32(scalar_source_mask(ins)).view(np.int32),
+                    np.uint32(vector_source_mask(ins)).view(np.int32),
+                    int(spec.sat) | spec.round << FLAG_ROUND_SHIFT)
+    return table
+
+
+def run(machine: "Machine", max_instructions: int | None) -> Stop:
+    if _fastiss is None:
+        raise FastEngineError(f"the fast ISS engine is not built: {build_hint()}; "
+                              "or run with engine='reference'")
+    key = machine.imem.tobytes()
+    cached = machine._fast_code
+    if cached is None or cached[0] != key:
+        cached = machine._fast_code = (key, predecode(machine))
+    cfg = machine.config
+    params = np.array(cfg.cycle_model.as_params(), np.int64)
+    sizes = np.array([cfg.dma.setup_cycles, cfg.dma.bytes_per_cycle, cfg.dram_base, cfg.hartid], np.int64)
+    limit = -1 if max_instructions is None else int(max_instructions)
+    cause, pc = _fastiss.run(cached[1], machine.x, machine.v, machine.s0, machine.s1, machine.dmem,
+                             machine.vmem, machine.llm, machine.dram, machine.core, machine.dma,
+                             machine.dram_error_regions, params, sizes, limit)
+    return Stop(STOP_CAUSES[cause], pc)

@@ -1,0 +1,35 @@
+"""Decoding of the whole instruction memory, done once per loaded program.
+
+IMEM is not writable by the core (Harvard), so both engines decode it once
+and look instructions up by pc. The register-usage masks used by the load-use
+rule (isa.md section 6) and the cycle model's scalar load-use stall are
+derived here from the table (``InstrSpec.vector_sources()`` /
+``scalar_sources()``), for both engines.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from fenn_dma.isa.codec import Instruction, try_decode
+
+
+def decode_imem(imem: np.ndarray, extensions: frozenset[str]) -> list[Instruction | None]:
+    """One entry per IMEM word: the decoded instruction, or None for an illegal word."""
+    words = np.asarray(imem, dtype=np.uint8).view("<u4")
+    return [try_decode(int(w), extensions) for w in words]
+
+
+def vector_source_mask(ins: Instruction) -> int:
+    """Bit r set when vector register r is read (sources and kept-old rd)."""
+    mask = 0
+    for slot in ins.spec.vector_sources():
+        mask |= 1 << getattr(ins, slot)
+    return mask
+
+
+def scalar_source_mask(ins: Instruction) -> int:
+    """Bit r set when scalar register r (r != 0) is read as a source."""
+    mask = 0
+    for slot in ins.spec.scalar_sources():
+        mask |= 1 << getattr(ins, slot)
+    return mask & ~1
