@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from fenn_dma.errors import FennError
+from fenn_dma.isa import csrs
 from fenn_dma.isa.table import OPS
 
 from .cycle_model import CycleModel
@@ -71,6 +72,12 @@ if _fastiss is not None:
     _check_names("stop causes", tuple(c.value for c in STOP_CAUSES), tuple(_fastiss.STOP_CAUSES))
     _check_names("cycle-model parameters", CycleModel.param_names(), tuple(_fastiss.CYCLE_PARAMS))
     _check_names("table columns", COLUMNS, tuple(_fastiss.COLUMNS))
+    try:
+        # CSR numbers and DMA constants come from isa/csrs.py, looked up by the C engine's names.
+        _CSR_NUMBERS = np.array([csrs.CSR_BY_NAME[n].number for n in _fastiss.CSRS], np.int64)
+        _CONSTS = np.array([getattr(csrs, n) for n in _fastiss.CONSTS], np.int64)
+    except (KeyError, AttributeError) as exc:
+        raise FastEngineError(f"the C engine names a CSR or constant that isa/csrs.py lacks: {exc}") from exc
 
 
 def predecode(machine: "Machine") -> np.ndarray:
@@ -99,9 +106,11 @@ def run(machine: "Machine", max_instructions: int | None) -> Stop:
         cached = machine._fast_code = (key, predecode(machine))
     cfg = machine.config
     params = np.array(cfg.cycle_model.as_params(), np.int64)
-    sizes = np.array([cfg.dma.setup_cycles, cfg.dma.bytes_per_cycle, cfg.dram_base, cfg.hartid], np.int64)
+    misc_values = {"dma_setup_cycles": cfg.dma.setup_cycles, "dma_bytes_per_cycle": cfg.dma.bytes_per_cycle,
+                   "dram_base": cfg.dram_base, "hartid": cfg.hartid}
+    misc = np.array([misc_values[n] for n in _fastiss.MISC], np.int64)
     limit = -1 if max_instructions is None else int(max_instructions)
     cause, pc = _fastiss.run(cached[1], machine.x, machine.v, machine.s0, machine.s1, machine.dmem,
                              machine.vmem, machine.llm, machine.dram, machine.core, machine.dma,
-                             machine.dram_error_regions, params, sizes, limit)
+                             machine.dram_error_regions, params, misc, _CSR_NUMBERS, _CONSTS, limit)
     return Stop(STOP_CAUSES[cause], pc)
