@@ -1,0 +1,150 @@
+"""Integer execute units of the scalar core (execute stage, combinational)."""
+
+from amaranth import Cat, Module, Mux, signed
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+
+class Adder(wiring.Component):
+    """``x_a + x_b``, or ``x_a - x_b`` when ``x_sub``."""
+    x_a: In(32)
+    x_b: In(32)
+    x_sub: In(1)
+    x_result: Out(32)
+
+    def elaborate(self, platform):
+        m = Module()
+        m.d.comb += self.x_result.eq(Mux(self.x_sub, self.x_a - self.x_b, self.x_a + self.x_b))
+        return m
+
+
+class Compare(wiring.Component):
+    """Equality and signed/unsigned less-than, for branches and slt(i)(u)."""
+    x_a: In(32)
+    x_b: In(32)
+    x_eq: Out(1)
+    x_lt: Out(1)
+    x_ltu: Out(1)
+
+    def elaborate(self, platform):
+        m = Module()
+        m.d.comb += [
+            self.x_eq.eq(self.x_a == self.x_b),
+            self.x_lt.eq(self.x_a.as_signed() < self.x_b.as_signed()),
+            self.x_ltu.eq(self.x_a < self.x_b),
+        ]
+        return m
+
+
+class Logic(wiring.Component):
+    x_a: In(32)
+    x_b: In(32)
+    x_xor: Out(32)
+    x_or: Out(32)
+    x_and: Out(32)
+
+    def elaborate(self, platform):
+        m = Module()
+        m.d.comb += [self.x_xor.eq(self.x_a ^ self.x_b), self.x_or.eq(self.x_a | self.x_b),
+                     self.x_and.eq(self.x_a & self.x_b)]
+        return m
+
+
+class Shifter(wiring.Component):
+    """Barrel shifter: left, or right logical/arithmetic, by ``x_amount`` (0-31)."""
+    x_value: In(32)
+    x_amount: In(5)
+    x_left: In(1)
+    x_arith: In(1)
+    x_result: Out(32)
+
+    def elaborate(self, platform):
+        m = Module()
+        right = Mux(self.x_arith, (self.x_value.as_signed() >> self.x_amount).as_unsigned(),
+                    self.x_value >> self.x_amount)
+        m.d.comb += self.x_result.eq(Mux(self.x_left, (self.x_value << self.x_amount)[:32], right))
+        return m
+
+
+class Bitmanip(wiring.Component):
+    """The Zbb subset: clz, ctz, cpop, sext.b, sext.h (one result per op)."""
+    x_a: In(32)
+    x_clz: Out(6)
+    x_ctz: Out(6)
+    x_cpop: Out(6)
+    x_sext_b: Out(32)
+    x_sext_h: Out(32)
+
+    def elaborate(self, platform):
+        m = Module()
+        a = self.x_a
+        clz = 32
+        for i in range(32):             # the highest set bit wins
+            clz = Mux(a[i], 31 - i, clz)
+        ctz = 32
+        for i in reversed(range(32)):   # the lowest set bit wins
+            ctz = Mux(a[i], i, ctz)
+        m.d.comb += [
+            self.x_clz.eq(clz),
+            self.x_ctz.eq(ctz),
+            self.x_cpop.eq(sum(a[i] for i in range(32))),
+            self.x_sext_b.eq(a[:8].as_signed()),
+            self.x_sext_h.eq(a[:16].as_signed()),
+        ]
+        return m
+
+
+class Multiplier(wiring.Component):
+    """32 x 32 multiply; the high word with either operand signed (mulh/mulhsu/mulhu)."""
+    x_a: In(32)
+    x_b: In(32)
+    x_a_signed: In(1)
+    x_b_signed: In(1)
+    x_low: Out(32)
+    x_high: Out(32)
+
+    def __init__(self, high: bool):
+        self.high = high   # False: only `mul` is built
+        super().__init__()
+
+    def elaborate(self, platform):
+        m = Module()
+        if self.high:
+            a = Cat(self.x_a, self.x_a[31] & self.x_a_signed).as_signed()
+            b = Cat(self.x_b, self.x_b[31] & self.x_b_signed).as_signed()
+            product = a * b
+            m.d.comb += [self.x_low.eq(product[:32]), self.x_high.eq(product[32:64])]
+        else:
+            m.d.comb += self.x_low.eq((self.x_a * self.x_b)[:32])
+        return m
+
+
+class Divider(wiring.Component):
+    """RISC-V division (div/divu/rem/remu), combinational, including x/0 and overflow.
+
+    Magnitudes are divided unsigned and the signs applied after, which gives
+    RISC-V's round-toward-zero; -2^31 / -1 then wraps to -2^31 with remainder 0,
+    as the spec asks. Division by zero gives quotient all-ones, remainder x_a.
+    """
+    x_a: In(32)
+    x_b: In(32)
+    x_signed: In(1)
+    x_quotient: Out(32)
+    x_remainder: Out(32)
+
+    def elaborate(self, platform):
+        m = Module()
+        a_neg = self.x_signed & self.x_a[31]
+        b_neg = self.x_signed & self.x_b[31]
+        a_mag = Mux(a_neg, -self.x_a, self.x_a)[:32]
+        b_mag = Mux(b_neg, -self.x_b, self.x_b)[:32]
+        q_mag = a_mag // b_mag
+        r_mag = a_mag % b_mag
+        q = Mux(a_neg ^ b_neg, -q_mag, q_mag)[:32]
+        r = Mux(a_neg, -r_mag, r_mag)[:32]
+        by_zero = self.x_b == 0
+        m.d.comb += [
+            self.x_quotient.eq(Mux(by_zero, 0xFFFFFFFF, q)),
+            self.x_remainder.eq(Mux(by_zero, self.x_a, r)),
+        ]
+        return m

@@ -1,0 +1,313 @@
+"""The scalar RV32 core: a four-stage in-order pipeline with full forwarding.
+
+Stages (port and signal prefixes name them, as in Minerva):
+
+- ``f`` fetch: the next pc is sent to the instruction RAM (synchronous read).
+- ``d`` decode: the word arrives; decode (from isa/table.py), register read
+  and forwarding from execute and writeback.
+- ``x`` execute: ALU, branch resolution, CSR access, data RAM address and
+  store, exceptions. A taken branch or jump redirects the fetch address in
+  the same cycle, so only the instruction in decode is lost (penalty 1).
+- ``w`` writeback: load data arrives from the data RAM and is extended;
+  the register file is written.
+
+One instruction per cycle on straight-line code. Stalls: a scalar load (or a
+vector instruction with a scalar result) followed by an instruction reading
+its rd costs one cycle; a vector unit that is not ready holds execute.
+
+A run starts on ``start`` (pc = ``entry``); ``ecall``, ``ebreak`` and every
+exception stop the core in execute, with the cause and pc held for the host.
+Older instructions complete; younger ones never have effects.
+"""
+from __future__ import annotations
+
+from amaranth import Cat, Module, Mux, Signal
+from amaranth.lib import data, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from .alu import Adder, Bitmanip, Compare, Divider, Logic, Multiplier, Shifter
+from .bus import sram_bus
+from .causes import RtlCause
+from .config import SocConfig
+from .csr import CsrFile
+from .decoder import Decoder, core_extensions, decoded_layout
+from .loadstore import SIZE_BYTE, SIZE_HALF, SIZE_WORD, LoadStore
+from .vector_if import vector_issue_signature
+
+LOADS = ("lb", "lh", "lw", "lbu", "lhu")
+STORES = ("sb", "sh", "sw")
+
+
+def dx_layout(extensions) -> data.StructLayout:
+    """Decode -> execute payload."""
+    return data.StructLayout({
+        "pc": 32, "word": 32, "fetch_fault": 1,
+        "d": decoded_layout(extensions),
+        "src1": 32, "src2": 32,     # x[rs1], x[rs2] after forwarding
+    })
+
+
+XW_LAYOUT = data.StructLayout({
+    "rd": 5, "write": 1, "result": 32,
+    "load": 1, "vector": 1, "size": 2, "unsigned": 1, "offset": 2,
+})
+
+
+def _any(*bits):
+    return Cat(*bits).any()
+
+
+class Core(wiring.Component):
+    def __init__(self, config: SocConfig, vector: bool = False):
+        self.config = config
+        self.has_vector = vector
+        self.extensions = core_extensions(config.full_m, vector)
+        members = {
+            "imem": Out(sram_bus((config.imem_words - 1).bit_length())),
+            "dmem": Out(sram_bus((config.dmem_words - 1).bit_length())),
+            # Run control and status, for the host.
+            "start": In(1), "entry": In(32), "halt": In(1),
+            "running": Out(1), "stopped": Out(1), "cause": Out(4), "stop_pc": Out(32),
+            "cycles": Out(64), "instret": Out(64), "mcycle": Out(64), "minstret": Out(64),
+            # Register file access for the host while the core is stopped.
+            "dbg_addr": In(5), "dbg_r_data": Out(32), "dbg_w_en": In(1), "dbg_w_data": In(32),
+        }
+        if vector:
+            members["vector"] = Out(vector_issue_signature())
+        super().__init__(members)
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg, ext = self.config, self.extensions
+
+        m.submodules.decoder = decoder = Decoder(ext)
+        m.submodules.adder = adder = Adder()
+        m.submodules.compare = compare = Compare()
+        m.submodules.logic = logic = Logic()
+        m.submodules.shifter = shifter = Shifter()
+        m.submodules.bitmanip = bitmanip = Bitmanip()
+        m.submodules.multiplier = multiplier = Multiplier(high=cfg.full_m)
+        m.submodules.loadstore = lsu = LoadStore(cfg.dmem_size)
+        m.submodules.csrs = csrf = CsrFile(cfg.hart_id)
+        m.submodules.regfile = regfile = Memory(shape=32, depth=32, init=[])
+        rf_rs1 = regfile.read_port(domain="comb")
+        rf_rs2 = regfile.read_port(domain="comb")
+        rf_dbg = regfile.read_port(domain="comb")
+        rf_w = regfile.write_port()
+        wiring.connect(m, wiring.flipped(self.dmem), lsu.dmem)
+
+        running = self.running
+        # Pipeline registers.
+        f_pc = Signal(32)
+        d_valid, d_pc, d_fetch_fault = Signal(), Signal(32), Signal()
+        x_valid, x = Signal(), Signal(dx_layout(ext))
+        w_valid, w = Signal(), Signal(XW_LAYOUT)
+
+        # ---------------------------------------------------------------- decode
+        m.d.comb += decoder.d_word.eq(self.imem.r_data)
+        dd = decoder.d_decoded
+        m.d.comb += [rf_rs1.addr.eq(dd.rs1), rf_rs2.addr.eq(dd.rs2), rf_dbg.addr.eq(self.dbg_addr),
+                     self.dbg_r_data.eq(rf_dbg.data)]
+
+        x_result = Signal(32)          # execute's result (not valid for loads / vector results)
+        w_value = Signal(32)           # writeback's value, load data included
+        x_late = Signal()              # execute's rd value only exists in writeback
+        x_writes = Signal()
+        m.d.comb += x_writes.eq(x_valid & (x.d.writes_rd | x.d.vector_writes_rd) & (x.d.rd != 0))
+
+        def forward(index, rf_data):
+            return Mux(x_writes & (x.d.rd == index), x_result,
+                       Mux(w_valid & w.write & (w.rd == index), w_value, rf_data))
+
+        d_src1, d_src2 = Signal(32), Signal(32)
+        m.d.comb += [d_src1.eq(forward(dd.rs1, rf_rs1.data)), d_src2.eq(forward(dd.rs2, rf_rs2.data))]
+        load_use = Signal()
+        m.d.comb += load_use.eq(d_valid & x_writes & x_late & (
+            (dd.reads_rs1 & (dd.rs1 == x.d.rd)) | (dd.reads_rs2 & (dd.rs2 == x.d.rd))))
+
+        # --------------------------------------------------------------- execute
+        op = x.d.op
+        b = Mux(x.d.imm_b, x.d.imm.as_unsigned(), x.src2)
+        m.d.comb += [
+            adder.x_a.eq(x.src1), adder.x_b.eq(b), adder.x_sub.eq(op.sub),
+            compare.x_a.eq(x.src1), compare.x_b.eq(b),
+            logic.x_a.eq(x.src1), logic.x_b.eq(b),
+            shifter.x_value.eq(x.src1), shifter.x_amount.eq(b[:5]),
+            shifter.x_left.eq(op.sll | op.slli), shifter.x_arith.eq(op.sra | op.srai),
+            bitmanip.x_a.eq(x.src1),
+            multiplier.x_a.eq(x.src1), multiplier.x_b.eq(x.src2),
+        ]
+        if cfg.full_m:
+            m.submodules.divider = divider = Divider()
+            m.d.comb += [
+                multiplier.x_a_signed.eq(op.mulh | op.mulhsu), multiplier.x_b_signed.eq(op.mulh),
+                divider.x_a.eq(x.src1), divider.x_b.eq(x.src2), divider.x_signed.eq(op.div | op.rem),
+            ]
+
+        is_load = _any(*(op[n] for n in LOADS))
+        is_store = _any(*(op[n] for n in STORES))
+        m.d.comb += x_late.eq(is_load | x.d.vector_writes_rd)
+
+        # Branches and jumps.
+        taken = _any(op.beq & compare.x_eq, op.bne & ~compare.x_eq, op.blt & compare.x_lt,
+                     op.bge & ~compare.x_lt, op.bltu & compare.x_ltu, op.bgeu & ~compare.x_ltu,
+                     op.jal, op.jalr)
+        target = Signal(32)
+        m.d.comb += target.eq(Mux(op.jalr, adder.x_result & ~1, x.pc + x.d.imm))
+        link = x.pc + 4
+
+        # CSR access: csrrs/csrrc (and the immediate forms) with rs1 = x0 / zimm = 0 do not write.
+        csr_imm = _any(op.csrrwi, op.csrrsi, op.csrrci)
+        csr_src = Mux(csr_imm, x.d.rs1, x.src1)
+        csr_op = _any(op.csrrw, op.csrrs, op.csrrc, op.csrrwi, op.csrrsi, op.csrrci)
+        csr_new = Mux(op.csrrw | op.csrrwi, csr_src,
+                      Mux(op.csrrs | op.csrrsi, csrf.x_r_data | csr_src, csrf.x_r_data & ~csr_src))
+        csr_writes = (op.csrrw | op.csrrwi) | (csr_op & (x.d.rs1 != 0))
+
+        # The result: an AND-OR multiplexer over the units (the op is one-hot).
+        results = [
+            (op.lui, (x.d.imm << 12)[:32]),
+            (op.auipc, x.pc + (x.d.imm << 12)[:32]),
+            (op.jal | op.jalr, link),
+            (op.add | op.addi | op.sub, adder.x_result),
+            (op.slt | op.slti, compare.x_lt),
+            (op.sltu | op.sltiu, compare.x_ltu),
+            (op.xor | op.xori, logic.x_xor),
+            (op["or"] | op.ori, logic.x_or),
+            (op["and"] | op.andi, logic.x_and),
+            (_any(op.sll, op.slli, op.srl, op.srli, op.sra, op.srai), shifter.x_result),
+            (op.mul, multiplier.x_low),
+            (op.clz, bitmanip.x_clz), (op.ctz, bitmanip.x_ctz), (op.cpop, bitmanip.x_cpop),
+            (op.sext_b, bitmanip.x_sext_b), (op.sext_h, bitmanip.x_sext_h),
+            (csr_op, csrf.x_r_data),
+        ]
+        if cfg.full_m:
+            results += [
+                (op.mulh | op.mulhsu | op.mulhu, multiplier.x_high),
+                (op.div | op.divu, divider.x_quotient),
+                (op.rem | op.remu, divider.x_remainder),
+            ]
+        acc = 0
+        for sel, value in results:
+            acc = acc | (Mux(sel, value, 0))
+        m.d.comb += x_result.eq(acc)
+
+        # Load/store unit.
+        size = Mux(_any(op.lw, op.sw), SIZE_WORD, Mux(_any(op.lh, op.lhu, op.sh), SIZE_HALF, SIZE_BYTE))
+        stop = Signal()
+        m.d.comb += [
+            lsu.x_base.eq(x.src1), lsu.x_offset.eq(x.d.imm), lsu.x_store_data.eq(x.src2),
+            lsu.x_size.eq(size), lsu.x_load.eq(is_load), lsu.x_store.eq(is_store),
+            lsu.x_enable.eq(x_valid & running & ~stop),
+        ]
+
+        # Exceptions and normal stops, in priority order.
+        cause = Signal(RtlCause)
+        with m.If(x.fetch_fault):
+            m.d.comb += cause.eq(RtlCause.FETCH_FAULT)
+        with m.Elif(x.d.illegal):
+            m.d.comb += cause.eq(RtlCause.ILLEGAL_INSTRUCTION)
+        with m.Elif(op.ecall):
+            m.d.comb += cause.eq(RtlCause.ECALL)
+        with m.Elif(op.ebreak):
+            m.d.comb += cause.eq(RtlCause.EBREAK)
+        with m.Elif(taken & target[1]):
+            m.d.comb += cause.eq(RtlCause.MISALIGNED_FETCH)
+        with m.Elif(is_load & lsu.x_misaligned):
+            m.d.comb += cause.eq(RtlCause.MISALIGNED_LOAD)
+        with m.Elif(is_load & lsu.x_fault):
+            m.d.comb += cause.eq(RtlCause.LOAD_FAULT)
+        with m.Elif(is_store & lsu.x_misaligned):
+            m.d.comb += cause.eq(RtlCause.MISALIGNED_STORE)
+        with m.Elif(is_store & lsu.x_fault):
+            m.d.comb += cause.eq(RtlCause.STORE_FAULT)
+        m.d.comb += stop.eq(x_valid & running & (cause != RtlCause.NONE))
+
+        # Vector issue (execute) and its stall.
+        x_hold = Signal()               # execute keeps its instruction this cycle
+        if self.has_vector:
+            vec = self.vector
+            m.d.comb += [
+                vec.x_valid.eq(x_valid & running & x.d.vector & ~stop),
+                vec.x_word.eq(x.word), vec.x_rd.eq(x.d.rd), vec.x_rs1.eq(x.d.rs1), vec.x_rs2.eq(x.d.rs2),
+                vec.x_imm.eq(x.d.imm), vec.x_src1.eq(x.src1), vec.x_src2.eq(x.src2),
+                x_hold.eq(vec.x_valid & ~vec.x_ready),
+            ]
+
+        retire = Signal()
+        redirect = Signal()
+        m.d.comb += [
+            retire.eq(x_valid & running & ~stop & ~x_hold),
+            redirect.eq(retire & taken),
+            csrf.x_addr.eq(x.d.imm[:12]),
+            csrf.x_w_en.eq(retire & csr_writes),
+            csrf.x_w_data.eq(csr_new),
+            csrf.tick.eq(running),
+            csrf.retire.eq(retire),
+            self.mcycle.eq(csrf.mcycle), self.minstret.eq(csrf.minstret),
+        ]
+
+        # ----------------------------------------------------------------- fetch
+        hold = load_use | x_hold        # decode (and fetch) keep their instruction
+        fetch_addr = Signal(32)
+        m.d.comb += [
+            fetch_addr.eq(Mux(redirect, target, f_pc)),
+            self.imem.addr.eq(fetch_addr[2:]),
+            self.imem.r_en.eq(~hold),
+        ]
+
+        # ------------------------------------------------------------- writeback
+        m.d.comb += lsu.w_size.eq(w.size), lsu.w_unsigned.eq(w.unsigned), lsu.w_offset.eq(w.offset)
+        w_late = lsu.w_data
+        if self.has_vector:
+            w_late = Mux(w.vector, self.vector.w_result, lsu.w_data)
+        m.d.comb += w_value.eq(Mux(w.load | w.vector, w_late, w.result))
+        with m.If(w_valid & w.write & (w.rd != 0)):
+            m.d.comb += [rf_w.addr.eq(w.rd), rf_w.data.eq(w_value), rf_w.en.eq(1)]
+        with m.Elif(~running & self.dbg_w_en & (self.dbg_addr != 0)):
+            m.d.comb += [rf_w.addr.eq(self.dbg_addr), rf_w.data.eq(self.dbg_w_data), rf_w.en.eq(1)]
+
+        # ------------------------------------------------------ pipeline update
+        m.d.sync += [
+            w_valid.eq(retire),
+            w.rd.eq(x.d.rd),
+            w.write.eq(x.d.writes_rd | x.d.vector_writes_rd),
+            w.result.eq(x_result),
+            w.load.eq(is_load),
+            w.vector.eq(x.d.vector),
+            w.size.eq(size),
+            w.unsigned.eq(op.lbu | op.lhu),
+            w.offset.eq(lsu.x_addr[:2]),
+        ]
+        with m.If(running):
+            m.d.sync += self.cycles.eq(self.cycles + 1)
+            m.d.sync += self.instret.eq(self.instret + retire)
+            with m.If(stop | self.halt):
+                m.d.sync += [running.eq(0), self.stopped.eq(1), d_valid.eq(0), x_valid.eq(0)]
+                with m.If(stop):
+                    m.d.sync += [self.cause.eq(cause), self.stop_pc.eq(x.pc)]
+                with m.Else():
+                    m.d.sync += [self.cause.eq(RtlCause.HALTED),
+                                 self.stop_pc.eq(Mux(x_valid & ~retire, x.pc,
+                                                     Mux(redirect, target, Mux(d_valid, d_pc, f_pc))))]
+            with m.Elif(x_hold):
+                pass
+            with m.Elif(load_use):
+                m.d.sync += x_valid.eq(0)
+            with m.Else():
+                m.d.sync += [
+                    d_valid.eq(1), d_pc.eq(fetch_addr), d_fetch_fault.eq(fetch_addr >= cfg.imem_size),
+                    f_pc.eq(fetch_addr + 4),
+                    x_valid.eq(d_valid & ~redirect),
+                    x.pc.eq(d_pc), x.word.eq(self.imem.r_data), x.fetch_fault.eq(d_fetch_fault),
+                    x.d.eq(dd), x.src1.eq(d_src1), x.src2.eq(d_src2),
+                ]
+        with m.If(self.start):
+            m.d.sync += [
+                running.eq(1), self.stopped.eq(0), self.cause.eq(RtlCause.NONE), self.stop_pc.eq(0),
+                f_pc.eq(self.entry), d_valid.eq(0), x_valid.eq(0), w_valid.eq(0),
+                self.cycles.eq(0), self.instret.eq(0),
+            ]
+        m.d.comb += csrf.clear.eq(self.start)
+        return m

@@ -1,0 +1,59 @@
+"""CSR file: mcountinhibit, the 64-bit counters mcycle/minstret and mhartid.
+
+Unlisted CSRs read 0 and ignore writes (FeNN behaviour); the DMA CSRs are
+unlisted until the DMA exists. A CSR instruction reads and writes in the
+execute stage, so the counters it reads include every older instruction.
+"""
+
+from amaranth import Module, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from fenn_dma.isa import csrs
+
+INHIBIT_CYCLE, INHIBIT_INSTRET = 0, 2
+INHIBIT_WRITABLE = (1 << INHIBIT_CYCLE) | (1 << INHIBIT_INSTRET)
+
+
+class CsrFile(wiring.Component):
+    x_addr: In(12)
+    x_r_data: Out(32)
+    x_w_en: In(1)
+    x_w_data: In(32)
+    clear: In(1)       # start of a run: counters to 0, mcountinhibit to its reset value
+    tick: In(1)        # a cycle of the running core
+    retire: In(1)      # an instruction retires this cycle
+    mcycle: Out(64)
+    minstret: Out(64)
+
+    def __init__(self, hart_id: int = 0):
+        self.hart_id = hart_id
+        super().__init__()
+
+    def elaborate(self, platform):
+        m = Module()
+        inhibit = Signal(3, init=csrs.MCOUNTINHIBIT_RESET)
+        with m.Switch(self.x_addr):
+            with m.Case(csrs.MCOUNTINHIBIT):
+                m.d.comb += self.x_r_data.eq(inhibit)
+            with m.Case(csrs.MCYCLE):
+                m.d.comb += self.x_r_data.eq(self.mcycle[:32])
+            with m.Case(csrs.MCYCLEH):
+                m.d.comb += self.x_r_data.eq(self.mcycle[32:])
+            with m.Case(csrs.MINSTRET):
+                m.d.comb += self.x_r_data.eq(self.minstret[:32])
+            with m.Case(csrs.MINSTRETH):
+                m.d.comb += self.x_r_data.eq(self.minstret[32:])
+            with m.Case(csrs.MHARTID):
+                m.d.comb += self.x_r_data.eq(self.hart_id)
+
+        with m.If(self.clear):
+            m.d.sync += [self.mcycle.eq(0), self.minstret.eq(0), inhibit.eq(csrs.MCOUNTINHIBIT_RESET)]
+        with m.Else():
+            with m.If(self.tick & ~inhibit[INHIBIT_CYCLE]):
+                m.d.sync += self.mcycle.eq(self.mcycle + 1)
+            with m.If(self.retire & ~inhibit[INHIBIT_INSTRET]):
+                m.d.sync += self.minstret.eq(self.minstret + 1)
+            with m.If(self.x_w_en & (self.x_addr == csrs.MCOUNTINHIBIT)):
+                m.d.sync += inhibit.eq(self.x_w_data & INHIBIT_WRITABLE)
+        return m

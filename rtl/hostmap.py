@@ -1,0 +1,29 @@
+"""The host's address map of the SoC (AXI4-Lite), documented in docs/rtl.md.
+Shared by the RTL, the simulation harness and the board runtime."""
+from __future__ import annotations
+
+from .config import HOST_DMEM_BASE, HOST_IMEM_BASE, HOST_WINDOW
+
+REGION_SHIFT = HOST_WINDOW.bit_length() - 1          # byte address bits inside one window
+REGION_CTRL, REGION_IMEM, REGION_DMEM = 0, HOST_IMEM_BASE >> REGION_SHIFT, HOST_DMEM_BASE >> REGION_SHIFT
+IMEM_BASE, DMEM_BASE = HOST_IMEM_BASE, HOST_DMEM_BASE
+
+# Control window: byte offsets of 32-bit registers.
+CONTROL = 0x00        # W: bit 0 start (from ENTRY, counters cleared), bit 1 halt
+STATUS = 0x04         # R: bit 0 running, bit 1 stopped, bits 11:8 cause (causes.RtlCause)
+STOP_PC = 0x08        # R: pc of the instruction that stopped the core
+ENTRY = 0x0C          # RW: pc at start
+CYCLES = 0x10         # R: 64-bit cycles of the last run (lo, hi at +4)
+INSTRET = 0x18        # R: 64-bit instructions retired in the last run
+MCYCLE = 0x20         # R: the mcycle CSR (64-bit)
+MINSTRET = 0x28       # R: the minstret CSR (64-bit)
+IMEM_SIZE = 0x30      # R: bytes
+DMEM_SIZE = 0x34      # R: bytes
+MAGIC = 0x38          # R: MAGIC_VALUE
+FEATURES = 0x3C       # R: bit 0 full M extension
+XREG_BASE = 0x80      # RW: x0..x31 at XREG_BASE + 4 i (writes only while stopped; x0 stays 0)
+
+CONTROL_START, CONTROL_HALT = 0, 1
+STATUS_RUNNING, STATUS_STOPPED, STATUS_CAUSE_SHIFT = 0, 1, 8
+FEATURE_FULL_M = 0
+MAGIC_VALUE = 0xFE110D3A

@@ -1,0 +1,120 @@
+"""The SoC: scalar core, instruction and data RAMs, and the host's AXI4-Lite port.
+
+Each RAM has a port for the core and a second one for the host. The host's
+address map (docs/rtl.md) has a window of control/status registers (with the
+register file behind it while the core is stopped) and one window per RAM.
+"""
+
+from amaranth import Module, Mux, Signal
+from amaranth.lib import wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from . import hostmap as H
+from .axi_lite import AxiLiteTarget
+from .bus import axi4_lite
+from .config import HOST_ADDR_WIDTH, SocConfig
+from .core import Core
+
+
+def _words(image: bytes | None, depth: int) -> list[int]:
+    if not image:
+        return []
+    image = image + bytes(-len(image) % 4)
+    return [int.from_bytes(image[i:i + 4], "little") for i in range(0, min(len(image), depth * 4), 4)]
+
+
+class Soc(wiring.Component):
+    host: In(axi4_lite(HOST_ADDR_WIDTH))
+    stopped: Out(1)      # level: the core has stopped (the host's interrupt line)
+
+    def __init__(self, config: SocConfig, *, imem_init: bytes | None = None, dmem_init: bytes | None = None):
+        self.config = config
+        self.imem_init, self.dmem_init = imem_init, dmem_init
+        super().__init__()
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self.config
+        m.submodules.core = core = Core(cfg)
+        m.submodules.axi = axi = AxiLiteTarget(HOST_ADDR_WIDTH)
+        wiring.connect(m, wiring.flipped(self.host), axi.axi)
+        m.submodules.imem = imem = Memory(shape=32, depth=cfg.imem_words, init=_words(self.imem_init, cfg.imem_words))
+        m.submodules.dmem = dmem = Memory(shape=32, depth=cfg.dmem_words, init=_words(self.dmem_init, cfg.dmem_words))
+
+        # Core ports: a synchronous read port (and a byte-write port at the same address for DMEM).
+        core_imem = imem.read_port()
+        core_dmem_r = dmem.read_port()
+        core_dmem_w = dmem.write_port(granularity=8)
+        m.d.comb += [
+            core_imem.addr.eq(core.imem.addr), core_imem.en.eq(core.imem.r_en), core.imem.r_data.eq(core_imem.data),
+            core_dmem_r.addr.eq(core.dmem.addr), core_dmem_r.en.eq(core.dmem.r_en),
+            core.dmem.r_data.eq(core_dmem_r.data),
+            core_dmem_w.addr.eq(core.dmem.addr), core_dmem_w.en.eq(core.dmem.w_en),
+            core_dmem_w.data.eq(core.dmem.w_data),
+        ]
+
+        # Host side: decode the register bus into the three windows.
+        bus = axi.bus
+        region = bus.addr[H.REGION_SHIFT - 2:]
+        offset = bus.addr[:H.REGION_SHIFT - 2]           # word offset inside the window
+        host_ports = {}
+        for name, mem, region_id in (("imem", imem, H.REGION_IMEM), ("dmem", dmem, H.REGION_DMEM)):
+            rd, wr = mem.read_port(), mem.write_port(granularity=8)
+            aw = (mem.depth - 1).bit_length()
+            hit = (region == region_id) & (offset < mem.depth)
+            m.d.comb += [
+                rd.addr.eq(offset[:aw]), rd.en.eq(bus.r_en & hit),
+                wr.addr.eq(offset[:aw]), wr.data.eq(bus.w_data),
+                wr.en.eq(Mux(bus.w_en & hit, bus.w_strb, 0)),
+            ]
+            host_ports[region_id] = rd
+
+        # Control/status registers (byte offsets of hostmap.py).
+        reg = Signal(32)      # the register read this cycle, delivered in the next
+        ctrl = region == H.REGION_CTRL
+        byte_off = offset << 2
+        in_regfile = ctrl & (byte_off >= H.XREG_BASE) & (byte_off < H.XREG_BASE + 4 * 32)
+        m.d.comb += [
+            core.dbg_addr.eq(offset[:5]),
+            core.dbg_w_data.eq(bus.w_data),
+            core.dbg_w_en.eq(bus.w_en & in_regfile),
+            core.start.eq(bus.w_en & ctrl & (byte_off == H.CONTROL) & bus.w_strb[0] & bus.w_data[H.CONTROL_START]),
+            core.halt.eq(bus.w_en & ctrl & (byte_off == H.CONTROL) & bus.w_strb[0] & bus.w_data[H.CONTROL_HALT]),
+            self.stopped.eq(core.stopped),
+        ]
+        entry = Signal(32)
+        with m.If(bus.w_en & ctrl & (byte_off == H.ENTRY)):
+            m.d.sync += entry.eq(bus.w_data)
+        m.d.comb += core.entry.eq(entry)
+
+        status = (core.running << H.STATUS_RUNNING) | (core.stopped << H.STATUS_STOPPED) | \
+                 (core.cause << H.STATUS_CAUSE_SHIFT)
+        features = int(cfg.full_m) << H.FEATURE_FULL_M
+        readable = {
+            H.STATUS: status, H.STOP_PC: core.stop_pc, H.ENTRY: entry,
+            H.CYCLES: core.cycles[:32], H.CYCLES + 4: core.cycles[32:],
+            H.INSTRET: core.instret[:32], H.INSTRET + 4: core.instret[32:],
+            H.MCYCLE: core.mcycle[:32], H.MCYCLE + 4: core.mcycle[32:],
+            H.MINSTRET: core.minstret[:32], H.MINSTRET + 4: core.minstret[32:],
+            H.IMEM_SIZE: cfg.imem_size, H.DMEM_SIZE: cfg.dmem_size, H.MAGIC: H.MAGIC_VALUE,
+            H.FEATURES: features,
+        }
+        with m.If(bus.r_en):
+            with m.Switch(byte_off):
+                for address, value in readable.items():
+                    with m.Case(address):
+                        m.d.sync += reg.eq(value)
+                with m.Default():
+                    m.d.sync += reg.eq(Mux(in_regfile, core.dbg_r_data, 0))
+
+        read_region = Signal.like(region)
+        with m.If(bus.r_en):
+            m.d.sync += read_region.eq(region)
+        with m.Switch(read_region):
+            with m.Case(H.REGION_CTRL):
+                m.d.comb += bus.r_data.eq(reg)
+            for region_id, rd in host_ports.items():
+                with m.Case(region_id):
+                    m.d.comb += bus.r_data.eq(rd.data)
+        return m

@@ -1,0 +1,38 @@
+"""The scalar core's port to the vector unit (built by a later issue).
+
+Issue happens in the core's execute stage, in program order, one instruction
+at a time:
+
+- ``x_valid``: a vector instruction is offered (its word and decoded fields,
+  and the scalar operands x[rs1], x[rs2] already forwarded).
+- ``x_ready``: the vector unit accepts it at the end of this cycle. While
+  ``x_valid & ~x_ready`` the core stalls the execute stage and everything
+  behind it (a stall that the ISS cycle model must learn once the unit exists).
+- ``w_result``: for VTST (mask) and VEXTRACT (lane value) the scalar result,
+  valid in the cycle after acceptance (the core's writeback stage), when the
+  core writes it to x[rd]. A scalar instruction reading that register right
+  after such an instruction waits one cycle, as after a scalar load.
+- ``busy``: instructions are still in flight inside the vector unit (the host
+  sees it in STATUS; the core needs it for nothing else).
+
+An instruction that the vector unit finds illegal has already been rejected
+by the core's decoder, which knows every vector encoding from isa/table.py.
+"""
+from __future__ import annotations
+
+from amaranth import signed
+from amaranth.lib.wiring import In, Out, Signature
+
+
+def vector_issue_signature() -> Signature:
+    """Core side (initiator)."""
+    return Signature({
+        "x_valid": Out(1),
+        "x_ready": In(1),
+        "x_word": Out(32),
+        "x_rd": Out(5), "x_rs1": Out(5), "x_rs2": Out(5),
+        "x_imm": Out(signed(32)),
+        "x_src1": Out(32), "x_src2": Out(32),
+        "w_result": In(32),
+        "busy": In(1),
+    })
