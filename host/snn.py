@@ -22,6 +22,16 @@ from fenn_dma.host.quant import fake_quantize, resolve_format
 DELAY_MODES = ("none", "synapse", "position")
 
 
+def _psp_peak(p: NeuronParams, steps: int = 1000) -> float:
+    """Peak membrane response to one input spike of weight 1."""
+    i = v = peak = 0.0
+    for t in range(steps):
+        i = p.alpha * i + (1.0 if t == 0 else 0.0)
+        v = p.beta * v + i
+        peak = max(peak, v)
+    return peak
+
+
 class SpikeFn(torch.autograd.Function):
     """Heaviside forward; SuperSpike fast-sigmoid derivative ``1/(slope|x|+1)^2`` backward."""
 
@@ -111,10 +121,11 @@ class SNN(nn.Module):
         K = cfg.max_delay
         for li in range(len(sizes) - 1):
             n_in, n_out = sizes[li], sizes[li + 1]
-            scale = cfg.weight_scale * (1 - self.neurons[li].beta) * (1 - self.neurons[li].alpha) * 3.0
-            self.w.append(nn.Parameter(torch.randn(n_out, n_in, generator=gen) * scale / np.sqrt(n_in) * 2))
+            # std so that the summed peak PSPs of the inputs reach about the threshold
+            scale = cfg.weight_scale * self.neurons[li].threshold / _psp_peak(self.neurons[li])
+            self.w.append(nn.Parameter(torch.randn(n_out, n_in, generator=gen) * scale / np.sqrt(n_in)))
             if self.has_rec[li]:
-                self.w_rec.append(nn.Parameter(torch.randn(n_out, n_out, generator=gen) * scale / np.sqrt(n_out)))
+                self.w_rec.append(nn.Parameter(torch.randn(n_out, n_out, generator=gen) * 0.5 * scale / np.sqrt(n_out)))
             else:
                 self.w_rec.append(nn.Parameter(torch.zeros(0), requires_grad=False))
             if cfg.delay_mode == "synapse":

@@ -1,0 +1,134 @@
+"""`fenn-dma train`: train a spiking network and write checkpoint, metrics,
+plots, the trained network (.npz) and optionally NIR / Loihi netx files."""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from fenn_dma.host.errors import ConfigError
+
+COMMAND = "train"
+HELP = "train a spiking network (PyTorch): LIF/ALIF, learnable delays, QAT, NIR/netx export"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    d = p.add_argument_group("data")
+    d.add_argument("--dataset", default="yinyang", choices=["yinyang", "digits", "shd", "ssc"])
+    d.add_argument("--data-path", help="SHD/SSC: folder with shd_train.h5/shd_test.h5 (or one .h5 file)")
+    d.add_argument("--steps", type=int, help="steps per sample (yinyang, digits)")
+    d.add_argument("--dt", type=float, default=1.0, help="ms per step")
+    d.add_argument("--max-time", type=float, default=1000.0, help="SHD/SSC: crop at this many ms")
+    d.add_argument("--channel-pool", type=int, default=1, help="SHD/SSC: OR this many neighbouring channels")
+    d.add_argument("--limit", type=int, help="SHD/SSC: read only the first N samples of each file")
+    d.add_argument("--encoding", default="latency", choices=["latency", "rate"], help="digits encoding")
+    n = p.add_argument_group("network")
+    n.add_argument("--hidden", default="64", help="hidden sizes, comma separated (e.g. 128,64)")
+    n.add_argument("--neuron", default="LIF", help="LIF or ALIF")
+    n.add_argument("--recurrent", action="store_true")
+    n.add_argument("--tau-mem", type=float, default=20.0, help="ms")
+    n.add_argument("--tau-syn", type=float, default=5.0, help="ms")
+    n.add_argument("--threshold", type=float, default=1.0)
+    n.add_argument("--refractory", type=int, default=0, help="steps")
+    n.add_argument("--tau-adapt", type=float, default=2000.0, help="ALIF, ms")
+    n.add_argument("--beta-adapt", type=float, default=0.0174, help="ALIF")
+    n.add_argument("--delays", default="none", help="none, synapse or position")
+    n.add_argument("--max-delay", type=int, default=16, help="delay taps (delays 0..N-1 steps)")
+    n.add_argument("--delay-kernel", default="gauss", help="gauss or triangle")
+    n.add_argument("--readout", default="mean", help="mean or max of the readout voltage over time")
+    t = p.add_argument_group("training")
+    t.add_argument("--epochs", type=int, default=20)
+    t.add_argument("--fine-tune-epochs", type=int, default=2, help="epochs with rounded, frozen delays")
+    t.add_argument("--qat-epochs", type=int, default=0)
+    t.add_argument("--qat-format", help="weight format for QAT, e.g. s7.8 or auto8")
+    t.add_argument("--rounding", default="nearest", help="truncate, nearest or stochastic")
+    t.add_argument("--batch-size", type=int, default=64)
+    t.add_argument("--lr", type=float, default=2e-3)
+    t.add_argument("--lr-delay", type=float, default=0.05)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--max-batches", type=int, help="limit batches per epoch (quick runs)")
+    t.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
+    t.add_argument("--config", help="JSON file of TrainConfig fields; command-line options given explicitly win")
+    o = p.add_argument_group("output")
+    o.add_argument("--out", required=True, help="output folder")
+    o.add_argument("--no-plots", action="store_true")
+    o.add_argument("--no-progress", action="store_true")
+    o.add_argument("--export-nir", action="store_true", help="write network.nir")
+    o.add_argument("--export-netx", action="store_true", help="write network_netx.h5 and its Loihi-model accuracy")
+
+
+def _config(args) -> "TrainConfig":
+    from fenn_dma.host.train import TrainConfig
+
+    try:
+        hidden_sizes = [int(h) for h in str(args.hidden).split(",") if h.strip()]
+    except ValueError:
+        raise ConfigError(f"--hidden {args.hidden!r}: expected comma-separated integers, e.g. 128,64") from None
+    hidden = [{"size": h, "model": args.neuron, "recurrent": args.recurrent, "tau_mem": args.tau_mem,
+               "tau_syn": args.tau_syn, "threshold": args.threshold, "refractory": args.refractory,
+               "tau_adapt": args.tau_adapt, "beta_adapt": args.beta_adapt} for h in hidden_sizes]
+    data: dict = {"dt": args.dt}
+    if args.dataset in ("yinyang", "digits"):
+        if args.steps is not None:
+            data["n_steps"] = args.steps
+        if args.dataset == "digits":
+            data["encoding"] = args.encoding
+    else:
+        data.update(path=args.data_path, max_time=args.max_time, channel_pool=args.channel_pool,
+                    limit=args.limit, val_fraction=0.1)
+    cfg = dict(dataset=args.dataset, data=data,
+               net={"hidden": hidden, "delay_mode": args.delays, "max_delay": args.max_delay,
+                    "delay_kernel": args.delay_kernel, "readout_reduce": args.readout},
+               epochs=args.epochs, fine_tune_epochs=args.fine_tune_epochs, qat_epochs=args.qat_epochs,
+               qat_format=args.qat_format, rounding=args.rounding, batch_size=args.batch_size, lr=args.lr,
+               lr_delay=args.lr_delay, seed=args.seed, out_dir=args.out, plots=not args.no_plots,
+               progress=not args.no_progress, max_batches=args.max_batches, threads=args.threads)
+    if args.config:
+        path = Path(args.config)
+        try:
+            extra = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ConfigError(f"--config {path}: cannot read JSON ({exc})") from None
+        unknown = set(extra) - set(TrainConfig.__dataclass_fields__)
+        if unknown:
+            raise ConfigError(f"--config {path}: unknown field(s) {sorted(unknown)}; "
+                              f"allowed: {sorted(TrainConfig.__dataclass_fields__)}")
+        for key, value in extra.items():
+            if key in ("net", "data"):
+                cfg[key] = {**cfg[key], **value}
+            else:
+                cfg[key] = value
+    return TrainConfig(**cfg)
+
+
+def run(args) -> int:
+    import numpy as np
+
+    from fenn_dma.host.train import train
+
+    cfg = _config(args)
+    result = train(cfg)
+    out = Path(cfg.out_dir)
+    import torch.distributed as dist
+    if dist.is_available() and dist.is_initialized() and dist.get_rank() != 0:
+        return 0
+    net = result.model.to_trained(result.bundle.n_steps)
+    summary = dict(result.summary)
+    if args.export_nir:
+        from fenn_dma.host.nir_io import export_nir
+        export_nir(net, out / "network.nir")
+    if args.export_netx:
+        from fenn_dma.host import loihi
+        lnet = loihi.export_netx(net, out / "network_netx.h5")
+        test = result.bundle.splits["test"]
+        if hasattr(test, "spikes"):
+            summary["loihi_test_acc"] = loihi.accuracy(lnet, test.spikes.numpy(), test.labels.numpy())
+    metrics = json.loads((out / "metrics.json").read_text())
+    metrics["summary"] = summary
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
+    print(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in summary.items()))
+    print(f"wrote {out}/ (checkpoint.pt, metrics.json, network.npz"
+          + (", network.nir" if args.export_nir else "") + (", network_netx.h5" if args.export_netx else "")
+          + (", curves.png, raster.png, delays.png" if cfg.plots else "") + ")")
+    del np
+    return 0
