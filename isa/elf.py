@@ -1,0 +1,231 @@
+"""Program files: ELF32 (RISC-V, executable) and raw little-endian images.
+
+The three memories are separate address spaces starting at 0; in an ELF file
+they are placed at distinct bases so that they do not overlap (see
+docs/assembler.md): IMEM at 0x0000_0000 (.text), DMEM at 0x1000_0000 (.data),
+VMEM at 0x2000_0000 (.vmem), one PT_LOAD segment each, with p_vaddr = p_paddr.
+A raw program is the IMEM image in one file, plus ``FILE.dmem`` and
+``FILE.vmem`` beside it when those images are not empty.
+"""
+from __future__ import annotations
+
+import os
+import struct
+import tempfile
+from pathlib import Path
+
+from fenn_dma.errors import FennError
+
+from .asm_layout import section_memory
+from .program import MEMORIES, Program, Symbol
+
+MEMORY_BASE = {"imem": 0x0000_0000, "dmem": 0x1000_0000, "vmem": 0x2000_0000}
+MEMORY_SPAN = 0x1000_0000  # each memory's window in the ELF address space
+ELF_SECTION = {"imem": ".text", "dmem": ".data", "vmem": ".vmem"}
+RAW_SUFFIX = {"dmem": ".dmem", "vmem": ".vmem"}
+
+EM_RISCV, ET_EXEC = 243, 2
+SHT_PROGBITS, SHT_SYMTAB, SHT_STRTAB = 1, 2, 3
+SHF_WRITE, SHF_ALLOC, SHF_EXECINSTR = 1, 2, 4
+PT_LOAD, PF_X, PF_W, PF_R = 1, 1, 2, 4
+STB_LOCAL, STB_GLOBAL, STT_NOTYPE, SHN_ABS = 0, 1, 0, 0xFFF1
+ELF_HEADER, PHDR, SHDR, SYM = 52, 32, 40, 16
+
+
+class ProgramFileError(FennError):
+    """A program file that cannot be read or written."""
+
+
+def write_atomic(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename, so a
+    failure never leaves a half-written file."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or ".")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def memory_of_symbol(sym: Symbol) -> str | None:
+    return None if sym.section is None else section_memory(sym.section)
+
+
+# ---- writing ----------------------------------------------------------------------------------------
+
+class _Strings:
+    def __init__(self) -> None:
+        self.data = bytearray(b"\0")
+        self.index: dict[str, int] = {"": 0}
+
+    def add(self, s: str) -> int:
+        if s not in self.index:
+            self.index[s] = len(self.data)
+            self.data += s.encode() + b"\0"
+        return self.index[s]
+
+
+def _pad4(data: bytearray) -> None:
+    data.extend(bytes(-len(data) % 4))
+
+
+def elf_bytes(program: Program) -> bytes:
+    """The ELF32 little-endian RISC-V executable of ``program``."""
+    memories = [m for m in MEMORIES if program.images.get(m)]
+    shstr = _Strings()
+    out = bytearray(ELF_HEADER + PHDR * len(memories))
+    sections: list[tuple] = [(0, 0, 0, 0, 0, 0, 0, 0, 0, 0)]  # section headers (null first)
+    phdrs = []
+    shndx: dict[str, int] = {}
+    for m in memories:
+        image = program.images[m]
+        _pad4(out)
+        offset = len(out)
+        out += image
+        flags = SHF_ALLOC | (SHF_EXECINSTR if m == "imem" else SHF_WRITE)
+        shndx[m] = len(sections)
+        sections.append((shstr.add(ELF_SECTION[m]), SHT_PROGBITS, flags, MEMORY_BASE[m], offset, len(image),
+                         0, 0, 4, 0))
+        pflags = PF_R | (PF_X if m == "imem" else PF_W)
+        phdrs.append((PT_LOAD, offset, MEMORY_BASE[m], MEMORY_BASE[m], len(image), len(image), pflags, 4))
+
+    # Symbols: locals before globals, as the ELF spec requires.
+    strtab = _Strings()
+    ordered = sorted(program.symbols.values(), key=lambda s: s.is_global)
+    symtab = bytearray(SYM)
+    first_global = 1 + sum(1 for s in ordered if not s.is_global)
+    for sym in ordered:
+        memory = memory_of_symbol(sym)
+        if memory is None:
+            value, index = sym.value & 0xFFFFFFFF, SHN_ABS
+        else:
+            value = (MEMORY_BASE[memory] + sym.value) & 0xFFFFFFFF
+            index = shndx.get(memory, SHN_ABS)  # a label at the end of an empty memory
+        info = ((STB_GLOBAL if sym.is_global else STB_LOCAL) << 4) | STT_NOTYPE
+        symtab += struct.pack("<IIIBBH", strtab.add(sym.name), value, 0, info, 0, index)
+    _pad4(out)
+    symtab_offset = len(out)
+    out += symtab
+    strtab_offset = len(out)
+    out += strtab.data
+    symtab_index = len(sections)
+    sections.append((shstr.add(".symtab"), SHT_SYMTAB, 0, 0, symtab_offset, len(symtab),
+                     symtab_index + 1, first_global, 4, SYM))
+    sections.append((shstr.add(".strtab"), SHT_STRTAB, 0, 0, strtab_offset, len(strtab.data), 0, 0, 1, 0))
+    shstrndx = len(sections)
+    name = shstr.add(".shstrtab")
+    shstr_offset = len(out)
+    out += shstr.data
+    sections.append((name, SHT_STRTAB, 0, 0, shstr_offset, len(shstr.data), 0, 0, 1, 0))
+    _pad4(out)
+    shoff = len(out)
+    for s in sections:
+        out += struct.pack("<IIIIIIIIII", *s)
+
+    ident = b"\x7fELF" + bytes([1, 1, 1, 0]) + bytes(8)  # ELFCLASS32, little endian, version 1, SysV ABI
+    out[:ELF_HEADER] = ident + struct.pack("<HHIIIIIHHHHHH", ET_EXEC, EM_RISCV, 1, program.entry & 0xFFFFFFFF,
+                                           ELF_HEADER if phdrs else 0, shoff, 0, ELF_HEADER, PHDR, len(phdrs),
+                                           SHDR, len(sections), shstrndx)
+    for k, p in enumerate(phdrs):
+        out[ELF_HEADER + k * PHDR:ELF_HEADER + (k + 1) * PHDR] = struct.pack("<IIIIIIII", *p)
+    return bytes(out)
+
+
+def write_elf(program: Program, path: str | Path) -> None:
+    write_atomic(path, elf_bytes(program))
+
+
+def raw_paths(path: str | Path) -> dict[str, Path]:
+    path = Path(path)
+    return {"imem": path, **{m: path.with_name(path.name + s) for m, s in RAW_SUFFIX.items()}}
+
+
+def write_raw(program: Program, path: str | Path) -> list[Path]:
+    """IMEM to ``path``; DMEM/VMEM to ``path.dmem``/``path.vmem`` when not empty
+    (a stale one from an earlier run is removed, so the set always matches).
+    Returns the files written."""
+    written = []
+    for memory, p in raw_paths(path).items():
+        image = program.images.get(memory, b"")
+        if image or memory == "imem":
+            write_atomic(p, image)
+            written.append(p)
+        elif p.exists():
+            p.unlink()
+    return written
+
+
+# ---- reading ----------------------------------------------------------------------------------------
+
+def _memory_at(address: int, what: str, path: str | Path) -> str:
+    for m, base in MEMORY_BASE.items():
+        if base <= address < base + MEMORY_SPAN:
+            return m
+    bases = ", ".join(f"{m} at 0x{b:08x}" for m, b in MEMORY_BASE.items())
+    raise ProgramFileError(f"{path}: {what} at 0x{address:08x} is in none of the memories "
+                           f"({bases}, 0x{MEMORY_SPAN:x} bytes each)")
+
+
+def load_elf(path: str | Path) -> Program:
+    """A program from an ELF32 RISC-V executable (ours, or one linked by GNU ld
+    with the same memory bases). Symbols keep their values within their memory."""
+    from elftools.common.exceptions import ELFError
+    from elftools.elf.elffile import ELFFile
+
+    try:
+        with open(path, "rb") as f:
+            elf = ELFFile(f)
+            if elf.elfclass != 32 or not elf.little_endian or elf["e_machine"] != "EM_RISCV":
+                raise ProgramFileError(f"{path}: not a 32-bit little-endian RISC-V ELF file "
+                                       f"(class {elf.elfclass}, machine {elf['e_machine']})")
+            images: dict[str, bytearray] = {}
+            loads = [s for s in elf.iter_segments() if s["p_type"] == "PT_LOAD" and s["p_memsz"]]
+            if not loads:
+                raise ProgramFileError(f"{path}: no loadable segment (is it an object file? link it first)")
+            for seg in loads:
+                addr = seg["p_paddr"]
+                memory = _memory_at(addr, "a segment", path)
+                image = images.setdefault(memory, bytearray())
+                start = addr - MEMORY_BASE[memory]
+                end = start + seg["p_memsz"]
+                if end > len(image):
+                    image.extend(bytes(end - len(image)))
+                data = seg.data()
+                image[start:start + len(data)] = data
+            program = Program(images={m: bytes(b) for m, b in images.items()})
+            symtab = elf.get_section_by_name(".symtab")
+            for sym in symtab.iter_symbols() if symtab is not None else ():
+                if not sym.name or sym["st_info"]["type"] in ("STT_SECTION", "STT_FILE"):
+                    continue
+                value, shndx = sym["st_value"], sym["st_shndx"]
+                if shndx == "SHN_ABS":
+                    section, v = None, value - (1 << 32) if value >> 31 else value
+                elif shndx == "SHN_UNDEF":
+                    continue
+                else:
+                    memory = _memory_at(value, f"symbol '{sym.name}'", path)
+                    section, v = ELF_SECTION[memory], value - MEMORY_BASE[memory]
+                program.symbols[sym.name] = Symbol(sym.name, v, section, sym["st_info"]["bind"] != "STB_LOCAL")
+            entry = elf["e_entry"]
+            program.entry = entry if entry < MEMORY_SPAN else 0
+            return program
+    except (ELFError, struct.error) as exc:
+        raise ProgramFileError(f"{path}: not a valid ELF file ({exc})") from None
+    except OSError as exc:
+        raise ProgramFileError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def load_raw(path: str | Path) -> Program:
+    """A program from a raw IMEM image, with ``path.dmem``/``path.vmem`` if present."""
+    images = {}
+    for memory, p in raw_paths(path).items():
+        if memory == "imem" or p.exists():
+            try:
+                images[memory] = p.read_bytes()
+            except OSError as exc:
+                raise ProgramFileError(f"cannot read {p}: {exc.strerror}") from None
+    return Program(images={m: b for m, b in images.items() if b or m == "imem"})
