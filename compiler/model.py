@@ -1,0 +1,330 @@
+"""The model API: a spiking network in physical units, before quantisation.
+
+Written to read like mlGeNN / PyGeNN::
+
+    net = Network(dt=1.0)
+    inp = net.population("input", 700, SpikeInput())
+    hid = net.population("hidden", 256, ALIF(tau_mem=20, tau_adapt=2000, beta=0.0174,
+                                              threshold=0.6, refractory=4), record=("spikes",))
+    out = net.population("output", 20, LI(tau_mem=20), readout="v_sum")
+    net.connect(inp, hid, Dense(w_in), Exponential(tau=5))
+    net.connect(hid, hid, Dense(w_rec), Exponential(tau=5))       # recurrent
+    net.connect(hid, out, Dense(w_out), Exponential(tau=5))
+
+Weight matrices are ``(n_pre, n_post)``. Times are in ms, ``dt`` is the step.
+The discrete dynamics (docs/compiler.md) per step ``t``::
+
+    In[t] = sum of weights of spikes arriving at t (latency + per-synapse delay)
+    I[t]  = alpha * I[t-1] + In[t] + bias     (Exponential synapse, alpha = exp(-dt/tau_syn))
+    V[t]  = beta * V[t-1] + I[t]              (Delta synapse: + In[t] + bias instead)
+    V[t]  = 0 while refractory; z[t] = V[t] > threshold (+ beta_a * A[t-1] for ALIF)
+    V[t]  = v_reset where z[t]; A[t] = rho * A[t-1] + z[t]
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import ModelError
+
+READOUTS = (None, "v_sum", "v_max", "spike_count")
+RECORDABLE = ("v", "spikes")
+
+
+def _positive(owner: str, name: str, value) -> None:
+    a = np.asarray(value, dtype=np.float64)
+    if not np.all(np.isfinite(a)) or np.any(a <= 0):
+        raise ModelError(f"{owner}: {name} must be > 0 (ms), got {value!r}")
+
+
+# --- neuron models ----------------------------------------------------------
+
+@dataclass
+class SpikeInput:
+    """A spike source: the host supplies its spikes for every step."""
+
+    kind = "input"
+
+
+@dataclass
+class LIF:
+    """Leaky integrate-and-fire. ``refractory`` in ms (rounded to steps)."""
+
+    tau_mem: float | np.ndarray = 20.0
+    threshold: float | np.ndarray = 1.0
+    v_reset: float | np.ndarray = 0.0
+    refractory: float = 0.0
+    bias: float | np.ndarray = 0.0          # constant input added every step
+
+    kind = "LIF"
+
+    def validate(self, owner: str) -> None:
+        _positive(owner, "tau_mem", self.tau_mem)
+        if self.refractory < 0:
+            raise ModelError(f"{owner}: refractory must be >= 0 ms, got {self.refractory}")
+
+
+@dataclass
+class ALIF(LIF):
+    """LIF with an adaptive threshold: threshold + beta * A, A decays with tau_adapt
+    and grows by 1 per spike."""
+
+    tau_adapt: float | np.ndarray = 2000.0
+    beta: float | np.ndarray = 0.0174
+
+    kind = "ALIF"
+
+    def validate(self, owner: str) -> None:
+        super().validate(owner)
+        _positive(owner, "tau_adapt", self.tau_adapt)
+
+
+@dataclass
+class LI:
+    """Leaky integrator readout (never spikes)."""
+
+    tau_mem: float | np.ndarray = 20.0
+    bias: float | np.ndarray = 0.0
+
+    kind = "LI"
+
+    def validate(self, owner: str) -> None:
+        _positive(owner, "tau_mem", self.tau_mem)
+
+
+NEURON_TYPES = (SpikeInput, LIF, ALIF, LI)
+
+
+# --- synapses ---------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Delta:
+    """Each spike adds its weight to V directly."""
+
+    kind = "delta"
+
+
+@dataclass(frozen=True)
+class Exponential:
+    """Each spike adds its weight to a current I that decays with ``tau`` (ms)."""
+
+    tau: float = 5.0
+
+    kind = "exp"
+
+
+# --- connectivity -----------------------------------------------------------
+
+@dataclass
+class Dense:
+    """All-to-all; ``weights (n_pre, n_post)``; ``delays`` per synapse (steps) or scalar."""
+
+    weights: np.ndarray
+    delays: np.ndarray | int | None = None
+
+    kind = "dense"
+
+
+@dataclass
+class Sparse:
+    """Explicit synapse list: ``pre[k] -> post[k]`` with ``weights[k]`` (and ``delays[k]`` steps)."""
+
+    pre: np.ndarray
+    post: np.ndarray
+    weights: np.ndarray | float
+    delays: np.ndarray | int | None = None
+
+    kind = "sparse"
+
+
+@dataclass
+class FixedProbability:
+    """Each (pre, post) pair is connected with probability ``p`` (numpy seed ``seed``),
+    all with weight ``weight`` (and delay ``delay`` steps)."""
+
+    p: float
+    weight: float
+    seed: int = 0
+    delay: int | None = None
+    allow_autapses: bool = True
+
+    kind = "sparse"
+
+    def to_sparse(self, n_pre: int, n_post: int, owner: str) -> Sparse:
+        if not 0.0 <= self.p <= 1.0:
+            raise ModelError(f"{owner}: probability p = {self.p} must be in [0, 1]")
+        mask = np.random.default_rng(self.seed).random((n_pre, n_post)) < self.p
+        if not self.allow_autapses:
+            np.fill_diagonal(mask, False)
+        pre, post = np.nonzero(mask)
+        return Sparse(pre, post, np.full(pre.size, float(self.weight)), self.delay)
+
+
+# --- populations and connections ---------------------------------------------
+
+@dataclass
+class Population:
+    name: str
+    size: int
+    neuron: SpikeInput | LIF | ALIF | LI
+    record: tuple[str, ...] = ()
+    readout: str | None = None
+    # Fixed-point formats by variable ("V", "A", "readout"), e.g. {"V": "s6.9"};
+    # otherwise chosen from value ranges (see compiler/quantise.py).
+    formats: dict[str, str] = field(default_factory=dict)
+    ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+    @property
+    def kind(self) -> str:
+        return self.neuron.kind
+
+    @property
+    def spiking(self) -> bool:
+        return self.kind in ("input", "LIF", "ALIF")
+
+
+@dataclass
+class Connection:
+    name: str
+    source: Population
+    target: Population
+    connectivity: Dense | Sparse
+    synapse: Delta | Exponential
+    latency: int = 1     # steps from the spike to its arrival, before per-synapse delays
+
+    @property
+    def sparse(self) -> bool:
+        return self.connectivity.kind == "sparse"
+
+    def dense_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(weights, delays, exists) as (n_pre, n_post) arrays (float, int, bool)."""
+        n_pre, n_post = self.source.size, self.target.size
+        c = self.connectivity
+        if isinstance(c, Dense):
+            w = np.asarray(c.weights, dtype=np.float64)
+            d = np.zeros(w.shape, np.int64) if c.delays is None else \
+                np.broadcast_to(np.asarray(c.delays, dtype=np.int64), w.shape).copy()
+            return w, d, np.ones(w.shape, bool)
+        w = np.zeros((n_pre, n_post))
+        d = np.zeros((n_pre, n_post), np.int64)
+        exists = np.zeros((n_pre, n_post), bool)
+        pre, post = np.asarray(c.pre, np.int64), np.asarray(c.post, np.int64)
+        exists[pre, post] = True
+        w[pre, post] = np.broadcast_to(np.asarray(c.weights, np.float64), pre.shape)
+        if c.delays is not None:
+            d[pre, post] = np.broadcast_to(np.asarray(c.delays, np.int64), pre.shape)
+        return w, d, exists
+
+    @property
+    def has_delays(self) -> bool:
+        return self.connectivity.delays is not None if isinstance(self.connectivity, Dense) \
+            else self.connectivity.delays is not None
+
+
+class Network:
+    """Populations and the connections between them; ``dt`` in ms."""
+
+    def __init__(self, dt: float = 1.0, name: str = "network"):
+        _positive(f"network {name!r}", "dt", dt)
+        self.dt = float(dt)
+        self.name = name
+        self.populations: dict[str, Population] = {}
+        self.connections: dict[str, Connection] = {}
+
+    def population(self, name: str, size: int, neuron, record=(), readout: str | None = None,
+                   formats: dict[str, str] | None = None,
+                   ranges: dict[str, tuple[float, float]] | None = None) -> Population:
+        owner = f"population {name!r}"
+        if name in self.populations:
+            raise ModelError(f"{owner} is defined twice")
+        if not isinstance(neuron, NEURON_TYPES):
+            raise ModelError(f"{owner}: unsupported neuron model {type(neuron).__name__}; "
+                             f"allowed: {', '.join(t.__name__ for t in NEURON_TYPES)}")
+        if int(size) != size or size <= 0:
+            raise ModelError(f"{owner}: size must be a positive integer, got {size!r}")
+        if not isinstance(neuron, SpikeInput):
+            neuron.validate(owner)
+        record = tuple(record)
+        for r in record:
+            if r not in RECORDABLE:
+                raise ModelError(f"{owner}: cannot record {r!r}; allowed: {', '.join(RECORDABLE)}")
+        if "spikes" in record and neuron.kind == "LI":
+            raise ModelError(f"{owner}: an LI readout does not spike; record 'v' instead")
+        if "v" in record and neuron.kind == "input":
+            raise ModelError(f"{owner}: a spike source has no V to record")
+        if readout not in READOUTS:
+            raise ModelError(f"{owner}: unknown readout {readout!r}; allowed: {READOUTS[1:]}")
+        if readout == "spike_count" and neuron.kind in ("LI", "input"):
+            raise ModelError(f"{owner}: readout 'spike_count' needs a spiking (LIF/ALIF) population")
+        if readout in ("v_sum", "v_max") and neuron.kind == "input":
+            raise ModelError(f"{owner}: a spike source has no V for readout {readout!r}")
+        pop = Population(name, int(size), neuron, record, readout, dict(formats or {}), dict(ranges or {}))
+        self.populations[name] = pop
+        return pop
+
+    def connect(self, source: Population, target: Population, connectivity, synapse=None,
+                latency: int = 1, name: str | None = None) -> Connection:
+        name = name or f"{source.name}->{target.name}"
+        owner = f"connection {name!r}"
+        if name in self.connections:
+            raise ModelError(f"{owner} is defined twice; pass name= to tell them apart")
+        for p in (source, target):
+            if self.populations.get(p.name) is not p:
+                raise ModelError(f"{owner}: population {p.name!r} is not part of this network")
+        if not source.spiking:
+            raise ModelError(f"{owner}: source {source.name!r} ({source.kind}) does not spike")
+        if target.kind == "input":
+            raise ModelError(f"{owner}: target {target.name!r} is a spike source and takes no input")
+        synapse = synapse if synapse is not None else Delta()
+        if not isinstance(synapse, (Delta, Exponential)):
+            raise ModelError(f"{owner}: unsupported synapse {type(synapse).__name__}; allowed: Delta, Exponential")
+        if isinstance(synapse, Exponential):
+            _positive(owner, "synapse tau", synapse.tau)
+        if int(latency) != latency or latency < 0:
+            raise ModelError(f"{owner}: latency must be an integer >= 0 steps, got {latency!r}")
+        if isinstance(connectivity, FixedProbability):
+            connectivity = connectivity.to_sparse(source.size, target.size, owner)
+        if isinstance(connectivity, Dense):
+            w = np.asarray(connectivity.weights)
+            if w.shape != (source.size, target.size):
+                raise ModelError(f"{owner}: weights have shape {w.shape}, expected (n_pre, n_post) = "
+                                 f"({source.size}, {target.size})")
+            if connectivity.delays is not None and np.ndim(connectivity.delays) and \
+                    np.shape(connectivity.delays) != w.shape:
+                raise ModelError(f"{owner}: delays have shape {np.shape(connectivity.delays)}, "
+                                 f"expected {w.shape} or a scalar")
+        elif isinstance(connectivity, Sparse):
+            pre, post = np.asarray(connectivity.pre), np.asarray(connectivity.post)
+            if pre.shape != post.shape or pre.ndim != 1:
+                raise ModelError(f"{owner}: pre {pre.shape} and post {post.shape} must be equal 1-D lists")
+            for arr, label in ((connectivity.weights, "weights"), (connectivity.delays, "delays")):
+                if arr is not None and np.ndim(arr) and np.shape(arr) != pre.shape:
+                    raise ModelError(f"{owner}: {label} have shape {np.shape(arr)}, expected {pre.shape}")
+            if pre.size and (pre.min() < 0 or pre.max() >= source.size or post.min() < 0
+                             or post.max() >= target.size):
+                raise ModelError(f"{owner}: synapse indices out of range (pre < {source.size}, "
+                                 f"post < {target.size})")
+            if np.unique(pre.astype(np.int64) * target.size + post).size != pre.size:
+                raise ModelError(f"{owner}: a (pre, post) pair appears twice; merge duplicate synapses")
+        else:
+            raise ModelError(f"{owner}: unsupported connectivity {type(connectivity).__name__}; "
+                             "allowed: Dense, Sparse, FixedProbability")
+        delays = connectivity.delays
+        if delays is not None:
+            d = np.asarray(delays)
+            if d.size and (np.any(d < 0) or np.any(d != np.round(d))):
+                raise ModelError(f"{owner}: delays must be integers >= 0 steps")
+        conn = Connection(name, source, target, connectivity, synapse, int(latency))
+        self.connections[name] = conn
+        return conn
+
+    # mlGeNN-like aliases
+    add_population = population
+    add_connection = connect
+
+    def incoming(self, pop: Population) -> list[Connection]:
+        return [c for c in self.connections.values() if c.target is pop]
+
+    def outgoing(self, pop: Population) -> list[Connection]:
+        return [c for c in self.connections.values() if c.source is pop]

@@ -1,0 +1,296 @@
+"""Fixed-point plan: the network as integers, with one format per state variable.
+
+Choices (docs/compiler.md):
+- ``V`` (and the synaptic current ``I`` and the input accumulators, which share
+  it): declared ``formats["V"]``, else declared ``ranges["V"]``, else the range
+  measured on sample inputs by the float simulator (+25 % headroom), else a
+  default range of +-max(2 |threshold|, 4 max |incoming weight|, 1).
+- ``A`` (ALIF adaptation): declared / ranged / measured, else s8.7 (FeNN's).
+- decays ``exp(-dt/tau)`` in s1.14 (multiplies shift by 14).
+- ALIF ``beta`` in the format that makes ``A * beta >> shift`` land in V's format.
+- weights in the target's input format (V's); sparse weights lose their low
+  ``index_bits`` bits, which carry the packed target index (and delay).
+Every value that does not fit its format is an error naming where it is.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from fenn_dma.isa.table import ROUND_NEAREST, ROUND_STOCHASTIC, ROUND_TRUNC
+
+from .errors import ModelError
+from .fixedpoint import ROUNDINGS, FixedFormat, FixedPointError, format_for_range, quantize
+from .model import ALIF, LI, Connection, Dense, Exponential, Network, Population, SpikeInput
+from .schedule import Schedule, make_schedule
+
+LANES = 32
+DECAY_FORMAT = FixedFormat(1, 14)
+DECAY_SHIFT = 14
+DEFAULT_A_FORMAT = FixedFormat(8, 7)
+ROUND_CODES = {"truncate": ROUND_TRUNC, "nearest": ROUND_NEAREST, "stochastic": ROUND_STOCHASTIC}
+
+
+@dataclass
+class QPopulation:
+    name: str
+    size: int
+    kind: str                       # input | LIF | ALIF | LI
+    v_fmt: FixedFormat | None = None
+    a_fmt: FixedFormat | None = None
+    synapse: str | None = None      # delta | exp (None: no input)
+    params: dict[str, np.ndarray] = field(default_factory=dict)   # int arrays (size,)
+    badapt_shift: int = 0
+    refractory: int = 0             # steps
+    saturate: bool = True
+    readout: str | None = None
+    readout_shift: int = 0
+    record: tuple[str, ...] = ()
+    ring_depth: int = 0             # LLM ring slots (power of two); 0: no ring
+    has_direct: bool = False        # a dense, undelayed, offset-0 input accumulator
+
+    @property
+    def chunks(self) -> int:
+        return -(-self.size // LANES)
+
+    @property
+    def padded(self) -> int:
+        return self.chunks * LANES
+
+    @property
+    def words(self) -> int:
+        return self.chunks
+
+    @property
+    def spiking(self) -> bool:
+        return self.kind in ("input", "LIF", "ALIF")
+
+    def multiplies(self) -> tuple[str, ...]:
+        """The multiplies of the neuron update in program order (one RNG advance
+        each under stochastic rounding)."""
+        if self.kind == "input":
+            return ()
+        ops = ("alpha",) if self.synapse == "exp" else ()
+        ops += ("beta",)
+        if self.kind == "ALIF":
+            ops += ("badapt", "rho")
+        return ops
+
+
+@dataclass
+class QConnection:
+    name: str
+    source: str
+    target: str
+    sparse: bool
+    latency: int
+    weights: np.ndarray        # (n_pre, n_post) int64 values added (0 where no synapse)
+    delays: np.ndarray         # (n_pre, n_post) int64 steps
+    exists: np.ndarray         # (n_pre, n_post) bool
+    mode: str = "direct"       # direct (dense accumulator) | ring (LLM ring buffer)
+    offset: int = 0            # extra steps before the per-synapse delay
+    index_bits: int = 0        # sparse: low bits of a packed word holding the LLM address
+
+    @property
+    def max_delay(self) -> int:
+        return int(self.delays.max()) if self.delays.size else 0
+
+
+@dataclass
+class QNetwork:
+    name: str
+    dt: float
+    populations: dict[str, QPopulation]
+    connections: dict[str, QConnection]
+    schedule: Schedule
+    rounding: str
+    seed: int
+    rng_seed: np.ndarray        # (2, 32) uint16: s0, s1 loaded by the program
+
+    @property
+    def round_code(self) -> int:
+        return ROUND_CODES[self.rounding]
+
+    def formats(self) -> dict[str, str]:
+        out = {}
+        for p in self.populations.values():
+            if p.v_fmt is not None:
+                out[f"{p.name}.V"] = str(p.v_fmt)
+            if p.a_fmt is not None:
+                out[f"{p.name}.A"] = str(p.a_fmt)
+            if p.kind == "ALIF":
+                out[f"{p.name}.beta"] = f"A*beta>>{p.badapt_shift}"
+            if p.kind != "input":
+                out[f"{p.name}.decays"] = str(DECAY_FORMAT)
+        return out
+
+
+def _format(pop: Population, var: str, measured: dict, default) -> FixedFormat:
+    where = f"population {pop.name!r}: {var}"
+    try:
+        if var in pop.formats:
+            return FixedFormat.parse(pop.formats[var])
+        if var in pop.ranges:
+            lo, hi = pop.ranges[var]
+            return format_for_range(lo, hi)
+        if var in measured:
+            lo, hi = measured[var]
+            return format_for_range(1.25 * lo, 1.25 * hi)
+        return default()
+    except FixedPointError as exc:
+        raise ModelError(f"{where}: {exc}") from None
+
+
+def _q(values, fmt: FixedFormat, what: str, rounding: str = "nearest") -> np.ndarray:
+    a = np.asarray(values, dtype=np.float64)
+    q = np.floor(a * fmt.scale + 0.5) if rounding == "nearest" else np.floor(a * fmt.scale)
+    if np.any(q < fmt.min_int) or np.any(q > fmt.max_int):
+        bad = a.flat[int(np.argmax(np.abs(a)))]
+        raise ModelError(f"{what} = {bad:g} is out of range for its format {fmt} "
+                         f"[{fmt.min_value:g}, {fmt.max_value:g}]")
+    return q.astype(np.int64)
+
+
+def _per_neuron(value, size: int, what: str) -> np.ndarray:
+    a = np.asarray(value, dtype=np.float64)
+    if a.ndim == 0:
+        return np.full(size, float(a))
+    if a.shape != (size,):
+        raise ModelError(f"{what} has shape {a.shape}, expected a scalar or ({size},)")
+    return a
+
+
+def _decay(dt: float, tau, size: int, what: str) -> np.ndarray:
+    return quantize(np.exp(-dt / _per_neuron(tau, size, what)), DECAY_FORMAT, "nearest")
+
+
+def quantise(net: Network, rounding: str = "nearest", seed: int = 1, n_steps: int = 1000,
+             measured: dict[str, dict[str, tuple[float, float]]] | None = None) -> QNetwork:
+    """The fixed-point plan of ``net``. ``measured``: value ranges per population and
+    variable (``{"hidden": {"V": (lo, hi)}}``, from :func:`measure_ranges`);
+    ``n_steps``: the run length a ``v_sum`` readout is sized for."""
+    if rounding not in ROUNDINGS:
+        raise ModelError(f"unknown rounding {rounding!r}; allowed: {', '.join(ROUNDINGS)}")
+    measured = measured or {}
+    pops: dict[str, QPopulation] = {}
+    for pop in net.populations.values():
+        pops[pop.name] = _quantise_population(net, pop, measured.get(pop.name, {}), n_steps)
+    sched = make_schedule(list(net.populations),
+                          [(c.name, c.source.name, c.target.name, c.latency) for c in net.connections.values()])
+    conns = {c.name: _quantise_connection(c, pops[c.target.name], sched) for c in net.connections.values()}
+    _plan_accumulators(pops, conns)
+    rng = np.random.default_rng(seed)
+    rng_seed = rng.integers(1, 1 << 16, size=(2, LANES), dtype=np.uint16)
+    return QNetwork(net.name, net.dt, pops, conns, sched, rounding, seed, rng_seed)
+
+
+def _quantise_population(net: Network, pop: Population, measured: dict, n_steps: int) -> QPopulation:
+    n = pop.neuron
+    q = QPopulation(pop.name, pop.size, pop.kind, record=pop.record, readout=pop.readout)
+    if isinstance(n, SpikeInput):
+        return q
+    owner = f"population {pop.name!r}"
+    incoming = net.incoming(pop)
+    syns = {c.synapse.kind for c in incoming}
+    if len(syns) > 1:
+        raise ModelError(f"{owner}: mixes Delta and Exponential synapses in its inputs; "
+                         "one synapse type per target population is supported")
+    taus = {c.synapse.tau for c in incoming if isinstance(c.synapse, Exponential)}
+    if len(taus) > 1:
+        raise ModelError(f"{owner}: incoming Exponential synapses have different tau {sorted(taus)}; "
+                         "one tau per target population is supported")
+    q.synapse = syns.pop() if syns else "delta"
+    max_w = max([float(np.abs(c.dense_arrays()[0]).max(initial=0.0)) for c in incoming] + [0.0])
+    thr = np.abs(np.asarray(getattr(n, "threshold", 0.0))).max()
+
+    def default_v():
+        bound = max(2.0 * thr, 4.0 * max_w, 1.0,
+                    float(np.abs(np.asarray(getattr(n, "v_reset", 0.0))).max()) * 1.5)
+        return format_for_range(-bound, bound)
+
+    q.v_fmt = _format(pop, "V", measured, default_v)
+    size = pop.size
+    v = q.v_fmt
+    q.params["beta"] = _decay(net.dt, n.tau_mem, size, f"{owner}: tau_mem")
+    if q.synapse == "exp":
+        q.params["alpha"] = _decay(net.dt, next(iter(taus)), size, f"{owner}: synapse tau")
+    q.params["bias"] = _q(_per_neuron(n.bias, size, f"{owner}: bias"), v, f"{owner}: bias")
+    if isinstance(n, LI):
+        pass
+    else:
+        q.params["thr"] = _q(_per_neuron(n.threshold, size, f"{owner}: threshold"), v, f"{owner}: threshold")
+        q.params["reset"] = _q(_per_neuron(n.v_reset, size, f"{owner}: v_reset"), v, f"{owner}: v_reset")
+        q.refractory = int(round(n.refractory / net.dt))
+        if q.refractory > 32767:
+            raise ModelError(f"{owner}: refractory period of {q.refractory} steps exceeds 32767")
+    if isinstance(n, ALIF):
+        q.a_fmt = _format(pop, "A", measured, lambda: DEFAULT_A_FORMAT)
+        if q.a_fmt.frac_bits > 14 or q.a_fmt.max_value < 1.0:
+            raise ModelError(f"{owner}: A format {q.a_fmt} cannot hold the increment 1.0 per spike")
+        q.params["rho"] = _decay(net.dt, n.tau_adapt, size, f"{owner}: tau_adapt")
+        b = _per_neuron(n.beta, size, f"{owner}: beta")
+        try:
+            bfmt = format_for_range(min(b.min(), 0.0), max(b.max(), 0.0))
+        except Exception as exc:
+            raise ModelError(f"{owner}: beta: {exc}") from None
+        fb = min(bfmt.frac_bits, v.frac_bits + 15 - q.a_fmt.frac_bits)
+        shift = q.a_fmt.frac_bits + fb - v.frac_bits
+        if fb < 0 or shift < 0:
+            raise ModelError(f"{owner}: beta = {b.max():g} with A {q.a_fmt} and V {v} needs a multiply "
+                             f"shift of {shift}; allowed 0..15 (pick formats with A.frac <= V.frac + 15)")
+        q.params["badapt"] = _q(b, FixedFormat(15 - fb, fb), f"{owner}: beta")
+        q.badapt_shift = shift
+    if pop.readout == "v_sum":
+        if "readout" in pop.formats:
+            rf = _format(pop, "readout", {}, None)
+            q.readout_shift = v.frac_bits - rf.frac_bits
+            if not 0 <= q.readout_shift <= 15:
+                raise ModelError(f"{owner}: readout format {rf} must have 0..15 fewer fraction bits than V {v}")
+        else:
+            q.readout_shift = min(15, max(0, math.ceil(math.log2(max(n_steps, 1)))))
+    return q
+
+
+def _quantise_connection(c: Connection, tgt: QPopulation, sched: Schedule) -> QConnection:
+    owner = f"connection {c.name!r}"
+    w, d, exists = c.dense_arrays()
+    fmt = tgt.v_fmt
+    wq = np.where(exists, _q(np.where(exists, w, 0.0), fmt, f"{owner}: weight"), 0)
+    delayed = bool(d.size and d.max() > 0)
+    offset = sched.offset(c.latency)
+    qc = QConnection(c.name, c.source.name, c.target.name, c.sparse, c.latency, wq, d, exists,
+                     offset=offset)
+    qc.mode = "direct" if (not c.sparse and not delayed and offset == 0) else "ring"
+    if d.size and d.max() + offset > 4096:
+        raise ModelError(f"{owner}: delay {d.max()} (+ latency) exceeds the 4096-step ring buffer limit")
+    return qc
+
+
+def _plan_accumulators(pops: dict[str, QPopulation], conns: dict[str, QConnection]) -> None:
+    """Ring depths (power of two >= max arrival offset + 1) and sparse index bits,
+    which depend on the depth; sparse weights are re-rounded to keep their low bits free."""
+    for p in pops.values():
+        ins = [c for c in conns.values() if c.target == p.name]
+        p.has_direct = any(c.mode == "direct" for c in ins)
+        ring = [c for c in ins if c.mode == "ring"]
+        if ring:
+            need = max(c.offset + c.max_delay for c in ring) + 1
+            p.ring_depth = 1 << (need - 1).bit_length()
+    for c in conns.values():
+        if not c.sparse:
+            continue
+        tgt = pops[c.target]
+        span = tgt.chunks * 2 * tgt.ring_depth          # bytes of one lane's ring
+        c.index_bits = max(1, (span - 1).bit_length())
+        if c.index_bits > 15:
+            raise ModelError(f"connection {c.name!r}: target {tgt.name!r} ring of {span} bytes per lane "
+                             "needs more than 15 index bits")
+        step = 1 << c.index_bits
+        packed = np.floor(c.weights / step + 0.5).astype(np.int64) * step
+        if np.any(c.exists & ((packed < -32768) | (packed > 32768 - step))):
+            raise ModelError(f"connection {c.name!r}: a weight does not fit {16 - c.index_bits} bits once "
+                             f"{c.index_bits} bits hold the packed target index; use a format with fewer "
+                             "fraction bits or a smaller network")
+        c.weights = np.where(c.exists, packed, 0)

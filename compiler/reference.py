@@ -1,0 +1,285 @@
+"""Bit-exact numpy reference of a quantised network, vectorised across samples.
+
+This is the oracle the compiled program is tested against and a fast way to
+measure the accuracy of the quantised network. Every lane operation is the
+one of ``fenn_dma.sim.lanes``; under stochastic rounding the per-lane
+Xoroshiro32++ stream is advanced in exactly the order the program's
+multiplies run (population order, then 32-neuron chunk, then the multiplies
+of ``QPopulation.multiplies()``), so lane ``i % 32`` of neuron ``i`` sees the
+same random numbers as on the machine. The stream does not depend on the
+data, so every sample (which the runtime starts from the same seed) shares it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from fenn_dma.isa.table import ROUND_NEAREST, ROUND_STOCHASTIC, ROUND_TRUNC
+from fenn_dma.sim import lanes as L
+
+from .errors import ModelError
+from .quantise import DECAY_SHIFT, LANES, QConnection, QNetwork, QPopulation
+
+I16_MIN, I16_MAX = -32768, 32767
+
+
+@dataclass
+class PopState:
+    V: np.ndarray | None = None
+    I: np.ndarray | None = None
+    A: np.ndarray | None = None
+    rc: np.ndarray | None = None
+    readout: np.ndarray | None = None
+    direct: np.ndarray | None = None    # (B, Npad)
+    ring: np.ndarray | None = None      # (B, depth, Npad)
+    spikes: np.ndarray | None = None    # (B, size) bool, latest step
+
+
+@dataclass
+class RunResult:
+    """``records[pop.var]``: (B, steps, size) (int16 V, bool spikes);
+    ``readouts[pop]``: (B, size) int16."""
+
+    records: dict[str, np.ndarray] = field(default_factory=dict)
+    readouts: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def readout_round(qnet: QNetwork) -> int:
+    """Rounding of the v_sum shift: truncate, else nearest (stochastic would
+    consume RNG outputs for nothing)."""
+    return ROUND_TRUNC if qnet.rounding == "truncate" else ROUND_NEAREST
+
+
+class ReferenceSimulator:
+    def __init__(self, qnet: QNetwork, batch: int = 1):
+        self.q = qnet
+        self.batch = batch
+        self.reset()
+
+    def reset(self) -> None:
+        B = self.batch
+        self.t = 0
+        self.s0 = self.q.rng_seed[0].copy()
+        self.s1 = self.q.rng_seed[1].copy()
+        self.state: dict[str, PopState] = {}
+        for p in self.q.populations.values():
+            z = lambda: np.zeros((B, p.padded), np.int16)  # noqa: E731
+            s = PopState(spikes=np.zeros((B, p.size), bool))
+            if p.kind != "input":
+                s.V = z()
+                s.I = z() if p.synapse == "exp" else None
+                s.A = z() if p.kind == "ALIF" else None
+                s.rc = z() if p.refractory > 0 else None
+                if p.readout == "v_max":
+                    s.readout = np.full((B, p.padded), I16_MIN, np.int16)
+                elif p.readout:
+                    s.readout = z()
+                s.direct = z() if p.has_direct else None
+                s.ring = np.zeros((B, p.ring_depth, p.padded), np.int16) if p.ring_depth else None
+            self.state[p.name] = s
+
+    # --- stochastic rounding stream -------------------------------------------
+    def _rng_outputs(self, pop: QPopulation) -> dict[str, np.ndarray]:
+        """The RNG output each multiply of ``pop`` sees, as (padded,) uint16 per multiply."""
+        ops = pop.multiplies()
+        if self.q.round_code != ROUND_STOCHASTIC:
+            return {op: None for op in ops}
+        out = {op: np.zeros(pop.padded, np.uint16) for op in ops}
+        for c in range(pop.chunks):
+            for op in ops:
+                o, self.s0, self.s1 = L.rng_next(self.s0, self.s1)
+                out[op][c * LANES:(c + 1) * LANES] = o
+        return out
+
+    # --- synaptic input ---------------------------------------------------------
+    def _deliver(self, pop: QPopulation, groups, spikes_of) -> None:
+        """Add the weights of every spike of ``groups`` (in schedule order) to
+        ``pop``'s accumulators, saturating as the program's vadd_s does."""
+        st = self.state[pop.name]
+        jobs = []   # (conn, spikes (B, n_pre))
+        for g in groups:
+            for name in g.connections:
+                c = self.q.connections[name]
+                if c.target == pop.name:
+                    jobs.append((c, spikes_of(g.source)))
+        if not jobs:
+            return
+        for acc_name in ("direct", "ring"):
+            mine = [(c, s) for c, s in jobs if (c.mode == "direct") == (acc_name == "direct")]
+            if not mine:
+                continue
+            acc = getattr(st, acc_name)
+            pos = np.zeros(acc.shape, np.int64)
+            neg = np.zeros(acc.shape, np.int64)
+            for c, s in mine:
+                p, n = self._contributions(c, pop, s)
+                pos += p
+                neg += n
+            base = acc.astype(np.int64)
+            safe = (base + pos <= I16_MAX) & (base + neg >= I16_MIN)
+            ok = safe.reshape(self.batch, -1).all(axis=1)
+            exact = (base + pos + neg)
+            new = acc.copy()
+            new[ok] = exact[ok].astype(np.int16)
+            for b in np.nonzero(~ok)[0]:
+                new[b] = self._sequential(pop, acc[b], groups, spikes_of, acc_name, b)
+            setattr(st, acc_name, new)
+
+    def _slots(self, c: QConnection, pop: QPopulation) -> np.ndarray:
+        return (self.t + c.offset + c.delays) % pop.ring_depth     # (n_pre, n_post)
+
+    def _contributions(self, c: QConnection, pop: QPopulation, s: np.ndarray):
+        """Exact positive and negative parts of what ``s`` adds to the accumulator."""
+        B = self.batch
+        w = c.weights
+        if c.mode == "direct":
+            sf = s.astype(np.int64)
+            pos = np.zeros((B, pop.padded), np.int64)
+            neg = np.zeros((B, pop.padded), np.int64)
+            pos[:, :pop.size] = sf @ np.maximum(w, 0)
+            neg[:, :pop.size] = sf @ np.minimum(w, 0)
+            return pos, neg
+        depth, npad, n = pop.ring_depth, pop.padded, pop.size
+        bs, js = np.nonzero(s)
+        slots = self._slots(c, pop)
+        idx = ((bs[:, None] * depth + slots[js]) * npad + np.arange(n)[None, :]).ravel()
+        vals = w[js].ravel()
+        size = B * depth * npad
+        pos = np.bincount(idx, np.maximum(vals, 0), size).astype(np.int64).reshape(B, depth, npad)
+        neg = np.bincount(idx, np.minimum(vals, 0), size).astype(np.int64).reshape(B, depth, npad)
+        return pos, neg
+
+    def _sequential(self, pop, acc_b, groups, spikes_of, acc_name, b):
+        """One sample's accumulator, adding spike by spike in program order."""
+        acc = acc_b.copy()
+        n = pop.size
+        cols = np.arange(n)
+        for g in groups:
+            conns = [self.q.connections[nm] for nm in g.connections]
+            conns = [c for c in conns if c.target == pop.name and (c.mode == "direct") == (acc_name == "direct")]
+            if not conns:
+                continue
+            for j in np.nonzero(spikes_of(g.source)[b])[0]:
+                for c in conns:
+                    if acc_name == "direct":
+                        acc[:n] = L.vadd(acc[:n], c.weights[j], sat=True)
+                    else:
+                        sl = self._slots(c, pop)[j]
+                        acc[sl, cols] = L.vadd(acc[sl, cols], c.weights[j], sat=True)
+        return acc
+
+    # --- neuron update ------------------------------------------------------------
+    def _input(self, pop: QPopulation) -> np.ndarray:
+        st = self.state[pop.name]
+        B = self.batch
+        total = np.zeros((B, pop.padded), np.int16)
+        have = False
+        if st.direct is not None:
+            total, have = st.direct, True
+            st.direct = np.zeros_like(st.direct)
+        if st.ring is not None:
+            slot = self.t % pop.ring_depth
+            r = st.ring[:, slot].copy()
+            st.ring[:, slot] = 0
+            total = L.vadd(total, r, sat=True) if have else r
+        return total
+
+    def _update(self, pop: QPopulation) -> np.ndarray:
+        st = self.state[pop.name]
+        rnd = self.q.round_code
+        sat = pop.saturate
+        rng = self._rng_outputs(pop)
+        par = {k: np.pad(v, (0, pop.padded - pop.size)).astype(np.int16) for k, v in pop.params.items()}
+        inp = self._input(pop)
+
+        def mul(x, name, shift=DECAY_SHIFT):
+            return L.vmul(x, par[name], shift, rnd, sat, rng_out=rng[name])
+
+        if pop.synapse == "exp":
+            st.I = L.vadd(mul(st.I, "alpha"), inp, sat=sat)
+            st.I = L.vadd(st.I, par["bias"], sat=sat)
+            st.V = L.vadd(mul(st.V, "beta"), st.I, sat=sat)
+        else:
+            st.V = L.vadd(mul(st.V, "beta"), inp, sat=sat)
+            st.V = L.vadd(st.V, par["bias"], sat=sat)
+        z = None
+        if pop.kind != "LI":
+            if pop.refractory > 0:
+                st.rc = L.vsub(st.rc, np.int16(1), sat=True)
+                st.V = np.where(st.rc >= 0, np.int16(0), st.V)
+            thr = par["thr"]
+            if pop.kind == "ALIF":
+                thr = L.vadd(thr, mul(st.A, "badapt", pop.badapt_shift), sat=sat)
+            z = st.V > thr
+            st.V = np.where(z, par["reset"], st.V)
+            if pop.refractory > 0:
+                st.rc = np.where(z, np.int16(pop.refractory), st.rc)
+            if pop.kind == "ALIF":
+                st.A = mul(st.A, "rho")
+                st.A = np.where(z, L.vadd(st.A, np.int16(1 << pop.a_fmt.frac_bits), sat=sat), st.A)
+        if pop.readout == "v_sum":
+            term = L.vsrai(st.V, pop.readout_shift, readout_round(self.q)) if pop.readout_shift else st.V
+            st.readout = L.vadd(st.readout, term, sat=True)
+        elif pop.readout == "v_max":
+            st.readout = np.where(st.V > st.readout, st.V, st.readout)
+        elif pop.readout == "spike_count":
+            st.readout = np.where(z, L.vadd(st.readout, np.int16(1), sat=True), st.readout)
+        return z[:, :pop.size] if z is not None else None
+
+    # --- running ------------------------------------------------------------------
+    def step(self, inputs: dict[str, np.ndarray]) -> None:
+        """One timestep; ``inputs[name]``: (B, size) bool spikes of each spike source."""
+        q = self.q
+        prev = {name: s.spikes for name, s in self.state.items()}
+        cur = dict(prev)
+        pending = {p: [] for p in q.populations}
+        for g in q.schedule.phase1:
+            pending_targets = {q.connections[n].target for n in g.connections}
+            for t in pending_targets:
+                pending[t].append(g)
+        for name in q.schedule.order:
+            pop = q.populations[name]
+            if pending[name]:
+                self._deliver(pop, pending[name], lambda s: prev[s])
+            if q.schedule.before_update[name]:
+                self._deliver(pop, q.schedule.before_update[name], lambda s: cur[s])
+            if pop.kind == "input":
+                cur[name] = np.asarray(inputs[name], bool).reshape(self.batch, pop.size)
+            else:
+                z = self._update(pop)
+                if z is not None:
+                    cur[name] = z
+            self.state[name].spikes = cur[name]
+        self.t += 1
+
+    def run(self, inputs: dict[str, np.ndarray], steps: int | None = None) -> RunResult:
+        """``inputs[name]``: (B, T, size) spikes of every spike source; runs ``steps``
+        (default T) steps from the current state and returns the records and readouts."""
+        q = self.q
+        srcs = [p for p in q.populations.values() if p.kind == "input"]
+        for p in srcs:
+            if p.name not in inputs:
+                raise ModelError(f"no input spikes for spike source {p.name!r}")
+            a = np.asarray(inputs[p.name])
+            if a.ndim != 3 or a.shape[0] != self.batch or a.shape[2] != p.size:
+                raise ModelError(f"inputs[{p.name!r}] has shape {a.shape}, expected "
+                                 f"({self.batch}, steps, {p.size})")
+        if steps is None:
+            steps = min(np.shape(inputs[p.name])[1] for p in srcs) if srcs else 0
+        res = RunResult()
+        rec = {(p.name, var): [] for p in q.populations.values() for var in p.record}
+        for k in range(steps):
+            self.step({p.name: np.asarray(inputs[p.name])[:, k] for p in srcs})
+            for (name, var) in rec:
+                s = self.state[name]
+                rec[(name, var)].append(s.spikes.copy() if var == "spikes"
+                                        else s.V[:, :q.populations[name].size].copy())
+        for (name, var), vals in rec.items():
+            n = q.populations[name].size
+            empty = np.zeros((self.batch, 0, n), bool if var == "spikes" else np.int16)
+            res.records[f"{name}.{var}"] = np.stack(vals, axis=1) if vals else empty
+        for p in q.populations.values():
+            if p.readout:
+                res.readouts[p.name] = self.state[p.name].readout[:, :p.size].copy()
+        return res
