@@ -15,6 +15,11 @@ One instruction per cycle on straight-line code. Stalls: a scalar load (or a
 vector instruction with a scalar result) followed by an instruction reading
 its rd costs one cycle; a vector unit that is not ready holds execute.
 
+Cycles: a run of n retired instructions costs n + 3 cycles (two to fill
+fetch and decode, one for the stopping instruction in execute) plus one per
+taken branch or jump and one per load-use stall: the ISS's cycle model with
+pipeline_fill = 3 and penalties of 1.
+
 A run starts on ``start`` (pc = ``entry``); ``ecall``, ``ebreak`` and every
 exception stop the core in execute, with the cause and pc held for the host.
 Older instructions complete; younger ones never have effects.
@@ -237,14 +242,15 @@ class Core(wiring.Component):
 
         retire = Signal()
         redirect = Signal()
+        bubbles = Signal(15)   # stall cycles since the last retirement, charged to the next one
         m.d.comb += [
             retire.eq(x_valid & running & ~stop & ~x_hold),
             redirect.eq(retire & taken),
             csrf.x_addr.eq(x.d.imm[:12]),
             csrf.x_w_en.eq(retire & csr_writes),
             csrf.x_w_data.eq(csr_new),
-            csrf.tick.eq(running),
             csrf.retire.eq(retire),
+            csrf.charge.eq(1 + taken + bubbles),
             self.mcycle.eq(csrf.mcycle), self.minstret.eq(csrf.minstret),
         ]
 
@@ -281,10 +287,13 @@ class Core(wiring.Component):
             w.offset.eq(lsu.x_addr[:2]),
         ]
         with m.If(running):
+            m.d.sync += bubbles.eq(Mux(retire, 0, bubbles) + hold)
             m.d.sync += self.cycles.eq(self.cycles + 1)
             m.d.sync += self.instret.eq(self.instret + retire)
             with m.If(stop | self.halt):
-                m.d.sync += [running.eq(0), self.stopped.eq(1), d_valid.eq(0), x_valid.eq(0)]
+                # Stall cycles spent on the stopping instruction are not charged (as in the ISS).
+                m.d.sync += [running.eq(0), self.stopped.eq(1), d_valid.eq(0), x_valid.eq(0),
+                             self.cycles.eq(self.cycles + 1 - bubbles)]
                 with m.If(stop):
                     m.d.sync += [self.cause.eq(cause), self.stop_pc.eq(x.pc)]
                 with m.Else():
@@ -306,7 +315,7 @@ class Core(wiring.Component):
         with m.If(self.start):
             m.d.sync += [
                 running.eq(1), self.stopped.eq(0), self.cause.eq(RtlCause.NONE), self.stop_pc.eq(0),
-                f_pc.eq(self.entry), d_valid.eq(0), x_valid.eq(0), w_valid.eq(0),
+                f_pc.eq(self.entry), d_valid.eq(0), x_valid.eq(0), w_valid.eq(0), bubbles.eq(0),
                 self.cycles.eq(0), self.instret.eq(0),
             ]
         m.d.comb += csrf.clear.eq(self.start)

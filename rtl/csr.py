@@ -3,6 +3,13 @@
 Unlisted CSRs read 0 and ignore writes (FeNN behaviour); the DMA CSRs are
 unlisted until the DMA exists. A CSR instruction reads and writes in the
 execute stage, so the counters it reads include every older instruction.
+
+``mcycle`` is kept as the ISS's cycle model defines it (sim/cycle_model.py):
+each retiring instruction adds the cycles charged to it (its issue cycle, a
+load-use bubble before it, the redirect bubble after a taken branch or
+jump), so a read sees exactly the ISS's value. Both counters use the
+inhibit bits as the retiring instruction leaves them (a write to
+mcountinhibit already applies to the instruction that writes it).
 """
 
 from amaranth import Module, Signal
@@ -21,8 +28,8 @@ class CsrFile(wiring.Component):
     x_w_en: In(1)
     x_w_data: In(32)
     clear: In(1)       # start of a run: counters to 0, mcountinhibit to its reset value
-    tick: In(1)        # a cycle of the running core
     retire: In(1)      # an instruction retires this cycle
+    charge: In(16)     # ... and is charged this many cycles
     mcycle: Out(64)
     minstret: Out(64)
 
@@ -50,10 +57,13 @@ class CsrFile(wiring.Component):
         with m.If(self.clear):
             m.d.sync += [self.mcycle.eq(0), self.minstret.eq(0), inhibit.eq(csrs.MCOUNTINHIBIT_RESET)]
         with m.Else():
-            with m.If(self.tick & ~inhibit[INHIBIT_CYCLE]):
-                m.d.sync += self.mcycle.eq(self.mcycle + 1)
-            with m.If(self.retire & ~inhibit[INHIBIT_INSTRET]):
-                m.d.sync += self.minstret.eq(self.minstret + 1)
+            inhibit_next = Signal.like(inhibit)
+            m.d.comb += inhibit_next.eq(inhibit)
             with m.If(self.x_w_en & (self.x_addr == csrs.MCOUNTINHIBIT)):
-                m.d.sync += inhibit.eq(self.x_w_data & INHIBIT_WRITABLE)
+                m.d.comb += inhibit_next.eq(self.x_w_data & INHIBIT_WRITABLE)
+            m.d.sync += inhibit.eq(inhibit_next)
+            with m.If(self.retire & ~inhibit_next[INHIBIT_CYCLE]):
+                m.d.sync += self.mcycle.eq(self.mcycle + self.charge)
+            with m.If(self.retire & ~inhibit_next[INHIBIT_INSTRET]):
+                m.d.sync += self.minstret.eq(self.minstret + 1)
         return m

@@ -36,9 +36,12 @@ DIV_OPS = frozenset({"div", "divu", "rem", "remu"})
 
 @dataclass(frozen=True)
 class CycleModel:
-    pipeline_fill: int = 4
-    taken_branch_penalty: int = 2
-    jump_penalty: int = 2
+    # Calibrated against the RTL (rtl/core.py, tests/rtl): fetch/decode fill 2 cycles and the
+    # stopping instruction's execute cycle 1; branches resolve in execute and redirect the fetch
+    # address in the same cycle, flushing only decode.
+    pipeline_fill: int = 3
+    taken_branch_penalty: int = 1
+    jump_penalty: int = 1
     load_use_stall: int = 1
     mul_extra: int = 0
     div_extra: int = 0
