@@ -1,0 +1,117 @@
+"""One lane of the vector unit's execute stage: operand selection, ALU,
+multiplier, RNG, compare, LLM address, and the lane's result and write enable."""
+
+from amaranth import Cat, Const, Module, Mux, Signal, signed
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from fenn_dma.isa.table import ROUND_STOCHASTIC
+
+from .arith import S16
+from .decoder import VectorControl, VectorOp
+from .lane_alu import AluOp, LaneAlu
+from .lane_mul import LaneMultiplier
+from .lane_rng import LaneRng
+
+# Ops executed by the ALU, and how.
+ALU_OPS = {VectorOp.VADD: AluOp.ADD, VectorOp.VSUB: AluOp.SUB, VectorOp.VAND: AluOp.AND,
+           VectorOp.VSLL: AluOp.SLL, VectorOp.VSRA: AluOp.SRA, VectorOp.VSLLI: AluOp.SLL,
+           VectorOp.VANDADD: AluOp.ADD}
+
+
+class VectorLane(wiring.Component):
+    """Lane ``index`` (which bit of a scalar mask it owns). ``x_commit``: the
+    instruction in execute takes effect (valid and not faulting); it gates the
+    RNG advance. ``x_llm_*``: this lane's LLM halfword address for VLOADL/
+    VSTOREL, whether the lane takes part (address lane >= 0), and its faults."""
+
+    x_ctrl: In(VectorControl)
+    x_a: In(S16)            # lane of v[rs1]
+    x_b: In(S16)            # lane of v[rs2]
+    x_x1: In(32)            # scalar x[rs1]
+    x_x2: In(32)            # scalar x[rs2]
+    x_commit: In(1)
+    x_result: Out(S16)
+    x_write: Out(1)         # lane enable of the register write (VSEL mask, VLOADL active)
+    x_cmp: Out(1)           # VTST comparison
+    x_llm_addr: Out(14)     # halfword index (LLMs are at most 32 KiB)
+    x_llm_active: Out(1)
+    x_llm_misaligned: Out(1)
+    x_llm_out_of_range: Out(1)
+    w_load_s0: In(1)
+    w_load_s1: In(1)
+    w_row: In(S16)          # this lane of the VMEM row read by the instruction in writeback
+
+    def __init__(self, *, index: int, llm_bytes: int):
+        self.index, self.llm_bytes = index, llm_bytes
+        super().__init__()
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.alu = alu = LaneAlu()
+        m.submodules.mul = mul = LaneMultiplier()
+        m.submodules.rng = rng = LaneRng()
+        ctrl, op, a, b = self.x_ctrl, self.x_ctrl.op, self.x_a, self.x_b
+
+        # ALU: VSLLI shifts by the immediate, VANDADD masks a and adds x[rs2][15:0].
+        alu_a, alu_b = Signal(S16), Signal(S16)
+        m.d.comb += [alu_a.eq(a), alu_b.eq(b), alu.x_sat.eq(ctrl.sat)]
+        with m.Switch(op):
+            for vop, aop in ALU_OPS.items():
+                with m.Case(vop):
+                    m.d.comb += alu.x_op.eq(aop)
+            with m.Case(VectorOp.VSLLI):
+                m.d.comb += alu_b.eq(ctrl.imm[:4])
+            with m.Case(VectorOp.VANDADD):
+                m.d.comb += [alu_a.eq(a & ((Const(1, 17) << ctrl.imm[:4]) - 1)), alu_b.eq(self.x_x2[:16])]
+        m.d.comb += [alu.x_a.eq(alu_a), alu.x_b.eq(alu_b)]
+
+        # Multiplier: VSRAI is (a * 1 + r) >> shift, wrapped.
+        is_vsrai = op == VectorOp.VSRAI
+        m.d.comb += [mul.x_a.eq(a), mul.x_b.eq(Mux(is_vsrai, 1, b)), mul.x_shift.eq(ctrl.imm[:4]),
+                     mul.x_round.eq(ctrl.round), mul.x_sat.eq(ctrl.sat & ~is_vsrai), mul.x_rng.eq(rng.x_output)]
+
+        # RNG: VRNG and every stochastically rounded instruction advance it once.
+        m.d.comb += [rng.w_load_s0.eq(self.w_load_s0), rng.w_load_s1.eq(self.w_load_s1),
+                     rng.w_data.eq(self.w_row),
+                     rng.x_advance.eq(self.x_commit & ((op == VectorOp.VRNG) |
+                                                       (((op == VectorOp.VMUL) | is_vsrai) &
+                                                        (ctrl.round == ROUND_STOCHASTIC))))]
+
+        # Result and lane write enable.
+        m.d.comb += self.x_write.eq(1)
+        with m.Switch(op):
+            with m.Case(*ALU_OPS):
+                m.d.comb += self.x_result.eq(alu.x_result)
+            with m.Case(VectorOp.VMUL, VectorOp.VSRAI):
+                m.d.comb += self.x_result.eq(mul.x_result)
+            with m.Case(VectorOp.VRNG):
+                m.d.comb += self.x_result.eq(rng.x_output[1:])
+            with m.Case(VectorOp.VLUI):
+                m.d.comb += self.x_result.eq(ctrl.imm[:16])
+            with m.Case(VectorOp.VFILL):
+                m.d.comb += self.x_result.eq(Cat(self.x_x1[:15], self.x_x1[31]))
+            with m.Case(VectorOp.VSEL):
+                m.d.comb += [self.x_result.eq(b), self.x_write.eq(self.x_x1[self.index])]
+            with m.Case(VectorOp.VLOADL):
+                m.d.comb += self.x_write.eq(self.x_llm_active)
+
+        # Compare (VTST).
+        with m.Switch(op):
+            with m.Case(VectorOp.VTEQ):
+                m.d.comb += self.x_cmp.eq(a == b)
+            with m.Case(VectorOp.VTNE):
+                m.d.comb += self.x_cmp.eq(a != b)
+            with m.Case(VectorOp.VTLT):
+                m.d.comb += self.x_cmp.eq(a < b)
+            with m.Case(VectorOp.VTGE):
+                m.d.comb += self.x_cmp.eq(a >= b)
+
+        # LLM address: v[rs1] lane + offset, only for lanes whose address is >= 0.
+        byte_addr = Signal(signed(18))
+        m.d.comb += [byte_addr.eq(a + ctrl.imm[:12].as_signed()),
+                     self.x_llm_active.eq(a >= 0),
+                     self.x_llm_misaligned.eq(byte_addr[0]),
+                     self.x_llm_out_of_range.eq((byte_addr < 0) | (byte_addr > self.llm_bytes - 2)),
+                     self.x_llm_addr.eq(byte_addr[1:])]
+        return m

@@ -1,0 +1,45 @@
+"""Vector register file: 32 registers x lanes x int16.
+
+Two asynchronous read ports (rs1, rs2) for the execute stage and one write
+port with a write enable per lane (VSEL and VLOADL write only some lanes, so
+no third "old rd" read port is needed), written in writeback. The value being
+written is forwarded to the reads of the same cycle, lane by lane, unless it
+comes from memory (the load-use slot, isa.md section 6, makes that path
+unnecessary). On UltraScale+ this maps to distributed RAM, one copy per read port.
+"""
+from __future__ import annotations
+
+from amaranth import Module, Mux
+from amaranth.lib import data, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from .arith import S16
+
+REGISTERS = 32
+
+
+class VectorRegFile(wiring.Component):
+    def __init__(self, *, lanes: int):
+        self.lanes = lanes
+        row = data.ArrayLayout(S16, lanes)
+        self.row_layout = row
+        super().__init__({
+            "x_rs1_addr": In(5), "x_rs1_data": Out(row),
+            "x_rs2_addr": In(5), "x_rs2_data": Out(row),
+            "w_addr": In(5), "w_en": In(lanes), "w_data": In(row),
+            "w_forward": In(1),     # w_data may be forwarded (it is not a memory read)
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.mem = mem = Memory(shape=self.row_layout, depth=REGISTERS, init=[])
+        wr = mem.write_port(granularity=1)
+        m.d.comb += [wr.addr.eq(self.w_addr), wr.en.eq(self.w_en), wr.data.eq(self.w_data)]
+        for addr, out in ((self.x_rs1_addr, self.x_rs1_data), (self.x_rs2_addr, self.x_rs2_data)):
+            rd = mem.read_port(domain="comb")
+            m.d.comb += rd.addr.eq(addr)
+            hit = self.w_forward & (self.w_addr == addr)
+            for lane in range(self.lanes):
+                m.d.comb += out[lane].eq(Mux(hit & self.w_en[lane], self.w_data[lane], rd.data[lane]))
+        return m
