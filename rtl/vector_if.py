@@ -14,6 +14,11 @@ at a time:
   after such an instruction waits one cycle, as after a scalar load.
 - ``busy``: instructions are still in flight inside the vector unit (the host
   sees it in STATUS; the core needs it for nothing else).
+- ``x_fault``/``x_cause``: the offered instruction faults (a misaligned or
+  out-of-range VLOADV/VSTOREV/VLOADR/VLOADL/VSTOREL), with its RtlCause. A
+  function of the offered instruction and its operands only, never of
+  ``x_valid`` (the core folds it into its stop logic, which gates ``x_valid``);
+  the vector unit never commits an instruction that faults.
 
 An instruction that the vector unit finds illegal has already been rejected
 by the core's decoder, which knows every vector encoding from isa/table.py.
@@ -35,4 +40,5 @@ def vector_issue_signature() -> Signature:
         "x_src1": Out(32), "x_src2": Out(32),
         "w_result": In(32),
         "busy": In(1),
+        "x_fault": In(1), "x_cause": In(4),
     })
