@@ -150,6 +150,7 @@ def train(cfg: TrainConfig, bundle: DatasetBundle | None = None) -> TrainResult:
         out.mkdir(parents=True, exist_ok=True)
     sigma0 = model.sigma
     history: list = []
+    stage: dict = {}
     tqdm = _tqdm(cfg.progress and main_rank)
     for epoch in range(total_epochs):
         phase = "main" if epoch < cfg.epochs else ("fine_tune" if epoch < cfg.epochs + cfg.fine_tune_epochs else "qat")
@@ -162,7 +163,12 @@ def train(cfg: TrainConfig, bundle: DatasetBundle | None = None) -> TrainResult:
             for p in delay_params:
                 p.requires_grad_(False)
         if phase == "qat" and model.weight_fmt is None:
+            model.hard_delays = True
+            if main_rank:
+                stage["test_acc_float"] = evaluate(model, test_set, device=device)[0]
             model.set_qat(cfg.qat_format, cfg.rounding)
+            if main_rank:   # post-training quantisation, before any QAT step
+                stage["test_acc_ptq"] = evaluate(model, test_set, device=device)[0]
         if sampler is not None:
             sampler.set_epoch(epoch)
         t0 = time.perf_counter()
@@ -204,12 +210,16 @@ def train(cfg: TrainConfig, bundle: DatasetBundle | None = None) -> TrainResult:
                 torch.save({"epoch": epoch + 1, "model": model.state_dict(), "optimizer": opt.state_dict(),
                             "net_config": asdict(model.cfg), "train_config": _jsonable(cfg),
                             "sigma": model.sigma, "hard_delays": model.hard_delays,
-                            "weight_format": str(model.weight_fmt) if model.weight_fmt else None},
+                            "weight_format": str(model.weight_fmt) if model.weight_fmt else None}
+    summary.setdefault("test_acc_float", stage.get("test_acc_float", summary["test_acc"]))
+    summary.update(stage),
                            out / "checkpoint.pt")
     model.hard_delays = True
     summary = {"test_acc": evaluate(model, test_set, device=device)[0],
                "seconds_per_epoch": float(np.mean([h["seconds"] for h in history])),
                "weight_format": str(model.weight_fmt) if model.weight_fmt else None}
+    summary.setdefault("test_acc_float", stage.get("test_acc_float", summary["test_acc"]))
+    summary.update(stage)
     if out and main_rank:
         net = model.to_trained(bundle.n_steps, {"dataset": bundle.name, "test_acc": summary["test_acc"]})
         net.save(out / "network.npz")
