@@ -7,6 +7,7 @@ as for RISC-V. Errors carry file:line:column and show the line with a caret.
 from __future__ import annotations
 
 import difflib
+import os
 import re
 from dataclasses import dataclass, field
 
@@ -29,8 +30,14 @@ class AsmError(FennError):
 
 def did_you_mean(name: str, choices) -> str:
     """'; did you mean 'x'?' for the nearest of ``choices``, or ''."""
-    near = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
-    return f"; did you mean '{near[0]}'?" if near else ""
+    near = difflib.get_close_matches(name, list(choices), n=5, cutoff=0.6)
+    if not near:
+        return ""
+    # Equally close candidates: prefer the one sharing the longest prefix (vad -> vadd, not vand).
+    def score(c: str) -> tuple[float, int]:
+        ratio = difflib.SequenceMatcher(None, name, c).ratio()
+        return round(ratio, 6), len(os.path.commonprefix([name, c]))
+    return f"; did you mean '{max(near, key=score)}'?"
 
 
 @dataclass(frozen=True)
@@ -77,7 +84,7 @@ _TOKEN_RE = re.compile(r"""
     (?P<ws>\s+)
   | (?P<reloc>%[A-Za-z_][A-Za-z0-9_]*)
   | (?P<num>0[xX][0-9A-Fa-f_]+|0[bB][01_]+(?![0-9A-Za-z_.$])|[0-9]+[fFbB](?![0-9A-Za-z_.$])|[0-9][0-9A-Za-z_]*)
-  | (?P<ident>[A-Za-z_.$][A-Za-z0-9_.$]*)
+  | (?P<ident>[A-Za-z_.$@][A-Za-z0-9_.$]*)
   | (?P<string>"(?:[^"\\]|\\.)*")
   | (?P<char>'(?:[^'\\]|\\[^x0-7]|\\x[0-9A-Fa-f]{1,2}|\\[0-7]{1,3})'?)
   | (?P<op><<|>>|[-+*/%&|^~(),:=!<>])
@@ -113,7 +120,7 @@ def _unescape(body: str, line: Line, column: int) -> bytes:
             out.append(_ESCAPES[c])
             i += 1
         else:
-            raise line.error(f"unknown escape sequence '\\{c}'", column + i)
+            raise line.error(f"unknown escape sequence '\\{c}'", column + i - 1)
     return bytes(out)
 
 

@@ -16,6 +16,7 @@ from .asm_forms import FORMS, describe
 from .asm_layout import Data, Fixed, Instr, Item, NOBITS, Section, SymbolDef, layout, section_memory
 from .asm_lexer import AsmError, Line, Statement, did_you_mean, parse_statements
 from .asm_operands import Arg, parse_operands
+from .asm_samples import operand_choices
 from .codec import encode
 from .program import MEMORIES, SECTION_MEMORY, Program, SourceLocation, Symbol
 from .table import BY_MNEMONIC
@@ -283,12 +284,15 @@ class _Assembler:
         if operand.kind == F.PCREL:
             offset = _signed32(v.n - pc)
             target = v.n & 0xFFFFFFFF
-            if offset % 2 or (v.is_address and target % 4):
+            # Odd offsets cannot be encoded; a label (not '.') must be on an instruction.
+            labels = [n for n in f.expr.symbols() if n != "."]  # type: ignore[union-attr]
+            if offset % 2 or (v.is_address and labels and target % 4):
                 raise st.error(f"misaligned branch target 0x{target:x}: instructions are 4-byte aligned "
                                f"(offset {offset} from pc 0x{pc:x})", f.column)
-            if not operand.min <= offset <= operand.max:
+            low, high, _ = operand_choices(operand)
+            if not low <= offset <= high:
                 raise st.error(f"branch target 0x{target:x} out of range for '{what}': the offset {offset} "
-                               f"from pc 0x{pc:x} must be in [{operand.min}, {operand.max}]", f.column)
+                               f"from pc 0x{pc:x} must be in [{low}, {high}]", f.column)
             return offset
         n = v.n
         if not operand.min <= n <= operand.max:
