@@ -210,9 +210,7 @@ def train(cfg: TrainConfig, bundle: DatasetBundle | None = None) -> TrainResult:
                 torch.save({"epoch": epoch + 1, "model": model.state_dict(), "optimizer": opt.state_dict(),
                             "net_config": asdict(model.cfg), "train_config": _jsonable(cfg),
                             "sigma": model.sigma, "hard_delays": model.hard_delays,
-                            "weight_format": str(model.weight_fmt) if model.weight_fmt else None}
-    summary.setdefault("test_acc_float", stage.get("test_acc_float", summary["test_acc"]))
-    summary.update(stage),
+                            "weight_format": str(model.weight_fmt) if model.weight_fmt else None},
                            out / "checkpoint.pt")
     model.hard_delays = True
     summary = {"test_acc": evaluate(model, test_set, device=device)[0],
