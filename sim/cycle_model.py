@@ -1,15 +1,15 @@
 """Cycle model of the planned RTL pipeline, shared by both ISS engines.
 
-The core is a 5-stage in-order pipeline (fetch, decode, execute, memory,
-writeback) that retires one instruction per cycle with full forwarding. The
-model charges every retired instruction one cycle plus:
+The core is a short in-order pipeline that retires one instruction per cycle
+with full forwarding. The model charges every retired instruction one cycle
+plus:
 
 - ``taken_branch_penalty`` for a taken conditional branch (resolved in
-  execute: the two younger instructions in fetch/decode are flushed);
+  execute: the younger instructions already fetched are flushed);
 - ``jump_penalty`` for ``jal`` and ``jalr`` (same flush);
 - ``load_use_stall`` for an instruction that reads, as a scalar source, the
   register written by an immediately preceding scalar load (the loaded value
-  leaves the memory stage one cycle too late for execute);
+  arrives one cycle too late for execute);
 - ``mul_extra`` / ``div_extra`` for multi-cycle ``mul*`` / ``div*``, ``rem*``.
 
 Vector instructions issue one per cycle and never stall: their load-use slot
@@ -21,7 +21,7 @@ The predicted ``cycles`` of a run are therefore
 ``pipeline_fill + sum(cost of every retired instruction)``; the stopping
 instruction (ecall, ebreak, an exception) is not charged. ``mcycle`` counts the
 same per-instruction costs while ``mcountinhibit`` bit 0 is clear. The RTL is
-the ground truth: these defaults are to be calibrated against it.
+the ground truth: the defaults are calibrated against it (rtl/core.py).
 """
 from __future__ import annotations
 
