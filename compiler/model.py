@@ -251,8 +251,8 @@ class Network:
                 raise ModelError(f"{owner}: cannot record {r!r}; allowed: {', '.join(RECORDABLE)}")
         if "spikes" in record and neuron.kind == "LI":
             raise ModelError(f"{owner}: an LI readout does not spike; record 'v' instead")
-        if "v" in record and neuron.kind == "input":
-            raise ModelError(f"{owner}: a spike source has no V to record")
+        if record and neuron.kind == "input":
+            raise ModelError(f"{owner}: a spike source records nothing (its spikes are the host's input)")
         if readout not in READOUTS:
             raise ModelError(f"{owner}: unknown readout {readout!r}; allowed: {READOUTS[1:]}")
         if readout == "spike_count" and neuron.kind in ("LI", "input"):

@@ -1,0 +1,811 @@
+"""Code generation: a quantised network -> memory plan + vector firmware.
+
+Program structure (one call runs ``steps`` timesteps, then ``ecall``)::
+
+    _start:  if INIT: zero state, rings, spike words; seed the RNG; t = 0
+    run:     for each of ``steps`` steps:
+               phase 1   deliver spikes of t-1 (latency >= 1 connections)
+               per population in schedule order:
+                   deliver latency-0 input, then update (or load input spikes)
+               t += 1
+             save t; DMEM word 0 = 1 (ready); ecall
+
+Kernels (their names are the listing's regions and the profile's rows):
+``input propagation`` / ``<pop> propagation`` (bit loops over 32-bit spike
+words with ctz), ``<pop> update`` (vectorised neuron update with VTST/VSEL
+predication), ``init``, ``control``.
+
+Synaptic input goes to one of two accumulators per target population:
+- *direct*: dense, undelayed, arriving next step: either held in vector
+  registers for the whole step (vloadv weight + vadd_s per 32 synapses) or in
+  VMEM (vloadv weight, vloadv acc, vadd_s, vstorev);
+- *ring*: a dendritic ring buffer in the lane-local memories, lane ``i % 32``
+  holding neuron ``i``: LLM byte address ``ring_base + (i // 32) * 2D + 2 slot``.
+  Sparse rows are ELL columns of packed ``(weight | address)`` words split with
+  VANDADD and delivered with VLOADL/VSTOREL; dense delayed rows carry a
+  parallel row of ``2 * delay``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .emit import Assembled, Builder, RegisterPool, assemble_items, fill_load_use_slots
+from .errors import ResourceError
+from .memory import MemoryPlan, Region
+from .quantise import DECAY_SHIFT, LANES, QConnection, QNetwork, QPopulation
+from .reference import readout_round
+from fenn_dma.isa.table import ROUND_NEAREST, ROUND_SUFFIX
+
+# DMEM control block (word 0 is the host/firmware "ready" flag of the FeNN ABI).
+CTRL = {"ready": 0, "steps": 4, "init": 8, "t": 12}
+CTRL_SIZE = 64
+VEC = 64  # bytes per vector
+
+
+@dataclass
+class MachineSizes:
+    imem: int = 16 * 1024
+    dmem: int = 128 * 1024
+    vmem: int = 512 * 1024
+    llm: int = 2048
+
+    @classmethod
+    def from_config(cls, cfg) -> "MachineSizes":
+        return cls(cfg.imem_size, cfg.dmem_size, cfg.vmem_size, cfg.llm_size)
+
+
+@dataclass
+class CompileOptions:
+    window: int = 1024            # most steps per run call (input and record buffers)
+    resident_registers: int = 12  # vector registers for register-resident accumulators
+    sizes: MachineSizes = field(default_factory=MachineSizes)
+
+
+@dataclass
+class PopLayout:
+    state: Region | None = None
+    stride: int = 0                           # bytes per chunk in the state block
+    offsets: dict[str, int] = field(default_factory=dict)
+    dynamic: tuple[str, ...] = ()             # offsets zeroed at init
+    params_vector: tuple[str, ...] = ()       # per-neuron parameters stored in the block
+    spikes: Region | None = None              # current spike words (DMEM)
+    ring_base: int = 0
+    resident: list[str] | None = None         # accumulator registers
+
+
+@dataclass
+class Compiled:
+    qnet: QNetwork
+    plan: MemoryPlan
+    asm: Assembled
+    images: dict[str, bytes]
+    io: dict
+    window: int
+
+
+def _bits(stride: int) -> int | None:
+    return stride.bit_length() - 1 if stride & (stride - 1) == 0 else None
+
+
+class CodeGenerator:
+    def __init__(self, qnet: QNetwork, options: CompileOptions | None = None):
+        self.q = qnet
+        self.opt = options or CompileOptions()
+        s = self.opt.sizes
+        self.plan = MemoryPlan({"imem": s.imem, "dmem": s.dmem, "vmem": s.vmem, "llm": s.llm})
+        self.layout: dict[str, PopLayout] = {p: PopLayout() for p in qnet.populations}
+        self.vmem_data: list[tuple[int, bytes]] = []
+        self.dmem_data: list[tuple[int, bytes]] = []
+        self.conn_regions: dict[str, dict[str, Region]] = {}
+        self.b = Builder()
+        self.v = RegisterPool("vector", list(range(32)))
+        # temporaries and argument registers first, so listings read naturally
+        self.x = RegisterPool("scalar", [5, 6, 7, 28, 29, 30, 31] + list(range(10, 18)) + [8, 9]
+                              + list(range(18, 28)) + [1, 3, 4, 2])
+
+    # ------------------------------------------------------------------ memory
+    def plan_memory(self) -> None:
+        q, plan = self.q, self.plan
+        plan.place("dmem", "control", CTRL_SIZE, note="ready, steps, init, t")
+        spiking = [p for p in q.populations.values() if p.spiking]
+        for p in spiking:
+            self.layout[p.name].spikes = plan.place("dmem", f"{p.name}.spikes", 4 * p.words,
+                                                    note="spike words of the latest step")
+        seed = plan.place("vmem", "rng_seed", 2 * VEC, align=VEC, note="Xoroshiro32++ s0, s1")
+        self.vmem_data.append((seed.offset, self.q.rng_seed.astype("<u2").tobytes()))
+        budget = self.opt.resident_registers
+        for p in q.populations.values():
+            if p.kind == "input":
+                continue
+            lay = self.layout[p.name]
+            dyn = ["V"] + (["I"] if p.synapse == "exp" else []) + (["A"] if p.kind == "ALIF" else []) \
+                + (["rc"] if p.refractory > 0 else []) + (["ro"] if p.readout else [])
+            if p.has_direct and p.chunks <= budget:
+                lay.resident = [f"{p.name}.acc{c}" for c in range(p.chunks)]
+                budget -= p.chunks
+            elif p.has_direct:
+                dyn.append("acc")
+            params = [k for k, a in p.params.items() if np.unique(a).size > 1]
+            lay.dynamic, lay.params_vector = tuple(dyn), tuple(params)
+            names = list(dyn) + params
+            lay.offsets = {n: VEC * i for i, n in enumerate(names)}
+            lay.stride = VEC * len(names)
+            lay.state = plan.place("vmem", f"{p.name}.state", lay.stride * p.chunks, align=VEC,
+                                   note="per chunk: " + ", ".join(names))
+            if params:
+                block = np.zeros((p.chunks, len(names), LANES), np.int16)
+                for k in params:
+                    block[:, names.index(k), :].flat[:p.size] = p.params[k]
+                self.vmem_data.append((lay.state.offset, block.astype("<i2").tobytes()))
+            if p.ring_depth:
+                r = plan.place("llm", f"{p.name}.ring", p.chunks * 2 * p.ring_depth, align=2,
+                               note=f"{p.ring_depth} slots x {p.chunks} rows per lane")
+                lay.ring_base = r.offset
+        for c in q.connections.values():
+            self._place_connection(c)
+        self._place_windows()
+        plan.check()
+        if plan.used["llm"] > 2048:
+            raise ResourceError(f"ring buffers need {plan.used['llm']} bytes per lane; LLM addresses are "
+                                "reached by 12-bit offsets, so at most 2048 are usable")
+
+    def _place_connection(self, c: QConnection) -> None:
+        src, tgt = self.q.populations[c.source], self.q.populations[c.target]
+        regs: dict[str, Region] = {}
+        if not c.sparse:
+            rows = np.zeros((src.size, tgt.padded), np.int16)
+            rows[:, :tgt.size] = c.weights
+            regs["weights"] = self.plan.place("vmem", f"{c.name}.weights", rows.nbytes, align=VEC,
+                                              note=f"{src.size} rows x {tgt.chunks} vectors")
+            self.vmem_data.append((regs["weights"].offset, rows.astype("<i2").tobytes()))
+            if c.mode == "ring":
+                d = np.zeros((src.size, tgt.padded), np.int16)
+                d[:, :tgt.size] = 2 * c.delays
+                regs["delays"] = self.plan.place("vmem", f"{c.name}.delays", d.nbytes, align=VEC,
+                                                 note="2 x delay per synapse")
+                self.vmem_data.append((regs["delays"].offset, d.astype("<i2").tobytes()))
+        else:
+            cols, starts = _ell_columns(c, tgt)
+            regs["columns"] = self.plan.place("vmem", f"{c.name}.columns", cols.nbytes, align=VEC,
+                                              note=f"{cols.shape[0]} packed ELL columns, {c.index_bits} index bits")
+            base = regs["columns"].offset
+            self.vmem_data.append((base, cols.astype("<i2").tobytes()))
+            table = (base + VEC * starts).astype("<u4")
+            regs["rows"] = self.plan.place("dmem", f"{c.name}.rows", table.nbytes, note="column start per source")
+            self.dmem_data.append((regs["rows"].offset, table.tobytes()))
+        self.conn_regions[c.name] = regs
+
+    def _place_windows(self) -> None:
+        q, plan = self.q, self.plan
+        ins = [p for p in q.populations.values() if p.kind == "input"]
+        rec_s = [p for p in q.populations.values() if "spikes" in p.record]
+        rec_v = [p for p in q.populations.values() if "v" in p.record]
+        dmem_step = sum(4 * p.words for p in ins + rec_s)
+        vmem_step = sum(2 * p.padded for p in rec_v)
+        window = self.opt.window
+        if dmem_step:
+            window = min(window, plan.free("dmem") // dmem_step)
+        if vmem_step:
+            window = min(window, plan.free("vmem") // vmem_step)
+        if window < 1:
+            raise ResourceError(f"memory overflow: no room for one step of inputs/records "
+                                f"(dmem needs {dmem_step} B per step, {plan.free('dmem')} free; "
+                                f"vmem needs {vmem_step} B per step, {plan.free('vmem')} free)")
+        self.window = window
+        self.windows = {}
+        for p in ins:
+            self.windows[f"{p.name}.input"] = plan.place("dmem", f"{p.name}.input", 4 * p.words * window,
+                                                         note=f"{window} steps x {p.words} spike words")
+        for p in rec_s:
+            self.windows[f"{p.name}.spikes"] = plan.place("dmem", f"{p.name}.spike_record", 4 * p.words * window,
+                                                          note=f"{window} steps x {p.words} words")
+        for p in rec_v:
+            self.windows[f"{p.name}.v"] = plan.place("vmem", f"{p.name}.v_record", 2 * p.padded * window,
+                                                     align=VEC, note=f"{window} steps x {p.chunks} vectors")
+
+    # ------------------------------------------------------------------ code
+    def generate(self) -> Compiled:
+        self.plan_memory()
+        b, q = self.b, self.q
+        x, v = self.x, self.v
+        b.region = "control"
+        b.label("_start")
+        t0 = x.get("tmp")
+        b.op("lw", t0, CTRL["init"], "zero")
+        b.op("bne", t0, "zero", ".Linit")
+        b.op("jal", "zero", ".Lrun")
+        x.put(t0)
+        b.region = "init"
+        b.label(".Linit")
+        self._emit_init()
+        b.region = "control"
+        b.label(".Lrun")
+        self.s_left = x.get("steps left")
+        self.s_t = x.get("t")
+        b.op("lw", self.s_left, CTRL["steps"], "zero", comment="steps to run")
+        b.op("lw", self.s_t, CTRL["t"], "zero", comment="global step counter")
+        self.vzero = v.get("zero")
+        b.op("vlui", self.vzero, 0)
+        for lay in self.layout.values():
+            if lay.resident:
+                lay.resident = [v.get(n) for n in lay.resident]
+                for r in lay.resident:
+                    b.op("vlui", r, 0, comment="register-resident accumulator")
+        self.in_prev, self.in_cur = {}, {}
+        for p in q.populations.values():
+            if p.kind == "input":
+                self.in_prev[p.name] = x.get(f"{p.name} previous words")
+                self.in_cur[p.name] = x.get(f"{p.name} current words")
+                b.li(self.in_prev[p.name], self.layout[p.name].spikes.offset)
+                b.li(self.in_cur[p.name], self.windows[f"{p.name}.input"].offset)
+        self.rec_ptr = {}
+        for key, r in self.windows.items():
+            if not key.endswith(".input"):
+                self.rec_ptr[key] = x.get(f"{key} record pointer")
+                b.li(self.rec_ptr[key], r.offset)
+        b.op("bne", self.s_left, "zero", ".Lstep")
+        b.op("jal", "zero", ".Ldone")
+        b.label(".Lstep")
+        for g in q.schedule.phase1:
+            self._emit_group(g, phase=1)
+        for name in q.schedule.order:
+            for g in q.schedule.before_update[name]:
+                self._emit_group(g, phase=2)
+            pop = q.populations[name]
+            if pop.kind == "input":
+                b.region = "input"
+                b.op("addi", self.in_prev[name], self.in_cur[name], 0, comment=f"{name}: this step's words")
+                b.op("addi", self.in_cur[name], self.in_cur[name], 4 * pop.words)
+            else:
+                b.region = f"{name} update"
+                self._emit_update(pop)
+        b.region = "control"
+        b.op("addi", self.s_t, self.s_t, 1)
+        b.op("addi", self.s_left, self.s_left, -1)
+        b.op("beq", self.s_left, "zero", ".Ldone")
+        b.op("jal", "zero", ".Lstep", comment="(jal: the step may be longer than a branch reaches)")
+        b.label(".Ldone")
+        t0, t1 = x.get("tmp"), x.get("tmp2")
+        for name, prev in self.in_prev.items():
+            b.li(t1, self.layout[name].spikes.offset)
+            for w in range(q.populations[name].words):
+                b.op("lw", t0, 4 * w, prev)
+                b.op("sw", t0, 4 * w, t1)
+        x.put(t1)
+        b.op("sw", self.s_t, CTRL["t"], "zero")
+        b.op("addi", t0, "zero", 1)
+        b.op("sw", t0, CTRL["ready"], "zero")
+        b.op("ecall")
+        b.finish()
+        items, filled, nops = fill_load_use_slots(b.items)
+        asm = assemble_items(items, filled, nops)
+        self.plan.place("imem", "code", 4 * len(asm.words), note=f"{len(asm.words)} instructions")
+        self.plan.check()
+        return Compiled(q, self.plan, asm, self._images(asm), self._io_map(), self.window)
+
+    # ------------------------------------------------------------------ init
+    def _emit_init(self) -> None:
+        b, x, v = self.b, self.x, self.v
+        vz = v.get("zero")
+        b.op("vlui", vz, 0)
+        p_ptr, p_end, t0 = x.get("ptr"), x.get("end"), x.get("tmp")
+        for p in self.q.populations.values():
+            lay = self.layout[p.name]
+            if lay.state is None:
+                continue
+            lab = b.new_label("init_state")
+            b.li(p_ptr, lay.state.offset)
+            b.li(p_end, lay.state.end)
+            vmin = None
+            if p.readout == "v_max":
+                vmin = v.get("min")
+                b.op("vlui", vmin, -32768)
+            b.label(lab)
+            for var in lay.dynamic:
+                b.op("vstorev", vmin if (var == "ro" and vmin) else vz, lay.offsets[var], p_ptr)
+            b.op("addi", p_ptr, p_ptr, lay.stride)
+            b.op("bne", p_ptr, p_end, lab)
+            if vmin:
+                v.put(vmin)
+        llm = self.plan.used["llm"]
+        if llm:
+            va = v.get("address")
+            lab = b.new_label("init_llm")
+            b.op("addi", p_ptr, "zero", 0)
+            b.li(p_end, llm)
+            b.label(lab)
+            b.op("vfill", va, p_ptr)
+            b.op("vstorel", vz, 0, va)
+            b.op("addi", p_ptr, p_ptr, 2)
+            b.op("bne", p_ptr, p_end, lab)
+            v.put(va)
+        for p in self.q.populations.values():
+            lay = self.layout[p.name]
+            if lay.spikes is not None:
+                for w in range(p.words):
+                    b.li(t0, lay.spikes.offset + 4 * w)
+                    b.op("sw", "zero", 0, t0)
+        seed = self.plan.region("rng_seed").offset
+        b.li(t0, seed)
+        b.op("vloadr0", 0, t0)
+        b.op("vloadr1", VEC, t0)
+        b.op("sw", "zero", CTRL["t"], "zero")
+        b.op("sw", "zero", CTRL["init"], "zero")
+        x.put(p_ptr, p_end, t0)
+        v.put(vz)
+
+    # ------------------------------------------------------------------ propagation
+    def _emit_group(self, g, phase: int) -> None:
+        """One pass over the spike words of ``g.source`` delivering every connection of ``g``."""
+        b, x, v, q = self.b, self.x, self.v, self.q
+        src = q.populations[g.source]
+        conns = [q.connections[n] for n in g.connections]
+        b.region = "input propagation" if src.kind == "input" else f"{src.name} propagation"
+        xw, xend, word, idx, tmp = (x.get(n) for n in ("word ptr", "word end", "word", "index", "tmp"))
+        if src.kind == "input":
+            b.op("addi", xw, self.in_prev[src.name], 0)
+        else:
+            b.li(xw, self.layout[src.name].spikes.offset)
+        b.op("addi", xend, xw, 4 * src.words)
+        states = [self._conn_setup(c) for c in conns]
+        loop, skip, bits = b.new_label("word"), b.new_label("next_word"), b.new_label("spike")
+        b.label(loop)
+        b.op("lw", word, 0, xw)
+        b.op("beq", word, "zero", skip)
+        b.label(bits)
+        b.op("ctz", idx, word, comment="next spiking neuron in this word")
+        for c, st in zip(conns, states):
+            self._conn_body(c, st, idx)
+        b.op("addi", tmp, word, -1)
+        b.op("and", word, word, tmp, comment="clear lowest set bit")
+        b.op("bne", word, "zero", bits)
+        b.label(skip)
+        b.op("addi", xw, xw, 4)
+        for c, st in zip(conns, states):
+            b.op("add", st["row"], st["row"], st["word_step"])
+        b.op("bne", xw, xend, loop)
+        for st in states:
+            x.put(*st["xregs"])
+            v.put(*st["vregs"])
+        x.put(xw, xend, word, idx, tmp)
+
+    def _conn_setup(self, c: QConnection) -> dict:
+        b, x, v = self.b, self.x, self.v
+        tgt = self.q.populations[c.target]
+        regs = self.conn_regions[c.name]
+        st: dict = {"xregs": [], "vregs": []}
+
+        def xr(name):
+            r = x.get(f"{c.name} {name}")
+            st["xregs"].append(r)
+            return r
+
+        def vr(name):
+            r = v.get(f"{c.name} {name}")
+            st["vregs"].append(r)
+            return r
+
+        st["row"] = xr("row base")
+        st["word_step"] = xr("word step")
+        if c.sparse:
+            b.li(st["row"], regs["rows"].offset)
+            b.li(st["word_step"], 4 * LANES)
+        else:
+            b.li(st["row"], regs["weights"].offset)
+            b.li(st["word_step"], LANES * tgt.padded * 2)
+            stride = tgt.padded * 2
+            if _bits(stride) is None:
+                st["stride"] = xr("row stride")
+                b.li(st["stride"], stride)
+        if c.mode == "ring":
+            lay = self.layout[tgt.name]
+            D = tgt.ring_depth
+            if D > 1:
+                st["vT"] = vr("2(t+offset)")
+                tmp = x.get("tmp")
+                b.op("addi", tmp, self.s_t, c.offset)
+                b.op("slli", tmp, tmp, 1)
+                b.op("vfill", st["vT"], tmp)
+                x.put(tmp)
+            st["ring"] = xr("ring base")
+            b.li(st["ring"], lay.ring_base)
+            if c.sparse:
+                st["vhi"] = vr("weight mask")
+                b.op("vlui", st["vhi"], (~((1 << c.index_bits) - 1)) & 0xFFFF)
+                if D > 1:
+                    st["vrow"] = vr("row mask")
+                    b.op("vlui", st["vrow"], ((1 << c.index_bits) - 1) & ~(2 * D - 1))
+            else:
+                st["doff"] = xr("delay row offset")
+                b.li(st["doff"], regs["delays"].offset - regs["weights"].offset)
+        return st
+
+    def _row_address(self, c, st, idx, out) -> None:
+        b = self.b
+        stride = self.q.populations[c.target].padded * 2
+        sh = _bits(stride)
+        if sh is None:
+            b.op("mul", out, idx, st["stride"])
+        else:
+            b.op("slli", out, idx, sh)
+        b.op("add", out, out, st["row"])
+
+    def _conn_body(self, c: QConnection, st: dict, idx: str) -> None:
+        b, x, v = self.b, self.x, self.v
+        tgt = self.q.populations[c.target]
+        lay = self.layout[tgt.name]
+        if c.sparse:
+            self._sparse_body(c, st, idx, tgt)
+            return
+        row = x.get("row")
+        self._row_address(c, st, idx, row)
+        if c.mode == "direct" and lay.resident:
+            w = [v.get("weight a"), v.get("weight b")]
+            for k, acc in enumerate(lay.resident):
+                b.op("vloadv", w[k % 2], VEC * k, row)
+                b.op("vadd_s", acc, acc, w[k % 2])
+            v.put(*w)
+        elif c.mode == "direct":
+            vw, va = v.get("weight"), v.get("acc")
+            ptr, end = x.get("acc ptr"), x.get("row end")
+            b.li(ptr, lay.state.offset + lay.offsets["acc"])
+            b.op("addi", end, row, tgt.padded * 2)
+            lab = b.new_label("chunk")
+            b.label(lab)
+            b.op("vloadv", vw, 0, row)
+            b.op("vloadv", va, 0, ptr)
+            b.op("addi", row, row, VEC)
+            b.op("vadd_s", va, va, vw)
+            b.op("vstorev", va, 0, ptr)
+            b.op("addi", ptr, ptr, lay.stride)
+            b.op("bne", row, end, lab)
+            v.put(vw, va)
+            x.put(ptr, end)
+        else:
+            D = tgt.ring_depth
+            vw, vd, va, vacc = v.get("weight"), v.get("delay"), v.get("address"), v.get("acc")
+            drow, xb, end = x.get("delay row"), x.get("ring row"), x.get("row end")
+            b.op("add", drow, row, st["doff"])
+            b.op("addi", xb, st["ring"], 0)
+            b.op("addi", end, row, tgt.padded * 2)
+            lab = b.new_label("chunk")
+            b.label(lab)
+            b.op("vloadv", vw, 0, row)
+            b.op("vloadv", vd, 0, drow)
+            b.op("addi", row, row, VEC)
+            if D > 1:
+                b.op("vadd", vd, vd, st["vT"])
+            b.op("vandadd", va, vd, xb, (2 * D - 1).bit_length(), comment="slot (t+offset+d) mod D")
+            b.op("vloadl", vacc, 0, va)
+            b.op("addi", drow, drow, VEC)
+            b.op("vadd_s", vacc, vacc, vw)
+            b.op("vstorel", vacc, 0, va)
+            b.op("addi", xb, xb, 2 * D)
+            b.op("bne", row, end, lab)
+            v.put(vw, vd, va, vacc)
+            x.put(drow, xb, end)
+        x.put(row)
+
+    def _sparse_body(self, c: QConnection, st: dict, idx: str, tgt: QPopulation) -> None:
+        b, x, v = self.b, self.x, self.v
+        D = tgt.ring_depth
+        ent, col, end = x.get("row entry"), x.get("column"), x.get("column end")
+        b.op("slli", ent, idx, 2)
+        b.op("add", ent, ent, st["row"])
+        b.op("lw", col, 0, ent)
+        b.op("lw", end, 4, ent)
+        done, lab = b.new_label("row_done"), b.new_label("column")
+        b.op("beq", col, end, done)
+        vp, va, vacc, vw = v.get("packed"), v.get("address"), v.get("acc"), v.get("weight")
+        b.label(lab)
+        b.op("vloadv", vp, 0, col)
+        b.op("addi", col, col, VEC)
+        if D > 1:
+            vr = v.get("row part")
+            b.op("vadd", va, vp, st["vT"])
+            b.op("vandadd", va, va, st["ring"], (2 * D - 1).bit_length(), comment="slot (t+offset+d) mod D")
+            b.op("vand", vr, vp, st["vrow"])
+            b.op("vadd", va, va, vr)
+            v.put(vr)
+        else:
+            b.op("vandadd", va, vp, st["ring"], c.index_bits, comment="target address in the lane")
+        b.op("vloadl", vacc, 0, va)
+        b.op("vand", vw, vp, st["vhi"], comment="weight bits")
+        b.op("vadd_s", vacc, vacc, vw)
+        b.op("vstorel", vacc, 0, va)
+        b.op("bne", col, end, lab)
+        b.label(done)
+        v.put(vp, va, vacc, vw)
+        x.put(ent, col, end)
+
+    # ------------------------------------------------------------------ neuron update
+    def _emit_update(self, p: QPopulation) -> None:
+        b, x, v, q = self.b, self.x, self.v, self.q
+        lay = self.layout[p.name]
+        consts: dict[str, str] = {}
+        held_v: list[str] = []
+
+        def const(name: str, value: int) -> str:
+            if name not in consts:
+                consts[name] = v.get(f"{p.name} {name}")
+                held_v.append(consts[name])
+                b.op("vlui", consts[name], int(value) & 0xFFFF)
+            return consts[name]
+
+        for k, a in p.params.items():
+            if k not in lay.params_vector and not (k == "bias" and not a.any()):
+                const(k, a[0])
+        if p.kind != "LI":
+            if p.refractory > 0:
+                const("one", 1)
+                const("R", p.refractory)
+            if p.kind == "ALIF":
+                const("oneA", 1 << p.a_fmt.frac_bits)
+        if p.readout == "spike_count":
+            const("one", 1)
+        held_x = []
+        xs = x.get(f"{p.name} state ptr")
+        held_x.append(xs)
+        b.li(xs, lay.state.offset)
+        vslot = None
+        if p.ring_depth:
+            vslot = v.get(f"{p.name} ring slot")
+            held_v.append(vslot)
+            tmp = x.get("tmp")
+            b.op("andi", tmp, self.s_t, p.ring_depth - 1)
+            b.op("slli", tmp, tmp, 1)
+            if lay.ring_base:
+                b.op("addi", tmp, tmp, lay.ring_base)
+            b.op("vfill", vslot, tmp, comment="LLM address of this step's ring slot")
+            x.put(tmp)
+        xspk = None
+        if p.spiking:
+            xspk = x.get(f"{p.name} spike ptr")
+            held_x.append(xspk)
+            b.li(xspk, lay.spikes.offset)
+        last_mask = None
+        if p.spiking and p.size % LANES:
+            last_mask = x.get("last word mask")
+            held_x.append(last_mask)
+            b.li(last_mask, (1 << (p.size % LANES)) - 1)
+        unrolled = lay.resident is not None or p.chunks <= 4
+        if unrolled:
+            for c in range(p.chunks):
+                self._update_chunk(p, consts, xs, c * lay.stride, vslot, 2 * p.ring_depth * c,
+                                   xspk, 4 * c, VEC * c, lay.resident[c] if lay.resident else None,
+                                   last_mask if c == p.chunks - 1 else None)
+            for key, step in ((f"{p.name}.v", 2 * p.padded), (f"{p.name}.spikes", 4 * p.words)):
+                if key in self.rec_ptr:
+                    b.op("addi", self.rec_ptr[key], self.rec_ptr[key], step)
+        else:
+            xend = x.get("state end")
+            b.li(xend, lay.state.end)
+            lab = b.new_label(f"{p.name}_chunk")
+            vstep = None
+            if vslot is not None:
+                vstep = v.get("ring row step")
+                b.op("vlui", vstep, 2 * p.ring_depth)
+            b.label(lab)
+            self._update_chunk(p, consts, xs, 0, vslot, 0, xspk, 0, 0, None, None)
+            b.op("addi", xs, xs, lay.stride)
+            if xspk:
+                b.op("addi", xspk, xspk, 4)
+            if vslot is not None:
+                b.op("vadd", vslot, vslot, vstep)
+            for key, step in ((f"{p.name}.v", VEC), (f"{p.name}.spikes", 4)):
+                if key in self.rec_ptr:
+                    b.op("addi", self.rec_ptr[key], self.rec_ptr[key], step)
+            b.op("bne", xs, xend, lab)
+            if last_mask is not None:
+                t0 = x.get("tmp")
+                b.op("lw", t0, -4, xspk)
+                b.op("and", t0, t0, last_mask, comment="drop padding lanes")
+                b.op("sw", t0, -4, xspk)
+                if f"{p.name}.spikes" in self.rec_ptr:
+                    b.op("sw", t0, -4, self.rec_ptr[f"{p.name}.spikes"])
+                x.put(t0)
+            x.put(xend)
+            if vstep:
+                v.put(vstep)
+        x.put(*held_x)
+        v.put(*held_v)
+
+    def _update_chunk(self, p, consts, xs, soff, vslot, ring_off, xspk, spk_off, rec_off, acc, last_mask):
+        b, x, v, q = self.b, self.x, self.v, self.q
+        lay = self.layout[p.name]
+        sat = "_s" if p.saturate else ""
+        rnd = ROUND_SUFFIX[q.round_code]
+        mul = "vmul" + sat + rnd
+        add = "vadd" + sat
+        temps: list[str] = []
+
+        def tmpv(name):
+            r = v.get(name)
+            temps.append(r)
+            return r
+
+        def par(name):
+            if name in consts:
+                return consts[name]
+            r = tmpv(name)
+            b.op("vloadv", r, soff + lay.offsets[name], xs)
+            return r
+
+        def off(var):
+            return soff + lay.offsets[var]
+
+        V = tmpv("V")
+        b.op("vloadv", V, off("V"), xs)
+        I = None
+        if p.synapse == "exp":
+            I = tmpv("I")
+            b.op("vloadv", I, off("I"), xs)
+        inp = None
+        if acc is not None:
+            inp = acc
+        elif "acc" in lay.offsets:
+            inp = tmpv("input")
+            b.op("vloadv", inp, off("acc"), xs)
+            b.op("vstorev", self.vzero, off("acc"), xs)
+        if vslot is not None:
+            r = tmpv("ring input")
+            b.op("vloadl", r, ring_off, vslot)
+            b.op("vstorel", self.vzero, ring_off, vslot)
+            if inp is not None:
+                s = tmpv("input sum")
+                b.op("vadd_s", s, inp, r)
+                inp = s
+            else:
+                inp = r
+        has_bias = bool(p.params["bias"].any())
+        if p.synapse == "exp":
+            b.op(mul, I, I, par("alpha"), DECAY_SHIFT)
+            if inp is not None:
+                b.op(add, I, I, inp)
+            if has_bias:
+                b.op(add, I, I, par("bias"))
+            b.op(mul, V, V, par("beta"), DECAY_SHIFT)
+            b.op(add, V, V, I)
+        else:
+            b.op(mul, V, V, par("beta"), DECAY_SHIFT)
+            if inp is not None:
+                b.op(add, V, V, inp)
+            if has_bias:
+                b.op(add, V, V, par("bias"))
+        if acc is not None:
+            b.op("vlui", acc, 0, comment="accumulator ready for the next step")
+        xz = None
+        if p.kind != "LI":
+            xz = x.get("spike mask")
+            if p.refractory > 0:
+                rc = tmpv("rc")
+                xh = x.get("refractory mask")
+                b.op("vloadv", rc, off("rc"), xs)
+                b.op("vsub_s", rc, rc, consts["one"])
+                b.op("vtge", xh, rc, self.vzero, comment="refractory: rc >= 0")
+                b.op("vsel", V, xh, self.vzero)
+                x.put(xh)
+            thr = par("thr")
+            if p.kind == "ALIF":
+                A = tmpv("A")
+                t = tmpv("threshold")
+                b.op("vloadv", A, off("A"), xs)
+                b.op(mul, t, A, par("badapt"), p.badapt_shift)
+                b.op(add, t, t, thr)
+                thr = t
+            b.op("vtlt", xz, thr, V, comment="spike: V > threshold")
+            b.op("vsel", V, xz, par("reset"))
+            if p.refractory > 0:
+                b.op("vsel", rc, xz, consts["R"])
+                b.op("vstorev", rc, off("rc"), xs)
+            if p.kind == "ALIF":
+                b.op(mul, A, A, par("rho"), DECAY_SHIFT)
+                t2 = tmpv("A+1")
+                b.op(add, t2, A, consts["oneA"])
+                b.op("vsel", A, xz, t2)
+                b.op("vstorev", A, off("A"), xs)
+        if p.readout:
+            ro = tmpv("readout")
+            b.op("vloadv", ro, off("ro"), xs)
+            if p.readout == "v_sum":
+                term = V
+                if p.readout_shift:
+                    term = tmpv("V shifted")
+                    b.op("vsrai" + ROUND_SUFFIX[readout_round(q)], term, V, p.readout_shift)
+                b.op("vadd_s", ro, ro, term)
+            elif p.readout == "v_max":
+                xm = x.get("max mask")
+                b.op("vtlt", xm, ro, V)
+                b.op("vsel", ro, xm, V)
+                x.put(xm)
+            else:
+                t3 = tmpv("count+1")
+                b.op("vadd_s", t3, ro, consts["one"])
+                b.op("vsel", ro, xz, t3)
+            b.op("vstorev", ro, off("ro"), xs)
+        b.op("vstorev", V, off("V"), xs)
+        if I is not None:
+            b.op("vstorev", I, off("I"), xs)
+        if f"{p.name}.v" in self.rec_ptr:
+            b.op("vstorev", V, rec_off, self.rec_ptr[f"{p.name}.v"])
+        if xz is not None:
+            if last_mask is not None:
+                b.op("and", xz, xz, last_mask, comment="drop padding lanes")
+            b.op("sw", xz, spk_off, xspk)
+            if f"{p.name}.spikes" in self.rec_ptr:
+                b.op("sw", xz, spk_off, self.rec_ptr[f"{p.name}.spikes"])
+            x.put(xz)
+        v.put(*temps)
+
+    # ------------------------------------------------------------------ outputs
+    def _images(self, asm: Assembled) -> dict[str, bytes]:
+        imem = b"".join(w.to_bytes(4, "little") for w in asm.words)
+        dmem = bytearray(self.plan.used["dmem"])
+        vmem = bytearray(-(-self.plan.used["vmem"] // VEC) * VEC)
+        for off, data in self.dmem_data:
+            dmem[off:off + len(data)] = data
+        for off, data in self.vmem_data:
+            vmem[off:off + len(data)] = data
+        dmem[CTRL["init"]:CTRL["init"] + 4] = (1).to_bytes(4, "little")
+        return {"imem": imem, "dmem": bytes(dmem), "vmem": bytes(vmem)}
+
+    def _io_map(self) -> dict:
+        q = self.q
+        io = {"control": dict(CTRL), "window": self.window, "inputs": {}, "records": {}, "readouts": {},
+              "state": {}}
+        for p in q.populations.values():
+            lay = self.layout[p.name]
+            if p.kind == "input":
+                io["inputs"][p.name] = {"memory": "dmem", "addr": self.windows[f"{p.name}.input"].offset,
+                                        "words": p.words, "size": p.size}
+                continue
+            io["state"][p.name] = {"addr": lay.state.offset, "stride": lay.stride, "chunks": p.chunks,
+                                   "size": p.size, "offsets": lay.offsets}
+            if p.readout:
+                io["readouts"][p.name] = {"memory": "vmem", "addr": lay.state.offset + lay.offsets["ro"],
+                                          "stride": lay.stride, "chunks": p.chunks, "size": p.size,
+                                          "kind": p.readout}
+        for key, r in self.windows.items():
+            if key.endswith(".input"):
+                continue
+            name, var = key.rsplit(".", 1)
+            p = q.populations[name]
+            if var == "spikes":
+                io["records"][key] = {"memory": "dmem", "addr": r.offset, "words": p.words, "size": p.size}
+            else:
+                io["records"][key] = {"memory": "vmem", "addr": r.offset, "row_bytes": 2 * p.padded,
+                                      "size": p.size}
+        return io
+
+
+def _ell_columns(c: QConnection, tgt: QPopulation) -> tuple[np.ndarray, np.ndarray]:
+    """Packed ELL columns of a sparse connection: per source, the synapses of
+    each lane in successive columns; ``starts[j]`` is source j's first column
+    (``starts[n_pre]`` the end). Word = weight (low index_bits clear) + the
+    lane-local address field ``row * 2D + 2 * delay``; unused lanes hold 0
+    (adds 0 to row 0, harmless)."""
+    n_pre = c.exists.shape[0]
+    D = tgt.ring_depth
+    cols_per_row, blocks = [], []
+    for j in range(n_pre):
+        post = np.nonzero(c.exists[j])[0]
+        lane, row = post % LANES, post // LANES
+        k = np.bincount(lane, minlength=LANES).max() if post.size else 0
+        block = np.zeros((k, LANES), np.int64)
+        pos = np.zeros(LANES, np.int64)
+        for i, l, r in zip(post, lane, row):
+            field_ = r * 2 * D + 2 * int(c.delays[j, i])
+            block[pos[l], l] = int(c.weights[j, i]) + field_
+            pos[l] += 1
+        blocks.append(block)
+        cols_per_row.append(k)
+    starts = np.concatenate([[0], np.cumsum(cols_per_row)]).astype(np.int64)
+    cols = np.concatenate(blocks) if blocks and starts[-1] else np.zeros((0, LANES), np.int64)
+    return cols.astype(np.int64).astype(np.uint16).view(np.int16).reshape(-1, LANES) \
+        if cols.size else np.zeros((0, LANES), np.int16), starts
+
+
+def compile_network(qnet: QNetwork, options: CompileOptions | None = None) -> Compiled:
+    return CodeGenerator(qnet, options).generate()
