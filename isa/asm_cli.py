@@ -5,7 +5,7 @@ import argparse
 from pathlib import Path
 
 from .assembler import assemble_file
-from .disassembler import disassemble_word
+from .disassembler import code_labels, disassemble_word
 from .elf import write_elf, write_raw
 from .program import Program
 
@@ -26,10 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def listing(program: Program) -> str:
     lines = []
-    labels: dict[int, list[str]] = {}
-    for sym in program.symbols.values():
-        if sym.section is not None and program.source_map and sym.section.startswith(".text"):
-            labels.setdefault(sym.value, []).append(sym.name)
+    labels = code_labels(program)
     for k, word in enumerate(program.words):
         pc = 4 * k
         for name in labels.get(pc, ()):

@@ -172,9 +172,21 @@ def tokenize(text: str, line: Line) -> list[Token]:
     return tokens
 
 
+_PLAIN = re.compile(r"""[^#/'"*]*""")  # a line with none of these needs no comment scan
+
+
 def strip_comments(source: str) -> list[str]:
     """The lines of ``source`` with comments replaced by spaces (columns kept).
     ``;`` outside strings is kept (it separates statements)."""
+    if "/*" not in source:
+        lines = source.split("\n")
+        if all(_PLAIN.fullmatch(line) for line in lines):
+            return lines
+        return [line if _PLAIN.fullmatch(line) else _strip_block(line)[0] for line in lines]
+    return _strip_block(source)
+
+
+def _strip_block(source: str) -> list[str]:
     out: list[str] = []
     buf: list[str] = []
     in_block = False
@@ -249,6 +261,8 @@ def _split_top(tokens: list[Token], sep: str) -> list[list[Token]]:
 
 def _split_statements(text: str) -> list[tuple[int, str]]:
     """(start offset, text) of each ``;``-separated piece, strings respected."""
+    if ";" not in text:
+        return [(0, text)]
     pieces, start, quote, i = [], 0, None, 0
     while i < len(text):
         c = text[i]

@@ -7,6 +7,7 @@ CSR, fence set) that says how the text is read.
 """
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -32,13 +33,14 @@ class Arg:
     expr: Expr | None = None
 
 
-def syntax_parts(syntax: str) -> list[tuple[str, ...]]:
-    """``"rd, imm(rs1)"`` -> ``[("rd",), ("imm", "rs1")]``."""
+@functools.lru_cache(maxsize=None)
+def syntax_parts(syntax: str) -> tuple[tuple[str, ...], ...]:
+    """``"rd, imm(rs1)"`` -> ``(("rd",), ("imm", "rs1"))``."""
     parts: list[tuple[str, ...]] = []
     for piece in filter(None, (p.strip() for p in syntax.split(","))):
         m = re.fullmatch(r"(\w+)\((\w+)\)", piece)
         parts.append((m.group(1), m.group(2)) if m else (piece,))
-    return parts
+    return tuple(parts)
 
 
 def _register(tokens: list[Token], name: str, kind: str, st: Statement, what: str) -> int:

@@ -74,7 +74,8 @@ def disassemble_word(word: int, pc: int | None = None, *, abi: bool = True,
     return format_instruction(inst, pc, abi)
 
 
-def _code_labels(program: Program) -> dict[int, list[str]]:
+def code_labels(program: Program) -> dict[int, list[str]]:
+    """IMEM address -> names of the symbols there."""
     labels: dict[int, list[str]] = {}
     for sym in program.symbols.values():
         if sym.section is not None and section_memory(sym.section) == "imem":
@@ -87,7 +88,7 @@ def disassemble(program_or_words: Program | Iterable[int], start: int = 0, *, ab
     """A listing of IMEM: ``address: word  text``, with symbol labels on their own
     lines and the label of a branch target as a comment."""
     if isinstance(program_or_words, Program):
-        words, labels = program_or_words.words, _code_labels(program_or_words)
+        words, labels = program_or_words.words, code_labels(program_or_words)
     else:
         words, labels = [int(w) for w in program_or_words], {}
     lines: list[str] = []
