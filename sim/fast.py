@@ -83,17 +83,23 @@ if _fastiss is not None:
 def predecode(machine: "Machine") -> np.ndarray:
     """The (IMEM words, 8) int32 table the C engine executes."""
     instrs = machine.decoded()
-    table = np.zeros((len(instrs), len(COLUMNS)), np.int32)
-    table[:, 0] = _OP_IDS["illegal"]
-    for k, ins in enumerate(instrs):
+    rows: dict[int, tuple[int, ...]] = {}   # by id(): decode_imem shares repeated words
+    illegal = (_OP_IDS["illegal"], 0, 0, 0, 0, 0, 0, 0)
+    table = []
+    for ins in instrs:
         if ins is None:
+            table.append(illegal)
             continue
-        spec = ins.spec
-        table[k] = (_OP_IDS[spec.op], ins.rd, ins.rs1, ins.rs2, ins.imm,
-                    np.uint32(scalar_source_mask(ins)).view(np.int32),
-                    np.uint32(vector_source_mask(ins)).view(np.int32),
-                    int(spec.sat) | spec.round << FLAG_ROUND_SHIFT)
-    return table
+        row = rows.get(id(ins))
+        if row is None:
+            spec = ins.spec
+            xsrc, vsrc = scalar_source_mask(ins), vector_source_mask(ins)
+            row = rows[id(ins)] = (_OP_IDS[spec.op], ins.rd, ins.rs1, ins.rs2, ins.imm,
+                                   xsrc - (1 << 32) if xsrc >> 31 else xsrc,
+                                   vsrc - (1 << 32) if vsrc >> 31 else vsrc,
+                                   int(spec.sat) | spec.round << FLAG_ROUND_SHIFT)
+        table.append(row)
+    return np.array(table, np.int32).reshape(len(instrs), len(COLUMNS))
 
 
 def run(machine: "Machine", max_instructions: int | None) -> Stop:

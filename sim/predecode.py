@@ -15,8 +15,14 @@ from fenn_dma.isa.codec import Instruction, try_decode
 
 def decode_imem(imem: np.ndarray, extensions: frozenset[str]) -> list[Instruction | None]:
     """One entry per IMEM word: the decoded instruction, or None for an illegal word."""
-    words = np.asarray(imem, dtype=np.uint8).view("<u4")
-    return [try_decode(int(w), extensions) for w in words]
+    words = np.asarray(imem, dtype=np.uint8).view("<u4").tolist()
+    cache: dict[int, Instruction | None] = {}   # IMEM is mostly zeros and repeated words
+    out = []
+    for w in words:
+        if w not in cache:
+            cache[w] = try_decode(w, extensions)
+        out.append(cache[w])
+    return out
 
 
 def vector_source_mask(ins: Instruction) -> int:

@@ -1,0 +1,108 @@
+"""`fenn-dma sim` end to end: program kinds, images, JSON, trace, exit codes."""
+from __future__ import annotations
+
+import base64
+import json
+
+import numpy as np
+import pytest
+
+from fenn_dma.cli import main
+from fenn_dma.isa.assembler import assemble
+from fenn_dma.isa.elf import write_elf, write_raw
+
+PROGRAM = """
+    lw a0, 0(zero)            # from --dmem
+    vloadv v1, 0(zero)        # from --vmem
+    vlui v2, 0
+    vloadl v3, 2(v2)          # lane i reads its LLM halfword 1 (from --llm)
+    li t0, 0x40
+    csrw mm2s_dst_addr, t0
+    li t0, 64
+    csrw mm2s_count, t0
+    csrwi mm2s_control, 1     # DRAM 0..63 -> VMEM 64..127 (from --dram)
+1:  csrr t1, mm2s_status
+    andi t1, t1, 12
+    bnez t1, 1b
+    vadd v4, v3, v1
+    ecall
+"""
+
+
+@pytest.fixture
+def files(tmp_path):
+    (tmp_path / "p.s").write_text(PROGRAM)
+    (tmp_path / "d.bin").write_bytes((1234).to_bytes(4, "little"))
+    (tmp_path / "v.bin").write_bytes(np.arange(32, dtype="<i2").tobytes())
+    llm = np.zeros((32, 512), np.uint8)
+    for lane in range(32):
+        llm[lane, 2:4] = np.array([100 * lane], "<i2").view(np.uint8)
+    (tmp_path / "l.bin").write_bytes(llm.tobytes())
+    (tmp_path / "dr.bin").write_bytes(bytes(range(64)))
+    return tmp_path
+
+
+def sim(*args) -> int:
+    return main(["sim", *map(str, args)])
+
+
+def test_json_state_and_images(files, capsys):
+    out = files / "state.json"
+    rc = sim(files / "p.s", "--profile", "sim-small", "--dmem", files / "d.bin", "--vmem", files / "v.bin",
+             "--llm", files / "l.bin", "--dram", files / "dr.bin", "--json", out, "--dump-mem")
+    assert rc == 0
+    state = json.loads(out.read_text())
+    assert set(state) == {"stop", "x", "v", "instret", "cycles", "dmem", "vmem", "llm", "dram"}
+    assert state["stop"]["cause"] == "ecall" and state["stop"]["pc"] == 4 * 13
+    assert len(state["x"]) == 32 and len(state["v"]) == 32 and all(len(r) == 32 for r in state["v"])
+    assert state["x"][10] == 1234
+    assert state["v"][4] == [100 * i + i for i in range(32)]
+    vmem = base64.b64decode(state["vmem"])
+    assert vmem[64:128] == bytes(range(64)) and len(vmem) == 64 * 1024
+    llm = np.frombuffer(base64.b64decode(state["llm"]), np.uint8).reshape(32, 512)
+    assert llm[5, 2:4].view("<i2")[0] == 500
+    assert state["instret"] > 14 and state["cycles"] > state["instret"]
+    printed = capsys.readouterr().out
+    assert "ecall" in printed and "M instructions/s" in printed
+
+
+def test_exit_code_and_trace(files, capsys):
+    (files / "bad.s").write_text("li a0, 1\nli t0, 2\nlw a1, 1(t0)\necall\n")
+    trace = files / "t.txt"
+    assert sim(files / "bad.s", "--trace", trace, "--json", files / "s.json") == 3
+    lines = trace.read_text().splitlines()
+    assert len(lines) == 2 and lines[0].startswith("00000000: 00100513")
+    assert "x10 = 0x00000001" in lines[0]
+    state = json.loads((files / "s.json").read_text())
+    assert state["stop"] == {"cause": "misaligned_load", "pc": 8} and "vmem" not in state
+    assert "misaligned_load" in capsys.readouterr().out
+
+
+def test_max_instructions_and_engines(files):
+    (files / "loop.s").write_text("1: j 1b\n")
+    for engine in ("fast", "reference"):
+        out = files / f"{engine}.json"
+        assert sim(files / "loop.s", "--max-instructions", 50, "--engine", engine, "--json", out) == 3
+        state = json.loads(out.read_text())
+        assert state["stop"] == {"cause": "max_instructions", "pc": 0} and state["instret"] == 50
+
+
+@pytest.mark.parametrize("kind", ["elf", "raw"])
+def test_elf_and_raw_programs(files, kind):
+    program = assemble("li a0, 77\nlw a1, 0(zero)\necall\n.data\n.word 9\n")
+    path = files / f"prog.{kind}"
+    (write_elf if kind == "elf" else write_raw)(program, path)
+    out = files / "o.json"
+    assert sim(path, "--json", out) == 0
+    state = json.loads(out.read_text())
+    assert state["x"][10] == 77 and state["x"][11] == 9
+
+
+def test_errors_are_reported_not_raised(files, capsys):
+    assert sim(files / "p.s", "--backend", "rtl") == 1
+    assert "rtl" in capsys.readouterr().err
+    big = files / "big.bin"
+    big.write_bytes(bytes(1 << 20))
+    assert sim(files / "p.s", "--profile", "sim-small", "--vmem", big) == 1
+    assert "does not fit" in capsys.readouterr().err
+    assert sim(files / "missing.s") == 1
