@@ -13,6 +13,7 @@ from typing import Callable, Union
 
 from . import fields as F
 from .asm_expr import Value, hi20, lo12
+from .csrs import MCYCLE, MCYCLEH, MINSTRET, MINSTRETH
 from .asm_operands import Arg, syntax_parts
 from .table import SPECS
 
@@ -149,12 +150,12 @@ def _pseudo_forms() -> list[Form]:
         _alias("csrwi", "csr, zimm", "csr imm", "csrrwi", rd=ZERO, csr="csr", zimm="zimm"),
         _alias("csrsi", "csr, zimm", "csr imm", "csrrsi", rd=ZERO, csr="csr", zimm="zimm"),
         _alias("csrci", "csr, zimm", "csr imm", "csrrci", rd=ZERO, csr="csr", zimm="zimm"),
-        # The user-level counters of the RISC-V spec (cycle 0xC00, instret 0xC02),
-        # encoded as GNU as does. FeNN-DMA implements mcycle/minstret (see docs/assembler.md).
-        _alias("rdcycle", "rd", "x", "csrrs", rd="rd", csr=0xC00, rs1=ZERO),
-        _alias("rdinstret", "rd", "x", "csrrs", rd="rd", csr=0xC02, rs1=ZERO),
-        _alias("rdcycleh", "rd", "x", "csrrs", rd="rd", csr=0xC80, rs1=ZERO),
-        _alias("rdinstreth", "rd", "x", "csrrs", rd="rd", csr=0xC82, rs1=ZERO),
+        # FeNN-DMA has no user-level cycle/instret CSRs (0xC00/0xC02 read 0 like every
+        # unlisted CSR), so these read the machine counters; GNU as would emit 0xC00/0xC02.
+        _alias("rdcycle", "rd", "x", "csrrs", rd="rd", csr=MCYCLE, rs1=ZERO),
+        _alias("rdinstret", "rd", "x", "csrrs", rd="rd", csr=MINSTRET, rs1=ZERO),
+        _alias("rdcycleh", "rd", "x", "csrrs", rd="rd", csr=MCYCLEH, rs1=ZERO),
+        _alias("rdinstreth", "rd", "x", "csrrs", rd="rd", csr=MINSTRETH, rs1=ZERO),
     ]
 
 

@@ -230,8 +230,6 @@ _start:
     csrwi 0xbc3, 1
     csrsi 0x320, 5
     csrci 0x320, 31
-    rdcycle a0
-    rdinstret a1
     lui a0, %hi(data_start + 0x7ff)
     addi a0, a0, %lo(data_start + 0x7ff)
     sw a0, %lo(data_start)(a0)

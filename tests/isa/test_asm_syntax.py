@@ -107,8 +107,8 @@ def test_li_with_labels_and_later_symbols_always_takes_two_instructions():
     ("csrwi MM2S_CONTROL, 1", "csrrwi zero, 0xbc3, 1"),
     ("csrsi mcountinhibit, 5", "csrrsi zero, 0x320, 5"),
     ("csrci mcountinhibit, 5", "csrrci zero, 0x320, 5"),
-    ("rdcycle a0", "csrrs a0, 0xc00, zero"),
-    ("rdinstret a0", "csrrs a0, 0xc02, zero"),
+    ("rdcycle a0", "csrrs a0, mcycle, zero"),
+    ("rdinstret a0", "csrrs a0, minstret, zero"),
     ("fence", "fence iorw, iorw"),
     ("fence rw, w", "fence 3, 1"),
 ])
