@@ -269,7 +269,7 @@ class Core(wiring.Component):
         if self.has_vector:
             w_late = Mux(w.vector, self.vector.w_result, lsu.w_data)
         m.d.comb += w_value.eq(Mux(w.load | w.vector, w_late, w.result))
-        with m.If(w_valid & w.write & (w.rd != 0)):
+        with m.If(w_valid & w.write):
             m.d.comb += [rf_w.addr.eq(w.rd), rf_w.data.eq(w_value), rf_w.en.eq(1)]
         with m.Elif(~running & self.dbg_w_en & (self.dbg_addr != 0)):
             m.d.comb += [rf_w.addr.eq(self.dbg_addr), rf_w.data.eq(self.dbg_w_data), rf_w.en.eq(1)]
@@ -278,7 +278,7 @@ class Core(wiring.Component):
         m.d.sync += [
             w_valid.eq(retire),
             w.rd.eq(x.d.rd),
-            w.write.eq(x.d.writes_rd | x.d.vector_writes_rd),
+            w.write.eq((x.d.writes_rd | x.d.vector_writes_rd) & (x.d.rd != 0)),
             w.result.eq(x_result),
             w.load.eq(is_load),
             w.vector.eq(x.d.vector),
@@ -319,4 +319,6 @@ class Core(wiring.Component):
                 self.cycles.eq(0), self.instret.eq(0),
             ]
         m.d.comb += csrf.clear.eq(self.start)
+        self._probe = dict(x_pc=x.pc, retire=retire, stop=stop, load_use=load_use, redirect=redirect, target=target,
+                           d_pc=d_pc, d_valid=d_valid, x_valid=x_valid, src1=x.src1, src2=x.src2)
         return m
