@@ -34,7 +34,7 @@ RECORDABLE = ("v", "spikes")
 
 def _positive(owner: str, name: str, value) -> None:
     a = np.asarray(value, dtype=np.float64)
-    if not np.all(np.isfinite(a)) or np.any(a <= 0):
+    if np.any(np.isnan(a)) or np.any(a <= 0):   # inf: no leak (IF)
         raise ModelError(f"{owner}: {name} must be > 0 (ms), got {value!r}")
 
 
