@@ -3,10 +3,10 @@ VMEM and lane-local memories (docs/vector_unit.md)."""
 from .block import VectorBlock
 from .config import ISS_FILL, VectorConfig
 from .decoder import VectorControl, VectorDecoder, VectorOp
-from .interface import LanePortSignature, RowPortSignature, VectorFault, VectorIssueSignature
+from .interface import LanePortSignature, RowPortSignature
 from .unit import VectorUnit
 from .vmem import VectorMemory
 
 __all__ = ["VectorBlock", "VectorConfig", "ISS_FILL", "VectorControl", "VectorDecoder", "VectorOp",
-           "LanePortSignature", "RowPortSignature", "VectorFault", "VectorIssueSignature",
+           "LanePortSignature", "RowPortSignature",
            "VectorUnit", "VectorMemory"]

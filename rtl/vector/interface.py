@@ -1,56 +1,13 @@
-"""Interfaces of the vector unit: the issue port from the core, and the
-memory ports through which the DMA and the host reach VMEM and the LLMs.
+"""Memory ports through which the vector unit, the DMA and the host reach
+VMEM and the LLMs. (The issue port from the core is rtl/vector_if.py.)
 
-Directions are those of the initiator (the core, the DMA or host bridge);
-the vector unit and the memories take them ``In`` (flipped).
+Directions are those of the initiator; the memories take them ``In``.
 """
 from __future__ import annotations
 
 from amaranth import unsigned
-from amaranth.lib import enum, wiring
+from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
-
-from fenn_dma.sim.stop import StopCause
-
-from .decoder import VectorControl
-
-
-class VectorFault(enum.Enum, shape=3):
-    """Why a vector instruction stopped the core (isa.md section 6)."""
-    NONE = 0
-    MISALIGNED_LOAD = 1
-    LOAD_FAULT = 2
-    MISALIGNED_STORE = 3
-    STORE_FAULT = 4
-
-    @property
-    def stop_cause(self) -> StopCause | None:
-        return None if self is VectorFault.NONE else StopCause(self.name.lower())
-
-
-class VectorIssueSignature(wiring.Signature):
-    """One vector instruction per cycle, from the core's execute stage.
-
-    ``valid`` is high for exactly one cycle per instruction, and only for an
-    instruction that will retire unless the vector unit itself faults: the
-    unit commits its effects (VMEM/LLM writes, RNG advance, the register
-    write one cycle later) on that cycle. ``x_rs1``/``x_rs2`` are the scalar
-    operands (after the core's forwarding). Answered in the same cycle:
-    ``x_result`` (the VTST mask or the VEXTRACT lane, for x[rd]) and
-    ``fault`` with its cause (the instruction must then not retire; the unit
-    has already suppressed all of its effects).
-    """
-
-    def __init__(self):
-        super().__init__({
-            "valid": Out(1),
-            "ctrl": Out(VectorControl),
-            "x_rs1": Out(32),
-            "x_rs2": Out(32),
-            "x_result": In(32),
-            "fault": In(1),
-            "fault_cause": In(VectorFault),
-        })
 
 
 class RowPortSignature(wiring.Signature):

@@ -60,10 +60,10 @@ class VectorLane(wiring.Component):
             for vop, aop in ALU_OPS.items():
                 with m.Case(vop):
                     m.d.comb += alu.x_op.eq(aop)
-            with m.Case(VectorOp.VSLLI):
-                m.d.comb += alu_b.eq(ctrl.imm[:4])
-            with m.Case(VectorOp.VANDADD):
-                m.d.comb += [alu_a.eq(a & ((Const(1, 17) << ctrl.imm[:4]) - 1)), alu_b.eq(self.x_x2[:16])]
+                    if vop == VectorOp.VSLLI:
+                        m.d.comb += alu_b.eq(ctrl.imm[:4])
+                    elif vop == VectorOp.VANDADD:
+                        m.d.comb += [alu_a.eq(a & ((Const(1, 17) << ctrl.imm[:4]) - 1)), alu_b.eq(self.x_x2[:16])]
         m.d.comb += [alu.x_a.eq(alu_a), alu.x_b.eq(alu_b)]
 
         # Multiplier: VSRAI is (a * 1 + r) >> shift, wrapped.

@@ -23,15 +23,16 @@ class LaneLocalMemory(wiring.Component):
             "w_r_data": Out(halfs),                     # one cycle after x_r_en
             "ext": In(LanePortSignature(lanes=lanes, halfwords=depth)),
         })
+        init = [] if config.fill is None else [config.fill] * depth
+        self.mems = [Memory(shape=16, depth=depth, init=init) for _ in range(lanes)]  # public: tests read them
 
     def elaborate(self, platform):
         m = Module()
         cfg = self.config
-        init = [] if cfg.fill is None else [cfg.fill] * cfg.llm_halfwords
         ext_lane = Signal.like(self.ext.lane)
         m.d.sync += ext_lane.eq(self.ext.lane)
         for lane in range(cfg.lanes):
-            mem = Memory(shape=16, depth=cfg.llm_halfwords, init=init)
+            mem = self.mems[lane]
             m.submodules[f"lane{lane}"] = mem
             wr, rd = mem.write_port(), mem.read_port()
             m.d.comb += [wr.addr.eq(self.x_addr[lane]), wr.en.eq(self.x_w_en[lane]),

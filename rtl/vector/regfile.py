@@ -24,6 +24,7 @@ class VectorRegFile(wiring.Component):
         self.lanes = lanes
         row = data.ArrayLayout(S16, lanes)
         self.row_layout = row
+        self.mem = Memory(shape=row, depth=REGISTERS, init=[])     # public: tests read it
         super().__init__({
             "x_rs1_addr": In(5), "x_rs1_data": Out(row),
             "x_rs2_addr": In(5), "x_rs2_data": Out(row),
@@ -33,7 +34,7 @@ class VectorRegFile(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.mem = mem = Memory(shape=self.row_layout, depth=REGISTERS, init=[])
+        m.submodules.mem = mem = self.mem
         wr = mem.write_port(granularity=1)
         m.d.comb += [wr.addr.eq(self.w_addr), wr.en.eq(self.w_en), wr.data.eq(self.w_data)]
         for addr, out in ((self.x_rs1_addr, self.x_rs1_data), (self.x_rs2_addr, self.x_rs2_data)):

@@ -1,15 +1,16 @@
-"""The vector unit: a two-stage pipeline behind the core's execute stage.
+"""The vector unit: a two-stage pipeline beside the core's execute and writeback.
 
-- ``x_`` (execute, the issue cycle): read v[rs1], v[rs2] (with forwarding
-  from writeback), compute every lane, check memory addresses, issue the
-  VMEM/LLM access (writes take effect here), advance the RNG, answer the core
-  with the scalar result (VTST/VEXTRACT) or a fault.
+- ``x_`` (execute, the issue cycle): decode the word, read v[rs1], v[rs2]
+  (with forwarding from writeback), compute every lane, check memory
+  addresses (a fault is answered at once and nothing is committed), issue the
+  VMEM/LLM access (writes take effect here), advance the RNG.
 - ``w_`` (writeback, the next cycle): write v[rd] from the lane results, the
-  VMEM row (VLOADV) or the LLM halfwords (VLOADL); load the RNG state (VLOADR).
+  VMEM row (VLOADV) or the LLM halfwords (VLOADL); load the RNG state
+  (VLOADR); hand the scalar result (VTST mask, VEXTRACT lane) to the core.
 
-One instruction per cycle, never a stall. The only delay visible to programs
-is the load-use slot of isa.md section 6: VLOADV/VLOADL data arrives in
-writeback, too late for the next instruction's execute stage.
+One instruction per cycle, never a stall (``x_ready`` is constant 1). The
+only delay visible to programs is the load-use slot of isa.md section 6:
+VLOADV/VLOADL data arrives in writeback, too late for the next execute stage.
 """
 from __future__ import annotations
 
@@ -17,10 +18,13 @@ from amaranth import Cat, Module, Mux, Signal
 from amaranth.lib import data, enum, wiring
 from amaranth.lib.wiring import In, Out
 
+from fenn_dma.rtl.causes import RtlCause
+from fenn_dma.rtl.vector_if import vector_issue_signature
+
 from .arith import S16
 from .config import VectorConfig
-from .decoder import VECTOR_SPECS, VectorOp, vector_op
-from .interface import LanePortSignature, RowPortSignature, VectorFault, VectorIssueSignature
+from .decoder import VECTOR_SPECS, VectorDecoder, VectorOp, vector_op
+from .interface import LanePortSignature, RowPortSignature
 from .lane import VectorLane
 from .llm import LaneLocalMemory
 from .regfile import VectorRegFile
@@ -36,14 +40,22 @@ class WbSource(enum.Enum, shape=2):
     LLM = 2
 
 
+def lowest_set(bits):
+    """One-hot of the lowest set bit of ``bits`` (zero if none)."""
+    return (bits & (~bits + 1))[:len(bits)]
+
+
 class VectorUnit(wiring.Component):
-    """``issue`` from the core; ``vmem``: this unit's port of VMEM
-    (``VectorMemory.unit``); ``llm_ext``: host access to the lane-local memories."""
+    """``issue``: from the core (rtl/vector_if.py); ``vmem``: this unit's port
+    of VMEM (``VectorMemory.unit``); ``llm_ext``: host access to the LLMs.
+    ``regfile`` and ``llm`` are public for tests that inspect state."""
 
     def __init__(self, config: VectorConfig):
         self.config = config
+        self.regfile = VectorRegFile(lanes=config.lanes)
+        self.llm = LaneLocalMemory(config)
         super().__init__({
-            "issue": In(VectorIssueSignature()),
+            "issue": In(vector_issue_signature()),
             "vmem": Out(RowPortSignature(rows=config.vmem_rows, row_bits=8 * config.row_bytes)),
             "llm_ext": In(LanePortSignature(lanes=config.lanes, halfwords=config.llm_halfwords)),
         })
@@ -53,10 +65,11 @@ class VectorUnit(wiring.Component):
         cfg = self.config
         lanes = cfg.lanes
         row = data.ArrayLayout(S16, lanes)
-        issue, ctrl, op = self.issue, self.issue.ctrl, self.issue.ctrl.op
+        issue = self.issue
 
-        m.submodules.regfile = vrf = VectorRegFile(lanes=lanes)
-        m.submodules.llm = llm = LaneLocalMemory(cfg)
+        m.submodules.decoder = decoder = VectorDecoder()
+        m.submodules.regfile = vrf = self.regfile
+        m.submodules.llm = llm = self.llm
         wiring.connect(m, wiring.flipped(self.llm_ext), llm.ext)
         lane_units = []
         for i in range(lanes):
@@ -65,47 +78,47 @@ class VectorUnit(wiring.Component):
             lane_units.append(lane)
 
         # ---- execute ----------------------------------------------------------
+        m.d.comb += decoder.word.eq(issue.x_word)
+        ctrl = decoder.ctrl
+        op = ctrl.op
         m.d.comb += [vrf.x_rs1_addr.eq(ctrl.rs1), vrf.x_rs2_addr.eq(ctrl.rs2)]
         a_row, b_row = vrf.x_rs1_data, vrf.x_rs2_data
 
         commit = Signal()
         for i, lane in enumerate(lane_units):
             m.d.comb += [lane.x_ctrl.eq(ctrl), lane.x_a.eq(a_row[i]), lane.x_b.eq(b_row[i]),
-                         lane.x_x1.eq(issue.x_rs1), lane.x_x2.eq(issue.x_rs2), lane.x_commit.eq(commit)]
+                         lane.x_x1.eq(issue.x_src1), lane.x_x2.eq(issue.x_src2), lane.x_commit.eq(commit)]
 
-        # Addresses and faults (isa.md section 6: misalignment before range).
+        # Addresses and faults. VMEM: misalignment before range. VLOADL/VSTOREL:
+        # the lowest faulting active lane decides (misalignment before range in it).
         vaddr = Signal(32)
-        m.d.comb += vaddr.eq(issue.x_rs1 + ctrl.imm)
+        m.d.comb += vaddr.eq(issue.x_src1 + ctrl.imm)
         offset_bits = (cfg.row_bytes - 1).bit_length()
         v_misaligned = vaddr[:offset_bits] != 0
         v_out_of_range = vaddr >= cfg.vmem_bytes
-        l_misaligned = Cat(ln.x_llm_active & ln.x_llm_misaligned for ln in lane_units).any()
-        l_out_of_range = Cat(ln.x_llm_active & ln.x_llm_out_of_range for ln in lane_units).any()
-        cause = Signal(VectorFault)
+        lane_fault = Cat(ln.x_llm_active & (ln.x_llm_misaligned | ln.x_llm_out_of_range) for ln in lane_units)
+        lane_misaligned = Cat(ln.x_llm_misaligned for ln in lane_units)
+        l_faults = lane_fault.any()
+        l_misaligned = (lowest_set(lane_fault) & lane_misaligned).any()
+
+        cause = Signal(4)
+        load_cause = Mux(v_misaligned, RtlCause.MISALIGNED_LOAD, RtlCause.LOAD_FAULT)
+        store_cause = Mux(v_misaligned, RtlCause.MISALIGNED_STORE, RtlCause.STORE_FAULT)
         with m.Switch(op):
             with m.Case(*VMEM_LOADS):
-                with m.If(v_misaligned):
-                    m.d.comb += cause.eq(VectorFault.MISALIGNED_LOAD)
-                with m.Elif(v_out_of_range):
-                    m.d.comb += cause.eq(VectorFault.LOAD_FAULT)
+                with m.If(v_misaligned | v_out_of_range):
+                    m.d.comb += cause.eq(load_cause)
             with m.Case(VectorOp.VSTOREV):
-                with m.If(v_misaligned):
-                    m.d.comb += cause.eq(VectorFault.MISALIGNED_STORE)
-                with m.Elif(v_out_of_range):
-                    m.d.comb += cause.eq(VectorFault.STORE_FAULT)
+                with m.If(v_misaligned | v_out_of_range):
+                    m.d.comb += cause.eq(store_cause)
             with m.Case(VectorOp.VLOADL):
-                with m.If(l_misaligned):
-                    m.d.comb += cause.eq(VectorFault.MISALIGNED_LOAD)
-                with m.Elif(l_out_of_range):
-                    m.d.comb += cause.eq(VectorFault.LOAD_FAULT)
+                with m.If(l_faults):
+                    m.d.comb += cause.eq(Mux(l_misaligned, RtlCause.MISALIGNED_LOAD, RtlCause.LOAD_FAULT))
             with m.Case(VectorOp.VSTOREL):
-                with m.If(l_misaligned):
-                    m.d.comb += cause.eq(VectorFault.MISALIGNED_STORE)
-                with m.Elif(l_out_of_range):
-                    m.d.comb += cause.eq(VectorFault.STORE_FAULT)
-        m.d.comb += [issue.fault_cause.eq(cause),
-                     issue.fault.eq(issue.valid & (cause != VectorFault.NONE)),
-                     commit.eq(issue.valid & (cause == VectorFault.NONE))]
+                with m.If(l_faults):
+                    m.d.comb += cause.eq(Mux(l_misaligned, RtlCause.MISALIGNED_STORE, RtlCause.STORE_FAULT))
+        m.d.comb += [issue.x_ready.eq(1), issue.x_cause.eq(cause), issue.x_fault.eq(cause != RtlCause.NONE),
+                     commit.eq(issue.x_valid & (cause == RtlCause.NONE))]
 
         # Memory accesses (writes happen now, reads return in writeback).
         m.d.comb += [self.vmem.addr.eq(vaddr[offset_bits:]),
@@ -118,11 +131,12 @@ class VectorUnit(wiring.Component):
                          llm.x_w_en[i].eq(commit & (op == VectorOp.VSTOREL) & lane.x_llm_active),
                          llm.x_w_data[i].eq(b_row[i])]
 
-        # Scalar result: VEXTRACT's lane, sign-extended, or VTST's mask.
+        # Scalar result: VEXTRACT's lane, sign-extended, or VTST's mask; delivered in writeback.
+        x_scalar = Signal(32)
         with m.If(op == VectorOp.VEXTRACT):
-            m.d.comb += issue.x_result.eq(a_row[ctrl.imm[:5]])
+            m.d.comb += x_scalar.eq(a_row[ctrl.imm[:5]])
         with m.Else():
-            m.d.comb += issue.x_result.eq(Cat(ln.x_cmp for ln in lane_units))
+            m.d.comb += x_scalar.eq(Cat(ln.x_cmp for ln in lane_units))
 
         # ---- writeback ------------------------------------------------------
         w_write = Signal()
@@ -132,12 +146,15 @@ class VectorUnit(wiring.Component):
         w_source = Signal(WbSource)
         w_load_s0 = Signal()
         w_load_s1 = Signal()
+        w_scalar = Signal(32)
         source = Mux(op == VectorOp.VLOADV, WbSource.VMEM, Mux(op == VectorOp.VLOADL, WbSource.LLM, WbSource.LANES))
         m.d.sync += [w_write.eq(commit & op.as_value().matches(*WRITES_VRD)), w_rd.eq(ctrl.rd),
                      w_lanes.eq(Cat(ln.x_write for ln in lane_units)),
                      w_result.eq(Cat(ln.x_result for ln in lane_units)), w_source.eq(source),
                      w_load_s0.eq(commit & (op == VectorOp.VLOADR0)),
-                     w_load_s1.eq(commit & (op == VectorOp.VLOADR1))]
+                     w_load_s1.eq(commit & (op == VectorOp.VLOADR1)),
+                     w_scalar.eq(x_scalar)]
+        m.d.comb += [issue.w_result.eq(w_scalar), issue.busy.eq(w_write | w_load_s0 | w_load_s1)]
 
         w_data = Signal(row)
         with m.Switch(w_source):

@@ -25,13 +25,13 @@ class VectorMemory(wiring.Component):
     def __init__(self, config: VectorConfig):
         self.config = config
         port = RowPortSignature(rows=config.vmem_rows, row_bits=8 * config.row_bytes)
+        init = [] if config.fill is None else [fill_row(config.fill, config.lanes)] * config.vmem_rows
+        self.mem = Memory(shape=8 * config.row_bytes, depth=config.vmem_rows, init=init)  # public: tests read it
         super().__init__({"unit": In(port), "ext": In(port)})
 
     def elaborate(self, platform):
         m = Module()
-        cfg = self.config
-        init = [] if cfg.fill is None else [fill_row(cfg.fill, cfg.lanes)] * cfg.vmem_rows
-        m.submodules.mem = mem = Memory(shape=8 * cfg.row_bytes, depth=cfg.vmem_rows, init=init)
+        m.submodules.mem = mem = self.mem
         for port in (self.unit, self.ext):
             wr = mem.write_port()
             rd = mem.read_port()
