@@ -18,9 +18,9 @@ definitions where isa.md leaves them open):
 - Times are on the predicted cycle clock (``cycles``, not ``mcycle``): a
   transfer started by an instruction executing at cycle t completes at
   t + setup + ceil(count / bytes_per_cycle). The copy happens at completion
-  (the source is read then, not at start); before each instruction, every
-  transfer due by the current cycle completes, in completion order (MM2S
-  first on a tie). Reset status: idle (bit 1).
+  (the source is read then, not at start); before each instruction and at
+  every stop, every transfer due by the current cycle completes, in
+  completion order (MM2S first on a tie). Reset status: idle (bit 1).
 """
 from __future__ import annotations
 
