@@ -1,0 +1,47 @@
+"""`fenn-dma compile MODEL -o model.fenn`: MODEL is a Python file defining
+``build()`` -> Network, or a ``.nir`` graph."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .codegen import CompileOptions, MachineSizes
+from .fixedpoint import ROUNDINGS
+from .pipeline import compile_model, load_model
+
+COMMAND = "compile"
+HELP = "compile a model to a .fenn program"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", metavar="MODEL", help="model.py (defines build()) or graph.nir")
+    parser.add_argument("-o", "--output", metavar="OUT.fenn", help="program file (default: MODEL.fenn)")
+    parser.add_argument("--rounding", choices=ROUNDINGS, default="nearest",
+                        help="rounding of every multiply (default nearest)")
+    parser.add_argument("--seed", type=int, default=1, help="seed of the per-lane RNG state (stochastic rounding)")
+    parser.add_argument("--steps", type=int, default=1000, help="run length a v_sum readout is sized for")
+    parser.add_argument("--window", type=int, default=1024, help="most steps per firmware call (buffers)")
+    parser.add_argument("--dt", type=float, default=1.0, help="step in ms for NIR graphs without metadata")
+    parser.add_argument("--vmem", type=int, help="VMEM bytes of the target (default 524288)")
+    parser.add_argument("--dmem", type=int, help="DMEM bytes of the target (default 131072)")
+    parser.add_argument("--listing", metavar="FILE.s", help="also write the generated assembly")
+
+
+def run(args: argparse.Namespace) -> int:
+    net = load_model(args.model, dt=args.dt)
+    sizes = MachineSizes()
+    if args.vmem:
+        sizes.vmem = args.vmem
+    if args.dmem:
+        sizes.dmem = args.dmem
+    program, _ = compile_model(net, rounding=args.rounding, seed=args.seed, n_steps=args.steps,
+                               options=CompileOptions(window=args.window, sizes=sizes))
+    out = Path(args.output or Path(args.model).with_suffix(".fenn"))
+    program.save(out)
+    if args.listing:
+        Path(args.listing).write_text(program.listing)
+    m = program.metadata
+    print(f"wrote {out}: {m['instructions']} instructions, "
+          + ", ".join(f"{k} {program.plan.used[k]} B" for k in ("dmem", "vmem", "llm"))
+          + f", window {m['window']} steps, compiled in {m['compile_seconds']:.3f} s")
+    return 0
