@@ -54,7 +54,7 @@ PROFILES: dict[str, SocConfig] = {
     # Lattice ECP5 (no URAM, fewer BRAMs): smaller data memory.
     "ecp5": SocConfig(imem_size=8 * 1024, dmem_size=32 * 1024),
     # Simulation: small memories keep Verilator builds and state dumps quick; full M for tests.
-    "sim-small": SocConfig(imem_size=4 * 1024, dmem_size=1024, full_m=True),
+    "sim-small": SocConfig(imem_size=4 * 1024, dmem_size=16 * 1024, full_m=True),
 }
 
 

@@ -9,8 +9,8 @@ REGION_CTRL, REGION_IMEM, REGION_DMEM = 0, HOST_IMEM_BASE >> REGION_SHIFT, HOST_
 IMEM_BASE, DMEM_BASE = HOST_IMEM_BASE, HOST_DMEM_BASE
 
 # Control window: byte offsets of 32-bit registers.
-CONTROL = 0x00        # W: bit 0 start (from ENTRY, counters cleared), bit 1 halt
-STATUS = 0x04         # R: bit 0 running, bit 1 stopped, bits 11:8 cause (causes.RtlCause)
+CONTROL = 0x00        # W: bit 0 start (from ENTRY, counters cleared), bit 1 halt, bit 2 clear memories
+STATUS = 0x04         # R: bit 0 running, bit 1 stopped, bit 2 clearing, bits 11:8 cause (causes.RtlCause)
 STOP_PC = 0x08        # R: pc of the instruction that stopped the core
 ENTRY = 0x0C          # RW: pc at start
 CYCLES = 0x10         # R: 64-bit cycles of the last run (lo, hi at +4)
@@ -23,7 +23,7 @@ MAGIC = 0x38          # R: MAGIC_VALUE
 FEATURES = 0x3C       # R: bit 0 full M extension
 XREG_BASE = 0x80      # RW: x0..x31 at XREG_BASE + 4 i (writes only while stopped; x0 stays 0)
 
-CONTROL_START, CONTROL_HALT = 0, 1
-STATUS_RUNNING, STATUS_STOPPED, STATUS_CAUSE_SHIFT = 0, 1, 8
+CONTROL_START, CONTROL_HALT, CONTROL_CLEAR = 0, 1, 2
+STATUS_RUNNING, STATUS_STOPPED, STATUS_CLEARING, STATUS_CAUSE_SHIFT = 0, 1, 2, 8
 FEATURE_FULL_M = 0
 MAGIC_VALUE = 0xFE110D3A

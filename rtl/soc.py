@@ -58,29 +58,47 @@ class Soc(wiring.Component):
         bus = axi.bus
         region = bus.addr[H.REGION_SHIFT - 2:]
         offset = bus.addr[:H.REGION_SHIFT - 2]           # word offset inside the window
+        ctrl = region == H.REGION_CTRL
+        byte_off = offset << 2
+        control_write = bus.w_en & ctrl & (byte_off == H.CONTROL) & bus.w_strb[0]
+
+        # CONTROL.clear: zero IMEM, DMEM and x1..x31 (one word per cycle) while the core is stopped,
+        # so that a run starts from the ISS's reset state without thousands of host writes.
+        clear_words = max(cfg.imem_words, cfg.dmem_words, 32)
+        clearing = Signal()
+        clear_at = Signal(range(clear_words))
+        with m.If(clearing):
+            m.d.sync += clear_at.eq(clear_at + 1)
+            with m.If(clear_at == clear_words - 1):
+                m.d.sync += clearing.eq(0)
+        with m.Elif(control_write & bus.w_data[H.CONTROL_CLEAR] & ~core.running):
+            m.d.sync += [clearing.eq(1), clear_at.eq(0)]
+
         host_ports = {}
         for name, mem, region_id in (("imem", imem, H.REGION_IMEM), ("dmem", dmem, H.REGION_DMEM)):
             rd, wr = mem.read_port(), mem.write_port(granularity=8)
             aw = (mem.depth - 1).bit_length()
             hit = (region == region_id) & (offset < mem.depth)
-            m.d.comb += [
-                rd.addr.eq(offset[:aw]), rd.en.eq(bus.r_en & hit),
-                wr.addr.eq(offset[:aw]), wr.data.eq(bus.w_data),
-                wr.en.eq(Mux(bus.w_en & hit, bus.w_strb, 0)),
-            ]
+            m.d.comb += [rd.addr.eq(offset[:aw]), rd.en.eq(bus.r_en & hit)]
+            with m.If(clearing):
+                m.d.comb += [wr.addr.eq(clear_at[:aw]), wr.data.eq(0),
+                             wr.en.eq(Mux(clear_at < mem.depth, 0b1111, 0))]
+            with m.Else():
+                m.d.comb += [wr.addr.eq(offset[:aw]), wr.data.eq(bus.w_data),
+                             wr.en.eq(Mux(bus.w_en & hit, bus.w_strb, 0))]
             host_ports[region_id] = rd
 
         # Control/status registers (byte offsets of hostmap.py).
         reg = Signal(32)      # the register read this cycle, delivered in the next
-        ctrl = region == H.REGION_CTRL
-        byte_off = offset << 2
         in_regfile = ctrl & (byte_off >= H.XREG_BASE) & (byte_off < H.XREG_BASE + 4 * 32)
+        with m.If(clearing):
+            m.d.comb += [core.dbg_addr.eq(clear_at[:5]), core.dbg_w_data.eq(0), core.dbg_w_en.eq(clear_at < 32)]
+        with m.Else():
+            m.d.comb += [core.dbg_addr.eq(offset[:5]), core.dbg_w_data.eq(bus.w_data),
+                         core.dbg_w_en.eq(bus.w_en & in_regfile)]
         m.d.comb += [
-            core.dbg_addr.eq(offset[:5]),
-            core.dbg_w_data.eq(bus.w_data),
-            core.dbg_w_en.eq(bus.w_en & in_regfile),
-            core.start.eq(bus.w_en & ctrl & (byte_off == H.CONTROL) & bus.w_strb[0] & bus.w_data[H.CONTROL_START]),
-            core.halt.eq(bus.w_en & ctrl & (byte_off == H.CONTROL) & bus.w_strb[0] & bus.w_data[H.CONTROL_HALT]),
+            core.start.eq(control_write & bus.w_data[H.CONTROL_START] & ~clearing),
+            core.halt.eq(control_write & bus.w_data[H.CONTROL_HALT]),
             self.stopped.eq(core.stopped),
         ]
         entry = Signal(32)
@@ -89,6 +107,7 @@ class Soc(wiring.Component):
         m.d.comb += core.entry.eq(entry)
 
         status = (core.running << H.STATUS_RUNNING) | (core.stopped << H.STATUS_STOPPED) | \
+                 (clearing << H.STATUS_CLEARING) | \
                  (core.cause << H.STATUS_CAUSE_SHIFT)
         features = int(cfg.full_m) << H.FEATURE_FULL_M
         readable = {

@@ -1,0 +1,93 @@
+"""The RTL as a backend of `fenn-dma sim`: run programs on the Verilated SoC
+and report the same state dict as the ISS (``Machine.state_dict``), with
+``cycles`` the real RTL cycles. Also the ISS-vs-RTL comparison used by the
+differential tests and benchmarks."""
+from __future__ import annotations
+
+import base64
+from dataclasses import replace
+
+from fenn_dma.errors import FennError
+from fenn_dma.isa.program import Program
+from fenn_dma.isa.table import M, V
+from fenn_dma.rtl.config import SocConfig
+
+from .config import MachineConfig
+from .rtl_harness import RtlJob, VerilatedSoc, build, run_batch
+
+# Images the RTL can load today (no VMEM, LLM or DRAM before the vector unit and DMA exist).
+RTL_IMAGES = ("imem", "dmem")
+
+
+def soc_config(config: MachineConfig) -> SocConfig:
+    """The SoC configuration matching an ISS machine configuration."""
+    return SocConfig(imem_size=config.imem_size, dmem_size=config.dmem_size,
+                     full_m=M in config.extensions, hart_id=config.hartid)
+
+
+def rtl_machine_config(config: MachineConfig) -> MachineConfig:
+    """The ISS configuration that describes what the RTL builds today: no vector unit."""
+    return replace(config, extensions=frozenset(config.extensions - {V}))
+
+
+def _job(program: Program, config: MachineConfig, max_cycles: int, read_dmem: str) -> RtlJob:
+    for name, image in program.images.items():
+        if name not in RTL_IMAGES and image:
+            raise FennError(f"the RTL backend cannot load a {name} image yet (only {', '.join(RTL_IMAGES)})")
+    for name, size in (("imem", config.imem_size), ("dmem", config.dmem_size)):
+        if len(program.images.get(name, b"")) > size:
+            raise FennError(f"{name} image of {len(program.images[name])} bytes does not fit in {size} bytes")
+    return RtlJob(imem=program.images.get("imem", b""), dmem=program.images.get("dmem", b""),
+                  entry=program.entry, max_cycles=max_cycles, read_dmem=read_dmem)
+
+
+def _state(result: dict, dump_mem: bool) -> dict:
+    state = {k: result[k] for k in ("stop", "x", "instret", "cycles", "mcycle", "minstret")}
+    if dump_mem and "dmem" in result:
+        state["dmem"] = base64.b64encode(bytes.fromhex(result["dmem"])).decode("ascii")
+    return state
+
+
+def run_many_on_rtl(programs: list[Program], config: MachineConfig, *, max_cycles: int = 1_000_000,
+                    dump_mem: bool = True, dmem_via: str = "backdoor",
+                    soc: VerilatedSoc | None = None) -> list[dict]:
+    """Final states of ``programs``, each from reset, in one simulator launch. ``dmem_via``:
+    read DMEM back over the host port ("host") or from the RAM array ("backdoor", fast)."""
+    soc = soc or build(soc_config(config))
+    jobs = [_job(p, config, max_cycles, dmem_via if dump_mem else "no") for p in programs]
+    return [_state(r, dump_mem) for r in run_batch(soc, jobs)]
+
+
+def run_on_rtl(program: Program, config: MachineConfig, *, max_cycles: int = 1_000_000,
+               dump_mem: bool = False) -> dict:
+    """The final state of one program on the RTL, shaped like ``Machine.state_dict``."""
+    return run_many_on_rtl([program], config, max_cycles=max_cycles, dump_mem=dump_mem, dmem_via="host")[0]
+
+
+def iss_state(program: Program, config: MachineConfig, max_instructions: int = 1_000_000) -> dict:
+    """The ISS's final state of ``program`` with the fields the RTL reports."""
+    from .machine import Machine
+    m = Machine(config)
+    m.load(program)
+    m.run(max_instructions=max_instructions)
+    state = m.state_dict(dump_mem=True)
+    return {"stop": state["stop"], "x": state["x"], "instret": state["instret"], "cycles": state["cycles"],
+            "mcycle": m.mcycle, "minstret": m.minstret, "dmem": state["dmem"]}
+
+
+def first_difference(iss: dict, rtl: dict, fields=("stop", "x", "dmem", "instret", "cycles", "mcycle",
+                                                    "minstret")) -> str | None:
+    """The first field where two states differ, described; None when equal."""
+    for name in fields:
+        a, b = iss.get(name), rtl.get(name)
+        if a == b:
+            continue
+        if name == "x":
+            reg = next(i for i in range(32) if a[i] != b[i])
+            return f"x{reg}: ISS 0x{a[reg]:08x}, RTL 0x{b[reg]:08x}"
+        if name == "dmem":
+            da, db = base64.b64decode(a), base64.b64decode(b)
+            at = next(i for i in range(min(len(da), len(db))) if da[i] != db[i])
+            return f"dmem[0x{at:x}]: ISS 0x{da[at]:02x}, RTL 0x{db[at]:02x}"
+        return f"{name}: ISS {a}, RTL {b}"
+    return None

