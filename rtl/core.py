@@ -319,6 +319,4 @@ class Core(wiring.Component):
                 self.cycles.eq(0), self.instret.eq(0),
             ]
         m.d.comb += csrf.clear.eq(self.start)
-        self._probe = dict(x_pc=x.pc, retire=retire, stop=stop, load_use=load_use, redirect=redirect, target=target,
-                           d_pc=d_pc, d_valid=d_valid, x_valid=x_valid, src1=x.src1, src2=x.src2)
         return m
