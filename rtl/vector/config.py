@@ -27,9 +27,11 @@ class VectorConfig:
         if self.vmem_bytes <= 0 or self.vmem_bytes % self.row_bytes:
             raise FennError(f"VectorConfig.vmem_bytes = {self.vmem_bytes}: must be a positive multiple "
                             f"of the row size ({self.row_bytes} bytes)")
-        if self.llm_bytes <= 0 or self.llm_bytes % 2 or self.llm_bytes > 1 << 15:
-            raise FennError(f"VectorConfig.llm_bytes = {self.llm_bytes}: must be even and in 2..32768 "
-                            f"(lane addresses are non-negative int16)")
+        if self.lanes & (self.lanes - 1):
+            raise FennError(f"VectorConfig.lanes = {self.lanes}: must be a power of two (rows are aligned)")
+        if self.llm_bytes < 4 or self.llm_bytes & (self.llm_bytes - 1) or self.llm_bytes > 1 << 15:
+            raise FennError(f"VectorConfig.llm_bytes = {self.llm_bytes}: must be a power of two in 4..32768 "
+                            f"(lane addresses are non-negative int16; the host window is lane-major)")
         if self.fill is not None and not 0 <= self.fill <= 0xFFFF:
             raise FennError(f"VectorConfig.fill = {self.fill}: must be a 16-bit pattern or None")
 

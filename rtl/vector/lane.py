@@ -41,6 +41,7 @@ class VectorLane(wiring.Component):
     w_load_s0: In(1)
     w_load_s1: In(1)
     w_row: In(S16)          # this lane of the VMEM row read by the instruction in writeback
+    clear: In(1)            # RNG back to its reset state
 
     def __init__(self, *, index: int, llm_bytes: int):
         self.index, self.llm_bytes = index, llm_bytes
@@ -73,7 +74,7 @@ class VectorLane(wiring.Component):
 
         # RNG: VRNG and every stochastically rounded instruction advance it once.
         m.d.comb += [rng.w_load_s0.eq(self.w_load_s0), rng.w_load_s1.eq(self.w_load_s1),
-                     rng.w_data.eq(self.w_row),
+                     rng.w_data.eq(self.w_row), rng.clear.eq(self.clear),
                      rng.x_advance.eq(self.x_commit & ((op == VectorOp.VRNG) |
                                                        (((op == VectorOp.VMUL) | is_vsrai) &
                                                         (ctrl.round == ROUND_STOCHASTIC))))]

@@ -29,6 +29,7 @@ class LaneRng(wiring.Component):
     w_data: In(16)
     x_advance: In(1)
     x_output: Out(16)
+    clear: In(1)            # back to the reset state (zero)
 
     def __init__(self, *, seed: tuple[int, int] = (0, 0)):
         # The reset state is implementation-defined (programs seed it); zero, as in the ISS.
@@ -44,4 +45,6 @@ class LaneRng(wiring.Component):
         output, next0, next1 = xoroshiro32pp(cur0, cur1)
         m.d.comb += self.x_output.eq(output)
         m.d.sync += [s0.eq(Mux(self.x_advance, next0, cur0)), s1.eq(Mux(self.x_advance, next1, cur1))]
+        with m.If(self.clear):
+            m.d.sync += [s0.eq(self._seed[0]), s1.eq(self._seed[1])]
         return m

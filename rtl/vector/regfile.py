@@ -30,13 +30,17 @@ class VectorRegFile(wiring.Component):
             "x_rs2_addr": In(5), "x_rs2_data": Out(row),
             "w_addr": In(5), "w_en": In(lanes), "w_data": In(row),
             "w_forward": In(1),     # w_data may be forwarded (it is not a memory read)
+            "clear": In(1), "clear_addr": In(5),    # write zeros to clear_addr instead
         })
 
     def elaborate(self, platform):
         m = Module()
         m.submodules.mem = mem = self.mem
         wr = mem.write_port(granularity=1)
-        m.d.comb += [wr.addr.eq(self.w_addr), wr.en.eq(self.w_en), wr.data.eq(self.w_data)]
+        with m.If(self.clear):
+            m.d.comb += [wr.addr.eq(self.clear_addr), wr.en.eq(-1), wr.data.eq(0)]
+        with m.Else():
+            m.d.comb += [wr.addr.eq(self.w_addr), wr.en.eq(self.w_en), wr.data.eq(self.w_data)]
         for addr, out in ((self.x_rs1_addr, self.x_rs1_data), (self.x_rs2_addr, self.x_rs2_data)):
             rd = mem.read_port(domain="comb")
             m.d.comb += rd.addr.eq(addr)

@@ -57,7 +57,10 @@ class VectorUnit(wiring.Component):
         super().__init__({
             "issue": In(vector_issue_signature()),
             "vmem": Out(RowPortSignature(rows=config.vmem_rows, row_bits=8 * config.row_bytes)),
-            "llm_ext": In(LanePortSignature(lanes=config.lanes, halfwords=config.llm_halfwords)),
+            "llm_ext": In(LanePortSignature(lanes=config.lanes, words=config.llm_bytes // 4)),
+            # Clearing (the core is stopped): zero v[clear_addr % 32], fill LLM word
+            # clear_addr % words of every lane with ISS_FILL, zero the RNG.
+            "clear": In(1), "clear_addr": In(32),
         })
 
     def elaborate(self, platform):
@@ -71,6 +74,8 @@ class VectorUnit(wiring.Component):
         m.submodules.regfile = vrf = self.regfile
         m.submodules.llm = llm = self.llm
         wiring.connect(m, wiring.flipped(self.llm_ext), llm.ext)
+        m.d.comb += [vrf.clear.eq(self.clear), vrf.clear_addr.eq(self.clear_addr),
+                     llm.clear.eq(self.clear), llm.clear_addr.eq(self.clear_addr)]
         lane_units = []
         for i in range(lanes):
             lane = VectorLane(index=i, llm_bytes=cfg.llm_bytes)
@@ -168,5 +173,6 @@ class VectorUnit(wiring.Component):
                      vrf.w_forward.eq(w_source == WbSource.LANES)]
         vmem_row = data.View(row, self.vmem.r_data)
         for i, lane in enumerate(lane_units):
-            m.d.comb += [lane.w_load_s0.eq(w_load_s0), lane.w_load_s1.eq(w_load_s1), lane.w_row.eq(vmem_row[i])]
+            m.d.comb += [lane.w_load_s0.eq(w_load_s0), lane.w_load_s1.eq(w_load_s1), lane.w_row.eq(vmem_row[i]),
+                         lane.clear.eq(self.clear)]
         return m

@@ -2,9 +2,10 @@
 synchronous row ports: ``unit`` for the vector unit, ``ext`` for the DMA
 and the host.
 
-Each port is one read and one write sharing an address, with no byte
-enables (every access is a whole row) and no initial value in synthesis
-builds: the shape that yosys maps to UltraScale+ URAM (true dual port).
+Each port is one read and one write sharing an address; the unit's writes
+whole rows, the external port has byte enables (for the host's word writes).
+Without an initial value (synthesis builds) this is the shape that yosys
+maps to UltraScale+ URAM (two read/write ports, byte writes).
 """
 from __future__ import annotations
 
@@ -25,15 +26,16 @@ class VectorMemory(wiring.Component):
     def __init__(self, config: VectorConfig):
         self.config = config
         port = RowPortSignature(rows=config.vmem_rows, row_bits=8 * config.row_bytes)
+        ext = RowPortSignature(rows=config.vmem_rows, row_bits=8 * config.row_bytes, byte_writes=True)
         init = [] if config.fill is None else [fill_row(config.fill, config.lanes)] * config.vmem_rows
         self.mem = Memory(shape=8 * config.row_bytes, depth=config.vmem_rows, init=init)  # public: tests read it
-        super().__init__({"unit": In(port), "ext": In(port)})
+        super().__init__({"unit": In(port), "ext": In(ext)})
 
     def elaborate(self, platform):
         m = Module()
         m.submodules.mem = mem = self.mem
-        for port in (self.unit, self.ext):
-            wr = mem.write_port()
+        for port, granularity in ((self.unit, None), (self.ext, 8)):
+            wr = mem.write_port(granularity=granularity)
             rd = mem.read_port()
             m.d.comb += [wr.addr.eq(port.addr), wr.en.eq(port.w_en), wr.data.eq(port.w_data),
                          rd.addr.eq(port.addr), rd.en.eq(port.r_en), port.r_data.eq(rd.data)]

@@ -27,9 +27,9 @@ async def _load(ctx, dut, machine):
     for r in range(cfg.vmem_rows):
         ctx.set(dut.vmem.mem.data[r], int.from_bytes(vm[r].tobytes(), "little"))
     for lane, mem in enumerate(dut.unit.llm.mems):
-        halves = machine.llm[lane].view("<u2")
-        for a in range(cfg.llm_halfwords):
-            ctx.set(mem.data[a], int(halves[a]))
+        words = machine.llm[lane].view("<u4")
+        for a in range(len(words)):
+            ctx.set(mem.data[a], int(words[a]))
     for r in range(32):
         ctx.set(dut.unit.regfile.mem.data[r], [0] * cfg.lanes)
 
@@ -38,7 +38,7 @@ def _final_state(ctx, dut):
     cfg = dut.config
     v = np.array([[int(x) for x in ctx.get(dut.unit.regfile.mem.data[r])] for r in range(32)], np.int16)
     vmem = b"".join(ctx.get(dut.vmem.mem.data[r]).to_bytes(cfg.row_bytes, "little") for r in range(cfg.vmem_rows))
-    llm = np.array([[ctx.get(mem.data[a]) for a in range(cfg.llm_halfwords)] for mem in dut.unit.llm.mems], np.uint16)
+    llm = np.array([[ctx.get(mem.data[a]) for a in range(cfg.llm_bytes // 4)] for mem in dut.unit.llm.mems], np.uint32)
     return v, np.frombuffer(vmem, np.uint8), llm
 
 
@@ -81,7 +81,7 @@ def _check_programs(simulate, programs):
             bad = np.argwhere(v != machine.v)
             assert bad.size == 0, f"{label}: v{bad[0][0]} lane {bad[0][1]}: {v[tuple(bad[0])]} != {machine.v[tuple(bad[0])]}"
             assert np.array_equal(vmem, machine.vmem), f"{label}: VMEM differs at {np.flatnonzero(vmem != machine.vmem)[:4]}"
-            assert np.array_equal(llm, machine.llm.view("<u2")), f"{label}: LLM differs"
+            assert np.array_equal(llm, machine.llm.view("<u4")), f"{label}: LLM differs"
             issued.append(sum(item.word is not None for item in stream))
 
     simulate(dut, bench, clocked=True)
