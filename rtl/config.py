@@ -21,12 +21,21 @@ class SocConfig:
     dmem_size: int = 128 * 1024      # bytes
     full_m: bool = False             # mulh/mulhsu/mulhu/div/divu/rem/remu besides `mul`
     hart_id: int = 0
+    vector: bool = False             # the vector unit (rtl/vector), its VMEM and LLMs
+    vmem_size: int = 512 * 1024      # bytes (with vector)
+    llm_size: int = 2048             # bytes per lane (with vector)
 
     def __post_init__(self) -> None:
         for name in ("imem_size", "dmem_size"):
             size = getattr(self, name)
             if size < 64 or size & (size - 1) or size > HOST_WINDOW:
                 raise ConfigError(f"{name} = {size}: must be a power of two between 64 and {HOST_WINDOW} bytes")
+        if self.vector:
+            if self.vmem_size < 64 or self.vmem_size % 64 or self.vmem_size > HOST_WINDOW:
+                raise ConfigError(f"vmem_size = {self.vmem_size}: must be a multiple of 64 up to {HOST_WINDOW} bytes")
+            if self.llm_size < 4 or self.llm_size & (self.llm_size - 1) or 32 * self.llm_size > HOST_WINDOW:
+                raise ConfigError(f"llm_size = {self.llm_size}: must be a power of two up to "
+                                  f"{HOST_WINDOW // 32} bytes per lane")
 
     @property
     def imem_words(self) -> int:
@@ -46,11 +55,12 @@ class SocConfig:
 # Host address map (docs/rtl.md): control registers, then one window per memory.
 HOST_WINDOW = 1 << 20
 HOST_CTRL_BASE, HOST_IMEM_BASE, HOST_DMEM_BASE = 0, 1 * HOST_WINDOW, 2 * HOST_WINDOW
-HOST_ADDR_WIDTH = 22
+HOST_VMEM_BASE, HOST_LLM_BASE = 3 * HOST_WINDOW, 4 * HOST_WINDOW     # with the vector unit
+HOST_ADDR_WIDTH = 23
 
 PROFILES: dict[str, SocConfig] = {
     # Kria KV260 (Zynq UltraScale+): the sizes of docs/isa.md.
-    "kv260": SocConfig(imem_size=16 * 1024, dmem_size=128 * 1024),
+    "kv260": SocConfig(imem_size=16 * 1024, dmem_size=128 * 1024, vector=True),
     # Lattice ECP5 (no URAM, fewer BRAMs): smaller data memory.
     "ecp5": SocConfig(imem_size=8 * 1024, dmem_size=32 * 1024),
     # Simulation: small memories keep Verilator builds and state dumps quick; full M for tests.

@@ -227,6 +227,10 @@ class Core(wiring.Component):
             m.d.comb += cause.eq(RtlCause.MISALIGNED_STORE)
         with m.Elif(is_store & lsu.x_fault):
             m.d.comb += cause.eq(RtlCause.STORE_FAULT)
+        if self.has_vector:
+            # A faulting vector memory access (its own cause; never depends on x_valid).
+            with m.Elif(x.d.vector & self.vector.x_fault):
+                m.d.comb += cause.eq(self.vector.x_cause)
         m.d.comb += stop.eq(x_valid & running & (cause != RtlCause.NONE))
 
         # Vector issue (execute) and its stall.

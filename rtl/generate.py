@@ -48,7 +48,8 @@ def generate(config: SocConfig) -> GeneratedRtl:
     text = verilog.convert(soc, name=TOP_NAME, emit_src=False)
     host_map = {name: getattr(H, name) for name in (
         "CONTROL", "STATUS", "STOP_PC", "ENTRY", "CYCLES", "INSTRET", "MCYCLE", "MINSTRET",
-        "IMEM_SIZE", "DMEM_SIZE", "MAGIC", "FEATURES", "XREG_BASE", "IMEM_BASE", "DMEM_BASE")}
+        "IMEM_SIZE", "DMEM_SIZE", "MAGIC", "FEATURES", "XREG_BASE", "IMEM_BASE", "DMEM_BASE",
+        "VMEM_SIZE", "LLM_SIZE", "VMEM_BASE", "LLM_BASE")}
     description = {
         "top": TOP_NAME,
         "config": config.to_dict(),

@@ -2,15 +2,20 @@
 Shared by the RTL, the simulation harness and the board runtime."""
 from __future__ import annotations
 
-from .config import HOST_DMEM_BASE, HOST_IMEM_BASE, HOST_WINDOW
+from .config import HOST_DMEM_BASE, HOST_IMEM_BASE, HOST_LLM_BASE, HOST_VMEM_BASE, HOST_WINDOW
 
 REGION_SHIFT = HOST_WINDOW.bit_length() - 1          # byte address bits inside one window
 REGION_CTRL, REGION_IMEM, REGION_DMEM = 0, HOST_IMEM_BASE >> REGION_SHIFT, HOST_DMEM_BASE >> REGION_SHIFT
 IMEM_BASE, DMEM_BASE = HOST_IMEM_BASE, HOST_DMEM_BASE
+# With the vector unit: VMEM from byte 0, and the LLMs lane-major (lane i at i * llm_size),
+# 32-bit words with byte writes (docs/vector_unit.md).
+REGION_VMEM, REGION_LLM = HOST_VMEM_BASE >> REGION_SHIFT, HOST_LLM_BASE >> REGION_SHIFT
+VMEM_BASE, LLM_BASE = HOST_VMEM_BASE, HOST_LLM_BASE
 
 # Control window: byte offsets of 32-bit registers.
 CONTROL = 0x00        # W: bit 0 start (from ENTRY, counters cleared), bit 1 halt, bit 2 clear memories
 STATUS = 0x04         # R: bit 0 running, bit 1 stopped, bit 2 clearing, bits 11:8 cause (causes.RtlCause)
+                      # (clear also brings v0-v31, the RNG, VMEM and LLM to the ISS's reset state)
 STOP_PC = 0x08        # R: pc of the instruction that stopped the core
 ENTRY = 0x0C          # RW: pc at start
 CYCLES = 0x10         # R: 64-bit cycles of the last run (lo, hi at +4)
@@ -20,10 +25,12 @@ MINSTRET = 0x28       # R: the minstret CSR (64-bit)
 IMEM_SIZE = 0x30      # R: bytes
 DMEM_SIZE = 0x34      # R: bytes
 MAGIC = 0x38          # R: MAGIC_VALUE
-FEATURES = 0x3C       # R: bit 0 full M extension
+FEATURES = 0x3C       # R: bit 0 full M extension, bit 1 vector unit
+VMEM_SIZE = 0x40      # R: bytes (0 without the vector unit)
+LLM_SIZE = 0x44       # R: bytes per lane (0 without the vector unit)
 XREG_BASE = 0x80      # RW: x0..x31 at XREG_BASE + 4 i (writes only while stopped; x0 stays 0)
 
 CONTROL_START, CONTROL_HALT, CONTROL_CLEAR = 0, 1, 2
 STATUS_RUNNING, STATUS_STOPPED, STATUS_CLEARING, STATUS_CAUSE_SHIFT = 0, 1, 2, 8
-FEATURE_FULL_M = 0
+FEATURE_FULL_M, FEATURE_VECTOR = 0, 1
 MAGIC_VALUE = 0xFE110D3A

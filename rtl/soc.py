@@ -15,6 +15,7 @@ from .axi_lite import AxiLiteTarget
 from .bus import axi4_lite
 from .config import HOST_ADDR_WIDTH, SocConfig
 from .core import Core
+from .vector import VectorBlock, VectorConfig
 
 
 def _words(image: bytes | None, depth: int) -> list[int]:
@@ -36,7 +37,7 @@ class Soc(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         cfg = self.config
-        m.submodules.core = core = Core(cfg)
+        m.submodules.core = core = Core(cfg, vector=cfg.vector)
         m.submodules.axi = axi = AxiLiteTarget(HOST_ADDR_WIDTH)
         wiring.connect(m, wiring.flipped(self.host), axi.axi)
         m.submodules.imem = imem = Memory(shape=32, depth=cfg.imem_words, init=_words(self.imem_init, cfg.imem_words))
@@ -86,7 +87,21 @@ class Soc(wiring.Component):
             with m.Else():
                 m.d.comb += [wr.addr.eq(offset[:aw]), wr.data.eq(bus.w_data),
                              wr.en.eq(Mux(bus.w_en & hit, bus.w_strb, 0))]
-            host_ports[region_id] = rd
+            host_ports[region_id] = rd.data
+
+        # The vector unit: issue from the core, host windows onto VMEM and the LLMs.
+        vector_clearing = Signal()
+        if cfg.vector:
+            m.submodules.vector = vector = VectorBlock(VectorConfig(vmem_bytes=cfg.vmem_size, llm_bytes=cfg.llm_size))
+            wiring.connect(m, core.vector, vector.issue)
+            for region_id, port, size in ((H.REGION_VMEM, vector.host_vmem, cfg.vmem_size),
+                                          (H.REGION_LLM, vector.host_llm, 32 * cfg.llm_size)):
+                hit = (region == region_id) & (offset < size // 4)
+                m.d.comb += [port.addr.eq(offset[:len(port.addr)]), port.r_en.eq(bus.r_en & hit),
+                             port.w_en.eq(bus.w_en & hit), port.w_data.eq(bus.w_data), port.w_strb.eq(bus.w_strb)]
+                host_ports[region_id] = port.r_data
+            m.d.comb += [vector.clear.eq(control_write & bus.w_data[H.CONTROL_CLEAR] & ~core.running),
+                         vector_clearing.eq(vector.clearing)]
 
         # Control/status registers (byte offsets of hostmap.py).
         reg = Signal(32)      # the register read this cycle, delivered in the next
@@ -97,7 +112,7 @@ class Soc(wiring.Component):
             m.d.comb += [core.dbg_addr.eq(offset[:5]), core.dbg_w_data.eq(bus.w_data),
                          core.dbg_w_en.eq(bus.w_en & in_regfile)]
         m.d.comb += [
-            core.start.eq(control_write & bus.w_data[H.CONTROL_START] & ~clearing),
+            core.start.eq(control_write & bus.w_data[H.CONTROL_START] & ~clearing & ~vector_clearing),
             core.halt.eq(control_write & bus.w_data[H.CONTROL_HALT]),
             self.stopped.eq(core.stopped),
         ]
@@ -107,9 +122,9 @@ class Soc(wiring.Component):
         m.d.comb += core.entry.eq(entry)
 
         status = (core.running << H.STATUS_RUNNING) | (core.stopped << H.STATUS_STOPPED) | \
-                 (clearing << H.STATUS_CLEARING) | \
+                 ((clearing | vector_clearing) << H.STATUS_CLEARING) | \
                  (core.cause << H.STATUS_CAUSE_SHIFT)
-        features = int(cfg.full_m) << H.FEATURE_FULL_M
+        features = int(cfg.full_m) << H.FEATURE_FULL_M | int(cfg.vector) << H.FEATURE_VECTOR
         readable = {
             H.STATUS: status, H.STOP_PC: core.stop_pc, H.ENTRY: entry,
             H.CYCLES: core.cycles[:32], H.CYCLES + 4: core.cycles[32:],
@@ -118,6 +133,7 @@ class Soc(wiring.Component):
             H.MINSTRET: core.minstret[:32], H.MINSTRET + 4: core.minstret[32:],
             H.IMEM_SIZE: cfg.imem_size, H.DMEM_SIZE: cfg.dmem_size, H.MAGIC: H.MAGIC_VALUE,
             H.FEATURES: features,
+            H.VMEM_SIZE: cfg.vmem_size if cfg.vector else 0, H.LLM_SIZE: cfg.llm_size if cfg.vector else 0,
         }
         with m.If(bus.r_en):
             with m.Switch(byte_off):
@@ -133,7 +149,7 @@ class Soc(wiring.Component):
         with m.Switch(read_region):
             with m.Case(H.REGION_CTRL):
                 m.d.comb += bus.r_data.eq(reg)
-            for region_id, rd in host_ports.items():
+            for region_id, r_data in host_ports.items():
                 with m.Case(region_id):
-                    m.d.comb += bus.r_data.eq(rd.data)
+                    m.d.comb += bus.r_data.eq(r_data)
         return m
