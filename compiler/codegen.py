@@ -257,7 +257,7 @@ class CodeGenerator:
             if pop.kind == "input":
                 b.region = "input"
                 b.op("addi", self.in_prev[name], self.in_cur[name], 0, comment=f"{name}: this step's words")
-                b.op("addi", self.in_cur[name], self.in_cur[name], 4 * pop.words)
+                self._addi(self.in_cur[name], self.in_cur[name], 4 * pop.words)
             else:
                 b.region = f"{name} update"
                 self._emit_update(pop)
@@ -285,6 +285,15 @@ class CodeGenerator:
         self.plan.check()
         return Compiled(q, self.plan, asm, self._images(asm), self._io_map(), self.window)
 
+    def _addi(self, rd: str, rs: str, value: int) -> None:
+        """rd = rs + value for any 32-bit value (through a temporary beyond 12 bits)."""
+        if -2048 <= value < 2048:
+            self.b.op("addi", rd, rs, value)
+            return
+        tmp = self.x.get("constant")
+        self.b.add_const(rd, rs, value, tmp)
+        self.x.put(tmp)
+
     # ------------------------------------------------------------------ init
     def _emit_init(self) -> None:
         b, x, v = self.b, self.x, self.v
@@ -305,7 +314,7 @@ class CodeGenerator:
             b.label(lab)
             for var in lay.dynamic:
                 b.op("vstorev", vmin if (var == "ro" and vmin) else vz, lay.offsets[var], p_ptr)
-            b.op("addi", p_ptr, p_ptr, lay.stride)
+            self._addi(p_ptr, p_ptr, lay.stride)
             b.op("bne", p_ptr, p_end, lab)
             if vmin:
                 v.put(vmin)
@@ -348,7 +357,7 @@ class CodeGenerator:
             b.op("addi", xw, self.in_prev[src.name], 0)
         else:
             b.li(xw, self.layout[src.name].spikes.offset)
-        b.op("addi", xend, xw, 4 * src.words)
+        self._addi(xend, xw, 4 * src.words)
         states = [self._conn_setup(c) for c in conns]
         loop, skip, bits = b.new_label("word"), b.new_label("next_word"), b.new_label("spike")
         b.label(loop)
@@ -405,7 +414,7 @@ class CodeGenerator:
             if D > 1:
                 st["vT"] = vr("2(t+offset)")
                 tmp = x.get("tmp")
-                b.op("addi", tmp, self.s_t, c.offset)
+                self._addi(tmp, self.s_t, c.offset)
                 b.op("slli", tmp, tmp, 1)
                 b.op("vfill", st["vT"], tmp)
                 x.put(tmp)
@@ -451,7 +460,7 @@ class CodeGenerator:
             vw, va = v.get("weight"), v.get("acc")
             ptr, end = x.get("acc ptr"), x.get("row end")
             b.li(ptr, lay.state.offset + lay.offsets["acc"])
-            b.op("addi", end, row, tgt.padded * 2)
+            self._addi(end, row, tgt.padded * 2)
             lab = b.new_label("chunk")
             b.label(lab)
             b.op("vloadv", vw, 0, row)
@@ -459,7 +468,7 @@ class CodeGenerator:
             b.op("addi", row, row, VEC)
             b.op("vadd_s", va, va, vw)
             b.op("vstorev", va, 0, ptr)
-            b.op("addi", ptr, ptr, lay.stride)
+            self._addi(ptr, ptr, lay.stride)
             b.op("bne", row, end, lab)
             v.put(vw, va)
             x.put(ptr, end)
@@ -469,7 +478,7 @@ class CodeGenerator:
             drow, xb, end = x.get("delay row"), x.get("ring row"), x.get("row end")
             b.op("add", drow, row, st["doff"])
             b.op("addi", xb, st["ring"], 0)
-            b.op("addi", end, row, tgt.padded * 2)
+            self._addi(end, row, tgt.padded * 2)
             lab = b.new_label("chunk")
             b.label(lab)
             b.op("vloadv", vw, 0, row)
@@ -482,7 +491,7 @@ class CodeGenerator:
             b.op("addi", drow, drow, VEC)
             b.op("vadd_s", vacc, vacc, vw)
             b.op("vstorel", vacc, 0, va)
-            b.op("addi", xb, xb, 2 * D)
+            self._addi(xb, xb, 2 * D)
             b.op("bne", row, end, lab)
             v.put(vw, vd, va, vacc)
             x.put(drow, xb, end)
@@ -572,13 +581,16 @@ class CodeGenerator:
             b.li(last_mask, (1 << (p.size % LANES)) - 1)
         unrolled = lay.resident is not None or p.chunks <= 4
         if unrolled:
+            bump = (p.chunks - 1) * lay.stride + lay.stride > 2048    # offsets beyond 12 bits
             for c in range(p.chunks):
-                self._update_chunk(p, consts, xs, c * lay.stride, vslot, 2 * p.ring_depth * c,
+                if bump and c:
+                    self._addi(xs, xs, lay.stride)
+                self._update_chunk(p, consts, xs, 0 if bump else c * lay.stride, vslot, 2 * p.ring_depth * c,
                                    xspk, 4 * c, VEC * c, lay.resident[c] if lay.resident else None,
                                    last_mask if c == p.chunks - 1 else None)
             for key, step in ((f"{p.name}.v", 2 * p.padded), (f"{p.name}.spikes", 4 * p.words)):
                 if key in self.rec_ptr:
-                    b.op("addi", self.rec_ptr[key], self.rec_ptr[key], step)
+                    self._addi(self.rec_ptr[key], self.rec_ptr[key], step)
         else:
             xend = x.get("state end")
             b.li(xend, lay.state.end)
@@ -589,14 +601,14 @@ class CodeGenerator:
                 b.op("vlui", vstep, 2 * p.ring_depth)
             b.label(lab)
             self._update_chunk(p, consts, xs, 0, vslot, 0, xspk, 0, 0, None, None)
-            b.op("addi", xs, xs, lay.stride)
+            self._addi(xs, xs, lay.stride)
             if xspk:
                 b.op("addi", xspk, xspk, 4)
             if vslot is not None:
                 b.op("vadd", vslot, vslot, vstep)
             for key, step in ((f"{p.name}.v", VEC), (f"{p.name}.spikes", 4)):
                 if key in self.rec_ptr:
-                    b.op("addi", self.rec_ptr[key], self.rec_ptr[key], step)
+                    self._addi(self.rec_ptr[key], self.rec_ptr[key], step)
             b.op("bne", xs, xend, lab)
             if last_mask is not None:
                 t0 = x.get("tmp")
