@@ -91,3 +91,43 @@ def first_difference(iss: dict, rtl: dict, fields=("stop", "x", "dmem", "instret
             return f"dmem[0x{at:x}]: ISS 0x{da[at]:02x}, RTL 0x{db[at]:02x}"
         return f"{name}: ISS {a}, RTL {b}"
     return None
+
+
+def run_cli(args) -> int:
+    """`fenn-dma sim --backend rtl`: the program through the host port of the Verilated SoC
+    built for ``--profile``; the same report and JSON state as the ISS backend."""
+    import json
+    import time
+    from pathlib import Path
+
+    from fenn_dma.isa.loader import load_program
+
+    from .config import profile
+    from .sim_cli import EXIT_OTHER_STOP, _read, _write_atomically
+
+    if args.trace:
+        raise FennError("--trace needs the ISS (--backend iss)")
+    for memory in ("vmem", "llm", "dram"):
+        if getattr(args, memory):
+            raise FennError(f"--{memory}: the RTL has no {memory.upper()} yet (only IMEM and DMEM)")
+    program = load_program(args.program)
+    if args.dmem:
+        program.images["dmem"] = _read(args.dmem)
+    config = rtl_machine_config(profile(args.profile))
+    # The RTL stops on cycles, not instructions: every instruction takes at most 3 cycles here.
+    max_cycles = 3 + 3 * args.max_instructions if args.max_instructions is not None else 100_000_000
+    print(f"building/loading the Verilated SoC for profile {args.profile} ...", flush=True)
+    soc = build(soc_config(config))
+    t0 = time.perf_counter()
+    job = _job(program, config, max_cycles, "backdoor" if args.dump_mem else "no")
+    state = _state(run_batch(soc, [job])[0], args.dump_mem)
+    seconds = time.perf_counter() - t0
+    if args.json:
+        _write_atomically(args.json, lambda f: json.dump(state, f))
+    stop = state["stop"]
+    location = program.source_map.get(stop["pc"])
+    where = f" ({location})" if location else ""
+    print(f"stop: {stop['cause']} at pc 0x{stop['pc']:08x}{where}")
+    print(f"instructions: {state['instret']}  cycles: {state['cycles']}  "
+          f"(RTL, {seconds:.1f} s including simulator start)")
+    return 0 if stop["cause"] == "ecall" else EXIT_OTHER_STOP

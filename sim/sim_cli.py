@@ -71,8 +71,8 @@ def _trace_line(pc: int, ins, written) -> str:
 
 def run(args: argparse.Namespace) -> int:
     if args.backend == "rtl":
-        raise FennError("--backend rtl is not available yet (the Verilated RTL harness has not landed); "
-                        "use --backend iss")
+        from .rtl_backend import run_cli
+        return run_cli(args)
     from fenn_dma.isa.loader import load_program
 
     from .config import profile

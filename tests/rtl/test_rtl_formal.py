@@ -34,6 +34,7 @@ class AxiLiteTargetProof(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         dut = AxiLiteTarget(ADDR)
+        dut._MustUse__silence = True       # used through its elaborated module below
         m.submodules.dut = dut.elaborate(platform)   # elaborated here, so formal_view exists
         wiring.connect(m, wiring.flipped(self.axi), dut.axi)
         wiring.connect(m, wiring.flipped(self.bus), dut.bus)
