@@ -11,9 +11,10 @@ Stages (port and signal prefixes name them, as in Minerva):
 - ``w`` writeback: load data arrives from the data RAM and is extended;
   the register file is written.
 
-One instruction per cycle on straight-line code. Stalls: a scalar load (or a
-vector instruction with a scalar result) followed by an instruction reading
-its rd costs one cycle; a vector unit that is not ready holds execute.
+One instruction per cycle on straight-line code. Stalls: a scalar load
+followed by an instruction reading its rd costs one cycle (a VTST/VEXTRACT
+result is forwarded from execute like an ALU result); a vector unit that is
+not ready holds execute.
 
 Cycles: a run of n retired instructions costs n + 3 cycles (two to fill
 fetch and decode, one for the stopping instruction in execute) plus one per
@@ -152,7 +153,7 @@ class Core(wiring.Component):
 
         is_load = _any(*(op[n] for n in LOADS))
         is_store = _any(*(op[n] for n in STORES))
-        m.d.comb += x_late.eq(is_load | x.d.vector_writes_rd)
+        m.d.comb += x_late.eq(is_load)
 
         # Branches and jumps.
         taken = _any(op.beq & compare.x_eq, op.bne & ~compare.x_eq, op.blt & compare.x_lt,
@@ -187,6 +188,8 @@ class Core(wiring.Component):
             (op.sext_b, bitmanip.x_sext_b), (op.sext_h, bitmanip.x_sext_h),
             (csr_op, csrf.x_r_data),
         ]
+        if self.has_vector:
+            results.append((x.d.vector_writes_rd, self.vector.x_result))   # VTST / VEXTRACT
         if cfg.full_m:
             results += [
                 (op.mulh | op.mulhsu | op.mulhu, multiplier.x_high),

@@ -8,10 +8,10 @@ at a time:
 - ``x_ready``: the vector unit accepts it at the end of this cycle. While
   ``x_valid & ~x_ready`` the core stalls the execute stage and everything
   behind it (a stall that the ISS cycle model must learn once the unit exists).
-- ``w_result``: for VTST (mask) and VEXTRACT (lane value) the scalar result,
-  valid in the cycle after acceptance (the core's writeback stage), when the
-  core writes it to x[rd]. A scalar instruction reading that register right
-  after such an instruction waits one cycle, as after a scalar load.
+- ``x_result``: for VTST (mask) and VEXTRACT (lane value) the scalar result,
+  in the issue cycle, so that the core forwards it like an ALU result (the
+  neuron update's ``vtst`` + ``vsel`` pair runs without a stall, as the ISS
+  cycle model assumes). ``w_result``: the same value in the next cycle.
 - ``busy``: instructions are still in flight inside the vector unit (the host
   sees it in STATUS; the core needs it for nothing else).
 - ``x_fault``/``x_cause``: the offered instruction faults (a misaligned or
@@ -38,7 +38,7 @@ def vector_issue_signature() -> Signature:
         "x_rd": Out(5), "x_rs1": Out(5), "x_rs2": Out(5),
         "x_imm": Out(signed(32)),
         "x_src1": Out(32), "x_src2": Out(32),
-        "w_result": In(32),
+        "x_result": In(32), "w_result": In(32),
         "busy": In(1),
         "x_fault": In(1), "x_cause": In(4),
     })

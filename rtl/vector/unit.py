@@ -136,7 +136,7 @@ class VectorUnit(wiring.Component):
                          llm.x_w_en[i].eq(commit & (op == VectorOp.VSTOREL) & lane.x_llm_active),
                          llm.x_w_data[i].eq(b_row[i])]
 
-        # Scalar result: VEXTRACT's lane, sign-extended, or VTST's mask; delivered in writeback.
+        # Scalar result: VEXTRACT's lane, sign-extended, or VTST's mask (now, and again in writeback).
         x_scalar = Signal(32)
         with m.If(op == VectorOp.VEXTRACT):
             m.d.comb += x_scalar.eq(a_row[ctrl.imm[:5]])
@@ -159,7 +159,8 @@ class VectorUnit(wiring.Component):
                      w_load_s0.eq(commit & (op == VectorOp.VLOADR0)),
                      w_load_s1.eq(commit & (op == VectorOp.VLOADR1)),
                      w_scalar.eq(x_scalar)]
-        m.d.comb += [issue.w_result.eq(w_scalar), issue.busy.eq(w_write | w_load_s0 | w_load_s1)]
+        m.d.comb += [issue.x_result.eq(x_scalar), issue.w_result.eq(w_scalar),
+                     issue.busy.eq(w_write | w_load_s0 | w_load_s1)]
 
         w_data = Signal(row)
         with m.Switch(w_source):
