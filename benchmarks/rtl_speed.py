@@ -1,0 +1,65 @@
+"""Simulated cycles per second of the Verilated SoC (cocotb + Verilator), for a
+long-running loop, and the harness's throughput on short random programs,
+beside the ISS's speed on the same programs.
+
+Run: .venv/bin/python benchmarks/rtl_speed.py
+"""
+from __future__ import annotations
+
+import time
+
+from fenn_dma.isa.assembler import assemble
+from fenn_dma.isa.program import Program
+from fenn_dma.isa.table import ALL_EXTENSIONS, V
+from fenn_dma.sim.config import MachineConfig
+from fenn_dma.sim.machine import Machine
+from fenn_dma.sim.rtl_backend import iss_state, run_many_on_rtl, soc_config
+from fenn_dma.sim.rtl_harness import build
+from fenn_dma.sim.rtl_harness_random import random_program
+
+LOOP = """
+    li t0, {n}
+loop:
+    addi a0, a0, 3
+    xor a1, a1, a0
+    addi t0, t0, -1
+    bnez t0, loop
+    ecall
+"""
+
+
+def main() -> None:
+    config = MachineConfig(imem_size=4096, dmem_size=1024, vmem_size=64, llm_size=64, dram_size=64,
+                           extensions=ALL_EXTENSIONS - {V})
+    soc = build(soc_config(config))
+    short = assemble(LOOP.format(n=10), "<short>")
+    long = assemble(LOOP.format(n=500_000), "<long>")
+    t = time.perf_counter()
+    run_many_on_rtl([short], config, soc=soc, dump_mem=False)
+    launch = time.perf_counter() - t
+    t = time.perf_counter()
+    r = run_many_on_rtl([long], config, soc=soc, dump_mem=False)[0]
+    seconds = time.perf_counter() - t - launch
+    m = Machine(config)
+    m.load(long)
+    t = time.perf_counter()
+    m.run()
+    iss_seconds = time.perf_counter() - t
+    print(f"Verilated SoC: {r['cycles'] / seconds / 1e6:.2f} M cycles/s "
+          f"({r['cycles']} cycles in {seconds:.2f} s, simulator launch {launch:.2f} s excluded)")
+    print(f"ISS (fast engine): {m.cycles / iss_seconds / 1e6:.2f} M predicted cycles/s; "
+          f"RTL/ISS speed ratio {r['cycles'] / seconds / (m.cycles / iss_seconds):.4f}")
+    programs = [Program.from_words(random_program(seed, config.dmem_size)) for seed in range(200)]
+    t = time.perf_counter()
+    run_many_on_rtl(programs, config, soc=soc)
+    rtl_batch = time.perf_counter() - t
+    t = time.perf_counter()
+    for p in programs:
+        iss_state(p, config)
+    iss_batch = time.perf_counter() - t
+    print(f"differential harness: 200 random programs in {rtl_batch:.1f} s on the RTL "
+          f"({rtl_batch / 200 * 1e3:.0f} ms each, one launch) vs {iss_batch:.2f} s on the ISS")
+
+
+if __name__ == "__main__":
+    main()
