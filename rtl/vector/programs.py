@@ -246,3 +246,27 @@ def fault_vector_programs(config: MachineConfig = VECTOR_TEST_CONFIG) -> list[Ve
                   encode("vstorev", rs2=4, rs1=X_BASE, imm=0)]
         programs.append(_finish(k, r, config, vmem, _prologue(r, config) + before + body + EPILOGUE))
     return programs
+
+
+def stochastic_program(seed: int, ops: int = 64, loops: int = 50,
+                       config: MachineConfig = VECTOR_TEST_CONFIG) -> VectorProgram:
+    """A loop of ``ops`` stochastically rounded VMUL/VSRAI (mixed shifts, wrap
+    and saturation), with a reload from VMEM every eighth op so values stay
+    varied, run ``loops`` times: thousands of RNG advances per program."""
+    r = random.Random(seed)
+    vmem = _images(r, config)
+    factors = {20: 29491, 21: -30000, 22: 32767, 23: 23170}       # about 0.9, -0.92, 1, 0.71 in s0.15
+    setup = [encode("vlui", rd=v, imm=value) for v, value in factors.items()]
+    body: list[int] = []
+    for k in range(ops):
+        d, a = r.randrange(20), r.randrange(20)
+        if k % 8 == 7:
+            body += [encode("vloadv", rd=d, rs1=0, imm=64 * r.randrange(16, 32)), NOP]
+        elif r.random() < 0.6:
+            body.append(encode(r.choice(["vmul_rs", "vmul_s_rs"]), rd=d, rs1=a, rs2=r.choice(list(factors)),
+                               shift=r.choice([15, 15, 14, 13])))
+        else:
+            body.append(encode("vsrai_rs", rd=d, rs1=a, shift=r.randrange(1, 4)))
+    loop = body + [encode("addi", rd=X_LOOP, rs1=X_LOOP, imm=-1),
+                   encode("bne", rs1=X_LOOP, rs2=0, imm=-4 * (len(body) + 1))]
+    return _finish(seed, r, config, vmem, _prologue(r, config) + setup + li(X_LOOP, loops) + loop + EPILOGUE)
