@@ -34,7 +34,7 @@ import numpy as np
 from .emit import Assembled, Builder, RegisterPool, assemble_items, fill_load_use_slots
 from .errors import ResourceError
 from .memory import MemoryPlan, Region
-from .quantise import DECAY_SHIFT, LANES, QConnection, QNetwork, QPopulation
+from .quantise import DECAY_SHIFT, LANES, QConnection, QNetwork, QPopulation, suffix
 from .reference import readout_round
 from fenn_dma.isa.table import ROUND_NEAREST, ROUND_SUFFIX
 
@@ -71,8 +71,8 @@ class PopLayout:
     dynamic: tuple[str, ...] = ()             # offsets zeroed at init
     params_vector: tuple[str, ...] = ()       # per-neuron parameters stored in the block
     spikes: Region | None = None              # current spike words (DMEM)
-    ring_base: int = 0
-    resident: list[str] | None = None         # accumulator registers
+    ring_base: dict[int, int] = field(default_factory=dict)       # LLM ring per synapse group
+    resident: dict[int, list[str]] = field(default_factory=dict)  # accumulator registers per group
 
 
 @dataclass
@@ -120,14 +120,18 @@ class CodeGenerator:
             if p.kind == "input":
                 continue
             lay = self.layout[p.name]
-            dyn = ["V"] + (["I"] if p.synapse == "exp" else []) + (["A"] if p.kind == "ALIF" else []) \
+            dyn = ["V"] + [f"I{suffix(k)}" for k in p.exp_groups] + (["A"] if p.kind == "ALIF" else []) \
                 + (["rc"] if p.refractory > 0 else []) + (["ro"] if p.readout else [])
-            if p.has_direct and p.chunks <= budget:
-                lay.resident = [f"{p.name}.acc{c}" for c in range(p.chunks)]
-                budget -= p.chunks
-            elif p.has_direct:
-                dyn.append("acc")
-            params = [k for k, a in p.params.items() if np.unique(a).size > 1]
+            for k, g in enumerate(p.synapses):
+                if g.has_direct and p.chunks <= budget:
+                    lay.resident[k] = [f"{p.name}.acc{suffix(k)}.{c}" for c in range(p.chunks)]
+                    budget -= p.chunks
+                elif g.has_direct:
+                    dyn.append(f"acc{suffix(k)}")
+            values = dict(p.params)
+            if p.initial_v is not None:
+                values["V0"] = p.initial_v      # copied to V at initialisation
+            params = [k for k, a in values.items() if np.unique(a).size > 1]
             lay.dynamic, lay.params_vector = tuple(dyn), tuple(params)
             names = list(dyn) + params
             lay.offsets = {n: VEC * i for i, n in enumerate(names)}
@@ -137,12 +141,13 @@ class CodeGenerator:
             if params:
                 block = np.zeros((p.chunks, len(names), LANES), np.int16)
                 for k in params:
-                    block[:, names.index(k), :].flat[:p.size] = p.params[k]
+                    block[:, names.index(k), :].flat[:p.size] = values[k]
                 self.vmem_data.append((lay.state.offset, block.astype("<i2").tobytes()))
-            if p.ring_depth:
-                r = plan.place("llm", f"{p.name}.ring", p.chunks * 2 * p.ring_depth, align=2,
-                               note=f"{p.ring_depth} slots x {p.chunks} rows per lane")
-                lay.ring_base = r.offset
+            for k, g in enumerate(p.synapses):
+                if g.has_ring:
+                    r = plan.place("llm", f"{p.name}.ring{suffix(k)}", p.chunks * 2 * p.ring_depth, align=2,
+                                   note=f"{p.ring_depth} slots x {p.chunks} rows per lane")
+                    lay.ring_base[k] = r.offset
         for c in q.connections.values():
             self._place_connection(c)
         self._place_windows()
@@ -229,9 +234,9 @@ class CodeGenerator:
         self.vzero = v.get("zero")
         b.op("vlui", self.vzero, 0)
         for lay in self.layout.values():
-            if lay.resident:
-                lay.resident = [v.get(n) for n in lay.resident]
-                for r in lay.resident:
+            for k, names in lay.resident.items():
+                lay.resident[k] = [v.get(n) for n in names]
+                for r in lay.resident[k]:
                     b.op("vlui", r, 0, comment="register-resident accumulator")
         self.in_prev, self.in_cur = {}, {}
         for p in q.populations.values():
@@ -307,17 +312,22 @@ class CodeGenerator:
             lab = b.new_label("init_state")
             b.li(p_ptr, lay.state.offset)
             b.li(p_end, lay.state.end)
-            vmin = None
+            start = {}          # initial value register per variable (default: zero)
             if p.readout == "v_max":
-                vmin = v.get("min")
-                b.op("vlui", vmin, -32768)
+                start["ro"] = v.get("min")
+                b.op("vlui", start["ro"], -32768)
+            if p.initial_v is not None:
+                start["V"] = v.get("initial V")
+                if "V0" not in lay.offsets:
+                    b.op("vlui", start["V"], int(p.initial_v[0]) & 0xFFFF)
             b.label(lab)
+            if "V0" in lay.offsets:
+                b.op("vloadv", start["V"], lay.offsets["V0"], p_ptr, comment="initial V")
             for var in lay.dynamic:
-                b.op("vstorev", vmin if (var == "ro" and vmin) else vz, lay.offsets[var], p_ptr)
+                b.op("vstorev", start.get(var, vz), lay.offsets[var], p_ptr)
             self._addi(p_ptr, p_ptr, lay.stride)
             b.op("bne", p_ptr, p_end, lab)
-            if vmin:
-                v.put(vmin)
+            v.put(*start.values())
         llm = self.plan.used["llm"]
         if llm:
             va = v.get("address")
@@ -419,7 +429,7 @@ class CodeGenerator:
                 b.op("vfill", st["vT"], tmp)
                 x.put(tmp)
             st["ring"] = xr("ring base")
-            b.li(st["ring"], lay.ring_base)
+            b.li(st["ring"], lay.ring_base[c.group])
             if c.sparse:
                 st["vhi"] = vr("weight mask")
                 b.op("vlui", st["vhi"], (~((1 << c.index_bits) - 1)) & 0xFFFF)
@@ -450,16 +460,16 @@ class CodeGenerator:
             return
         row = x.get("row")
         self._row_address(c, st, idx, row)
-        if c.mode == "direct" and lay.resident:
+        if c.mode == "direct" and c.group in lay.resident:
             w = [v.get("weight a"), v.get("weight b")]
-            for k, acc in enumerate(lay.resident):
+            for k, acc in enumerate(lay.resident[c.group]):
                 b.op("vloadv", w[k % 2], VEC * k, row)
                 b.op("vadd_s", acc, acc, w[k % 2])
             v.put(*w)
         elif c.mode == "direct":
             vw, va = v.get("weight"), v.get("acc")
             ptr, end = x.get("acc ptr"), x.get("row end")
-            b.li(ptr, lay.state.offset + lay.offsets["acc"])
+            b.li(ptr, lay.state.offset + lay.offsets[f"acc{suffix(c.group)}"])
             self._addi(end, row, tgt.padded * 2)
             lab = b.new_label("chunk")
             b.label(lab)
@@ -565,9 +575,7 @@ class CodeGenerator:
             tmp = x.get("tmp")
             b.op("andi", tmp, self.s_t, p.ring_depth - 1)
             b.op("slli", tmp, tmp, 1)
-            if lay.ring_base:
-                b.op("addi", tmp, tmp, lay.ring_base)
-            b.op("vfill", vslot, tmp, comment="LLM address of this step's ring slot")
+            b.op("vfill", vslot, tmp, comment="this step's ring slot (+ ring base + row as offsets)")
             x.put(tmp)
         xspk = None
         if p.spiking:
@@ -579,15 +587,14 @@ class CodeGenerator:
             last_mask = x.get("last word mask")
             held_x.append(last_mask)
             b.li(last_mask, (1 << (p.size % LANES)) - 1)
-        unrolled = lay.resident is not None or p.chunks <= 4
+        unrolled = bool(lay.resident) or p.chunks <= 4
         if unrolled:
             bump = (p.chunks - 1) * lay.stride + lay.stride > 2048    # offsets beyond 12 bits
             for c in range(p.chunks):
                 if bump and c:
                     self._addi(xs, xs, lay.stride)
                 self._update_chunk(p, consts, xs, 0 if bump else c * lay.stride, vslot, 2 * p.ring_depth * c,
-                                   xspk, 4 * c, VEC * c, lay.resident[c] if lay.resident else None,
-                                   last_mask if c == p.chunks - 1 else None)
+                                   xspk, 4 * c, VEC * c, c, last_mask if c == p.chunks - 1 else None)
             for key, step in ((f"{p.name}.v", 2 * p.padded), (f"{p.name}.spikes", 4 * p.words)):
                 if key in self.rec_ptr:
                     self._addi(self.rec_ptr[key], self.rec_ptr[key], step)
@@ -600,7 +607,7 @@ class CodeGenerator:
                 vstep = v.get("ring row step")
                 b.op("vlui", vstep, 2 * p.ring_depth)
             b.label(lab)
-            self._update_chunk(p, consts, xs, 0, vslot, 0, xspk, 0, 0, None, None)
+            self._update_chunk(p, consts, xs, 0, vslot, 0, xspk, 0, 0, None, None)   # (no resident accumulators)
             self._addi(xs, xs, lay.stride)
             if xspk:
                 b.op("addi", xspk, xspk, 4)
@@ -624,7 +631,9 @@ class CodeGenerator:
         x.put(*held_x)
         v.put(*held_v)
 
-    def _update_chunk(self, p, consts, xs, soff, vslot, ring_off, xspk, spk_off, rec_off, acc, last_mask):
+    def _update_chunk(self, p, consts, xs, soff, vslot, ring_off, xspk, spk_off, rec_off, chunk, last_mask):
+        """One 32-neuron chunk; ``chunk``: its index when unrolled (register-resident
+        accumulators are per chunk), None inside the chunk loop."""
         b, x, v, q = self.b, self.x, self.v, self.q
         lay = self.layout[p.name]
         sat = "_s" if p.saturate else ""
@@ -632,6 +641,7 @@ class CodeGenerator:
         mul = "vmul" + sat + rnd
         add = "vadd" + sat
         temps: list[str] = []
+        loaded: dict[str, str] = {}
 
         def tmpv(name):
             r = v.get(name)
@@ -641,52 +651,58 @@ class CodeGenerator:
         def par(name):
             if name in consts:
                 return consts[name]
-            r = tmpv(name)
-            b.op("vloadv", r, soff + lay.offsets[name], xs)
-            return r
+            if name not in loaded:
+                loaded[name] = tmpv(name)
+                b.op("vloadv", loaded[name], soff + lay.offsets[name], xs)
+            return loaded[name]
 
         def off(var):
             return soff + lay.offsets[var]
 
         V = tmpv("V")
         b.op("vloadv", V, off("V"), xs)
-        I = None
-        if p.synapse == "exp":
-            I = tmpv("I")
-            b.op("vloadv", I, off("I"), xs)
-        inp = None
-        if acc is not None:
-            inp = acc
-        elif "acc" in lay.offsets:
-            inp = tmpv("input")
-            b.op("vloadv", inp, off("acc"), xs)
-            b.op("vstorev", self.vzero, off("acc"), xs)
-        if vslot is not None:
-            r = tmpv("ring input")
-            b.op("vloadl", r, ring_off, vslot)
-            b.op("vstorel", self.vzero, ring_off, vslot)
-            if inp is not None:
-                s = tmpv("input sum")
-                b.op("vadd_s", s, inp, r)
-                inp = s
-            else:
-                inp = r
+        I = {}
+        for k in p.exp_groups:
+            I[k] = tmpv(f"I{suffix(k)}")
+            b.op("vloadv", I[k], off(f"I{suffix(k)}"), xs)
+        inp: dict[int, str | None] = {}
+        resident = []
+        for k, g in enumerate(p.synapses):
+            val = None
+            if k in lay.resident:
+                val = lay.resident[k][chunk]
+                resident.append(val)
+            elif g.has_direct:
+                val = tmpv(f"input{suffix(k)}")
+                b.op("vloadv", val, off(f"acc{suffix(k)}"), xs)
+                b.op("vstorev", self.vzero, off(f"acc{suffix(k)}"), xs)
+            if g.has_ring:
+                r = tmpv(f"ring input{suffix(k)}")
+                b.op("vloadl", r, ring_off + lay.ring_base[k], vslot)
+                b.op("vstorel", self.vzero, ring_off + lay.ring_base[k], vslot)
+                if val is not None:
+                    s = tmpv(f"input sum{suffix(k)}")
+                    b.op("vadd_s", s, val, r)
+                    val = s
+                else:
+                    val = r
+            inp[k] = val
         has_bias = bool(p.params["bias"].any())
-        if p.synapse == "exp":
-            b.op(mul, I, I, par("alpha"), DECAY_SHIFT)
-            if inp is not None:
-                b.op(add, I, I, inp)
-            if has_bias:
-                b.op(add, I, I, par("bias"))
-            b.op(mul, V, V, par("beta"), DECAY_SHIFT)
-            b.op(add, V, V, I)
-        else:
-            b.op(mul, V, V, par("beta"), DECAY_SHIFT)
-            if inp is not None:
-                b.op(add, V, V, inp)
-            if has_bias:
-                b.op(add, V, V, par("bias"))
-        if acc is not None:
+        for k in p.exp_groups:
+            b.op(mul, I[k], I[k], par(f"alpha{suffix(k)}"), DECAY_SHIFT)
+            if inp[k] is not None:
+                b.op(add, I[k], I[k], inp[k])
+            if has_bias and k == p.bias_group:
+                b.op(add, I[k], I[k], par("bias"))
+        b.op(mul, V, V, par("beta"), DECAY_SHIFT)
+        for k in p.exp_groups:
+            b.op(add, V, V, I[k])
+        for k, g in enumerate(p.synapses):
+            if g.kind == "delta" and inp[k] is not None:
+                b.op(add, V, V, inp[k])
+        if has_bias and p.bias_group is None:
+            b.op(add, V, V, par("bias"))
+        for acc in resident:
             b.op("vlui", acc, 0, comment="accumulator ready for the next step")
         xz = None
         if p.kind != "LI":
@@ -697,7 +713,7 @@ class CodeGenerator:
                 b.op("vloadv", rc, off("rc"), xs)
                 b.op("vsub_s", rc, rc, consts["one"])
                 b.op("vtge", xh, rc, self.vzero, comment="refractory: rc >= 0")
-                b.op("vsel", V, xh, self.vzero)
+                b.op("vsel", V, xh, par("reset"), comment="held at v_reset")
                 x.put(xh)
             thr = par("thr")
             if p.kind == "ALIF":
@@ -738,8 +754,8 @@ class CodeGenerator:
                 b.op("vsel", ro, xz, t3)
             b.op("vstorev", ro, off("ro"), xs)
         b.op("vstorev", V, off("V"), xs)
-        if I is not None:
-            b.op("vstorev", I, off("I"), xs)
+        for k, reg in I.items():
+            b.op("vstorev", reg, off(f"I{suffix(k)}"), xs)
         if f"{p.name}.v" in self.rec_ptr:
             b.op("vstorev", V, rec_off, self.rec_ptr[f"{p.name}.v"])
         if xz is not None:

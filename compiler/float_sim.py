@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .model import ALIF, LI, Exponential, Network, SpikeInput
+from .model import ALIF, LI, Network, SpikeInput
+from .quantise import synapse_groups
 from .schedule import make_schedule
 
 
@@ -20,18 +21,27 @@ def simulate_float(net: Network, inputs: dict[str, np.ndarray], steps: int | Non
     dense = {c.name: c.dense_arrays() for c in net.connections.values()}
     maxoff = max([int(d.max(initial=0)) + max(c.latency, 1) for c in net.connections.values()
                   for d in [dense[c.name][1]]] + [1])
-    ring = {p: np.zeros((B, maxoff + 1, pops[p].size)) for p in pops}
-    st = {p: {k: np.zeros((B, pops[p].size)) for k in ("V", "I", "A", "rc")} for p in pops}
+    groups = {p: synapse_groups(net.incoming(pops[p])) for p in pops}
+    group_of = {c.name: groups[c.target.name].index(
+        (c.synapse.kind, float(c.synapse.tau) if c.synapse.kind == "exp" else None))
+        for c in net.connections.values()}
+    ring = {p: np.zeros((max(len(groups[p]), 1), B, maxoff + 1, pops[p].size)) for p in pops}
+    st = {p: {k: np.zeros((B, pops[p].size)) for k in ("V", "A", "rc")} for p in pops}
+    for p in pops:
+        st[p]["I"] = np.zeros((max(len(groups[p]), 1), B, pops[p].size))
+        if pops[p].initial_v is not None:
+            st[p]["V"][:] = pops[p].initial_v
     spikes = {p: np.zeros((B, pops[p].size)) for p in pops}
     rec = {p: {k: [] for k in ("V", "I", "A", "spikes")} for p in pops}
     D = maxoff + 1
+    i_range: dict[str, tuple[float, float]] = {}     # over every synapse group's current
 
     def deliver(c, s, t):
         w, d, _ = dense[c.name]
         off = c.latency - 1 if c.latency >= 1 else 0
         for dv in np.unique(d):
             wd = np.where(d == dv, w, 0.0)
-            ring[c.target.name][:, (t + off + dv) % D] += s @ wd
+            ring[c.target.name][group_of[c.name], :, (t + off + dv) % D] += s @ wd
 
     for t in range(T):
         prev = dict(spikes)
@@ -49,20 +59,21 @@ def simulate_float(net: Network, inputs: dict[str, np.ndarray], steps: int | Non
                 rec[name]["spikes"].append(spikes[name])
                 continue
             s = st[name]
-            inp = ring[name][:, t % D].copy()
-            ring[name][:, t % D] = 0
+            inp = ring[name][:, :, t % D].copy()
+            ring[name][:, :, t % D] = 0
             beta = np.exp(-net.dt / np.asarray(nrn.tau_mem, np.float64))
-            syn = [c.synapse for c in net.incoming(pop)]
-            if syn and isinstance(syn[0], Exponential):
-                s["I"] = np.exp(-net.dt / syn[0].tau) * s["I"] + inp + nrn.bias
-                s["V"] = beta * s["V"] + s["I"]
-            else:
-                s["V"] = beta * s["V"] + inp + nrn.bias
+            exp = [k for k, (kind, _) in enumerate(groups[name]) if kind == "exp"]
+            for k in exp:      # the bias goes to the first exponential current, else to V
+                s["I"][k] = np.exp(-net.dt / groups[name][k][1]) * s["I"][k] + inp[k] + (nrn.bias if k == exp[0] else 0)
+            s["V"] = beta * s["V"] + sum(s["I"][k] for k in exp) + (0.0 if exp else nrn.bias)
+            for k, (kind, _) in enumerate(groups[name]):
+                if kind == "delta":
+                    s["V"] = s["V"] + inp[k]
             if not isinstance(nrn, LI):
                 ref = int(round(nrn.refractory / net.dt))
                 if ref > 0:
                     s["rc"] = s["rc"] - 1
-                    s["V"] = np.where(s["rc"] >= 0, 0.0, s["V"])
+                    s["V"] = np.where(s["rc"] >= 0, nrn.v_reset, s["V"])   # held at v_reset
                 thr = nrn.threshold + (nrn.beta * s["A"] if isinstance(nrn, ALIF) else 0.0)
                 z = s["V"] > thr
                 s["V"] = np.where(z, nrn.v_reset, s["V"])
@@ -72,13 +83,18 @@ def simulate_float(net: Network, inputs: dict[str, np.ndarray], steps: int | Non
                     s["A"] = np.exp(-net.dt / np.asarray(nrn.tau_adapt)) * s["A"] + z
                 spikes[name] = z.astype(np.float64)
                 rec[name]["spikes"].append(spikes[name])
-            for k in ("V", "I", "A"):
+            for k in ("V", "A"):
                 rec[name][k].append(s[k].copy())
+            rec[name]["I"].append(s["I"].sum(axis=0))
+            lo, hi = i_range.get(name, (0.0, 0.0))
+            i_range[name] = (min(lo, float(s["I"].min())), max(hi, float(s["I"].max())))
     records = {p: {k: np.stack(v, 1) for k, v in r.items() if v} for p, r in rec.items()}
     ranges = {p: {k: (float(a.min()), float(a.max())) for k, a in r.items() if k != "spikes"}
               for p, r in records.items()}
     for p, r in ranges.items():
-        if "I" in r and "V" in r:   # I shares V's format
+        if p in i_range:
+            r["I"] = i_range[p]
+        if "I" in r and "V" in r:   # every current I<k> shares V's format
             r["V"] = (min(r["V"][0], r["I"][0]), max(r["V"][1], r["I"][1]))
     return records, ranges
 

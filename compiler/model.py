@@ -30,6 +30,7 @@ from .errors import ModelError
 
 READOUTS = (None, "v_sum", "v_max", "spike_count")
 RECORDABLE = ("v", "spikes")
+PLACEMENTS = ("auto", "vmem", "dram")
 
 
 def _positive(owner: str, name: str, value) -> None:
@@ -161,6 +162,37 @@ class FixedProbability:
         return Sparse(pre, post, np.full(pre.size, float(self.weight)), self.delay)
 
 
+# --- initial values ---------------------------------------------------------
+
+@dataclass(frozen=True)
+class Uniform:
+    """Values drawn uniformly from [low, high) per neuron with numpy seed ``seed``
+    (e.g. ``initial_v=Uniform(-60, -50, seed=1)``, as GeNN's ``init_var("Uniform")``)."""
+
+    low: float
+    high: float
+    seed: int = 0
+
+    def sample(self, size: int) -> np.ndarray:
+        return np.random.default_rng(self.seed).uniform(self.low, self.high, size)
+
+
+def initial_values(value, size: int, owner: str) -> np.ndarray:
+    """A per-neuron float array from a scalar, a (size,) array or a :class:`Uniform`."""
+    if isinstance(value, Uniform):
+        if not value.low <= value.high:
+            raise ModelError(f"{owner}: Uniform(low={value.low}, high={value.high}) needs low <= high")
+        return value.sample(size)
+    a = np.asarray(value, dtype=np.float64)
+    if a.ndim == 0:
+        return np.full(size, float(a))
+    if a.shape != (size,):
+        raise ModelError(f"{owner} has shape {a.shape}, expected a scalar, ({size},) or Uniform(low, high, seed)")
+    if not np.all(np.isfinite(a)):
+        raise ModelError(f"{owner} must be finite")
+    return a
+
+
 # --- populations and connections ---------------------------------------------
 
 @dataclass
@@ -174,6 +206,7 @@ class Population:
     # otherwise chosen from value ranges (see compiler/quantise.py).
     formats: dict[str, str] = field(default_factory=dict)
     ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
+    initial_v: np.ndarray | None = None      # per-neuron V at the start (None: 0)
 
     @property
     def kind(self) -> str:
@@ -192,6 +225,9 @@ class Connection:
     connectivity: Dense | Sparse
     synapse: Delta | Exponential
     latency: int = 1     # steps from the spike to its arrival, before per-synapse delays
+    # where the weights live: "vmem", "dram" (streamed by DMA per spike) or "auto"
+    # (VMEM while it fits, else DRAM; see compiler/placement.py)
+    placement: str = "auto"
 
     @property
     def sparse(self) -> bool:
@@ -234,7 +270,10 @@ class Network:
 
     def population(self, name: str, size: int, neuron, record=(), readout: str | None = None,
                    formats: dict[str, str] | None = None,
-                   ranges: dict[str, tuple[float, float]] | None = None) -> Population:
+                   ranges: dict[str, tuple[float, float]] | None = None,
+                   initial_v=None) -> Population:
+        """``initial_v``: V at the start of a run (and after ``Runtime.reset``), a value,
+        a per-neuron array or :class:`Uniform`; default 0."""
         owner = f"population {name!r}"
         if name in self.populations:
             raise ModelError(f"{owner} is defined twice")
@@ -259,14 +298,23 @@ class Network:
             raise ModelError(f"{owner}: readout 'spike_count' needs a spiking (LIF/ALIF) population")
         if readout in ("v_sum", "v_max") and neuron.kind == "input":
             raise ModelError(f"{owner}: a spike source has no V for readout {readout!r}")
-        pop = Population(name, int(size), neuron, record, readout, dict(formats or {}), dict(ranges or {}))
+        v0 = None
+        if initial_v is not None:
+            if neuron.kind == "input":
+                raise ModelError(f"{owner}: a spike source has no V to initialise")
+            v0 = initial_values(initial_v, int(size), f"{owner}: initial_v")
+        pop = Population(name, int(size), neuron, record, readout, dict(formats or {}), dict(ranges or {}), v0)
         self.populations[name] = pop
         return pop
 
     def connect(self, source: Population, target: Population, connectivity, synapse=None,
-                latency: int = 1, name: str | None = None) -> Connection:
+                latency: int = 1, name: str | None = None, placement: str = "auto") -> Connection:
+        """``placement`` of the weights: "auto" (VMEM while they fit, else streamed
+        from DRAM), "vmem" or "dram"."""
         name = name or f"{source.name}->{target.name}"
         owner = f"connection {name!r}"
+        if placement not in PLACEMENTS:
+            raise ModelError(f"{owner}: unknown placement {placement!r}; allowed: {', '.join(PLACEMENTS)}")
         if name in self.connections:
             raise ModelError(f"{owner} is defined twice; pass name= to tell them apart")
         for p in (source, target):
@@ -315,7 +363,7 @@ class Network:
             d = np.asarray(delays)
             if d.size and (np.any(d < 0) or np.any(d != np.round(d))):
                 raise ModelError(f"{owner}: delays must be integers >= 0 steps")
-        conn = Connection(name, source, target, connectivity, synapse, int(latency))
+        conn = Connection(name, source, target, connectivity, synapse, int(latency), placement)
         self.connections[name] = conn
         return conn
 

@@ -33,6 +33,22 @@ DEFAULT_A_FORMAT = FixedFormat(8, 7)
 ROUND_CODES = {"truncate": ROUND_TRUNC, "nearest": ROUND_NEAREST, "stochastic": ROUND_STOCHASTIC}
 
 
+def suffix(k: int) -> str:
+    """Name suffix of synapse group ``k``: "" for the first (I, alpha, acc), else the index (I1, ...)."""
+    return "" if k == 0 else str(k)
+
+
+@dataclass
+class QSynapse:
+    """One synapse type onto a population: its own input accumulators and, for an
+    exponential synapse, its own current ``I<k>`` decaying with ``alpha<k>``."""
+
+    kind: str                       # delta | exp
+    tau: float | None = None        # ms (exp)
+    has_direct: bool = False        # a dense, undelayed, offset-0 input accumulator
+    has_ring: bool = False          # an LLM ring buffer (delays, sparse, latency > 1)
+
+
 @dataclass
 class QPopulation:
     name: str
@@ -40,7 +56,7 @@ class QPopulation:
     kind: str                       # input | LIF | ALIF | LI
     v_fmt: FixedFormat | None = None
     a_fmt: FixedFormat | None = None
-    synapse: str | None = None      # delta | exp (None: no input)
+    synapses: list[QSynapse] = field(default_factory=list)    # in order of first incoming connection
     params: dict[str, np.ndarray] = field(default_factory=dict)   # int arrays (size,)
     badapt_shift: int = 0
     refractory: int = 0             # steps
@@ -49,7 +65,7 @@ class QPopulation:
     readout_shift: int = 0
     record: tuple[str, ...] = ()
     ring_depth: int = 0             # LLM ring slots (power of two); 0: no ring
-    has_direct: bool = False        # a dense, undelayed, offset-0 input accumulator
+    initial_v: np.ndarray | None = None   # int (size,) V at initialisation; None: 0
 
     @property
     def chunks(self) -> int:
@@ -67,12 +83,27 @@ class QPopulation:
     def spiking(self) -> bool:
         return self.kind in ("input", "LIF", "ALIF")
 
+    @property
+    def exp_groups(self) -> list[int]:
+        return [k for k, s in enumerate(self.synapses) if s.kind == "exp"]
+
+    @property
+    def bias_group(self) -> int | None:
+        """The bias is added to the first exponential current (as with one Exponential
+        synapse), else to V."""
+        g = self.exp_groups
+        return g[0] if g else None
+
+    @property
+    def has_direct(self) -> bool:
+        return any(s.has_direct for s in self.synapses)
+
     def multiplies(self) -> tuple[str, ...]:
         """The multiplies of the neuron update in program order (one RNG advance
         each under stochastic rounding)."""
         if self.kind == "input":
             return ()
-        ops = ("alpha",) if self.synapse == "exp" else ()
+        ops = tuple(f"alpha{suffix(k)}" for k in self.exp_groups)
         ops += ("beta",)
         if self.kind == "ALIF":
             ops += ("badapt", "rho")
@@ -92,6 +123,8 @@ class QConnection:
     mode: str = "direct"       # direct (dense accumulator) | ring (LLM ring buffer)
     offset: int = 0            # extra steps before the per-synapse delay
     index_bits: int = 0        # sparse: low bits of a packed word holding the LLM address
+    group: int = 0             # index of the target's synapse type (QPopulation.synapses)
+    placement: str = "auto"    # weights in "vmem" or "dram"; "auto" is resolved by compiler/placement.py
 
     @property
     def max_delay(self) -> int:
@@ -193,15 +226,7 @@ def _quantise_population(net: Network, pop: Population, measured: dict, n_steps:
         return q
     owner = f"population {pop.name!r}"
     incoming = net.incoming(pop)
-    syns = {c.synapse.kind for c in incoming}
-    if len(syns) > 1:
-        raise ModelError(f"{owner}: mixes Delta and Exponential synapses in its inputs; "
-                         "one synapse type per target population is supported")
-    taus = {c.synapse.tau for c in incoming if isinstance(c.synapse, Exponential)}
-    if len(taus) > 1:
-        raise ModelError(f"{owner}: incoming Exponential synapses have different tau {sorted(taus)}; "
-                         "one tau per target population is supported")
-    q.synapse = syns.pop() if syns else "delta"
+    q.synapses = [QSynapse(kind, tau) for kind, tau in synapse_groups(incoming)]
     max_w = max([float(np.abs(c.dense_arrays()[0]).max(initial=0.0)) for c in incoming] + [0.0])
     thr = np.abs(np.asarray(getattr(n, "threshold", 0.0))).max()
 
@@ -214,8 +239,10 @@ def _quantise_population(net: Network, pop: Population, measured: dict, n_steps:
     size = pop.size
     v = q.v_fmt
     q.params["beta"] = _decay(net.dt, n.tau_mem, size, f"{owner}: tau_mem")
-    if q.synapse == "exp":
-        q.params["alpha"] = _decay(net.dt, next(iter(taus)), size, f"{owner}: synapse tau")
+    for k in q.exp_groups:
+        q.params[f"alpha{suffix(k)}"] = _decay(net.dt, q.synapses[k].tau, size, f"{owner}: synapse tau")
+    if pop.initial_v is not None:
+        q.initial_v = _q(pop.initial_v, v, f"{owner}: initial_v")
     q.params["bias"] = _q(_per_neuron(n.bias, size, f"{owner}: bias"), v, f"{owner}: bias")
     if isinstance(n, LI):
         pass
@@ -253,6 +280,17 @@ def _quantise_population(net: Network, pop: Population, measured: dict, n_steps:
     return q
 
 
+def synapse_groups(incoming: list[Connection]) -> list[tuple[str, float | None]]:
+    """The distinct synapse types (kind, tau) of a population's inputs, in order of
+    first appearance: one current (and accumulator) per type."""
+    groups: list[tuple[str, float | None]] = []
+    for c in incoming:
+        key = (c.synapse.kind, float(c.synapse.tau) if isinstance(c.synapse, Exponential) else None)
+        if key not in groups:
+            groups.append(key)
+    return groups
+
+
 def _quantise_connection(c: Connection, tgt: QPopulation, sched: Schedule) -> QConnection:
     owner = f"connection {c.name!r}"
     w, d, exists = c.dense_arrays()
@@ -260,8 +298,10 @@ def _quantise_connection(c: Connection, tgt: QPopulation, sched: Schedule) -> QC
     wq = np.where(exists, _q(np.where(exists, w, 0.0), fmt, f"{owner}: weight"), 0)
     delayed = bool(d.size and d.max() > 0)
     offset = sched.offset(c.latency)
+    key = (c.synapse.kind, float(c.synapse.tau) if isinstance(c.synapse, Exponential) else None)
+    group = [(g.kind, g.tau) for g in tgt.synapses].index(key)
     qc = QConnection(c.name, c.source.name, c.target.name, c.sparse, c.latency, wq, d, exists,
-                     offset=offset)
+                     offset=offset, group=group, placement=c.placement)
     qc.mode = "direct" if (not c.sparse and not delayed and offset == 0) else "ring"
     if d.size and d.max() + offset > 4096:
         raise ModelError(f"{owner}: delay {d.max()} (+ latency) exceeds the 4096-step ring buffer limit")
@@ -273,7 +313,9 @@ def _plan_accumulators(pops: dict[str, QPopulation], conns: dict[str, QConnectio
     which depend on the depth; sparse weights are re-rounded to keep their low bits free."""
     for p in pops.values():
         ins = [c for c in conns.values() if c.target == p.name]
-        p.has_direct = any(c.mode == "direct" for c in ins)
+        for k, g in enumerate(p.synapses):
+            g.has_direct = any(c.mode == "direct" and c.group == k for c in ins)
+            g.has_ring = any(c.mode == "ring" and c.group == k for c in ins)
         ring = [c for c in ins if c.mode == "ring"]
         if ring:
             need = max(c.offset + c.max_delay for c in ring) + 1

@@ -19,7 +19,7 @@ from fenn_dma.isa.table import ROUND_NEAREST, ROUND_STOCHASTIC, ROUND_TRUNC
 from fenn_dma.sim import lanes as L
 
 from .errors import ModelError
-from .quantise import DECAY_SHIFT, LANES, QConnection, QNetwork, QPopulation
+from .quantise import DECAY_SHIFT, LANES, QConnection, QNetwork, QPopulation, suffix
 
 I16_MIN, I16_MAX = -32768, 32767
 
@@ -27,12 +27,12 @@ I16_MIN, I16_MAX = -32768, 32767
 @dataclass
 class PopState:
     V: np.ndarray | None = None
-    I: np.ndarray | None = None
+    I: dict[int, np.ndarray] = field(default_factory=dict)   # per exponential synapse group
     A: np.ndarray | None = None
     rc: np.ndarray | None = None
     readout: np.ndarray | None = None
-    direct: np.ndarray | None = None    # (B, Npad)
-    ring: np.ndarray | None = None      # (B, depth, Npad)
+    # input accumulators per (synapse group, "direct" | "ring"): (B, Npad) or (B, depth, Npad)
+    acc: dict[tuple[int, str], np.ndarray] = field(default_factory=dict)
     spikes: np.ndarray | None = None    # (B, size) bool, latest step
 
 
@@ -68,15 +68,20 @@ class ReferenceSimulator:
             s = PopState(spikes=np.zeros((B, p.size), bool))
             if p.kind != "input":
                 s.V = z()
-                s.I = z() if p.synapse == "exp" else None
+                if p.initial_v is not None:
+                    s.V[:, :p.size] = p.initial_v
+                s.I = {k: z() for k in p.exp_groups}
                 s.A = z() if p.kind == "ALIF" else None
                 s.rc = z() if p.refractory > 0 else None
                 if p.readout == "v_max":
                     s.readout = np.full((B, p.padded), I16_MIN, np.int16)
                 elif p.readout:
                     s.readout = z()
-                s.direct = z() if p.has_direct else None
-                s.ring = np.zeros((B, p.ring_depth, p.padded), np.int16) if p.ring_depth else None
+                for k, g in enumerate(p.synapses):
+                    if g.has_direct:
+                        s.acc[(k, "direct")] = z()
+                    if g.has_ring:
+                        s.acc[(k, "ring")] = np.zeros((B, p.ring_depth, p.padded), np.int16)
             self.state[p.name] = s
 
     # --- stochastic rounding stream -------------------------------------------
@@ -105,11 +110,11 @@ class ReferenceSimulator:
                     jobs.append((c, spikes_of(g.source)))
         if not jobs:
             return
-        for acc_name in ("direct", "ring"):
-            mine = [(c, s) for c, s in jobs if (c.mode == "direct") == (acc_name == "direct")]
+        for key in st.acc:
+            mine = [(c, s) for c, s in jobs if (c.group, c.mode) == key]
             if not mine:
                 continue
-            acc = getattr(st, acc_name)
+            acc = st.acc[key]
             pos = np.zeros(acc.shape, np.int64)
             neg = np.zeros(acc.shape, np.int64)
             for c, s in mine:
@@ -123,8 +128,8 @@ class ReferenceSimulator:
             new = acc.copy()
             new[ok] = exact[ok].astype(np.int16)
             for b in np.nonzero(~ok)[0]:
-                new[b] = self._sequential(pop, acc[b], groups, spikes_of, acc_name, b)
-            setattr(st, acc_name, new)
+                new[b] = self._sequential(pop, acc[b], groups, spikes_of, key, b)
+            st.acc[key] = new
 
     def _slots(self, c: QConnection, pop: QPopulation) -> np.ndarray:
         return (self.t + c.offset + c.delays) % pop.ring_depth     # (n_pre, n_post)
@@ -150,19 +155,19 @@ class ReferenceSimulator:
         neg = np.bincount(idx, np.minimum(vals, 0), size).astype(np.int64).reshape(B, depth, npad)
         return pos, neg
 
-    def _sequential(self, pop, acc_b, groups, spikes_of, acc_name, b):
+    def _sequential(self, pop, acc_b, groups, spikes_of, key, b):
         """One sample's accumulator, adding spike by spike in program order."""
         acc = acc_b.copy()
         n = pop.size
         cols = np.arange(n)
         for g in groups:
             conns = [self.q.connections[nm] for nm in g.connections]
-            conns = [c for c in conns if c.target == pop.name and (c.mode == "direct") == (acc_name == "direct")]
+            conns = [c for c in conns if c.target == pop.name and (c.group, c.mode) == key]
             if not conns:
                 continue
             for j in np.nonzero(spikes_of(g.source)[b])[0]:
                 for c in conns:
-                    if acc_name == "direct":
+                    if key[1] == "direct":
                         acc[:n] = L.vadd(acc[:n], c.weights[j], sat=True)
                     else:
                         sl = self._slots(c, pop)[j]
@@ -170,19 +175,20 @@ class ReferenceSimulator:
         return acc
 
     # --- neuron update ------------------------------------------------------------
-    def _input(self, pop: QPopulation) -> np.ndarray:
+    def _input(self, pop: QPopulation, k: int) -> np.ndarray | None:
+        """Synapse group ``k``'s input of this step (direct + ring slot, saturating),
+        clearing what it reads; None when the group has no accumulator."""
         st = self.state[pop.name]
-        B = self.batch
-        total = np.zeros((B, pop.padded), np.int16)
-        have = False
-        if st.direct is not None:
-            total, have = st.direct, True
-            st.direct = np.zeros_like(st.direct)
-        if st.ring is not None:
+        total = None
+        if (k, "direct") in st.acc:
+            total = st.acc[(k, "direct")]
+            st.acc[(k, "direct")] = np.zeros_like(total)
+        if (k, "ring") in st.acc:
+            ring = st.acc[(k, "ring")]
             slot = self.t % pop.ring_depth
-            r = st.ring[:, slot].copy()
-            st.ring[:, slot] = 0
-            total = L.vadd(total, r, sat=True) if have else r
+            r = ring[:, slot].copy()
+            ring[:, slot] = 0
+            total = L.vadd(total, r, sat=True) if total is not None else r
         return total
 
     def _update(self, pop: QPopulation) -> np.ndarray:
@@ -191,23 +197,30 @@ class ReferenceSimulator:
         sat = pop.saturate
         rng = self._rng_outputs(pop)
         par = {k: np.pad(v, (0, pop.padded - pop.size)).astype(np.int16) for k, v in pop.params.items()}
-        inp = self._input(pop)
+        inp = {k: self._input(pop, k) for k in range(len(pop.synapses))}
 
         def mul(x, name, shift=DECAY_SHIFT):
             return L.vmul(x, par[name], shift, rnd, sat, rng_out=rng[name])
 
-        if pop.synapse == "exp":
-            st.I = L.vadd(mul(st.I, "alpha"), inp, sat=sat)
-            st.I = L.vadd(st.I, par["bias"], sat=sat)
-            st.V = L.vadd(mul(st.V, "beta"), st.I, sat=sat)
-        else:
-            st.V = L.vadd(mul(st.V, "beta"), inp, sat=sat)
+        for k in pop.exp_groups:
+            st.I[k] = mul(st.I[k], f"alpha{suffix(k)}")
+            if inp[k] is not None:
+                st.I[k] = L.vadd(st.I[k], inp[k], sat=sat)
+            if k == pop.bias_group:
+                st.I[k] = L.vadd(st.I[k], par["bias"], sat=sat)
+        st.V = mul(st.V, "beta")
+        for k in pop.exp_groups:
+            st.V = L.vadd(st.V, st.I[k], sat=sat)
+        for k, g in enumerate(pop.synapses):
+            if g.kind == "delta" and inp[k] is not None:
+                st.V = L.vadd(st.V, inp[k], sat=sat)
+        if pop.bias_group is None:
             st.V = L.vadd(st.V, par["bias"], sat=sat)
         z = None
         if pop.kind != "LI":
             if pop.refractory > 0:
                 st.rc = L.vsub(st.rc, np.int16(1), sat=True)
-                st.V = np.where(st.rc >= 0, np.int16(0), st.V)
+                st.V = np.where(st.rc >= 0, par["reset"], st.V)     # held at v_reset
             thr = par["thr"]
             if pop.kind == "ALIF":
                 thr = L.vadd(thr, mul(st.A, "badapt", pop.badapt_shift), sat=sat)

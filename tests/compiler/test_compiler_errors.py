@@ -35,10 +35,12 @@ def test_unsupported_neuron_synapse_and_parameters():
     with pytest.raises(ModelError, match="does not spike"):
         o = net.population("o", 2, LI())
         net.connect(o, h, Dense(np.zeros((2, 8))))
-    net.connect(i, h, Dense(np.zeros((8, 8))), Delta())
-    net.connect(h, h, Dense(np.zeros((8, 8))), Exponential(5.0))
-    with pytest.raises(ModelError, match="population 'h': mixes Delta and Exponential"):
-        quantise(net)
+    with pytest.raises(ModelError, match="connection 'in->h': unknown placement 'flash'"):
+        net.connect(i, h, Dense(np.zeros((8, 8))), placement="flash")
+    with pytest.raises(ModelError, match="population 'u': initial_v has shape"):
+        net.population("u", 3, LIF(), initial_v=np.zeros(4))
+    with pytest.raises(ModelError, match="population 'w': a spike source has no V"):
+        net.population("w", 3, SpikeInput(), initial_v=0.0)
     with pytest.raises(ModelError, match="unknown rounding 'up'"):
         quantise(_two()[0], rounding="up")
 
