@@ -34,12 +34,16 @@ import numpy as np
 from .emit import Assembled, Builder, RegisterPool, assemble_items, fill_load_use_slots
 from .errors import ResourceError
 from .memory import MemoryPlan, Region
+from .placement import ConnectionData, PlacementRequest, choose_placements, connection_data
+from .streaming import StreamingMixin
 from .quantise import DECAY_SHIFT, LANES, QConnection, QNetwork, QPopulation, suffix
 from .reference import readout_round
 from fenn_dma.isa.table import ROUND_NEAREST, ROUND_SUFFIX
 
 # DMEM control block (word 0 is the host/firmware "ready" flag of the FeNN ABI).
-CTRL = {"ready": 0, "steps": 4, "init": 8, "t": 12}
+# dma_status / dma_src: written by the firmware before it stops with ebreak on a
+# DMA error (the MM2S status word and the DRAM address of the failed transfer).
+CTRL = {"ready": 0, "steps": 4, "init": 8, "t": 12, "dma_status": 16, "dma_src": 20}
 CTRL_SIZE = 64
 VEC = 64  # bytes per vector
 
@@ -50,10 +54,12 @@ class MachineSizes:
     dmem: int = 128 * 1024
     vmem: int = 512 * 1024
     llm: int = 2048
+    dram: int = 2 << 30           # DRAM the program may use for streamed weights (KV260: 4 GiB DDR4)
+    dram_base: int = 0            # physical address of the program's DRAM image
 
     @classmethod
     def from_config(cls, cfg) -> "MachineSizes":
-        return cls(cfg.imem_size, cfg.dmem_size, cfg.vmem_size, cfg.llm_size)
+        return cls(cfg.imem_size, cfg.dmem_size, cfg.vmem_size, cfg.llm_size, cfg.dram_size, cfg.dram_base)
 
 
 @dataclass
@@ -89,15 +95,17 @@ def _bits(stride: int) -> int | None:
     return stride.bit_length() - 1 if stride & (stride - 1) == 0 else None
 
 
-class CodeGenerator:
+class CodeGenerator(StreamingMixin):
     def __init__(self, qnet: QNetwork, options: CompileOptions | None = None):
         self.q = qnet
         self.opt = options or CompileOptions()
         s = self.opt.sizes
-        self.plan = MemoryPlan({"imem": s.imem, "dmem": s.dmem, "vmem": s.vmem, "llm": s.llm})
+        self.plan = MemoryPlan({"imem": s.imem, "dmem": s.dmem, "vmem": s.vmem, "llm": s.llm, "dram": s.dram})
         self.layout: dict[str, PopLayout] = {p: PopLayout() for p in qnet.populations}
         self.vmem_data: list[tuple[int, bytes]] = []
         self.dmem_data: list[tuple[int, bytes]] = []
+        self.dram_data: list[tuple[int, bytes]] = []
+        self.dma_buffers: tuple[int, int] | None = None     # VMEM ping-pong buffers of streamed rows
         self.conn_regions: dict[str, dict[str, Region]] = {}
         self.b = Builder()
         self.v = RegisterPool("vector", list(range(32)))
@@ -148,37 +156,71 @@ class CodeGenerator:
                     r = plan.place("llm", f"{p.name}.ring{suffix(k)}", p.chunks * 2 * p.ring_depth, align=2,
                                    note=f"{p.ring_depth} slots x {p.chunks} rows per lane")
                     lay.ring_base[k] = r.offset
-        for c in q.connections.values():
-            self._place_connection(c)
+        self._place_connections()
         self._place_windows()
         plan.check()
         if plan.used["llm"] > 2048:
             raise ResourceError(f"ring buffers need {plan.used['llm']} bytes per lane; LLM addresses are "
                                 "reached by 12-bit offsets, so at most 2048 are usable")
 
-    def _place_connection(self, c: QConnection) -> None:
-        src, tgt = self.q.populations[c.source], self.q.populations[c.target]
+    def _place_connections(self) -> None:
+        """Weights in VMEM while they fit (or as the connection asks), else in the DRAM
+        image, streamed per spike into two VMEM row buffers (compiler/placement.py)."""
+        q, plan = self.q, self.plan
+        data = {c.name: connection_data(c, q.populations[c.target]) for c in q.connections.values()}
+        reserve = sum(2 * p.padded for p in q.populations.values() if "v" in p.record)   # one step of V records
+        choice = choose_placements([PlacementRequest(c.name, c.placement, data[c.name].vmem_bytes,
+                                                     data[c.name].row_bytes)
+                                    for c in q.connections.values()],
+                                   plan.free("vmem") - reserve)
+        for c in q.connections.values():
+            c.placement = choice[c.name]
+        streamed = [c for c in q.connections.values() if c.placement == "dram"]
+        if streamed:
+            size = max(data[c.name].row_bytes for c in streamed)
+            a = plan.place("vmem", "dma_buffer0", size, align=VEC, note="streamed row (ping)")
+            bb = plan.place("vmem", "dma_buffer1", size, align=VEC, note="streamed row (pong)")
+            self.dma_buffers = (a.offset, bb.offset)
+        for c in q.connections.values():
+            self._place_connection(c, data[c.name])
+
+    def _place_connection(self, c: QConnection, d: "ConnectionData") -> None:
+        tgt = self.q.populations[c.target]
         regs: dict[str, Region] = {}
-        if not c.sparse:
-            rows = np.zeros((src.size, tgt.padded), np.int16)
-            rows[:, :tgt.size] = c.weights
-            regs["weights"] = self.plan.place("vmem", f"{c.name}.weights", rows.nbytes, align=VEC,
-                                              note=f"{src.size} rows x {tgt.chunks} vectors")
+        plan = self.plan
+        if c.placement == "dram":
+            if c.sparse:
+                regs["dram"] = plan.place("dram", f"{c.name}.columns", d.dram_bytes, align=VEC,
+                                          note=f"{c.exists.shape[0]} rows x {d.layout.max_columns} packed ELL "
+                                               f"columns, {c.index_bits} index bits")
+                self.dram_data.append((regs["dram"].offset, d.layout.padded_rows().astype("<i2").tobytes()))
+                counts = d.layout.counts.astype("<u1" if d.count_bytes == 1 else "<u2")
+                regs["counts"] = plan.place("dmem", f"{c.name}.counts", counts.nbytes,
+                                            note="used columns per source row")
+                self.dmem_data.append((regs["counts"].offset, counts.tobytes()))
+            else:
+                regs["dram"] = plan.place("dram", f"{c.name}.weights", d.dram_bytes, align=VEC,
+                                          note=f"{c.exists.shape[0]} rows x {d.row_bytes} B"
+                                               + (" (weights | 2 x delays)" if c.mode == "ring" else ""))
+                self.dram_data.append((regs["dram"].offset, d.dense_rows().astype("<i2").tobytes()))
+        elif not c.sparse:
+            rows = d.dense_weights()
+            regs["weights"] = plan.place("vmem", f"{c.name}.weights", rows.nbytes, align=VEC,
+                                         note=f"{rows.shape[0]} rows x {tgt.chunks} vectors")
             self.vmem_data.append((regs["weights"].offset, rows.astype("<i2").tobytes()))
             if c.mode == "ring":
-                d = np.zeros((src.size, tgt.padded), np.int16)
-                d[:, :tgt.size] = 2 * c.delays
-                regs["delays"] = self.plan.place("vmem", f"{c.name}.delays", d.nbytes, align=VEC,
-                                                 note="2 x delay per synapse")
-                self.vmem_data.append((regs["delays"].offset, d.astype("<i2").tobytes()))
+                dl = d.dense_delays()
+                regs["delays"] = plan.place("vmem", f"{c.name}.delays", dl.nbytes, align=VEC,
+                                            note="2 x delay per synapse")
+                self.vmem_data.append((regs["delays"].offset, dl.astype("<i2").tobytes()))
         else:
-            cols, starts = _ell_columns(c, tgt)
-            regs["columns"] = self.plan.place("vmem", f"{c.name}.columns", cols.nbytes, align=VEC,
-                                              note=f"{cols.shape[0]} packed ELL columns, {c.index_bits} index bits")
+            cols, starts = d.layout.words, d.layout.starts
+            regs["columns"] = plan.place("vmem", f"{c.name}.columns", cols.nbytes, align=VEC,
+                                         note=f"{cols.shape[0]} packed ELL columns, {c.index_bits} index bits")
             base = regs["columns"].offset
             self.vmem_data.append((base, cols.astype("<i2").tobytes()))
             table = (base + VEC * starts).astype("<u4")
-            regs["rows"] = self.plan.place("dmem", f"{c.name}.rows", table.nbytes, note="column start per source")
+            regs["rows"] = plan.place("dmem", f"{c.name}.rows", table.nbytes, note="column start per source")
             self.dmem_data.append((regs["rows"].offset, table.tobytes()))
         self.conn_regions[c.name] = regs
 
@@ -283,6 +325,8 @@ class CodeGenerator:
         b.op("addi", t0, "zero", 1)
         b.op("sw", t0, CTRL["ready"], "zero")
         b.op("ecall")
+        if self.dma_buffers is not None:
+            self._emit_dma_error_handler(CTRL)
         b.finish()
         items, filled, nops = fill_load_use_slots(b.items)
         asm = assemble_items(items, filled, nops)
@@ -362,6 +406,9 @@ class CodeGenerator:
         src = q.populations[g.source]
         conns = [q.connections[n] for n in g.connections]
         b.region = "input propagation" if src.kind == "input" else f"{src.name} propagation"
+        if any(c.placement == "dram" for c in conns):
+            self._emit_streamed_group(src, conns)
+            return
         xw, xend, word, idx, tmp = (x.get(n) for n in ("word ptr", "word end", "word", "index", "tmp"))
         if src.kind == "input":
             b.op("addi", xw, self.in_prev[src.name], 0)
@@ -406,12 +453,14 @@ class CodeGenerator:
             st["vregs"].append(r)
             return r
 
-        st["row"] = xr("row base")
-        st["word_step"] = xr("word step")
-        if c.sparse:
+        if c.placement == "dram":
+            self._stream_setup(c, st, xr)     # rows come from the DMA buffer (compiler/streaming.py)
+        elif c.sparse:
+            st["row"], st["word_step"] = xr("row base"), xr("word step")
             b.li(st["row"], regs["rows"].offset)
             b.li(st["word_step"], 4 * LANES)
         else:
+            st["row"], st["word_step"] = xr("row base"), xr("word step")
             b.li(st["row"], regs["weights"].offset)
             b.li(st["word_step"], LANES * tgt.padded * 2)
             stride = tgt.padded * 2
@@ -438,7 +487,8 @@ class CodeGenerator:
                     b.op("vlui", st["vrow"], ((1 << c.index_bits) - 1) & ~(2 * D - 1))
             else:
                 st["doff"] = xr("delay row offset")
-                b.li(st["doff"], regs["delays"].offset - regs["weights"].offset)
+                b.li(st["doff"], tgt.padded * 2 if c.placement == "dram" else
+                     regs["delays"].offset - regs["weights"].offset)
         return st
 
     def _row_address(self, c, st, idx, out) -> None:
@@ -460,6 +510,15 @@ class CodeGenerator:
             return
         row = x.get("row")
         self._row_address(c, st, idx, row)
+        self._dense_row(c, st, row)
+        x.put(row)
+
+    def _dense_row(self, c: QConnection, st: dict, row: str) -> None:
+        """Add the dense row at VMEM address ``row`` (advanced by the loops) to the
+        target's accumulator."""
+        b, x, v = self.b, self.x, self.v
+        tgt = self.q.populations[c.target]
+        lay = self.layout[tgt.name]
         if c.mode == "direct" and c.group in lay.resident:
             w = [v.get("weight a"), v.get("weight b")]
             for k, acc in enumerate(lay.resident[c.group]):
@@ -505,7 +564,6 @@ class CodeGenerator:
             b.op("bne", row, end, lab)
             v.put(vw, vd, va, vacc)
             x.put(drow, xb, end)
-        x.put(row)
 
     def _sparse_body(self, c: QConnection, st: dict, idx: str, tgt: QPopulation) -> None:
         b, x, v = self.b, self.x, self.v
@@ -515,6 +573,13 @@ class CodeGenerator:
         b.op("add", ent, ent, st["row"])
         b.op("lw", col, 0, ent)
         b.op("lw", end, 4, ent)
+        self._sparse_columns(c, st, col, end, tgt)
+        x.put(ent, col, end)
+
+    def _sparse_columns(self, c: QConnection, st: dict, col: str, end: str, tgt: QPopulation) -> None:
+        """Deliver the packed ELL columns at VMEM [col, end) (``col`` advances)."""
+        b, v = self.b, self.v
+        D = tgt.ring_depth
         done, lab = b.new_label("row_done"), b.new_label("column")
         b.op("beq", col, end, done)
         vp, va, vacc, vw = v.get("packed"), v.get("address"), v.get("acc"), v.get("weight")
@@ -537,7 +602,6 @@ class CodeGenerator:
         b.op("bne", col, end, lab)
         b.label(done)
         v.put(vp, va, vacc, vw)
-        x.put(ent, col, end)
 
     # ------------------------------------------------------------------ neuron update
     def _emit_update(self, p: QPopulation) -> None:
@@ -777,12 +841,20 @@ class CodeGenerator:
         for off, data in self.vmem_data:
             vmem[off:off + len(data)] = data
         dmem[CTRL["init"]:CTRL["init"] + 4] = (1).to_bytes(4, "little")
-        return {"imem": imem, "dmem": bytes(dmem), "vmem": bytes(vmem)}
+        images = {"imem": imem, "dmem": bytes(dmem), "vmem": bytes(vmem)}
+        if self.dram_data:
+            dram = bytearray(self.plan.used["dram"])
+            for off, data in self.dram_data:
+                dram[off:off + len(data)] = data
+            images["dram"] = bytes(dram)
+        return images
 
     def _io_map(self) -> dict:
         q = self.q
         io = {"control": dict(CTRL), "window": self.window, "inputs": {}, "records": {}, "readouts": {},
-              "state": {}}
+              "state": {}, "dram_base": self.opt.sizes.dram_base,
+              "dram_regions": {r.name: [self.opt.sizes.dram_base + r.offset, r.size]
+                               for r in self.plan.regions if r.memory == "dram"}}
         for p in q.populations.values():
             lay = self.layout[p.name]
             if p.kind == "input":
@@ -806,33 +878,6 @@ class CodeGenerator:
                 io["records"][key] = {"memory": "vmem", "addr": r.offset, "row_bytes": 2 * p.padded,
                                       "size": p.size}
         return io
-
-
-def _ell_columns(c: QConnection, tgt: QPopulation) -> tuple[np.ndarray, np.ndarray]:
-    """Packed ELL columns of a sparse connection: per source, the synapses of
-    each lane in successive columns; ``starts[j]`` is source j's first column
-    (``starts[n_pre]`` the end). Word = weight (low index_bits clear) + the
-    lane-local address field ``row * 2D + 2 * delay``; unused lanes hold 0
-    (adds 0 to row 0, harmless)."""
-    n_pre = c.exists.shape[0]
-    D = tgt.ring_depth
-    cols_per_row, blocks = [], []
-    for j in range(n_pre):
-        post = np.nonzero(c.exists[j])[0]
-        lane, row = post % LANES, post // LANES
-        k = np.bincount(lane, minlength=LANES).max() if post.size else 0
-        block = np.zeros((k, LANES), np.int64)
-        pos = np.zeros(LANES, np.int64)
-        for i, l, r in zip(post, lane, row):
-            field_ = r * 2 * D + 2 * int(c.delays[j, i])
-            block[pos[l], l] = int(c.weights[j, i]) + field_
-            pos[l] += 1
-        blocks.append(block)
-        cols_per_row.append(k)
-    starts = np.concatenate([[0], np.cumsum(cols_per_row)]).astype(np.int64)
-    cols = np.concatenate(blocks) if blocks and starts[-1] else np.zeros((0, LANES), np.int64)
-    return cols.astype(np.int64).astype(np.uint16).view(np.int16).reshape(-1, LANES) \
-        if cols.size else np.zeros((0, LANES), np.int16), starts
 
 
 def compile_network(qnet: QNetwork, options: CompileOptions | None = None) -> Compiled:

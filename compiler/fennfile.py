@@ -5,7 +5,8 @@ A zip archive holding ``manifest.json`` (format name, version, network name,
 I/O map, memory plan, fixed-point formats, kernel instruction counts,
 labels, metadata) and the memory images ``imem.bin``, ``dmem.bin``,
 ``vmem.bin`` (and ``llm.bin``, lane-major, when lane memories start with
-data), plus ``listing.s``, the generated assembly. A file of another format
+data; ``dram.bin``, the DRAM image of streamed weights, loaded at
+``io["dram_base"]``), plus ``listing.s``, the generated assembly. A file of another format
 or an unknown version is refused with a clear error.
 """
 from __future__ import annotations
@@ -21,8 +22,8 @@ from .errors import ProgramFileError
 from .memory import MemoryPlan
 
 FORMAT = "fenn-dma program"
-VERSION = 1
-IMAGES = ("imem", "dmem", "vmem", "llm")
+VERSION = 2          # 2: DRAM image and DMA error words in the control block
+IMAGES = ("imem", "dmem", "vmem", "llm", "dram")
 
 
 @dataclass

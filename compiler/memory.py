@@ -1,4 +1,4 @@
-"""Memory plan: every buffer of a program, placed in IMEM / DMEM / VMEM / LLM.
+"""Memory plan: every buffer of a program, placed in IMEM / DMEM / VMEM / LLM / DRAM.
 
 The plan is an inspectable artifact (``fenn-dma inspect`` prints it, the .fenn
 file stores it); a buffer that does not fit is an error giving the sizes.
@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 
 from .errors import ResourceError
 
-MEMORIES = ("imem", "dmem", "vmem", "llm")
+MEMORIES = ("imem", "dmem", "vmem", "llm", "dram")   # dram: the program's DRAM image (streamed weights)
 
 
 @dataclass
@@ -32,6 +32,7 @@ class MemoryPlan:
     used: dict[str, int] = field(default_factory=lambda: {m: 0 for m in MEMORIES})
 
     def place(self, memory: str, name: str, size: int, align: int = 4, note: str = "") -> Region:
+        self.used.setdefault(memory, 0)
         off = -(-self.used[memory] // align) * align
         r = Region(name, memory, off, size, note)
         self.regions.append(r)
@@ -45,11 +46,11 @@ class MemoryPlan:
         raise KeyError(name)
 
     def free(self, memory: str) -> int:
-        return self.sizes[memory] - self.used[memory]
+        return self.sizes[memory] - self.used.get(memory, 0)
 
     def check(self) -> None:
         for m in MEMORIES:
-            if self.used[m] > self.sizes[m]:
+            if self.used.get(m, 0) > self.sizes.get(m, 0):
                 big = sorted((r for r in self.regions if r.memory == m), key=lambda r: -r.size)[:5]
                 detail = ", ".join(f"{r.name} {r.size} B" for r in big)
                 raise ResourceError(f"memory overflow: {m} needs {self.used[m]} bytes, the machine has "

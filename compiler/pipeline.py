@@ -45,7 +45,7 @@ def to_program(compiled: Compiled, elapsed: float = 0.0) -> FennProgram:
     meta = {"dt_ms": q.dt, "rounding": q.rounding, "seed": q.seed, "window": compiled.window,
             "populations": {p.name: {"kind": p.kind, "size": p.size} for p in q.populations.values()},
             "connections": {c.name: {"source": c.source, "target": c.target, "mode": c.mode,
-                                     "sparse": c.sparse, "latency": c.latency}
+                                     "sparse": c.sparse, "latency": c.latency, "placement": c.placement}
                             for c in q.connections.values()},
             "instructions": len(compiled.asm.words), "load_use_slots_filled": compiled.asm.filled_slots,
             "nops": compiled.asm.nops, "compile_seconds": round(elapsed, 4)}

@@ -8,6 +8,12 @@ read records and readouts back.
 
 ``run`` continues from the current state; ``reset()`` makes the next run
 start from the initial state (the firmware re-initialises itself).
+
+A program with streamed weights carries a DRAM image; it is loaded into the
+machine's DRAM at ``io["dram_base"]`` (without a ``config``, the ISS's DRAM is
+sized to the image). A DMA error stops the firmware with ``ebreak`` after it
+stored the MM2S status and address in the control block: :class:`RunError`
+says which transfer failed and why.
 """
 from __future__ import annotations
 
@@ -16,6 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from fenn_dma.errors import FennError
+from fenn_dma.isa import csrs
 from fenn_dma.isa.program import Program
 
 from .errors import ModelError
@@ -55,10 +62,20 @@ class Runtime:
         self.images = dict(program.images)
         self.io = program.io
         self.engine = engine
-        self.machine = Machine(config or MachineConfig())
-        self.machine.load(Program(images={k: v for k, v in self.images.items() if k != "llm"}))
+        dram = self.images.get("dram", b"")
+        base = int(self.io.get("dram_base", 0))
+        if config is None:
+            config = MachineConfig(dram_size=max(-(-len(dram) // 64) * 64, 64), dram_base=base)
+        elif dram and (config.dram_base > base or base + len(dram) > config.dram_base + config.dram_size):
+            raise RunError(f"the program's DRAM image ({len(dram)} bytes at 0x{base:x}) does not fit the machine's "
+                           f"DRAM ({config.dram_size} bytes at 0x{config.dram_base:x}); give MachineConfig a "
+                           "larger dram_size")
+        self.machine = Machine(config)
+        self.machine.load(Program(images={k: v for k, v in self.images.items() if k in ("imem", "dmem", "vmem")}))
         if self.images.get("llm"):
             self.machine.load_image("llm", self.images["llm"])
+        if dram:
+            self.machine.load_image("dram", dram, base - config.dram_base)
         self.instructions = 0
         self.cycles = 0
 
@@ -108,7 +125,7 @@ class Runtime:
             m.pc = 0
             stop = m.run(engine=self.engine)
             if not stop.ok or self._dmem_words(ctrl["ready"], 1)[0] != 1:
-                raise RunError(f"the program stopped with {stop} (expected ecall with ready = 1)")
+                self._raise_stop(stop, self.t, n)
             for key, spec in io["records"].items():
                 if spec["memory"] == "dmem":
                     w = self._dmem_words(spec["addr"], n * spec["words"]).reshape(n, spec["words"])
@@ -129,6 +146,22 @@ class Runtime:
         self.instructions += out.instructions
         self.cycles += out.cycles
         return out
+
+    def _raise_stop(self, stop, first: int, n: int) -> None:
+        ctrl = self.io["control"]
+        status = int(self._dmem_words(ctrl["dma_status"], 1)[0]) if "dma_status" in ctrl else 0
+        if status & (csrs.DMA_INTERNAL_ERROR | csrs.DMA_DECODE_ERROR | csrs.DMA_SLAVE_ERROR):
+            addr = int(self._dmem_words(ctrl["dma_src"], 1)[0])
+            why = [name for bit, name in ((csrs.DMA_INTERNAL_ERROR, "internal error (alignment/count/VMEM range)"),
+                                          (csrs.DMA_DECODE_ERROR, "decode error (address outside DRAM)"),
+                                          (csrs.DMA_SLAVE_ERROR, "slave error (the DRAM answered with an error)"))
+                   if status & bit]
+            where = [f"connection {name.rsplit('.', 1)[0]!r}" for name, (start, size)
+                     in self.io.get("dram_regions", {}).items() if start <= addr < start + size]
+            raise RunError(f"DMA error streaming weights from DRAM address 0x{addr:08x}"
+                           + (f" ({where[0]})" if where else "") + f": MM2S status 0x{status:02x}, "
+                           + "; ".join(why) + f"; the firmware stopped with {stop} during steps {first}..{first + n - 1}")
+        raise RunError(f"the program stopped with {stop} (expected ecall with ready = 1)")
 
     def read_state(self, pop: str, var: str | None = None, spec: dict | None = None) -> np.ndarray:
         """A per-neuron variable (``V``, ``I``, ``A``, ``rc``, ``ro``) of a population, as int16."""

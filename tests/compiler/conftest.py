@@ -45,3 +45,14 @@ def check_exact():
         assert_exact(ref, got, kw.get("batch", 1))
         return q, compiled, ref, got
     return check
+
+
+@pytest.fixture
+def run_pair():
+    """``run_both`` (program on the ISS and reference), for tests that compare runs."""
+    return run_both
+
+
+@pytest.fixture
+def make_inputs():
+    return random_inputs

@@ -104,7 +104,7 @@ def test_cycle_without_delay():
 
 def test_memory_overflow_names_sizes():
     net, i, h = _two(n_in=700, n=1000)
-    net.connect(i, h, Dense(np.zeros((700, 1000))))
+    net.connect(i, h, Dense(np.zeros((700, 1000))), placement="vmem")     # "auto" would stream it from DRAM
     with pytest.raises(ResourceError, match=r"memory overflow: vmem needs \d+ bytes, the machine has 524288 .*"
                                             r"largest: in->h.weights 1433600 B"):
         compile_network(quantise(net))

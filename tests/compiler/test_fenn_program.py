@@ -49,7 +49,7 @@ def test_unknown_version_and_foreign_files_are_refused(tmp_path):
     with zipfile.ZipFile(tmp_path / "v99.fenn", "w") as z:
         for n, data in parts.items():
             z.writestr(n, json.dumps(manifest) if n == "manifest.json" else data)
-    with pytest.raises(ProgramFileError, match="version 99 is not supported; this tool reads version 1"):
+    with pytest.raises(ProgramFileError, match="version 99 is not supported; this tool reads version 2"):
         load(tmp_path / "v99.fenn")
     (tmp_path / "junk.fenn").write_bytes(b"not a zip")
     with pytest.raises(ProgramFileError, match="not a zip"):

@@ -1,0 +1,96 @@
+"""Weights streamed from DRAM by the MM2S DMA: same results as VMEM-resident
+weights and as the reference, networks larger than VMEM, DMA errors reported."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fenn_dma.compiler.codegen import CompileOptions, compile_network
+from fenn_dma.compiler.fennfile import load
+from fenn_dma.compiler.model import LIF, Delta, Dense, Exponential, Network, Sparse, SpikeInput
+from fenn_dma.compiler.pipeline import compile_model
+from fenn_dma.compiler.quantise import quantise
+from fenn_dma.compiler.reference import ReferenceSimulator
+from fenn_dma.compiler.runtime import Runtime, RunError
+from fenn_dma.isa import csrs
+from fenn_dma.isa.assembler import assemble
+from fenn_dma.sim import MachineConfig
+
+
+def _net(placements, seed=1):
+    """Dense (direct, and with delays), sparse with delays, two sources, two synapse
+    types; ``placements`` for the four connections."""
+    r = np.random.default_rng(seed)
+    n = Network()
+    i = n.population("in", 70, SpikeInput())
+    h = n.population("h", 100, LIF(tau_mem=20, threshold=0.5, refractory=2), record=("spikes", "v"))
+    o = n.population("o", 40, LIF(tau_mem=20, threshold=0.5), record=("spikes",))
+    n.connect(i, h, Dense(r.normal(0.1, 0.3, (70, 100))), Exponential(5), placement=placements[0])
+    pre, post = np.nonzero(r.random((100, 100)) < 0.2)
+    n.connect(h, h, Sparse(pre, post, r.normal(0, 0.2, pre.size), delays=r.integers(0, 3, pre.size)),
+              Exponential(10), placement=placements[1])
+    n.connect(h, o, Dense(r.normal(0.1, 0.3, (100, 40)), delays=r.integers(0, 4, (100, 40))), Delta(),
+              placement=placements[2])
+    n.connect(h, o, Dense(r.normal(0.1, 0.3, (100, 40))), Exponential(5), placement=placements[3], name="h->o 2")
+    return n
+
+
+@pytest.mark.parametrize("rounding,resident", [("nearest", 0), ("stochastic", 12)])
+def test_streamed_and_resident_weights_give_identical_results(run_pair, rounding, resident):
+    opts = CompileOptions(resident_registers=resident, window=16)
+    runs = {}
+    for label, pl in (("vmem", ["vmem"] * 4), ("dram", ["dram"] * 4), ("mixed", ["dram", "vmem", "dram", "vmem"])):
+        q, compiled, ref, got = run_pair(_net(pl), steps=40, rate=0.2, rounding=rounding, options=opts)
+        for k in ref.records:
+            np.testing.assert_array_equal(got.records[k], ref.records[k][0], err_msg=f"{label}: {k}")
+        assert [c.placement for c in q.connections.values()] == pl
+        runs[label] = (got, compiled)
+    for label in ("dram", "mixed"):
+        for k, rec in runs["vmem"][0].records.items():
+            np.testing.assert_array_equal(runs[label][0].records[k], rec, err_msg=f"{label}: {k}")
+    dram = runs["dram"][1]
+    assert "dram" in dram.images and dram.plan.used["vmem"] < runs["vmem"][1].plan.used["vmem"]
+    assert f"csrrwi zero, {csrs.MM2S_CONTROL}, 1" in dram.asm.listing
+    assert runs["vmem"][0].records["h.spikes"].sum() > 200
+
+
+def test_network_larger_than_vmem_streams_and_runs_exactly(tmp_path, make_inputs):
+    """700 x 1000 dense weights (1.4 MB) used to be a VMEM overflow on the 512 KiB
+    KV260 profile; "auto" placement now streams them from DRAM."""
+    r = np.random.default_rng(2)
+    net = Network()
+    i = net.population("in", 700, SpikeInput())
+    h = net.population("h", 1000, LIF(tau_mem=20, threshold=1.0), record=("spikes",))
+    net.connect(i, h, Dense(r.normal(0.02, 0.1, (700, 1000))), Exponential(5))
+    net.connect(h, h, Dense(r.normal(0.0, 0.05, (1000, 1000))), Exponential(5))
+    program, q = compile_model(net, n_steps=30)
+    assert program.plan.used["vmem"] <= 512 * 1024
+    assert program.metadata["connections"]["in->h"]["placement"] == "dram"
+    program.save(tmp_path / "big.fenn")
+    loaded = load(tmp_path / "big.fenn")
+    assert loaded.images["dram"] == program.images["dram"]
+    assert assemble(loaded.listing, "listing.s").images["imem"] == loaded.images["imem"]
+    x = make_inputs(net, 30, 0.03, 3)
+    got = Runtime(loaded).run({"in": x["in"][0]})
+    ref = ReferenceSimulator(q, 1).run(x)
+    np.testing.assert_array_equal(got.records["h.spikes"], ref.records["h.spikes"][0])
+    assert ref.records["h.spikes"].sum() > 100
+
+
+def test_dma_error_is_reported_by_the_runtime():
+    q = quantise(_net(["dram", "vmem", "vmem", "vmem"]))
+    compiled = compile_network(q)
+    start, size = compiled.io["dram_regions"]["in->h.weights"]
+    row = size // 70
+    bad = MachineConfig(dram_size=1 << 20, dram_error_regions=((start + 5 * row, start + 6 * row),))
+    x = np.zeros((10, 70), bool)
+    x[3, [1, 5, 9]] = True
+    rt = Runtime(compiled, config=bad)
+    with pytest.raises(RunError, match=r"DMA error streaming weights from DRAM address 0x[0-9a-f]{8} "
+                                       r"\(connection 'in->h'\): MM2S status 0x42.*slave error.*ebreak"):
+        rt.run({"in": x})
+    ok = Runtime(compiled, config=MachineConfig(dram_size=1 << 20))
+    x[3, 5] = False
+    ok.run({"in": x})                  # the same program without the failing row runs
+    with pytest.raises(RunError, match="does not fit the machine's DRAM"):
+        Runtime(compiled, config=MachineConfig(dram_size=1024))
