@@ -1,19 +1,43 @@
 """Loihi 2 export in Lava-dl netx's HDF5 layout, and a bit-accurate numpy model
 of Loihi's CUBA LIF fixed-point dynamics (so the export's fidelity is a number).
 
-File layout (as ``lava.lib.dl.netx.hdf5.Network`` reads it)::
+File layout, as ``lava.lib.dl.netx.hdf5.Network`` reads it (lava-dl
+``src/lava/lib/dl/netx/hdf5.py``: ``_create``, ``create_input``,
+``create_dense``, ``get_neuron_params``; ``utils.py``: ``NetDict``,
+``optimize_weight_bits``)::
 
-    layer/0   type='input'  shape=[1,1,n_in]  neuron/{type,iDecay,vDecay,vThMant,refDelay,gradedSpike}
-    layer/1.. type='dense'  shape=[n]  weight (n, n_prev) int  [delay (n, n_prev) int]
-              [weight_rec (n, n) int]  neuron/{type='CUBA', iDecay, vDecay, vThMant, refDelay, gradedSpike}
+    layer/0   type='input'  shape=[n_in]           (no 'neuron': spikes go straight to layer 1)
+    layer/i   type='dense'  shape=[n]  weight (n, n_prev) int in [-256, 254]
+              [delay (n, n_prev) int 0..62]
+              neuron/{type='CUBA', iDecay, vDecay, vThMant, refDelay=1, gradedSpike=False}
 
-``weight`` holds the integer weights ``mantissa << weight_exponent`` (netx splits
-them back into mantissa and exponent with ``optimize_weight_bits``); mantissas
-are 8-bit signed (-128..127). ``delay`` is per synapse, in steps, clipped to
-0..62 (with a warning). ``weight_rec`` (recurrent weights, one step of latency)
-is this project's extension; netx's reader ignores it. The last layer is the
-non-spiking readout: ``vThMant`` is the largest value (2**17 - 1) and the
-model reads its voltage. ``refDelay = 1 + refractory steps``.
+* ``type`` datasets are ASCII strings (``NetDict`` decodes them); ``shape``,
+  ``delay``, ``iDecay``, ``vDecay``, ``vThMant`` are read as stored; ``weight``
+  as ``int``.
+* ``weight`` is ``(out, in)`` (``create_dense`` reshapes a flat one to
+  ``(shape[0], -1)``) and holds the effective integer weights: netx's
+  ``optimize_weight_bits`` re-derives mantissa and exponent and preserves the
+  value within Loihi's mixed-sign range ``[-256, 254]`` (it clips beyond). We
+  store ``2 * mantissa`` with 8-bit mantissas ``-128..127`` (the full range).
+* ``delay``: per synapse ``(out, in)`` (also accepted by netx: a scalar, or one
+  value per output (axonal) or per input neuron), clipped by netx at 62 steps
+  (we clip with a warning first); netx then builds a ``DelayDense`` synapse.
+  Versions of netx whose ``create_dense`` does not pass ``delay`` on (e.g.
+  lava-dl 4919a66) drop it silently: use a lava-dl with ``DelayDense`` support.
+* CUBA neurons become Lava ``LIF(du=iDecay-1, dv=vDecay, vth=vThMant,
+  bias_exp=6)``; ``refDelay`` and ``gradedSpike`` are written (slayer writes
+  them) but netx reads neither: Lava's ``LIF`` has no refractory period.
+
+What netx cannot express, ``export_netx`` refuses with an ``ExportError``:
+recurrent weights (netx's reader only chains layers; a recurrent layer must be
+built by hand from ``netx.blocks.process.RecurrentDense(weight=...,
+weight_rec=...)``) and refractory periods (build the layer from
+``lava.proc.lif.process.LIFRefractory`` by hand). ``convert`` and
+``simulate_loihi`` still model both, for such hand-built networks.
+
+The last layer is the non-spiking readout: ``vThMant`` is the largest value
+(2**17 - 1) and the model reads its voltage (in Lava: probe ``neuron.v`` of
+the last block).
 
 Model (per step, integers, after Lava's ``PyLifModelBitAcc``)::
 
@@ -23,13 +47,14 @@ Model (per step, integers, after Lava's ``PyLifModelBitAcc``)::
 
 with ``a_in[t] = sum_j weight * s_j[t - 1 - delay]`` (one step of latency per layer).
 Float -> integer mapping of a layer: ``iDecay = round(4096 (1 - alpha))``,
-``vDecay = round(4096 (1 - beta))``; a per-layer scale ``k`` maps real weights
-and threshold to integers (``weight = round(W k / 2**e) << e``,
-``vThMant = round(threshold k)``), with ``k = 127 * 2**e / max|W|`` and the
-smallest exponent ``e`` (0..7) that gives ``vThMant >= 256``.
+``vDecay = round(4096 (1 - beta))``; a per-layer scale ``k = 2 * 127 / max|W|``
+maps real weights and threshold to integers (``weight = 2 round(W k / 2)``,
+``vThMant = round(threshold k)``).
 """
 from __future__ import annotations
 
+import os
+import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +68,7 @@ MAX_DELAY = 62
 VTH_MAX = (1 << 17) - 1
 STATE_MAX = 1 << 23
 MANT_MIN, MANT_MAX = -128, 127
+WEIGHT_STEP = 2                 # mixed-sign weights are 2 * 8-bit mantissa: even values in [-256, 254]
 
 
 @dataclass
@@ -55,6 +81,7 @@ class LoihiLayer:
     vth_mant: int
     ref_delay: int
     readout: bool
+    name: str = ""
 
     @property
     def size(self) -> int:
@@ -84,14 +111,10 @@ def convert(net: TrainedNetwork) -> LoihiNetwork:
         ws = [layer.weights] + ([layer.weights_rec] if layer.weights_rec is not None else [])
         wmax = max(float(np.abs(w).max()) for w in ws)
         wmax = wmax if wmax > 0 else 1.0
-        exp = 0
-        if not readout:
-            while exp < 7 and p.threshold * MANT_MAX * 2 ** exp / wmax < 256:
-                exp += 1
-        k = MANT_MAX * 2 ** exp / wmax
+        k = WEIGHT_STEP * MANT_MAX / wmax
 
         def q(w):
-            return np.clip(_round(w * k / 2 ** exp), MANT_MIN, MANT_MAX) << exp
+            return np.clip(_round(w * k / WEIGHT_STEP), MANT_MIN, MANT_MAX) * WEIGHT_STEP
 
         vth = VTH_MAX if readout else int(_round(p.threshold * k))
         if vth > VTH_MAX:
@@ -105,74 +128,137 @@ def convert(net: TrainedNetwork) -> LoihiNetwork:
         layers.append(LoihiLayer(q(layer.weights), delay.astype(np.int64),
                                  q(layer.weights_rec) if layer.weights_rec is not None else None,
                                  int(_round(4096 * (1 - p.alpha))), int(_round(4096 * (1 - p.beta))),
-                                 vth, 1 + p.refractory, readout))
+                                 vth, 1 + p.refractory, readout, layer.name))
     return LoihiNetwork(net.n_inputs, layers, net.readout_reduce)
 
 
+def _expressible(lnet: LoihiNetwork) -> None:
+    """Refuse what netx's reader cannot build (module docstring)."""
+    for i, layer in enumerate(lnet.layers, start=1):
+        where = f"layer {layer.name or i}"
+        if layer.weight_rec is not None:
+            raise ExportError(f"{where}: recurrent weights cannot be written to a netx file (netx's "
+                              "hdf5.Network only chains feed-forward layers); build that layer in Lava "
+                              "with netx.blocks.process.RecurrentDense(weight=..., weight_rec=...) instead")
+        if layer.ref_delay != 1:
+            raise ExportError(f"{where}: refractory period of {layer.ref_delay - 1} steps cannot be written "
+                              "to a netx file (netx builds lava.proc.lif.process.LIF, which has none); "
+                              "train with refractory=0 or build the layer with LIFRefractory by hand")
+        if np.any(layer.weight % WEIGHT_STEP) or layer.weight.min(initial=0) < MANT_MIN * WEIGHT_STEP \
+                or layer.weight.max(initial=0) > MANT_MAX * WEIGHT_STEP:
+            raise ExportError(f"{where}: weights must be even integers in [{MANT_MIN * WEIGHT_STEP}, "
+                              f"{MANT_MAX * WEIGHT_STEP}] (Loihi's 8-bit mixed-sign weights)")
+        if layer.delay.size and (layer.delay.min() < 0 or layer.delay.max() > MAX_DELAY):
+            raise ExportError(f"{where}: delays must lie in 0..{MAX_DELAY} steps")
+
+
 def export_netx(net: TrainedNetwork | LoihiNetwork, path: str | Path) -> LoihiNetwork:
-    """Write ``net`` as a netx HDF5 file; returns the integer network written."""
+    """Write ``net`` as a netx HDF5 file (atomically); returns the integer network written."""
     import h5py
 
     lnet = convert(net) if isinstance(net, TrainedNetwork) else net
-    with h5py.File(path, "w") as f:
-        f.attrs["simulator"] = "fenn_dma.host.loihi"
-        f.attrs["readout_reduce"] = lnet.readout_reduce
-        g = f.create_group("layer/0")
-        g.create_dataset("type", data="input")
-        g.create_dataset("shape", data=np.array([1, 1, lnet.n_inputs]))
-        _neuron(g, 4096, 4096, 0, 1)
-        for i, layer in enumerate(lnet.layers, start=1):
-            g = f.create_group(f"layer/{i}")
-            g.create_dataset("type", data="dense")
-            g.create_dataset("shape", data=np.array([layer.size]))
-            g.create_dataset("weight", data=layer.weight.astype(np.int32))
-            if layer.delay.any():
-                g.create_dataset("delay", data=layer.delay.astype(np.int32))
-            if layer.weight_rec is not None:
-                g.create_dataset("weight_rec", data=layer.weight_rec.astype(np.int32))
-            _neuron(g, layer.i_decay, layer.v_decay, layer.vth_mant, layer.ref_delay)
+    _expressible(lnet)
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        with h5py.File(tmp, "w") as f:
+            f.attrs["simulator"] = "fenn_dma.host.loihi"      # attributes: netx reads none of them
+            f.attrs["readout_reduce"] = lnet.readout_reduce
+            g = f.create_group("layer/0")
+            g.create_dataset("type", data="input")
+            g.create_dataset("shape", data=np.array([lnet.n_inputs], dtype=np.int64))
+            for i, layer in enumerate(lnet.layers, start=1):
+                g = f.create_group(f"layer/{i}")
+                g.create_dataset("type", data="dense")
+                g.create_dataset("shape", data=np.array([layer.size], dtype=np.int64))
+                g.create_dataset("weight", data=layer.weight.astype(np.int32))
+                if layer.delay.any():
+                    g.create_dataset("delay", data=layer.delay.astype(np.int32))
+                _neuron(g, layer.i_decay, layer.v_decay, layer.vth_mant)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
     return lnet
 
 
-def _neuron(g, i_decay, v_decay, vth, ref):
+def _neuron(g, i_decay, v_decay, vth):
     g.create_dataset("neuron/type", data="CUBA")
     g.create_dataset("neuron/iDecay", data=int(i_decay))
     g.create_dataset("neuron/vDecay", data=int(v_decay))
     g.create_dataset("neuron/vThMant", data=int(vth))
-    g.create_dataset("neuron/refDelay", data=int(ref))
+    g.create_dataset("neuron/refDelay", data=1)
     g.create_dataset("neuron/gradedSpike", data=False)
 
 
 def read_netx(path: str | Path) -> LoihiNetwork:
-    """Read a file written by :func:`export_netx` (dense CUBA layers)."""
+    """Read a netx file of dense CUBA layers the way netx does (module docstring):
+    flat weights reshaped to ``(shape, -1)``, scalar / per-output / per-input
+    delays expanded, delays clipped at 62, weights clipped to [-256, 254]."""
     import h5py
 
     path = Path(path)
     if not path.is_file():
         raise ExportError(f"netx file {path} not found")
-    with h5py.File(path, "r") as f:
+    try:
+        f = h5py.File(path, "r")
+    except OSError as exc:
+        raise ExportError(f"{path}: not an HDF5 file ({exc})") from None
+    with f:
         if "layer" not in f:
             raise ExportError(f"{path}: no 'layer' group; not a netx file")
         keys = sorted(f["layer"].keys(), key=int)
         first = f["layer"][keys[0]]
-        if first["type"][()].decode() != "input":
+        if _text(first["type"]) != "input":
             raise ExportError(f"{path}: layer 0 is not an input layer")
-        n_in = int(np.prod(first["shape"][()]))
+        if "neuron" in first:
+            raise ExportError(f"{path}: layer 0 has a neuron (graded/bias-driven input); only spike input "
+                              "(an input layer with 'shape' only) is supported")
+        n_prev = n_in = int(np.prod(first["shape"][()]))
         layers = []
         for n, key in enumerate(keys[1:]):
             g = f["layer"][key]
-            kind = g["type"][()].decode()
+            kind = _text(g["type"])
             if kind != "dense":
                 raise ExportError(f"{path}: layer {key} is {kind!r}; only 'dense' is supported")
-            w = g["weight"][()].astype(np.int64)
-            d = g["delay"][()].astype(np.int64) if "delay" in g else np.zeros_like(w)
-            r = g["weight_rec"][()].astype(np.int64) if "weight_rec" in g else None
+            size = int(np.prod(g["shape"][()]))
+            w = np.asarray(g["weight"][()]).astype(np.int64)
+            w = w.reshape(size, -1) if w.ndim == 1 else w
+            if w.shape != (size, n_prev):
+                raise ExportError(f"{path}: layer {key} weight {w.shape}, expected {(size, n_prev)}")
+            w = np.clip(w, MANT_MIN * WEIGHT_STEP, MANT_MAX * WEIGHT_STEP)
+            d = _expand_delay(g["delay"][()], w.shape, f"{path}: layer {key}") if "delay" in g \
+                else np.zeros_like(w)
             nr = g["neuron"]
-            layers.append(LoihiLayer(w, d, r, int(nr["iDecay"][()]), int(nr["vDecay"][()]),
-                                     int(nr["vThMant"][()]), int(nr["refDelay"][()]),
-                                     n == len(keys) - 2))
+            if _text(nr["type"]) not in ("CUBA", "LOIHI"):
+                raise ExportError(f"{path}: layer {key} neuron type {_text(nr['type'])!r}; only CUBA is supported")
+            layers.append(LoihiLayer(w, d, None, int(nr["iDecay"][()]), int(nr["vDecay"][()]),
+                                     int(nr["vThMant"][()]), 1, n == len(keys) - 2, f"layer{key}"))
+            n_prev = size
         reduce = f.attrs.get("readout_reduce", "mean")
     return LoihiNetwork(n_in, layers, reduce if isinstance(reduce, str) else reduce.decode())
+
+
+def _text(ds) -> str:
+    v = ds[()]
+    v = v[0] if getattr(v, "shape", ()) else v
+    return v.decode("ascii") if isinstance(v, bytes) else str(v)
+
+
+def _expand_delay(d, shape, where) -> np.ndarray:
+    d = np.clip(np.asarray(d).astype(np.int64), 0, MAX_DELAY)
+    if d.ndim == 0:
+        return np.full(shape, int(d))
+    if d.ndim == 1:
+        if d.size == shape[0]:
+            return np.repeat(d.reshape(-1, 1), shape[1], axis=1)
+        if d.size == shape[1]:
+            return np.repeat(d.reshape(1, -1), shape[0], axis=0)
+    if d.shape != shape:
+        raise ExportError(f"{where}: delay of shape {d.shape} does not fit weight {shape}")
+    return d
 
 
 def _decay(x: np.ndarray, decay: int) -> np.ndarray:

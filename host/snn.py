@@ -140,6 +140,7 @@ class SNN(nn.Module):
         self.weight_fmt = None
         self.rounding = "nearest"
         self.qat_rng = np.random.default_rng(cfg.seed)
+        self.fixed = None            # host.fixed.FixedPlan: forward in the deployed fixed-point arithmetic
 
     # ------------------------------------------------------------------ parameters seen by the forward
     def delays(self, li: int) -> torch.Tensor | None:
@@ -175,9 +176,29 @@ class SNN(nn.Module):
         self.weight_fmt = resolve_format(fmt_spec, allw)
         self.rounding = rounding
 
+    def set_state_qat(self, qnet) -> None:
+        """Run the forward pass in the fixed-point arithmetic of ``qnet`` (a plan of
+        :func:`fenn_dma.host.deploy.plan` for this model's network); None turns it off."""
+        from fenn_dma.host.fixed import make_plan
+        self.fixed = None if qnet is None else make_plan(qnet, self.layer_names())
+        if qnet is not None:
+            self.hard_delays = True
+
+    def layer_names(self) -> list:
+        return [f"hidden{i}" for i in range(len(self.cfg.hidden))] + ["readout"]
+
+    def readout_int(self, x: torch.Tensor) -> torch.Tensor:
+        """Integer readouts (B, C) of the fixed-point forward (state QAT must be on)."""
+        from fenn_dma.host.fixed import forward_fixed
+        return forward_fixed(self, self.fixed, x)[2]
+
     # ------------------------------------------------------------------ forward
     def forward(self, x: torch.Tensor, record: bool = False):
         """``x (B, T, n_in)`` -> class scores ``(B, C)`` (+ list of per-layer traces)."""
+        if self.fixed is not None:
+            from fenn_dma.host.fixed import forward_fixed
+            scores, traces, _ = forward_fixed(self, self.fixed, x)
+            return (scores, traces) if record else scores
         cfg = self.cfg
         traces = []
         B, T, _ = x.shape
@@ -229,7 +250,7 @@ class SNN(nn.Module):
     def to_trained(self, n_steps: int = 0, metadata: dict | None = None) -> TrainedNetwork:
         """Weights as deployed (quantised when QAT is on), delays rounded to integers."""
         layers = []
-        names = [f"hidden{i}" for i in range(len(self.cfg.hidden))] + ["readout"]
+        names = self.layer_names()
         with torch.no_grad():
             for li, p in enumerate(self.neurons):
                 w = self.effective_weights(li).double().cpu().numpy()
@@ -242,6 +263,9 @@ class SNN(nn.Module):
                 layers.append(Layer(names[li], replace(p), w, dint, r))
         meta = dict(metadata or {})
         meta.setdefault("delay_mode", self.cfg.delay_mode)
+        if self.fixed is not None:     # the V formats the states were trained in
+            meta["formats"] = {l.name: f"s{15 - l.frac}.{l.frac}" for l in self.fixed.layers}
+            meta["rounding"] = self.fixed.qnet.rounding
         return TrainedNetwork(self.cfg.n_inputs, layers, n_steps, self.cfg.readout_reduce,
                               str(self.weight_fmt) if self.weight_fmt is not None else None, meta)
 

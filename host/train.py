@@ -11,6 +11,7 @@ Phases (epochs counted in one sequence):
 """
 from __future__ import annotations
 
+import copy
 import json
 import os
 import time
@@ -35,6 +36,8 @@ class TrainConfig:
     fine_tune_epochs: int = 2
     qat_epochs: int = 0
     qat_format: str | None = None                 # "s7.8", "auto8", ...
+    qat_states: bool = False                      # QAT also of the neuron states, as the compiler deploys them
+    qat_samples: int = 512                        # training samples whose value ranges choose the V formats
     rounding: str = "nearest"
     batch_size: int = 64
     lr: float = 2e-3
@@ -49,6 +52,8 @@ class TrainConfig:
     progress: bool = True
     max_batches: int | None = None                # per epoch (for quick runs)
     threads: int = 0
+    select_best: bool = True                      # per phase, keep the epoch with the best validation accuracy
+    adam_betas: tuple = (0.9, 0.999)
 
     def validate(self) -> None:
         for name in ("epochs", "fine_tune_epochs", "qat_epochs"):
@@ -60,10 +65,10 @@ class TrainConfig:
             raise ConfigError(f"batch_size must be >= 1, got {self.batch_size}")
         if not self.lr > 0:
             raise ConfigError(f"lr must be > 0, got {self.lr}")
-        if self.lr_schedule not in ("cosine", "constant"):
-            raise ConfigError(f"lr_schedule {self.lr_schedule!r}; allowed: cosine, constant")
-        if self.qat_epochs and not self.qat_format:
-            raise ConfigError("qat_epochs > 0 needs qat_format (e.g. 's7.8' or 'auto8')")
+        if self.lr_schedule not in ("cosine", "constant", "step"):
+            raise ConfigError(f"lr_schedule {self.lr_schedule!r}; allowed: cosine, constant, step")
+        if self.qat_epochs and not (self.qat_format or self.qat_states):
+            raise ConfigError("qat_epochs > 0 needs qat_format (e.g. 's7.8' or 'auto8') or qat_states")
 
 
 def build_net_config(cfg: TrainConfig, bundle: DatasetBundle) -> NetConfig:
@@ -140,10 +145,13 @@ def train(cfg: TrainConfig, bundle: DatasetBundle | None = None) -> TrainResult:
     groups = [{"params": weight_params, "lr": cfg.lr}]
     if delay_params:
         groups.append({"params": delay_params, "lr": cfg.lr_delay})
-    opt = torch.optim.Adam(groups)
+    opt = torch.optim.Adam(groups, betas=tuple(cfg.adam_betas))
     total_epochs = cfg.epochs + cfg.fine_tune_epochs + cfg.qat_epochs
-    sched = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total_epochs, eta_min=cfg.lr * 0.05)
-             if cfg.lr_schedule == "cosine" else None)
+    sched = None
+    if cfg.lr_schedule == "cosine":
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total_epochs, eta_min=cfg.lr * 0.05)
+    elif cfg.lr_schedule == "step":     # x0.3 at 50 % and 75 % of the epochs
+        sched = torch.optim.lr_scheduler.MultiStepLR(opt, [total_epochs // 2, (3 * total_epochs) // 4], 0.3)
     out = Path(cfg.out_dir) if cfg.out_dir else None
     main_rank = rank == 0
     if out and main_rank:
@@ -151,9 +159,14 @@ def train(cfg: TrainConfig, bundle: DatasetBundle | None = None) -> TrainResult:
     sigma0 = model.sigma
     history: list = []
     stage: dict = {}
+    # checkpoint selection by validation accuracy (never test): per phase, over the
+    # epochs whose network is deployable (hard delays); single-process runs only
+    select = cfg.select_best and val_set is not None and not distributed
+    best = None
+    qat_on = False
     tqdm = _tqdm(cfg.progress and main_rank)
     for epoch in range(total_epochs):
-        phase = "main" if epoch < cfg.epochs else ("fine_tune" if epoch < cfg.epochs + cfg.fine_tune_epochs else "qat")
+        phase = _phase(cfg, epoch)
         if phase == "main" and model.cfg.delay_mode != "none":
             frac = epoch / max(cfg.epochs - 1, 1)
             model.sigma = sigma0 + (cfg.sigma_end - sigma0) * frac
@@ -162,11 +175,15 @@ def train(cfg: TrainConfig, bundle: DatasetBundle | None = None) -> TrainResult:
             model.hard_delays = True
             for p in delay_params:
                 p.requires_grad_(False)
-        if phase == "qat" and model.weight_fmt is None:
+        if phase == "qat" and not qat_on:
+            qat_on = True
             model.hard_delays = True
             if main_rank:
                 stage["test_acc_float"] = evaluate(model, test_set, device=device)[0]
-            model.set_qat(cfg.qat_format, cfg.rounding)
+            if cfg.qat_format:
+                model.set_qat(cfg.qat_format, cfg.rounding)
+            if cfg.qat_states:
+                model.set_state_qat(_state_plan(model, cfg, bundle, train_set))
             if main_rank:   # post-training quantisation, before any QAT step
                 stage["test_acc_ptq"] = evaluate(model, test_set, device=device)[0]
         if sampler is not None:
@@ -201,6 +218,13 @@ def train(cfg: TrainConfig, bundle: DatasetBundle | None = None) -> TrainResult:
         if val_set is not None and main_rank:
             rec["val_acc"], rec["val_loss"] = evaluate(model, val_set, device=device)
         history.append(rec)
+        if select and model.hard_delays and (best is None or rec["val_acc"] >= best[0]):
+            best = (rec["val_acc"], epoch + 1, copy.deepcopy(model.state_dict()))
+        if select and best is not None and (epoch + 1 == total_epochs or _phase(cfg, epoch + 1) != phase):
+            model.load_state_dict(best[2])
+            stage[f"selected_epoch_{phase}"] = best[1]
+            stage[f"val_acc_{phase}"] = best[0]
+            best = None
         if main_rank and cfg.progress:
             msg = " ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in rec.items())
             print(msg, flush=True)
@@ -218,6 +242,12 @@ def train(cfg: TrainConfig, bundle: DatasetBundle | None = None) -> TrainResult:
                "weight_format": str(model.weight_fmt) if model.weight_fmt else None}
     summary.setdefault("test_acc_float", stage.get("test_acc_float", summary["test_acc"]))
     summary.update(stage)
+    if model.fixed is not None and main_rank and hasattr(test_set, "tensors"):
+        from fenn_dma.host import deploy     # the compiler's bit-exact reference of the deployed network
+        qnet = deploy.plan(model.to_trained(bundle.n_steps), rounding=cfg.rounding)
+        xs, ys = test_set.tensors
+        summary["test_acc_deployed"] = deploy.accuracy(qnet, xs.numpy(), ys.numpy())
+        summary["formats"] = deploy.formats_of(qnet)
     if out and main_rank:
         net = model.to_trained(bundle.n_steps, {"dataset": bundle.name, "test_acc": summary["test_acc"]})
         net.save(out / "network.npz")
@@ -232,6 +262,21 @@ def train(cfg: TrainConfig, bundle: DatasetBundle | None = None) -> TrainResult:
             plots.plot_raster([t.cpu().numpy() for t in traces], out / "raster.png")
             plots.plot_delays([l.delays for l in net.layers], out / "delays.png")
     return TrainResult(model, history, summary, bundle)
+
+
+def _state_plan(model: SNN, cfg: TrainConfig, bundle: DatasetBundle, train_set):
+    """The compiler's fixed-point plan of the current network, V formats from the
+    value ranges on the first ``qat_samples`` training samples."""
+    from fenn_dma.host import deploy
+    n = min(cfg.qat_samples, len(train_set))
+    samples = torch.stack([train_set[i][0] for i in range(n)]).cpu().numpy()
+    return deploy.plan(model.to_trained(bundle.n_steps), samples, rounding=cfg.rounding)
+
+
+def _phase(cfg: TrainConfig, epoch: int) -> str:
+    if epoch < cfg.epochs:
+        return "main"
+    return "fine_tune" if epoch < cfg.epochs + cfg.fine_tune_epochs else "qat"
 
 
 def _jsonable(cfg: TrainConfig) -> dict:

@@ -107,6 +107,9 @@ def run(args) -> int:
     from fenn_dma.host.train import train
 
     cfg = _config(args)
+    if args.export_netx and (args.recurrent or args.refractory > 0 or args.neuron != "LIF"):
+        raise ConfigError("--export-netx: netx files hold feed-forward LIF layers without refractory "
+                          "periods; drop --recurrent / --refractory / --neuron ALIF, or omit --export-netx")
     result = train(cfg)
     out = Path(cfg.out_dir)
     import torch.distributed as dist
