@@ -66,6 +66,7 @@ class MachineSizes:
 class CompileOptions:
     window: int = 1024            # most steps per run call (input and record buffers)
     resident_registers: int = 12  # vector registers for register-resident accumulators
+    unroll: int = 8               # chunks per iteration of the dense VMEM-accumulator loop
     sizes: MachineSizes = field(default_factory=MachineSizes)
 
 
@@ -167,7 +168,9 @@ class CodeGenerator(StreamingMixin):
         """Weights in VMEM while they fit (or as the connection asks), else in the DRAM
         image, streamed per spike into two VMEM row buffers (compiler/placement.py)."""
         q, plan = self.q, self.plan
-        data = {c.name: connection_data(c, q.populations[c.target]) for c in q.connections.values()}
+        data = {c.name: connection_data(c, q.populations[c.target],
+                                        self.layout[c.target].ring_base.get(c.group, 0))
+                for c in q.connections.values()}
         reserve = sum(2 * p.padded for p in q.populations.values() if "v" in p.record)   # one step of V records
         choice = choose_placements([PlacementRequest(c.name, c.placement, data[c.name].vmem_bytes,
                                                      data[c.name].row_bytes)
@@ -191,8 +194,8 @@ class CodeGenerator(StreamingMixin):
         if c.placement == "dram":
             if c.sparse:
                 regs["dram"] = plan.place("dram", f"{c.name}.columns", d.dram_bytes, align=VEC,
-                                          note=f"{c.exists.shape[0]} rows x {d.layout.max_columns} packed ELL "
-                                               f"columns, {c.index_bits} index bits")
+                                          note=f"{c.exists.shape[0]} rows x {d.layout.max_columns} ELL columns, "
+                                               + _ell_note(c))
                 self.dram_data.append((regs["dram"].offset, d.layout.padded_rows().astype("<i2").tobytes()))
                 counts = d.layout.counts.astype("<u1" if d.count_bytes == 1 else "<u2")
                 regs["counts"] = plan.place("dmem", f"{c.name}.counts", counts.nbytes,
@@ -216,7 +219,7 @@ class CodeGenerator(StreamingMixin):
         else:
             cols, starts = d.layout.words, d.layout.starts
             regs["columns"] = plan.place("vmem", f"{c.name}.columns", cols.nbytes, align=VEC,
-                                         note=f"{cols.shape[0]} packed ELL columns, {c.index_bits} index bits")
+                                         note=f"{cols.shape[0]} ELL columns, " + _ell_note(c))
             base = regs["columns"].offset
             self.vmem_data.append((base, cols.astype("<i2").tobytes()))
             table = (base + VEC * starts).astype("<u4")
@@ -479,7 +482,10 @@ class CodeGenerator(StreamingMixin):
                 x.put(tmp)
             st["ring"] = xr("ring base")
             b.li(st["ring"], lay.ring_base[c.group])
-            if c.sparse:
+            if c.sparse and c.constant_weight is not None:
+                st["vw"] = vr("weight")
+                b.op("vlui", st["vw"], c.constant_weight & 0xFFFF, comment="the connection's one weight")
+            elif c.sparse:
                 st["vhi"] = vr("weight mask")
                 b.op("vlui", st["vhi"], (~((1 << c.index_bits) - 1)) & 0xFFFF)
                 if D > 1:
@@ -526,21 +532,7 @@ class CodeGenerator(StreamingMixin):
                 b.op("vadd_s", acc, acc, w[k % 2])
             v.put(*w)
         elif c.mode == "direct":
-            vw, va = v.get("weight"), v.get("acc")
-            ptr, end = x.get("acc ptr"), x.get("row end")
-            b.li(ptr, lay.state.offset + lay.offsets[f"acc{suffix(c.group)}"])
-            self._addi(end, row, tgt.padded * 2)
-            lab = b.new_label("chunk")
-            b.label(lab)
-            b.op("vloadv", vw, 0, row)
-            b.op("vloadv", va, 0, ptr)
-            b.op("addi", row, row, VEC)
-            b.op("vadd_s", va, va, vw)
-            b.op("vstorev", va, 0, ptr)
-            self._addi(ptr, ptr, lay.stride)
-            b.op("bne", row, end, lab)
-            v.put(vw, va)
-            x.put(ptr, end)
+            self._dense_vmem_accumulate(c, row, lay, tgt)
         else:
             D = tgt.ring_depth
             vw, vd, va, vacc = v.get("weight"), v.get("delay"), v.get("address"), v.get("acc")
@@ -565,6 +557,46 @@ class CodeGenerator(StreamingMixin):
             v.put(vw, vd, va, vacc)
             x.put(drow, xb, end)
 
+    def _dense_vmem_accumulate(self, c: QConnection, row: str, lay: PopLayout, tgt: QPopulation) -> None:
+        """acc[k] += row[k] for every chunk k, accumulators in VMEM (state stride apart):
+        4 instructions per 32 synapses, unrolled ``opt.unroll`` times, two register
+        pairs in turn so that no add follows the load it reads."""
+        b, x, v = self.b, self.x, self.v
+        stride = lay.stride
+        U = max(1, min(self.opt.unroll, tgt.chunks, 2048 // stride, 32))
+        w, a = (v.get("weight a"), v.get("weight b")), (v.get("acc a"), v.get("acc b"))
+        ptr, end = x.get("acc ptr"), x.get("row end")
+        b.li(ptr, lay.state.offset + lay.offsets[f"acc{suffix(c.group)}"])
+        self._addi(end, row, tgt.padded * 2)
+
+        def block(n: int) -> None:
+            def load(k):
+                b.op("vloadv", w[k % 2], VEC * k, row)
+                b.op("vloadv", a[k % 2], stride * k, ptr)
+
+            def add_store(k):
+                b.op("vadd_s", a[k % 2], a[k % 2], w[k % 2])
+                b.op("vstorev", a[k % 2], stride * k, ptr)
+
+            load(0)
+            for k in range(1, n):
+                load(k)
+                add_store(k - 1)
+            b.op("addi", row, row, VEC * n)
+            add_store(n - 1)
+            self._addi(ptr, ptr, stride * n)
+
+        rest = tgt.chunks % U
+        if rest:
+            block(rest)
+        if tgt.chunks >= U:
+            lab = b.new_label("chunks")
+            b.label(lab)
+            block(U)
+            b.op("bne", row, end, lab)
+        v.put(*w, *a)
+        x.put(ptr, end)
+
     def _sparse_body(self, c: QConnection, st: dict, idx: str, tgt: QPopulation) -> None:
         b, x, v = self.b, self.x, self.v
         D = tgt.ring_depth
@@ -582,6 +614,19 @@ class CodeGenerator(StreamingMixin):
         D = tgt.ring_depth
         done, lab = b.new_label("row_done"), b.new_label("column")
         b.op("beq", col, end, done)
+        if c.constant_weight is not None:
+            # words are LLM addresses (unused lanes -1: skipped), the weight a register
+            va, vacc = v.get("address"), v.get("acc")
+            b.label(lab)
+            b.op("vloadv", va, 0, col)
+            b.op("addi", col, col, VEC)
+            b.op("vloadl", vacc, 0, va)
+            b.op("vadd_s", vacc, vacc, st["vw"])
+            b.op("vstorel", vacc, 0, va)
+            b.op("bne", col, end, lab)
+            b.label(done)
+            v.put(va, vacc)
+            return
         vp, va, vacc, vw = v.get("packed"), v.get("address"), v.get("acc"), v.get("weight")
         b.label(lab)
         b.op("vloadv", vp, 0, col)
@@ -878,6 +923,12 @@ class CodeGenerator(StreamingMixin):
                 io["records"][key] = {"memory": "vmem", "addr": r.offset, "row_bytes": 2 * p.padded,
                                       "size": p.size}
         return io
+
+
+def _ell_note(c: QConnection) -> str:
+    if c.constant_weight is not None:
+        return f"addresses only, weight {c.constant_weight}"
+    return f"{c.index_bits} index bits"
 
 
 def compile_network(qnet: QNetwork, options: CompileOptions | None = None) -> Compiled:

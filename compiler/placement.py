@@ -82,8 +82,8 @@ class ConnectionData:
         return np.concatenate([self.dense_weights(), self.dense_delays()], axis=1)
 
 
-def connection_data(c: QConnection, tgt: QPopulation) -> ConnectionData:
-    return ConnectionData(c, tgt, ell_layout(c, tgt) if c.sparse else None)
+def connection_data(c: QConnection, tgt: QPopulation, ring_base: int = 0) -> ConnectionData:
+    return ConnectionData(c, tgt, ell_layout(c, tgt, ring_base) if c.sparse else None)
 
 
 @dataclass(frozen=True)

@@ -123,6 +123,9 @@ class QConnection:
     mode: str = "direct"       # direct (dense accumulator) | ring (LLM ring buffer)
     offset: int = 0            # extra steps before the per-synapse delay
     index_bits: int = 0        # sparse: low bits of a packed word holding the LLM address
+    # sparse with one weight for every synapse onto an undelayed ring (depth 1): the
+    # words hold only LLM addresses and the weight is a register (full precision)
+    constant_weight: int | None = None
     group: int = 0             # index of the target's synapse type (QPopulation.synapses)
     placement: str = "auto"    # weights in "vmem" or "dram"; "auto" is resolved by compiler/placement.py
 
@@ -324,6 +327,10 @@ def _plan_accumulators(pops: dict[str, QPopulation], conns: dict[str, QConnectio
         if not c.sparse:
             continue
         tgt = pops[c.target]
+        w = c.weights[c.exists]
+        if tgt.ring_depth == 1 and w.size and (w == w[0]).all():
+            c.constant_weight = int(w[0])
+            continue
         span = tgt.chunks * 2 * tgt.ring_depth          # bytes of one lane's ring
         c.index_bits = max(1, (span - 1).bit_length())
         if c.index_bits > 15:

@@ -83,7 +83,8 @@ def test_weights_and_delays_out_of_range():
         compile_network(quantise(net))
     net, i, h = _two(n=32 * 600)
     h.formats["V"] = "s1.14"
-    net.connect(i, h, Sparse(np.array([0]), np.array([32 * 599]), 1.99), Delta(), latency=1)
+    # (two different weights: a single weight would be a register, with no packing)
+    net.connect(i, h, Sparse(np.array([0, 1]), np.array([32 * 599, 0]), np.array([1.99, 1.0])), Delta(), latency=1)
     with pytest.raises(ModelError, match="weight does not fit 5 bits once 11 bits hold the packed target index"):
         quantise(net)
 

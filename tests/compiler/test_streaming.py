@@ -94,3 +94,20 @@ def test_dma_error_is_reported_by_the_runtime():
     ok.run({"in": x})                  # the same program without the failing row runs
     with pytest.raises(RunError, match="does not fit the machine's DRAM"):
         Runtime(compiled, config=MachineConfig(dram_size=1024))
+
+
+@pytest.mark.parametrize("unroll", [1, 3, 8])
+def test_unrolled_dense_accumulation_with_remainders(run_pair, unroll):
+    """11 chunks of VMEM accumulators: a remainder block and whole iterations, from VMEM
+    rows and from streamed rows."""
+    r = np.random.default_rng(4)
+    n = Network()
+    i = n.population("in", 40, SpikeInput())
+    h = n.population("h", 340, LIF(tau_mem=10, threshold=0.6), record=("spikes", "v"))
+    n.connect(i, h, Dense(r.normal(0.1, 0.3, (40, 340))), Exponential(5), placement="dram")
+    n.connect(h, h, Dense(r.normal(0.0, 0.05, (340, 340))), Exponential(5), placement="vmem")
+    opts = CompileOptions(resident_registers=0, unroll=unroll)
+    q, compiled, ref, got = run_pair(n, steps=25, rate=0.3, options=opts)
+    for k in ref.records:
+        np.testing.assert_array_equal(got.records[k], ref.records[k][0], err_msg=k)
+    assert ref.records["h.spikes"].sum() > 50
