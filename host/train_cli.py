@@ -41,6 +41,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     t.add_argument("--fine-tune-epochs", type=int, default=2, help="epochs with rounded, frozen delays")
     t.add_argument("--qat-epochs", type=int, default=0)
     t.add_argument("--qat-format", help="weight format for QAT, e.g. s7.8 or auto8")
+    t.add_argument("--qat-states", action="store_true",
+                   help="QAT of the neuron states in the compiler's fixed-point arithmetic (bit-exact)")
     t.add_argument("--rounding", default="nearest", help="truncate, nearest or stochastic")
     t.add_argument("--batch-size", type=int, default=64)
     t.add_argument("--lr", type=float, default=2e-3)
@@ -80,7 +82,7 @@ def _config(args) -> "TrainConfig":
                net={"hidden": hidden, "delay_mode": args.delays, "max_delay": args.max_delay,
                     "delay_kernel": args.delay_kernel, "readout_reduce": args.readout},
                epochs=args.epochs, fine_tune_epochs=args.fine_tune_epochs, qat_epochs=args.qat_epochs,
-               qat_format=args.qat_format, rounding=args.rounding, batch_size=args.batch_size, lr=args.lr,
+               qat_format=args.qat_format, qat_states=args.qat_states, rounding=args.rounding, batch_size=args.batch_size, lr=args.lr,
                lr_delay=args.lr_delay, seed=args.seed, out_dir=args.out, plots=not args.no_plots,
                progress=not args.no_progress, max_batches=args.max_batches, threads=args.threads)
     if args.config:

@@ -14,7 +14,7 @@ from fenn_dma.host.nir_io import import_nir
 def test_train_cli_end_to_end(tmp_path, capsys):
     out = tmp_path / "run"
     rc = main(["train", "--out", str(out), "--epochs", "2", "--fine-tune-epochs", "1", "--qat-epochs", "1",
-               "--qat-format", "s3.4", "--steps", "16", "--hidden", "12", "--delays", "synapse",
+               "--qat-format", "s3.4", "--qat-states", "--steps", "16", "--hidden", "12", "--delays", "synapse",
                "--max-delay", "3", "--max-batches", "5", "--batch-size", "32", "--no-progress",
                "--export-nir", "--export-netx"])
     assert rc == 0
@@ -26,6 +26,7 @@ def test_train_cli_end_to_end(tmp_path, capsys):
     m = json.loads((out / "metrics.json").read_text())
     assert [h["phase"] for h in m["history"]] == ["main", "main", "fine_tune", "qat"]
     assert 0 <= m["summary"]["test_acc"] <= 1 and "loihi_test_acc" in m["summary"]
+    assert m["summary"]["test_acc_deployed"] == m["summary"]["test_acc"]      # compiler reference = QAT torch
     net = TrainedNetwork.load(out / "network.npz")
     assert net.weight_format == "s3.4" and net.layers[0].weights.shape == (12, 5)
     assert import_nir(out / "network.nir").equals(net)
