@@ -49,7 +49,8 @@ with ``a_in[t] = sum_j weight * s_j[t - 1 - delay]`` (one step of latency per la
 Float -> integer mapping of a layer: ``iDecay = round(4096 (1 - alpha))``,
 ``vDecay = round(4096 (1 - beta))``; a per-layer scale ``k = 2 * 127 / max|W|``
 maps real weights and threshold to integers (``weight = 2 round(W k / 2)``,
-``vThMant = round(threshold k)``).
+``vThMant = round(threshold k)``); weights QAT-trained in an 8-bit format
+``sI.F`` use ``k = 2 * 2**F`` instead, so they map without re-rounding.
 """
 from __future__ import annotations
 
@@ -112,6 +113,10 @@ def convert(net: TrainedNetwork) -> LoihiNetwork:
         wmax = max(float(np.abs(w).max()) for w in ws)
         wmax = wmax if wmax > 0 else 1.0
         k = WEIGHT_STEP * MANT_MAX / wmax
+        grid = _weight_grid(net.weight_format)
+        if grid and all(np.array_equal(w * grid, np.round(w * grid)) for w in ws) \
+                and max(float(np.abs(w * grid).max()) for w in ws) <= -MANT_MIN:
+            k = WEIGHT_STEP * grid       # weights QAT-trained on an 8-bit grid map exactly
 
         def q(w):
             return np.clip(_round(w * k / WEIGHT_STEP), MANT_MIN, MANT_MAX) * WEIGHT_STEP
@@ -130,6 +135,16 @@ def convert(net: TrainedNetwork) -> LoihiNetwork:
                                  int(_round(4096 * (1 - p.alpha))), int(_round(4096 * (1 - p.beta))),
                                  vth, 1 + p.refractory, readout, layer.name))
     return LoihiNetwork(net.n_inputs, layers, net.readout_reduce)
+
+
+def _weight_grid(weight_format: str | None) -> float | None:
+    """2**F of an 8-bit (or narrower) QAT weight format sI.F, else None."""
+    from fenn_dma.compiler.fixedpoint import FixedFormat, FixedPointError
+    try:
+        fmt = FixedFormat.parse(weight_format) if weight_format else None
+    except FixedPointError:
+        return None
+    return float(fmt.scale) if fmt is not None and fmt.width <= 8 else None
 
 
 def _expressible(lnet: LoihiNetwork) -> None:

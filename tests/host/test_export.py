@@ -244,3 +244,17 @@ def test_loihi_model_tracks_float_model():
     agree = (spikes_f == spikes_l).mean()
     assert agree > 0.97, agree
     assert (ref.argmax(1) == got.argmax(1)).mean() > 0.85
+
+
+def test_loihi_maps_8bit_qat_weights_without_rerounding():
+    rng = np.random.default_rng(3)
+    w1, w2 = rng.integers(-128, 128, (6, 5)) / 64, rng.integers(-100, 100, (3, 6)) / 64
+    p = NeuronParams("LIF", 20, 5, 1.0)
+    net = TrainedNetwork(5, [Layer("h", p, w1, np.zeros((6, 5), int)),
+                             Layer("o", NeuronParams("LI"), w2, np.zeros((3, 6), int))], weight_format="s1.6")
+    lnet = loihi.convert(net)
+    np.testing.assert_array_equal(lnet.layers[0].weight, 2 * 64 * w1)
+    np.testing.assert_array_equal(lnet.layers[1].weight, 2 * 64 * w2)
+    assert lnet.layers[0].vth_mant == 128          # threshold 1.0 on the same scale
+    net.weight_format = None                       # without the format: scaled to the full 8 bits
+    assert np.abs(loihi.convert(net).layers[1].weight).max() == 254
