@@ -34,7 +34,8 @@ import numpy as np
 from .emit import Assembled, Builder, RegisterPool, assemble_items, fill_load_use_slots
 from .errors import ResourceError
 from .memory import MemoryPlan, Region
-from .placement import ConnectionData, PlacementRequest, choose_placements, connection_data
+from .placement import (ConnectionData, PlacementRequest, buffer_bytes, choose_placements, connection_data,
+                        fuse_key)
 from .streaming import StreamingMixin
 from .quantise import DECAY_SHIFT, LANES, QConnection, QNetwork, QPopulation, suffix
 from .reference import readout_round
@@ -107,6 +108,7 @@ class CodeGenerator(StreamingMixin):
         self.dmem_data: list[tuple[int, bytes]] = []
         self.dram_data: list[tuple[int, bytes]] = []
         self.dma_buffers: tuple[int, int] | None = None     # VMEM ping-pong buffers of streamed rows
+        self.stream_unit: dict[str, str] = {}    # streamed connection -> first connection of its DRAM row
         self.conn_regions: dict[str, dict[str, Region]] = {}
         self.b = Builder()
         self.v = RegisterPool("vector", list(range(32)))
@@ -172,20 +174,36 @@ class CodeGenerator(StreamingMixin):
                                         self.layout[c.target].ring_base.get(c.group, 0))
                 for c in q.connections.values()}
         reserve = sum(2 * p.padded for p in q.populations.values() if "v" in p.record)   # one step of V records
-        choice = choose_placements([PlacementRequest(c.name, c.placement, data[c.name].vmem_bytes,
-                                                     data[c.name].row_bytes)
-                                    for c in q.connections.values()],
-                                   plan.free("vmem") - reserve)
+        requests = [PlacementRequest(c.name, c.placement, data[c.name].vmem_bytes, data[c.name].row_bytes,
+                                     fuse_key(c), c.sparse) for c in q.connections.values()]
+        choice = choose_placements(requests, plan.free("vmem") - reserve)
         for c in q.connections.values():
             c.placement = choice[c.name]
         streamed = [c for c in q.connections.values() if c.placement == "dram"]
         if streamed:
-            size = max(data[c.name].row_bytes for c in streamed)
+            size = buffer_bytes([r for r in requests if choice[r.name] == "dram"])
             a = plan.place("vmem", "dma_buffer0", size, align=VEC, note="streamed row (ping)")
             bb = plan.place("vmem", "dma_buffer1", size, align=VEC, note="streamed row (pong)")
             self.dma_buffers = (a.offset, bb.offset)
         for c in q.connections.values():
             self._place_connection(c, data[c.name])
+        keys = list(dict.fromkeys(fuse_key(c) for c in streamed if not c.sparse))
+        for key in keys:           # dense rows streamed in one pass of one source: fused
+            fused = [c for c in streamed if fuse_key(c) == key and not c.sparse]
+            rows = np.concatenate([data[c.name].dense_rows() for c in fused], axis=1)
+            name = fused[0].name if len(fused) == 1 else fused[0].source + ("" if fused[0].latency else
+                                                                            f"->{fused[0].target}")
+            region = plan.place("dram", f"{name}.rows", rows.nbytes, align=VEC,
+                                note=f"{rows.shape[0]} rows x {rows.shape[1] * 2} B: "
+                                     + " | ".join(c.name + (" (weights | 2 x delays)" if c.mode == "ring" else "")
+                                                  for c in fused))
+            self.dram_data.append((region.offset, rows.astype("<i2").tobytes()))
+            off = 0
+            for c in fused:
+                self.conn_regions[c.name]["dram"] = region
+                self.conn_regions[c.name]["row_offset"] = off
+                self.stream_unit[c.name] = fused[0].name
+                off += data[c.name].row_bytes
 
     def _place_connection(self, c: QConnection, d: "ConnectionData") -> None:
         tgt = self.q.populations[c.target]
@@ -201,11 +219,8 @@ class CodeGenerator(StreamingMixin):
                 regs["counts"] = plan.place("dmem", f"{c.name}.counts", counts.nbytes,
                                             note="used columns per source row")
                 self.dmem_data.append((regs["counts"].offset, counts.tobytes()))
-            else:
-                regs["dram"] = plan.place("dram", f"{c.name}.weights", d.dram_bytes, align=VEC,
-                                          note=f"{c.exists.shape[0]} rows x {d.row_bytes} B"
-                                               + (" (weights | 2 x delays)" if c.mode == "ring" else ""))
-                self.dram_data.append((regs["dram"].offset, d.dense_rows().astype("<i2").tobytes()))
+                self.stream_unit[c.name] = c.name
+            # dense: placed per source below (rows fused)
         elif not c.sparse:
             rows = d.dense_weights()
             regs["weights"] = plan.place("vmem", f"{c.name}.weights", rows.nbytes, align=VEC,
@@ -615,17 +630,29 @@ class CodeGenerator(StreamingMixin):
         done, lab = b.new_label("row_done"), b.new_label("column")
         b.op("beq", col, end, done)
         if c.constant_weight is not None:
-            # words are LLM addresses (unused lanes -1: skipped), the weight a register
-            va, vacc = v.get("address"), v.get("acc")
+            # words are LLM addresses (unused lanes -1: skipped), the weight a register;
+            # two columns per iteration so that no add follows the load it reads
+            p, a = (v.get("address a"), v.get("address b")), (v.get("acc a"), v.get("acc b"))
+            odd = b.new_label("last_column")
             b.label(lab)
-            b.op("vloadv", va, 0, col)
+            b.op("vloadv", p[0], 0, col)
             b.op("addi", col, col, VEC)
-            b.op("vloadl", vacc, 0, va)
-            b.op("vadd_s", vacc, vacc, st["vw"])
-            b.op("vstorel", vacc, 0, va)
+            b.op("vloadl", a[0], 0, p[0])
+            b.op("beq", col, end, odd)
+            b.op("vloadv", p[1], 0, col)
+            b.op("vadd_s", a[0], a[0], st["vw"])
+            b.op("addi", col, col, VEC)
+            b.op("vloadl", a[1], 0, p[1])
+            b.op("vstorel", a[0], 0, p[0])
+            b.op("vadd_s", a[1], a[1], st["vw"])
+            b.op("vstorel", a[1], 0, p[1])
             b.op("bne", col, end, lab)
+            b.op("jal", "zero", done)
+            b.label(odd)
+            b.op("vadd_s", a[0], a[0], st["vw"])
+            b.op("vstorel", a[0], 0, p[0])
             b.label(done)
-            v.put(va, vacc)
+            v.put(*p, *a)
             return
         vp, va, vacc, vw = v.get("packed"), v.get("address"), v.get("acc"), v.get("weight")
         b.label(lab)
@@ -898,7 +925,9 @@ class CodeGenerator(StreamingMixin):
         q = self.q
         io = {"control": dict(CTRL), "window": self.window, "inputs": {}, "records": {}, "readouts": {},
               "state": {}, "dram_base": self.opt.sizes.dram_base,
-              "dram_regions": {r.name: [self.opt.sizes.dram_base + r.offset, r.size]
+              "dram_regions": {r.name: [self.opt.sizes.dram_base + r.offset, r.size,
+                                        sorted(n for n, regs in self.conn_regions.items()
+                                               if regs.get("dram") is r)]
                                for r in self.plan.regions if r.memory == "dram"}}
         for p in q.populations.values():
             lay = self.layout[p.name]

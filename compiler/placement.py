@@ -9,8 +9,10 @@ does not fit is the memory plan's overflow error.
 
 Row formats in DRAM (64-byte aligned, multiples of 64 bytes, as the DMA needs):
 - dense: one row per source neuron, ``2 * padded`` bytes of weights, followed
-  by ``2 * padded`` bytes of ``2 * delay`` when the connection has delays (one
-  transfer brings both);
+  by ``2 * padded`` bytes of ``2 * delay`` when the connection has delays; the
+  rows of every streamed dense connection of one source are concatenated (one
+  transfer per spike brings them all, so that DMA and accumulation take turns
+  on rows of the same length);
 - sparse: the packed ELL columns of a row, every row padded to the longest
   (``64 K`` bytes apart), with a DMEM table of used columns per row so that
   only those are transferred and delivered.
@@ -92,6 +94,23 @@ class PlacementRequest:
     requested: str          # auto | vmem | dram
     vmem_bytes: int
     row_bytes: int
+    fuse_key: str = ""      # dense rows streamed in the same pass of the same source share one DRAM row
+    sparse: bool = False
+
+
+def buffer_bytes(streamed: list[PlacementRequest]) -> int:
+    """One row buffer: the longest streamed row (dense rows of a source fused)."""
+    fused: dict[str, int] = {}
+    for r in streamed:
+        if not r.sparse:
+            fused[r.fuse_key] = fused.get(r.fuse_key, 0) + r.row_bytes
+    return max([r.row_bytes for r in streamed if r.sparse] + list(fused.values()) + [0])
+
+
+def fuse_key(c: QConnection) -> str:
+    """Connections delivered in one pass over the spikes of their source (schedule.py):
+    all the delayed (latency >= 1) ones of a source, or latency-0 ones per target."""
+    return f"{c.source}|" + ("delayed" if c.latency >= 1 else f"now->{c.target}")
 
 
 def choose_placements(requests: list[PlacementRequest], free_vmem: int) -> dict[str, str]:
@@ -100,8 +119,7 @@ def choose_placements(requests: list[PlacementRequest], free_vmem: int) -> dict[
     by_name = {r.name: r for r in requests}
 
     def need() -> int:
-        streamed = [by_name[n] for n, w in where.items() if w == "dram"]
-        buffers = 2 * max((-(-r.row_bytes // VEC) * VEC for r in streamed), default=0)
+        buffers = 2 * buffer_bytes([by_name[n] for n, w in where.items() if w == "dram"])
         return sum(-(-r.vmem_bytes // VEC) * VEC for n, r in by_name.items() if where[n] == "vmem") + buffers
 
     movable = sorted((r for r in requests if r.requested == "auto"), key=lambda r: -r.vmem_bytes)
@@ -109,8 +127,9 @@ def choose_placements(requests: list[PlacementRequest], free_vmem: int) -> dict[
         if need() <= free_vmem:
             break
         where[r.name] = "dram"
-    for r in requests:
-        if where[r.name] == "dram" and r.row_bytes >= csrs.DMA_MAX_COUNT:
-            raise ResourceError(f"connection {r.name!r}: a streamed row of {r.row_bytes} bytes exceeds the DMA's "
-                                f"largest transfer ({csrs.DMA_MAX_COUNT - 64} bytes); split the target population")
+    longest = buffer_bytes([r for r in requests if where[r.name] == "dram"])
+    if longest >= csrs.DMA_MAX_COUNT:
+        names = [r.name for r in requests if where[r.name] == "dram"]
+        raise ResourceError(f"connections {names}: a streamed row of {longest} bytes exceeds the DMA's largest "
+                            f"transfer ({csrs.DMA_MAX_COUNT - 64} bytes); split the target population")
     return where

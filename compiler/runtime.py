@@ -156,8 +156,9 @@ class Runtime:
                                           (csrs.DMA_DECODE_ERROR, "decode error (address outside DRAM)"),
                                           (csrs.DMA_SLAVE_ERROR, "slave error (the DRAM answered with an error)"))
                    if status & bit]
-            where = [f"connection {name.rsplit('.', 1)[0]!r}" for name, (start, size)
-                     in self.io.get("dram_regions", {}).items() if start <= addr < start + size]
+            where = ["connection" + ("s " if len(conns) > 1 else " ") + ", ".join(repr(c) for c in conns)
+                     for start, size, conns in self.io.get("dram_regions", {}).values()
+                     if start <= addr < start + size]
             raise RunError(f"DMA error streaming weights from DRAM address 0x{addr:08x}"
                            + (f" ({where[0]})" if where else "") + f": MM2S status 0x{status:02x}, "
                            + "; ".join(why) + f"; the firmware stopped with {stop} during steps {first}..{first + n - 1}")

@@ -2,7 +2,9 @@
 
 A source whose connections include one placed in DRAM (compiler/placement.py)
 is propagated by a spike loop with one spike of look-ahead, so that the DMA of
-the next row runs while the current row is accumulated::
+the next row runs while the current row is accumulated. A "row" is one DRAM
+transfer: the fused dense rows of the pass (compiler/placement.py), or one
+sparse connection's columns::
 
     idx = first spike                    (ctz over the spike words)
     start DMA: row (idx, first streamed connection) -> buffer[0]
@@ -38,12 +40,16 @@ def _pow2(n: int) -> int | None:
 
 class StreamingMixin:
     """Needs the code generator's ``b`` (Builder), ``x``/``v`` (register pools),
-    ``q``, ``layout``, ``conn_regions``, ``dma_buffers``, ``opt``, ``in_prev``
-    and its ``_conn_setup``, ``_conn_body``, ``_dense_row``, ``_sparse_columns``."""
+    ``q``, ``layout``, ``conn_regions``, ``dma_buffers``, ``stream_unit``, ``opt``,
+    ``in_prev`` and its ``_conn_setup``, ``_conn_body``, ``_dense_row``,
+    ``_sparse_columns``."""
 
     def _stream_setup(self, c, st: dict, xr) -> None:
-        """Registers of a streamed connection: its DRAM rows' base address, the row
-        stride (when not a power of two), the count table (sparse) or the count."""
+        """Registers of a streamed connection that leads its DRAM row (the first of
+        the dense connections fused into it, or a sparse one): the rows' base address,
+        the row stride (when not a power of two), the count table (sparse)."""
+        if self.stream_unit[c.name] != c.name:
+            return                        # its part of the row arrives with the leader's transfer
         b = self.b
         regs = self.conn_regions[c.name]
         st["dram_base"] = xr("DRAM rows")
@@ -75,8 +81,13 @@ class StreamingMixin:
         b.li(buf, b0)
         b.li(flip, b0 ^ b1)
         states = [self._conn_setup(c) for c in conns]
-        streamed = [(c, st) for c, st in zip(conns, states) if c.placement == "dram"]
-        counts = {st.get("dram_count") for _, st in streamed}
+        state_of = {c.name: st for c, st in zip(conns, states)}
+        members: dict[str, list] = {}          # unit (leader) -> its connections, in group order
+        for c in conns:
+            if c.placement == "dram":
+                members.setdefault(self.stream_unit[c.name], []).append(c)
+        units = [(self.q.connections[u], state_of[u]) for u in members]
+        counts = {st.get("dram_count") for _, st in units}
         fixed_count = None if None in counts or len(counts) > 1 else counts.pop()
         if fixed_count is not None:
             b.li(tmp, fixed_count)
@@ -86,29 +97,33 @@ class StreamingMixin:
         b.op("addi", wbase, "zero", 0)
         b.op("lw", word, 0, xw)
         self._find_spike(xw, xend, word, wbase, idx, tmp, done)
-        self._start_row(streamed[0], idx, buf, fixed_count)
+        self._start_row(units[0], idx, buf, fixed_count)
         b.label(loop)
         b.op("addi", nxt, "zero", -1)
         self._find_spike(xw, xend, word, wbase, nxt, tmp, go)
         b.label(go)
-        for k, (c, st) in enumerate(zip(conns, states)):
+        order = list(members)
+        for c, st in zip(conns, states):
             if c.placement != "dram":
                 self._conn_body(c, st, idx)
                 continue
-            self._wait_dma(tmp)
-            pos = [sc for sc, _ in streamed].index(c)
-            other = x.get("other buffer")
-            b.op("xor", other, buf, flip)
-            if pos + 1 < len(streamed):
-                self._start_row(streamed[pos + 1], idx, other, fixed_count)
-            else:
-                skip = b.new_label("no_next_row")
-                b.op("blt", nxt, "zero", skip)
-                self._start_row(streamed[0], nxt, other, fixed_count)
-                b.label(skip)
-            x.put(other)
-            self._streamed_body(c, st, idx, buf)
-            b.op("xor", buf, buf, flip, comment="swap row buffers")
+            unit = self.stream_unit[c.name]
+            if c is members[unit][0]:
+                self._wait_dma(tmp)
+                pos = order.index(unit)
+                other = x.get("other buffer")
+                b.op("xor", other, buf, flip)
+                if pos + 1 < len(units):
+                    self._start_row(units[pos + 1], idx, other, fixed_count)
+                else:
+                    skip = b.new_label("no_next_row")
+                    b.op("blt", nxt, "zero", skip)
+                    self._start_row(units[0], nxt, other, fixed_count)
+                    b.label(skip)
+                x.put(other)
+            self._streamed_body(c, state_of[unit] if c.sparse else st, idx, buf)
+            if c is members[unit][-1]:
+                b.op("xor", buf, buf, flip, comment="swap row buffers")
         b.op("addi", idx, nxt, 0)
         b.op("bge", idx, "zero", loop)
         b.label(done)
@@ -196,7 +211,7 @@ class StreamingMixin:
             x.put(col, end)
         else:
             row = x.get("row")
-            b.op("addi", row, buf, 0)
+            self._addi(row, buf, self.conn_regions[c.name]["row_offset"])
             self._dense_row(c, st, row)
             x.put(row)
 

@@ -154,9 +154,10 @@ def _networks(draw):
             else:
                 conn = Dense(rng.normal(0.1, 0.3, (s.size, n)),
                              None if delays is None else rng.integers(0, delays + 1, (s.size, n)))
-            net.connect(s, pop, conn, syn, latency=latency)
+            net.connect(s, pop, conn, syn, latency=latency, placement=draw(st.sampled_from(["auto", "dram"])))
         if kind != "LI" and draw(st.booleans()):
-            net.connect(pop, pop, Dense(rng.normal(0, 0.2, (n, n))), syn, latency=1, name=f"rec{k}")
+            net.connect(pop, pop, Dense(rng.normal(0, 0.2, (n, n))), syn, latency=1, name=f"rec{k}",
+                        placement=draw(st.sampled_from(["auto", "dram"])))
         pops.append(pop)
     return net, seed
 

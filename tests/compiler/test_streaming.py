@@ -49,6 +49,7 @@ def test_streamed_and_resident_weights_give_identical_results(run_pair, rounding
         for k, rec in runs["vmem"][0].records.items():
             np.testing.assert_array_equal(runs[label][0].records[k], rec, err_msg=f"{label}: {k}")
     dram = runs["dram"][1]
+    assert dram.io["dram_regions"]["h.rows"][2] == ["h->o", "h->o 2"]     # one transfer per spike for both
     assert "dram" in dram.images and dram.plan.used["vmem"] < runs["vmem"][1].plan.used["vmem"]
     assert f"csrrwi zero, {csrs.MM2S_CONTROL}, 1" in dram.asm.listing
     assert runs["vmem"][0].records["h.spikes"].sum() > 200
@@ -80,7 +81,8 @@ def test_network_larger_than_vmem_streams_and_runs_exactly(tmp_path, make_inputs
 def test_dma_error_is_reported_by_the_runtime():
     q = quantise(_net(["dram", "vmem", "vmem", "vmem"]))
     compiled = compile_network(q)
-    start, size = compiled.io["dram_regions"]["in->h.weights"]
+    start, size, conns = compiled.io["dram_regions"]["in->h.rows"]
+    assert conns == ["in->h"]
     row = size // 70
     bad = MachineConfig(dram_size=1 << 20, dram_error_regions=((start + 5 * row, start + 6 * row),))
     x = np.zeros((10, 70), bool)
