@@ -30,7 +30,7 @@ the start to the first beat is the optimistic end of the PL-to-DDR read latency
 (about 100-250 ns on these devices); the kernel line also shows setup 40
 cycles (229 ns) and 12 bytes per cycle (75 % bus efficiency).
 
-    .venv/bin/python benchmarks/va_benchmark.py            # sizes 256, 1024, 2048 (about 1-2 min)
+    .venv/bin/python benchmarks/va_benchmark.py            # sizes 256-4096 (about 30 s)
     .venv/bin/python benchmarks/va_benchmark.py --full     # all 56 rows (long; GBs of RAM at 12800 dense)
     .venv/bin/python benchmarks/va_benchmark.py --sizes 4096 --steps 1000
 """
@@ -55,7 +55,7 @@ from fenn_dma.sim import DmaModel, MachineConfig
 ROOT = Path(__file__).resolve().parents[1]
 ANCHOR = ROOT.parent / "shared" / "anchors" / "fenn_va_benchmark_perf.csv"
 FENN_FITTED = {"update": 1.1, "dense_dram": 5.8, "sparse": "7.2-7.7"}
-DEFAULT_SIZES = (256, 1024, 2048)
+DEFAULT_SIZES = (256, 1024, 2048, 4096)
 
 
 def _va_module():
@@ -150,7 +150,7 @@ def kernel_per32(n_target: int, dram: bool, dma: DmaModel, unroll: int = 8) -> f
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sizes", type=int, nargs="+", default=None, help="excitatory sizes (default 256 1024 2048)")
+    ap.add_argument("--sizes", type=int, nargs="+", default=None, help="excitatory sizes (default 256 1024 2048 4096)")
     ap.add_argument("--full", action="store_true", help="every row of FeNN's CSV")
     ap.add_argument("--steps", type=int, default=1000)
     args = ap.parse_args()
