@@ -17,8 +17,11 @@ The discrete dynamics (docs/compiler.md) per step ``t``::
     In[t] = sum of weights of spikes arriving at t (latency + per-synapse delay)
     I[t]  = alpha * I[t-1] + In[t] + bias     (Exponential synapse, alpha = exp(-dt/tau_syn))
     V[t]  = beta * V[t-1] + I[t]              (Delta synapse: + In[t] + bias instead)
-    V[t]  = 0 while refractory; z[t] = V[t] > threshold (+ beta_a * A[t-1] for ALIF)
+    V[t]  = v_reset while refractory; z[t] = V[t] > threshold (+ beta_a * A[t-1] for ALIF)
     V[t]  = v_reset where z[t]; A[t] = rho * A[t-1] + z[t]
+
+A population may take several synapse types (kind, tau): one current each,
+summed into V (docs/compiler.md).
 """
 from __future__ import annotations
 
