@@ -156,9 +156,20 @@ class SNN(nn.Module):
 
     def effective_weights(self, li: int, rec: bool = False) -> torch.Tensor:
         w = self.w_rec[li] if rec else self.w[li]
+        mask = self.mask(li, rec)
+        if mask is not None:         # DEEP R: dormant connections are exactly 0 and get no gradient
+            w = w * mask
         if self.weight_fmt is not None:
             w = fake_quantize(w, self.weight_fmt, self.rounding, self.qat_rng)
         return w
+
+    def set_mask(self, li: int, rec: bool, mask: torch.Tensor) -> None:
+        """Connectivity mask (bool, shape of the weights) of projection ``li``
+        (:mod:`fenn_dma.host.deepr`); a buffer, so checkpoints and selection keep it."""
+        self.register_buffer(f"mask_rec{li}" if rec else f"mask{li}", mask.to(torch.bool))
+
+    def mask(self, li: int, rec: bool = False) -> torch.Tensor | None:
+        return self._buffers.get(f"mask_rec{li}" if rec else f"mask{li}")
 
     def clamp_delays(self) -> None:
         with torch.no_grad():

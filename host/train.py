@@ -54,6 +54,9 @@ class TrainConfig:
     threads: int = 0
     select_best: bool = True                      # per phase, keep the epoch with the best validation accuracy
     adam_betas: tuple = (0.9, 0.999)
+    deepr_connectivity: float | str | dict | None = None   # DEEP R rewiring (host/deepr.py); None: dense
+    deepr_temperature: float = 1e-6
+    deepr_l1: float = 1e-5
 
     def validate(self) -> None:
         for name in ("epochs", "fine_tune_epochs", "qat_epochs"):
@@ -69,6 +72,13 @@ class TrainConfig:
             raise ConfigError(f"lr_schedule {self.lr_schedule!r}; allowed: cosine, constant, step")
         if self.qat_epochs and not (self.qat_format or self.qat_states):
             raise ConfigError("qat_epochs > 0 needs qat_format (e.g. 's7.8' or 'auto8') or qat_states")
+        if self.deepr_connectivity is not None:
+            self.deepr_config().validate()
+
+    def deepr_config(self):
+        from fenn_dma.host.deepr import DeepRConfig, parse_connectivity
+        return DeepRConfig(parse_connectivity(self.deepr_connectivity), self.deepr_temperature,
+                           self.deepr_l1, seed=self.seed)
 
 
 def build_net_config(cfg: TrainConfig, bundle: DatasetBundle) -> NetConfig:
@@ -130,6 +140,10 @@ def train(cfg: TrainConfig, bundle: DatasetBundle | None = None) -> TrainResult:
     device = torch.device(f"cuda:{rank % torch.cuda.device_count()}" if torch.cuda.is_available() else "cpu")
     bundle = bundle or load_dataset(cfg.dataset, **cfg.data)
     model = SNN(build_net_config(cfg, bundle)).to(device)
+    deepr = None
+    if cfg.deepr_connectivity is not None:        # sparse training, exactly K active connections
+        from fenn_dma.host.deepr import DeepR
+        deepr = DeepR(model, cfg.deepr_config())
     train_set = _dataset(bundle.splits["train"])
     val_set = _dataset(bundle.splits["val"]) if "val" in bundle.splits else None
     test_set = _dataset(bundle.splits["test"])
@@ -204,6 +218,8 @@ def train(cfg: TrainConfig, bundle: DatasetBundle | None = None) -> TrainResult:
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            if deepr is not None:
+                deepr.step(opt)
             model.clamp_delays()
             tot_loss += loss.item() * len(y)
             correct += (s.argmax(1) == y).sum().item()
@@ -215,6 +231,8 @@ def train(cfg: TrainConfig, bundle: DatasetBundle | None = None) -> TrainResult:
         rec = {"epoch": epoch + 1, "phase": phase, "train_loss": tot_loss / max(seen, 1),
                "train_acc": correct / max(seen, 1), "seconds": time.perf_counter() - t0,
                "sigma": float(model.sigma) if not model.hard_delays else 0.0}
+        if deepr is not None:
+            rec["deepr_rewired"] = sum(deepr.take_rewired().values())
         if val_set is not None and main_rank:
             rec["val_acc"], rec["val_loss"] = evaluate(model, val_set, device=device)
         history.append(rec)
@@ -242,6 +260,9 @@ def train(cfg: TrainConfig, bundle: DatasetBundle | None = None) -> TrainResult:
                "weight_format": str(model.weight_fmt) if model.weight_fmt else None}
     summary.setdefault("test_acc_float", stage.get("test_acc_float", summary["test_acc"]))
     summary.update(stage)
+    if deepr is not None:
+        summary["deepr_active"] = deepr.active()
+        summary["deepr_budget"] = deepr.budgets()
     if model.fixed is not None and main_rank and hasattr(test_set, "tensors"):
         from fenn_dma.host import deploy     # the compiler's bit-exact reference of the deployed network
         qnet = deploy.plan(model.to_trained(bundle.n_steps), rounding=cfg.rounding)

@@ -50,6 +50,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--max-batches", type=int, help="limit batches per epoch (quick runs)")
     t.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
+    t.add_argument("--deepr-connectivity", metavar="SPEC",
+                   help="DEEP R sparse training: fraction of active connections for every hidden projection "
+                        "(0.1) or per projection (hidden0=0.1,hidden0.rec=0.05,readout=0.5)")
+    t.add_argument("--deepr-temperature", type=float, default=1e-6, help="DEEP R noise temperature T")
+    t.add_argument("--deepr-l1", type=float, default=1e-5, help="DEEP R L1 prior alpha")
     t.add_argument("--config", help="JSON file of TrainConfig fields; command-line options given explicitly win")
     o = p.add_argument_group("output")
     o.add_argument("--out", required=True, help="output folder")
@@ -84,7 +89,9 @@ def _config(args) -> "TrainConfig":
                epochs=args.epochs, fine_tune_epochs=args.fine_tune_epochs, qat_epochs=args.qat_epochs,
                qat_format=args.qat_format, qat_states=args.qat_states, rounding=args.rounding, batch_size=args.batch_size, lr=args.lr,
                lr_delay=args.lr_delay, seed=args.seed, out_dir=args.out, plots=not args.no_plots,
-               progress=not args.no_progress, max_batches=args.max_batches, threads=args.threads)
+               progress=not args.no_progress, max_batches=args.max_batches, threads=args.threads,
+               deepr_connectivity=args.deepr_connectivity, deepr_temperature=args.deepr_temperature,
+               deepr_l1=args.deepr_l1)
     if args.config:
         path = Path(args.config)
         try:
