@@ -187,13 +187,9 @@ class CodeGenerator(StreamingMixin):
             self.dma_buffers = (a.offset, bb.offset)
         for c in q.connections.values():
             self._place_connection(c, data[c.name])
-        keys = list(dict.fromkeys(fuse_key(c) for c in streamed if not c.sparse))
-        for key in keys:           # dense rows streamed in one pass of one source: fused
-            fused = [c for c in streamed if fuse_key(c) == key and not c.sparse]
+        for fused in _fused_runs(streamed):     # dense rows streamed one after the other: one transfer
             rows = np.concatenate([data[c.name].dense_rows() for c in fused], axis=1)
-            name = fused[0].name if len(fused) == 1 else fused[0].source + ("" if fused[0].latency else
-                                                                            f"->{fused[0].target}")
-            region = plan.place("dram", f"{name}.rows", rows.nbytes, align=VEC,
+            region = plan.place("dram", "+".join(c.name for c in fused) + ".rows", rows.nbytes, align=VEC,
                                 note=f"{rows.shape[0]} rows x {rows.shape[1] * 2} B: "
                                      + " | ".join(c.name + (" (weights | 2 x delays)" if c.mode == "ring" else "")
                                                   for c in fused))
@@ -424,8 +420,10 @@ class CodeGenerator(StreamingMixin):
         src = q.populations[g.source]
         conns = [q.connections[n] for n in g.connections]
         b.region = "input propagation" if src.kind == "input" else f"{src.name} propagation"
+        self._begin_pass()
         if any(c.placement == "dram" for c in conns):
             self._emit_streamed_group(src, conns)
+            self._end_pass()
             return
         xw, xend, word, idx, tmp = (x.get(n) for n in ("word ptr", "word end", "word", "index", "tmp"))
         if src.kind == "input":
@@ -448,14 +446,17 @@ class CodeGenerator(StreamingMixin):
         b.label(skip)
         b.op("addi", xw, xw, 4)
         for c, st in zip(conns, states):
-            b.op("add", st["row"], st["row"], st["word_step"])
+            self._addi(st["row"], st["row"], st["word_step"])
         b.op("bne", xw, xend, loop)
         for st in states:
             x.put(*st["xregs"])
             v.put(*st["vregs"])
         x.put(xw, xend, word, idx, tmp)
+        self._end_pass()
 
     def _conn_setup(self, c: QConnection) -> dict:
+        """Registers and constants of one connection for a pass over its source's
+        spikes (``word_step``: row base advance per spike word, for the bit loop)."""
         b, x, v = self.b, self.x, self.v
         tgt = self.q.populations[c.target]
         regs = self.conn_regions[c.name]
@@ -474,43 +475,66 @@ class CodeGenerator(StreamingMixin):
         if c.placement == "dram":
             self._stream_setup(c, st, xr)     # rows come from the DMA buffer (compiler/streaming.py)
         elif c.sparse:
-            st["row"], st["word_step"] = xr("row base"), xr("word step")
+            st["row"] = xr("row base")
             b.li(st["row"], regs["rows"].offset)
-            b.li(st["word_step"], 4 * LANES)
+            st["word_step"] = 4 * LANES
         else:
-            st["row"], st["word_step"] = xr("row base"), xr("word step")
+            st["row"] = xr("row base")
             b.li(st["row"], regs["weights"].offset)
-            b.li(st["word_step"], LANES * tgt.padded * 2)
+            st["word_step"] = LANES * tgt.padded * 2
             stride = tgt.padded * 2
             if _bits(stride) is None:
-                st["stride"] = xr("row stride")
-                b.li(st["stride"], stride)
+                st["stride"] = self._shared_x(stride, "row stride")
         if c.mode == "ring":
             lay = self.layout[tgt.name]
             D = tgt.ring_depth
             if D > 1:
-                st["vT"] = vr("2(t+offset)")
-                tmp = x.get("tmp")
-                self._addi(tmp, self.s_t, c.offset)
-                b.op("slli", tmp, tmp, 1)
-                b.op("vfill", st["vT"], tmp)
-                x.put(tmp)
-            st["ring"] = xr("ring base")
-            b.li(st["ring"], lay.ring_base[c.group])
+                st["vT"] = self._shared_v(("2(t+offset)", c.offset), lambda r: self._fill_time(r, c.offset))
+            if not (c.sparse and c.constant_weight is not None):
+                st["ring"] = self._shared_x(lay.ring_base[c.group], "ring base")
             if c.sparse and c.constant_weight is not None:
-                st["vw"] = vr("weight")
-                b.op("vlui", st["vw"], c.constant_weight & 0xFFFF, comment="the connection's one weight")
+                st["vw"] = self._shared_v(("weight", c.constant_weight),
+                                          lambda r: b.op("vlui", r, c.constant_weight & 0xFFFF,
+                                                         comment="the connection's one weight"))
             elif c.sparse:
-                st["vhi"] = vr("weight mask")
-                b.op("vlui", st["vhi"], (~((1 << c.index_bits) - 1)) & 0xFFFF)
+                hi = (~((1 << c.index_bits) - 1)) & 0xFFFF
+                st["vhi"] = self._shared_v(("mask", hi), lambda r: b.op("vlui", r, hi, comment="weight mask"))
                 if D > 1:
-                    st["vrow"] = vr("row mask")
-                    b.op("vlui", st["vrow"], ((1 << c.index_bits) - 1) & ~(2 * D - 1))
+                    lo = ((1 << c.index_bits) - 1) & ~(2 * D - 1)
+                    st["vrow"] = self._shared_v(("mask", lo), lambda r: b.op("vlui", r, lo, comment="row mask"))
             else:
-                st["doff"] = xr("delay row offset")
-                b.li(st["doff"], tgt.padded * 2 if c.placement == "dram" else
-                     regs["delays"].offset - regs["weights"].offset)
+                st["doff"] = self._shared_x(tgt.padded * 2 if c.placement == "dram" else
+                                            regs["delays"].offset - regs["weights"].offset, "delay row offset")
         return st
+
+    # Constants of a pass over a source's spikes, one register per value, shared by
+    # its connections (scalar registers are the scarce resource of passes with many).
+    def _begin_pass(self) -> None:
+        self.pass_x: dict[int, str] = {}
+        self.pass_v: dict[tuple, str] = {}
+
+    def _end_pass(self) -> None:
+        self.x.put(*self.pass_x.values())
+        self.v.put(*self.pass_v.values())
+
+    def _shared_x(self, value: int, name: str) -> str:
+        if value not in self.pass_x:
+            self.pass_x[value] = self.x.get(f"{name} {value}")
+            self.b.li(self.pass_x[value], value)
+        return self.pass_x[value]
+
+    def _shared_v(self, key: tuple, emit) -> str:
+        if key not in self.pass_v:
+            self.pass_v[key] = self.v.get(f"{key[0]} {key[1]}")
+            emit(self.pass_v[key])
+        return self.pass_v[key]
+
+    def _fill_time(self, r: str, offset: int) -> None:
+        tmp = self.x.get("tmp")
+        self._addi(tmp, self.s_t, offset)
+        self.b.op("slli", tmp, tmp, 1)
+        self.b.op("vfill", r, tmp)
+        self.x.put(tmp)
 
     def _row_address(self, c, st, idx, out) -> None:
         b = self.b
@@ -952,6 +976,23 @@ class CodeGenerator(StreamingMixin):
                 io["records"][key] = {"memory": "vmem", "addr": r.offset, "row_bytes": 2 * p.padded,
                                       "size": p.size}
         return io
+
+
+def _fused_runs(streamed: list[QConnection]) -> list[list[QConnection]]:
+    """Streamed dense connections whose rows share one DRAM row: within one pass over
+    a source (placement.fuse_key), runs of dense ones that no streamed sparse one
+    separates in definition order (the pass consumes DRAM rows in that order)."""
+    runs: list[list[QConnection]] = []
+    for key in dict.fromkeys(fuse_key(c) for c in streamed):
+        cur: list[QConnection] = []
+        for c in (c for c in streamed if fuse_key(c) == key):
+            if c.sparse:
+                runs.append(cur)
+                cur = []
+            else:
+                cur.append(c)
+        runs.append(cur)
+    return [r for r in runs if r]
 
 
 def _ell_note(c: QConnection) -> str:

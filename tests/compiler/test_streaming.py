@@ -49,7 +49,7 @@ def test_streamed_and_resident_weights_give_identical_results(run_pair, rounding
         for k, rec in runs["vmem"][0].records.items():
             np.testing.assert_array_equal(runs[label][0].records[k], rec, err_msg=f"{label}: {k}")
     dram = runs["dram"][1]
-    assert dram.io["dram_regions"]["h.rows"][2] == ["h->o", "h->o 2"]     # one transfer per spike for both
+    assert dram.io["dram_regions"]["h->o+h->o 2.rows"][2] == ["h->o", "h->o 2"]     # one transfer per spike for both
     assert "dram" in dram.images and dram.plan.used["vmem"] < runs["vmem"][1].plan.used["vmem"]
     assert f"csrrwi zero, {csrs.MM2S_CONTROL}, 1" in dram.asm.listing
     assert runs["vmem"][0].records["h.spikes"].sum() > 200

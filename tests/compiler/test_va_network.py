@@ -36,7 +36,7 @@ def test_va_network_modes_match_the_reference(dense, placement):
     if not dense:       # one weight per connection: kept at full precision in a register
         assert q.connections["EE"].constant_weight == int(np.floor(1.62 * 2.5 * (1 - np.exp(-1 / 20)) * 1024 + 0.5))
     if dense and placement == "dram":
-        assert compiled.io["dram_regions"]["E.rows"][2] == ["EE", "EI"]
+        assert compiled.io["dram_regions"]["EE+EI.rows"][2] == ["EE", "EI"]
     got = Runtime(compiled).run({}, 100)
     ref = ReferenceSimulator(q, 1).run({}, 100)
     for k in ("E.spikes", "I.spikes"):
