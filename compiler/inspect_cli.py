@@ -23,7 +23,8 @@ def describe(p) -> str:
         lines.append(f"  {name:<20} {d['kind']:<6} {d['size']:>6} neurons")
     lines += ["", "connections:"]
     for name, d in m.get("connections", {}).items():
-        lines.append(f"  {name:<28} {'sparse' if d['sparse'] else 'dense':<6} {d['mode']:<6} latency {d['latency']}")
+        lines.append(f"  {name:<28} {'sparse' if d['sparse'] else 'dense':<6} {d['mode']:<6} latency {d['latency']}"
+                     + (f"  weights in {d['placement'].upper()}" if "placement" in d else ""))
     lines += ["", "memory map:", p.plan.table(), "", "instructions per kernel (static):"]
     for k, n in p.kernels.items():
         lines.append(f"  {k:<28} {n:>6}")
