@@ -270,6 +270,8 @@ class SNN(nn.Module):
                     dint = np.zeros(w.shape, dtype=np.int64)
                 else:
                     dint = round_delay(d.clamp(0, self.cfg.max_delay - 1)).long().cpu().numpy()
+                    if self.mask(li) is not None:     # a dormant (DEEP R) synapse's delay is irrelevant
+                        dint = np.where(self.mask(li).cpu().numpy(), dint, 0)
                 r = self.effective_weights(li, rec=True).double().cpu().numpy() if self.has_rec[li] else None
                 layers.append(Layer(names[li], replace(p), w, dint, r))
         meta = dict(metadata or {})

@@ -11,7 +11,7 @@ from fenn_dma.host.datasets import load_digits
 from fenn_dma.host.deepr import DeepR, DeepRConfig, parse_connectivity
 from fenn_dma.host.errors import ConfigError
 from fenn_dma.host.network import TrainedNetwork, simulate
-from fenn_dma.host.nir_io import import_nir
+from fenn_dma.host.nir_io import from_nir, import_nir, to_nir
 from fenn_dma.host.snn import SNN, HiddenConfig, NetConfig
 from fenn_dma.host.train import TrainConfig, evaluate, train
 
@@ -113,6 +113,12 @@ def test_dormant_delays_stay_frozen():
         dr.step(opt)
         model.clamp_delays()
     assert moved_active > 0     # active delays do learn
+    net = model.to_trained(12)
+    for i in (0, 1):            # exported: dormant synapses have weight 0 and delay 0; NIR round trip exact
+        dormant = ~model.mask(i).numpy()
+        assert np.all(net.layers[i].weights[dormant] == 0) and np.all(net.layers[i].delays[dormant] == 0)
+        assert np.any(model.d[i].detach().numpy()[dormant] >= 0.5)    # not 0 in the model itself
+    assert from_nir(to_nir(net)).equals(net)
 
 
 def test_parse_connectivity_and_errors():
