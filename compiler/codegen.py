@@ -119,7 +119,9 @@ class CodeGenerator(StreamingMixin):
     # ------------------------------------------------------------------ memory
     def plan_memory(self) -> None:
         q, plan = self.q, self.plan
-        plan.place("dmem", "control", CTRL_SIZE, note="ready, steps, init, t")
+        plan.place("dmem", "control", CTRL_SIZE, note="ready, steps, init, t, DMA error")
+        n_rec = sum(len(p.record) for p in q.populations.values())
+        plan.place("dmem", "spill", 4 * max(n_rec, 1), note="record pointers during long passes")
         spiking = [p for p in q.populations.values() if p.spiking]
         for p in spiking:
             self.layout[p.name].spikes = plan.place("dmem", f"{p.name}.spikes", 4 * p.words,
@@ -415,10 +417,23 @@ class CodeGenerator(StreamingMixin):
 
     # ------------------------------------------------------------------ propagation
     def _emit_group(self, g, phase: int) -> None:
-        """One pass over the spike words of ``g.source`` delivering every connection of ``g``."""
+        """One pass over the spike words of ``g.source`` delivering every connection of ``g``.
+        Record pointers (live through the whole step) are spilled to DMEM around a pass
+        that may need their registers."""
+        conns = [self.q.connections[n] for n in g.connections]
+        spill = list(self.rec_ptr.items()) if self.x.available < 14 + 4 * len(conns) else []
+        base = self.plan.region("spill").offset
+        for k, (key, reg) in enumerate(spill):
+            self.b.op("sw", reg, base + 4 * k, "zero", comment="spill during the pass")
+            self.x.put(reg)
+        self._emit_pass(g, conns)
+        for k, (key, reg) in enumerate(spill):
+            self.x.take(reg, f"{key} record pointer")
+            self.b.op("lw", reg, base + 4 * k, "zero")
+
+    def _emit_pass(self, g, conns) -> None:
         b, x, v, q = self.b, self.x, self.v, self.q
         src = q.populations[g.source]
-        conns = [q.connections[n] for n in g.connections]
         b.region = "input propagation" if src.kind == "input" else f"{src.name} propagation"
         self._begin_pass()
         if any(c.placement == "dram" for c in conns):

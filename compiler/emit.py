@@ -277,6 +277,15 @@ class RegisterPool:
         self.owner[r] = owner
         return self._name(r)
 
+    def take(self, name: str, owner: str) -> str:
+        """Allocate this very register (it must be free), e.g. to restore a spilled value."""
+        r = int(name[1:]) if self.kind == "vector" else SCALAR_REGS[name]
+        if r not in self.free:
+            raise ResourceError(f"internal: {name} is held by {self.owner.get(r)!r}, cannot take it for {owner!r}")
+        self.free.remove(r)
+        self.owner[r] = owner
+        return name
+
     def put(self, *names: str) -> None:
         for name in names:
             r = int(name[1:]) if self.kind == "vector" else SCALAR_REGS[name]
