@@ -33,7 +33,7 @@ import torch
 from fenn_dma.compiler.quantise import DECAY_SHIFT, QNetwork, QPopulation
 from fenn_dma.compiler.reference import ReferenceSimulator, readout_round
 from fenn_dma.isa.table import ROUND_NEAREST, ROUND_STOCHASTIC, ROUND_TRUNC
-from fenn_dma.host.errors import ExportError
+from fenn_dma.host.errors import ConfigError, ExportError
 
 I16_MIN, I16_MAX = -32768.0, 32767.0
 
@@ -137,6 +137,8 @@ def forward_fixed(model, plan: FixedPlan, x: torch.Tensor):
     from fenn_dma.compiler.fixedpoint import FixedFormat
     from fenn_dma.host.snn import SpikeFn
 
+    if any(model.has_rec):
+        raise ConfigError("the fixed-point forward (state QAT) does not model recurrent connections yet")
     x = x.to(torch.float64)
     B, T, _ = x.shape
     rnd = plan.round_code

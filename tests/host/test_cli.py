@@ -89,3 +89,11 @@ def test_train_under_torchrun_gloo_two_ranks(tmp_path):
     m = json.loads((out / "metrics.json").read_text())
     assert len(m["history"]) == 2 and "test_acc" in m["summary"]
     assert (out / "network.npz").is_file()
+
+
+def test_state_qat_refuses_recurrent_networks(tmp_path, capsys):
+    # host/fixed.py has no recurrent path: training would optimise a network other than the deployed one.
+    rc = main(["train", "--out", str(tmp_path / "run"), "--epochs", "1", "--qat-epochs", "1", "--qat-states",
+               "--recurrent", "--steps", "8", "--hidden", "4", "--max-batches", "1", "--no-progress"])
+    assert rc == 1
+    assert "recurrent" in capsys.readouterr().err
