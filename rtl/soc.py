@@ -80,13 +80,15 @@ class Soc(wiring.Component):
             rd, wr = mem.read_port(), mem.write_port(granularity=8)
             aw = (mem.depth - 1).bit_length()
             hit = (region == region_id) & (offset < mem.depth)
-            m.d.comb += [rd.addr.eq(offset[:aw]), rd.en.eq(bus.r_en & hit)]
+            # The host's read and write share one address (the clear sequencer's while clearing),
+            # so with the core's port the RAM has two read/write ports: a true dual-port block RAM.
+            # Separate addresses make three ports, which yosys can only build from flip-flops.
+            addr = Mux(clearing, clear_at[:aw], offset[:aw])
+            m.d.comb += [rd.addr.eq(addr), wr.addr.eq(addr), rd.en.eq(bus.r_en & hit)]
             with m.If(clearing):
-                m.d.comb += [wr.addr.eq(clear_at[:aw]), wr.data.eq(0),
-                             wr.en.eq(Mux(clear_at < mem.depth, 0b1111, 0))]
+                m.d.comb += [wr.data.eq(0), wr.en.eq(Mux(clear_at < mem.depth, 0b1111, 0))]
             with m.Else():
-                m.d.comb += [wr.addr.eq(offset[:aw]), wr.data.eq(bus.w_data),
-                             wr.en.eq(Mux(bus.w_en & hit, bus.w_strb, 0))]
+                m.d.comb += [wr.data.eq(bus.w_data), wr.en.eq(Mux(bus.w_en & hit, bus.w_strb, 0))]
             host_ports[region_id] = rd.data
 
         # The vector unit: issue from the core, host windows onto VMEM and the LLMs.

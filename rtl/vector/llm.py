@@ -53,12 +53,15 @@ class LaneLocalMemory(wiring.Component):
                          self.w_r_data[lane].eq(Mux(high, rd.data[16:], rd.data[:16]))]
             ext_sel = ext.lane == lane
             ext_wr, ext_rd = mem.write_port(granularity=8), mem.read_port()
-            m.d.comb += [ext_rd.addr.eq(ext.addr), ext_rd.en.eq(ext.r_en & ext_sel)]
+            # One address for the host's read and write (the clear's while clearing): with the
+            # lanes' port that makes two read/write ports, a true dual-port block RAM for yosys
+            # (three ports with separate addresses would be built from flip-flops).
+            ext_addr = Mux(self.clear, self.clear_addr, ext.addr)
+            m.d.comb += [ext_rd.addr.eq(ext_addr), ext_wr.addr.eq(ext_addr), ext_rd.en.eq(ext.r_en & ext_sel)]
             with m.If(self.clear):
-                m.d.comb += [ext_wr.addr.eq(self.clear_addr), ext_wr.data.eq(ISS_FILL * 0x10001), ext_wr.en.eq(0b1111)]
+                m.d.comb += [ext_wr.data.eq(ISS_FILL * 0x10001), ext_wr.en.eq(0b1111)]
             with m.Else():
-                m.d.comb += [ext_wr.addr.eq(ext.addr), ext_wr.data.eq(ext.w_data),
-                             ext_wr.en.eq(Mux(ext_sel, ext.w_en, 0))]
+                m.d.comb += [ext_wr.data.eq(ext.w_data), ext_wr.en.eq(Mux(ext_sel, ext.w_en, 0))]
             with m.If(ext_lane == lane):
                 m.d.comb += ext.r_data.eq(ext_rd.data)
         return m

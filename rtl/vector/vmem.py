@@ -5,7 +5,8 @@ and the host.
 Each port is one read and one write sharing an address; the unit's writes
 whole rows, the external port has byte enables (for the host's word writes).
 Without an initial value (synthesis builds) this is the shape that yosys
-maps to UltraScale+ URAM (two read/write ports, byte writes).
+maps to UltraScale+ URAM (two read/write ports, byte writes; `synth_xilinx
+-uram`, else block RAM).
 """
 from __future__ import annotations
 
@@ -34,9 +35,16 @@ class VectorMemory(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         m.submodules.mem = mem = self.mem
-        for port, granularity in ((self.unit, None), (self.ext, 8)):
-            wr = mem.write_port(granularity=granularity)
-            rd = mem.read_port()
+        # URAM288 (yosys `synth_xilinx -uram`) constrains collisions: a port reading while it writes
+        # keeps its output (so a read is dropped in a cycle its own port writes; no user does both),
+        # and port A's write is seen by port B's read of the same row in that cycle (so `ext` reads
+        # are transparent to `unit` writes), while B's writes are not seen by A.
+        unit_wr = mem.write_port()
+        unit_rd = mem.read_port()
+        ext_wr = mem.write_port(granularity=8)
+        ext_rd = mem.read_port(transparent_for=(unit_wr,))
+        for port, wr, rd in ((self.unit, unit_wr, unit_rd), (self.ext, ext_wr, ext_rd)):
             m.d.comb += [wr.addr.eq(port.addr), wr.en.eq(port.w_en), wr.data.eq(port.w_data),
-                         rd.addr.eq(port.addr), rd.en.eq(port.r_en), port.r_data.eq(rd.data)]
+                         rd.addr.eq(port.addr), rd.en.eq(port.r_en & ~port.w_en.any()),
+                         port.r_data.eq(rd.data)]
         return m
