@@ -27,10 +27,6 @@ from fenn_dma.host.errors import ConfigError
 from fenn_dma.host.snn import SNN, HiddenConfig, NetConfig
 
 
-def _is_recurrent(hidden) -> bool:
-    return bool(hidden.get("recurrent") if isinstance(hidden, dict) else getattr(hidden, "recurrent", False))
-
-
 @dataclass
 class TrainConfig:
     dataset: str = "yinyang"
@@ -76,9 +72,6 @@ class TrainConfig:
             raise ConfigError(f"lr_schedule {self.lr_schedule!r}; allowed: cosine, constant, step")
         if self.qat_epochs and not (self.qat_format or self.qat_states):
             raise ConfigError("qat_epochs > 0 needs qat_format (e.g. 's7.8' or 'auto8') or qat_states")
-        if self.qat_states and any(_is_recurrent(h) for h in self.net.get("hidden", [])):
-            raise ConfigError("qat_states does not model recurrent connections (host/fixed.py has no "
-                              "recurrent path yet): train recurrent networks with qat_format instead")
         if self.deepr_connectivity is not None:
             self.deepr_config().validate()
 

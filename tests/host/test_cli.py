@@ -91,9 +91,16 @@ def test_train_under_torchrun_gloo_two_ranks(tmp_path):
     assert (out / "network.npz").is_file()
 
 
-def test_state_qat_refuses_recurrent_networks(tmp_path, capsys):
-    # host/fixed.py has no recurrent path: training would optimise a network other than the deployed one.
-    rc = main(["train", "--out", str(tmp_path / "run"), "--epochs", "1", "--qat-epochs", "1", "--qat-states",
-               "--recurrent", "--steps", "8", "--hidden", "4", "--max-batches", "1", "--no-progress"])
-    assert rc == 1
-    assert "recurrent" in capsys.readouterr().err
+@pytest.mark.parametrize("neuron,delays", [("LIF", "none"), ("ALIF", "synapse")])
+def test_train_cli_recurrent_state_qat_matches_the_compilers_reference(tmp_path, neuron, delays):
+    out = tmp_path / "run"
+    rc = main(["train", "--out", str(out), "--epochs", "1", "--fine-tune-epochs", "0", "--qat-epochs", "1",
+               "--qat-states", "--recurrent", "--neuron", neuron, "--tau-adapt", "50", "--beta-adapt", "0.2",
+               "--delays", delays, "--max-delay", "3", "--steps", "12", "--hidden", "10", "--max-batches", "3",
+               "--batch-size", "32", "--no-progress", "--no-plots", "--threads", "1"])
+    assert rc == 0
+    s = json.loads((out / "metrics.json").read_text())["summary"]
+    assert s["test_acc_deployed"] == s["test_acc"]      # compiler reference = recurrent QAT torch
+    net = TrainedNetwork.load(out / "network.npz")
+    assert net.layers[0].weights_rec is not None and net.layers[0].weights_rec.shape == (10, 10)
+    assert net.metadata["formats"] == s["formats"]

@@ -1,15 +1,20 @@
 """QAT of the neuron states: the torch forward in fixed-point mode against the
-compiler's bit-exact reference; checkpoint selection by validation accuracy;
-the half-integer latency window."""
+compiler's bit-exact reference (feed-forward and recurrent, with and without
+clipping accumulators); checkpoint selection by validation accuracy; the
+half-integer latency window."""
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
 
 from fenn_dma.compiler.reference import ReferenceSimulator
-from fenn_dma.host import deploy
+from fenn_dma.host import deploy, fixed
 from fenn_dma.host.datasets import latency_encode, load_yinyang
 from fenn_dma.host.snn import SNN, HiddenConfig, NetConfig
 from fenn_dma.host.train import TrainConfig, train
+
+torch.set_num_threads(1)      # tiny tensors: threads only contend on the shared cores
 
 
 def _model(model="LIF", refr=0, seed=1, n=40):
@@ -40,6 +45,104 @@ def test_fixed_forward_equals_compiler_reference_bit_for_bit(rounding, model, re
     assert spikes.sum() > 100
     np.testing.assert_array_equal(traces[0].detach().numpy() > 0, spikes)
     assert len(np.unique(got)) > 10          # not a degenerate all-zero readout
+
+
+def _recurrent_model(model, refr, delays, clip, hidden=(40,), seed=1):
+    """A recurrent network; with ``clip`` its weights are large against the V
+    formats that ``_formats`` gives, so that accumulators' partial sums clip."""
+    cfg = NetConfig(5, 3, [HiddenConfig(n, model, recurrent=True, refractory=refr, tau_adapt=30, beta_adapt=0.3)
+                           for n in hidden],
+                    delay_mode="synapse" if delays else "none", max_delay=4, init_delay=1.0, seed=seed)
+    m = SNN(cfg).double()
+    g = torch.Generator().manual_seed(seed + 4)
+    with torch.no_grad():
+        for w in list(m.w[:-1]) + list(m.w_rec):
+            if clip:      # within +-4 (s2.13), mostly excitatory inputs
+                w.copy_((torch.rand(w.shape, generator=g) - (0.4 if w is m.w[0] else 0.5)) * 6)
+            else:
+                w.mul_(3)
+        if clip:          # within +-8 (s3.12)
+            m.w[-1].copy_((torch.rand(m.w[-1].shape, generator=g) - 0.5) * 12)
+    return m
+
+
+def _formats(m, clip):
+    if not clip:
+        return None
+    return {**{name: "s2.13" for name in m.layer_names()[:-1]}, "readout": "s3.12"}
+
+
+def _reference(qnet, x, record=()):
+    for name in record:
+        qnet.populations[name].record = ("spikes",)
+    return ReferenceSimulator(qnet, batch=len(x)).run({"input": x > 0})
+
+
+@pytest.mark.parametrize("clip", [False, True])
+@pytest.mark.parametrize("delays", [False, True])
+@pytest.mark.parametrize("rounding", ["nearest", "truncate", "stochastic"])
+@pytest.mark.parametrize("model,refr", [("LIF", 0), ("ALIF", 2)])
+def test_recurrent_fixed_forward_equals_compiler_reference_bit_for_bit(model, refr, rounding, delays, clip,
+                                                                        monkeypatch):
+    m = _recurrent_model(model, refr, delays, clip)
+    x = (np.random.default_rng(0).random((32, 30, 5)) < 0.3).astype(float)
+    qnet = deploy.plan(m.to_trained(30), x, rounding=rounding, formats=_formats(m, clip))
+    # the recurrent connection is direct; the input projection is a ring exactly when delayed
+    modes = {c.name: c.mode for c in qnet.connections.values()}
+    assert modes["hidden0->hidden0"] == "direct"
+    assert modes["input->hidden0"] == ("ring" if delays else "direct")
+    m.set_state_qat(qnet)
+    got = m.readout_int(torch.from_numpy(x)).detach().numpy().astype(np.int64)
+    res = _reference(qnet, x, record=["hidden0"])
+    np.testing.assert_array_equal(got, res.readouts["readout"].astype(np.int64))
+    _, traces = m(torch.from_numpy(x), record=True)
+    spikes = res.records["hidden0.spikes"]
+    assert 0.05 < spikes.mean() < 0.6
+    np.testing.assert_array_equal(traces[0].detach().numpy() > 0, spikes)
+    assert len(np.unique(got)) > 10
+    if clip:   # partial sums clip here: saturating each accumulator's total would not be the deployed network
+        monkeypatch.setattr(fixed, "_clipped", lambda exact, unsafe, value: fixed._sat(exact))
+        assert (m.readout_int(torch.from_numpy(x)).detach().numpy() != got).any()
+
+
+def test_recurrent_spikes_enter_the_shared_accumulator_in_schedule_order():
+    # two recurrent layers, undelayed: each hidden accumulator sums its projection's and its
+    # own spikes, clipping; the order of sources is the schedule's (also when reversed)
+    m = _recurrent_model("ALIF", 1, False, True, hidden=(20, 36), seed=2)
+    x = (np.random.default_rng(0).random((32, 25, 5)) < 0.3).astype(float)
+    for reverse in (False, True):
+        qnet = deploy.plan(m.to_trained(25), x, formats=_formats(m, True))
+        if reverse:
+            qnet.schedule = dataclasses.replace(qnet.schedule, phase1=qnet.schedule.phase1[::-1])
+        m.set_state_qat(qnet)
+        assert [fl.rec_first for fl in m.fixed.layers] == [reverse, reverse, False]
+        got = m.readout_int(torch.from_numpy(x)).detach().numpy().astype(np.int64)
+        res = _reference(qnet, x, record=["hidden0", "hidden1"])
+        np.testing.assert_array_equal(got, res.readouts["readout"].astype(np.int64))
+        _, traces = m(torch.from_numpy(x), record=True)
+        for i in (0, 1):
+            np.testing.assert_array_equal(traces[i].detach().numpy() > 0, res.records[f"hidden{i}.spikes"])
+        for fl in m.fixed.layers:       # the other order gives another network
+            fl.rec_first = not fl.rec_first
+        assert (m.readout_int(torch.from_numpy(x)).detach().numpy() != got).any()
+
+
+def test_gradients_flow_through_the_recurrent_spikes():
+    # the readout sees only neurons 20.. , which get no input but recurrent spikes from neurons
+    # 0..19: the input weights of 0..19 get a gradient only through those spikes' surrogate
+    m = _recurrent_model("LIF", 0, False, False)
+    with torch.no_grad():
+        m.w[0][20:] = 0
+        m.w_rec[0][:, 20:] = 0
+        m.w_rec[0][:20] = 0
+        m.w_rec[0][20:, :20] = m.w_rec[0][20:, :20].abs() * 2
+        m.w[1][:, :20] = 0
+    x = torch.from_numpy((np.random.default_rng(2).random((8, 30, 5)) < 0.3).astype(float))
+    m.set_state_qat(deploy.plan(m.to_trained(30), x.numpy()))
+    loss = torch.nn.functional.cross_entropy(m(x), torch.tensor([0, 1, 2, 0, 1, 2, 0, 1]))
+    loss.backward()
+    assert m.w[0].grad[:20].abs().sum() > 0 and m.w_rec[0].grad[20:, :20].abs().sum() > 0
+    assert torch.isfinite(m.w[0].grad).all() and torch.isfinite(m.w_rec[0].grad).all()
 
 
 def test_fixed_forward_gradients_flow_straight_through():
