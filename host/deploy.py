@@ -3,10 +3,11 @@ the same NIR mapping ``fenn-dma compile network.nir`` uses), its fixed-point
 plan (``compiler.quantise``) and its accuracy on the compiler's bit-exact
 reference simulator (``compiler.reference``).
 
-The plan's V formats come from value ranges measured on sample inputs
-(``compiler.float_sim.measure_ranges``) unless given; once chosen they are
-recorded in ``TrainedNetwork.metadata["formats"]`` so that QAT, the reference
-and later compilations use the same ones.
+The plan's V formats (and ALIF A formats) come from value ranges measured on
+sample inputs (``compiler.float_sim.measure_ranges``) unless given; once chosen
+they are recorded in ``TrainedNetwork.metadata["formats"]`` (``{population:
+V format, "population.A": A format}``) so that QAT, the reference and later
+compilations use the same ones.
 """
 from __future__ import annotations
 
@@ -26,17 +27,19 @@ INPUT = "input"
 
 
 def compiler_network(net: TrainedNetwork, formats: dict | None = None) -> Network:
-    """The compiler's model of ``net``; ``formats`` ({population: "sI.F"}, default
-    ``net.metadata["formats"]``) fixes the V formats."""
+    """The compiler's model of ``net``; ``formats`` ({population: "sI.F"} for V,
+    {"population.A": "sI.F"} for an ALIF's A; default ``net.metadata["formats"]``)
+    fixes those formats."""
     try:
         cnet = from_nir(to_nir(net), dt=net.dt, name="trained")
     except ModelError as exc:
         raise ExportError(f"the compiler cannot map this network: {exc}") from None
-    for name, fmt in (formats if formats is not None else net.metadata.get("formats", {})).items():
+    for key, fmt in (formats if formats is not None else net.metadata.get("formats", {})).items():
+        name, var = (key[:-2], "A") if key.endswith(".A") else (key, "V")
         if name not in cnet.populations:
             raise ExportError(f"format given for unknown population {name!r}; "
                               f"populations: {', '.join(cnet.populations)}")
-        cnet.populations[name].formats["V"] = fmt
+        cnet.populations[name].formats[var] = fmt
     return cnet
 
 
@@ -56,8 +59,11 @@ def plan(net: TrainedNetwork, samples: np.ndarray | None = None, rounding: str =
 
 
 def formats_of(qnet: QNetwork) -> dict:
-    """{population: V format} of a plan (to record in the network's metadata)."""
-    return {p.name: str(p.v_fmt) for p in qnet.populations.values() if p.v_fmt is not None}
+    """{population: V format, "population.A": A format (ALIF)} of a plan (to record
+    in the network's metadata)."""
+    out = {p.name: str(p.v_fmt) for p in qnet.populations.values() if p.v_fmt is not None}
+    out.update({f"{p.name}.A": str(p.a_fmt) for p in qnet.populations.values() if p.a_fmt is not None})
+    return out
 
 
 def readout_population(qnet: QNetwork) -> str:

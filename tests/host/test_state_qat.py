@@ -127,6 +127,23 @@ def test_recurrent_spikes_enter_the_shared_accumulator_in_schedule_order():
         assert (m.readout_int(torch.from_numpy(x)).detach().numpy() != got).any()
 
 
+def test_recorded_formats_include_the_measured_alif_adaptation_format():
+    # A's format is measured like V's; re-planning the network from its recorded formats
+    # (what deploy.accuracy does) must give the network QAT trained, A included
+    m = _recurrent_model("ALIF", 2, True, False)
+    x = (np.random.default_rng(0).random((32, 30, 5)) < 0.3).astype(float)
+    qnet = deploy.plan(m.to_trained(30), x)
+    m.set_state_qat(qnet)
+    formats = deploy.formats_of(qnet)
+    assert formats["hidden0.A"] == str(qnet.populations["hidden0"].a_fmt) != "s8.7"     # not the default
+    net = m.to_trained(30)
+    net.metadata["formats"] = formats
+    again = deploy.plan(net)
+    assert again.formats() == qnet.formats()
+    got = m.readout_int(torch.from_numpy(x)).detach().numpy()
+    np.testing.assert_array_equal(got, deploy.run_reference(again, x))
+
+
 def test_gradients_flow_through_the_recurrent_spikes():
     # the readout sees only neurons 20.. , which get no input but recurrent spikes from neurons
     # 0..19: the input weights of 0..19 get a gradient only through those spikes' surrogate
