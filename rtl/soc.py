@@ -43,10 +43,14 @@ class Soc(wiring.Component):
         m.submodules.imem = imem = Memory(shape=32, depth=cfg.imem_words, init=_words(self.imem_init, cfg.imem_words))
         m.submodules.dmem = dmem = Memory(shape=32, depth=cfg.dmem_words, init=_words(self.dmem_init, cfg.dmem_words))
 
-        # Core ports: a synchronous read port (and a byte-write port at the same address for DMEM).
-        core_imem = imem.read_port()
-        core_dmem_r = dmem.read_port()
+        # Write ports first (the core's, then the host's), so that read ports can name them.
         core_dmem_w = dmem.write_port(granularity=8)
+        host_w = {"imem": imem.write_port(granularity=8), "dmem": dmem.write_port(granularity=8)}
+        # Core ports: a synchronous read port (and a byte-write port at the same address for DMEM).
+        # A DMEM read sees the other port's write of the same word in the same cycle: ECP5 block RAMs
+        # leave that collision undefined, so yosys maps DMEM to them only with these semantics.
+        core_imem = imem.read_port()
+        core_dmem_r = dmem.read_port(transparent_for=(host_w["dmem"],))
         m.d.comb += [
             core_imem.addr.eq(core.imem.addr), core_imem.en.eq(core.imem.r_en), core.imem.r_data.eq(core_imem.data),
             core_dmem_r.addr.eq(core.dmem.addr), core_dmem_r.en.eq(core.dmem.r_en),
@@ -77,7 +81,8 @@ class Soc(wiring.Component):
 
         host_ports = {}
         for name, mem, region_id in (("imem", imem, H.REGION_IMEM), ("dmem", dmem, H.REGION_DMEM)):
-            rd, wr = mem.read_port(), mem.write_port(granularity=8)
+            wr = host_w[name]
+            rd = mem.read_port(transparent_for=(core_dmem_w,) if mem is dmem else ())
             aw = (mem.depth - 1).bit_length()
             hit = (region == region_id) & (offset < mem.depth)
             # The host's read and write share one address (the clear sequencer's while clearing),
