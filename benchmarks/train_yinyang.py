@@ -92,7 +92,8 @@ def main(argv=None) -> int:
     acc_loihi = loihi.accuracy(loihi.convert(net), x, y)
     main_epochs = [h["seconds"] for h in r.history if h["phase"] == "main"]
     fmt = s.get("weight_format") or ""
-    states = ", ".join(f"{k} V {v}" for k, v in s.get("formats", {}).items())
+    states = ", ".join(f"{k} {v}" if k.endswith(".A") else f"{k} V {v}"
+                       for k, v in s.get("formats", {}).items())
     rows = [
         ("test accuracy, float (hard delays)", s["test_acc_float"], ANN_REF, "ANN 4-30-3"),
         ("  vs goal", s["test_acc_float"], GOAL, "goal >= 97 %"),

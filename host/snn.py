@@ -276,8 +276,9 @@ class SNN(nn.Module):
                 layers.append(Layer(names[li], replace(p), w, dint, r))
         meta = dict(metadata or {})
         meta.setdefault("delay_mode", self.cfg.delay_mode)
-        if self.fixed is not None:     # the V formats the states were trained in
-            meta["formats"] = {l.name: f"s{15 - l.frac}.{l.frac}" for l in self.fixed.layers}
+        if self.fixed is not None:     # the V (and ALIF A) formats the states were trained in
+            from fenn_dma.host.deploy import formats_of
+            meta["formats"] = formats_of(self.fixed.qnet)
             meta["rounding"] = self.fixed.qnet.rounding
         return TrainedNetwork(self.cfg.n_inputs, layers, n_steps, self.cfg.readout_reduce,
                               str(self.weight_fmt) if self.weight_fmt is not None else None, meta)

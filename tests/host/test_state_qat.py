@@ -137,7 +137,7 @@ def test_recorded_formats_include_the_measured_alif_adaptation_format():
     formats = deploy.formats_of(qnet)
     assert formats["hidden0.A"] == str(qnet.populations["hidden0"].a_fmt) != "s8.7"     # not the default
     net = m.to_trained(30)
-    net.metadata["formats"] = formats
+    assert net.metadata["formats"] == formats          # to_trained records A's format too
     again = deploy.plan(net)
     assert again.formats() == qnet.formats()
     got = m.readout_int(torch.from_numpy(x)).detach().numpy()
