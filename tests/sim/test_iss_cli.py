@@ -99,8 +99,10 @@ def test_elf_and_raw_programs(files, kind):
 
 
 def test_errors_are_reported_not_raised(files, capsys):
-    assert sim(files / "p.s", "--backend", "rtl") == 1
-    assert "rtl" in capsys.readouterr().err
+    vmem = files / "v.bin"
+    vmem.write_bytes(bytes(64))
+    assert sim(files / "p.s", "--backend", "rtl", "--vmem", vmem) == 1     # an image the RTL cannot load
+    assert "--vmem" in capsys.readouterr().err
     big = files / "big.bin"
     big.write_bytes(bytes(1 << 20))
     assert sim(files / "p.s", "--profile", "sim-small", "--vmem", big) == 1
