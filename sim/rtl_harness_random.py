@@ -13,6 +13,7 @@ import random
 
 from fenn_dma.isa import csrs
 from fenn_dma.isa.codec import encode
+from fenn_dma.sim.random_program import li
 
 REGS = tuple(range(1, 9))        # working registers: few, so dependencies are frequent
 LOOP_REG, BASE_REG, LINK_REG = 31, 30, 29
@@ -27,14 +28,6 @@ STORES = (("sb", 1), ("sh", 2), ("sw", 4))
 READ_CSRS = (csrs.MCYCLE, csrs.MCYCLEH, csrs.MINSTRET, csrs.MINSTRETH, csrs.MHARTID, csrs.MCOUNTINHIBIT,
              0x340, 0x7C0)   # two unlisted numbers
 ILLEGAL_WORDS = (0x00000000, 0xFFFFFFFF)
-
-
-def _li(rd: int, value: int) -> list[int]:
-    value &= 0xFFFFFFFF
-    lo = value & 0xFFF
-    lo = lo - 0x1000 if lo & 0x800 else lo
-    hi = ((value - lo) >> 12) & 0xFFFFF
-    return [encode("lui", rd=rd, imm=hi), encode("addi", rd=rd, rs1=rd, imm=lo)]
 
 
 class _Gen:
@@ -71,7 +64,7 @@ class _Gen:
             name, size = r.choice(STORES)
             self.emit(name, rs2=self.reg(), **self.address(size))
         elif kind < 0.88:
-            self.words += _li(self.reg(), r.choice(CORNERS))
+            self.words += li(self.reg(), r.choice(CORNERS))
         elif kind < 0.94:
             self.csr()
         elif kind < 0.96:
@@ -150,10 +143,10 @@ class _Gen:
 
     def program(self) -> list[int]:
         r = self.r
-        self.words += _li(BASE_REG, self.dmem_size // 2)
+        self.words += li(BASE_REG, self.dmem_size // 2)
         for reg in REGS:
             if r.random() < 0.6:
-                self.words += _li(reg, r.choice(CORNERS) if r.random() < 0.5 else r.getrandbits(32))
+                self.words += li(reg, r.choice(CORNERS) if r.random() < 0.5 else r.getrandbits(32))
         while len(self.words) < self.length:
             roll = r.random()
             if roll < 0.70:
