@@ -39,6 +39,7 @@ from .placement import (ConnectionData, PlacementRequest, buffer_bytes, choose_p
 from .streaming import StreamingMixin
 from .quantise import DECAY_SHIFT, LANES, QConnection, QNetwork, QPopulation, suffix
 from .reference import readout_round
+from fenn_dma.arch import DEFAULT_SPEC, MachineSpec
 from fenn_dma.isa.table import ROUND_NEAREST, ROUND_SUFFIX
 
 # DMEM control block (word 0 is the host/firmware "ready" flag of the FeNN ABI).
@@ -51,16 +52,31 @@ VEC = 64  # bytes per vector
 
 @dataclass
 class MachineSizes:
-    imem: int = 16 * 1024
-    dmem: int = 128 * 1024
-    vmem: int = 512 * 1024
-    llm: int = 2048
-    dram: int = 2 << 30           # DRAM the program may use for streamed weights (KV260: 4 GiB DDR4)
-    dram_base: int = 0            # physical address of the program's DRAM image
+    """The target machine as the compiler sees it: a ``MachineSpec``'s memory sizes
+    (``machine`` is the rest: name, extensions, units). Sizes may be changed for a
+    variant; ``spec`` is then the variant (named ``NAME-custom``)."""
+    imem: int = DEFAULT_SPEC.imem_size
+    dmem: int = DEFAULT_SPEC.dmem_size
+    vmem: int = DEFAULT_SPEC.vmem_size
+    llm: int = DEFAULT_SPEC.llm_size
+    dram: int = DEFAULT_SPEC.dram_size          # DRAM the program may use for streamed weights
+    dram_base: int = DEFAULT_SPEC.dram_base     # physical address of the program's DRAM image
+    machine: MachineSpec = DEFAULT_SPEC
+
+    @classmethod
+    def from_spec(cls, spec: MachineSpec) -> "MachineSizes":
+        return cls(spec.imem_size, spec.dmem_size, spec.vmem_size, spec.llm_size, spec.dram_size, spec.dram_base,
+                   spec)
 
     @classmethod
     def from_config(cls, cfg) -> "MachineSizes":
-        return cls(cfg.imem_size, cfg.dmem_size, cfg.vmem_size, cfg.llm_size, cfg.dram_size, cfg.dram_base)
+        """From a configuration with a ``spec`` (an ISS ``MachineConfig``)."""
+        return cls.from_spec(cfg.spec)
+
+    @property
+    def spec(self) -> MachineSpec:
+        return self.machine.with_sizes(imem_size=self.imem, dmem_size=self.dmem, vmem_size=self.vmem,
+                                       llm_size=self.llm, dram_size=self.dram, dram_base=self.dram_base)
 
 
 @dataclass
