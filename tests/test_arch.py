@@ -258,6 +258,9 @@ def test_compile_and_run_with_profiles(tmp_path, capsys):
     assert main(["compile", str(EXAMPLE), "-o", str(out), "--profile", "sim-small", "--steps", "20"]) == 0
     from fenn_dma.compiler.fennfile import load
     assert load(out).machine == profile("sim-small")
+    capsys.readouterr()
+    assert main(["inspect", str(out)]) == 0
+    assert "machine: sim-small (IMEM 4096, DMEM 16384, VMEM 65536" in capsys.readouterr().out
     x = np.random.default_rng(2).random((10, 64)) < 0.2
     np.savez(tmp_path / "in.npz", input=x)
     assert main(["run", str(out), "--input", str(tmp_path / "in.npz")]) == 0
