@@ -123,10 +123,10 @@ class MachineSpec:
     def from_dict(cls, d: dict) -> "MachineSpec":
         if not isinstance(d, dict):
             raise SpecError(f"a machine description is a mapping of fields, not {type(d).__name__}")
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
+        unknown = sorted(set(d) - {f.name for f in fields(cls)})
         if unknown:
-            raise SpecError(f"unknown MachineSpec field(s) {', '.join(unknown)}; fields: {', '.join(known_order())}")
+            raise SpecError(f"unknown MachineSpec field(s) {', '.join(unknown)}; "
+                            f"fields: {', '.join(f.name for f in fields(cls))}")
         missing = [f.name for f in fields(cls) if f.name not in d and f.default is MISSING]
         if missing:
             raise SpecError(f"MachineSpec is missing field(s) {', '.join(missing)}")
@@ -154,10 +154,6 @@ class MachineSpec:
         if self.dma:
             parts.append(f"DMA, DRAM {self.dram_size} at 0x{self.dram_base:x}")
         return f"{self.name} ({', '.join(parts)})"
-
-
-def known_order() -> list[str]:
-    return [f.name for f in fields(MachineSpec)]
 
 
 # The fields a compiled program depends on: its memory sizes must be the ones it
