@@ -28,7 +28,7 @@ Synaptic input goes to one of two accumulators per target population:
 The generator in parts (docs/compiler.md, "Code generator structure"):
 
 - ``layout``: the memory plan -> a frozen ``ProgramLayout`` (and ``MachineSizes``,
-  ``CompileOptions``, the control block ``CTRL``);
+  ``CompileOptions``, the control block ``CONTROL``);
 - ``emitter``: the instruction builder with register pools and scoped temporaries;
 - ``control``: start, initialisation, run preamble, step end, exit, DMA error;
 - ``propagation``: spike passes (dense, sparse, ring buffers; ``ConnState``);
@@ -40,9 +40,10 @@ The generator in parts (docs/compiler.md, "Code generator structure"):
 from __future__ import annotations
 
 from .generator import CodeGenerator, compile_network
-from .layout import (CTRL, CTRL_SIZE, VEC, CompileOptions, ConnectionLayout, MachineSizes, PopLayout,
-                     ProgramLayout, RecordWindow, plan_layout)
+from .layout import (CONTROL, CTRL, CTRL_SIZE, VEC, CompileOptions, ConnectionLayout, ControlBlock, MachineSizes,
+                     PopLayout, ProgramLayout, RecordWindow, plan_layout)
 from .packaging import Compiled
 
-__all__ = ["CTRL", "CTRL_SIZE", "VEC", "CodeGenerator", "CompileOptions", "Compiled", "ConnectionLayout",
-           "MachineSizes", "PopLayout", "ProgramLayout", "RecordWindow", "compile_network", "plan_layout"]
+__all__ = ["CONTROL", "CTRL", "CTRL_SIZE", "VEC", "CodeGenerator", "CompileOptions", "Compiled", "ConnectionLayout",
+           "ControlBlock", "MachineSizes", "PopLayout", "ProgramLayout", "RecordWindow", "compile_network",
+           "plan_layout"]

@@ -10,7 +10,7 @@ from fenn_dma.isa import csrs
 
 from ..quantise import QNetwork, QPopulation
 from .emitter import Emitter
-from .layout import CTRL, VEC, ProgramLayout
+from .layout import CONTROL, VEC, ProgramLayout
 
 DMA_ERROR_LABEL = ".Ldma_error"
 
@@ -37,7 +37,7 @@ def emit_start(em: Emitter) -> None:
     em.label("_start")
     with em.scope() as s:
         t0 = s.x("tmp")
-        em.op("lw", t0, CTRL["init"], "zero")
+        em.op("lw", t0, CONTROL.init, "zero")
         em.op("bne", t0, "zero", ".Linit")
         em.op("jal", "zero", ".Lrun")
     em.region = "init"
@@ -95,8 +95,8 @@ def emit_init(em: Emitter, q: QNetwork, layout: ProgramLayout) -> None:
         em.li(t0, seed)
         em.op("vloadr0", 0, t0)
         em.op("vloadr1", VEC, t0)
-        em.op("sw", "zero", CTRL["t"], "zero")
-        em.op("sw", "zero", CTRL["init"], "zero")
+        em.op("sw", "zero", CONTROL.t, "zero")
+        em.op("sw", "zero", CONTROL.init, "zero")
 
 
 def emit_run_preamble(em: Emitter, q: QNetwork, layout: ProgramLayout) -> ProgramRegisters:
@@ -106,8 +106,8 @@ def emit_run_preamble(em: Emitter, q: QNetwork, layout: ProgramLayout) -> Progra
     em.label(".Lrun")
     hold = em.program
     steps_left, t = hold.x("steps left"), hold.x("t")
-    em.op("lw", steps_left, CTRL["steps"], "zero", comment="steps to run")
-    em.op("lw", t, CTRL["t"], "zero", comment="global step counter")
+    em.op("lw", steps_left, CONTROL.steps, "zero", comment="steps to run")
+    em.op("lw", t, CONTROL.t, "zero", comment="global step counter")
     zero = hold.v("zero")
     em.op("vlui", zero, 0)
     resident: dict[str, dict[int, list[str]]] = {}
@@ -160,9 +160,9 @@ def emit_exit(em: Emitter, q: QNetwork, layout: ProgramLayout, regs: ProgramRegi
             for w in range(q.populations[name].words):
                 em.op("lw", t0, 4 * w, prev)
                 em.op("sw", t0, 4 * w, t1)
-        em.op("sw", regs.t, CTRL["t"], "zero")
+        em.op("sw", regs.t, CONTROL.t, "zero")
         em.op("addi", t0, "zero", 1)
-        em.op("sw", t0, CTRL["ready"], "zero")
+        em.op("sw", t0, CONTROL.ready, "zero")
         em.op("ecall")
 
 
@@ -172,7 +172,7 @@ def emit_dma_error_handler(em: Emitter) -> None:
     em.region = "control"
     em.label(DMA_ERROR_LABEL)
     em.op("csrrs", "t0", csrs.MM2S_STATUS, "zero")
-    em.op("sw", "t0", CTRL["dma_status"], "zero", comment="DMA error: status for the host")
+    em.op("sw", "t0", CONTROL.dma_status, "zero", comment="DMA error: status for the host")
     em.op("csrrs", "t0", csrs.MM2S_SRC_ADDR, "zero")
-    em.op("sw", "t0", CTRL["dma_src"], "zero")
+    em.op("sw", "t0", CONTROL.dma_src, "zero")
     em.op("ebreak")

@@ -4,11 +4,11 @@ initial contents of DMEM, VMEM and DRAM; the result is a frozen
 :class:`ProgramLayout` that the code generator's other parts only read.
 
 Also the machine sizes and compile options (``MachineSizes``, ``CompileOptions``)
-and the DMEM control block of the FeNN ABI (``CTRL``).
+and the DMEM control block of the FeNN ABI (``CONTROL``).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
@@ -21,7 +21,24 @@ from ..quantise import LANES, QConnection, QNetwork, suffix
 # DMEM control block (word 0 is the host/firmware "ready" flag of the FeNN ABI).
 # dma_status / dma_src: written by the firmware before it stops with ebreak on a
 # DMA error (the MM2S status word and the DRAM address of the failed transfer).
-CTRL = {"ready": 0, "steps": 4, "init": 8, "t": 12, "dma_status": 16, "dma_src": 20}
+@dataclass(frozen=True)
+class ControlBlock:
+    """Byte offsets of the control words in DMEM."""
+
+    ready: int = 0
+    steps: int = 4
+    init: int = 8
+    t: int = 12
+    dma_status: int = 16
+    dma_src: int = 20
+
+    def offsets(self) -> dict[str, int]:
+        """``{word: offset}``, as the I/O map's ``control`` entry."""
+        return asdict(self)
+
+
+CONTROL = ControlBlock()
+CTRL = CONTROL.offsets()      # (the same as a dict, for the I/O map and importers)
 CTRL_SIZE = 64
 VEC = 64  # bytes per vector
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from ..emit import Assembled
 from ..memory import MemoryPlan
 from ..quantise import QNetwork
-from .layout import CTRL, VEC, ProgramLayout
+from .layout import CONTROL, VEC, ProgramLayout
 
 
 @dataclass
@@ -29,7 +29,7 @@ def images(layout: ProgramLayout, asm: Assembled) -> dict[str, bytes]:
         dmem[off:off + len(data)] = data
     for off, data in layout.vmem_data:
         vmem[off:off + len(data)] = data
-    dmem[CTRL["init"]:CTRL["init"] + 4] = (1).to_bytes(4, "little")
+    dmem[CONTROL.init:CONTROL.init + 4] = (1).to_bytes(4, "little")
     out = {"imem": imem, "dmem": bytes(dmem), "vmem": bytes(vmem)}
     if layout.dram_data:
         dram = bytearray(plan.used["dram"])
@@ -41,7 +41,7 @@ def images(layout: ProgramLayout, asm: Assembled) -> dict[str, bytes]:
 
 def io_map(q: QNetwork, layout: ProgramLayout, dram_base: int) -> dict:
     """Addresses of inputs, records, readouts and state (JSON-ready)."""
-    io = {"control": dict(CTRL), "window": layout.window, "inputs": {}, "records": {}, "readouts": {},
+    io = {"control": CONTROL.offsets(), "window": layout.window, "inputs": {}, "records": {}, "readouts": {},
           "state": {}, "dram_base": dram_base,
           "dram_regions": {r.name: [dram_base + r.offset, r.size,
                                     sorted(n for n, cl in layout.connections.items() if cl.dram is r)]
