@@ -19,8 +19,8 @@ from fenn_dma.isa.table import ROUND_SUFFIX
 from ..quantise import DECAY_SHIFT, LANES, QNetwork, QPopulation, suffix
 from ..reference import readout_round
 from .control import ProgramRegisters
-from .emitter import Emitter
-from .layout import VEC, ProgramLayout
+from .emitter import Emitter, Scope
+from .layout import VEC, PopLayout, ProgramLayout
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,54 @@ class ChunkArgs:
     record_offset: int            # bytes from the V record pointer to this chunk's vector
     chunk: int | None
     last_mask: str | None         # scalar: the valid lanes of the last spike word (last chunk only)
+
+
+class ChunkCode:
+    """The emitter interface of one chunk's update code: instructions (``op``),
+    vector and scalar temporaries of the chunk (``tmp`` / ``xtmp``, freed when the
+    chunk is done), parameters (``par``: the population's constant register, or
+    the chunk's per-neuron values loaded once), state variables (``off``: byte
+    offset in the chunk's block from ``args.state``; ``load`` / ``store``), the
+    population's multiply and add mnemonics (saturation, rounding) and a zero vector."""
+
+    def __init__(self, em: Emitter, scope: Scope, args: ChunkArgs, lay: PopLayout, round_code: int, zero: str):
+        self.em, self.scope, self.args, self.lay = em, scope, args, lay
+        sat = "_s" if args.p.saturate else ""
+        self.mul = "vmul" + sat + ROUND_SUFFIX[round_code]
+        self.add = "vadd" + sat
+        self.zero = zero
+        self._loaded: dict[str, str] = {}
+
+    def op(self, mnemonic: str, *operands, comment: str = "") -> None:
+        self.em.op(mnemonic, *operands, comment=comment)
+
+    def tmp(self, name: str) -> str:
+        return self.scope.v(name)
+
+    def xtmp(self, name: str) -> str:
+        return self.scope.x(name)
+
+    def const(self, name: str) -> str:
+        return self.args.consts[name]
+
+    def par(self, name: str) -> str:
+        if name in self.args.consts:
+            return self.args.consts[name]
+        if name not in self._loaded:
+            self._loaded[name] = self.tmp(name)
+            self.op("vloadv", self._loaded[name], self.off(name), self.args.state)
+        return self._loaded[name]
+
+    def off(self, var: str) -> int:
+        return self.args.state_offset + self.lay.offsets[var]
+
+    def load(self, var: str, name: str | None = None) -> str:
+        r = self.tmp(name or var)
+        self.op("vloadv", r, self.off(var), self.args.state)
+        return r
+
+    def store(self, reg: str, var: str) -> None:
+        self.op("vstorev", reg, self.off(var), self.args.state)
 
 
 class UpdateDriver:
@@ -132,28 +180,13 @@ class UpdateDriver:
     def update_chunk(self, args: ChunkArgs) -> None:
         """One 32-neuron chunk."""
         em, q = self.em, self.q
-        p, consts, xs, soff = args.p, args.consts, args.state, args.state_offset
+        p, consts, xs = args.p, args.consts, args.state
         lay = self.layout.populations[p.name]
         resident_regs = self.regs.resident[p.name]
         vzero = self.regs.zero
-        sat = "_s" if p.saturate else ""
-        rnd = ROUND_SUFFIX[q.round_code]
-        mul = "vmul" + sat + rnd
-        add = "vadd" + sat
         with em.scope() as t:
-            loaded: dict[str, str] = {}
-            tmpv = t.v
-
-            def par(name):
-                if name in consts:
-                    return consts[name]
-                if name not in loaded:
-                    loaded[name] = tmpv(name)
-                    em.op("vloadv", loaded[name], soff + lay.offsets[name], xs)
-                return loaded[name]
-
-            def off(var):
-                return soff + lay.offsets[var]
+            c = ChunkCode(em, t, args, lay, q.round_code, vzero)
+            tmpv, par, off, mul, add = c.tmp, c.par, c.off, c.mul, c.add
 
             V = tmpv("V")
             em.op("vloadv", V, off("V"), xs)
