@@ -20,7 +20,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
-from ..emit import Builder, RegisterPool
+from ..emit import Builder, Item, RegisterPool
 
 # scalar temporaries and argument registers first, so listings read naturally
 SCALAR_ORDER = [5, 6, 7, 28, 29, 30, 31] + list(range(10, 18)) + [8, 9] + list(range(18, 28)) + [1, 3, 4, 2]
@@ -105,6 +105,11 @@ class Emitter:
 
     def new_label(self, hint: str) -> str:
         return self.b.new_label(hint)
+
+    def finish(self) -> list[Item]:
+        """The program's instructions (a trailing label gets a nop to stand on)."""
+        self.b.finish()
+        return self.b.items
 
     def addi(self, rd: str, rs: str, value: int) -> None:
         """rd = rs + value for any 32-bit value (through a temporary beyond 12 bits)."""

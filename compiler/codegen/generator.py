@@ -2,7 +2,7 @@
 Puts the parts together in program order (see the package docstring)."""
 from __future__ import annotations
 
-from ..emit import fill_load_use_slots, assemble_items
+from ..emit import assemble_items, fill_load_use_slots
 from ..quantise import QNetwork
 from . import control
 from .emitter import Emitter
@@ -27,22 +27,20 @@ class CodeGenerator:
         prop = Propagation(em, q, layout, regs, opt.unroll, opt.sizes.dram_base)
         update = UpdateDriver(em, q, layout, regs)
         for g in q.schedule.phase1:
-            prop.emit_group(g, phase=1)
+            prop.emit_group(g)
         for name in q.schedule.order:
             for g in q.schedule.before_update[name]:
-                prop.emit_group(g, phase=2)
+                prop.emit_group(g)
             pop = q.populations[name]
             if pop.kind == "input":
                 control.emit_input_step(em, pop, regs)
             else:
-                em.region = f"{name} update"
                 update.emit_update(pop)
         control.emit_step_end(em, regs)
         control.emit_exit(em, q, layout, regs)
         if layout.dma_buffers is not None:
             control.emit_dma_error_handler(em)
-        em.b.finish()
-        items, filled, nops = fill_load_use_slots(em.b.items)
+        items, filled, nops = fill_load_use_slots(em.finish())
         asm = assemble_items(items, filled, nops)
         layout.plan.place("imem", "code", 4 * len(asm.words), note=f"{len(asm.words)} instructions")
         layout.plan.check()

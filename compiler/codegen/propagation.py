@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..quantise import LANES, QConnection, QNetwork, QPopulation, suffix
+from ..schedule import Group
 from .control import ProgramRegisters
 from .emitter import Constants, Emitter, Scope
 from .layout import VEC, PopLayout, ProgramLayout
@@ -49,7 +50,7 @@ class Propagation:
         self.unroll = unroll
         self.streaming = Streaming(em, q, layout, regs, dram_base, self) if layout.dma_buffers else None
 
-    def emit_group(self, g, phase: int) -> None:
+    def emit_group(self, g: Group) -> None:
         """One pass over the spike words of ``g.source`` delivering every connection of ``g``.
         Record pointers (live through the whole step) are spilled to DMEM around a pass
         that may need their registers."""
@@ -65,7 +66,7 @@ class Propagation:
         for k, (_, reg) in enumerate(spill):
             em.op("lw", reg, base + 4 * k, "zero")
 
-    def _emit_pass(self, g, conns: list[QConnection]) -> None:
+    def _emit_pass(self, g: Group, conns: list[QConnection]) -> None:
         em, q = self.em, self.q
         src = q.populations[g.source]
         em.region = "input propagation" if src.kind == "input" else f"{src.name} propagation"

@@ -94,7 +94,9 @@ class UpdateDriver:
         self.em, self.q, self.layout, self.regs = em, q, layout, regs
 
     def emit_update(self, p: QPopulation) -> None:
+        """The update of population ``p`` (kernel region ``<p> update``)."""
         em = self.em
+        em.region = f"{p.name} update"
         lay = self.layout.populations[p.name]
         with em.scope() as held:
             consts: dict[str, str] = {}
