@@ -281,3 +281,15 @@ def test_sim_and_rtl_use_the_profile(tmp_path, capsys):
     from fenn_dma.rtl.config import SocConfig
     config = json.loads((out / "fenn_soc.json").read_text())["config"]
     assert config == SocConfig.from_spec(profile("sim-small-scalar")).to_dict()
+
+
+def test_compiled_programs_carry_their_machine_to_the_runtime(small_program):
+    from fenn_dma.compiler.codegen import CompileOptions, MachineSizes, compile_network
+    from fenn_dma.compiler.runtime import Runtime
+    from fenn_dma.sim.config import MachineConfig
+    _, q, _ = small_program
+    compiled = compile_network(q, CompileOptions(sizes=MachineSizes.from_spec(profile("sim-small"))))
+    assert compiled.machine == profile("sim-small")
+    assert Runtime(compiled).machine.config.name == "sim-small"
+    with pytest.raises(MachineMismatch, match="compiled for machine sim-small"):
+        Runtime(compiled, config=MachineConfig.from_spec(profile("kv260")))

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
-from fenn_dma.arch import DEFAULT_SPEC, MachineSpec
+from fenn_dma.arch import DEFAULT_SPEC, LLM_OFFSET_LIMIT, ROW_BYTES, MachineSpec
 
 from ..errors import ResourceError
 from ..memory import MemoryPlan, Region
@@ -42,7 +42,7 @@ class ControlBlock:
 CONTROL = ControlBlock()
 CTRL = CONTROL.offsets()      # (the same as a dict, for the I/O map and importers)
 CTRL_SIZE = 64
-VEC = 64  # bytes per vector
+VEC = ROW_BYTES  # bytes per vector
 
 
 @dataclass
@@ -213,9 +213,9 @@ class _Planner:
         self._place_connections()
         window, inputs, records = self._place_windows()
         plan.check()
-        if plan.used["llm"] > 2048:
+        if plan.used["llm"] > LLM_OFFSET_LIMIT:
             raise ResourceError(f"ring buffers need {plan.used['llm']} bytes per lane; LLM addresses are "
-                                "reached by 12-bit offsets, so at most 2048 are usable")
+                                f"reached by 12-bit offsets, so at most {LLM_OFFSET_LIMIT} are usable")
         return ProgramLayout(plan, self.pops, self.conns, window, inputs, records, self.dma_buffers,
                              tuple(self.dmem_data), tuple(self.vmem_data), tuple(self.dram_data))
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from fenn_dma.arch import MachineSpec
+
 from ..emit import Assembled
 from ..memory import MemoryPlan
 from ..quantise import QNetwork
@@ -18,6 +20,7 @@ class Compiled:
     images: dict[str, bytes]
     io: dict
     window: int
+    machine: MachineSpec        # the machine the program was compiled for (recorded in its .fenn)
 
 
 def images(layout: ProgramLayout, asm: Assembled) -> dict[str, bytes]:
