@@ -82,7 +82,7 @@ class ALIF(LIF):
     @classmethod
     def int_adapt(cls, q, ops, state: dict, z) -> None:
         A = ops.mul(state["A"], "rho")
-        state["A"] = np.where(z, ops.add(A, np.int16(1 << q.a_fmt.frac_bits)), A)
+        state["A"] = ops.where(z, ops.add(A, ops.const(1 << q.a_fmt.frac_bits)), A)
 
     # --- emitted code ------------------------------------------------------------------
     @classmethod

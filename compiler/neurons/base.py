@@ -221,7 +221,9 @@ def is_model(obj) -> bool:
 class IntOps:
     """What an integer step computes with: the population's parameters as padded
     int16 lanes (``par[name]``) and the lane ops of ``sim/lanes.py`` under this
-    network's rounding (``rnd``), saturation (``sat``) and per-multiply RNG outputs."""
+    network's rounding (``rnd``), saturation (``sat``) and per-multiply RNG outputs.
+    Integer steps use only ``par``, ``mul``, ``add``, ``sub``, ``where``, ``const``
+    and comparisons, so a torch lookalike with the same members runs them too."""
 
     def __init__(self, par: dict[str, np.ndarray], rnd: int, sat: bool, rng: dict, decay_shift: int):
         self.par, self.rnd, self.sat, self.rng, self.decay_shift = par, rnd, sat, rng, decay_shift
@@ -236,3 +238,12 @@ class IntOps:
 
     def sub(self, a, b, sat: bool = True):
         return L.vsub(a, b, sat=sat)
+
+    @staticmethod
+    def where(cond, a, b):
+        return np.where(cond, a, b)
+
+    @staticmethod
+    def const(value: int):
+        """A lane constant (int16)."""
+        return np.int16(value)

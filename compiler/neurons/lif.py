@@ -98,12 +98,12 @@ class LIF(NeuronModel):
     def int_fire(cls, q, ops, V, state: dict):
         reset = ops.par["reset"]
         if q.refractory > 0:
-            state["rc"] = ops.sub(state["rc"], np.int16(1))
-            V = np.where(state["rc"] >= 0, reset, V)          # held at v_reset
+            state["rc"] = ops.sub(state["rc"], ops.const(1))
+            V = ops.where(state["rc"] >= 0, reset, V)          # held at v_reset
         z = V > cls.int_threshold(q, ops, state)
-        V = np.where(z, reset, V)
+        V = ops.where(z, reset, V)
         if q.refractory > 0:
-            state["rc"] = np.where(z, np.int16(q.refractory), state["rc"])
+            state["rc"] = ops.where(z, ops.const(q.refractory), state["rc"])
         cls.int_adapt(q, ops, state, z)
         return V, z
 
