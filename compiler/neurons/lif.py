@@ -16,32 +16,20 @@ def _zeros(shape, like=None):
     return np.zeros(shape)
 
 
-@register
-@dataclass
-class LIF(NeuronModel):
-    """Leaky integrate-and-fire. ``refractory`` in ms (rounded to steps)."""
+class ThresholdFire(NeuronModel):
+    """What models that spike like LIF share (not registered; no fields of its own):
+    attributes ``threshold``, ``v_reset``, ``refractory`` (ms) and ``bias``. While
+    refractory, V is held at v_reset; a spike when V > threshold (+ the adaptive part
+    of ``float_threshold``/``int_threshold``) resets V to v_reset and starts the
+    refractory count. Subclasses add the leak (or none) and any adaptation."""
 
-    tau_mem: float | np.ndarray = 20.0
-    threshold: float | np.ndarray = 1.0
-    v_reset: float | np.ndarray = 0.0
-    refractory: float = 0.0
-    bias: float | np.ndarray = 0.0          # constant input added every step
-
-    name = "LIF"
-
-    def validate(self, owner: str) -> None:
-        positive(owner, "tau_mem", self.tau_mem)
+    def validate_spiking(self, owner: str) -> None:
         if self.refractory < 0:
             raise ModelError(f"{owner}: refractory must be >= 0 ms, got {self.refractory}")
 
     # --- quantisation -------------------------------------------------------------
-    def quantise(self, q, ctx) -> None:
-        q.params["beta"] = ctx.decay(self.tau_mem, "tau_mem")
-        ctx.common()
-        self.quantise_spiking(q, ctx)
-
     def quantise_spiking(self, q, ctx) -> None:
-        """Threshold, reset and refractory period (shared with models that spike like LIF)."""
+        """Threshold, reset and refractory period."""
         q.params["thr"] = ctx.value(self.threshold, "threshold")
         q.params["reset"] = ctx.value(self.v_reset, "v_reset")
         q.refractory = int(round(self.refractory / ctx.dt))
@@ -52,22 +40,15 @@ class LIF(NeuronModel):
     def state_vars(cls, q) -> tuple[str, ...]:
         return ("rc",) if q.refractory > 0 else ()
 
-    @classmethod
-    def rng_draws(cls, q) -> tuple[str, ...]:
-        return ("beta",)
-
     # --- float step ------------------------------------------------------------------
     def float_init(self, shape, like=None) -> dict:
         return {"rc": _zeros(shape, like)}
-
-    def float_leak(self, V, dt: float):
-        return exp_decay(dt, self.tau_mem) * V
 
     def float_threshold(self, state: dict, dt: float):
         return self.threshold + 0.0
 
     def float_adapt(self, state: dict, z, dt: float) -> None:
-        """After the spike: adaptation (none for LIF)."""
+        """After the spike: adaptation (none here)."""
 
     def float_fire(self, V, state: dict, dt: float, spike=heaviside):
         ref = int(round(self.refractory / dt))
@@ -83,16 +64,12 @@ class LIF(NeuronModel):
 
     # --- integer step ----------------------------------------------------------------
     @classmethod
-    def int_leak(cls, q, ops, V):
-        return ops.mul(V, "beta")
-
-    @classmethod
     def int_threshold(cls, q, ops, state: dict):
         return ops.par["thr"]
 
     @classmethod
     def int_adapt(cls, q, ops, state: dict, z) -> None:
-        """After the spike: adaptation (none for LIF)."""
+        """After the spike: adaptation (none here)."""
 
     @classmethod
     def int_fire(cls, q, ops, V, state: dict):
@@ -111,3 +88,37 @@ class LIF(NeuronModel):
     @classmethod
     def constants(cls, q) -> list[tuple[str, int]]:
         return [("one", 1), ("R", q.refractory)] if q.refractory > 0 else []
+
+
+@register
+@dataclass
+class LIF(ThresholdFire):
+    """Leaky integrate-and-fire. ``refractory`` in ms (rounded to steps)."""
+
+    tau_mem: float | np.ndarray = 20.0
+    threshold: float | np.ndarray = 1.0
+    v_reset: float | np.ndarray = 0.0
+    refractory: float = 0.0
+    bias: float | np.ndarray = 0.0          # constant input added every step
+
+    name = "LIF"
+
+    def validate(self, owner: str) -> None:
+        positive(owner, "tau_mem", self.tau_mem)
+        self.validate_spiking(owner)
+
+    def quantise(self, q, ctx) -> None:
+        q.params["beta"] = ctx.decay(self.tau_mem, "tau_mem")
+        ctx.common()
+        self.quantise_spiking(q, ctx)
+
+    @classmethod
+    def rng_draws(cls, q) -> tuple[str, ...]:
+        return ("beta",)
+
+    def float_leak(self, V, dt: float):
+        return exp_decay(dt, self.tau_mem) * V
+
+    @classmethod
+    def int_leak(cls, q, ops, V):
+        return ops.mul(V, "beta")
