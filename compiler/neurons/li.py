@@ -36,3 +36,7 @@ class LI(NeuronModel):
     @classmethod
     def int_leak(cls, q, ops, V):
         return ops.mul(V, "beta")
+
+    @classmethod
+    def emit_leak(cls, q, em, V: str) -> None:
+        em.mul(V, V, em.par("beta"))

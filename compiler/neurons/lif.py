@@ -89,6 +89,36 @@ class ThresholdFire(NeuronModel):
     def constants(cls, q) -> list[tuple[str, int]]:
         return [("one", 1), ("R", q.refractory)] if q.refractory > 0 else []
 
+    @classmethod
+    def emit_threshold(cls, q, em, thr: str, regs: dict) -> str:
+        """The register holding this chunk's threshold (``regs``: passed on to
+        ``emit_adapt``)."""
+        return thr
+
+    @classmethod
+    def emit_adapt(cls, q, em, z: str, regs: dict) -> None:
+        """After the spike (mask ``z``): adaptation (none here)."""
+
+    @classmethod
+    def emit_fire(cls, q, em, V: str) -> str:
+        z = em.scalar_keep("spike mask")
+        rc = None
+        if q.refractory > 0:
+            rc = em.load("rc")
+            with em.scalar("refractory mask") as held:
+                em.op("vsub_s", rc, rc, em.const("one"))
+                em.op("vtge", held, rc, em.zero, comment="refractory: rc >= 0")
+                em.op("vsel", V, held, em.par("reset"), comment="held at v_reset")
+        regs: dict = {}
+        thr = cls.emit_threshold(q, em, em.par("thr"), regs)
+        em.op("vtlt", z, thr, V, comment="spike: V > threshold")
+        em.op("vsel", V, z, em.par("reset"))
+        if rc is not None:
+            em.op("vsel", rc, z, em.const("R"))
+            em.store(rc, "rc")
+        cls.emit_adapt(q, em, z, regs)
+        return z
+
 
 @register
 @dataclass
@@ -122,3 +152,7 @@ class LIF(ThresholdFire):
     @classmethod
     def int_leak(cls, q, ops, V):
         return ops.mul(V, "beta")
+
+    @classmethod
+    def emit_leak(cls, q, em, V: str) -> None:
+        em.mul(V, V, em.par("beta"))
