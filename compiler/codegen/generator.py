@@ -32,7 +32,7 @@ class CodeGenerator:
             for g in q.schedule.before_update[name]:
                 prop.emit_group(g)
             pop = q.populations[name]
-            if pop.kind == "input":
+            if pop.is_input:
                 control.emit_input_step(em, pop, regs)
             else:
                 update.emit_update(pop)

@@ -177,11 +177,12 @@ class _Planner:
         self.vmem_data.append((seed.offset, self.q.rng_seed.astype("<u2").tobytes()))
         budget = self.opt.resident_registers
         for p in q.populations.values():
-            if p.kind == "input":
+            if p.is_input:
                 continue
             resident: dict[int, tuple[str, ...]] = {}
-            dyn = ["V"] + [f"I{suffix(k)}" for k in p.exp_groups] + (["A"] if p.kind == "ALIF" else []) \
-                + (["rc"] if p.refractory > 0 else []) + (["ro"] if p.readout else [])
+            # V, the currents, the neuron model's own state (e.g. A, rc), the readout
+            dyn = ["V"] + [f"I{suffix(k)}" for k in p.exp_groups] + list(p.state_vars()) \
+                + (["ro"] if p.readout else [])
             for k, g in enumerate(p.synapses):
                 if g.has_direct and p.chunks <= budget:
                     resident[k] = tuple(f"{p.name}.acc{suffix(k)}.{c}" for c in range(p.chunks))
@@ -290,7 +291,7 @@ class _Planner:
 
     def _place_windows(self) -> tuple[int, dict[str, Region], tuple[RecordWindow, ...]]:
         q, plan = self.q, self.plan
-        ins = [p for p in q.populations.values() if p.kind == "input"]
+        ins = [p for p in q.populations.values() if p.is_input]
         rec_s = [p for p in q.populations.values() if "spikes" in p.record]
         rec_v = [p for p in q.populations.values() if "v" in p.record]
         dmem_step = sum(4 * p.words for p in ins + rec_s)

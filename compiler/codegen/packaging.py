@@ -51,7 +51,7 @@ def io_map(q: QNetwork, layout: ProgramLayout, dram_base: int) -> dict:
                            for r in layout.plan.regions if r.memory == "dram"}}
     for p in q.populations.values():
         lay = layout.populations[p.name]
-        if p.kind == "input":
+        if p.is_input:
             io["inputs"][p.name] = {"memory": "dmem", "addr": layout.inputs[p.name].offset,
                                     "words": p.words, "size": p.size}
             continue
