@@ -1,5 +1,9 @@
 """NIR graphs (``nir.read`` / ``nir.NIRGraph``) -> the compiler's :class:`Network`.
 
+The reader of the one NIR reader/writer pair (the writer is
+``compiler/nir_export.py``); ``fenn_dma.host.nir_io`` reads trained networks
+through it.
+
 Mapping (docs/compiler.md, "NIR import"):
 
 - ``Input`` -> a :class:`SpikeInput` population; ``Output`` marks the
@@ -15,7 +19,7 @@ Mapping (docs/compiler.md, "NIR import"):
   and Norse's convention): ``alpha = 1 - dt/tau_syn``, ``beta = 1 - dt/tau_mem``,
   and the input gains ``(dt/tau_syn) w_in`` and ``(dt/tau_mem) r`` folded into
   the incoming weights (IF: ``V += r x``). Nodes written by
-  ``fenn_dma.host.nir_io`` carry ``metadata["fenn_dma"]`` with the exact
+  ``compiler/nir_export.py`` carry ``metadata["fenn_dma"]`` with the exact
   parameters in ms (and ALIF's), which are used as they are.
 - Latency: graph metadata ``latency_steps`` if present (every connection has
   that latency), else the ``latency`` argument, else 0 on feed-forward edges
@@ -58,16 +62,20 @@ def _size(node) -> int:
     raise ModelError(f"NIR node of type {type(node).__name__} has no size")
 
 
-def read_nir(path: str | Path, **kw) -> Network:
+def load_graph(path: str | Path):
+    """The ``nir.NIRGraph`` in a file (``nir.read``), or a ModelError saying why not."""
     import nir
     path = Path(path)
     if not path.is_file():
         raise ModelError(f"NIR file {path} not found")
     try:
-        graph = nir.read(str(path))
+        return nir.read(str(path))
     except Exception as exc:   # h5py / nir raise many kinds
         raise ModelError(f"{path}: not a readable NIR file ({exc})") from None
-    return from_nir(graph, name=path.stem, **kw)
+
+
+def read_nir(path: str | Path, **kw) -> Network:
+    return from_nir(load_graph(path), name=Path(path).stem, **kw)
 
 
 def from_nir(graph, dt: float = 1.0, latency: int | None = None, readout: str = "v_sum",
@@ -89,7 +97,7 @@ def from_nir(graph, dt: float = 1.0, latency: int | None = None, readout: str = 
                 raise ModelError(f"NIR edge ({a!r}, {b!r}) names an unknown node {k!r}")
     gmeta = dict(graph.metadata or {})
     reduce = str(gmeta.get("readout_reduce", ""))
-    if reduce in ("max", "mean"):      # written by fenn_dma.host.nir_io
+    if reduce in ("max", "mean"):      # written by compiler/nir_export.py
         readout = "v_max" if reduce == "max" else "v_sum"
     if "latency_steps" in gmeta:
         latency = int(gmeta["latency_steps"])
@@ -153,7 +161,7 @@ def from_nir(graph, dt: float = 1.0, latency: int | None = None, readout: str = 
         nonzero = sum((w != 0).astype(int) for _, w, _ in branches)
         groups = [branches] if nonzero.max(initial=0) <= 1 else [[b] for b in branches]
         for group in groups:
-            # delay branches of one projection (as fenn_dma.host.nir_io writes them) become one
+            # delay branches of one projection (as compiler/nir_export.py writes them) become one
             # connection with per-synapse delays
             w = sum(b[1] for b in group)
             d = sum(np.where(b[1] != 0, b[2], 0) for b in group) if len(group) > 1 else group[0][2]
