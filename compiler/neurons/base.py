@@ -1,0 +1,249 @@
+"""The neuron-model unit: one class per model, looked up in a registry by name.
+
+A model class is a dataclass of its parameters (in physical units, as the user
+writes them) that also owns everything the toolchain does with that model:
+
+=====================  ===========================================================
+validation             ``validate(owner)``: errors name the population and parameter
+quantisation           ``quantise(q, ctx)``: integer parameters, state formats
+state                  ``state_vars(q)``: per-neuron integer state besides V and the
+                       synaptic currents (kept in VMEM per chunk, zero at start)
+float step             ``float_init``/``float_leak``/``float_fire`` (numpy or torch)
+integer step           ``int_leak``/``int_fire`` (lane ops of ``sim/lanes.py``)
+RNG draws              ``rng_draws(q)``: its multiplies in program order
+emitted update code    ``emit_leak``/``emit_fire`` through the update emitter
+NIR mapping            ``to_nir``/``from_nir`` (hooks; host/NIR code fills them)
+=====================  ===========================================================
+
+The step of every model is split in two around the synaptic input, which the
+callers (float_sim, reference, code generator) own because it is common to all
+models::
+
+    V = leak(V)                         # model: e.g. V * beta
+    V += currents, delta inputs, bias   # caller (docs/compiler.md)
+    V, z = fire(V, state)               # model: refractory, threshold, reset, adaptation
+
+Integer-side methods are classmethods taking the quantised population ``q``
+(``compiler.quantise.QPopulation``), whose ``kind`` is the model's ``name``:
+the quantised network holds plain data, and ``model_class(q.kind)`` finds the
+code. Float-side methods are instance methods (they read the float parameters).
+
+Register a new model with the :func:`register` decorator; it is then accepted
+by ``Network.population`` and dispatched to by every stage (docs/compiler.md,
+"Adding a neuron model").
+"""
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from fenn_dma.sim import lanes as L
+
+from ..errors import ModelError
+
+_REGISTRY: dict[str, type["NeuronModel"]] = {}
+
+
+def positive(owner: str, name: str, value) -> None:
+    """``value`` (scalar or per-neuron) must be > 0; inf is allowed (no leak)."""
+    a = np.asarray(value, dtype=np.float64)
+    if np.any(np.isnan(a)) or np.any(a <= 0):   # inf: no leak (IF)
+        raise ModelError(f"{owner}: {name} must be > 0 (ms), got {value!r}")
+
+
+# --- float helpers that work on numpy arrays and torch tensors ------------------
+
+def _is_torch(x) -> bool:
+    return type(x).__module__.split(".")[0] == "torch"
+
+
+def where(cond, a, b):
+    """``np.where`` or ``torch.where``, whichever fits the arguments (a float
+    condition counts as true where nonzero)."""
+    vals = (cond, a, b)
+    if not any(_is_torch(v) for v in vals):
+        return np.where(cond, a, b)
+    import torch
+    ref = next((v for v in (a, b, cond) if _is_torch(v) and v.is_floating_point()), None)
+    kw = {} if ref is None else {"dtype": ref.dtype, "device": ref.device}
+
+    def conv(v):
+        return v if _is_torch(v) else torch.as_tensor(v, **kw)
+
+    c = conv(cond)
+    return torch.where(c if c.dtype == torch.bool else c != 0, conv(a), conv(b))
+
+
+def exp_decay(dt: float, tau):
+    """``exp(-dt / tau)`` as numpy (scalar/array ``tau``) or torch (tensor ``tau``)."""
+    if _is_torch(tau):
+        import torch
+        return torch.exp(-dt / tau)
+    return np.exp(-dt / np.asarray(tau, np.float64))
+
+
+def heaviside(x):
+    """The default spike function of the float step: ``x > 0`` as 0.0 / 1.0 floats."""
+    return (x > 0) * 1.0 if _is_torch(x) else (np.asarray(x) > 0).astype(np.float64)
+
+
+# --- the unit -------------------------------------------------------------------
+
+class NeuronModel:
+    """Base class of the neuron-model units (subclasses are dataclasses)."""
+
+    name: ClassVar[str] = ""            # registry key; Population.kind / QPopulation.kind
+    spiking: ClassVar[bool] = True      # emits spikes (can be a connection's source)
+    float_vars: ClassVar[tuple[str, ...]] = ()   # float state recorded by float_sim (e.g. "A")
+
+    @property
+    def kind(self) -> str:
+        return self.name
+
+    # --- parameters -------------------------------------------------------------
+    def validate(self, owner: str) -> None:
+        """Raise ModelError naming ``owner`` (e.g. "population 'h'") and the parameter."""
+
+    def v_bound(self, max_weight: float) -> float:
+        """|V| bound of V's default format when no format, range or measurement is given."""
+        thr = float(np.abs(np.asarray(getattr(self, "threshold", 0.0))).max())
+        reset = float(np.abs(np.asarray(getattr(self, "v_reset", 0.0))).max())
+        return max(2.0 * thr, 4.0 * max_weight, 1.0, reset * 1.5)
+
+    def quantise(self, q, ctx) -> None:
+        """Fill ``q.params`` (int arrays per neuron) and the model's formats/scalars on the
+        QPopulation ``q``; ``ctx`` is a ``compiler.quantise.QuantContext``. Call
+        ``ctx.common()`` where the synapse decays, initial V and bias go in the params'
+        order (that order is the VMEM layout and the order constants are loaded)."""
+        raise NotImplementedError
+
+    @classmethod
+    def formats(cls, q) -> dict[str, str]:
+        """Formats of the model's own variables for ``QNetwork.formats()`` (beside V, decays)."""
+        return {}
+
+    # --- state and RNG ----------------------------------------------------------
+    @classmethod
+    def state_vars(cls, q) -> tuple[str, ...]:
+        """Per-neuron int16 state besides V and I<k>, in VMEM layout order, zero at start."""
+        return ()
+
+    @classmethod
+    def rng_draws(cls, q) -> tuple[str, ...]:
+        """The model's multiplies in program order (each advances the lane RNG once per
+        chunk under stochastic rounding); the synapse decays alpha<k> come before them."""
+        return ()
+
+    # --- float step ---------------------------------------------------------------
+    def float_init(self, shape, like=None) -> dict[str, Any]:
+        """Float state besides V and the currents (zeros of ``shape``; a torch tensor
+        ``like`` makes torch zeros on its device/dtype)."""
+        return {}
+
+    def float_leak(self, V, dt: float):
+        """V before this step's input is added."""
+        return V
+
+    def float_fire(self, V, state: dict, dt: float, spike=heaviside):
+        """(V after reset, z spikes as floats, or None for a non-spiking model);
+        updates ``state`` in place. ``spike(x)`` turns ``V - threshold`` into spikes
+        (a surrogate-gradient function in training)."""
+        return V, None
+
+    # --- integer step -------------------------------------------------------------
+    @classmethod
+    def int_leak(cls, q, ops, V):
+        """Integer V before this step's input (``ops``: :class:`IntOps`)."""
+        return V
+
+    @classmethod
+    def int_fire(cls, q, ops, V, state: dict):
+        """(V, z bool lanes or None); updates ``state`` (the arrays of ``state_vars``)."""
+        return V, None
+
+    # --- emitted code ---------------------------------------------------------------
+    @classmethod
+    def constants(cls, q) -> list[tuple[str, int]]:
+        """Vector constants the update needs besides the uniform parameters (name, value),
+        loaded once per population before the chunk loop."""
+        return []
+
+    @classmethod
+    def emit_leak(cls, q, em, V) -> None:
+        """Emit the leak of V (register ``V``) through the update emitter ``em``."""
+
+    @classmethod
+    def emit_fire(cls, q, em, V):
+        """Emit the rest of the update; returns the scalar register holding the spike
+        mask (or None)."""
+        return None
+
+    # --- NIR --------------------------------------------------------------------------
+    def to_nir(self, size: int, dt: float):
+        """The NIR node of this population (hook for host/NIR code)."""
+        raise NotImplementedError(f"neuron model {self.name} has no NIR mapping")
+
+    @classmethod
+    def from_nir(cls, node, meta: dict, dt: float) -> "NeuronModel":
+        """An instance from a NIR node and its metadata (hook for host/NIR code)."""
+        raise NotImplementedError(f"neuron model {cls.name} has no NIR mapping")
+
+
+def register(cls: type[NeuronModel]) -> type[NeuronModel]:
+    """Class decorator: make ``cls`` a neuron model known to every stage."""
+    if not (isinstance(cls, type) and issubclass(cls, NeuronModel)) or not cls.name:
+        raise TypeError(f"{cls!r} is not a NeuronModel subclass with a name")
+    if cls.name == "input" or (cls.name in _REGISTRY and _REGISTRY[cls.name] is not cls):
+        raise ValueError(f"neuron model name {cls.name!r} is taken")
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def model_class(name: str) -> type[NeuronModel]:
+    """The registered model called ``name`` (e.g. "LIF")."""
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ModelError(f"unknown neuron model {name!r}; allowed: {', '.join(_REGISTRY)}") from None
+
+
+def models() -> dict[str, type[NeuronModel]]:
+    """Every registered model by name, in registration order."""
+    return dict(_REGISTRY)
+
+
+def is_model(obj) -> bool:
+    """True for an instance of a registered model."""
+    return isinstance(obj, NeuronModel) and _REGISTRY.get(type(obj).name) is type(obj)
+
+
+class IntOps:
+    """What an integer step computes with: the population's parameters as padded
+    int16 lanes (``par[name]``) and the lane ops of ``sim/lanes.py`` under this
+    network's rounding (``rnd``), saturation (``sat``) and per-multiply RNG outputs.
+    Integer steps use only ``par``, ``mul``, ``add``, ``sub``, ``where``, ``const``
+    and comparisons, so a torch lookalike with the same members runs them too."""
+
+    def __init__(self, par: dict[str, np.ndarray], rnd: int, sat: bool, rng: dict, decay_shift: int):
+        self.par, self.rnd, self.sat, self.rng, self.decay_shift = par, rnd, sat, rng, decay_shift
+
+    def mul(self, x, name: str, shift: int | None = None):
+        """``x * par[name] >> shift`` (default: the decay shift), rounded, as the program's vmul."""
+        shift = self.decay_shift if shift is None else shift
+        return L.vmul(x, self.par[name], shift, self.rnd, self.sat, rng_out=self.rng[name])
+
+    def add(self, a, b):
+        return L.vadd(a, b, sat=self.sat)
+
+    def sub(self, a, b, sat: bool = True):
+        return L.vsub(a, b, sat=sat)
+
+    @staticmethod
+    def where(cond, a, b):
+        return np.where(cond, a, b)
+
+    @staticmethod
+    def const(value: int):
+        """A lane constant (int16)."""
+        return np.int16(value)

@@ -1,0 +1,113 @@
+"""Leaky integrate-and-fire (LIF)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import ModelError
+from .base import NeuronModel, exp_decay, heaviside, positive, register, where
+
+
+def _zeros(shape, like=None):
+    if like is not None and type(like).__module__.split(".")[0] == "torch":
+        import torch
+        return torch.zeros(shape, dtype=like.dtype, device=like.device)
+    return np.zeros(shape)
+
+
+@register
+@dataclass
+class LIF(NeuronModel):
+    """Leaky integrate-and-fire. ``refractory`` in ms (rounded to steps)."""
+
+    tau_mem: float | np.ndarray = 20.0
+    threshold: float | np.ndarray = 1.0
+    v_reset: float | np.ndarray = 0.0
+    refractory: float = 0.0
+    bias: float | np.ndarray = 0.0          # constant input added every step
+
+    name = "LIF"
+
+    def validate(self, owner: str) -> None:
+        positive(owner, "tau_mem", self.tau_mem)
+        if self.refractory < 0:
+            raise ModelError(f"{owner}: refractory must be >= 0 ms, got {self.refractory}")
+
+    # --- quantisation -------------------------------------------------------------
+    def quantise(self, q, ctx) -> None:
+        q.params["beta"] = ctx.decay(self.tau_mem, "tau_mem")
+        ctx.common()
+        self.quantise_spiking(q, ctx)
+
+    def quantise_spiking(self, q, ctx) -> None:
+        """Threshold, reset and refractory period (shared with models that spike like LIF)."""
+        q.params["thr"] = ctx.value(self.threshold, "threshold")
+        q.params["reset"] = ctx.value(self.v_reset, "v_reset")
+        q.refractory = int(round(self.refractory / ctx.dt))
+        if q.refractory > 32767:
+            raise ModelError(f"{ctx.owner}: refractory period of {q.refractory} steps exceeds 32767")
+
+    @classmethod
+    def state_vars(cls, q) -> tuple[str, ...]:
+        return ("rc",) if q.refractory > 0 else ()
+
+    @classmethod
+    def rng_draws(cls, q) -> tuple[str, ...]:
+        return ("beta",)
+
+    # --- float step ------------------------------------------------------------------
+    def float_init(self, shape, like=None) -> dict:
+        return {"rc": _zeros(shape, like)}
+
+    def float_leak(self, V, dt: float):
+        return exp_decay(dt, self.tau_mem) * V
+
+    def float_threshold(self, state: dict, dt: float):
+        return self.threshold + 0.0
+
+    def float_adapt(self, state: dict, z, dt: float) -> None:
+        """After the spike: adaptation (none for LIF)."""
+
+    def float_fire(self, V, state: dict, dt: float, spike=heaviside):
+        ref = int(round(self.refractory / dt))
+        if ref > 0:
+            state["rc"] = state["rc"] - 1
+            V = where(state["rc"] >= 0, self.v_reset, V)     # held at v_reset
+        z = spike(V - self.float_threshold(state, dt))
+        V = where(z, self.v_reset, V)
+        if ref > 0:
+            state["rc"] = where(z, ref, state["rc"])
+        self.float_adapt(state, z, dt)
+        return V, z
+
+    # --- integer step ----------------------------------------------------------------
+    @classmethod
+    def int_leak(cls, q, ops, V):
+        return ops.mul(V, "beta")
+
+    @classmethod
+    def int_threshold(cls, q, ops, state: dict):
+        return ops.par["thr"]
+
+    @classmethod
+    def int_adapt(cls, q, ops, state: dict, z) -> None:
+        """After the spike: adaptation (none for LIF)."""
+
+    @classmethod
+    def int_fire(cls, q, ops, V, state: dict):
+        reset = ops.par["reset"]
+        if q.refractory > 0:
+            state["rc"] = ops.sub(state["rc"], ops.const(1))
+            V = ops.where(state["rc"] >= 0, reset, V)          # held at v_reset
+        z = V > cls.int_threshold(q, ops, state)
+        V = ops.where(z, reset, V)
+        if q.refractory > 0:
+            state["rc"] = ops.where(z, ops.const(q.refractory), state["rc"])
+        cls.int_adapt(q, ops, state, z)
+        return V, z
+
+    # --- emitted code ------------------------------------------------------------------
+    @classmethod
+    def constants(cls, q) -> list[tuple[str, int]]:
+        return [("one", 1), ("R", q.refractory)] if q.refractory > 0 else []
