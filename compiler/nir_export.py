@@ -35,18 +35,10 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ModelError
-from .model import ALIF, LI, LIF, Connection, Delta, Exponential, Network
+from .model import Connection, Delta, Exponential, Network
 
 FORMAT = 1
 REDUCE = {"v_max": "max", "v_sum": "mean"}
-
-
-def _scalar(value, owner: str, what: str) -> float:
-    a = np.asarray(value, dtype=np.float64).ravel()
-    if a.size > 1 and not np.all(a == a[0]):
-        raise ModelError(f"{owner}: per-neuron {what} values differ; a NIR file written here holds "
-                         "one value per population")
-    return float(a[0])
 
 
 def base_name(target: str, source: str, n_feedforward: int) -> str:
@@ -66,43 +58,35 @@ def branch_names(base: str, recurrent: bool, delays) -> list[tuple[int, str, str
     return [(k, f"{base}.w{k}", f"{base}.delay{k}" if k > 0 else None) for k in ks]
 
 
-def _neuron_node(pop, synapse, dt: float):
+# the metadata keys of format 1 (every model writes them; a model's own values replace these)
+_LEGACY = {"threshold": 1.0, "refractory": 0, "tau_adapt_ms": 0.0, "beta_adapt": 0.0}
+
+
+def neuron_node(neuron, size: int, dt: float, tau_syn: float | None, owner: str):
+    """The NIR node of ``size`` neurons of the unit ``neuron`` (its ``to_nir``)."""
     import nir
-    n = pop.size
-    neuron = pop.neuron
-    owner = f"population {pop.name!r}"
-    if np.any(np.asarray(neuron.bias) != 0):
+    if np.any(np.asarray(getattr(neuron, "bias", 0.0)) != 0):
         raise ModelError(f"{owner}: a bias current cannot be written to NIR here")
-    if pop.initial_v is not None:
-        raise ModelError(f"{owner}: initial_v cannot be written to NIR")
+    own = neuron.nir_metadata(owner, dt)
+    meta = {"fenn_dma": 1, "model": neuron.name, "tau_mem_ms": own["tau_mem_ms"],
+            "tau_syn_ms": 0.0 if tau_syn is None else float(tau_syn), "threshold": 1.0, "dt_ms": dt}
+    meta.update({k: v for k, v in _LEGACY.items() if k not in meta})
+    meta.update(own)
     dt_s = dt * 1e-3
-    tau_mem = _scalar(neuron.tau_mem, owner, "tau_mem")
-    beta = float(np.exp(-dt / tau_mem))
-    if isinstance(neuron, LIF):
-        if np.any(np.asarray(neuron.v_reset) != 0):
-            raise ModelError(f"{owner}: v_reset = {neuron.v_reset!r}; a NIR file written here resets to 0")
-        threshold = _scalar(neuron.threshold, owner, "threshold")
-        refractory = int(round(float(neuron.refractory) / dt))
-    else:
-        threshold, refractory = 1.0, 0
-    adaptive = isinstance(neuron, ALIF)
-    tau_syn = float(synapse.tau) if isinstance(synapse, Exponential) else 0.0
-    meta = {"fenn_dma": 1, "model": neuron.kind, "tau_mem_ms": tau_mem, "tau_syn_ms": tau_syn,
-            "threshold": threshold, "dt_ms": dt, "refractory": refractory,
-            "tau_adapt_ms": _scalar(neuron.tau_adapt, owner, "tau_adapt") if adaptive else 0.0,
-            "beta_adapt": _scalar(neuron.beta, owner, "beta") if adaptive else 0.0}
-    tm = np.full(n, dt_s / (1 - beta))
-    if isinstance(synapse, Exponential):
+    beta = float(np.exp(-dt / own["tau_mem_ms"]))
+    tm = np.full(size, dt_s / (1 - beta))
+    threshold = np.full(size, float(meta["threshold"]))
+    if tau_syn is not None:
         alpha = float(np.exp(-dt / tau_syn))
-        ts = np.full(n, dt_s / (1 - alpha))
-        common = dict(tau_syn=ts, tau_mem=tm, r=tm / dt_s, v_leak=np.zeros(n), w_in=ts / dt_s, metadata=meta)
-        if isinstance(neuron, LI):
+        ts = np.full(size, dt_s / (1 - alpha))
+        common = dict(tau_syn=ts, tau_mem=tm, r=tm / dt_s, v_leak=np.zeros(size), w_in=ts / dt_s, metadata=meta)
+        if not neuron.spiking:
             return nir.CubaLI(**common)
-        return nir.CubaLIF(v_threshold=np.full(n, threshold), v_reset=np.zeros(n), **common)
-    common = dict(tau=tm, r=tm / dt_s, v_leak=np.zeros(n), metadata=meta)
-    if isinstance(neuron, LI):
+        return nir.CubaLIF(v_threshold=threshold, v_reset=np.zeros(size), **common)
+    common = dict(tau=tm, r=tm / dt_s, v_leak=np.zeros(size), metadata=meta)
+    if not neuron.spiking:
         return nir.LI(**common)
-    return nir.LIF(v_threshold=np.full(n, threshold), v_reset=np.zeros(n), **common)
+    return nir.LIF(v_threshold=threshold, v_reset=np.zeros(size), **common)
 
 
 def _arrays(conn: Connection) -> tuple[np.ndarray, np.ndarray]:
@@ -133,7 +117,11 @@ def to_nir(net: Network, metadata: dict | None = None):
         if len(synapses) > 1:
             raise ModelError(f"population {pop.name!r}: inputs through different synapses "
                              f"({', '.join(sorted(map(repr, synapses)))}); NIR has one per neuron node")
-        nodes[pop.name] = _neuron_node(pop, synapses.pop() if synapses else Delta(), net.dt)
+        if pop.initial_v is not None:
+            raise ModelError(f"population {pop.name!r}: initial_v cannot be written to NIR")
+        syn = synapses.pop() if synapses else Delta()
+        nodes[pop.name] = pop.neuron.to_nir(pop.size, net.dt, syn.tau if isinstance(syn, Exponential) else None,
+                                            f"population {pop.name!r}")
         n_ff = sum(c.source is not pop for c in incoming)
         for conn in incoming:
             w, d = _arrays(conn)

@@ -9,8 +9,11 @@ Mapping (docs/compiler.md, "NIR import"):
 - ``Input`` -> a :class:`SpikeInput` population; ``Output`` marks the
   population that feeds it as the network's output (LI: record V and the
   readout; spiking: record spikes and count them).
-- ``LIF`` / ``IF`` / ``LI`` -> LIF / LIF with no leak / LI with Delta synapses;
-  ``CubaLIF`` / ``CubaLI`` -> LIF / LI with an Exponential synapse.
+- Neuron nodes -> the neuron model whose ``nir_types`` name the node's type
+  (compiler/neurons/: ``LIF`` / ``IF`` / ``LI`` -> LIF / LIF with no leak / LI
+  with Delta synapses; ``CubaLIF`` / ``CubaLI`` -> LIF / LI with an
+  Exponential synapse), built by the model's ``from_nir``; a node with
+  ``metadata["fenn_dma"]`` -> the model its ``model`` key names.
 - Every path from a population through ``Affine`` / ``Linear`` (at most one
   weight matrix), ``Scale`` and ``Delay`` nodes into a neuron node becomes one
   connection; a path without a matrix is one-to-one. An ``Affine`` bias is a
@@ -20,7 +23,7 @@ Mapping (docs/compiler.md, "NIR import"):
   and the input gains ``(dt/tau_syn) w_in`` and ``(dt/tau_mem) r`` folded into
   the incoming weights (IF: ``V += r x``). Nodes written by
   ``compiler/nir_export.py`` carry ``metadata["fenn_dma"]`` with the exact
-  parameters in ms (and ALIF's), which are used as they are.
+  parameters in ms (each model's ``nir_metadata``), which are used as they are.
 - Latency: graph metadata ``latency_steps`` if present (every connection has
   that latency), else the ``latency`` argument, else 0 on feed-forward edges
   and 1 on edges that close a cycle (snnTorch's recurrent convention).
@@ -39,7 +42,8 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ModelError
-from .model import ALIF, LI, LIF, Delta, Dense, Exponential, Network, SpikeInput
+from .model import Delta, Dense, Exponential, Network, SpikeInput
+from .neurons import model_class, models
 
 DELAY_KEY = "fenn.delays"
 
@@ -83,14 +87,14 @@ def from_nir(graph, dt: float = 1.0, latency: int | None = None, readout: str = 
     """``dt`` in ms (nodes' ``fenn_dma`` metadata overrides it)."""
     import nir
     nodes, edges = graph.nodes, [tuple(e) for e in graph.edges]
-    neuron_types = (nir.LIF, nir.IF, nir.LI, nir.CubaLIF, nir.CubaLI)
+    neuron_types = tuple(getattr(nir, t) for t in _foreign_models())
     path_types = (nir.Affine, nir.Linear, nir.Scale, nir.Delay)
     for key, node in nodes.items():
         if isinstance(node, nir.NIRGraph):
             raise ModelError(f"NIR node {key!r}: nested graphs are not supported; flatten the graph first")
         if not isinstance(node, neuron_types + path_types + (nir.Input, nir.Output)):
             raise ModelError(f"NIR node {key!r} ({type(node).__name__}) is not supported: the compiler maps "
-                             "Input, Output, Affine, Linear, Scale, Delay, IF, LIF, CubaLIF, LI, CubaLI")
+                             f"Input, Output, Affine, Linear, Scale, Delay, {', '.join(_foreign_models())}")
     for a, b in edges:
         for k in (a, b):
             if k not in nodes:
@@ -135,9 +139,11 @@ def from_nir(graph, dt: float = 1.0, latency: int | None = None, readout: str = 
     for key, (neuron, size, *rest) in pops.items():
         kw = {}
         if key in outputs:
-            if isinstance(neuron, LI):
+            if isinstance(neuron, SpikeInput):
+                pass
+            elif not neuron.spiking:
                 kw = {"record": ("v",), "readout": readout if readout in ("v_sum", "v_max") else "v_sum"}
-            elif not isinstance(neuron, SpikeInput):
+            else:
                 kw = {"record": ("spikes",), "readout": "spike_count"}
         created[key] = (net.population(key, size, neuron, **kw), rest[0] if rest else None)
     merged: dict[tuple[str, str, int], list] = {}
@@ -173,23 +179,25 @@ def from_nir(graph, dt: float = 1.0, latency: int | None = None, readout: str = 
     return net
 
 
+def _foreign_models() -> dict:
+    """{NIR node type name: neuron model} for graphs without fenn_dma metadata (each
+    model's ``nir_types``; the first registered model wins)."""
+    out = {}
+    for cls in models().values():
+        for t in cls.nir_types:
+            out.setdefault(t, cls)
+    return out
+
+
 def _neuron(key, node, dt):
     import nir
     meta = dict(node.metadata or {})
     n = _size(node)
     where = f"NIR node {key!r} ({type(node).__name__})"
     if meta.get("fenn_dma"):
-        model = str(meta.get("model", "LIF"))
-        tau_mem = float(meta["tau_mem_ms"])
+        cls = model_class(str(meta.get("model", "LIF")))
         syn = Exponential(float(meta["tau_syn_ms"])) if isinstance(node, (nir.CubaLIF, nir.CubaLI)) else Delta()
-        gain = np.ones(n)
-        if model == "LI":
-            return LI(tau_mem=tau_mem), syn, gain
-        common = dict(tau_mem=tau_mem, threshold=float(meta["threshold"]),
-                      refractory=float(meta.get("refractory", 0)) * dt)
-        if model == "ALIF":
-            return ALIF(tau_adapt=float(meta["tau_adapt_ms"]), beta=float(meta["beta_adapt"]), **common), syn, gain
-        return LIF(**common), syn, gain
+        return cls.from_nir(node, meta, dt), syn, np.ones(n)
 
     def euler_tau(tau_s, label):
         tau_ms = _arr(tau_s, n) * 1e3
@@ -217,10 +225,8 @@ def _neuron(key, node, dt):
         gain = kmem * _arr(node.r, n)
         syn = Delta()
         bias = kmem * v_leak
-    if isinstance(node, (nir.LI, nir.CubaLI)):
-        return LI(tau_mem=tmem, bias=bias), syn, gain
-    v_reset = _arr(node.v_reset, n) if getattr(node, "v_reset", None) is not None else 0.0
-    return LIF(tau_mem=tmem, threshold=_arr(node.v_threshold, n), v_reset=v_reset, bias=bias), syn, gain
+    cls = next(c for t, c in _foreign_models().items() if isinstance(node, getattr(nir, t)))
+    return cls.from_nir(node, {}, dt, tau_mem=tmem, bias=bias), syn, gain
 
 
 def _paths(src, succ, nodes, pops, path_types):

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ModelError
-from .base import NeuronModel, exp_decay, heaviside, positive, register, where
+from .base import NeuronModel, exp_decay, heaviside, one_value, per_neuron, positive, register, where
 
 
 def _zeros(shape, like=None):
@@ -111,3 +111,27 @@ class LIF(NeuronModel):
     @classmethod
     def constants(cls, q) -> list[tuple[str, int]]:
         return [("one", 1), ("R", q.refractory)] if q.refractory > 0 else []
+
+    # --- NIR ---------------------------------------------------------------------------
+    nir_types = ("LIF", "IF", "CubaLIF")
+
+    def nir_metadata(self, owner: str, dt: float) -> dict:
+        if np.any(np.asarray(self.v_reset) != 0):
+            raise ModelError(f"{owner}: v_reset = {self.v_reset!r}; a NIR file written here resets to 0")
+        return {"tau_mem_ms": one_value(owner, "tau_mem", self.tau_mem),
+                "threshold": one_value(owner, "threshold", self.threshold),
+                "refractory": int(round(float(self.refractory) / dt))}
+
+    @classmethod
+    def nir_parameters(cls, meta: dict, dt: float) -> dict:
+        """Constructor arguments from a node's fenn_dma metadata."""
+        return dict(tau_mem=float(meta["tau_mem_ms"]), threshold=float(meta["threshold"]),
+                    refractory=float(meta.get("refractory", 0)) * dt)
+
+    @classmethod
+    def from_nir(cls, node, meta: dict, dt: float, tau_mem=None, bias=0.0) -> "LIF":
+        if meta:
+            return cls(**cls.nir_parameters(meta, dt))
+        n = np.asarray(tau_mem).size
+        v_reset = per_neuron(node.v_reset, n) if getattr(node, "v_reset", None) is not None else 0.0
+        return cls(tau_mem=tau_mem, threshold=per_neuron(node.v_threshold, n), v_reset=v_reset, bias=bias)
