@@ -98,7 +98,7 @@ def _arrays(conn: Connection) -> tuple[np.ndarray, np.ndarray]:
 def to_nir(net: Network, metadata: dict | None = None):
     """The graph of ``net``; ``metadata`` is added to the graph's metadata."""
     import nir
-    inputs = [p for p in net.populations.values() if p.kind == "input"]
+    inputs = [p for p in net.populations.values() if p.is_input]
     if len(inputs) != 1:
         raise ModelError(f"network {net.name!r}: NIR export needs exactly one spike source, found "
                          f"{len(inputs)}")
@@ -109,7 +109,7 @@ def to_nir(net: Network, metadata: dict | None = None):
     dt_s = net.dt * 1e-3
     nodes, edges, outputs = {}, [], []
     for pop in net.populations.values():
-        if pop.kind == "input":
+        if pop.is_input:
             nodes[pop.name] = nir.Input(input_type={"input": np.array([pop.size])})
             continue
         incoming = net.incoming(pop)

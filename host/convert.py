@@ -20,22 +20,13 @@ from __future__ import annotations
 import numpy as np
 
 from fenn_dma.compiler.errors import ModelError
-from fenn_dma.compiler.model import ALIF, LI, LIF, Delta, Dense, Exponential, Network, SpikeInput
+from fenn_dma.compiler.model import Dense, Exponential, Network, SpikeInput
 from fenn_dma.compiler.nir_export import base_name, branch_names
 from fenn_dma.host.errors import ExportError
 from fenn_dma.host.network import Layer, NeuronParams, TrainedNetwork
 
 INPUT = "input"
 REDUCE_READOUT = {"max": "v_max", "mean": "v_sum"}
-
-
-def _neuron(p: NeuronParams, dt: float):
-    if p.model == "LI":
-        return LI(tau_mem=float(p.tau_mem))
-    common = dict(tau_mem=float(p.tau_mem), threshold=float(p.threshold), refractory=float(p.refractory) * dt)
-    if p.model == "ALIF":
-        return ALIF(tau_adapt=float(p.tau_adapt), beta=float(p.beta_adapt), **common)
-    return LIF(**common)
 
 
 def _projection(weights: np.ndarray, delays: np.ndarray | None) -> Dense:
@@ -61,7 +52,7 @@ def to_network(net: TrainedNetwork, name: str = "trained") -> Network:
         last = len(net.layers) - 1
         for i, layer in enumerate(net.layers):
             kw = {"record": ("v",), "readout": REDUCE_READOUT[net.readout_reduce]} if i == last else {}
-            pops[layer.name] = cnet.population(layer.name, layer.size, _neuron(layer.neuron, dt), **kw)
+            pops[layer.name] = cnet.population(layer.name, layer.size, layer.neuron.unit, **kw)
         # per source (in population order): the connections in the order of their NIR node names
         pending = []
         sources = [INPUT] + [layer.name for layer in net.layers]
@@ -86,31 +77,16 @@ def _first_node(target: str, source: str, delays) -> str:
     return min(dn or lin for _, lin, dn in names)
 
 
-def _scalar(value, owner: str, what: str) -> float:
-    a = np.asarray(value, dtype=np.float64).ravel()
-    if a.size > 1 and not np.all(a == a[0]):
-        raise ExportError(f"{owner}: per-neuron {what} values differ; only one value per population is supported")
-    return float(a[0])
-
-
 def _params(pop, synapse, dt: float) -> NeuronParams:
     owner = f"population {pop.name!r}"
     neuron = pop.neuron
-    if np.any(np.asarray(neuron.bias) != 0):
+    if np.any(np.asarray(getattr(neuron, "bias", 0.0)) != 0):
         raise ExportError(f"{owner}: non-zero bias (an Affine bias or a v_leak) is not supported "
                           "(no bias currents in a trained network)")
-    tau_syn = float(synapse.tau) if isinstance(synapse, Exponential) else 1e-6 * dt
-    tau_mem = _scalar(neuron.tau_mem, owner, "tau_mem")
-    if isinstance(neuron, LI):
-        return NeuronParams("LI", tau_mem, tau_syn, 1.0, dt)
-    if np.any(np.asarray(neuron.v_reset) != 0):
+    if np.any(np.asarray(getattr(neuron, "v_reset", 0.0)) != 0):
         raise ExportError(f"{owner}: v_reset {neuron.v_reset!r}; a trained network resets V to 0")
-    args = (tau_mem, tau_syn, _scalar(neuron.threshold, owner, "threshold"), dt,
-            int(round(float(neuron.refractory) / dt)))
-    if isinstance(neuron, ALIF):
-        return NeuronParams("ALIF", *args, _scalar(neuron.tau_adapt, owner, "tau_adapt"),
-                            _scalar(neuron.beta, owner, "beta"))
-    return NeuronParams("LIF", *args)
+    tau_syn = float(synapse.tau) if isinstance(synapse, Exponential) else 1e-6 * dt
+    return NeuronParams.of_unit(neuron, tau_syn, dt, owner)
 
 
 def from_network(cnet: Network, n_steps: int = 0, weight_format: str | None = None,
@@ -118,7 +94,7 @@ def from_network(cnet: Network, n_steps: int = 0, weight_format: str | None = No
     """The trained network of a chain ``cnet`` (see the module docstring). Every
     projection of a trained network has one step of latency; ``cnet``'s latencies
     are not checked (a snnTorch graph's feed-forward edges have none)."""
-    inputs = [p for p in cnet.populations.values() if p.kind == "input"]
+    inputs = [p for p in cnet.populations.values() if p.is_input]
     if len(inputs) != 1:
         raise ExportError(f"a trained network has exactly one input, found {len(inputs)} spike sources")
     order, cur = [], inputs[0]
@@ -167,7 +143,7 @@ def from_network(cnet: Network, n_steps: int = 0, weight_format: str | None = No
         layers.append(Layer(pop.name, _params(pop, synapses.pop(), cnet.dt), weights, delays, w_rec))
         prev = pop
     last = order[-1]
-    if not isinstance(last.neuron, LI):
+    if last.neuron.spiking:
         raise ExportError(f"the network ends in {last.name} ({last.kind}); "
                           "the last population must be a non-spiking CubaLI/LI readout")
     reduce = "max" if last.readout == "v_max" else "mean"
