@@ -32,10 +32,15 @@ from pathlib import Path
 import numpy as np
 
 from fenn_dma.compiler.errors import ModelError
-from fenn_dma.compiler.neurons import NeuronModel, model_class
+from fenn_dma.compiler.neurons import NeuronModel, model_class, models
 from fenn_dma.host.errors import ExportError
 
 FORMAT_VERSION = 1
+
+
+def hidden_models() -> list[str]:
+    """The neuron models a hidden layer can have: every spiking unit of the registry."""
+    return [name for name, cls in models().items() if cls.spiking]
 
 
 @dataclass

@@ -19,19 +19,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from fenn_dma.compiler.neurons import model_class, models
+from fenn_dma.compiler.neurons import model_class
 from fenn_dma.host.delays import KERNELS, delayed_projection, round_delay
 from fenn_dma.host.errors import ConfigError
-from fenn_dma.host.network import Layer, NeuronParams, TrainedNetwork
+from fenn_dma.host.network import Layer, NeuronParams, TrainedNetwork, hidden_models
 from fenn_dma.host.quant import fake_quantize, resolve_format
 
 DELAY_MODES = ("none", "synapse", "position")
 READOUT_MODEL = "LI"          # the non-spiking unit of the readout layer
-
-
-def hidden_models() -> list[str]:
-    """The neuron models a hidden layer can have: every spiking unit of the registry."""
-    return [name for name, cls in models().items() if cls.spiking]
 
 
 def _hidden_params(h: "HiddenConfig", dt: float) -> NeuronParams:
