@@ -82,7 +82,7 @@ class FixedPlan:
         if T not in self.rng:
             sim = ReferenceSimulator(self.qnet, batch=1)
             pops = [self.qnet.populations[n] for n in self.qnet.schedule.order
-                    if self.qnet.populations[n].kind != "input"]
+                    if not self.qnet.populations[n].is_input]
             per = {(p.name, op): [] for p in pops for op in p.multiplies()}
             for _ in range(T):
                 for p in pops:            # the reference advances the RNG in this order (its step())
@@ -165,11 +165,11 @@ class _Ops:
                     self.addends(name, self.t))
 
     def add(self, a, b):
-        return _sat(_plain(a) + _plain(b))
+        return _sat_any(_plain(a) + _plain(b))
 
     def sub(self, a, b, sat: bool = True):
         d = _plain(a) - _plain(b)
-        return _sat(d) if sat else d
+        return _sat_any(d) if sat else d
 
     @staticmethod
     def where(cond, a, b):
@@ -197,6 +197,11 @@ class _Membrane:
     def __gt__(self, thr):
         from fenn_dma.host.snn import SpikeFn
         return SpikeFn.apply((self.v - _plain(thr)) / self.ops.unit, self.ops.slope)
+
+
+def _sat_any(x):
+    """:func:`_sat` of a tensor or of a number (parameters are numbers)."""
+    return _sat(x) if isinstance(x, torch.Tensor) else min(max(float(x), I16_MIN), I16_MAX)
 
 
 def _plain(x):
