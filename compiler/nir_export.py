@@ -15,8 +15,11 @@ others 0), preceded by a ``Delay`` of ``k dt`` seconds when ``k > 0`` (NIR's
 Delay is per channel, so per-synapse delays become parallel branches whose
 outputs sum at the target). Readout populations feed ``Output`` nodes. Graph
 metadata: ``fenn_dma_format``, ``readout_reduce`` (``v_max``: "max",
-``v_sum``: "mean"), ``latency_steps`` (one latency for every connection) and
-whatever the caller adds (the host adds ``n_steps``, ``weight_format``).
+``v_sum``: "mean"), ``latency_steps`` (one latency for every connection),
+``fenn_dma_nodes`` (the node names in the order written, as JSON: a file
+keeps its nodes sorted by name, and the order of populations and
+connections is part of the compiled program) and whatever the caller adds
+(the host adds ``n_steps``, ``weight_format``).
 
 Parameters follow snnTorch's discrete-time convention (a forward-Euler step of
 ``dt`` reproduces the decays exactly): ``tau_syn = dt / (1 - alpha)``,
@@ -30,6 +33,7 @@ per-neuron parameter values, a bias, ``v_reset`` other than 0, ``initial_v``.
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +42,7 @@ from .errors import ModelError
 from .model import Connection, Delta, Exponential, Network
 
 FORMAT = 1
+ORDER_KEY = "fenn_dma_nodes"     # graph metadata: the node names in the order written (JSON list)
 REDUCE = {"v_max": "max", "v_sum": "mean"}
 
 
@@ -151,6 +156,7 @@ def to_nir(net: Network, metadata: dict | None = None):
     if reduces:
         meta["readout_reduce"] = reduces.pop()
     meta["latency_steps"] = latencies.pop() if latencies else 1
+    meta[ORDER_KEY] = json.dumps(list(nodes))      # a file keeps its nodes by name; the reader restores this
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata=meta)
 
 

@@ -24,6 +24,10 @@ Mapping (docs/compiler.md, "NIR import"):
   the incoming weights (IF: ``V += r x``). Nodes written by
   ``compiler/nir_export.py`` carry ``metadata["fenn_dma"]`` with the exact
   parameters in ms (each model's ``nir_metadata``), which are used as they are.
+- Order: the populations and connections (their order is part of the
+  compiled program) follow the graph's nodes; a file keeps them sorted by
+  name, so graphs written by ``compiler/nir_export.py`` list the order they
+  were written in (graph metadata ``fenn_dma_nodes``), which is used.
 - Latency: graph metadata ``latency_steps`` if present (every connection has
   that latency), else the ``latency`` argument, else 0 on feed-forward edges
   and 1 on edges that close a cycle (snnTorch's recurrent convention).
@@ -86,7 +90,7 @@ def from_nir(graph, dt: float = 1.0, latency: int | None = None, readout: str = 
              name: str = "nir") -> Network:
     """``dt`` in ms (nodes' ``fenn_dma`` metadata overrides it)."""
     import nir
-    nodes, edges = graph.nodes, [tuple(e) for e in graph.edges]
+    nodes, edges = _written_order(graph), [tuple(e) for e in graph.edges]
     neuron_types = tuple(getattr(nir, t) for t in _foreign_models())
     path_types = (nir.Affine, nir.Linear, nir.Scale, nir.Delay)
     for key, node in nodes.items():
@@ -177,6 +181,22 @@ def from_nir(graph, dt: float = 1.0, latency: int | None = None, readout: str = 
         neuron = created[tgt][0].neuron
         neuron.bias = np.asarray(neuron.bias, dtype=np.float64) + b
     return net
+
+
+def _written_order(graph) -> dict:
+    """The graph's nodes, in the order ``compiler/nir_export.py`` wrote them when
+    the graph says so (metadata ``fenn_dma_nodes``; a file keeps its nodes sorted
+    by name), else as they come."""
+    import json
+    order = (graph.metadata or {}).get("fenn_dma_nodes")
+    if isinstance(order, str):
+        try:
+            names = json.loads(order)
+        except ValueError:
+            names = None
+        if isinstance(names, list) and sorted(names) == sorted(graph.nodes):
+            return {k: graph.nodes[k] for k in names}
+    return graph.nodes
 
 
 def _foreign_models() -> dict:
