@@ -73,14 +73,20 @@ def neuron_node(neuron, size: int, dt: float, tau_syn: float | None, owner: str)
     if np.any(np.asarray(getattr(neuron, "bias", 0.0)) != 0):
         raise ModelError(f"{owner}: a bias current cannot be written to NIR here")
     own = neuron.nir_metadata(owner, dt)
-    meta = {"fenn_dma": 1, "model": neuron.name, "tau_mem_ms": own["tau_mem_ms"],
+    tau_mem = float(own.get("tau_mem_ms", np.inf))          # none: no leak (NIR's IF)
+    meta = {"fenn_dma": 1, "model": neuron.name, "tau_mem_ms": tau_mem,
             "tau_syn_ms": 0.0 if tau_syn is None else float(tau_syn), "threshold": 1.0, "dt_ms": dt}
     meta.update({k: v for k, v in _LEGACY.items() if k not in meta})
     meta.update(own)
-    dt_s = dt * 1e-3
-    beta = float(np.exp(-dt / own["tau_mem_ms"]))
-    tm = np.full(size, dt_s / (1 - beta))
     threshold = np.full(size, float(meta["threshold"]))
+    if np.isinf(tau_mem):
+        if tau_syn is not None or not neuron.spiking:
+            raise ModelError(f"{owner}: a {neuron.name} population without leak has no NIR node "
+                             "but IF (spiking, Delta synapse)")
+        return nir.IF(r=np.ones(size), v_threshold=threshold, v_reset=np.zeros(size), metadata=meta)
+    dt_s = dt * 1e-3
+    beta = float(np.exp(-dt / tau_mem))
+    tm = np.full(size, dt_s / (1 - beta))
     if tau_syn is not None:
         alpha = float(np.exp(-dt / tau_syn))
         ts = np.full(size, dt_s / (1 - alpha))

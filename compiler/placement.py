@@ -1,6 +1,6 @@
 """Where each connection's weights live: VMEM, or the DRAM image of the program,
 from which the firmware streams the rows of spiking sources into two VMEM
-buffers with the MM2S DMA channel (compiler/streaming.py).
+buffers with the MM2S DMA channel (compiler/codegen/streaming.py).
 
 Rule: connections asking for ``"vmem"`` or ``"dram"`` get it; ``"auto"`` ones
 stay in VMEM while everything fits, and otherwise move to DRAM, largest first,

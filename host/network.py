@@ -87,7 +87,7 @@ class NeuronParams:
                 raise ExportError(f"{owner}: per-neuron {f.name} values differ; only one value per population "
                                   "is supported")
             vals[f.name] = float(a[0])
-        return cls(unit.name, vals["tau_mem"], float(tau_syn), vals.get("threshold", 1.0), float(dt),
+        return cls(unit.name, vals.get("tau_mem", np.inf), float(tau_syn), vals.get("threshold", 1.0), float(dt),
                    int(round(vals.get("refractory", 0.0) / dt)), vals.get("tau_adapt", 0.0), vals.get("beta", 0.0))
 
     @property

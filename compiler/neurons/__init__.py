@@ -7,7 +7,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from .base import IntOps, NeuronModel, heaviside, is_model, model_class, models, register, where
+from .base import IntOps, NeuronModel, UpdateEmitter, heaviside, is_model, model_class, models, register, where
 from .alif import ALIF
 from .li import LI
 from .lif import LIF
@@ -17,5 +17,5 @@ for _m in pkgutil.iter_modules(__path__):
         importlib.import_module(f"{__name__}.{_m.name}")
 globals().update(models())
 
-__all__ = ["NeuronModel", "IntOps", "register", "model_class", "models", "is_model", "heaviside", "where",
-           "LIF", "ALIF", "LI"] + [n for n in models() if n not in ("LIF", "ALIF", "LI")]
+__all__ = ["NeuronModel", "IntOps", "UpdateEmitter", "register", "model_class", "models", "is_model",
+           "heaviside", "where", *models()]

@@ -89,6 +89,23 @@ class ALIF(LIF):
     def constants(cls, q) -> list[tuple[str, int]]:
         return super().constants(q) + [("oneA", 1 << q.a_fmt.frac_bits)]
 
+    @classmethod
+    def emit_threshold(cls, q, em, thr: str, regs: dict) -> str:
+        A = regs["A"] = em.load("A")
+        t = em.vtemp("threshold")
+        em.mul(t, A, em.par("badapt"), q.badapt_shift)
+        em.add(t, t, thr)
+        return t
+
+    @classmethod
+    def emit_adapt(cls, q, em, z: str, regs: dict) -> None:
+        A = regs["A"]
+        em.mul(A, A, em.par("rho"))
+        t = em.vtemp("A+1")
+        em.add(t, A, em.const("oneA"))
+        em.op("vsel", A, z, t)
+        em.store(A, "A")
+
     # --- NIR ---------------------------------------------------------------------------
     nir_types = ()          # other tools' graphs have no ALIF node
 

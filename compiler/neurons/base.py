@@ -170,13 +170,14 @@ class NeuronModel:
         return []
 
     @classmethod
-    def emit_leak(cls, q, em, V) -> None:
-        """Emit the leak of V (register ``V``) through the update emitter ``em``."""
+    def emit_leak(cls, q, em: "UpdateEmitter", V: str) -> None:
+        """Emit what ``int_leak`` computes, on register ``V``, through ``em``."""
 
     @classmethod
-    def emit_fire(cls, q, em, V):
-        """Emit the rest of the update; returns the scalar register holding the spike
-        mask (or None)."""
+    def emit_fire(cls, q, em: "UpdateEmitter", V: str) -> str | None:
+        """Emit what ``int_fire`` computes (V in register ``V``, state through
+        ``em.load``/``em.store``); return the scalar register holding the spike mask
+        (from ``em.scalar_keep``), or None for a non-spiking model."""
         return None
 
     # --- NIR --------------------------------------------------------------------------
@@ -247,6 +248,62 @@ def models() -> dict[str, type[NeuronModel]]:
 def is_model(obj) -> bool:
     """True for an instance of a registered model."""
     return isinstance(obj, NeuronModel) and _REGISTRY.get(type(obj).name) is type(obj)
+
+
+class UpdateEmitter:
+    """The emitter a model's ``emit_leak``/``emit_fire`` write one 32-neuron chunk's
+    update through (implemented by the code generator's update driver,
+    compiler/codegen/update.py). Registers are names ("v3", "t0"); every method
+    emits at the current position of the program.
+
+    - ``op(mnemonic, *operands, comment=None)``: one instruction, e.g.
+      ``em.op("vsel", V, mask, em.par("reset"))``.
+    - ``mul(dst, a, b, shift=None)``: ``vmul`` with the program's saturation and
+      rounding (one RNG draw under stochastic rounding: list it in ``rng_draws``);
+      ``shift`` defaults to the decay shift. ``add(dst, a, b)``: ``vadd`` with the
+      program's saturation.
+    - ``par(name)``: the register holding parameter ``name`` of ``q.params`` (a
+      constant when uniform, else loaded for this chunk); ``const(name)``: a
+      constant of ``constants(q)``; ``zero``: the register holding 0.
+    - ``load(var)``: a new temporary holding state variable ``var`` (of
+      ``state_vars``) of this chunk; ``store(reg, var)`` writes it back.
+    - ``vtemp(name)``: a vector temporary, held until the chunk ends.
+    - ``scalar(name)``: a context manager holding a scalar register for a block;
+      ``scalar_keep(name)``: a scalar register the model returns (the spike
+      mask: the driver stores it and frees it).
+    """
+
+    zero: str
+
+    def op(self, mnemonic: str, *operands, comment: str | None = None) -> None:
+        raise NotImplementedError
+
+    def mul(self, dst: str, a: str, b: str, shift: int | None = None) -> None:
+        raise NotImplementedError
+
+    def add(self, dst: str, a: str, b: str) -> None:
+        raise NotImplementedError
+
+    def par(self, name: str) -> str:
+        raise NotImplementedError
+
+    def const(self, name: str) -> str:
+        raise NotImplementedError
+
+    def load(self, var: str) -> str:
+        raise NotImplementedError
+
+    def store(self, reg: str, var: str) -> None:
+        raise NotImplementedError
+
+    def vtemp(self, name: str) -> str:
+        raise NotImplementedError
+
+    def scalar(self, name: str):
+        raise NotImplementedError
+
+    def scalar_keep(self, name: str) -> str:
+        raise NotImplementedError
 
 
 class IntOps:

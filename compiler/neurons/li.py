@@ -37,6 +37,10 @@ class LI(NeuronModel):
     def int_leak(cls, q, ops, V):
         return ops.mul(V, "beta")
 
+    @classmethod
+    def emit_leak(cls, q, em, V: str) -> None:
+        em.mul(V, V, em.par("beta"))
+
     # --- NIR ---------------------------------------------------------------------------
     nir_types = ("LI", "CubaLI")
 

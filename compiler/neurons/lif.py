@@ -16,32 +16,20 @@ def _zeros(shape, like=None):
     return np.zeros(shape)
 
 
-@register
-@dataclass
-class LIF(NeuronModel):
-    """Leaky integrate-and-fire. ``refractory`` in ms (rounded to steps)."""
+class ThresholdFire(NeuronModel):
+    """What models that spike like LIF share (not registered; no fields of its own):
+    attributes ``threshold``, ``v_reset``, ``refractory`` (ms) and ``bias``. While
+    refractory, V is held at v_reset; a spike when V > threshold (+ the adaptive part
+    of ``float_threshold``/``int_threshold``) resets V to v_reset and starts the
+    refractory count. Subclasses add the leak (or none) and any adaptation."""
 
-    tau_mem: float | np.ndarray = 20.0
-    threshold: float | np.ndarray = 1.0
-    v_reset: float | np.ndarray = 0.0
-    refractory: float = 0.0
-    bias: float | np.ndarray = 0.0          # constant input added every step
-
-    name = "LIF"
-
-    def validate(self, owner: str) -> None:
-        positive(owner, "tau_mem", self.tau_mem)
+    def validate_spiking(self, owner: str) -> None:
         if self.refractory < 0:
             raise ModelError(f"{owner}: refractory must be >= 0 ms, got {self.refractory}")
 
     # --- quantisation -------------------------------------------------------------
-    def quantise(self, q, ctx) -> None:
-        q.params["beta"] = ctx.decay(self.tau_mem, "tau_mem")
-        ctx.common()
-        self.quantise_spiking(q, ctx)
-
     def quantise_spiking(self, q, ctx) -> None:
-        """Threshold, reset and refractory period (shared with models that spike like LIF)."""
+        """Threshold, reset and refractory period."""
         q.params["thr"] = ctx.value(self.threshold, "threshold")
         q.params["reset"] = ctx.value(self.v_reset, "v_reset")
         q.refractory = int(round(self.refractory / ctx.dt))
@@ -52,22 +40,15 @@ class LIF(NeuronModel):
     def state_vars(cls, q) -> tuple[str, ...]:
         return ("rc",) if q.refractory > 0 else ()
 
-    @classmethod
-    def rng_draws(cls, q) -> tuple[str, ...]:
-        return ("beta",)
-
     # --- float step ------------------------------------------------------------------
     def float_init(self, shape, like=None) -> dict:
         return {"rc": _zeros(shape, like)}
-
-    def float_leak(self, V, dt: float):
-        return exp_decay(dt, self.tau_mem) * V
 
     def float_threshold(self, state: dict, dt: float):
         return self.threshold + 0.0
 
     def float_adapt(self, state: dict, z, dt: float) -> None:
-        """After the spike: adaptation (none for LIF)."""
+        """After the spike: adaptation (none here)."""
 
     def float_fire(self, V, state: dict, dt: float, spike=heaviside):
         ref = int(round(self.refractory / dt))
@@ -83,16 +64,12 @@ class LIF(NeuronModel):
 
     # --- integer step ----------------------------------------------------------------
     @classmethod
-    def int_leak(cls, q, ops, V):
-        return ops.mul(V, "beta")
-
-    @classmethod
     def int_threshold(cls, q, ops, state: dict):
         return ops.par["thr"]
 
     @classmethod
     def int_adapt(cls, q, ops, state: dict, z) -> None:
-        """After the spike: adaptation (none for LIF)."""
+        """After the spike: adaptation (none here)."""
 
     @classmethod
     def int_fire(cls, q, ops, V, state: dict):
@@ -112,26 +89,106 @@ class LIF(NeuronModel):
     def constants(cls, q) -> list[tuple[str, int]]:
         return [("one", 1), ("R", q.refractory)] if q.refractory > 0 else []
 
-    # --- NIR ---------------------------------------------------------------------------
-    nir_types = ("LIF", "IF", "CubaLIF")
+    @classmethod
+    def emit_threshold(cls, q, em, thr: str, regs: dict) -> str:
+        """The register holding this chunk's threshold (``regs``: passed on to
+        ``emit_adapt``)."""
+        return thr
 
+    @classmethod
+    def emit_adapt(cls, q, em, z: str, regs: dict) -> None:
+        """After the spike (mask ``z``): adaptation (none here)."""
+
+    @classmethod
+    def emit_fire(cls, q, em, V: str) -> str:
+        z = em.scalar_keep("spike mask")
+        rc = None
+        if q.refractory > 0:
+            rc = em.load("rc")
+            with em.scalar("refractory mask") as held:
+                em.op("vsub_s", rc, rc, em.const("one"))
+                em.op("vtge", held, rc, em.zero, comment="refractory: rc >= 0")
+                em.op("vsel", V, held, em.par("reset"), comment="held at v_reset")
+        regs: dict = {}
+        thr = cls.emit_threshold(q, em, em.par("thr"), regs)
+        em.op("vtlt", z, thr, V, comment="spike: V > threshold")
+        em.op("vsel", V, z, em.par("reset"))
+        if rc is not None:
+            em.op("vsel", rc, z, em.const("R"))
+            em.store(rc, "rc")
+        cls.emit_adapt(q, em, z, regs)
+        return z
+
+    # --- NIR ---------------------------------------------------------------------------
     def nir_metadata(self, owner: str, dt: float) -> dict:
         if np.any(np.asarray(self.v_reset) != 0):
             raise ModelError(f"{owner}: v_reset = {self.v_reset!r}; a NIR file written here resets to 0")
-        return {"tau_mem_ms": one_value(owner, "tau_mem", self.tau_mem),
-                "threshold": one_value(owner, "threshold", self.threshold),
+        return {"threshold": one_value(owner, "threshold", self.threshold),
                 "refractory": int(round(float(self.refractory) / dt))}
 
     @classmethod
     def nir_parameters(cls, meta: dict, dt: float) -> dict:
         """Constructor arguments from a node's fenn_dma metadata."""
-        return dict(tau_mem=float(meta["tau_mem_ms"]), threshold=float(meta["threshold"]),
-                    refractory=float(meta.get("refractory", 0)) * dt)
+        return dict(threshold=float(meta["threshold"]), refractory=float(meta.get("refractory", 0)) * dt)
+
+    @classmethod
+    def from_nir(cls, node, meta: dict, dt: float, tau_mem=None, bias=0.0):
+        if not meta:
+            raise NotImplementedError(f"neuron model {cls.name} reads no NIR node of other tools")
+        return cls(**cls.nir_parameters(meta, dt))
+
+
+@register
+@dataclass
+class LIF(ThresholdFire):
+    """Leaky integrate-and-fire. ``refractory`` in ms (rounded to steps)."""
+
+    tau_mem: float | np.ndarray = 20.0
+    threshold: float | np.ndarray = 1.0
+    v_reset: float | np.ndarray = 0.0
+    refractory: float = 0.0
+    bias: float | np.ndarray = 0.0          # constant input added every step
+
+    name = "LIF"
+
+    def validate(self, owner: str) -> None:
+        positive(owner, "tau_mem", self.tau_mem)
+        self.validate_spiking(owner)
+
+    def quantise(self, q, ctx) -> None:
+        q.params["beta"] = ctx.decay(self.tau_mem, "tau_mem")
+        ctx.common()
+        self.quantise_spiking(q, ctx)
+
+    @classmethod
+    def rng_draws(cls, q) -> tuple[str, ...]:
+        return ("beta",)
+
+    def float_leak(self, V, dt: float):
+        return exp_decay(dt, self.tau_mem) * V
+
+    @classmethod
+    def int_leak(cls, q, ops, V):
+        return ops.mul(V, "beta")
+
+    @classmethod
+    def emit_leak(cls, q, em, V: str) -> None:
+        em.mul(V, V, em.par("beta"))
+
+    # --- NIR ---------------------------------------------------------------------------
+    nir_types = ("LIF", "IF", "CubaLIF")        # NIR's IF: an LIF without leak (tau_mem = inf)
+
+    def nir_metadata(self, owner: str, dt: float) -> dict:
+        return {"tau_mem_ms": one_value(owner, "tau_mem", self.tau_mem), **super().nir_metadata(owner, dt)}
+
+    @classmethod
+    def nir_parameters(cls, meta: dict, dt: float) -> dict:
+        return dict(tau_mem=float(meta["tau_mem_ms"]), **super().nir_parameters(meta, dt))
 
     @classmethod
     def from_nir(cls, node, meta: dict, dt: float, tau_mem=None, bias=0.0) -> "LIF":
         if meta:
-            return cls(**cls.nir_parameters(meta, dt))
+            return super().from_nir(node, meta, dt)
         n = np.asarray(tau_mem).size
         v_reset = per_neuron(node.v_reset, n) if getattr(node, "v_reset", None) is not None else 0.0
         return cls(tau_mem=tau_mem, threshold=per_neuron(node.v_threshold, n), v_reset=v_reset, bias=bias)
