@@ -81,8 +81,8 @@ def neuron_node(neuron, size: int, dt: float, tau_syn: float | None, owner: str)
     threshold = np.full(size, float(meta["threshold"]))
     if np.isinf(tau_mem):
         if tau_syn is not None or not neuron.spiking:
-            raise ModelError(f"{owner}: a {neuron.name} population without leak has no NIR node "
-                             "but IF (spiking, Delta synapse)")
+            raise ModelError(f"{owner}: {neuron.name} has no leak, and NIR's only node without one is IF "
+                             "(spiking, Delta synapse); with an Exponential synapse it cannot be written")
         return nir.IF(r=np.ones(size), v_threshold=threshold, v_reset=np.zeros(size), metadata=meta)
     dt_s = dt * 1e-3
     beta = float(np.exp(-dt / tau_mem))

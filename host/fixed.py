@@ -158,6 +158,7 @@ class _Ops:
 
     def __init__(self, fl: FixedLayer, rnd: int, addends, slope: float):
         self.par, self.rnd, self.addends, self.t = fl.par, rnd, addends, 0
+        self.sat = True                  # the forward saturates everywhere (as every plan it takes does)
         self.unit, self.slope = 2.0 ** fl.frac, slope
 
     def mul(self, x, name: str, shift: int | None = None):
