@@ -72,7 +72,10 @@ def neuron_node(neuron, size: int, dt: float, tau_syn: float | None, owner: str)
     import nir
     if np.any(np.asarray(getattr(neuron, "bias", 0.0)) != 0):
         raise ModelError(f"{owner}: a bias current cannot be written to NIR here")
-    own = neuron.nir_metadata(owner, dt)
+    try:
+        own = neuron.nir_metadata(owner, dt)
+    except NotImplementedError as exc:
+        raise ModelError(f"{owner}: {exc}") from None
     tau_mem = float(own.get("tau_mem_ms", np.inf))          # none: no leak (NIR's IF)
     meta = {"fenn_dma": 1, "model": neuron.name, "tau_mem_ms": tau_mem,
             "tau_syn_ms": 0.0 if tau_syn is None else float(tau_syn), "threshold": 1.0, "dt_ms": dt}

@@ -215,9 +215,15 @@ def _neuron(key, node, dt):
     n = _size(node)
     where = f"NIR node {key!r} ({type(node).__name__})"
     if meta.get("fenn_dma"):
-        cls = model_class(str(meta.get("model", "LIF")))
+        try:
+            cls = model_class(str(meta.get("model", "LIF")))
+        except ModelError as exc:
+            raise ModelError(f"{where}: {exc}") from None
         syn = Exponential(float(meta["tau_syn_ms"])) if isinstance(node, (nir.CubaLIF, nir.CubaLI)) else Delta()
-        return cls.from_nir(node, meta, dt), syn, np.ones(n)
+        try:
+            return cls.from_nir(node, meta, dt), syn, np.ones(n)
+        except NotImplementedError as exc:
+            raise ModelError(f"{where}: {exc}") from None
 
     def euler_tau(tau_s, label):
         tau_ms = _arr(tau_s, n) * 1e3

@@ -189,7 +189,7 @@ class NeuronModel:
         """This model's exact parameters (ms, steps) for a node's ``metadata``
         (beside ``model``, ``tau_syn_ms`` and ``dt_ms``, which the writer adds);
         ModelError naming ``owner`` for what NIR cannot hold."""
-        return {}
+        raise NotImplementedError(f"neuron model {self.name} has no NIR mapping")
 
     def to_nir(self, size: int, dt: float, tau_syn: float | None = None, owner: str = "population"):
         """The NIR node of ``size`` neurons of this model with an Exponential synapse
