@@ -7,7 +7,7 @@ import numpy as np
 
 from ..errors import ModelError
 from ..fixedpoint import FixedFormat, format_for_range
-from .base import exp_decay, positive, register
+from .base import exp_decay, one_value, positive, register
 from .lif import LIF, _zeros
 
 DEFAULT_A_FORMAT = FixedFormat(8, 7)     # FeNN's
@@ -105,3 +105,15 @@ class ALIF(LIF):
         em.add(t, A, em.const("oneA"))
         em.op("vsel", A, z, t)
         em.store(A, "A")
+
+    # --- NIR ---------------------------------------------------------------------------
+    nir_types = ()          # other tools' graphs have no ALIF node
+
+    def nir_metadata(self, owner: str, dt: float) -> dict:
+        return {**super().nir_metadata(owner, dt), "tau_adapt_ms": one_value(owner, "tau_adapt", self.tau_adapt),
+                "beta_adapt": one_value(owner, "beta", self.beta)}
+
+    @classmethod
+    def nir_parameters(cls, meta: dict, dt: float) -> dict:
+        return dict(tau_adapt=float(meta["tau_adapt_ms"]), beta=float(meta["beta_adapt"]),
+                    **super().nir_parameters(meta, dt))

@@ -181,14 +181,45 @@ class NeuronModel:
         return None
 
     # --- NIR --------------------------------------------------------------------------
-    def to_nir(self, size: int, dt: float):
-        """The NIR node of this population (hook for host/NIR code)."""
+    # NIR neuron node types (class names) read as this model from graphs without
+    # fenn_dma metadata (compiler/nir_import.py); the first registered model wins.
+    nir_types: ClassVar[tuple[str, ...]] = ()
+
+    def nir_metadata(self, owner: str, dt: float) -> dict:
+        """This model's exact parameters (ms, steps) for a node's ``metadata``
+        (beside ``model``, ``tau_syn_ms`` and ``dt_ms``, which the writer adds);
+        ModelError naming ``owner`` for what NIR cannot hold."""
         raise NotImplementedError(f"neuron model {self.name} has no NIR mapping")
 
+    def to_nir(self, size: int, dt: float, tau_syn: float | None = None, owner: str = "population"):
+        """The NIR node of ``size`` neurons of this model with an Exponential synapse
+        of ``tau_syn`` ms (None: Delta): CubaLIF / CubaLI, or LIF / LI, as it spikes
+        or not, in snnTorch's discrete-time convention (compiler/nir_export.py)."""
+        from ..nir_export import neuron_node
+        return neuron_node(self, size, dt, tau_syn, owner)
+
     @classmethod
-    def from_nir(cls, node, meta: dict, dt: float) -> "NeuronModel":
-        """An instance from a NIR node and its metadata (hook for host/NIR code)."""
+    def from_nir(cls, node, meta: dict, dt: float, tau_mem=None, bias=0.0) -> "NeuronModel":
+        """An instance from a NIR node: from ``meta`` (the node's fenn_dma metadata,
+        exact values) when it is not empty, else from a node of one of ``nir_types``
+        whose forward-Euler equivalent ``tau_mem`` (ms, per neuron) and ``bias`` the
+        reader computed."""
         raise NotImplementedError(f"neuron model {cls.name} has no NIR mapping")
+
+
+def one_value(owner: str, name: str, value) -> float:
+    """The one value of a scalar or per-neuron parameter (NIR metadata holds one)."""
+    a = np.asarray(value, dtype=np.float64).ravel()
+    if a.size > 1 and not np.all(a == a[0]):
+        raise ModelError(f"{owner}: per-neuron {name} values differ; a NIR file written here holds "
+                         "one value per population")
+    return float(a[0])
+
+
+def per_neuron(value, n: int) -> np.ndarray:
+    """A NIR node's parameter as a float array of ``n`` values."""
+    a = np.asarray(value, dtype=np.float64)
+    return np.full(n, float(a.ravel()[0])) if a.size == 1 else a.ravel()
 
 
 def register(cls: type[NeuronModel]) -> type[NeuronModel]:

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .base import NeuronModel, exp_decay, positive, register
+from .base import NeuronModel, exp_decay, one_value, positive, register
 
 
 @register
@@ -40,3 +40,15 @@ class LI(NeuronModel):
     @classmethod
     def emit_leak(cls, q, em, V: str) -> None:
         em.mul(V, V, em.par("beta"))
+
+    # --- NIR ---------------------------------------------------------------------------
+    nir_types = ("LI", "CubaLI")
+
+    def nir_metadata(self, owner: str, dt: float) -> dict:
+        return {"tau_mem_ms": one_value(owner, "tau_mem", self.tau_mem)}
+
+    @classmethod
+    def from_nir(cls, node, meta: dict, dt: float, tau_mem=None, bias=0.0) -> "LI":
+        if meta:
+            return cls(tau_mem=float(meta["tau_mem_ms"]))
+        return cls(tau_mem=tau_mem, bias=bias)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ModelError
-from .base import NeuronModel, exp_decay, heaviside, positive, register, where
+from .base import NeuronModel, exp_decay, heaviside, one_value, per_neuron, positive, register, where
 
 
 def _zeros(shape, like=None):
@@ -119,6 +119,24 @@ class ThresholdFire(NeuronModel):
         cls.emit_adapt(q, em, z, regs)
         return z
 
+    # --- NIR ---------------------------------------------------------------------------
+    def nir_metadata(self, owner: str, dt: float) -> dict:
+        if np.any(np.asarray(self.v_reset) != 0):
+            raise ModelError(f"{owner}: v_reset = {self.v_reset!r}; a NIR file written here resets to 0")
+        return {"threshold": one_value(owner, "threshold", self.threshold),
+                "refractory": int(round(float(self.refractory) / dt))}
+
+    @classmethod
+    def nir_parameters(cls, meta: dict, dt: float) -> dict:
+        """Constructor arguments from a node's fenn_dma metadata."""
+        return dict(threshold=float(meta["threshold"]), refractory=float(meta.get("refractory", 0)) * dt)
+
+    @classmethod
+    def from_nir(cls, node, meta: dict, dt: float, tau_mem=None, bias=0.0):
+        if not meta:
+            raise NotImplementedError(f"neuron model {cls.name} reads no NIR node of other tools")
+        return cls(**cls.nir_parameters(meta, dt))
+
 
 @register
 @dataclass
@@ -156,3 +174,21 @@ class LIF(ThresholdFire):
     @classmethod
     def emit_leak(cls, q, em, V: str) -> None:
         em.mul(V, V, em.par("beta"))
+
+    # --- NIR ---------------------------------------------------------------------------
+    nir_types = ("LIF", "IF", "CubaLIF")        # NIR's IF: an LIF without leak (tau_mem = inf)
+
+    def nir_metadata(self, owner: str, dt: float) -> dict:
+        return {"tau_mem_ms": one_value(owner, "tau_mem", self.tau_mem), **super().nir_metadata(owner, dt)}
+
+    @classmethod
+    def nir_parameters(cls, meta: dict, dt: float) -> dict:
+        return dict(tau_mem=float(meta["tau_mem_ms"]), **super().nir_parameters(meta, dt))
+
+    @classmethod
+    def from_nir(cls, node, meta: dict, dt: float, tau_mem=None, bias=0.0) -> "LIF":
+        if meta:
+            return super().from_nir(node, meta, dt)
+        n = np.asarray(tau_mem).size
+        v_reset = per_neuron(node.v_reset, n) if getattr(node, "v_reset", None) is not None else 0.0
+        return cls(tau_mem=tau_mem, threshold=per_neuron(node.v_threshold, n), v_reset=v_reset, bias=bias)

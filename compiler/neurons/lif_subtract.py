@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .base import NeuronModel, exp_decay, heaviside, positive, register, where
+from .base import NeuronModel, exp_decay, heaviside, one_value, positive, register, where
 
 
 @register
@@ -68,3 +68,14 @@ class LIFSubtract(NeuronModel):
         em.op("vsub_s" if q.saturate else "vsub", below, V, thr)
         em.op("vsel", V, z, below, comment="subtractive reset")
         return z
+
+    # --- NIR ---------------------------------------------------------------------------
+    def nir_metadata(self, owner: str, dt: float) -> dict:
+        return {"tau_mem_ms": one_value(owner, "tau_mem", self.tau_mem),
+                "threshold": one_value(owner, "threshold", self.threshold)}
+
+    @classmethod
+    def from_nir(cls, node, meta: dict, dt: float, tau_mem=None, bias=0.0) -> "LIFSubtract":
+        if not meta:
+            raise NotImplementedError("neuron model LIFSubtract reads no NIR node of other tools")
+        return cls(tau_mem=float(meta["tau_mem_ms"]), threshold=float(meta["threshold"]))
