@@ -65,6 +65,10 @@ def where(cond, a, b):
     if not any(_is_torch(v) for v in vals):
         return np.where(cond, a, b)
     import torch
+    if _is_torch(cond) and all(_is_torch(v) or type(v) in (float, int, bool) for v in (a, b)):
+        # The training loop's case, once per step: torch.where takes Python scalars as they are
+        # (no tensor made per call, no host-to-device copy); same result dtype as below.
+        return torch.where(cond if cond.dtype == torch.bool else cond != 0, a, b)
     ref = next((v for v in (a, b, cond) if _is_torch(v) and v.is_floating_point()), None)
     kw = {} if ref is None else {"dtype": ref.dtype, "device": ref.device}
 
