@@ -253,8 +253,7 @@ class Core(wiring.Component):
             vec = self.vector
             m.d.comb += [
                 vec.x_valid.eq(x_valid & running & x.d.vector & ~stop),
-                vec.x_word.eq(x.word), vec.x_rd.eq(x.d.rd), vec.x_rs1.eq(x.d.rs1), vec.x_rs2.eq(x.d.rs2),
-                vec.x_imm.eq(x.d.imm), vec.x_src1.eq(x.src1), vec.x_src2.eq(x.src2),
+                vec.x_word.eq(x.word), vec.x_src1.eq(x.src1), vec.x_src2.eq(x.src2),
                 x_hold.eq(vec.x_valid & ~vec.x_ready),
             ]
 
