@@ -1,4 +1,4 @@
-"""CSR names and numbers (isa.md section 2)."""
+"""CSR names and numbers (docs/isa.md section 2)."""
 from __future__ import annotations
 
 import enum

@@ -133,7 +133,7 @@ class InstrSpec:
 
     @property
     def load_use(self) -> bool:
-        """A vector load whose destination the next instruction may not read (isa.md section 6)."""
+        """A vector load whose destination the next instruction may not read (docs/isa.md section 6)."""
         return self.kind == Kind.VLOAD and self.vector_dest() is not None
 
     def operand(self, name: str) -> Operand:
@@ -287,7 +287,7 @@ def ops_where(predicate) -> frozenset[str]:
     return frozenset(s.op for s in SPECS if predicate(s))
 
 
-# Vector loads whose destination may not be read by the next instruction (isa.md section 6).
+# Vector loads whose destination may not be read by the next instruction (docs/isa.md section 6).
 LOAD_USE_OPS = ops_where(lambda s: s.load_use)
 
 

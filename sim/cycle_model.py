@@ -13,7 +13,7 @@ plus:
 - ``mul_extra`` / ``div_extra`` for multi-cycle ``mul*`` / ``div*``, ``rem*``.
 
 Vector instructions issue one per cycle and never stall: their load-use slot
-is enforced statically (isa.md section 6, the ISS's RAW-hazard stop), so the
+is enforced statically (docs/isa.md section 6, the ISS's RAW-hazard stop), so the
 compiler fills it. ``pipeline_fill`` cycles pass before the first instruction
 retires; the machine's cycle counter starts at that value at reset.
 

@@ -22,7 +22,7 @@ from .predecode import decode_imem
 from .state import CORE, CORE_FIELDS, DMA_FIELDS, NO_VLOAD
 from .stop import Stop
 
-UNINITIALISED = 0xDEAD  # VMEM and LLM reset pattern (isa.md section 1)
+UNINITIALISED = 0xDEAD  # VMEM and LLM reset pattern (docs/isa.md section 1)
 ENGINES = ("auto", "fast", "reference")
 
 

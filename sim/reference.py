@@ -36,7 +36,7 @@ VMEM_ROW = 64  # bytes of one vector register
 
 
 class Trap(Exception):
-    """An exception of the executing instruction (isa.md section 6)."""
+    """An exception of the executing instruction (docs/isa.md section 6)."""
 
     def __init__(self, cause: StopCause):
         super().__init__(cause.value)

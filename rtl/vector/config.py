@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from fenn_dma.errors import FennError
 from fenn_dma.sim.config import MachineConfig
 
-# The ISS fills VMEM and LLM with this halfword at reset (isa.md section 1).
+# The ISS fills VMEM and LLM with this halfword at reset (docs/isa.md section 1).
 ISS_FILL = 0xDEAD
 
 

@@ -9,7 +9,7 @@
   (VLOADR); hand the scalar result (VTST mask, VEXTRACT lane) to the core.
 
 One instruction per cycle, never a stall (``x_ready`` is constant 1). The
-only delay visible to programs is the load-use slot of isa.md section 6:
+only delay visible to programs is the load-use slot of docs/isa.md section 6:
 VLOADV/VLOADL data arrives in writeback, too late for the next execute stage.
 """
 from __future__ import annotations

@@ -31,7 +31,7 @@ KNOWN = [
     ("divu", dict(rd=3, rs1=1, rs2=2), 0x0220D1B3),
     ("clz", dict(rd=5, rs1=6), 0x60031293),
     ("sext.h", dict(rd=5, rs1=6), 0x60531293),
-    # Vector instructions, isa.md sections 3-4.
+    # Vector instructions, docs/isa.md sections 3-4.
     ("vadd", dict(rd=3, rs1=1, rs2=2), 0x00208182),
     ("vadd_s", dict(rd=3, rs1=1, rs2=2), 0x80208182),
     ("vmul_rs", dict(rd=4, rs1=1, rs2=2, shift=14), 0x5C20C202),
