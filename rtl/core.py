@@ -35,12 +35,12 @@ from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from .alu import Adder, Bitmanip, Compare, Divider, Logic, Multiplier, Shifter
-from .bus import sram_bus
-from .causes import RtlCause
 from fenn_dma.isa import fields as F
 from fenn_dma.isa.table import DMEM, Kind
 
+from .alu import Adder, Bitmanip, Compare, Divider, Logic, Multiplier, Shifter
+from .bus import sram_bus
+from .causes import RtlCause
 from .config import SocConfig
 from .csr import CsrFile
 from .decoder import Decoder, core_extensions, decoded_layout, scalar_specs

@@ -27,7 +27,7 @@ from .lane_rng import LaneRng
 ALU_OPS = {VectorOp.VADD: AluOp.ADD, VectorOp.VSUB: AluOp.SUB, VectorOp.VAND: AluOp.AND,
            VectorOp.VSLL: AluOp.SLL, VectorOp.VSRA: AluOp.SRA, VectorOp.VSLLI: AluOp.SLL,
            VectorOp.VANDADD: AluOp.ADD}
-# Ops whose lane result is v[rd] (besides the ALU's), with the lane's source of it.
+# Ops whose v[rd] lane value the lane computes (``x_result``): the ALU's and these.
 LANE_RESULT_OPS = tuple(ALU_OPS) + (VectorOp.VMUL, VectorOp.VSRAI, VectorOp.VRNG, VectorOp.VLUI, VectorOp.VFILL,
                                     VectorOp.VSEL)
 COMPARE_OPS = (VectorOp.VTEQ, VectorOp.VTNE, VectorOp.VTLT, VectorOp.VTGE)
