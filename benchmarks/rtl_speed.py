@@ -14,8 +14,7 @@ import time
 
 from fenn_dma.isa.assembler import assemble
 from fenn_dma.isa.program import Program
-from fenn_dma.isa.table import ALL_EXTENSIONS, V
-from fenn_dma.sim.config import MachineConfig
+from fenn_dma.sim.config import profile
 from fenn_dma.sim.machine import Machine
 from fenn_dma.sim.rtl_backend import iss_state, run_many_on_rtl, soc_config
 from fenn_dma.sim.rtl_harness import build
@@ -33,8 +32,7 @@ loop:
 
 
 def main() -> None:
-    config = MachineConfig(imem_size=4096, dmem_size=1024, vmem_size=64, llm_size=64, dram_size=64,
-                           extensions=ALL_EXTENSIONS - {V})
+    config = profile("test-rtl")         # the RTL tests' scalar SoC (fenn_dma.arch)
     soc = build(soc_config(config))
     short = assemble(LOOP.format(n=10), "<short>")
     long = assemble(LOOP.format(n=100_000), "<long>")

