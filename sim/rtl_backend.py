@@ -15,7 +15,8 @@ from fenn_dma.rtl.config import SocConfig
 from .config import MachineConfig
 from .rtl_harness import RtlJob, VerilatedSoc, build, run_batch
 
-# Images the RTL can load today (no VMEM, LLM or DRAM before the vector unit and DMA exist).
+# Images this backend loads: it builds the scalar SoC (the SoC with the vector unit, VMEM and
+# LLM runs under tests/rtl_vector's harness; the RTL has no DMA, so no DRAM, yet).
 RTL_IMAGES = ("imem", "dmem")
 
 
@@ -26,7 +27,7 @@ def soc_config(config: MachineConfig) -> SocConfig:
 
 
 def rtl_machine_config(config: MachineConfig) -> MachineConfig:
-    """The ISS configuration that describes what the RTL builds today: no vector unit."""
+    """The ISS configuration that describes what this backend builds: the scalar SoC, no vector unit."""
     return replace(config, extensions=frozenset(config.extensions - {V}))
 
 
@@ -109,7 +110,7 @@ def run_cli(args) -> int:
         raise FennError("--trace needs the ISS (--backend iss)")
     for memory in ("vmem", "llm", "dram"):
         if getattr(args, memory):
-            raise FennError(f"--{memory}: the RTL has no {memory.upper()} yet (only IMEM and DMEM)")
+            raise FennError(f"--{memory}: the RTL backend loads only IMEM and DMEM images (it builds the scalar SoC)")
     program = load_program(args.program)
     if args.dmem:
         program.images["dmem"] = _read(args.dmem)

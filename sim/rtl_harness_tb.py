@@ -14,11 +14,8 @@ from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, First, RisingEdge
 from cocotbext.axi import AxiLiteBus, AxiLiteMaster
 
+from fenn_dma.isa.causes import StopCause
 from fenn_dma.rtl import hostmap as H
-from fenn_dma.rtl.causes import RtlCause
-
-CAUSE_NAMES = {c: c.name.lower() for c in RtlCause}
-CAUSE_NAMES[RtlCause.HALTED] = "max_cycles"
 
 
 async def _read64(axi, addr: int) -> int:
@@ -48,7 +45,7 @@ async def run_job(dut, axi: AxiLiteMaster, job: dict) -> dict:
             await axi.write_dword(H.CONTROL, 1 << H.CONTROL_HALT)
     status = await axi.read_dword(H.STATUS)
     result = {
-        "stop": {"cause": CAUSE_NAMES[RtlCause(status >> H.STATUS_CAUSE_SHIFT & 0xF)],
+        "stop": {"cause": StopCause.from_code(status >> H.STATUS_CAUSE_SHIFT & 0xF).value,
                  "pc": await axi.read_dword(H.STOP_PC)},
         "x": [0] + [await axi.read_dword(H.XREG_BASE + 4 * i) for i in range(1, 32)],
         "instret": await _read64(axi, H.INSTRET),
