@@ -12,8 +12,9 @@ only jumps forward, landing at most on the loop's decrement, so every
 program ends. Memory accesses mostly stay legal; ``Features.fault_rate`` of
 them (and of the jumps) are meant to fault.
 
-Instructions are drawn from the instruction table (``isa/table.py``):
-``instruction_class`` is the one place they are classified.
+Instructions are drawn from the instruction table (``isa/table.py``) by
+their kind, memory and access width; a new instruction of the table joins
+the programs by its kind, with operands from its operand fields.
 
 Register conventions: x1, x2 DMEM pointers, x3 VMEM pointer, x4.. scalar
 data (``Features.x_data`` of them), x29 the auipc/jalr base, x30 scratch for
@@ -34,37 +35,18 @@ from fenn_dma.isa import fields as F
 from fenn_dma.isa.asm_forms import li_words
 from fenn_dma.isa.codec import encode, try_decode
 from fenn_dma.isa.program import Program
-from fenn_dma.isa.table import LOAD_USE_OPS, SPECS, V, InstrSpec
+from fenn_dma.isa.table import BY_MNEMONIC, LLM, SPECS, VMEM, InstrSpec, Kind, V
 from fenn_dma.sim.config import MachineConfig
 
-# ---- the instruction classes (from the table) --------------------------------------------
+# ---- what each item draws from the table (isa/table.py's kinds) ---------------------------
 
-SCALAR_CLASSES = ("alu", "load", "store", "branch", "jump", "csr", "system")
-VECTOR_CLASSES = ("valu", "vload", "vstore")
-
-
-def instruction_class(spec: InstrSpec) -> str:
-    """The generator's class of an instruction of the table: one of
-    SCALAR_CLASSES or VECTOR_CLASSES. The one place the generator classifies
-    instructions (from the major opcode; to be replaced by the table's own
-    properties, issue 9 section 5)."""
-    if spec.is_vector:
-        if spec.op in ("vloadv", "vloadl", "vloadr0", "vloadr1"):
-            return "vload"
-        if spec.op in ("vstorev", "vstorel"):
-            return "vstore"
-        return "valu"
-    return {0x03: "load", 0x23: "store", 0x63: "branch", 0x6F: "jump", 0x67: "jump",
-            0x73: "csr" if spec.ext == "Zicsr" else "system"}.get(spec.opcode, "alu")
+SCALAR_WORK = (Kind.ALU, Kind.MUL, Kind.DIV, Kind.FENCE)
+VECTOR_WORK = (Kind.VALU, Kind.VCMP, Kind.VMOVE, Kind.VRNG)
 
 
-def access_bytes(spec: InstrSpec) -> int:
-    """Bytes a scalar load or store moves (from its mnemonic: b, h, w)."""
-    return {"b": 1, "h": 2, "w": 4}[spec.op[1]]
-
-
-def _specs(cls: str, config: MachineConfig) -> list[InstrSpec]:
-    return [s for s in SPECS if instruction_class(s) == cls and s.ext in config.extensions]
+def _specs(config: MachineConfig, *kinds: Kind) -> list[InstrSpec]:
+    """The table's instructions of ``kinds`` that ``config``'s extensions include."""
+    return [s for s in SPECS if s.kind in kinds and s.ext in config.extensions]
 
 
 def li(rd: int, value: int) -> list[int]:
@@ -137,7 +119,7 @@ def reads_vector(word, reg: int | None) -> bool:
 def load_dest(word) -> int | None:
     """The vector register a load-use load writes, else None."""
     ins = try_decode(word) if isinstance(word, int) else None
-    return ins.rd if ins is not None and ins.op in LOAD_USE_OPS else None
+    return ins.rd if ins is not None and ins.spec.load_use else None
 
 
 class Generator:
@@ -147,11 +129,14 @@ class Generator:
         self.r = random.Random(seed)
         self.cfg, self.f = config, features
         self.x_data = list(range(4, 4 + features.x_data))
-        self.alu = _specs("alu", config)
-        self.vector_alu = _specs("valu", config)
-        self.loads, self.stores = _specs("load", config), _specs("store", config)
-        self.branches = [s.op for s in _specs("branch", config)]
-        self.csr_ops = _specs("csr", config)
+        self.alu = _specs(config, *SCALAR_WORK)
+        self.vector_alu = _specs(config, *VECTOR_WORK)
+        self.scalar_mem = _specs(config, Kind.LOAD, Kind.STORE)
+        # Vector memory: the load-use loads (vloadv, vloadl) twice as often as the others.
+        self.vector_mem = _specs(config, Kind.VLOAD, Kind.VSTORE)
+        self.vector_mem_weights = [2 if s.load_use else 1 for s in self.vector_mem]
+        self.branches = _specs(config, Kind.BRANCH)
+        self.csr_ops = _specs(config, Kind.CSR)
         dma_csrs = {csrs.MM2S_SRC_ADDR, csrs.MM2S_DST_ADDR, csrs.MM2S_COUNT, csrs.MM2S_CONTROL, csrs.MM2S_STATUS,
                     csrs.S2MM_SRC_ADDR, csrs.S2MM_DST_ADDR, csrs.S2MM_COUNT, csrs.S2MM_CONTROL, csrs.S2MM_STATUS}
         listed = [c for c in csrs.CSRS if features.dma or c.number not in dma_csrs]
@@ -188,8 +173,8 @@ class Generator:
 
     def scalar_memory(self) -> list[int]:
         r, f = self.r, self.f
-        spec = r.choice(self.loads + self.stores)
-        size = access_bytes(spec)
+        spec = r.choice(self.scalar_mem)
+        size = spec.width
         span = min(256, self.cfg.dmem_size // 4)
         rs1, imm = r.choice(X_DMEM), r.randrange(-span, span, size)
         roll = r.random()
@@ -202,31 +187,34 @@ class Generator:
                 rs1, imm = 0, -size * r.randint(1, 64)   # wraps to the top: out of range
         elif roll < 2.5 * f.fault_rate:
             rs1, imm = 0, -size * r.randint(1, 64)
-        if instruction_class(spec) == "load":
+        if spec.is_load:
             return [encode(spec, rd=self.xreg(), rs1=rs1, imm=imm)]
         return [encode(spec, rs2=r.choice([0] + self.x_data), rs1=rs1, imm=imm)]
 
-    def vector_memory(self, name: str | None = None) -> int:
+    def vector_memory(self, spec: InstrSpec | None = None) -> int:
+        """A VMEM row access from x3 or an LLM access through an address vector; with
+        ``fault_rate`` misaligned, out of range or wrapping."""
         r = self.r
         fault = r.random() < self.f.fault_rate
-        name = name or r.choice(["vloadv", "vloadv", "vloadl", "vloadl", "vstorev", "vstorel", "vloadr0", "vloadr1"])
-        if name in ("vloadv", "vstorev", "vloadr0", "vloadr1"):
-            imm, base = r.randrange(-16, 16) * 64, X_VMEM
+        spec = spec or r.choices(self.vector_mem, self.vector_mem_weights)[0]
+        if spec.memory == VMEM:
+            imm, base = r.randrange(-16, 16) * spec.width, X_VMEM
             if fault and r.random() < 0.5:
-                imm += 2 * r.randint(1, 31)                      # misaligned
+                imm += 2 * r.randint(1, spec.width // 2 - 1)     # misaligned
             elif fault:
-                imm, base = -64 * r.randint(1, 31), 0           # wraps to the top of the address space
-            if name == "vloadv":
-                return encode(name, rd=r.choice(V_DATA), rs1=base, imm=imm)
-            if name == "vstorev":
-                return encode(name, rs2=r.choice(V_DATA + V_ADDR), rs1=base, imm=imm)
-            return encode(name, rs1=base, imm=imm)
-        imm = r.randrange(-8, 8) * 2
-        if fault:
-            imm = r.choice([imm + 1, self.cfg.llm_size, -2048])
-        if name == "vloadl":
-            return encode(name, rd=r.choice(V_DATA), rs1=r.choice(V_ADDR), imm=imm)
-        return encode(name, rs2=r.choice(V_DATA + V_ADDR), rs1=r.choice(V_ADDR), imm=imm)
+                imm, base = -spec.width * r.randint(1, 31), 0    # wraps to the top of the address space
+        else:
+            assert spec.memory == LLM, spec.mnemonic
+            imm, base = r.randrange(-8, 8) * spec.width, r.choice(V_ADDR)
+            if fault:
+                imm = r.choice([imm + 1, self.cfg.llm_size, -2048])   # odd, past the LLM, negative
+        ops = {"rs1": base, "imm": imm}
+        names = {o.name for o in spec.operands}
+        if "rd" in names:
+            ops["rd"] = r.choice(V_DATA)
+        if "rs2" in names:
+            ops["rs2"] = r.choice(V_DATA + V_ADDR)
+        return encode(spec, **ops)
 
     def csr(self) -> list[int]:
         """Half reads (csrrs from x0); half writes, mostly to writable CSRs (else illegal)."""
@@ -270,7 +258,7 @@ class Generator:
         misaligned = r.random() < self.f.fault_rate
         kind = r.random()
         if kind < 0.6:
-            return [("branch", r.choice(self.branches), r.choice([0] + self.x_data), r.choice([0] + self.x_data),
+            return [("branch", r.choice(self.branches).op, r.choice([0] + self.x_data), r.choice([0] + self.x_data),
                      k, misaligned)]
         if kind < 0.85:
             return [("jal", r.choice([0, X_LINK] + self.x_data), k, misaligned)]
@@ -430,8 +418,8 @@ def directed_vector_program(seed: int, repeats: int = 4, config: MachineConfig =
     body: list[int] = []
     for spec in (s for s in SPECS if s.is_vector):
         for k in range(repeats):
-            if instruction_class(spec) != "valu":
-                word = g.vector_memory(spec.op)
+            if spec.memory is not None:
+                word = g.vector_memory(spec)
             else:
                 ops = {o.name: g.operand(o) for o in spec.operands}
                 for o in spec.operands:
@@ -449,14 +437,18 @@ def fault_vector_programs(config: MachineConfig = VECTOR_TEST_CONFIG) -> list[Ra
     ending in the faulting instruction after a few that complete."""
     llm = config.llm_size
     cases: list[tuple[list[int], dict[int, int]]] = []   # (body, special lanes of address row 3)
-    for name in ("vloadv", "vloadr0", "vloadr1", "vstorev"):
-        ops = {"rd": 1} if name == "vloadv" else {"rs2": 1} if name == "vstorev" else {}
+    def data(spec: InstrSpec) -> dict[str, int]:       # v1 as the destination or the stored data
+        names = {o.name for o in spec.operands}
+        return {"rd": 1} if "rd" in names else {"rs2": 1} if "rs2" in names else {}
+
+    for name in (s.mnemonic for s in SPECS if s.memory == VMEM):
+        ops = data(BY_MNEMONIC[name])
         cases.append(([encode(name, rs1=X_VMEM, imm=66, **ops)], {}))                 # misaligned
         cases.append(([encode(name, rs1=0, imm=-64, **ops)], {}))                      # wraps: out of range
         cases.append(([encode(name, rs1=0, imm=0, **ops), *li(6, config.vmem_size),
                        encode(name, rs1=6, imm=0, **ops)], {}))                        # just past the end
-    for name in ("vloadl", "vstorel"):
-        ops = {"rd": 1} if name == "vloadl" else {"rs2": 1}
+    for name in (s.mnemonic for s in SPECS if s.memory == LLM):
+        ops = data(BY_MNEMONIC[name])
         cases.append(([encode(name, rs1=27, imm=1, **ops)], {}))                      # odd offset
         cases.append(([encode(name, rs1=27, imm=llm, **ops)], {}))                    # beyond the LLM
         cases.append(([encode(name, rs1=27, imm=-2048, **ops)], {}))                  # negative sum
