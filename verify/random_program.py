@@ -58,6 +58,9 @@ def li(rd: int, value: int) -> list[int]:
 
 @dataclass(frozen=True)
 class Features:
+    """What a program may contain, beside what the machine allows: the
+    extensions (full M or only ``mul``, V) and sizes come from the
+    ``MachineConfig``; an instruction outside its extensions is never drawn."""
     vector: bool = True            # vector instructions, VMEM and LLM images (the machine needs V)
     scalar_memory: bool = True     # scalar loads and stores
     control: bool = True           # forward branches, jal, auipc + jalr in the loop body
