@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 
 from fenn_dma.isa import fields as F
+from fenn_dma.isa.asm_forms import li_expansion
 from fenn_dma.isa.codec import encode
 from fenn_dma.isa.registers import SCALAR_REGS, VECTOR_REGS, scalar_name
 from fenn_dma.isa.table import BY_MNEMONIC, LOAD_USE_OPS, SPECS, InstrSpec, Kind, ops_of
@@ -117,17 +118,9 @@ class Builder:
         self._pending_labels = []
 
     def li(self, rd, value: int, comment: str = "") -> None:
-        """Load a 32-bit constant (addi, or lui + addi)."""
-        value &= 0xFFFFFFFF
-        sv = value - (1 << 32) if value >> 31 else value
-        if -2048 <= sv < 2048:
-            self.op("addi", rd, "zero", sv, comment=comment)
-            return
-        lo = ((value & 0xFFF) ^ 0x800) - 0x800
-        hi = ((value - lo) >> 12) & 0xFFFFF
-        self.op("lui", rd, hi, comment=comment)
-        if lo:
-            self.op("addi", rd, rd, lo)
+        """Load a 32-bit constant: the assembler's ``li`` (addi, lui, or lui + addi)."""
+        for k, (mnemonic, ops) in enumerate(li_expansion(rd, value)):
+            self.op(mnemonic, *ops.values(), comment=comment if k == 0 else "")
 
     def add_const(self, rd, rs, value: int, tmp) -> None:
         """rd = rs + value, through ``tmp`` when value does not fit 12 bits."""

@@ -71,8 +71,8 @@ def _trace_line(pc: int, ins, written) -> str:
 
 def run(args: argparse.Namespace) -> int:
     if args.backend == "rtl":
-        from .rtl_backend import run_cli
-        return run_cli(args)
+        # The RTL backend lives above both packages: fenn_dma.verify.sim_cli (what `fenn-dma sim` runs).
+        raise FennError("the RTL backend runs through `fenn-dma sim` (fenn_dma.verify.sim_cli)")
     from fenn_dma.isa.loader import load_program
 
     from fenn_dma.cli_machine import resolve_profile

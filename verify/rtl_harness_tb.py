@@ -94,7 +94,10 @@ def _read_vector_state(dut) -> dict:
     vmem = b"".join(int(vrows[r].value).to_bytes(64, "little") for r in range(len(vrows)))
     llm = b"".join(int(array[w].value).to_bytes(4, "little")
                    for array in _llm_arrays(dut) for w in range(len(array)))
-    return {"v": v, "vmem": vmem.hex(), "llm": llm.hex()}
+    # Each lane's Xoroshiro32++ state registers (rtl/vector/lane_rng.py), as the ISS's s0, s1.
+    rngs = [getattr(dut.vector.unit, f"lane{i}").rng for i in range(32)]
+    rng = {"s0": [int(r.s0.value) for r in rngs], "s1": [int(r.s1.value) for r in rngs]}
+    return {"v": v, "rng": rng, "vmem": vmem.hex(), "llm": llm.hex()}
 
 
 @cocotb.test()
