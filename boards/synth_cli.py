@@ -18,7 +18,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from fenn_dma.cli_machine import add_profile_argument
 
     from .ecp5 import BOARDS
-    parser.add_argument("--board", default="ulx3s-85f", choices=sorted(BOARDS) + ["kv260"])
+    parser.add_argument("--board", default="ulx3s-85f", choices=sorted(BOARDS) + ["kv260"],
+                        help="target board: an ECP5 board (bitstream) or kv260 (Vivado project)")
     add_profile_argument(parser, default=None, default_text="ecp5 for ECP5 boards, kv260 for the KV260")
     parser.add_argument("--full-m", action=argparse.BooleanOptionalAction, default=None,
                         help="build the whole M extension (default: the profile's choice)")

@@ -12,6 +12,13 @@ import numpy as np
 from .errors import ModelError
 
 
+class _Found(str):
+    """A description of where in an array the first non-finite number is."""
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
 def _bad(value) -> object | None:
     """The first non-finite number in ``value`` (a number, array, sequence or
     dataclass of them), else None."""
@@ -24,7 +31,10 @@ def _bad(value) -> object | None:
         if value.dtype.kind not in "fc":
             return None
         bad = ~np.isfinite(value)
-        return value[bad].flat[0].item() if bad.any() else None
+        if not bad.any():
+            return None
+        at = tuple(int(i) for i in np.argwhere(bad)[0])
+        return _Found(f"{value[at].item()!r} at index {list(at)} ({int(bad.sum())} non-finite in all)")
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         for f in dataclasses.fields(value):
             found = _bad(getattr(value, f.name))
