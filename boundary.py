@@ -109,6 +109,21 @@ def check_output(path: str | os.PathLike, option: str) -> Path:
     return p
 
 
+def output_folder(path: str | os.PathLike, option: str) -> Path:
+    """``path`` as a Path, created (with its parents) if missing; an error naming
+    ``option`` when it cannot be (a file in the way, no permission)."""
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise OutputError(f"{option} {p}: is a file, not a folder")
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{option} {p}: cannot create the folder ({exc.strerror or exc})") from None
+    if not os.access(p, os.W_OK | os.X_OK):
+        raise OutputError(f"{option} {p}: the folder is not writable")
+    return p
+
+
 def file_mode() -> int:
     """The mode a new file gets under the current umask (0o666 & ~umask)."""
     umask = os.umask(0o22)
@@ -129,7 +144,10 @@ def write_outputs(outputs: dict[str | os.PathLike, Content]) -> list[Path]:
     try:
         for target, content in outputs.items():
             target = Path(target)
-            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+            try:
+                fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+            except OSError as exc:
+                raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from None
             staged.append((tmp, target))
             try:
                 if callable(content):

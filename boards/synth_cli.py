@@ -29,8 +29,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from fenn_dma.boundary import output_folder
     from fenn_dma.cli_machine import resolve_profile
     from fenn_dma.rtl.config import SocConfig
+    output_folder(args.output, "-o")
     kv260 = args.board == "kv260"
     config = SocConfig.from_spec(resolve_profile(args, default="kv260" if kv260 else "ecp5"))
     if args.full_m is not None:

@@ -344,3 +344,14 @@ def test_check_output_names_the_option(tmp_path):
     with pytest.raises(OutputError, match=r"--json .*nope/x.json: the folder .*nope does not exist"):
         check_output(tmp_path / "nope" / "x.json", "--json")
     assert check_output(tmp_path / "x.json", "--json") == tmp_path / "x.json"
+
+
+def test_output_folders_and_unwritable_targets(tmp_path, capsys):
+    (tmp_path / "f").write_text("x")
+    for argv in (["rtl", "-o", str(tmp_path / "f")], ["synth", "--board", "kv260", "-o", str(tmp_path / "f")]):
+        assert main(argv) == 1
+        assert "-o" in (err := _err(capsys)) and "is a file, not a folder" in err
+    assert main(["rtl", "-o", str(tmp_path / "f" / "sub")]) == 1
+    assert "cannot create the folder" in _err(capsys)
+    with pytest.raises(OutputError, match="cannot write .*x.bin"):        # the temporary file cannot be made
+        write_outputs({tmp_path / "gone" / "x.bin": b""})
