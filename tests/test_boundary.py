@@ -355,3 +355,21 @@ def test_output_folders_and_unwritable_targets(tmp_path, capsys):
     assert "cannot create the folder" in _err(capsys)
     with pytest.raises(OutputError, match="cannot write .*x.bin"):        # the temporary file cannot be made
         write_outputs({tmp_path / "gone" / "x.bin": b""})
+
+
+def test_nan_in_a_nir_graph_is_refused(tmp_path, capsys):
+    nir = pytest.importorskip("nir")
+    n_in, n_h = 3, 2
+    w = np.ones((n_h, n_in))
+    w[1, 0] = np.nan
+    g = nir.NIRGraph(nodes={
+        "input": nir.Input(input_type={"input": np.array([n_in])}),
+        "fc": nir.Affine(weight=w, bias=np.zeros(n_h)),
+        "lif": nir.CubaLIF(tau_syn=np.full(n_h, 5e-3), tau_mem=np.full(n_h, 20e-3), r=np.full(n_h, 20.),
+                           v_leak=np.zeros(n_h), v_threshold=np.ones(n_h), w_in=np.full(n_h, 5.)),
+        "output": nir.Output(output_type={"output": np.array([n_h])})},
+        edges=[("input", "fc"), ("fc", "lif"), ("lif", "output")])
+    nir.write(str(tmp_path / "g.nir"), g)
+    assert main(["compile", str(tmp_path / "g.nir"), "-o", str(tmp_path / "g.fenn")]) == 1
+    assert "connection 'input->lif': connectivity Dense.weights holds nan at index [0, 1]" in _err(capsys)
+    assert not (tmp_path / "g.fenn").exists()
