@@ -8,8 +8,8 @@ bad input gets the same clear :class:`~fenn_dma.errors.FennError` everywhere.
 - outputs: :func:`check_output` (before any work: the folder exists, the path is
   not a folder) and :func:`write_outputs` (every file through a temporary file
   renamed into place, all of them or none, with the mode the umask gives).
-- spike arrays: :func:`spike_array` (bool, or integers/floats that are all 0/1;
-  shape ``(steps, size)`` or with a batch axis) and :func:`load_npz`.
+- input files: :func:`load_npz` (the arrays of one ``.npz``; what they must hold is
+  checked by the layer that knows it, e.g. ``compiler.validate.spike_array``).
 """
 from __future__ import annotations
 
@@ -167,38 +167,6 @@ def write_outputs(outputs: dict[str | os.PathLike, Content]) -> list[Path]:
                 os.unlink(tmp)
         raise
     return [target for _, target in staged]
-
-
-# ---- spike arrays --------------------------------------------------------------------------------
-
-SPIKE_FORMS = "bool, or integers/floats that are all 0 or 1"
-
-
-def spike_array(name: str, value, size: int, batch: bool | None = False) -> np.ndarray:
-    """Spikes of spike source ``name`` (``size`` neurons) as a bool array, after
-    checking them: shape ``(steps, size)`` (``batch=False``), ``(batch, steps, size)``
-    (``batch=True``) or either (``None``); dtype bool, or integer/float with only 0
-    and 1 (no other value is cast). Raises ModelError naming the source."""
-    from fenn_dma.compiler.errors import ModelError
-    what = f"inputs[{name!r}]"
-    a = np.asarray(value)
-    forms = {False: f"(steps, {size})", True: f"(batch, steps, {size})",
-             None: f"(steps, {size}) for one sample or (batch, steps, {size}) for several"}[batch]
-    ndims = {False: (2,), True: (3,), None: (2, 3)}[batch]
-    if a.ndim not in ndims or a.shape[-1] != size:
-        raise ModelError(f"{what} has shape {a.shape}, expected {forms}"
-                         + ("" if batch is not False else
-                            f"; a batch, (batch, steps, {size}), goes to Runtime.run_batch"))
-    if a.dtype == bool:
-        return a
-    if a.dtype.kind not in "iuf":
-        raise ModelError(f"{what} has dtype {a.dtype}; spikes are {SPIKE_FORMS}")
-    bad = ~((a == 0) | (a == 1))
-    if bad.any():
-        odd = np.unique(a[bad])[:4]
-        raise ModelError(f"{what} (dtype {a.dtype}) holds values other than 0 and 1 "
-                         f"(e.g. {', '.join(repr(x.item()) for x in odd)}); spikes are {SPIKE_FORMS}")
-    return a.astype(bool)
 
 
 def load_npz(path: str | os.PathLike, option: str) -> dict[str, np.ndarray]:

@@ -23,7 +23,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from fenn_dma.arch import ROW_BYTES, MachineSpec, check_compatible
-from fenn_dma.boundary import count, spike_array
+from fenn_dma.boundary import count
+
+from .validate import spike_array
 from fenn_dma.errors import FennError
 from fenn_dma.isa import csrs
 from fenn_dma.isa.program import MEMORIES as PROGRAM_MEMORIES

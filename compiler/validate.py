@@ -83,3 +83,34 @@ def check_finite(net) -> None:
         owner = f"connection {conn.name!r}"
         _check(owner, "connectivity", conn.connectivity)
         _check(owner, "synapse", conn.synapse)
+
+
+# ---- spike arrays --------------------------------------------------------------------------------
+
+SPIKE_FORMS = "bool, or integers/floats that are all 0 or 1"
+
+
+def spike_array(name: str, value, size: int, batch: bool | None = False) -> np.ndarray:
+    """Spikes of spike source ``name`` (``size`` neurons) as a bool array, after
+    checking them: shape ``(steps, size)`` (``batch=False``), ``(batch, steps, size)``
+    (``batch=True``) or either (``None``); dtype bool, or integer/float with only 0
+    and 1 (no other value is cast). Raises ModelError naming the source."""
+    what = f"inputs[{name!r}]"
+    a = np.asarray(value)
+    forms = {False: f"(steps, {size})", True: f"(batch, steps, {size})",
+             None: f"(steps, {size}) for one sample or (batch, steps, {size}) for several"}[batch]
+    ndims = {False: (2,), True: (3,), None: (2, 3)}[batch]
+    if a.ndim not in ndims or a.shape[-1] != size:
+        raise ModelError(f"{what} has shape {a.shape}, expected {forms}"
+                         + ("" if batch is not False else
+                            f"; a batch, (batch, steps, {size}), goes to Runtime.run_batch"))
+    if a.dtype == bool:
+        return a
+    if a.dtype.kind not in "iuf":
+        raise ModelError(f"{what} has dtype {a.dtype}; spikes are {SPIKE_FORMS}")
+    bad = ~((a == 0) | (a == 1))
+    if bad.any():
+        odd = np.unique(a[bad])[:4]
+        raise ModelError(f"{what} (dtype {a.dtype}) holds values other than 0 and 1 "
+                         f"(e.g. {', '.join(repr(x.item()) for x in odd)}); spikes are {SPIKE_FORMS}")
+    return a.astype(bool)

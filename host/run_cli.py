@@ -15,7 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from fenn_dma.boundary import check_output, load_npz, positive_int, spike_array, write_outputs
+from fenn_dma.boundary import check_output, load_npz, positive_int, write_outputs
+from fenn_dma.compiler.validate import spike_array
 from fenn_dma.compiler.errors import ModelError
 from fenn_dma.compiler.fennfile import load
 from fenn_dma.compiler.runtime import Runtime

@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fenn_dma.boundary import OutputError, UsageError, check_output, spike_array, write_outputs
+from fenn_dma.boundary import OutputError, UsageError, check_output, write_outputs
+from fenn_dma.compiler.validate import spike_array
 from fenn_dma.cli import SUBCOMMANDS, build_parser, main
 from fenn_dma.compiler.errors import ModelError
 from fenn_dma.compiler.model import LIF, Dense, Delta, Network, SpikeInput

@@ -2,7 +2,7 @@
 and ``from ... import`` of every module, including the ones inside functions,
 so that a lazy import cannot bring a cycle back):
 
-    errors, arch, cli_machine  <-  isa  <-  sim  <-  compiler  <-  host
+    errors, arch, cli_machine, boundary  <-  isa  <-  sim  <-  compiler  <-  host
                       isa  <-  rtl  <-  boards
     verify (the verification code), then benchmarks, examples and tests above all;
     cli.py (the command line) above everything.
@@ -17,13 +17,14 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent      # the fenn_dma package
 PACKAGE = "fenn_dma"
-BASE = {"errors", "arch", "cli_machine"}   # cli_machine: the shared --profile option (argparse + arch)
+BASE = {"errors", "arch", "cli_machine", "boundary"}   # cli_machine: the shared --profile option; boundary: input/output checks
 
 # Layer -> the layers its modules may import (besides their own).
 ALLOWED: dict[str, set[str]] = {
     "errors": set(),
     "arch": {"errors"},
     "cli_machine": {"errors", "arch"},
+    "boundary": {"errors"},
     "isa": BASE,
     "firmware": BASE | {"isa"},
     "sim": BASE | {"isa"},
