@@ -13,8 +13,9 @@ host window (``sim/native/public.vlt``).
 
 Builds live beside the cocotb ones (``rtl_harness.cache_root()``), in a folder
 keyed by the Verilog's hash and the harness sources' hash, behind a file lock.
-Waves: ``trace="run.fst"`` uses a second build made with ``--trace-fst`` (built
-only when asked); the plain build has no tracing code at all.
+Waves: ``trace="run.vcd"`` uses a second build made with ``--trace`` (VCD; built
+only when asked); the plain build has no tracing code at all. VCD rather than FST:
+Verilator's FST writer needs the lz4 headers, which a plain machine lacks.
 """
 from __future__ import annotations
 
@@ -116,7 +117,7 @@ def build_native(config: SocConfig, *, trace: bool = False, verbose: bool = Fals
             extra = []
             if trace:
                 defines.append("-DFENN_NATIVE_TRACE")
-                extra.append("--trace-fst")
+                extra.append("--trace")
             jobs = str(max(1, min(2, os.cpu_count() or 1)))
             cmd = [str(verilator_bin_dir() / "verilator"), "--cc", "--exe", "--build", "-j", jobs,
                    *VERILATOR_ARGS, *extra, "--top-module", TOP_NAME, "--prefix", "Vfenn_soc",
@@ -226,11 +227,11 @@ def _check_job(index: int, job, config: SocConfig) -> _Job:
 class NativeRun:
     """One Verilated SoC instance, out of reset, that runs jobs one after another
     (each from CONTROL.clear). Close it (or use ``with``) to finish a trace file."""
+    _handle = None
 
     def __init__(self, soc: NativeSoc, trace: str | os.PathLike | None = None):
         if trace is not None and not soc.traced:
             raise RtlSimError("a trace needs the traced build: build_native(config, trace=True)")
-        self._handle = None
         self.soc = soc
         self._lib = _library(soc)
         sizes = (ctypes.c_uint32 * 5)()
@@ -304,7 +305,7 @@ def run_batch_native(config: SocConfig, jobs, *, trace: str | os.PathLike | None
                      soc: NativeSoc | None = None) -> list[dict]:
     """Run every job, in order, on one instance of the native harness; one result dict per job,
     the same as ``rtl_harness.run_batch``'s. ``trace``: write the waves of the whole batch to
-    this FST file (builds the traced variant on first use)."""
+    this VCD file (builds the traced variant on first use)."""
     jobs = list(jobs)
     checked = [_check_job(i, job, config) for i, job in enumerate(jobs)]
     if not checked:

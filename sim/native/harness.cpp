@@ -23,7 +23,7 @@
 #include "Vfenn_soc___024root.h"
 #endif
 #ifdef FENN_NATIVE_TRACE
-#include "verilated_fst_c.h"
+#include "verilated_vcd_c.h"
 #endif
 
 namespace {
@@ -45,9 +45,9 @@ struct Harness {
     std::unique_ptr<VerilatedContext> context;
     std::unique_ptr<Vfenn_soc> top;
 #ifdef FENN_NATIVE_TRACE
-    std::unique_ptr<VerilatedFstC> trace;
+    std::unique_ptr<VerilatedVcdC> trace;
 #endif
-    uint64_t time = 0;        // half cycles (the trace's time unit is 1 ns, a clock period is 10 ns)
+    uint64_t time = 0;        // trace time: 5 units a half cycle, a clock period is 10
     uint64_t cycles = 0;      // rising edges since the model was built
     uint32_t imem_base, dmem_base, vmem_base, llm_base;
     uint32_t imem_size = 0, dmem_size = 0, vmem_size = 0, llm_size = 0, features = 0;
@@ -157,7 +157,7 @@ FENN_EXPORT int fenn_native_has_trace(void) {
 
 FENN_EXPORT const char* fenn_native_error(void* handle) { return static_cast<Harness*>(handle)->error.c_str(); }
 
-// A new model out of reset; trace_path: an FST file to write (traced build only), or null.
+// A new model out of reset; trace_path: a VCD file to write (traced build only), or null.
 // sizes[0..4] <- IMEM_SIZE, DMEM_SIZE, VMEM_SIZE, LLM_SIZE, FEATURES read over the host port.
 FENN_EXPORT void* fenn_native_new(const char* trace_path, uint32_t imem_base, uint32_t dmem_base, uint32_t vmem_base,
                       uint32_t llm_base, uint32_t* sizes) {
@@ -172,7 +172,7 @@ FENN_EXPORT void* fenn_native_new(const char* trace_path, uint32_t imem_base, ui
 #ifdef FENN_NATIVE_TRACE
     if (trace_path && *trace_path) {
         h->context->traceEverOn(true);
-        h->trace = std::make_unique<VerilatedFstC>();
+        h->trace = std::make_unique<VerilatedVcdC>();
         h->top->trace(h->trace.get(), 99);
         h->trace->open(trace_path);
     }
