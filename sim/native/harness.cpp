@@ -115,13 +115,14 @@ struct Harness {
 
     uint64_t read64(uint32_t addr) { return read(addr) | (uint64_t)read(addr + 4) << 32; }
 
-    // A byte image from `base`, whole words (the tail padded with zeros); zero words are skipped:
-    // CONTROL.clear has just zeroed the memory.
-    void write_image(uint32_t base, const uint8_t* data, uint32_t len) {
+    // A byte image from `base`, whole words (the tail padded with zeros). skip_zero: leave out zero
+    // words, for IMEM and DMEM, which CONTROL.clear has just zeroed (it fills VMEM and the LLMs
+    // with the ISS's reset pattern instead, so their images are written whole).
+    void write_image(uint32_t base, const uint8_t* data, uint32_t len, bool skip_zero) {
         for (uint32_t at = 0; at < len; at += 4) {
             uint32_t word = 0;
             for (uint32_t b = 0; b < 4 && at + b < len; ++b) word |= (uint32_t)data[at + b] << (8 * b);
-            if (word) write(base + at, word);
+            if (word || !skip_zero) write(base + at, word);
         }
     }
 
@@ -132,6 +133,20 @@ struct Harness {
         }
     }
 };
+
+#ifdef FENN_NATIVE_VECTOR
+// v0..v31 from the vector register file's rows (public_flat_rd in sim/native/public.vlt):
+// lane i of a row is bits 16 i .. 16 i + 15 of the 512-bit word, as int16.
+void read_v(Harness* h, int16_t* v_out) {
+    const auto& rows = h->top->rootp->fenn_soc__DOT__vector__DOT__unit__DOT__regfile__DOT__mem;
+    for (int r = 0; r < 32; ++r) {
+        for (int lane = 0; lane < 32; ++lane) {
+            uint32_t word = rows[r][lane / 2];
+            v_out[32 * r + lane] = static_cast<int16_t>(word >> (16 * (lane % 2)) & 0xFFFF);
+        }
+    }
+}
+#endif
 
 }  // namespace
 
@@ -237,10 +252,10 @@ FENN_EXPORT int fenn_native_job(void* handle, const uint8_t* imem, uint32_t imem
     while (h->read(STATUS) >> STATUS_CLEARING & 1) {
         for (int i = 0; i < 64; ++i) h->cycle();
     }
-    h->write_image(h->imem_base, imem, imem_len);
-    h->write_image(h->dmem_base, dmem, dmem_len);
-    h->write_image(h->vmem_base, vmem, vmem_len);
-    h->write_image(h->llm_base, llm, llm_len);
+    h->write_image(h->imem_base, imem, imem_len, true);
+    h->write_image(h->dmem_base, dmem, dmem_len, true);
+    h->write_image(h->vmem_base, vmem, vmem_len, false);
+    h->write_image(h->llm_base, llm, llm_len, false);
     for (int r = 0; r < 32; ++r) {
         if (x_mask >> r & 1) h->write(XREG_BASE + 4 * r, x_init[r]);
     }
