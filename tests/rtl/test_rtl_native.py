@@ -173,3 +173,81 @@ def test_jobs_may_be_dicts(native_config, native_soc, machine_config):
     as_json = _native(native_config, native_soc, [job.to_json()])
     assert as_json == _native(native_config, native_soc, [job])
     assert as_json[0]["x"][10] == 9
+
+
+# ---- the SoC with the vector unit (sized as rtl/vector/programs.VECTOR_TEST_CONFIG) ----
+
+VECTOR_SEEDS = range(0, 60)
+SLOW_VECTOR_SEEDS = range(60, 1060)
+VECTOR_FIELDS = ("stop", "x", "v", "vmem", "llm", "dmem", "instret", "cycles", "mcycle", "minstret")
+
+
+@pytest.fixture(scope="session")
+def vector_config(native_config):
+    from fenn_dma.isa.table import M
+    from fenn_dma.rtl.config import SocConfig
+    from fenn_dma.rtl.vector.programs import VECTOR_TEST_CONFIG as C
+    return SocConfig(imem_size=C.imem_size, dmem_size=C.dmem_size, full_m=M in C.extensions,
+                     vector=True, vmem_size=C.vmem_size, llm_size=C.llm_size)
+
+
+@pytest.fixture(scope="session")
+def native_vector_soc(vector_config):
+    from fenn_dma.sim.rtl_native import build_native
+    return build_native(vector_config)
+
+
+def _vector_jobs(programs):
+    from fenn_dma.sim.rtl_harness import RtlJob
+    return [RtlJob(imem=vp.program.images["imem"], dmem=vp.program.images.get("dmem", b""),
+                   vmem=vp.program.images.get("vmem", b""), llm=vp.llm_image, entry=vp.program.entry,
+                   max_cycles=1_000_000, read_dmem="backdoor", read_vector=True) for vp in programs]
+
+
+def _vector_iss_state(vp) -> dict:
+    from fenn_dma.rtl.vector.reference import load_machine
+    m = load_machine(vp)
+    stop = m.run(max_instructions=200_000)
+    return {"stop": stop.to_json(), "x": [int(r) for r in m.x], "v": m.v.tolist(),
+            "vmem": m.vmem.tobytes().hex(), "llm": m.llm.tobytes().hex(), "dmem": m.dmem.tobytes().hex(),
+            "instret": m.instret, "cycles": m.cycles, "mcycle": m.mcycle, "minstret": m.minstret}
+
+
+def _vector_against_iss(programs, vector_config, native_vector_soc):
+    from fenn_dma.sim.rtl_native import run_batch_native
+    results = run_batch_native(vector_config, _vector_jobs(programs), soc=native_vector_soc)
+    iss = [_vector_iss_state(vp) for vp in programs]
+    failures = [f"seed {vp.seed} ({a['stop']['cause']}): {differ[0]} differs"
+                for vp, a, r in zip(programs, iss, results)
+                if (differ := [name for name in VECTOR_FIELDS if a[name] != r[name]])]
+    assert not failures, f"{len(failures)} of {len(programs)} differ:\n" + "\n".join(failures[:20])
+    return iss
+
+
+def test_vector_native_equals_cocotb_harness(vector_config, native_vector_soc):
+    from fenn_dma.rtl.vector.programs import directed_vector_program, fault_vector_programs
+    from fenn_dma.sim.rtl_harness import build, run_batch
+    from fenn_dma.sim.rtl_native import run_batch_native
+    jobs = _vector_jobs([directed_vector_program(seed) for seed in range(2)] + fault_vector_programs())
+    cocotb = run_batch(build(vector_config), jobs)
+    native = run_batch_native(vector_config, jobs, soc=native_vector_soc)
+    differ = [(i, k) for i, (a, b) in enumerate(zip(cocotb, native)) for k in a if a[k] != b.get(k)]
+    assert not differ and cocotb == native, f"(job, field) differ: {differ[:10]}"
+
+
+def test_vector_programs_match_iss_natively(vector_config, native_vector_soc):
+    from fenn_dma.rtl.vector.kernels import all_kernels
+    from fenn_dma.rtl.vector.programs import (directed_vector_program, fault_vector_programs,
+                                              random_vector_program, stochastic_program)
+    programs = [directed_vector_program(seed) for seed in range(4)] + fault_vector_programs()
+    programs += [random_vector_program(seed) for seed in VECTOR_SEEDS] + [stochastic_program(0)]
+    programs += [k.vp for k in all_kernels()]
+    iss = _vector_against_iss(programs, vector_config, native_vector_soc)
+    assert Counter(s["stop"]["cause"] for s in iss)["ecall"] > len(VECTOR_SEEDS) // 2
+
+
+@pytest.mark.slow
+def test_many_vector_programs_match_iss_natively(vector_config, native_vector_soc):
+    from fenn_dma.rtl.vector.programs import random_vector_program
+    _vector_against_iss([random_vector_program(seed) for seed in SLOW_VECTOR_SEEDS], vector_config,
+                        native_vector_soc)
