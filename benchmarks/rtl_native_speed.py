@@ -125,11 +125,22 @@ def main() -> None:
     print(f"200 random programs (DMEM read back): native {native_batch * 1e3:.0f} ms "
           f"({native_batch / 200 * 1e3:.2f} ms each), cocotb {cocotb_batch:.1f} s, ISS {iss_batch:.2f} s")
 
+    if args.vector:
+        vector_cfg = SocConfig(imem_size=4096, dmem_size=16384, full_m=True, vector=True, vmem_size=8192,
+                               llm_size=256)
+        vector_soc = build_native(vector_cfg)
+        job = _check_job(0, _job(assemble(LOOP.format(n=200_000), "<long>"), config, 100_000_000, "no"), vector_cfg)
+        with NativeRun(vector_soc) as run:
+            t, c = time.perf_counter(), time.process_time()
+            rv = run.run(job)
+            wall, cpu = time.perf_counter() - t, time.process_time() - c
+        print(f"native harness, vector SoC (8 KiB VMEM, 256 B LLM per lane), the same loop: "
+              f"{rv['cycles'] / wall / 1e6:.2f} M cycles/s wall, {rv['cycles'] / cpu / 1e6:.2f} M cycles/s of CPU time")
+
     if not args.no_cold:
         _cold_build(soc_cfg, "scalar SoC (4 KiB IMEM, 1 KiB DMEM, full M)")
         if args.vector:
-            _cold_build(SocConfig(imem_size=4096, dmem_size=16384, full_m=True, vector=True, vmem_size=8192,
-                                  llm_size=256), "vector SoC (8 KiB VMEM, 256 B LLM per lane)")
+            _cold_build(vector_cfg, "vector SoC (8 KiB VMEM, 256 B LLM per lane)")
 
 
 if __name__ == "__main__":
