@@ -16,7 +16,7 @@ from fenn_dma.errors import FennError
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "asm": ("fenn_dma.isa.asm_cli", "assemble a .s file to a raw binary or ELF"),
     "disasm": ("fenn_dma.isa.disasm_cli", "disassemble a raw binary or ELF"),
-    "sim": ("fenn_dma.sim.sim_cli", "run a program on the ISS (or the RTL) and report its final state"),
+    "sim": ("fenn_dma.verify.sim_cli", "run a program on the ISS (or the RTL) and report its final state"),
     "demo": ("fenn_dma.demo", "assemble and run the example vector kernel on the ISS"),
     "rtl": ("fenn_dma.rtl.rtl_cli", "write the SoC's Verilog and port description"),
     "train": ("fenn_dma.host.train_cli", "train a spiking network (PyTorch)"),

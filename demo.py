@@ -11,11 +11,13 @@ from importlib import resources
 
 import numpy as np
 
+from fenn_dma.arch import LANES, ROW_BYTES
+
 COMMAND = "demo"
 HELP = "assemble and run the example vector kernel on the ISS"
 
 N_VEC, STEPS, DECAY, THRESHOLD = 8, 100, 31130, 2048   # as in firmware/kernels/lif_demo.s
-I_BASE = N_VEC * 64
+I_BASE = N_VEC * ROW_BYTES
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -45,12 +47,12 @@ def run(args) -> int:
     program = assemble(source, "firmware/kernels/lif_demo.s")
     rng = np.random.default_rng(args.seed)
     # Input currents in s4.11: around 0.03-0.08 per step, so neurons fire every ~10-40 steps.
-    current = rng.integers(60, 170, size=N_VEC * 32).astype(np.int16)
+    current = rng.integers(60, 170, size=N_VEC * LANES).astype(np.int16)
 
     machine = Machine(MachineConfig())
     machine.load(program)
-    machine.vmem[0:N_VEC * 64] = np.zeros(N_VEC * 32, dtype="<i2").view(np.uint8)
-    machine.vmem[I_BASE:I_BASE + N_VEC * 64] = current.astype("<i2").view(np.uint8)
+    machine.vmem[0:N_VEC * ROW_BYTES] = np.zeros(N_VEC * LANES, dtype="<i2").view(np.uint8)
+    machine.vmem[I_BASE:I_BASE + N_VEC * ROW_BYTES] = current.astype("<i2").view(np.uint8)
     t0 = time.perf_counter()
     stop = machine.run(engine=args.engine)
     seconds = time.perf_counter() - t0

@@ -6,9 +6,8 @@ Run: .venv/bin/python benchmarks/core_cpi.py
 from __future__ import annotations
 
 from fenn_dma.isa.assembler import assemble
-from fenn_dma.isa.table import ALL_EXTENSIONS, V
-from fenn_dma.sim.config import MachineConfig
-from fenn_dma.sim.rtl_backend import iss_state, run_many_on_rtl
+from fenn_dma.sim.config import profile
+from fenn_dma.verify.runner import iss_state, run_many_on_rtl
 
 KERNELS = {
     "straight-line ALU": "\n".join(["li a0, 1", "li a1, 2"] + ["add a0, a0, a1", "xor a1, a1, a0"] * 200) + "\necall\n",
@@ -54,8 +53,7 @@ KERNELS = {
 
 
 def main() -> None:
-    config = MachineConfig(imem_size=4096, dmem_size=1024, vmem_size=64, llm_size=64, dram_size=64,
-                           extensions=ALL_EXTENSIONS - {V})
+    config = profile("test-rtl")         # the RTL tests' scalar SoC (fenn_dma.arch)
     programs = {name: assemble(src, f"<{name}>") for name, src in KERNELS.items()}
     rtl = run_many_on_rtl(list(programs.values()), config)
     print(f"{'kernel':36} {'instr':>7} {'RTL cycles':>10} {'ISS cycles':>10} {'ratio':>6} {'CPI':>6}")

@@ -79,7 +79,7 @@ def main() -> None:
         designs.append(("FeNN-DMA core (RV32I+mul+Zbb+Zicsr)", "fenn_core", lambda: Core(config)))
     if "vector" in wanted and config.vector:
         designs.append((f"vector unit + {config.vmem_size // 1024} KiB VMEM + 32 LLMs", "vector_block",
-                        lambda: VectorBlock(VectorConfig(vmem_bytes=config.vmem_size, llm_bytes=config.llm_size))))
+                        lambda: VectorBlock(VectorConfig.from_machine(config))))
     if "soc" in wanted:
         designs.append((f"FeNN-DMA SoC ({args.profile}: {config.imem_size // 1024} KiB IMEM, "
                         f"{config.dmem_size // 1024} KiB DMEM{', vector' if config.vector else ''})",

@@ -15,12 +15,11 @@ HELP = "build the SoC for a board (ECP5 bitstream, or a Vivado project for the K
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from fenn_dma.rtl.config import PROFILES
+    from fenn_dma.cli_machine import add_profile_argument
 
     from .ecp5 import BOARDS
     parser.add_argument("--board", default="ulx3s-85f", choices=sorted(BOARDS) + ["kv260"])
-    parser.add_argument("--profile", choices=sorted(PROFILES),
-                        help="SoC configuration (default: ecp5 for ECP5 boards, kv260 for the KV260)")
+    add_profile_argument(parser, default=None, default_text="ecp5 for ECP5 boards, kv260 for the KV260")
     parser.add_argument("--full-m", action=argparse.BooleanOptionalAction, default=None,
                         help="build the whole M extension (default: the profile's choice)")
     parser.add_argument("--freq", type=float, help="target clock in MHz (default: the board's)")
@@ -29,9 +28,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from fenn_dma.rtl.config import profile
+    from fenn_dma.cli_machine import resolve_profile
+    from fenn_dma.rtl.config import SocConfig
     kv260 = args.board == "kv260"
-    config = profile(args.profile or ("kv260" if kv260 else "ecp5"))
+    config = SocConfig.from_spec(resolve_profile(args, default="kv260" if kv260 else "ecp5"))
     if args.full_m is not None:
         config = replace(config, full_m=args.full_m)
     if kv260:

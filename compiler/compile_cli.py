@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from fenn_dma.cli_machine import add_profile_argument, resolve_profile
+
 from .codegen import CompileOptions, MachineSizes
 from .fixedpoint import ROUNDINGS
 from .pipeline import compile_model, load_model
@@ -22,14 +24,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=int, default=1000, help="run length a v_sum readout is sized for")
     parser.add_argument("--window", type=int, default=1024, help="most steps per firmware call (buffers)")
     parser.add_argument("--dt", type=float, default=1.0, help="step in ms for NIR graphs without metadata")
-    parser.add_argument("--vmem", type=int, help="VMEM bytes of the target (default 524288)")
-    parser.add_argument("--dmem", type=int, help="DMEM bytes of the target (default 131072)")
+    add_profile_argument(parser)
+    parser.add_argument("--vmem", type=int, help="VMEM bytes of the target (default: the profile's)")
+    parser.add_argument("--dmem", type=int, help="DMEM bytes of the target (default: the profile's)")
     parser.add_argument("--listing", metavar="FILE.s", help="also write the generated assembly")
 
 
 def run(args: argparse.Namespace) -> int:
     net = load_model(args.model, dt=args.dt)
-    sizes = MachineSizes()
+    sizes = MachineSizes.from_spec(resolve_profile(args))
     if args.vmem:
         sizes.vmem = args.vmem
     if args.dmem:

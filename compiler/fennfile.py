@@ -2,12 +2,15 @@
 compiled network, versioned.
 
 A zip archive holding ``manifest.json`` (format name, version, network name,
+the machine it was compiled for (``machine``: a ``MachineSpec`` as a dict),
 I/O map, memory plan, fixed-point formats, kernel instruction counts,
 labels, metadata) and the memory images ``imem.bin``, ``dmem.bin``,
 ``vmem.bin`` (and ``llm.bin``, lane-major, when lane memories start with
 data; ``dram.bin``, the DRAM image of streamed weights, loaded at
 ``io["dram_base"]``), plus ``listing.s``, the generated assembly. A file of another format
-or an unknown version is refused with a clear error.
+or an unknown version is refused with a clear error. A version-2 file written
+before the machine was recorded is read as compiled for the default machine
+with its plan's memory sizes (what the compiler then assumed).
 """
 from __future__ import annotations
 
@@ -18,12 +21,22 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from fenn_dma.arch import DEFAULT_SPEC, MEMORY_NAMES, MachineSpec
+from fenn_dma.errors import FennError
+
 from .errors import ProgramFileError
 from .memory import MemoryPlan
 
 FORMAT = "fenn-dma program"
-VERSION = 2          # 2: DRAM image and DMA error words in the control block
-IMAGES = ("imem", "dmem", "vmem", "llm", "dram")
+VERSION = 2          # 2: DRAM image and DMA error words in the control block (and the machine, optional)
+IMAGES = MEMORY_NAMES
+
+
+def spec_of_plan(plan: MemoryPlan, machine: MachineSpec = DEFAULT_SPEC) -> MachineSpec:
+    """``machine`` with the memory sizes a plan was made for."""
+    s = plan.sizes
+    return machine.with_sizes(imem_size=s["imem"], dmem_size=s["dmem"], vmem_size=s["vmem"], llm_size=s["llm"],
+                              dram_size=s.get("dram", machine.dram_size))
 
 
 @dataclass
@@ -38,9 +51,15 @@ class FennProgram:
     metadata: dict = field(default_factory=dict)
     listing: str = ""
     version: int = VERSION
+    machine: MachineSpec | None = None     # None: the plan's sizes on the default machine
+
+    def __post_init__(self) -> None:
+        if self.machine is None:
+            self.machine = spec_of_plan(self.plan)
 
     def manifest(self) -> dict:
-        return {"format": FORMAT, "version": self.version, "name": self.name, "io": self.io,
+        return {"format": FORMAT, "version": self.version, "name": self.name, "machine": self.machine.to_dict(),
+                "io": self.io,
                 "plan": self.plan.to_json(), "formats": self.formats, "kernels": self.kernels,
                 "labels": self.labels, "metadata": self.metadata,
                 "images": {k: len(v) for k, v in self.images.items()}}
@@ -87,7 +106,12 @@ def load(path: str | Path) -> FennProgram:
     if "imem" not in images:
         raise ProgramFileError(f"{path}: damaged .fenn program (no imem image)")
     try:
+        machine = MachineSpec.from_dict(m["machine"]) if "machine" in m else None
+    except FennError as exc:
+        raise ProgramFileError(f"{path}: damaged .fenn program (machine: {exc})") from None
+    try:
         return FennProgram(m["name"], images, m["io"], MemoryPlan.from_json(m["plan"]), m.get("formats", {}),
-                           m.get("kernels", {}), m.get("labels", {}), m.get("metadata", {}), listing, m["version"])
+                           m.get("kernels", {}), m.get("labels", {}), m.get("metadata", {}), listing, m["version"],
+                           machine)
     except (KeyError, TypeError) as exc:
         raise ProgramFileError(f"{path}: damaged .fenn program (missing {exc})") from None

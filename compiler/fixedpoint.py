@@ -79,6 +79,10 @@ class FixedFormat:
         return np.asarray(q, dtype=np.float64) / self.scale
 
 
+DECAY_FORMAT = FixedFormat(1, 14)   # exp(-dt/tau) decays
+DECAY_SHIFT = 14                    # the shift of a multiply by a decay
+
+
 def quantize(x, fmt: FixedFormat, rounding: str = "nearest", rng: np.random.Generator | None = None):
     """Real values -> saturated integers of ``fmt`` (an int64 numpy array).
 

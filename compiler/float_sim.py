@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .model import ALIF, LI, Network, SpikeInput
+from .model import Network
 from .quantise import synapse_groups
 from .schedule import make_schedule
 
@@ -26,13 +26,15 @@ def simulate_float(net: Network, inputs: dict[str, np.ndarray], steps: int | Non
         (c.synapse.kind, float(c.synapse.tau) if c.synapse.kind == "exp" else None))
         for c in net.connections.values()}
     ring = {p: np.zeros((max(len(groups[p]), 1), B, maxoff + 1, pops[p].size)) for p in pops}
-    st = {p: {k: np.zeros((B, pops[p].size)) for k in ("V", "A", "rc")} for p in pops}
+    st = {p: {"V": np.zeros((B, pops[p].size))} for p in pops}
+    model_state = {p: {} if pops[p].is_input else pops[p].neuron.float_init((B, pops[p].size)) for p in pops}
     for p in pops:
         st[p]["I"] = np.zeros((max(len(groups[p]), 1), B, pops[p].size))
         if pops[p].initial_v is not None:
             st[p]["V"][:] = pops[p].initial_v
     spikes = {p: np.zeros((B, pops[p].size)) for p in pops}
-    rec = {p: {k: [] for k in ("V", "I", "A", "spikes")} for p in pops}
+    rec = {p: {k: [] for k in ("V", "I", "spikes") + ((pops[p].neuron.float_vars) if not pops[p].is_input
+                                                         else ())} for p in pops}
     D = maxoff + 1
     i_range: dict[str, tuple[float, float]] = {}     # over every synapse group's current
 
@@ -54,37 +56,29 @@ def simulate_float(net: Network, inputs: dict[str, np.ndarray], steps: int | Non
                     deliver(net.connections[n], spikes[g.source], t)
             pop = pops[name]
             nrn = pop.neuron
-            if isinstance(nrn, SpikeInput):
+            if pop.is_input:
                 spikes[name] = np.asarray(inputs[name][:, t], np.float64)
                 rec[name]["spikes"].append(spikes[name])
                 continue
             s = st[name]
             inp = ring[name][:, :, t % D].copy()
             ring[name][:, :, t % D] = 0
-            beta = np.exp(-net.dt / np.asarray(nrn.tau_mem, np.float64))
             exp = [k for k, (kind, _) in enumerate(groups[name]) if kind == "exp"]
+            bias = getattr(nrn, "bias", 0.0)
             for k in exp:      # the bias goes to the first exponential current, else to V
-                s["I"][k] = np.exp(-net.dt / groups[name][k][1]) * s["I"][k] + inp[k] + (nrn.bias if k == exp[0] else 0)
-            s["V"] = beta * s["V"] + sum(s["I"][k] for k in exp) + (0.0 if exp else nrn.bias)
+                s["I"][k] = np.exp(-net.dt / groups[name][k][1]) * s["I"][k] + inp[k] + (bias if k == exp[0] else 0)
+            s["V"] = nrn.float_leak(s["V"], net.dt) + sum(s["I"][k] for k in exp) + (0.0 if exp else bias)
             for k, (kind, _) in enumerate(groups[name]):
                 if kind == "delta":
                     s["V"] = s["V"] + inp[k]
-            if not isinstance(nrn, LI):
-                ref = int(round(nrn.refractory / net.dt))
-                if ref > 0:
-                    s["rc"] = s["rc"] - 1
-                    s["V"] = np.where(s["rc"] >= 0, nrn.v_reset, s["V"])   # held at v_reset
-                thr = nrn.threshold + (nrn.beta * s["A"] if isinstance(nrn, ALIF) else 0.0)
-                z = s["V"] > thr
-                s["V"] = np.where(z, nrn.v_reset, s["V"])
-                if ref > 0:
-                    s["rc"] = np.where(z, ref, s["rc"])
-                if isinstance(nrn, ALIF):
-                    s["A"] = np.exp(-net.dt / np.asarray(nrn.tau_adapt)) * s["A"] + z
-                spikes[name] = z.astype(np.float64)
+            ms = model_state[name]
+            s["V"], z = nrn.float_fire(s["V"], ms, net.dt)
+            if z is not None:
+                spikes[name] = np.asarray(z, np.float64)
                 rec[name]["spikes"].append(spikes[name])
-            for k in ("V", "A"):
-                rec[name][k].append(s[k].copy())
+            rec[name]["V"].append(s["V"].copy())
+            for k in nrn.float_vars:
+                rec[name][k].append(np.array(ms[k], np.float64))
             rec[name]["I"].append(s["I"].sum(axis=0))
             lo, hi = i_range.get(name, (0.0, 0.0))
             i_range[name] = (min(lo, float(s["I"].min())), max(hi, float(s["I"].max())))

@@ -25,7 +25,8 @@ def describe(p) -> str:
     for name, d in m.get("connections", {}).items():
         lines.append(f"  {name:<28} {'sparse' if d['sparse'] else 'dense':<6} {d['mode']:<6} latency {d['latency']}"
                      + (f"  weights in {d['placement'].upper()}" if "placement" in d else ""))
-    lines += ["", "memory map:", p.plan.table(), "", "instructions per kernel (static):"]
+    lines += ["", f"machine: {p.machine.describe()}", "", "memory map:", p.plan.table(), "",
+              "instructions per kernel (static):"]
     for k, n in p.kernels.items():
         lines.append(f"  {k:<28} {n:>6}")
     lines.append(f"  {'total':<28} {sum(p.kernels.values()):>6}  "

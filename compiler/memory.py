@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from fenn_dma.arch import MEMORY_NAMES
+
 from .errors import ResourceError
 
-MEMORIES = ("imem", "dmem", "vmem", "llm", "dram")   # dram: the program's DRAM image (streamed weights)
+MEMORIES = MEMORY_NAMES      # dram: the program's DRAM image (streamed weights)
 
 
 @dataclass

@@ -30,19 +30,17 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import ModelError
+from .neurons import ALIF, LI, LIF, NeuronModel, is_model, models  # noqa: F401  (the model API)
+from .neurons.base import positive
 
 READOUTS = (None, "v_sum", "v_max", "spike_count")
 RECORDABLE = ("v", "spikes")
 PLACEMENTS = ("auto", "vmem", "dram")
 
 
-def _positive(owner: str, name: str, value) -> None:
-    a = np.asarray(value, dtype=np.float64)
-    if np.any(np.isnan(a)) or np.any(a <= 0):   # inf: no leak (IF)
-        raise ModelError(f"{owner}: {name} must be > 0 (ms), got {value!r}")
-
-
 # --- neuron models ----------------------------------------------------------
+# LIF, ALIF, LI (and any other registered model) live in compiler/neurons/, one
+# class per model; a spike source is not a neuron model.
 
 @dataclass
 class SpikeInput:
@@ -51,53 +49,9 @@ class SpikeInput:
     kind = "input"
 
 
-@dataclass
-class LIF:
-    """Leaky integrate-and-fire. ``refractory`` in ms (rounded to steps)."""
-
-    tau_mem: float | np.ndarray = 20.0
-    threshold: float | np.ndarray = 1.0
-    v_reset: float | np.ndarray = 0.0
-    refractory: float = 0.0
-    bias: float | np.ndarray = 0.0          # constant input added every step
-
-    kind = "LIF"
-
-    def validate(self, owner: str) -> None:
-        _positive(owner, "tau_mem", self.tau_mem)
-        if self.refractory < 0:
-            raise ModelError(f"{owner}: refractory must be >= 0 ms, got {self.refractory}")
-
-
-@dataclass
-class ALIF(LIF):
-    """LIF with an adaptive threshold: threshold + beta * A, A decays with tau_adapt
-    and grows by 1 per spike."""
-
-    tau_adapt: float | np.ndarray = 2000.0
-    beta: float | np.ndarray = 0.0174
-
-    kind = "ALIF"
-
-    def validate(self, owner: str) -> None:
-        super().validate(owner)
-        _positive(owner, "tau_adapt", self.tau_adapt)
-
-
-@dataclass
-class LI:
-    """Leaky integrator readout (never spikes)."""
-
-    tau_mem: float | np.ndarray = 20.0
-    bias: float | np.ndarray = 0.0
-
-    kind = "LI"
-
-    def validate(self, owner: str) -> None:
-        _positive(owner, "tau_mem", self.tau_mem)
-
-
-NEURON_TYPES = (SpikeInput, LIF, ALIF, LI)
+def neuron_types() -> tuple[type, ...]:
+    """The classes a population's ``neuron`` may be: SpikeInput and every registered model."""
+    return (SpikeInput,) + tuple(models().values())
 
 
 # --- synapses ---------------------------------------------------------------
@@ -202,7 +156,7 @@ def initial_values(value, size: int, owner: str) -> np.ndarray:
 class Population:
     name: str
     size: int
-    neuron: SpikeInput | LIF | ALIF | LI
+    neuron: SpikeInput | NeuronModel      # LIF, ALIF, LI or another registered model
     record: tuple[str, ...] = ()
     readout: str | None = None
     # Fixed-point formats by variable ("V", "A", "readout"), e.g. {"V": "s6.9"};
@@ -216,8 +170,13 @@ class Population:
         return self.neuron.kind
 
     @property
+    def is_input(self) -> bool:
+        """A spike source (not a neuron model)."""
+        return isinstance(self.neuron, SpikeInput)
+
+    @property
     def spiking(self) -> bool:
-        return self.kind in ("input", "LIF", "ALIF")
+        return self.is_input or self.neuron.spiking
 
 
 @dataclass
@@ -265,7 +224,7 @@ class Network:
     """Populations and the connections between them; ``dt`` in ms."""
 
     def __init__(self, dt: float = 1.0, name: str = "network"):
-        _positive(f"network {name!r}", "dt", dt)
+        positive(f"network {name!r}", "dt", dt)
         self.dt = float(dt)
         self.name = name
         self.populations: dict[str, Population] = {}
@@ -280,30 +239,32 @@ class Network:
         owner = f"population {name!r}"
         if name in self.populations:
             raise ModelError(f"{owner} is defined twice")
-        if not isinstance(neuron, NEURON_TYPES):
+        source = isinstance(neuron, SpikeInput)
+        if not (source or is_model(neuron)):
             raise ModelError(f"{owner}: unsupported neuron model {type(neuron).__name__}; "
-                             f"allowed: {', '.join(t.__name__ for t in NEURON_TYPES)}")
+                             f"allowed: {', '.join(t.__name__ for t in neuron_types())}")
         if int(size) != size or size <= 0:
             raise ModelError(f"{owner}: size must be a positive integer, got {size!r}")
-        if not isinstance(neuron, SpikeInput):
+        if not source:
             neuron.validate(owner)
         record = tuple(record)
         for r in record:
             if r not in RECORDABLE:
                 raise ModelError(f"{owner}: cannot record {r!r}; allowed: {', '.join(RECORDABLE)}")
-        if "spikes" in record and neuron.kind == "LI":
-            raise ModelError(f"{owner}: an LI readout does not spike; record 'v' instead")
-        if record and neuron.kind == "input":
+        if "spikes" in record and not source and not neuron.spiking:
+            raise ModelError(f"{owner}: an {neuron.name} readout does not spike; record 'v' instead")
+        if record and source:
             raise ModelError(f"{owner}: a spike source records nothing (its spikes are the host's input)")
         if readout not in READOUTS:
             raise ModelError(f"{owner}: unknown readout {readout!r}; allowed: {READOUTS[1:]}")
-        if readout == "spike_count" and neuron.kind in ("LI", "input"):
-            raise ModelError(f"{owner}: readout 'spike_count' needs a spiking (LIF/ALIF) population")
-        if readout in ("v_sum", "v_max") and neuron.kind == "input":
+        if readout == "spike_count" and (source or not neuron.spiking):
+            spiking = "/".join(n for n, m in models().items() if m.spiking)
+            raise ModelError(f"{owner}: readout 'spike_count' needs a spiking ({spiking}) population")
+        if readout in ("v_sum", "v_max") and source:
             raise ModelError(f"{owner}: a spike source has no V for readout {readout!r}")
         v0 = None
         if initial_v is not None:
-            if neuron.kind == "input":
+            if source:
                 raise ModelError(f"{owner}: a spike source has no V to initialise")
             v0 = initial_values(initial_v, int(size), f"{owner}: initial_v")
         pop = Population(name, int(size), neuron, record, readout, dict(formats or {}), dict(ranges or {}), v0)
@@ -325,13 +286,13 @@ class Network:
                 raise ModelError(f"{owner}: population {p.name!r} is not part of this network")
         if not source.spiking:
             raise ModelError(f"{owner}: source {source.name!r} ({source.kind}) does not spike")
-        if target.kind == "input":
+        if target.is_input:
             raise ModelError(f"{owner}: target {target.name!r} is a spike source and takes no input")
         synapse = synapse if synapse is not None else Delta()
         if not isinstance(synapse, (Delta, Exponential)):
             raise ModelError(f"{owner}: unsupported synapse {type(synapse).__name__}; allowed: Delta, Exponential")
         if isinstance(synapse, Exponential):
-            _positive(owner, "synapse tau", synapse.tau)
+            positive(owner, "synapse tau", synapse.tau)
         if int(latency) != latency or latency < 0:
             raise ModelError(f"{owner}: latency must be an integer >= 0 steps, got {latency!r}")
         if isinstance(connectivity, FixedProbability):

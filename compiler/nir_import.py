@@ -1,12 +1,19 @@
 """NIR graphs (``nir.read`` / ``nir.NIRGraph``) -> the compiler's :class:`Network`.
 
+The reader of the one NIR reader/writer pair (the writer is
+``compiler/nir_export.py``); ``fenn_dma.host.nir_io`` reads trained networks
+through it.
+
 Mapping (docs/compiler.md, "NIR import"):
 
 - ``Input`` -> a :class:`SpikeInput` population; ``Output`` marks the
   population that feeds it as the network's output (LI: record V and the
   readout; spiking: record spikes and count them).
-- ``LIF`` / ``IF`` / ``LI`` -> LIF / LIF with no leak / LI with Delta synapses;
-  ``CubaLIF`` / ``CubaLI`` -> LIF / LI with an Exponential synapse.
+- Neuron nodes -> the neuron model whose ``nir_types`` name the node's type
+  (compiler/neurons/: ``LIF`` / ``IF`` / ``LI`` -> LIF / LIF with no leak / LI
+  with Delta synapses; ``CubaLIF`` / ``CubaLI`` -> LIF / LI with an
+  Exponential synapse), built by the model's ``from_nir``; a node with
+  ``metadata["fenn_dma"]`` -> the model its ``model`` key names.
 - Every path from a population through ``Affine`` / ``Linear`` (at most one
   weight matrix), ``Scale`` and ``Delay`` nodes into a neuron node becomes one
   connection; a path without a matrix is one-to-one. An ``Affine`` bias is a
@@ -15,8 +22,12 @@ Mapping (docs/compiler.md, "NIR import"):
   and Norse's convention): ``alpha = 1 - dt/tau_syn``, ``beta = 1 - dt/tau_mem``,
   and the input gains ``(dt/tau_syn) w_in`` and ``(dt/tau_mem) r`` folded into
   the incoming weights (IF: ``V += r x``). Nodes written by
-  ``fenn_dma.host.nir_io`` carry ``metadata["fenn_dma"]`` with the exact
-  parameters in ms (and ALIF's), which are used as they are.
+  ``compiler/nir_export.py`` carry ``metadata["fenn_dma"]`` with the exact
+  parameters in ms (each model's ``nir_metadata``), which are used as they are.
+- Order: the populations and connections (their order is part of the
+  compiled program) follow the graph's nodes; a file keeps them sorted by
+  name, so graphs written by ``compiler/nir_export.py`` list the order they
+  were written in (graph metadata ``fenn_dma_nodes``), which is used.
 - Latency: graph metadata ``latency_steps`` if present (every connection has
   that latency), else the ``latency`` argument, else 0 on feed-forward edges
   and 1 on edges that close a cycle (snnTorch's recurrent convention).
@@ -35,7 +46,8 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ModelError
-from .model import ALIF, LI, LIF, Delta, Dense, Exponential, Network, SpikeInput
+from .model import Delta, Dense, Exponential, Network, SpikeInput
+from .neurons import model_class, models
 
 DELAY_KEY = "fenn.delays"
 
@@ -58,38 +70,42 @@ def _size(node) -> int:
     raise ModelError(f"NIR node of type {type(node).__name__} has no size")
 
 
-def read_nir(path: str | Path, **kw) -> Network:
+def load_graph(path: str | Path):
+    """The ``nir.NIRGraph`` in a file (``nir.read``), or a ModelError saying why not."""
     import nir
     path = Path(path)
     if not path.is_file():
         raise ModelError(f"NIR file {path} not found")
     try:
-        graph = nir.read(str(path))
+        return nir.read(str(path))
     except Exception as exc:   # h5py / nir raise many kinds
         raise ModelError(f"{path}: not a readable NIR file ({exc})") from None
-    return from_nir(graph, name=path.stem, **kw)
+
+
+def read_nir(path: str | Path, **kw) -> Network:
+    return from_nir(load_graph(path), name=Path(path).stem, **kw)
 
 
 def from_nir(graph, dt: float = 1.0, latency: int | None = None, readout: str = "v_sum",
              name: str = "nir") -> Network:
     """``dt`` in ms (nodes' ``fenn_dma`` metadata overrides it)."""
     import nir
-    nodes, edges = graph.nodes, [tuple(e) for e in graph.edges]
-    neuron_types = (nir.LIF, nir.IF, nir.LI, nir.CubaLIF, nir.CubaLI)
+    nodes, edges = _written_order(graph), [tuple(e) for e in graph.edges]
+    neuron_types = tuple(getattr(nir, t) for t in _foreign_models())
     path_types = (nir.Affine, nir.Linear, nir.Scale, nir.Delay)
     for key, node in nodes.items():
         if isinstance(node, nir.NIRGraph):
             raise ModelError(f"NIR node {key!r}: nested graphs are not supported; flatten the graph first")
         if not isinstance(node, neuron_types + path_types + (nir.Input, nir.Output)):
             raise ModelError(f"NIR node {key!r} ({type(node).__name__}) is not supported: the compiler maps "
-                             "Input, Output, Affine, Linear, Scale, Delay, IF, LIF, CubaLIF, LI, CubaLI")
+                             f"Input, Output, Affine, Linear, Scale, Delay, {', '.join(_foreign_models())}")
     for a, b in edges:
         for k in (a, b):
             if k not in nodes:
                 raise ModelError(f"NIR edge ({a!r}, {b!r}) names an unknown node {k!r}")
     gmeta = dict(graph.metadata or {})
     reduce = str(gmeta.get("readout_reduce", ""))
-    if reduce in ("max", "mean"):      # written by fenn_dma.host.nir_io
+    if reduce in ("max", "mean"):      # written by compiler/nir_export.py
         readout = "v_max" if reduce == "max" else "v_sum"
     if "latency_steps" in gmeta:
         latency = int(gmeta["latency_steps"])
@@ -127,9 +143,11 @@ def from_nir(graph, dt: float = 1.0, latency: int | None = None, readout: str = 
     for key, (neuron, size, *rest) in pops.items():
         kw = {}
         if key in outputs:
-            if isinstance(neuron, LI):
+            if isinstance(neuron, SpikeInput):
+                pass
+            elif not neuron.spiking:
                 kw = {"record": ("v",), "readout": readout if readout in ("v_sum", "v_max") else "v_sum"}
-            elif not isinstance(neuron, SpikeInput):
+            else:
                 kw = {"record": ("spikes",), "readout": "spike_count"}
         created[key] = (net.population(key, size, neuron, **kw), rest[0] if rest else None)
     merged: dict[tuple[str, str, int], list] = {}
@@ -153,7 +171,7 @@ def from_nir(graph, dt: float = 1.0, latency: int | None = None, readout: str = 
         nonzero = sum((w != 0).astype(int) for _, w, _ in branches)
         groups = [branches] if nonzero.max(initial=0) <= 1 else [[b] for b in branches]
         for group in groups:
-            # delay branches of one projection (as fenn_dma.host.nir_io writes them) become one
+            # delay branches of one projection (as compiler/nir_export.py writes them) become one
             # connection with per-synapse delays
             w = sum(b[1] for b in group)
             d = sum(np.where(b[1] != 0, b[2], 0) for b in group) if len(group) > 1 else group[0][2]
@@ -165,23 +183,47 @@ def from_nir(graph, dt: float = 1.0, latency: int | None = None, readout: str = 
     return net
 
 
+def _written_order(graph) -> dict:
+    """The graph's nodes, in the order ``compiler/nir_export.py`` wrote them when
+    the graph says so (metadata ``fenn_dma_nodes``; a file keeps its nodes sorted
+    by name), else as they come."""
+    import json
+    order = (graph.metadata or {}).get("fenn_dma_nodes")
+    if isinstance(order, str):
+        try:
+            names = json.loads(order)
+        except ValueError:
+            names = None
+        if isinstance(names, list) and sorted(names) == sorted(graph.nodes):
+            return {k: graph.nodes[k] for k in names}
+    return graph.nodes
+
+
+def _foreign_models() -> dict:
+    """{NIR node type name: neuron model} for graphs without fenn_dma metadata (each
+    model's ``nir_types``; the first registered model wins)."""
+    out = {}
+    for cls in models().values():
+        for t in cls.nir_types:
+            out.setdefault(t, cls)
+    return out
+
+
 def _neuron(key, node, dt):
     import nir
     meta = dict(node.metadata or {})
     n = _size(node)
     where = f"NIR node {key!r} ({type(node).__name__})"
     if meta.get("fenn_dma"):
-        model = str(meta.get("model", "LIF"))
-        tau_mem = float(meta["tau_mem_ms"])
+        try:
+            cls = model_class(str(meta.get("model", "LIF")))
+        except ModelError as exc:
+            raise ModelError(f"{where}: {exc}") from None
         syn = Exponential(float(meta["tau_syn_ms"])) if isinstance(node, (nir.CubaLIF, nir.CubaLI)) else Delta()
-        gain = np.ones(n)
-        if model == "LI":
-            return LI(tau_mem=tau_mem), syn, gain
-        common = dict(tau_mem=tau_mem, threshold=float(meta["threshold"]),
-                      refractory=float(meta.get("refractory", 0)) * dt)
-        if model == "ALIF":
-            return ALIF(tau_adapt=float(meta["tau_adapt_ms"]), beta=float(meta["beta_adapt"]), **common), syn, gain
-        return LIF(**common), syn, gain
+        try:
+            return cls.from_nir(node, meta, dt), syn, np.ones(n)
+        except NotImplementedError as exc:
+            raise ModelError(f"{where}: {exc}") from None
 
     def euler_tau(tau_s, label):
         tau_ms = _arr(tau_s, n) * 1e3
@@ -209,10 +251,8 @@ def _neuron(key, node, dt):
         gain = kmem * _arr(node.r, n)
         syn = Delta()
         bias = kmem * v_leak
-    if isinstance(node, (nir.LI, nir.CubaLI)):
-        return LI(tau_mem=tmem, bias=bias), syn, gain
-    v_reset = _arr(node.v_reset, n) if getattr(node, "v_reset", None) is not None else 0.0
-    return LIF(tau_mem=tmem, threshold=_arr(node.v_threshold, n), v_reset=v_reset, bias=bias), syn, gain
+    cls = next(c for t, c in _foreign_models().items() if isinstance(node, getattr(nir, t)))
+    return cls.from_nir(node, {}, dt, tau_mem=tmem, bias=bias), syn, gain
 
 
 def _paths(src, succ, nodes, pops, path_types):

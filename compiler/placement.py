@@ -23,13 +23,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from fenn_dma.arch import ROW_BYTES
 from fenn_dma.isa import csrs
 
 from .errors import ResourceError
 from .quantise import QConnection, QPopulation
 from .sparse_layout import EllLayout, ell_layout
 
-VEC = 64
+VEC = ROW_BYTES
 
 
 @dataclass

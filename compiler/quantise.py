@@ -22,14 +22,15 @@ import numpy as np
 from fenn_dma.isa.table import ROUND_NEAREST, ROUND_STOCHASTIC, ROUND_TRUNC
 
 from .errors import ModelError
-from .fixedpoint import ROUNDINGS, FixedFormat, FixedPointError, format_for_range, quantize
-from .model import ALIF, LI, Connection, Dense, Exponential, Network, Population, SpikeInput
+from .fixedpoint import (DECAY_FORMAT, DECAY_SHIFT, ROUNDINGS, FixedFormat, FixedPointError, format_for_range,
+                         quantize)
+from .model import Connection, Exponential, Network, Population
+from .neurons import model_class
+from .neurons.base import NeuronModel
 from .schedule import Schedule, make_schedule
 
 LANES = 32
-DECAY_FORMAT = FixedFormat(1, 14)
-DECAY_SHIFT = 14
-DEFAULT_A_FORMAT = FixedFormat(8, 7)
+INPUT = "input"     # QPopulation.kind of a spike source (not a neuron model)
 ROUND_CODES = {"truncate": ROUND_TRUNC, "nearest": ROUND_NEAREST, "stochastic": ROUND_STOCHASTIC}
 
 
@@ -53,9 +54,9 @@ class QSynapse:
 class QPopulation:
     name: str
     size: int
-    kind: str                       # input | LIF | ALIF | LI
+    kind: str                       # "input" or a neuron model's name (compiler/neurons)
     v_fmt: FixedFormat | None = None
-    a_fmt: FixedFormat | None = None
+    a_fmt: FixedFormat | None = None      # ALIF's A
     synapses: list[QSynapse] = field(default_factory=list)    # in order of first incoming connection
     params: dict[str, np.ndarray] = field(default_factory=dict)   # int arrays (size,)
     badapt_shift: int = 0
@@ -66,6 +67,17 @@ class QPopulation:
     record: tuple[str, ...] = ()
     ring_depth: int = 0             # LLM ring slots (power of two); 0: no ring
     initial_v: np.ndarray | None = None   # int (size,) V at initialisation; None: 0
+    extra: dict = field(default_factory=dict)   # a neuron model's own scalars/formats
+
+    @property
+    def is_input(self) -> bool:
+        """A spike source: the host supplies its spikes; no state, no update."""
+        return self.kind == INPUT
+
+    @property
+    def model(self) -> type[NeuronModel] | None:
+        """The neuron model's class (compiler/neurons), None for a spike source."""
+        return None if self.is_input else model_class(self.kind)
 
     @property
     def chunks(self) -> int:
@@ -81,7 +93,7 @@ class QPopulation:
 
     @property
     def spiking(self) -> bool:
-        return self.kind in ("input", "LIF", "ALIF")
+        return self.is_input or self.model.spiking
 
     @property
     def exp_groups(self) -> list[int]:
@@ -101,13 +113,13 @@ class QPopulation:
     def multiplies(self) -> tuple[str, ...]:
         """The multiplies of the neuron update in program order (one RNG advance
         each under stochastic rounding)."""
-        if self.kind == "input":
+        if self.is_input:
             return ()
-        ops = tuple(f"alpha{suffix(k)}" for k in self.exp_groups)
-        ops += ("beta",)
-        if self.kind == "ALIF":
-            ops += ("badapt", "rho")
-        return ops
+        return tuple(f"alpha{suffix(k)}" for k in self.exp_groups) + self.model.rng_draws(self)
+
+    def state_vars(self) -> tuple[str, ...]:
+        """The neuron model's int16 state besides V and the currents I<k> (e.g. A, rc)."""
+        return () if self.is_input else self.model.state_vars(self)
 
 
 @dataclass
@@ -154,11 +166,8 @@ class QNetwork:
         for p in self.populations.values():
             if p.v_fmt is not None:
                 out[f"{p.name}.V"] = str(p.v_fmt)
-            if p.a_fmt is not None:
-                out[f"{p.name}.A"] = str(p.a_fmt)
-            if p.kind == "ALIF":
-                out[f"{p.name}.beta"] = f"A*beta>>{p.badapt_shift}"
-            if p.kind != "input":
+            if not p.is_input:
+                out.update({f"{p.name}.{k}": f for k, f in p.model.formats(p).items()})
                 out[f"{p.name}.decays"] = str(DECAY_FORMAT)
         return out
 
@@ -222,56 +231,66 @@ def quantise(net: Network, rounding: str = "nearest", seed: int = 1, n_steps: in
     return QNetwork(net.name, net.dt, pops, conns, sched, rounding, seed, rng_seed)
 
 
+class QuantContext:
+    """What a neuron model's ``quantise(q, ctx)`` quantises with: the population's
+    owner string (for errors), ``dt``, size and V format, and helpers that name the
+    parameter in their errors as ``"population 'h': <param> ..."``."""
+
+    def __init__(self, net: Network, pop: Population, q: QPopulation, measured: dict):
+        self.net, self.pop, self.q, self.measured = net, pop, q, measured
+        self.owner = f"population {pop.name!r}"
+        self.dt = net.dt
+        self.size = pop.size
+
+    def per_neuron(self, value, param: str) -> np.ndarray:
+        """A (size,) float array from a scalar or per-neuron value."""
+        return _per_neuron(value, self.size, f"{self.owner}: {param}")
+
+    def decay(self, tau, param: str) -> np.ndarray:
+        """``exp(-dt / tau)`` in the decay format s1.14 (multiplies shift by DECAY_SHIFT)."""
+        return _decay(self.dt, tau, self.size, f"{self.owner}: {param}")
+
+    def quant(self, values, fmt: FixedFormat, param: str) -> np.ndarray:
+        """Values rounded to ``fmt`` (an error when one does not fit)."""
+        return _q(values, fmt, f"{self.owner}: {param}")
+
+    def value(self, value, param: str) -> np.ndarray:
+        """A per-neuron value in V's format (threshold, reset, bias)."""
+        return self.quant(self.per_neuron(value, param), self.q.v_fmt, param)
+
+    def format(self, var: str, default) -> FixedFormat:
+        """The format of state variable ``var``: declared, ranged, measured, else ``default()``."""
+        return _format(self.pop, var, self.measured, default)
+
+    def common(self) -> None:
+        """The parameters every model with synaptic input has: the decays ``alpha<k>``
+        of its exponential currents, the initial V and the ``bias`` (the model's
+        ``bias`` attribute, default 0)."""
+        q = self.q
+        for k in q.exp_groups:
+            q.params[f"alpha{suffix(k)}"] = self.decay(q.synapses[k].tau, "synapse tau")
+        if self.pop.initial_v is not None:
+            q.initial_v = _q(self.pop.initial_v, q.v_fmt, f"{self.owner}: initial_v")
+        q.params["bias"] = self.value(getattr(self.pop.neuron, "bias", 0.0), "bias")
+
+
 def _quantise_population(net: Network, pop: Population, measured: dict, n_steps: int) -> QPopulation:
     n = pop.neuron
     q = QPopulation(pop.name, pop.size, pop.kind, record=pop.record, readout=pop.readout)
-    if isinstance(n, SpikeInput):
+    if pop.is_input:
         return q
     owner = f"population {pop.name!r}"
     incoming = net.incoming(pop)
     q.synapses = [QSynapse(kind, tau) for kind, tau in synapse_groups(incoming)]
     max_w = max([float(np.abs(c.dense_arrays()[0]).max(initial=0.0)) for c in incoming] + [0.0])
-    thr = np.abs(np.asarray(getattr(n, "threshold", 0.0))).max()
 
     def default_v():
-        bound = max(2.0 * thr, 4.0 * max_w, 1.0,
-                    float(np.abs(np.asarray(getattr(n, "v_reset", 0.0))).max()) * 1.5)
+        bound = n.v_bound(max_w)
         return format_for_range(-bound, bound)
 
     q.v_fmt = _format(pop, "V", measured, default_v)
-    size = pop.size
     v = q.v_fmt
-    q.params["beta"] = _decay(net.dt, n.tau_mem, size, f"{owner}: tau_mem")
-    for k in q.exp_groups:
-        q.params[f"alpha{suffix(k)}"] = _decay(net.dt, q.synapses[k].tau, size, f"{owner}: synapse tau")
-    if pop.initial_v is not None:
-        q.initial_v = _q(pop.initial_v, v, f"{owner}: initial_v")
-    q.params["bias"] = _q(_per_neuron(n.bias, size, f"{owner}: bias"), v, f"{owner}: bias")
-    if isinstance(n, LI):
-        pass
-    else:
-        q.params["thr"] = _q(_per_neuron(n.threshold, size, f"{owner}: threshold"), v, f"{owner}: threshold")
-        q.params["reset"] = _q(_per_neuron(n.v_reset, size, f"{owner}: v_reset"), v, f"{owner}: v_reset")
-        q.refractory = int(round(n.refractory / net.dt))
-        if q.refractory > 32767:
-            raise ModelError(f"{owner}: refractory period of {q.refractory} steps exceeds 32767")
-    if isinstance(n, ALIF):
-        q.a_fmt = _format(pop, "A", measured, lambda: DEFAULT_A_FORMAT)
-        if q.a_fmt.frac_bits > 14 or q.a_fmt.max_value < 1.0:
-            raise ModelError(f"{owner}: A format {q.a_fmt} cannot hold the increment 1.0 per spike")
-        q.params["rho"] = _decay(net.dt, n.tau_adapt, size, f"{owner}: tau_adapt")
-        b = _per_neuron(n.beta, size, f"{owner}: beta")
-        try:
-            bfmt = format_for_range(min(b.min(), 0.0), max(b.max(), 0.0))
-        except Exception as exc:
-            raise ModelError(f"{owner}: beta: {exc}") from None
-        fb = min(bfmt.frac_bits, v.frac_bits + 15 - q.a_fmt.frac_bits)
-        shift = q.a_fmt.frac_bits + fb - v.frac_bits
-        if fb < 0 or shift < 0:
-            raise ModelError(f"{owner}: beta = {b.max():g} with A {q.a_fmt} and V {v} needs a multiply "
-                             f"shift of {shift}; allowed 0..15 (pick formats with A.frac <= V.frac + 15)")
-        q.params["badapt"] = _q(b, FixedFormat(15 - fb, fb), f"{owner}: beta")
-        q.badapt_shift = shift
+    n.quantise(q, QuantContext(net, pop, q, measured))
     if pop.readout == "v_sum":
         if "readout" in pop.formats:
             rf = _format(pop, "readout", {}, None)

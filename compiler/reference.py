@@ -19,6 +19,7 @@ from fenn_dma.isa.table import ROUND_NEAREST, ROUND_STOCHASTIC, ROUND_TRUNC
 from fenn_dma.sim import lanes as L
 
 from .errors import ModelError
+from .neurons import IntOps
 from .quantise import DECAY_SHIFT, LANES, QConnection, QNetwork, QPopulation, suffix
 
 I16_MIN, I16_MAX = -32768, 32767
@@ -28,8 +29,8 @@ I16_MIN, I16_MAX = -32768, 32767
 class PopState:
     V: np.ndarray | None = None
     I: dict[int, np.ndarray] = field(default_factory=dict)   # per exponential synapse group
-    A: np.ndarray | None = None
-    rc: np.ndarray | None = None
+    # the neuron model's own state (QPopulation.state_vars(): e.g. A, rc), (B, Npad) int16
+    vars: dict[str, np.ndarray] = field(default_factory=dict)
     readout: np.ndarray | None = None
     # input accumulators per (synapse group, "direct" | "ring"): (B, Npad) or (B, depth, Npad)
     acc: dict[tuple[int, str], np.ndarray] = field(default_factory=dict)
@@ -66,13 +67,12 @@ class ReferenceSimulator:
         for p in self.q.populations.values():
             z = lambda: np.zeros((B, p.padded), np.int16)  # noqa: E731
             s = PopState(spikes=np.zeros((B, p.size), bool))
-            if p.kind != "input":
+            if not p.is_input:
                 s.V = z()
                 if p.initial_v is not None:
                     s.V[:, :p.size] = p.initial_v
                 s.I = {k: z() for k in p.exp_groups}
-                s.A = z() if p.kind == "ALIF" else None
-                s.rc = z() if p.refractory > 0 else None
+                s.vars = {name: z() for name in p.state_vars()}
                 if p.readout == "v_max":
                     s.readout = np.full((B, p.padded), I16_MIN, np.int16)
                 elif p.readout:
@@ -199,16 +199,16 @@ class ReferenceSimulator:
         par = {k: np.pad(v, (0, pop.padded - pop.size)).astype(np.int16) for k, v in pop.params.items()}
         inp = {k: self._input(pop, k) for k in range(len(pop.synapses))}
 
-        def mul(x, name, shift=DECAY_SHIFT):
-            return L.vmul(x, par[name], shift, rnd, sat, rng_out=rng[name])
+        ops = IntOps(par, rnd, sat, rng, DECAY_SHIFT)
+        model = pop.model
 
         for k in pop.exp_groups:
-            st.I[k] = mul(st.I[k], f"alpha{suffix(k)}")
+            st.I[k] = ops.mul(st.I[k], f"alpha{suffix(k)}")
             if inp[k] is not None:
                 st.I[k] = L.vadd(st.I[k], inp[k], sat=sat)
             if k == pop.bias_group:
                 st.I[k] = L.vadd(st.I[k], par["bias"], sat=sat)
-        st.V = mul(st.V, "beta")
+        st.V = model.int_leak(pop, ops, st.V)
         for k in pop.exp_groups:
             st.V = L.vadd(st.V, st.I[k], sat=sat)
         for k, g in enumerate(pop.synapses):
@@ -216,21 +216,7 @@ class ReferenceSimulator:
                 st.V = L.vadd(st.V, inp[k], sat=sat)
         if pop.bias_group is None:
             st.V = L.vadd(st.V, par["bias"], sat=sat)
-        z = None
-        if pop.kind != "LI":
-            if pop.refractory > 0:
-                st.rc = L.vsub(st.rc, np.int16(1), sat=True)
-                st.V = np.where(st.rc >= 0, par["reset"], st.V)     # held at v_reset
-            thr = par["thr"]
-            if pop.kind == "ALIF":
-                thr = L.vadd(thr, mul(st.A, "badapt", pop.badapt_shift), sat=sat)
-            z = st.V > thr
-            st.V = np.where(z, par["reset"], st.V)
-            if pop.refractory > 0:
-                st.rc = np.where(z, np.int16(pop.refractory), st.rc)
-            if pop.kind == "ALIF":
-                st.A = mul(st.A, "rho")
-                st.A = np.where(z, L.vadd(st.A, np.int16(1 << pop.a_fmt.frac_bits), sat=sat), st.A)
+        st.V, z = model.int_fire(pop, ops, st.V, st.vars)
         if pop.readout == "v_sum":
             term = L.vsrai(st.V, pop.readout_shift, readout_round(self.q)) if pop.readout_shift else st.V
             st.readout = L.vadd(st.readout, term, sat=True)
@@ -257,7 +243,7 @@ class ReferenceSimulator:
                 self._deliver(pop, pending[name], lambda s: prev[s])
             if q.schedule.before_update[name]:
                 self._deliver(pop, q.schedule.before_update[name], lambda s: cur[s])
-            if pop.kind == "input":
+            if pop.is_input:
                 cur[name] = np.asarray(inputs[name], bool).reshape(self.batch, pop.size)
             else:
                 z = self._update(pop)
@@ -270,7 +256,7 @@ class ReferenceSimulator:
         """``inputs[name]``: (B, T, size) spikes of every spike source; runs ``steps``
         (default T) steps from the current state and returns the records and readouts."""
         q = self.q
-        srcs = [p for p in q.populations.values() if p.kind == "input"]
+        srcs = [p for p in q.populations.values() if p.is_input]
         for p in srcs:
             if p.name not in inputs:
                 raise ModelError(f"no input spikes for spike source {p.name!r}")

@@ -10,8 +10,9 @@ read records and readouts back.
 start from the initial state (the firmware re-initialises itself).
 
 A program with streamed weights carries a DRAM image; it is loaded into the
-machine's DRAM at ``io["dram_base"]`` (without a ``config``, the ISS's DRAM is
-sized to the image). A DMA error stops the firmware with ``ebreak`` after it
+machine's DRAM at ``io["dram_base"]`` (without a ``config``, the ISS is the
+program's machine with its DRAM sized to the image; a ``config`` for another
+machine is refused with :class:`fenn_dma.arch.MachineMismatch`). A DMA error stops the firmware with ``ebreak`` after it
 stored the MM2S status and address in the control block: :class:`RunError`
 says which transfer failed and why.
 """
@@ -21,8 +22,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from fenn_dma.arch import ROW_BYTES, MachineSpec, check_compatible
 from fenn_dma.errors import FennError
 from fenn_dma.isa import csrs
+from fenn_dma.isa.program import MEMORIES as PROGRAM_MEMORIES
 from fenn_dma.isa.program import Program
 
 from .errors import ModelError
@@ -56,22 +59,36 @@ def unpack_spikes(words: np.ndarray, n: int) -> np.ndarray:
     return bits[:, :n].astype(bool)
 
 
+def program_machine(program) -> MachineSpec:
+    """The machine a program (a ``FennProgram`` or a ``Compiled``) was compiled for."""
+    from .fennfile import spec_of_plan
+    return getattr(program, "machine", None) or spec_of_plan(program.plan)
+
+
 class Runtime:
+    """``config``: the ISS machine (``MachineConfig``) to run on; by default the
+    program's own machine with a DRAM model the size of its DRAM image. A machine
+    that does not match the program's (``fenn_dma.arch.mismatches``) is refused."""
+
     def __init__(self, program, engine: str = "fast", config=None):
         from fenn_dma.sim import Machine, MachineConfig
         self.images = dict(program.images)
         self.io = program.io
         self.engine = engine
+        self.spec = program_machine(program)
         dram = self.images.get("dram", b"")
         base = int(self.io.get("dram_base", 0))
         if config is None:
-            config = MachineConfig(dram_size=max(-(-len(dram) // 64) * 64, 64), dram_base=base)
-        elif dram and (config.dram_base > base or base + len(dram) > config.dram_base + config.dram_size):
+            config = MachineConfig.from_spec(self.spec, dram_size=max(-(-len(dram) // ROW_BYTES) * ROW_BYTES,
+                                                                      ROW_BYTES), dram_base=base)
+        else:
+            check_compatible(self.spec, config.spec)
+        if dram and (config.dram_base > base or base + len(dram) > config.dram_base + config.dram_size):
             raise RunError(f"the program's DRAM image ({len(dram)} bytes at 0x{base:x}) does not fit the machine's "
                            f"DRAM ({config.dram_size} bytes at 0x{config.dram_base:x}); give MachineConfig a "
                            "larger dram_size")
         self.machine = Machine(config)
-        self.machine.load(Program(images={k: v for k, v in self.images.items() if k in ("imem", "dmem", "vmem")}))
+        self.machine.load(Program(images={k: v for k, v in self.images.items() if k in PROGRAM_MEMORIES}))
         if self.images.get("llm"):
             self.machine.load_image("llm", self.images["llm"])
         if dram:
@@ -171,7 +188,7 @@ class Runtime:
             spec = {"addr": st["addr"] + st["offsets"][var], "stride": st["stride"],
                     "chunks": st["chunks"], "size": st["size"]}
         m = self.machine
-        rows = [m.vmem[spec["addr"] + c * spec["stride"]:][:64].view("<i2") for c in range(spec["chunks"])]
+        rows = [m.vmem[spec["addr"] + c * spec["stride"]:][:ROW_BYTES].view("<i2") for c in range(spec["chunks"])]
         return np.concatenate(rows)[:spec["size"]].copy()
 
     def run_batch(self, inputs: dict[str, np.ndarray], steps: int | None = None) -> RunOutput:

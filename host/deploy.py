@@ -1,5 +1,6 @@
-"""A trained network as the compiler deploys it: the compiler's model (through
-the same NIR mapping ``fenn-dma compile network.nir`` uses), its fixed-point
+"""A trained network as the compiler deploys it: the compiler's model (built
+directly, ``host.convert.to_network``: the model ``fenn-dma compile network.nir``
+reads from the exported NIR file), its fixed-point
 plan (``compiler.quantise``) and its accuracy on the compiler's bit-exact
 reference simulator (``compiler.reference``).
 
@@ -16,12 +17,11 @@ import numpy as np
 from fenn_dma.compiler.errors import ModelError
 from fenn_dma.compiler.float_sim import measure_ranges
 from fenn_dma.compiler.model import Network
-from fenn_dma.compiler.nir_import import from_nir
 from fenn_dma.compiler.quantise import QNetwork, quantise
 from fenn_dma.compiler.reference import ReferenceSimulator
+from fenn_dma.host.convert import to_network
 from fenn_dma.host.errors import ExportError
 from fenn_dma.host.network import TrainedNetwork
-from fenn_dma.host.nir_io import to_nir
 
 INPUT = "input"
 
@@ -30,10 +30,7 @@ def compiler_network(net: TrainedNetwork, formats: dict | None = None) -> Networ
     """The compiler's model of ``net``; ``formats`` ({population: "sI.F"} for V,
     {"population.A": "sI.F"} for an ALIF's A; default ``net.metadata["formats"]``)
     fixes those formats."""
-    try:
-        cnet = from_nir(to_nir(net), dt=net.dt, name="trained")
-    except ModelError as exc:
-        raise ExportError(f"the compiler cannot map this network: {exc}") from None
+    cnet = to_network(net)
     for key, fmt in (formats if formats is not None else net.metadata.get("formats", {})).items():
         name, var = (key[:-2], "A") if key.endswith(".A") else (key, "V")
         if name not in cnet.populations:

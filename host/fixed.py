@@ -15,8 +15,12 @@ Per step and population, in units of the population's V format (int16 lanes)::
     A   = vmul(A, rho, 14); A = sat16(A + 2**A.frac) where z                    (ALIF)
     readout: v_sum += vsrai(V, shift) (saturating), or v_max = max(v_max, V)
 
+The V, rc and A lines are the population's unit's integer step
+(``compiler/neurons/``: ``int_leak``, ``int_fire``), run here through a torch
+lookalike of ``IntOps`` (``_Ops``), with ``V > thr`` giving the surrogate spike.
+
 Synaptic input (every connection of a trained network has latency 1, see
-``host.nir_io``): at step t the spikes of step t-1 are added, weight by weight
+``host.convert``): at step t the spikes of step t-1 are added, weight by weight
 with a saturating add (``vadd_s``), to the accumulators the compiler gives the
 connection: an undelayed projection and the recurrent one (never delayed) to
 the direct accumulator D, in the schedule's order of sources (phase 1), each
@@ -53,17 +57,11 @@ class FixedLayer:
     """One population of the plan, as the torch forward needs it."""
 
     name: str
-    kind: str                       # LIF | ALIF | LI
+    kind: str                       # the neuron model (registry name)
     frac: int                       # V format fraction bits
     alpha: float                    # s1.14 integers
-    beta: float
-    thr: float = 0.0
-    reset: float = 0.0
-    refractory: int = 0
-    rho: float = 0.0
-    badapt: float = 0.0
-    badapt_shift: int = 0
-    a_one: float = 0.0              # 1.0 in A's format
+    par: dict = field(default_factory=dict)   # every integer parameter of the population (one value each)
+    pop: QPopulation | None = None  # the plan's population (what the unit's integer step reads)
     readout: str | None = None
     readout_shift: int = 0
     rec_first: bool = False         # the recurrent spikes enter the direct accumulator before the projection's
@@ -84,7 +82,7 @@ class FixedPlan:
         if T not in self.rng:
             sim = ReferenceSimulator(self.qnet, batch=1)
             pops = [self.qnet.populations[n] for n in self.qnet.schedule.order
-                    if self.qnet.populations[n].kind != "input"]
+                    if not self.qnet.populations[n].is_input]
             per = {(p.name, op): [] for p in pops for op in p.multiplies()}
             for _ in range(T):
                 for p in pops:            # the reference advances the RNG in this order (its step())
@@ -125,16 +123,11 @@ def make_plan(qnet: QNetwork, layer_names: list) -> FixedPlan:
             raise ExportError(f"population {name!r}: the QAT forward models one exponential synapse per population")
         if p.initial_v is not None and np.any(p.initial_v != 0):
             raise ExportError(f"population {name!r}: the QAT forward starts from V = 0")
-        fl = FixedLayer(name, p.kind, p.v_fmt.frac_bits, _param(p, "alpha"), _param(p, "beta"),
-                        readout=p.readout, readout_shift=p.readout_shift, rec_first=_rec_first(qnet, name))
-        if _param(p, "bias") != 0:
+        par = {k: _param(p, k) for k in p.params}
+        if par.get("bias", 0.0) != 0:
             raise ExportError(f"population {name!r}: bias currents are not trained")
-        if p.kind != "LI":
-            fl.thr, fl.reset, fl.refractory = _param(p, "thr"), _param(p, "reset"), p.refractory
-        if p.kind == "ALIF":
-            fl.rho, fl.badapt, fl.badapt_shift = _param(p, "rho"), _param(p, "badapt"), p.badapt_shift
-            fl.a_one = float(1 << p.a_fmt.frac_bits)
-        layers.append(fl)
+        layers.append(FixedLayer(name, p.kind, p.v_fmt.frac_bits, par["alpha"], par, p, p.readout,
+                                 p.readout_shift, _rec_first(qnet, name)))
     return FixedPlan(layers, qnet.round_code, readout_round(qnet), qnet)
 
 
@@ -154,6 +147,66 @@ def _mul(x: torch.Tensor, c: float, shift: int, rnd: int, r_t=None) -> torch.Ten
             r = (r_t & ((1 << shift) - 1)).to(x.dtype)
         q = torch.floor((x * c + r) / 2 ** shift)
     return _sat(real + (q - real).detach())
+
+
+# --- the unit's integer step in torch -------------------------------------------------
+
+class _Ops:
+    """``compiler.neurons.IntOps`` in torch (float64 tensors holding integers, the
+    straight-through gradients of :func:`_mul` and :func:`_sat`): the members the
+    units' integer steps use. ``t`` is the step (it picks the stochastic addends)."""
+
+    def __init__(self, fl: FixedLayer, rnd: int, addends, slope: float):
+        self.par, self.rnd, self.addends, self.t = fl.par, rnd, addends, 0
+        self.sat = True                  # the forward saturates everywhere (as every plan it takes does)
+        self.unit, self.slope = 2.0 ** fl.frac, slope
+
+    def mul(self, x, name: str, shift: int | None = None):
+        return _mul(_plain(x), self.par[name], DECAY_SHIFT if shift is None else shift, self.rnd,
+                    self.addends(name, self.t))
+
+    def add(self, a, b):
+        return _sat_any(_plain(a) + _plain(b))
+
+    def sub(self, a, b, sat: bool = True):
+        d = _plain(a) - _plain(b)
+        return _sat_any(d) if sat else d
+
+    @staticmethod
+    def where(cond, a, b):
+        wrap = next((x for x in (a, b) if isinstance(x, _Membrane)), None)
+        cond = _plain(cond)
+        if isinstance(cond, torch.Tensor) and cond.dtype != torch.bool:
+            cond = cond.detach() > 0           # surrogate spikes: a spike is a 1; no gradient through the choice
+        out = torch.where(cond, _plain(a), _plain(b))
+        return out if wrap is None else _Membrane(out, wrap.ops)
+
+    @staticmethod
+    def const(value: int) -> float:
+        return float(value)
+
+
+class _Membrane:
+    """V inside a unit's ``int_fire``: ``V > thr`` is the spike with the surrogate
+    gradient of ``(V - thr) / 2**F`` (the model's SpikeFn) instead of a bool."""
+
+    __slots__ = ("v", "ops")
+
+    def __init__(self, v, ops: _Ops):
+        self.v, self.ops = v, ops
+
+    def __gt__(self, thr):
+        from fenn_dma.host.snn import SpikeFn
+        return SpikeFn.apply((self.v - _plain(thr)) / self.ops.unit, self.ops.slope)
+
+
+def _sat_any(x):
+    """:func:`_sat` of a tensor or of a number (parameters are numbers)."""
+    return _sat(x) if isinstance(x, torch.Tensor) else min(max(float(x), I16_MIN), I16_MAX)
+
+
+def _plain(x):
+    return x.v if isinstance(x, _Membrane) else x
 
 
 # --- synaptic input ---------------------------------------------------------------
@@ -269,7 +322,7 @@ def forward_fixed(model, plan: FixedPlan, x: torch.Tensor):
             # bound over any recurrent spikes: where it fits, no partial sum can clip
             check = bool(_unsafe(p0 + w_rec_pos.sum(1), n0 + w_rec_neg.sum(1)).any())
 
-        def r(op, t):
+        def addends(op, t):
             a = adds.get((fl.name, op))
             return None if a is None else a[t, :n].to(x.device)
 
@@ -286,49 +339,40 @@ def forward_fixed(model, plan: FixedPlan, x: torch.Tensor):
                 acc = _clipped(acc, unsafe, lambda b: _direct(direct, b, t))
             return acc if src.delays is None else _sat(acc + alone[:, t])
 
+        # the population's unit steps V (compiler/neurons/: int_leak, int_fire), as the reference does
+        unit, q = fl.pop.model, fl.pop
+        ops = _Ops(fl, rnd, addends, model.cfg.surrogate_slope)
         i_syn = torch.zeros(B, n, dtype=torch.float64, device=x.device)
         v = torch.zeros_like(i_syn)
-        out = []
-        if fl.kind == "LI":
-            acc = torch.full_like(v, I16_MIN) if fl.readout == "v_max" else torch.zeros_like(v)
-            for t in range(T):
-                i_syn = _sat(_mul(i_syn, fl.alpha, DECAY_SHIFT, rnd, r("alpha", t)) + synaptic_input(t, None))
-                v = _sat(_mul(v, fl.beta, DECAY_SHIFT, rnd, r("beta", t)) + i_syn)
-                out.append(v)
-                if fl.readout == "v_max":
-                    acc = torch.maximum(acc, v)
-                elif fl.readout == "v_sum":
-                    term = _mul(v, 1.0, fl.readout_shift, plan.readout_round) if fl.readout_shift else v
-                    acc = _sat(acc + term)
-            x = torch.stack(out, 1)
-            traces.append(x)
-            readout_int = acc
-            unit = 2.0 ** fl.frac
-            scores = acc / unit if fl.readout == "v_max" else acc * 2.0 ** fl.readout_shift / (unit * T)
-            break
-        rc = torch.zeros_like(v)
-        a = torch.zeros_like(v)
         z = torch.zeros_like(v)
+        state = {name: torch.zeros_like(v) for name in unit.state_vars(q)}
+        acc = None
+        if fl.readout == "v_max":
+            acc = torch.full_like(v, I16_MIN)
+        elif fl.readout == "v_sum":
+            acc = torch.zeros_like(v)
+        out = []
         for t in range(T):
-            i_syn = _sat(_mul(i_syn, fl.alpha, DECAY_SHIFT, rnd, r("alpha", t)) + synaptic_input(t, z))
-            v = _sat(_mul(v, fl.beta, DECAY_SHIFT, rnd, r("beta", t)) + i_syn)
-            if fl.refractory:
-                rc = torch.clamp(rc - 1, min=I16_MIN)
-                v = torch.where(rc >= 0, torch.full_like(v, fl.reset), v)     # held at v_reset
-            thr = fl.thr
-            if fl.kind == "ALIF":
-                thr = _sat(fl.thr + _mul(a, fl.badapt, fl.badapt_shift, rnd, r("badapt", t)))
-            z = SpikeFn.apply((v - thr) / 2 ** fl.frac, model.cfg.surrogate_slope)
-            zd = z.detach()
-            if rec is not None and check:        # for the spike-by-spike sums
-                rec.spikes[:, t] = zd.cpu().numpy() > 0
-            v = v * (1 - zd) + fl.reset * zd
-            if fl.refractory:
-                rc = torch.where(zd > 0, torch.full_like(rc, fl.refractory), rc)
-            if fl.kind == "ALIF":
-                a = _mul(a, fl.rho, DECAY_SHIFT, rnd, r("rho", t))
-                a = torch.where(zd > 0, _sat(a + fl.a_one), a)
-            out.append(z)
+            ops.t = t
+            i_syn = _sat(_mul(i_syn, fl.alpha, DECAY_SHIFT, rnd, addends("alpha", t)) + synaptic_input(t, z))
+            v = _sat(unit.int_leak(q, ops, v) + i_syn)
+            v, s = unit.int_fire(q, ops, _Membrane(v, ops), state)
+            v = _plain(v)
+            if s is not None:
+                z = s
+                if rec is not None and check:        # for the spike-by-spike sums
+                    rec.spikes[:, t] = z.detach().cpu().numpy() > 0
+            out.append(v if s is None else s)
+            if fl.readout == "v_max":
+                acc = torch.maximum(acc, v)
+            elif fl.readout == "v_sum":
+                term = _mul(v, 1.0, fl.readout_shift, plan.readout_round) if fl.readout_shift else v
+                acc = _sat(acc + term)
         x = torch.stack(out, 1)
         traces.append(x)
+        if acc is not None:
+            readout_int = acc
+            scale = 2.0 ** fl.frac
+            scores = acc / scale if fl.readout == "v_max" else acc * 2.0 ** fl.readout_shift / (scale * T)
+            break
     return scores, traces, readout_int

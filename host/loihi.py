@@ -62,8 +62,12 @@ from pathlib import Path
 
 import numpy as np
 
+from fenn_dma.compiler.neurons import LI, LIF
 from fenn_dma.host.errors import ExportError
 from fenn_dma.host.network import TrainedNetwork
+
+# the neuron-model units Loihi's CUBA neuron computes (LI: the readout, whose threshold is never reached)
+CUBA_UNITS = (LIF, LI)
 
 MAX_DELAY = 62
 VTH_MAX = (1 << 17) - 1
@@ -106,9 +110,9 @@ def convert(net: TrainedNetwork) -> LoihiNetwork:
     for li, layer in enumerate(net.layers):
         p = layer.neuron
         readout = li == len(net.layers) - 1
-        if p.model == "ALIF":
-            raise ExportError(f"layer {layer.name}: ALIF has no Loihi CUBA equivalent; "
-                              "Loihi export supports LIF hidden layers and an LI readout")
+        if type(p.unit) not in CUBA_UNITS:
+            raise ExportError(f"layer {layer.name}: {p.model} has no Loihi CUBA equivalent; Loihi export supports "
+                              f"{' and '.join(c.name for c in CUBA_UNITS)} layers")
         ws = [layer.weights] + ([layer.weights_rec] if layer.weights_rec is not None else [])
         wmax = max(float(np.abs(w).max()) for w in ws)
         wmax = wmax if wmax > 0 else 1.0

@@ -15,26 +15,39 @@ Every projection has one step of transmission latency plus its integer delay
 ``D`` (0 ..). The readout (``model == "LI"``) has the same ``I``/``V`` equations
 and never spikes; class scores are ``readout_reduce`` (``"mean"`` or ``"max"``)
 of ``V`` over the steps.
+
+The neuron models are the compiler's units (``compiler/neurons/``, looked up by
+``NeuronParams.model``): ``NeuronParams.unit`` is the unit of a layer, built
+from the fields below by name (``refractory`` in ms = steps * dt, the unit's
+``beta`` from ``beta_adapt``; a unit field without one here keeps its default),
+and its float step (``float_leak`` / ``float_fire``) is the ``V``/``z``/``A``
+part above, for :func:`simulate` and the torch model alike.
 """
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
 
+from fenn_dma.compiler.errors import ModelError
+from fenn_dma.compiler.neurons import NeuronModel, model_class, models
 from fenn_dma.host.errors import ExportError
 
 FORMAT_VERSION = 1
-NEURON_MODELS = ("LIF", "ALIF", "LI")
+
+
+def hidden_models() -> list[str]:
+    """The neuron models a hidden layer can have: every spiking unit of the registry."""
+    return [name for name, cls in models().items() if cls.spiking]
 
 
 @dataclass
 class NeuronParams:
     """Neuron parameters in physical units."""
 
-    model: str = "LIF"             # LIF | ALIF | LI (non-spiking readout)
+    model: str = "LIF"             # a registered neuron model: LIF | ALIF | LI (non-spiking readout) | ...
     tau_mem: float = 20.0          # ms
     tau_syn: float = 5.0           # ms
     threshold: float = 1.0
@@ -44,14 +57,42 @@ class NeuronParams:
     beta_adapt: float = 0.0        # threshold increase per unit of adaptation (ALIF)
 
     def __post_init__(self):
-        if self.model not in NEURON_MODELS:
-            raise ExportError(f"unknown neuron model {self.model!r}; allowed: {', '.join(NEURON_MODELS)}")
         if self.tau_mem <= 0 or self.tau_syn <= 0 or self.dt <= 0:
             raise ExportError(f"tau_mem ({self.tau_mem}), tau_syn ({self.tau_syn}) and dt ({self.dt}) must be > 0 ms")
-        if self.model == "ALIF" and self.tau_adapt <= 0:
-            raise ExportError(f"ALIF needs tau_adapt > 0 ms, got {self.tau_adapt}")
         if self.refractory < 0:
             raise ExportError(f"refractory must be >= 0 steps, got {self.refractory}")
+        try:
+            self.unit.validate(f"neuron model {self.model}")
+        except ModelError as exc:
+            raise ExportError(str(exc)) from None
+
+    @property
+    def unit(self) -> NeuronModel:
+        """The compiler's unit of this model with these parameters (see the module docstring)."""
+        try:
+            cls = model_class(self.model)
+        except ModelError as exc:
+            raise ExportError(str(exc)) from None
+        have = {"tau_mem": self.tau_mem, "threshold": self.threshold, "refractory": float(self.refractory) * self.dt,
+                "tau_adapt": self.tau_adapt, "beta": self.beta_adapt}
+        return cls(**{f.name: float(have[f.name]) for f in fields(cls) if f.name in have})
+
+    @classmethod
+    def of_unit(cls, unit: NeuronModel, tau_syn: float, dt: float, owner: str = "population") -> "NeuronParams":
+        """The parameters of a unit (one value per population), synapse ``tau_syn`` and step ``dt`` (ms)."""
+        vals = {}
+        for f in fields(unit):
+            a = np.asarray(getattr(unit, f.name), dtype=np.float64).ravel()
+            if a.size > 1 and not np.all(a == a[0]):
+                raise ExportError(f"{owner}: per-neuron {f.name} values differ; only one value per population "
+                                  "is supported")
+            vals[f.name] = float(a[0])
+        return cls(unit.name, vals.get("tau_mem", np.inf), float(tau_syn), vals.get("threshold", 1.0), float(dt),
+                   int(round(vals.get("refractory", 0.0) / dt)), vals.get("tau_adapt", 0.0), vals.get("beta", 0.0))
+
+    @property
+    def spiking(self) -> bool:
+        return model_class(self.model).spiking
 
     @property
     def alpha(self) -> float:
@@ -111,8 +152,8 @@ class TrainedNetwork:
             if layer.weights.shape[1] != prev:
                 raise ExportError(f"layer {layer.name}: {layer.weights.shape[1]} inputs, previous has {prev}")
             prev = layer.size
-        if self.layers and self.layers[-1].neuron.model != "LI":
-            raise ExportError("the last layer must be the LI readout")
+        if self.layers and self.layers[-1].neuron.spiking:
+            raise ExportError("the last layer must be the LI readout (a non-spiking model)")
         if self.readout_reduce not in ("mean", "max"):
             raise ExportError(f"readout_reduce {self.readout_reduce!r}; allowed: mean, max")
 
@@ -181,28 +222,23 @@ def simulate(net: TrainedNetwork, spikes: np.ndarray, record: bool = False):
             shift = d + 1
             if shift < T:
                 ff[:, shift:] += x[:, :T - shift] @ w.T
+        unit = p.unit
         i_syn = np.zeros((B, layer.size))
         v = np.zeros((B, layer.size))
-        a = np.zeros((B, layer.size))
         z = np.zeros((B, layer.size))
-        ref = np.zeros((B, layer.size), dtype=np.int64)
+        state = unit.float_init((B, layer.size))
         out = np.zeros((B, T, layer.size))
         for t in range(T):
             inp = ff[:, t]
             if layer.weights_rec is not None:
                 inp = inp + z @ layer.weights_rec.T
             i_syn = p.alpha * i_syn + inp
-            v = p.beta * v + i_syn
-            if p.model == "LI":
+            v = unit.float_leak(v, p.dt) + i_syn
+            v, spikes = unit.float_fire(v, state, p.dt)
+            if spikes is None:
                 out[:, t] = v
                 continue
-            v = np.where(ref > 0, 0.0, v)
-            thr = p.threshold + p.beta_adapt * a
-            z = (v > thr).astype(np.float64)
-            v = np.where(z > 0, 0.0, v)
-            ref = np.where(z > 0, p.refractory, np.maximum(ref - 1, 0))
-            if p.model == "ALIF":
-                a = p.rho * a + z
+            z = spikes
             out[:, t] = z
         traces.append(out)
         x = out

@@ -19,6 +19,7 @@ import numpy as np
 from fenn_dma.compiler.errors import ModelError
 from fenn_dma.compiler.fennfile import load
 from fenn_dma.compiler.runtime import Runtime
+from fenn_dma.cli_machine import add_profile_argument, resolve_profile
 
 COMMAND = "run"
 HELP = "run a .fenn program with inputs"
@@ -31,6 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", metavar="OUT.npz", help="records and readouts (default: print a summary)")
     parser.add_argument("--engine", choices=("fast", "reference", "auto"), default="auto",
                         help="ISS engine (default auto)")
+    add_profile_argument(parser, default=None, default_text="the machine the program was compiled for; "
+                                                            "another machine is refused unless it matches")
 
 
 def _save_npz(path: Path, arrays: dict) -> None:
@@ -56,7 +59,11 @@ def run(args: argparse.Namespace) -> int:
             raise ModelError(f"{args.input}: cannot read spikes ({exc})") from None
     if not inputs and args.steps is None and program.io["inputs"]:
         raise ModelError("give --input spikes.npz (the program has spike sources)")
-    rt = Runtime(program, engine=args.engine)
+    config = None
+    if args.profile:
+        from fenn_dma.sim import MachineConfig
+        config = MachineConfig.from_spec(resolve_profile(args))
+    rt = Runtime(program, engine=args.engine, config=config)
     batched = any(np.ndim(a) == 3 for a in inputs.values())
     if batched:
         out = rt.run_batch(inputs, args.steps)

@@ -5,21 +5,35 @@ optional quantisation-aware training (:mod:`fenn_dma.host.quant`).
 Speed: feed-forward projections are computed for all steps at once (one matmul,
 or one causal convolution when delays are learnt), so the step loop only holds
 the neuron update and the recurrent matmul.
+
+The neuron update is the layer's unit's float step (``compiler/neurons/``:
+``float_leak``, then the synaptic current, then ``float_fire`` with the
+SuperSpike surrogate as its spike function), so a registered spiking model
+trains without code here.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 import torch
 from torch import nn
 
+from fenn_dma.compiler.neurons import model_class
 from fenn_dma.host.delays import KERNELS, delayed_projection, round_delay
 from fenn_dma.host.errors import ConfigError
-from fenn_dma.host.network import Layer, NeuronParams, TrainedNetwork
+from fenn_dma.host.network import Layer, NeuronParams, TrainedNetwork, hidden_models
 from fenn_dma.host.quant import fake_quantize, resolve_format
 
 DELAY_MODES = ("none", "synapse", "position")
+READOUT_MODEL = "LI"          # the non-spiking unit of the readout layer
+
+
+def _hidden_params(h: "HiddenConfig", dt: float) -> NeuronParams:
+    """A hidden layer's parameters; the adaptation ones only for a unit that has them."""
+    own = {f.name for f in fields(model_class(h.model))}
+    return NeuronParams(h.model, h.tau_mem, h.tau_syn, h.threshold, dt, h.refractory,
+                        h.tau_adapt if "tau_adapt" in own else 0.0, h.beta_adapt if "beta" in own else 0.0)
 
 
 def _psp_peak(p: NeuronParams, steps: int = 1000) -> float:
@@ -85,8 +99,8 @@ class NetConfig:
         for h in self.hidden:
             if h.size < 1:
                 raise ConfigError(f"hidden layer size must be >= 1, got {h.size}")
-            if h.model not in ("LIF", "ALIF"):
-                raise ConfigError(f"hidden neuron model {h.model!r}; allowed: LIF, ALIF")
+            if h.model not in hidden_models():
+                raise ConfigError(f"hidden neuron model {h.model!r}; allowed: {', '.join(hidden_models())}")
             if h.tau_mem <= 0 or h.tau_syn <= 0 or h.threshold <= 0:
                 raise ConfigError(f"tau_mem ({h.tau_mem} ms), tau_syn ({h.tau_syn} ms) and threshold "
                                   f"({h.threshold}) must be > 0")
@@ -109,10 +123,8 @@ class SNN(nn.Module):
         self.cfg = cfg
         gen = torch.Generator().manual_seed(cfg.seed)
         sizes = [cfg.n_inputs] + [h.size for h in cfg.hidden] + [cfg.n_outputs]
-        self.neurons = [NeuronParams(h.model, h.tau_mem, h.tau_syn, h.threshold, cfg.dt, h.refractory,
-                                     h.tau_adapt if h.model == "ALIF" else 0.0,
-                                     h.beta_adapt if h.model == "ALIF" else 0.0) for h in cfg.hidden]
-        self.neurons.append(NeuronParams("LI", cfg.readout_tau_mem, cfg.readout_tau_syn, 1.0, cfg.dt))
+        self.neurons = [_hidden_params(h, cfg.dt) for h in cfg.hidden]
+        self.neurons.append(NeuronParams(READOUT_MODEL, cfg.readout_tau_mem, cfg.readout_tau_syn, 1.0, cfg.dt))
         self.w = nn.ParameterList()
         self.w_rec = nn.ParameterList()
         self.d = nn.ParameterList()
@@ -213,45 +225,33 @@ class SNN(nn.Module):
         cfg = self.cfg
         traces = []
         B, T, _ = x.shape
+        slope = cfg.surrogate_slope
+
+        def spike(u):
+            return SpikeFn.apply(u, slope)
+
         for li, p in enumerate(self.neurons):
             d = self.delays(li)
             kind = "hard" if self.hard_delays else cfg.delay_kernel
             ff = delayed_projection(x, self.effective_weights(li), d, cfg.max_delay, kind, self.sigma)
-            alpha, beta = p.alpha, p.beta
+            alpha, unit, dt = p.alpha, p.unit, p.dt
             n = ff.shape[-1]
             i_syn = torch.zeros(B, n, dtype=x.dtype, device=x.device)
             v = torch.zeros_like(i_syn)
-            if p.model == "LI":
-                out = []
-                for t in range(T):
-                    i_syn = alpha * i_syn + ff[:, t]
-                    v = beta * v + i_syn
-                    out.append(v)
-                x = torch.stack(out, 1)
-                traces.append(x)
-                break
-            w_rec = self.effective_weights(li, rec=True) if self.has_rec[li] else None
             z = torch.zeros_like(i_syn)
-            a = torch.zeros_like(i_syn)
-            ref = torch.zeros_like(i_syn)
-            rho, badapt = p.rho, p.beta_adapt
+            state = unit.float_init((B, n), like=v)
+            w_rec = self.effective_weights(li, rec=True) if self.has_rec[li] else None
             out = []
-            for t in range(T):
+            for t in range(T):         # the unit's float step (compiler/neurons/), spikes through the surrogate
                 inp = ff[:, t]
                 if w_rec is not None:
                     inp = inp + z @ w_rec.t()
                 i_syn = alpha * i_syn + inp
-                v = beta * v + i_syn
-                if p.refractory:
-                    v = v * (ref <= 0)
-                thr = p.threshold + badapt * a if p.model == "ALIF" else p.threshold
-                z = SpikeFn.apply(v - thr, cfg.surrogate_slope)
-                v = v * (1.0 - z.detach())
-                if p.refractory:
-                    ref = torch.where(z > 0, float(p.refractory), torch.clamp(ref - 1, min=0))
-                if p.model == "ALIF":
-                    a = rho * a + z
-                out.append(z)
+                v = unit.float_leak(v, dt) + i_syn
+                v, s = unit.float_fire(v, state, dt, spike)
+                if s is not None:
+                    z = s
+                out.append(v if s is None else s)
             x = torch.stack(out, 1)
             traces.append(x)
         scores = x.mean(1) if cfg.readout_reduce == "mean" else x.amax(1)

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from fenn_dma.host.errors import ConfigError
+from fenn_dma.host.network import hidden_models
 
 COMMAND = "train"
 HELP = "train a spiking network (PyTorch): LIF/ALIF, learnable delays, QAT, NIR/netx export"
@@ -24,7 +25,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     d.add_argument("--encoding", default="latency", choices=["latency", "rate"], help="digits encoding")
     n = p.add_argument_group("network")
     n.add_argument("--hidden", default="64", help="hidden sizes, comma separated (e.g. 128,64)")
-    n.add_argument("--neuron", default="LIF", help="LIF or ALIF")
+    n.add_argument("--neuron", default="LIF", help="hidden neuron model: " + ", ".join(hidden_models()))
     n.add_argument("--recurrent", action="store_true")
     n.add_argument("--tau-mem", type=float, default=20.0, help="ms")
     n.add_argument("--tau-syn", type=float, default=5.0, help="ms")
@@ -116,9 +117,12 @@ def run(args) -> int:
     from fenn_dma.host.train import train
 
     cfg = _config(args)
-    if args.export_netx and (args.recurrent or args.refractory > 0 or args.neuron != "LIF"):
-        raise ConfigError("--export-netx: netx files hold feed-forward LIF layers without refractory "
-                          "periods; drop --recurrent / --refractory / --neuron ALIF, or omit --export-netx")
+    from fenn_dma.host.loihi import CUBA_UNITS
+    cuba = [c.name for c in CUBA_UNITS if c.spiking]
+    if args.export_netx and (args.recurrent or args.refractory > 0 or args.neuron not in cuba):
+        raise ConfigError(f"--export-netx: netx files hold feed-forward {'/'.join(cuba)} layers without "
+                          f"refractory periods; drop --recurrent / --refractory / --neuron {args.neuron}, "
+                          "or omit --export-netx")
     result = train(cfg)
     out = Path(cfg.out_dir)
     import torch.distributed as dist

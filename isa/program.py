@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-MEMORIES = ("imem", "dmem", "vmem")
+from fenn_dma.arch import MEMORY_NAMES
+
+MEMORIES = MEMORY_NAMES[:3]      # the memories a program has images of: imem, dmem, vmem
 
 # Assembler section -> memory it is placed in.
 SECTION_MEMORY = {

@@ -1,13 +1,18 @@
 """Build-time configuration of the SoC: memory sizes and core options.
 
-Every size and option of the generated hardware is a field here; named
-profiles give the board builds. Sizes mirror the ISS's ``MachineConfig`` so a
-program sees the same machine on both backends.
+Every size and option of the generated hardware is a field here, built from a
+``MachineSpec`` (fenn_dma.arch): ``SocConfig.from_spec(spec)``; the named
+profiles are the machines of fenn_dma.arch. A bare ``SocConfig(...)`` has the
+default machine's sizes and is the scalar SoC (``vector=False``) unless told.
+The SoC has no DMA engine yet: a spec's ``dma`` is not built (``spec`` says so).
 """
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
 
+from fenn_dma.arch import DEFAULT_SPEC, LANES, ROW_BYTES, MachineSpec
+from fenn_dma.arch import PROFILES as SPECS
+from fenn_dma.arch import profile as spec_profile
 from fenn_dma.errors import FennError
 
 
@@ -17,25 +22,45 @@ class ConfigError(FennError):
 
 @dataclass(frozen=True)
 class SocConfig:
-    imem_size: int = 16 * 1024       # bytes
-    dmem_size: int = 128 * 1024      # bytes
-    full_m: bool = False             # mulh/mulhsu/mulhu/div/divu/rem/remu besides `mul`
-    hart_id: int = 0
-    vector: bool = False             # the vector unit (rtl/vector), its VMEM and LLMs
-    vmem_size: int = 512 * 1024      # bytes (with vector)
-    llm_size: int = 2048             # bytes per lane (with vector)
+    imem_size: int = DEFAULT_SPEC.imem_size     # bytes
+    dmem_size: int = DEFAULT_SPEC.dmem_size     # bytes
+    full_m: bool = DEFAULT_SPEC.full_m          # mulh/mulhsu/mulhu/div/divu/rem/remu besides `mul`
+    hart_id: int = DEFAULT_SPEC.hart_id
+    vector: bool = False                        # the vector unit (rtl/vector), its VMEM and LLMs
+    vmem_size: int = DEFAULT_SPEC.vmem_size     # bytes (with vector)
+    llm_size: int = DEFAULT_SPEC.llm_size       # bytes per lane (with vector)
 
     def __post_init__(self) -> None:
         for name in ("imem_size", "dmem_size"):
             size = getattr(self, name)
-            if size < 64 or size & (size - 1) or size > HOST_WINDOW:
-                raise ConfigError(f"{name} = {size}: must be a power of two between 64 and {HOST_WINDOW} bytes")
+            if size < ROW_BYTES or size & (size - 1) or size > HOST_WINDOW:
+                raise ConfigError(f"{name} = {size}: must be a power of two between {ROW_BYTES} and "
+                                  f"{HOST_WINDOW} bytes")
         if self.vector:
-            if self.vmem_size < 64 or self.vmem_size % 64 or self.vmem_size > HOST_WINDOW:
-                raise ConfigError(f"vmem_size = {self.vmem_size}: must be a multiple of 64 up to {HOST_WINDOW} bytes")
-            if self.llm_size < 4 or self.llm_size & (self.llm_size - 1) or 32 * self.llm_size > HOST_WINDOW:
+            if self.vmem_size < ROW_BYTES or self.vmem_size % ROW_BYTES or self.vmem_size > HOST_WINDOW:
+                raise ConfigError(f"vmem_size = {self.vmem_size}: must be a multiple of {ROW_BYTES} up to "
+                                  f"{HOST_WINDOW} bytes")
+            if self.llm_size < 4 or self.llm_size & (self.llm_size - 1) or LANES * self.llm_size > HOST_WINDOW:
                 raise ConfigError(f"llm_size = {self.llm_size}: must be a power of two up to "
-                                  f"{HOST_WINDOW // 32} bytes per lane")
+                                  f"{HOST_WINDOW // LANES} bytes per lane")
+
+    @classmethod
+    def from_spec(cls, spec: MachineSpec) -> "SocConfig":
+        """The SoC of ``spec`` (without a vector unit: no VMEM/LLM, sizes 0)."""
+        return cls(imem_size=spec.imem_size, dmem_size=spec.dmem_size, full_m=spec.full_m,
+                   hart_id=spec.hart_id, vector=spec.vector, vmem_size=spec.vmem_size, llm_size=spec.llm_size)
+
+    @property
+    def spec(self) -> MachineSpec:
+        """The machine this SoC builds (no DMA engine yet, so no DRAM); named after
+        the profile it equals, else ``soc-custom``."""
+        sizes = dict(imem_size=self.imem_size, dmem_size=self.dmem_size, full_m=self.full_m,
+                     vector=self.vector, vmem_size=self.vmem_size if self.vector else 0,
+                     llm_size=self.llm_size if self.vector else 0, hart_id=self.hart_id)
+        built = MachineSpec("soc", dma=False, **sizes)
+        name = next((n for n, s in SPECS.items()
+                     if s.with_(name="soc", dma=False, dram_base=0, dram_size=0) == built), "soc-custom")
+        return built.with_(name=name)
 
     @property
     def imem_words(self) -> int:
@@ -58,18 +83,13 @@ HOST_CTRL_BASE, HOST_IMEM_BASE, HOST_DMEM_BASE = 0, 1 * HOST_WINDOW, 2 * HOST_WI
 HOST_VMEM_BASE, HOST_LLM_BASE = 3 * HOST_WINDOW, 4 * HOST_WINDOW     # with the vector unit
 HOST_ADDR_WIDTH = 23
 
-PROFILES: dict[str, SocConfig] = {
-    # Kria KV260 (Zynq UltraScale+): the sizes of docs/isa.md.
-    "kv260": SocConfig(imem_size=16 * 1024, dmem_size=128 * 1024, vector=True),
-    # Lattice ECP5 (no URAM, fewer BRAMs): smaller data memory.
-    "ecp5": SocConfig(imem_size=8 * 1024, dmem_size=32 * 1024),
-    # Simulation: small memories keep Verilator builds and state dumps quick; full M for tests.
-    "sim-small": SocConfig(imem_size=4 * 1024, dmem_size=16 * 1024, full_m=True),
-}
+# The SoC of every named machine (fenn_dma.arch.PROFILES; docs/machine.md).
+PROFILES: dict[str, SocConfig] = {name: SocConfig.from_spec(spec) for name, spec in SPECS.items()}
 
 
 def profile(name: str) -> SocConfig:
+    """The SoC of the named machine (an unknown name is a ConfigError listing the names)."""
     try:
-        return PROFILES[name]
-    except KeyError:
-        raise ConfigError(f"unknown SoC profile {name!r}; choose one of {', '.join(PROFILES)}") from None
+        return SocConfig.from_spec(spec_profile(name))
+    except FennError as exc:
+        raise ConfigError(str(exc)) from None

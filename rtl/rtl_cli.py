@@ -10,18 +10,19 @@ HELP = "write the SoC's Verilog and port description"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from .config import PROFILES
-    parser.add_argument("--profile", default="kv260", choices=sorted(PROFILES),
-                        help="named SoC configuration (memory sizes, options)")
+    from fenn_dma.cli_machine import add_profile_argument
+    add_profile_argument(parser)
     parser.add_argument("--full-m", action=argparse.BooleanOptionalAction, default=None,
                         help="build the whole M extension (default: the profile's choice)")
     parser.add_argument("-o", "--output", required=True, type=Path, help="output directory")
 
 
 def run(args: argparse.Namespace) -> int:
-    from .config import profile
+    from fenn_dma.cli_machine import resolve_profile
+
+    from .config import SocConfig
     from .generate import write
-    config = profile(args.profile)
+    config = SocConfig.from_spec(resolve_profile(args))
     if args.full_m is not None:
         config = replace(config, full_m=args.full_m)
     print(f"fenn-dma rtl: elaborating profile {args.profile} "

@@ -10,6 +10,8 @@ from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from fenn_dma.arch import LANES
+
 from . import hostmap as H
 from .axi_lite import AxiLiteTarget
 from .bus import axi4_lite
@@ -99,10 +101,10 @@ class Soc(wiring.Component):
         # The vector unit: issue from the core, host windows onto VMEM and the LLMs.
         vector_clearing = Signal()
         if cfg.vector:
-            m.submodules.vector = vector = VectorBlock(VectorConfig(vmem_bytes=cfg.vmem_size, llm_bytes=cfg.llm_size))
+            m.submodules.vector = vector = VectorBlock(VectorConfig.from_machine(cfg))
             wiring.connect(m, core.vector, vector.issue)
             for region_id, port, size in ((H.REGION_VMEM, vector.host_vmem, cfg.vmem_size),
-                                          (H.REGION_LLM, vector.host_llm, 32 * cfg.llm_size)):
+                                          (H.REGION_LLM, vector.host_llm, LANES * cfg.llm_size)):
                 hit = (region == region_id) & (offset < size // 4)
                 m.d.comb += [port.addr.eq(offset[:len(port.addr)]), port.r_en.eq(bus.r_en & hit),
                              port.w_en.eq(bus.w_en & hit), port.w_data.eq(bus.w_data), port.w_strb.eq(bus.w_strb)]

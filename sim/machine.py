@@ -11,9 +11,11 @@ import warnings
 
 import numpy as np
 
+from fenn_dma.arch import DMA_CHANNELS, MEMORY_NAMES, RESET_FILL
 from fenn_dma.errors import FennError
 from fenn_dma.isa import csrs
 from fenn_dma.isa.codec import Instruction
+from fenn_dma.isa.program import MEMORIES as PROGRAM_MEMORIES
 from fenn_dma.isa.program import Program
 
 from .config import MachineConfig
@@ -22,7 +24,7 @@ from .predecode import decode_imem
 from .state import CORE, CORE_FIELDS, DMA_FIELDS, NO_VLOAD
 from .stop import Stop
 
-UNINITIALISED = 0xDEAD  # VMEM and LLM reset pattern (isa.md section 1)
+UNINITIALISED = RESET_FILL  # VMEM and LLM reset pattern (fenn_dma.arch)
 ENGINES = ("auto", "fast", "reference")
 
 
@@ -39,7 +41,7 @@ class Machine:
         self.s0 = np.zeros(cfg.lanes, np.uint16)
         self.s1 = np.zeros(cfg.lanes, np.uint16)
         self.core = np.zeros(len(CORE_FIELDS), np.uint64)
-        self.dma = np.zeros((2, len(DMA_FIELDS)), np.uint64)
+        self.dma = np.zeros((DMA_CHANNELS, len(DMA_FIELDS)), np.uint64)
         self.dram_error_regions = np.array(cfg.dram_error_regions, dtype=np.uint64).reshape(-1, 2)
         self.dma_channels = DmaChannels(self.dma, cfg.dma, self.vmem, self.dram, cfg.dram_base,
                                         self.dram_error_regions)
@@ -72,7 +74,7 @@ class Machine:
     def load(self, program: Program) -> None:
         """Write the program's images at address 0 of their memories and set pc to its entry."""
         for name, image in program.images.items():
-            if name not in ("imem", "dmem", "vmem"):
+            if name not in PROGRAM_MEMORIES:
                 raise FennError(f"program image {name!r}: the ISS loads imem, dmem and vmem images")
             self._write_image(name, getattr(self, name), image)
         self.pc = program.entry
@@ -89,10 +91,10 @@ class Machine:
         lane-major (all of lane 0, then lane 1, ...)."""
         if memory == "llm":
             self._write_image("llm", self.llm.reshape(-1), image, offset)
-        elif memory in ("imem", "dmem", "vmem", "dram"):
+        elif memory in MEMORY_NAMES:
             self._write_image(memory, getattr(self, memory), image, offset)
         else:
-            raise FennError(f"unknown memory {memory!r}; known: imem, dmem, vmem, llm, dram")
+            raise FennError(f"unknown memory {memory!r}; known: {', '.join(MEMORY_NAMES)}")
 
     def decoded(self) -> list[Instruction | None]:
         """IMEM decoded (cached until IMEM changes)."""
@@ -185,8 +187,11 @@ class Machine:
             "stop": self.last_stop.to_json() if self.last_stop else None,
             "x": [int(r) for r in self.x],
             "v": [[int(lane) for lane in row] for row in self.v],
+            "rng": {"s0": [int(s) for s in self.s0], "s1": [int(s) for s in self.s1]},   # per lane
             "instret": self.instret,
             "cycles": self.cycles,
+            "mcycle": self.mcycle,
+            "minstret": self.minstret,
         }
         if dump_mem:
             d["dmem"] = base64.b64encode(self.dmem.tobytes()).decode("ascii")
@@ -199,4 +204,4 @@ class Machine:
         """Copies of every piece of state (registers, RNG, memories, counters,
         DMA), for comparing engines."""
         return {name: getattr(self, name).copy() for name in
-                ("x", "v", "s0", "s1", "core", "dma", "imem", "dmem", "vmem", "llm", "dram")}
+                ("x", "v", "s0", "s1", "core", "dma") + MEMORY_NAMES}

@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
+from fenn_dma.arch import ROW_BYTES
 from fenn_dma.isa import csrs
 from fenn_dma.isa.codec import Instruction
-from fenn_dma.isa.table import LOAD_USE_OPS, OPS, ROUND_STOCHASTIC
+from fenn_dma.isa.table import LOAD_USE_OPS, OPS
 
 from . import lanes
 from .cycle_model import BRANCH_OPS, SCALAR_LOAD_OPS
@@ -32,11 +33,11 @@ if TYPE_CHECKING:
 
 M32 = 0xFFFFFFFF
 M64 = (1 << 64) - 1
-VMEM_ROW = 64  # bytes of one vector register
+VMEM_ROW = ROW_BYTES  # bytes of one vector register
 
 
 class Trap(Exception):
-    """An exception of the executing instruction (isa.md section 6)."""
+    """An exception of the executing instruction (docs/isa.md section 6)."""
 
     def __init__(self, cause: StopCause):
         super().__init__(cause.value)
@@ -442,7 +443,7 @@ class ReferenceEngine:
 
     def _rounding_rng(self, i) -> np.ndarray | None:
         # Stochastic rounding advances the RNG once per instruction, also with shift 0.
-        return self.rng_advance() if i.spec.round == ROUND_STOCHASTIC else None
+        return self.rng_advance() if i.spec.stochastic else None
 
     def op_vmul(self, i, pc, now):
         v = self.m.v

@@ -22,7 +22,7 @@ EXIT_OTHER_STOP = 3
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from .config import PROFILES
+    from fenn_dma.cli_machine import add_profile_argument
     parser.add_argument("program", metavar="PROGRAM", help=".s source, ELF, or raw IMEM image")
     for memory, what in (("dmem", "DMEM"), ("vmem", "VMEM"), ("dram", "the DRAM model")):
         parser.add_argument(f"--{memory}", metavar="FILE", help=f"raw image loaded at address 0 of {what}")
@@ -33,7 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "runs on the reference engine")
     parser.add_argument("--json", metavar="FILE", help="write the final state as JSON")
     parser.add_argument("--dump-mem", action="store_true", help="add base64 memory images to the JSON")
-    parser.add_argument("--profile", choices=sorted(PROFILES), default="kv260", help="memory sizes (default kv260)")
+    add_profile_argument(parser)
     parser.add_argument("--engine", choices=("fast", "reference"), default="fast")
     parser.add_argument("--backend", choices=("iss", "rtl"), default="iss")
 
@@ -71,15 +71,17 @@ def _trace_line(pc: int, ins, written) -> str:
 
 def run(args: argparse.Namespace) -> int:
     if args.backend == "rtl":
-        from .rtl_backend import run_cli
-        return run_cli(args)
+        # The RTL backend lives above both packages: fenn_dma.verify.sim_cli (what `fenn-dma sim` runs).
+        raise FennError("the RTL backend runs through `fenn-dma sim` (fenn_dma.verify.sim_cli)")
     from fenn_dma.isa.loader import load_program
 
-    from .config import profile
+    from fenn_dma.cli_machine import resolve_profile
+
+    from .config import MachineConfig
     from .machine import Machine
 
     program = load_program(args.program)
-    machine = Machine(profile(args.profile))
+    machine = Machine(MachineConfig.from_spec(resolve_profile(args)))
     machine.load(program)
     for memory in ("dmem", "vmem", "llm", "dram"):
         path = getattr(args, memory)

@@ -119,7 +119,7 @@ def emit_run_preamble(em: Emitter, q: QNetwork, layout: ProgramLayout) -> Progra
                 em.op("vlui", r, 0, comment="register-resident accumulator")
     in_prev, in_cur = {}, {}
     for p in q.populations.values():
-        if p.kind == "input":
+        if p.is_input:
             in_prev[p.name] = hold.x(f"{p.name} previous words")
             in_cur[p.name] = hold.x(f"{p.name} current words")
             em.li(in_prev[p.name], layout.populations[p.name].spikes.offset)

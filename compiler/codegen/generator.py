@@ -32,7 +32,7 @@ class CodeGenerator:
             for g in q.schedule.before_update[name]:
                 prop.emit_group(g)
             pop = q.populations[name]
-            if pop.kind == "input":
+            if pop.is_input:
                 control.emit_input_step(em, pop, regs)
             else:
                 update.emit_update(pop)
@@ -45,7 +45,7 @@ class CodeGenerator:
         layout.plan.place("imem", "code", 4 * len(asm.words), note=f"{len(asm.words)} instructions")
         layout.plan.check()
         return Compiled(q, layout.plan, asm, images(layout, asm), io_map(q, layout, opt.sizes.dram_base),
-                        layout.window)
+                        layout.window, opt.sizes.spec)
 
 
 def compile_network(qnet: QNetwork, options: CompileOptions | None = None) -> Compiled:

@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
+from fenn_dma.arch import DEFAULT_SPEC, LLM_OFFSET_LIMIT, ROW_BYTES, MachineSpec
+
 from ..errors import ResourceError
 from ..memory import MemoryPlan, Region
 from ..placement import (ConnectionData, PlacementRequest, buffer_bytes, choose_placements, connection_data,
@@ -40,21 +42,36 @@ class ControlBlock:
 CONTROL = ControlBlock()
 CTRL = CONTROL.offsets()      # (the same as a dict, for the I/O map and importers)
 CTRL_SIZE = 64
-VEC = 64  # bytes per vector
+VEC = ROW_BYTES  # bytes per vector
 
 
 @dataclass
 class MachineSizes:
-    imem: int = 16 * 1024
-    dmem: int = 128 * 1024
-    vmem: int = 512 * 1024
-    llm: int = 2048
-    dram: int = 2 << 30           # DRAM the program may use for streamed weights (KV260: 4 GiB DDR4)
-    dram_base: int = 0            # physical address of the program's DRAM image
+    """The target machine as the compiler sees it: a ``MachineSpec``'s memory sizes
+    (``machine`` is the rest: name, extensions, units). Sizes may be changed for a
+    variant; ``spec`` is then the variant (named ``NAME-custom``)."""
+    imem: int = DEFAULT_SPEC.imem_size
+    dmem: int = DEFAULT_SPEC.dmem_size
+    vmem: int = DEFAULT_SPEC.vmem_size
+    llm: int = DEFAULT_SPEC.llm_size
+    dram: int = DEFAULT_SPEC.dram_size          # DRAM the program may use for streamed weights
+    dram_base: int = DEFAULT_SPEC.dram_base     # physical address of the program's DRAM image
+    machine: MachineSpec = DEFAULT_SPEC
+
+    @classmethod
+    def from_spec(cls, spec: MachineSpec) -> "MachineSizes":
+        return cls(spec.imem_size, spec.dmem_size, spec.vmem_size, spec.llm_size, spec.dram_size, spec.dram_base,
+                   spec)
 
     @classmethod
     def from_config(cls, cfg) -> "MachineSizes":
-        return cls(cfg.imem_size, cfg.dmem_size, cfg.vmem_size, cfg.llm_size, cfg.dram_size, cfg.dram_base)
+        """From a configuration with a ``spec`` (an ISS ``MachineConfig``)."""
+        return cls.from_spec(cfg.spec)
+
+    @property
+    def spec(self) -> MachineSpec:
+        return self.machine.with_sizes(imem_size=self.imem, dmem_size=self.dmem, vmem_size=self.vmem,
+                                       llm_size=self.llm, dram_size=self.dram, dram_base=self.dram_base)
 
 
 @dataclass
@@ -160,11 +177,12 @@ class _Planner:
         self.vmem_data.append((seed.offset, self.q.rng_seed.astype("<u2").tobytes()))
         budget = self.opt.resident_registers
         for p in q.populations.values():
-            if p.kind == "input":
+            if p.is_input:
                 continue
             resident: dict[int, tuple[str, ...]] = {}
-            dyn = ["V"] + [f"I{suffix(k)}" for k in p.exp_groups] + (["A"] if p.kind == "ALIF" else []) \
-                + (["rc"] if p.refractory > 0 else []) + (["ro"] if p.readout else [])
+            # V, the currents, the neuron model's own state (e.g. A, rc), the readout
+            dyn = ["V"] + [f"I{suffix(k)}" for k in p.exp_groups] + list(p.state_vars()) \
+                + (["ro"] if p.readout else [])
             for k, g in enumerate(p.synapses):
                 if g.has_direct and p.chunks <= budget:
                     resident[k] = tuple(f"{p.name}.acc{suffix(k)}.{c}" for c in range(p.chunks))
@@ -196,9 +214,9 @@ class _Planner:
         self._place_connections()
         window, inputs, records = self._place_windows()
         plan.check()
-        if plan.used["llm"] > 2048:
+        if plan.used["llm"] > LLM_OFFSET_LIMIT:
             raise ResourceError(f"ring buffers need {plan.used['llm']} bytes per lane; LLM addresses are "
-                                "reached by 12-bit offsets, so at most 2048 are usable")
+                                f"reached by 12-bit offsets, so at most {LLM_OFFSET_LIMIT} are usable")
         return ProgramLayout(plan, self.pops, self.conns, window, inputs, records, self.dma_buffers,
                              tuple(self.dmem_data), tuple(self.vmem_data), tuple(self.dram_data))
 
@@ -273,7 +291,7 @@ class _Planner:
 
     def _place_windows(self) -> tuple[int, dict[str, Region], tuple[RecordWindow, ...]]:
         q, plan = self.q, self.plan
-        ins = [p for p in q.populations.values() if p.kind == "input"]
+        ins = [p for p in q.populations.values() if p.is_input]
         rec_s = [p for p in q.populations.values() if "spikes" in p.record]
         rec_v = [p for p in q.populations.values() if "v" in p.record]
         dmem_step = sum(4 * p.words for p in ins + rec_s)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from fenn_dma.arch import MachineSpec
+
 from ..emit import Assembled
 from ..memory import MemoryPlan
 from ..quantise import QNetwork
@@ -18,6 +20,7 @@ class Compiled:
     images: dict[str, bytes]
     io: dict
     window: int
+    machine: MachineSpec        # the machine the program was compiled for (recorded in its .fenn)
 
 
 def images(layout: ProgramLayout, asm: Assembled) -> dict[str, bytes]:
@@ -48,7 +51,7 @@ def io_map(q: QNetwork, layout: ProgramLayout, dram_base: int) -> dict:
                            for r in layout.plan.regions if r.memory == "dram"}}
     for p in q.populations.values():
         lay = layout.populations[p.name]
-        if p.kind == "input":
+        if p.is_input:
             io["inputs"][p.name] = {"memory": "dmem", "addr": layout.inputs[p.name].offset,
                                     "words": p.words, "size": p.size}
             continue

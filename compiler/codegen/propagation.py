@@ -69,7 +69,7 @@ class Propagation:
     def _emit_pass(self, g: Group, conns: list[QConnection]) -> None:
         em, q = self.em, self.q
         src = q.populations[g.source]
-        em.region = "input propagation" if src.kind == "input" else f"{src.name} propagation"
+        em.region = "input propagation" if src.is_input else f"{src.name} propagation"
         # constants of the pass, one register per value, shared by its connections
         # (scalar registers are the scarce resource of passes with many)
         with em.scope() as shared_scope:
@@ -79,7 +79,7 @@ class Propagation:
                 return
             with em.scope() as t:
                 xw, xend, word, idx, tmp = (t.x(n) for n in ("word ptr", "word end", "word", "index", "tmp"))
-                if src.kind == "input":
+                if src.is_input:
                     em.op("addi", xw, self.regs.in_prev[src.name], 0)
                 else:
                     em.li(xw, self.layout.populations[src.name].spikes.offset)

@@ -103,7 +103,7 @@ class Streaming:
             xw, xend, word, wbase, idx, nxt, tmp = (t.x(n) for n in (
                 "word ptr", "word end", "word", "word bit base", "spike", "next spike", "tmp"))
             buf, flip = t.x("DMA buffer"), t.x("buffer flip")
-            if src.kind == "input":
+            if src.is_input:
                 em.op("addi", xw, self.regs.in_prev[src.name], 0)
             else:
                 em.li(xw, self.layout.populations[src.name].spikes.offset)

@@ -4,17 +4,23 @@ update (``emit_update``), then the update of each 32-neuron chunk
 input (register-resident or VMEM accumulators, ring slot), integrate, spike,
 reset, readout, store; spike words and records.
 
-The per-kind code (LIF, ALIF, LI) is :meth:`UpdateDriver.update_chunk`; it emits
-through the emitter (codegen/emitter.py): ``em.op`` for instructions, a scope
-for temporaries (``t.v(name)`` / ``t.x(name)``, freed when the chunk is done),
-``args.consts`` for the population's constant registers and ``par`` / ``off``
-for parameters and state variables of the chunk's state block.
+The part common to every neuron model (synaptic input, currents, bias, readout,
+spike words and records) is :meth:`UpdateDriver.update_chunk`; the model's own
+part comes from its unit (compiler/neurons): ``emit_leak`` before the input is
+added, ``emit_fire`` after it, both through :class:`ChunkCode`, which implements
+the units' ``UpdateEmitter`` interface on the emitter (codegen/emitter.py): ``op``
+for instructions, chunk temporaries (freed when the chunk is done), ``par`` /
+``const`` for parameters and the population's constant registers (the unit's
+``constants``), ``load`` / ``store`` for state variables of the chunk's block.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from fenn_dma.isa.table import ROUND_SUFFIX
+
+from ..neurons import UpdateEmitter
 
 from ..quantise import DECAY_SHIFT, LANES, QNetwork, QPopulation, suffix
 from ..reference import readout_round
@@ -41,27 +47,45 @@ class ChunkArgs:
     last_mask: str | None         # scalar: the valid lanes of the last spike word (last chunk only)
 
 
-class ChunkCode:
-    """The emitter interface of one chunk's update code: instructions (``op``),
-    vector and scalar temporaries of the chunk (``tmp`` / ``xtmp``, freed when the
-    chunk is done), parameters (``par``: the population's constant register, or
-    the chunk's per-neuron values loaded once), state variables (``off``: byte
-    offset in the chunk's block from ``args.state``; ``load`` / ``store``), the
-    population's multiply and add mnemonics (saturation, rounding) and a zero vector."""
+class ChunkCode(UpdateEmitter):
+    """The emitter interface of one chunk's update code (the neuron units'
+    ``UpdateEmitter``): instructions (``op``), vector and scalar temporaries of the
+    chunk (``tmp``/``vtemp`` / ``xtmp``/``scalar_keep``, freed when the chunk is
+    done; ``scalar``: a scalar for a block), parameters (``par``: the population's
+    constant register, or the chunk's per-neuron values loaded once), state
+    variables (``off``: byte offset in the chunk's block from ``args.state``;
+    ``load`` / ``store``), multiplies and adds with the population's saturation and
+    rounding (``mul`` / ``add``; their mnemonics ``mul_op`` / ``add_op``) and a zero vector."""
 
     def __init__(self, em: Emitter, scope: Scope, args: ChunkArgs, lay: PopLayout, round_code: int, zero: str):
         self.em, self.scope, self.args, self.lay = em, scope, args, lay
         sat = "_s" if args.p.saturate else ""
-        self.mul = "vmul" + sat + ROUND_SUFFIX[round_code]
-        self.add = "vadd" + sat
+        self.mul_op = "vmul" + sat + ROUND_SUFFIX[round_code]
+        self.add_op = "vadd" + sat
         self.zero = zero
         self._loaded: dict[str, str] = {}
 
     def op(self, mnemonic: str, *operands, comment: str = "") -> None:
-        self.em.op(mnemonic, *operands, comment=comment)
+        self.em.op(mnemonic, *operands, comment=comment or "")
+
+    def mul(self, dst: str, a: str, b: str, shift: int | None = None) -> None:
+        self.op(self.mul_op, dst, a, b, DECAY_SHIFT if shift is None else shift)
+
+    def add(self, dst: str, a: str, b: str) -> None:
+        self.op(self.add_op, dst, a, b)
 
     def tmp(self, name: str) -> str:
         return self.scope.v(name)
+
+    vtemp = tmp
+
+    def scalar_keep(self, name: str) -> str:
+        return self.scope.x(name)
+
+    @contextmanager
+    def scalar(self, name: str):
+        with self.em.scope() as t:
+            yield t.x(name)
 
     def xtmp(self, name: str) -> str:
         return self.scope.x(name)
@@ -110,12 +134,8 @@ class UpdateDriver:
             for k, a in p.params.items():
                 if k not in lay.params_vector and not (k == "bias" and not a.any()):
                     const(k, a[0])
-            if p.kind != "LI":
-                if p.refractory > 0:
-                    const("one", 1)
-                    const("R", p.refractory)
-                if p.kind == "ALIF":
-                    const("oneA", 1 << p.a_fmt.frac_bits)
+            for name, value in p.model.constants(p):
+                const(name, value)
             if p.readout == "spike_count":
                 const("one", 1)
             xs = held.x(f"{p.name} state ptr")
@@ -188,7 +208,7 @@ class UpdateDriver:
         vzero = self.regs.zero
         with em.scope() as t:
             c = ChunkCode(em, t, args, lay, q.round_code, vzero)
-            tmpv, par, off, mul, add = c.tmp, c.par, c.off, c.mul, c.add
+            tmpv, par, off, mul, add = c.tmp, c.par, c.off, c.mul_op, c.add_op
 
             V = tmpv("V")
             em.op("vloadv", V, off("V"), xs)
@@ -225,7 +245,7 @@ class UpdateDriver:
                     em.op(add, I[k], I[k], inp[k])
                 if has_bias and k == p.bias_group:
                     em.op(add, I[k], I[k], par("bias"))
-            em.op(mul, V, V, par("beta"), DECAY_SHIFT)
+            p.model.emit_leak(p, c, V)
             for k in p.exp_groups:
                 em.op(add, V, V, I[k])
             for k, g in enumerate(p.synapses):
@@ -235,36 +255,7 @@ class UpdateDriver:
                 em.op(add, V, V, par("bias"))
             for acc in resident:
                 em.op("vlui", acc, 0, comment="accumulator ready for the next step")
-            xz = None
-            if p.kind != "LI":
-                xz = t.x("spike mask")
-                if p.refractory > 0:
-                    rc = tmpv("rc")
-                    with em.scope() as th:
-                        xh = th.x("refractory mask")
-                        em.op("vloadv", rc, off("rc"), xs)
-                        em.op("vsub_s", rc, rc, consts["one"])
-                        em.op("vtge", xh, rc, vzero, comment="refractory: rc >= 0")
-                        em.op("vsel", V, xh, par("reset"), comment="held at v_reset")
-                thr = par("thr")
-                if p.kind == "ALIF":
-                    A = tmpv("A")
-                    th_ = tmpv("threshold")
-                    em.op("vloadv", A, off("A"), xs)
-                    em.op(mul, th_, A, par("badapt"), p.badapt_shift)
-                    em.op(add, th_, th_, thr)
-                    thr = th_
-                em.op("vtlt", xz, thr, V, comment="spike: V > threshold")
-                em.op("vsel", V, xz, par("reset"))
-                if p.refractory > 0:
-                    em.op("vsel", rc, xz, consts["R"])
-                    em.op("vstorev", rc, off("rc"), xs)
-                if p.kind == "ALIF":
-                    em.op(mul, A, A, par("rho"), DECAY_SHIFT)
-                    t2 = tmpv("A+1")
-                    em.op(add, t2, A, consts["oneA"])
-                    em.op("vsel", A, xz, t2)
-                    em.op("vstorev", A, off("A"), xs)
+            xz = p.model.emit_fire(p, c, V)
             if p.readout:
                 ro = tmpv("readout")
                 em.op("vloadv", ro, off("ro"), xs)

@@ -1,29 +1,31 @@
-"""Sizes of the vector unit and its memories, derived from the machine configuration."""
+"""Sizes of the vector unit and its memories, built from a machine description
+(fenn_dma.arch.MachineSpec)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from fenn_dma.arch import DEFAULT_SPEC, LANE_BYTES, LANES, RESET_FILL, MachineSpec
 from fenn_dma.errors import FennError
-from fenn_dma.sim.config import MachineConfig
 
-# The ISS fills VMEM and LLM with this halfword at reset (isa.md section 1).
-ISS_FILL = 0xDEAD
+# The ISS fills VMEM and LLM with this halfword at reset (fenn_dma.arch.RESET_FILL).
+ISS_FILL = RESET_FILL
 
 
 @dataclass(frozen=True)
 class VectorConfig:
     """``fill``: initial halfword of every VMEM/LLM location in simulation builds
     (``ISS_FILL`` to match the ISS); ``None`` gives memories without an initial
-    value, which synthesis can map to URAM."""
+    value, which synthesis can map to URAM. ``lanes`` other than 32 only for unit
+    tests of the parts."""
 
-    lanes: int = 32
-    vmem_bytes: int = 512 * 1024
-    llm_bytes: int = 2048          # per lane
+    lanes: int = LANES
+    vmem_bytes: int = DEFAULT_SPEC.vmem_size
+    llm_bytes: int = DEFAULT_SPEC.llm_size         # per lane
     fill: int | None = None
 
     def __post_init__(self) -> None:
-        if not 1 <= self.lanes <= 32:
-            raise FennError(f"VectorConfig.lanes = {self.lanes}: must be 1..32 (masks are 32-bit scalars)")
+        if not 1 <= self.lanes <= LANES:
+            raise FennError(f"VectorConfig.lanes = {self.lanes}: must be 1..{LANES} (masks are 32-bit scalars)")
         if self.vmem_bytes <= 0 or self.vmem_bytes % self.row_bytes:
             raise FennError(f"VectorConfig.vmem_bytes = {self.vmem_bytes}: must be a positive multiple "
                             f"of the row size ({self.row_bytes} bytes)")
@@ -38,7 +40,7 @@ class VectorConfig:
     @property
     def row_bytes(self) -> int:
         """Bytes of one vector (one VMEM row): 2 per lane."""
-        return 2 * self.lanes
+        return LANE_BYTES * self.lanes
 
     @property
     def vmem_rows(self) -> int:
@@ -46,8 +48,17 @@ class VectorConfig:
 
     @property
     def llm_halfwords(self) -> int:
-        return self.llm_bytes // 2
+        return self.llm_bytes // LANE_BYTES
 
     @classmethod
-    def from_machine(cls, machine: MachineConfig, *, fill: int | None = None) -> "VectorConfig":
-        return cls(lanes=machine.lanes, vmem_bytes=machine.vmem_size, llm_bytes=machine.llm_size, fill=fill)
+    def from_spec(cls, spec: MachineSpec, *, fill: int | None = None) -> "VectorConfig":
+        if not spec.vector:
+            raise FennError(f"machine {spec.name!r} has no vector unit (vector = False)")
+        return cls(lanes=LANES, vmem_bytes=spec.vmem_size, llm_bytes=spec.llm_size, fill=fill)
+
+    @classmethod
+    def from_machine(cls, machine, *, fill: int | None = None) -> "VectorConfig":
+        """From any configuration with ``vmem_size``/``llm_size`` (an ISS
+        ``MachineConfig``, an ``SocConfig``); lanes from its ``lanes`` if it has one."""
+        return cls(lanes=getattr(machine, "lanes", LANES), vmem_bytes=machine.vmem_size,
+                   llm_bytes=machine.llm_size, fill=fill)

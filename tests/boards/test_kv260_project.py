@@ -25,7 +25,7 @@ LINT_WAIVERS = "rtl/verilator_lint.vlt"
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
     out = tmp_path_factory.mktemp("kv260")
-    assert cli_main(["synth", "--board", "kv260", "--profile", "sim-small", "-o", str(out)]) == 0
+    assert cli_main(["synth", "--board", "kv260", "--profile", "sim-small-scalar", "-o", str(out)]) == 0
     return out
 
 
@@ -49,7 +49,7 @@ def test_wrapper_connects_every_soc_port(project):
     wrapper = (project / f"{WRAPPER}.v").read_text()
     connected = set(re.findall(r"^\s+\.(\w+)\(", wrapper, re.M))
     assert connected == {p["name"] for p in description["ports"]}
-    assert description["config"] == profile("sim-small").to_dict()
+    assert description["config"] == profile("sim-small-scalar").to_dict()
 
 
 def test_wrapper_is_valid_verilog(project, tmp_path):
@@ -68,7 +68,7 @@ def test_wrapper_is_valid_verilog(project, tmp_path):
 
 def test_a_dma_master_goes_to_hp0(tmp_path):
     """With an AXI4 master named dma__* in the port list (the DMA engine's, once the SoC has it)."""
-    config = profile("sim-small")
+    config = profile("sim-small-scalar")
     from fenn_dma.rtl.generate import generate
     description = generate(config).description
     for path, member in axi4(40, 128).members.flatten():

@@ -39,7 +39,7 @@ def memory_mapping(design, top: str, tmp_path) -> dict[str, str]:
 
 
 def test_imem_and_dmem_are_true_dual_port_block_rams(tmp_path):
-    mapped = memory_mapping(Soc(profile("sim-small")), "fenn_soc", tmp_path)
+    mapped = memory_mapping(Soc(profile("sim-small-scalar")), "fenn_soc", tmp_path)
     assert mapped["fenn_soc.imem"] == "$__XILINX_BLOCKRAM_TDP_"
     assert mapped["fenn_soc.dmem"] == "$__XILINX_BLOCKRAM_TDP_"
     assert "FF" not in mapped.values(), mapped

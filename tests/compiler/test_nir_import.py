@@ -130,3 +130,55 @@ def test_import_errors_name_the_node():
         from_nir(g)
     with pytest.raises(ModelError, match="not found"):
         read_nir("/nonexistent/x.nir")
+
+
+def _canon(net):
+    """Everything of a Network that the NIR pair must keep (populations and connections in order)."""
+    pops = [(p.name, p.size, type(p.neuron).__name__, repr(p.neuron), p.record, p.readout)
+            for p in net.populations.values()]
+    conns = []
+    for c in net.connections.values():
+        w, d, _ = c.dense_arrays()
+        conns.append((c.name, c.source.name, c.target.name, repr(c.synapse), c.latency, w.tobytes(), d.tobytes()))
+    return net.dt, pops, conns
+
+
+def test_writer_round_trips_a_compiler_network_through_a_file(tmp_path):
+    from fenn_dma.compiler.model import Delta, Dense, Network, SpikeInput
+    from fenn_dma.compiler.nir_export import to_nir, write_nir
+    rng = np.random.default_rng(4)
+    net = Network(dt=0.5, name="w")
+    inp = net.population("input", 6, SpikeInput())
+    a = net.population("a", 8, ALIF(tau_mem=15.0, threshold=0.7, refractory=1.0, tau_adapt=80.0, beta=0.1))
+    b = net.population("b", 5, LIF(tau_mem=10.0, threshold=0.9))
+    o = net.population("o", 3, LI(tau_mem=25.0), record=("v",), readout="v_max")
+    net.connect(inp, a, Dense(rng.normal(0, 1, (6, 8)), rng.integers(0, 3, (6, 8))), Exponential(4.0))
+    net.connect(a, a, Dense(rng.normal(0, .3, (8, 8))), Exponential(4.0))
+    net.connect(a, b, Dense(rng.normal(0, 1, (8, 5)), 2), Delta())
+    net.connect(b, o, Dense(rng.normal(0, 1, (5, 3))), Exponential(6.0))
+    write_nir(net, tmp_path / "w.nir", {"n_steps": 7})
+    g = nir.read(str(tmp_path / "w.nir"))
+    assert type(g.nodes["b"]).__name__ == "LIF" and type(g.nodes["a"]).__name__ == "CubaLIF"
+    assert g.nodes["a"].metadata["model"] == "ALIF" and g.metadata["readout_reduce"] == "max"
+    back = read_nir(tmp_path / "w.nir")
+    assert _canon(back) == _canon(net)
+    assert _canon(from_nir(to_nir(back))) == _canon(net)
+
+
+def test_writer_refuses_what_it_cannot_write():
+    from fenn_dma.compiler.model import Dense, Network, SpikeInput
+    from fenn_dma.compiler.nir_export import to_nir
+    net = Network()
+    inp = net.population("input", 2, SpikeInput())
+    h = net.population("h", 2, LIF(bias=0.5))
+    o = net.population("o", 1, LI(), record=("v",), readout="v_sum")
+    net.connect(inp, h, Dense(np.ones((2, 2))), Exponential(5.0))
+    net.connect(h, o, Dense(np.ones((2, 1))), Exponential(5.0), latency=2)
+    with pytest.raises(ModelError, match="latencies"):
+        to_nir(net)
+    net.connections["h->o"].latency = 1
+    with pytest.raises(ModelError, match="population 'h': a bias"):
+        to_nir(net)
+    net.populations["h"].neuron = LIF(threshold=np.array([1.0, 2.0]))
+    with pytest.raises(ModelError, match="population 'h': per-neuron threshold"):
+        to_nir(net)

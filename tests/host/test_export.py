@@ -258,3 +258,30 @@ def test_loihi_maps_8bit_qat_weights_without_rerounding():
     assert lnet.layers[0].vth_mant == 128          # threshold 1.0 on the same scale
     net.weight_format = None                       # without the format: scaled to the full 8 bits
     assert np.abs(loihi.convert(net).layers[1].weight).max() == 254
+
+
+def test_deployed_model_is_the_one_the_exported_file_compiles_to(tmp_path):
+    """host.deploy builds the compiler's model directly; `fenn-dma compile network.nir`
+    reads the same model from the exported file (connection order and values)."""
+    from fenn_dma.compiler.nir_import import read_nir
+    from fenn_dma.host.convert import to_network
+    rng = np.random.default_rng(6)
+    w = rng.normal(0, 1, (12, 6))
+    w[0, :3] = 0.0
+    lif = NeuronParams("LIF", 15, 4, 0.8, 1.0, 1)
+    # "zeta.rec" sorts after "alpha.w0": the reader's order is not the layer order
+    net = TrainedNetwork(6, [Layer("zeta", lif, w, np.full((12, 6), 2), rng.normal(0, .3, (12, 12))),
+                             Layer("alpha", NeuronParams("ALIF", 10, 5, 1.0, 1.0, 0, 100.0, 0.1),
+                                   rng.normal(0, 1, (8, 12)), rng.integers(0, 4, (8, 12)), rng.normal(0, .2, (8, 8))),
+                             Layer("beta", NeuronParams("LI", 30, 3), rng.normal(0, 1, (3, 8)), np.zeros((3, 8), int))],
+                         n_steps=20, readout_reduce="max")
+    for model in (_trained("ALIF"), net):
+        export_nir(model, tmp_path / "n.nir")
+        a, b = to_network(model), read_nir(tmp_path / "n.nir")
+        assert list(a.connections) == list(b.connections) and list(a.populations) == list(b.populations)
+        for ca, cb in zip(a.connections.values(), b.connections.values()):
+            assert (ca.latency, ca.synapse) == (cb.latency, cb.synapse)
+            for u, v in zip(ca.dense_arrays(), cb.dense_arrays()):
+                assert u.tobytes() == v.tobytes()
+        for pa, pb in zip(a.populations.values(), b.populations.values()):
+            assert (repr(pa.neuron), pa.record, pa.readout) == (repr(pb.neuron), pb.record, pb.readout)

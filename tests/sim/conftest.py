@@ -6,11 +6,12 @@ from typing import Callable
 import numpy as np
 import pytest
 
+from fenn_dma.arch import profile as spec_profile
 from fenn_dma.isa.assembler import assemble
 from fenn_dma.isa.program import Program
 from fenn_dma.sim import Machine, MachineConfig
 
-SMALL = MachineConfig(imem_size=4096, dmem_size=4096, vmem_size=8192, llm_size=256, dram_size=64 * 1024)
+SMALL = MachineConfig.from_spec(spec_profile("test-iss"))     # 4K/4K/8K/256, DRAM 64K, every extension
 
 
 def _run_both(program: Program, config: MachineConfig, setup: Callable[[Machine], None] | None,

@@ -26,7 +26,7 @@ from fenn_dma.rtl.generate import TOP_NAME, generate
 from fenn_dma.rtl.toolchain import verilator_bin_dir
 
 LINT_WAIVERS = Path(__file__).resolve().parent.parent / "rtl" / "verilator_lint.vlt"
-TB_MODULE = "fenn_dma.sim.rtl_harness_tb"
+TB_MODULE = "fenn_dma.verify.rtl_harness_tb"
 
 
 class RtlSimError(FennError):
@@ -43,7 +43,8 @@ class RtlJob:
     read_dmem: str = "backdoor"      # "host" (AXI4-Lite), "backdoor" (the RAM array, fast) or "no"
     x_init: dict[int, int] = field(default_factory=dict)
     # With the vector unit: VMEM image from byte 0, LLM image lane-major (Machine.load_image
-    # layout), both written through the RAM arrays; read_vector: report v, VMEM and LLM.
+    # layout), both written through the RAM arrays; read_vector: report v, the per-lane RNG
+    # state, VMEM and LLM.
     vmem: bytes = b""
     llm: bytes = b""
     read_vector: bool = False
