@@ -1,6 +1,6 @@
-"""Simulated cycles per second of the native harness (sim/rtl_native.py: the
+"""Simulated cycles per second of the native harness (verify/rtl_native.py: the
 Verilated SoC under a C++ run loop) beside the cocotb harness
-(sim/rtl_harness.py) and the ISS, in one run, on a long loop and on a batch of
+(verify/rtl_harness.py) and the ISS, in one run, on a long loop and on a batch of
 short random programs; the launch cost; and the cold build time of the native
 harness for the scalar SoC (and with --vector the vector SoC) in an empty cache.
 
@@ -18,15 +18,13 @@ import tempfile
 import time
 
 from fenn_dma.isa.assembler import assemble
-from fenn_dma.isa.program import Program
-from fenn_dma.isa.table import ALL_EXTENSIONS, V
 from fenn_dma.rtl.config import SocConfig
-from fenn_dma.sim.config import MachineConfig
+from fenn_dma.sim.config import profile
 from fenn_dma.sim.machine import Machine
-from fenn_dma.sim.rtl_backend import _job, iss_state, soc_config
-from fenn_dma.sim.rtl_harness import build, run_batch
-from fenn_dma.sim.rtl_harness_random import random_program
-from fenn_dma.sim.rtl_native import NativeRun, _check_job, build_native, run_batch_native
+from fenn_dma.verify.random_program import SCALAR_RTL, VECTOR_TEST_CONFIG, random_program
+from fenn_dma.verify.rtl_harness import build, run_batch
+from fenn_dma.verify.rtl_native import NativeRun, _check_job, build_native, run_batch_native
+from fenn_dma.verify.runner import _job, iss_state, soc_config
 
 LOOP = """
     li t0, {n}
@@ -61,14 +59,13 @@ def main() -> None:
     parser.add_argument("--vector", action="store_true", help="also the vector SoC's cold build (minutes)")
     args = parser.parse_args()
 
-    config = MachineConfig(imem_size=4096, dmem_size=1024, vmem_size=64, llm_size=64, dram_size=64,
-                           extensions=ALL_EXTENSIONS - {V})
+    config = profile("test-rtl")
     soc_cfg = soc_config(config)
     native = build_native(soc_cfg)
     cocotb = build(soc_cfg)
 
     # Launch: the library loaded (once per process), a model out of reset, one tiny job.
-    short = _job(assemble(LOOP.format(n=10), "<short>"), config, 1000, "no")
+    short = _job(assemble(LOOP.format(n=10), "<short>"), config, soc_cfg, 1000, "no")
     t = time.perf_counter()
     with NativeRun(native) as run:
         run.run(_check_job(0, short, soc_cfg))
@@ -81,14 +78,14 @@ def main() -> None:
     cocotb_launch = time.perf_counter() - t
 
     n_native, n_cocotb = 1_000_000, 50_000
-    long_native = _job(assemble(LOOP.format(n=n_native), "<long>"), config, 100_000_000, "no")
+    long_native = _job(assemble(LOOP.format(n=n_native), "<long>"), config, soc_cfg, 100_000_000, "no")
     t, c = time.perf_counter(), time.process_time()
     r = run_batch_native(soc_cfg, [long_native], soc=native)[0]
     wall, cpu = time.perf_counter() - t, time.process_time() - c
     assert r["stop"]["cause"] == "ecall", r["stop"]
     native_rate, native_cpu_rate = r["cycles"] / wall, r["cycles"] / cpu
 
-    long_cocotb = _job(assemble(LOOP.format(n=n_cocotb), "<long>"), config, 100_000_000, "no")
+    long_cocotb = _job(assemble(LOOP.format(n=n_cocotb), "<long>"), config, soc_cfg, 100_000_000, "no")
     t = time.perf_counter()
     rc = run_batch(cocotb, [long_cocotb])[0]
     cocotb_wall = time.perf_counter() - t - cocotb_launch
@@ -110,8 +107,8 @@ def main() -> None:
     print(f"launch: native {native_launch * 1e3:.0f} ms (library load + reset + one job; "
           f"spawning `true` alone takes {spawn * 1e3:.0f} ms), cocotb {cocotb_launch:.1f} s")
 
-    programs = [Program.from_words(random_program(seed, config.dmem_size)) for seed in range(200)]
-    jobs = [_job(p, config, 1_000_000, "backdoor") for p in programs]
+    programs = [random_program(seed, 60, config, SCALAR_RTL).program for seed in range(200)]
+    jobs = [_job(p, config, soc_cfg, 1_000_000, "backdoor") for p in programs]
     t = time.perf_counter()
     run_batch_native(soc_cfg, jobs, soc=native)
     native_batch = time.perf_counter() - t
@@ -126,10 +123,10 @@ def main() -> None:
           f"({native_batch / 200 * 1e3:.2f} ms each), cocotb {cocotb_batch:.1f} s, ISS {iss_batch:.2f} s")
 
     if args.vector:
-        vector_cfg = SocConfig(imem_size=4096, dmem_size=16384, full_m=True, vector=True, vmem_size=8192,
-                               llm_size=256)
+        vector_cfg = soc_config(VECTOR_TEST_CONFIG, vector=True)
         vector_soc = build_native(vector_cfg)
-        job = _check_job(0, _job(assemble(LOOP.format(n=200_000), "<long>"), config, 100_000_000, "no"), vector_cfg)
+        job = _check_job(0, _job(assemble(LOOP.format(n=200_000), "<long>"), VECTOR_TEST_CONFIG, vector_cfg,
+                                 100_000_000, "no"), vector_cfg)
         with NativeRun(vector_soc) as run:
             t, c = time.perf_counter(), time.process_time()
             rv = run.run(job)

@@ -1,5 +1,5 @@
-"""The native harness (sim/rtl_native.py, sim/native/harness.cpp): results
-identical to the cocotb harness's (sim/rtl_harness.py) job for job, and to the
+"""The native harness (verify/rtl_native.py, verify/native/harness.cpp): results
+identical to the cocotb harness's (verify/rtl_harness.py) job for job, and to the
 ISS's on the ISA test suite and on many more random programs than the cocotb
 differential test can afford; the cycle limit; VCD waves; clear errors."""
 from collections import Counter
@@ -9,8 +9,7 @@ import pytest
 
 from fenn_dma.isa.assembler import assemble
 from fenn_dma.isa.loader import load_program
-from fenn_dma.isa.program import Program
-from fenn_dma.sim.rtl_harness_random import random_program
+from fenn_dma.verify.random_program import SCALAR_RTL, random_program
 
 SUITE = sorted((Path(__file__).resolve().parents[2] / "firmware" / "isa_tests").glob("*.s"))
 GP = 3
@@ -30,41 +29,42 @@ loop:
 
 @pytest.fixture(scope="session")
 def native_config(machine_config):
-    from fenn_dma.sim.rtl_native import toolchain_missing
+    from fenn_dma.verify.rtl_native import toolchain_missing
     reason = toolchain_missing()
     if reason:
         pytest.skip(reason)
-    from fenn_dma.sim.rtl_backend import soc_config
+    from fenn_dma.verify.runner import soc_config
     return soc_config(machine_config)
 
 
 @pytest.fixture(scope="session")
 def native_soc(native_config):
-    from fenn_dma.sim.rtl_native import build_native
+    from fenn_dma.verify.rtl_native import build_native
     return build_native(native_config)
 
 
 def _jobs(programs, machine_config, max_cycles=1_000_000, read_dmem="backdoor"):
-    from fenn_dma.sim.rtl_backend import _job
-    return [_job(p, machine_config, max_cycles, read_dmem) for p in programs]
+    from fenn_dma.verify.runner import _job, soc_config
+    return [_job(p, machine_config, soc_config(machine_config), max_cycles, read_dmem) for p in programs]
 
 
 def _native(native_config, native_soc, jobs, **kw):
-    from fenn_dma.sim.rtl_native import run_batch_native
+    from fenn_dma.verify.rtl_native import run_batch_native
     return run_batch_native(native_config, jobs, soc=native_soc, **kw)
 
 
 def _against_iss(programs, labels, results, machine_config):
-    from fenn_dma.sim.rtl_backend import _state, first_difference, iss_state
+    from fenn_dma.verify.compare import SCALAR_FIELDS, first_difference
+    from fenn_dma.verify.runner import _state, iss_state
     iss = [iss_state(p, machine_config) for p in programs]
     failures = [f"{label}: {diff}" for label, a, r in zip(labels, iss, results)
-                if (diff := first_difference(a, _state(r, True)))]
+                if (diff := first_difference(a, _state(r, True), SCALAR_FIELDS))]
     assert not failures, f"{len(failures)} of {len(programs)} differ:\n" + "\n".join(failures[:20])
     return iss
 
 
 def _cycle_limit_jobs(machine_config):
-    from fenn_dma.sim.rtl_harness import RtlJob
+    from fenn_dma.verify.rtl_harness import RtlJob
     long = assemble(LOOP.format(n=1000), "<loop>")
     jobs = _jobs([long] * 8, machine_config, read_dmem="no")
     for job, limit in zip(jobs, (0, 1, 2, 3, 7, 10, 100, 1000)):
@@ -77,9 +77,9 @@ def _cycle_limit_jobs(machine_config):
 
 def test_native_equals_cocotb_harness(native_config, native_soc, verilated_soc, machine_config):
     """The same jobs through both harnesses (one cocotb launch): identical result dicts."""
-    from fenn_dma.sim.rtl_harness import run_batch
+    from fenn_dma.verify.rtl_harness import run_batch
     programs = [load_program(str(p)) for p in SUITE]
-    programs += [Program.from_words(random_program(seed, machine_config.dmem_size)) for seed in range(40)]
+    programs += [random_program(seed, 60, machine_config, SCALAR_RTL).program for seed in range(40)]
     jobs = _jobs(programs, machine_config) + _cycle_limit_jobs(machine_config)
     cocotb = run_batch(verilated_soc, jobs)
     native = _native(native_config, native_soc, jobs)
@@ -98,7 +98,7 @@ def test_isa_suite_passes_natively(native_config, native_soc, machine_config):
 
 
 def _random_against_iss(seeds, native_config, native_soc, machine_config):
-    programs = [Program.from_words(random_program(seed, machine_config.dmem_size)) for seed in seeds]
+    programs = [random_program(seed, 60, machine_config, SCALAR_RTL).program for seed in seeds]
     results = _native(native_config, native_soc, _jobs(programs, machine_config))
     return _against_iss(programs, [f"seed {s}" for s in seeds], results, machine_config)
 
@@ -131,7 +131,7 @@ def test_cycle_limit_halts_the_core(native_config, native_soc, machine_config):
 
 
 def test_trace_writes_a_vcd(native_config, machine_config, tmp_path):
-    from fenn_dma.sim.rtl_native import build_native, run_batch_native
+    from fenn_dma.verify.rtl_native import build_native, run_batch_native
     traced = build_native(native_config, trace=True)
     program = assemble("li a0, 5\naddi a0, a0, 1\necall\n", "<t>")
     jobs = _jobs([program], machine_config)
@@ -145,7 +145,7 @@ def test_trace_writes_a_vcd(native_config, machine_config, tmp_path):
 
 
 def test_trace_needs_the_traced_build(native_config, native_soc, machine_config, tmp_path):
-    from fenn_dma.sim.rtl_native import NativeRun, RtlSimError
+    from fenn_dma.verify.rtl_native import NativeRun, RtlSimError
     with pytest.raises(RtlSimError, match="traced build"):
         NativeRun(native_soc, tmp_path / "x.vcd")
 
@@ -161,7 +161,7 @@ def test_trace_needs_the_traced_build(native_config, native_soc, machine_config,
     ({"max_cycles": -5}, "job 1: max_cycles = -5"),
 ])
 def test_a_bad_job_is_named(native_config, native_soc, machine_config, change, message):
-    from fenn_dma.sim.rtl_harness import RtlJob, RtlSimError
+    from fenn_dma.verify.rtl_harness import RtlJob, RtlSimError
     good = RtlJob(imem=assemble("ecall\n", "<e>").images["imem"])
     bad = RtlJob(**{**good.__dict__, **change})
     with pytest.raises(RtlSimError, match=message.replace("(", r"\(").replace("[", r"\[")):
@@ -175,60 +175,49 @@ def test_jobs_may_be_dicts(native_config, native_soc, machine_config):
     assert as_json[0]["x"][10] == 9
 
 
-# ---- the SoC with the vector unit (sized as rtl/vector/programs.VECTOR_TEST_CONFIG) ----
+# ---- the SoC with the vector unit (sized as verify/random_program.VECTOR_TEST_CONFIG) ----
 
 VECTOR_SEEDS = range(0, 60)
 SLOW_VECTOR_SEEDS = range(60, 1060)
-VECTOR_FIELDS = ("stop", "x", "v", "vmem", "llm", "dmem", "instret", "cycles", "mcycle", "minstret")
 
 
 @pytest.fixture(scope="session")
 def vector_config(native_config):
-    from fenn_dma.isa.table import M
-    from fenn_dma.rtl.config import SocConfig
-    from fenn_dma.rtl.vector.programs import VECTOR_TEST_CONFIG as C
-    return SocConfig(imem_size=C.imem_size, dmem_size=C.dmem_size, full_m=M in C.extensions,
-                     vector=True, vmem_size=C.vmem_size, llm_size=C.llm_size)
+    from fenn_dma.verify.random_program import VECTOR_TEST_CONFIG
+    from fenn_dma.verify.runner import soc_config
+    return soc_config(VECTOR_TEST_CONFIG, vector=True)
 
 
 @pytest.fixture(scope="session")
 def native_vector_soc(vector_config):
-    from fenn_dma.sim.rtl_native import build_native
+    from fenn_dma.verify.rtl_native import build_native
     return build_native(vector_config)
 
 
-def _vector_jobs(programs):
-    from fenn_dma.sim.rtl_harness import RtlJob
-    return [RtlJob(imem=vp.program.images["imem"], dmem=vp.program.images.get("dmem", b""),
-                   vmem=vp.program.images.get("vmem", b""), llm=vp.llm_image, entry=vp.program.entry,
-                   max_cycles=1_000_000, read_dmem="backdoor", read_vector=True) for vp in programs]
-
-
-def _vector_iss_state(vp) -> dict:
-    from fenn_dma.rtl.vector.reference import load_machine
-    m = load_machine(vp)
-    stop = m.run(max_instructions=200_000)
-    return {"stop": stop.to_json(), "x": [int(r) for r in m.x], "v": m.v.tolist(),
-            "vmem": m.vmem.tobytes().hex(), "llm": m.llm.tobytes().hex(), "dmem": m.dmem.tobytes().hex(),
-            "instret": m.instret, "cycles": m.cycles, "mcycle": m.mcycle, "minstret": m.minstret}
+def _vector_jobs(programs, vector_config):
+    from fenn_dma.verify.runner import _job
+    return [_job(rp.program, rp.config, vector_config, 1_000_000, "backdoor", rp.llm_image) for rp in programs]
 
 
 def _vector_against_iss(programs, vector_config, native_vector_soc):
-    from fenn_dma.sim.rtl_native import run_batch_native
-    results = run_batch_native(vector_config, _vector_jobs(programs), soc=native_vector_soc)
-    iss = [_vector_iss_state(vp) for vp in programs]
-    failures = [f"seed {vp.seed} ({a['stop']['cause']}): {differ[0]} differs"
-                for vp, a, r in zip(programs, iss, results)
-                if (differ := [name for name in VECTOR_FIELDS if a[name] != r[name]])]
+    from fenn_dma.verify.compare import STATE_FIELDS, differences
+    from fenn_dma.verify.rtl_native import run_batch_native
+    from fenn_dma.verify.runner import _state, iss_state
+    results = run_batch_native(vector_config, _vector_jobs(programs, vector_config), soc=native_vector_soc)
+    assert all("rng" in r and "v" in r for r in results)
+    iss = [iss_state(rp.program, rp.config, 200_000, llm=rp.llm_image) for rp in programs]
+    failures = differences([f"seed {rp.seed} ({a['stop']['cause']})" for rp, a in zip(programs, iss)],
+                           iss, [_state(r, True) for r in results], STATE_FIELDS)
     assert not failures, f"{len(failures)} of {len(programs)} differ:\n" + "\n".join(failures[:20])
     return iss
 
 
 def test_vector_native_equals_cocotb_harness(vector_config, native_vector_soc):
-    from fenn_dma.rtl.vector.programs import directed_vector_program, fault_vector_programs
-    from fenn_dma.sim.rtl_harness import build, run_batch
-    from fenn_dma.sim.rtl_native import run_batch_native
-    jobs = _vector_jobs([directed_vector_program(seed) for seed in range(2)] + fault_vector_programs())
+    from fenn_dma.verify.random_program import directed_vector_program, fault_vector_programs
+    from fenn_dma.verify.rtl_harness import build, run_batch
+    from fenn_dma.verify.rtl_native import run_batch_native
+    jobs = _vector_jobs([directed_vector_program(seed) for seed in range(2)] + fault_vector_programs(),
+                        vector_config)
     cocotb = run_batch(build(vector_config), jobs)
     native = run_batch_native(vector_config, jobs, soc=native_vector_soc)
     differ = [(i, k) for i, (a, b) in enumerate(zip(cocotb, native)) for k in a if a[k] != b.get(k)]
@@ -236,9 +225,9 @@ def test_vector_native_equals_cocotb_harness(vector_config, native_vector_soc):
 
 
 def test_vector_programs_match_iss_natively(vector_config, native_vector_soc):
-    from fenn_dma.rtl.vector.kernels import all_kernels
-    from fenn_dma.rtl.vector.programs import (directed_vector_program, fault_vector_programs,
-                                              random_vector_program, stochastic_program)
+    from fenn_dma.verify.kernels import all_kernels
+    from fenn_dma.verify.random_program import (directed_vector_program, fault_vector_programs,
+                                                random_vector_program, stochastic_program)
     programs = [directed_vector_program(seed) for seed in range(4)] + fault_vector_programs()
     programs += [random_vector_program(seed) for seed in VECTOR_SEEDS] + [stochastic_program(0)]
     programs += [k.vp for k in all_kernels()]
@@ -248,6 +237,6 @@ def test_vector_programs_match_iss_natively(vector_config, native_vector_soc):
 
 @pytest.mark.slow
 def test_many_vector_programs_match_iss_natively(vector_config, native_vector_soc):
-    from fenn_dma.rtl.vector.programs import random_vector_program
+    from fenn_dma.verify.random_program import random_vector_program
     _vector_against_iss([random_vector_program(seed) for seed in SLOW_VECTOR_SEEDS], vector_config,
                         native_vector_soc)

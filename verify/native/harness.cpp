@@ -1,8 +1,8 @@
-// Native run loop for the Verilated SoC (sim/rtl_native.py builds and loads it).
+// Native run loop for the Verilated SoC (verify/rtl_native.py builds and loads it).
 //
 // The C++ side owns the clock and is the host: a handshake-correct AXI4-Lite
 // master on the top's host__* ports (one transaction at a time, like
-// cocotbext-axi's AxiLiteMaster in sim/rtl_harness_tb.py). A job is run
+// cocotbext-axi's AxiLiteMaster in verify/rtl_harness_tb.py). A job is run
 // whole in C++: CONTROL.clear, the memory images and x registers over the host
 // port, ENTRY, CONTROL.start, clock until `stopped` or the cycle limit (then
 // CONTROL.halt), and the final state read back through the host windows.
@@ -10,8 +10,8 @@
 //
 // The C ABI (extern "C" below) is loaded with ctypes. Everything the model
 // needs from outside comes through the ports: the only public signals are the
-// vector register file rows (sim/native/public.vlt, vector SoC only), which
-// the host map has no window for.
+// vector register file rows and the lanes' RNG state (verify/native/public.vlt,
+// vector SoC only), which the host map has no window for.
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -28,7 +28,7 @@
 
 namespace {
 
-// rtl/hostmap.py (checked against the Python values by sim/rtl_native.py at load time).
+// The control registers of rtl/hostmap.py (the window bases come from Python).
 constexpr uint32_t CONTROL = 0x00, STATUS = 0x04, STOP_PC = 0x08, ENTRY = 0x0C, CYCLES = 0x10,
                    INSTRET = 0x18, MCYCLE = 0x20, MINSTRET = 0x28, IMEM_SIZE = 0x30, DMEM_SIZE = 0x34,
                    MAGIC = 0x38, FEATURES = 0x3C, VMEM_SIZE = 0x40, LLM_SIZE = 0x44, XREG_BASE = 0x80;
@@ -135,7 +135,7 @@ struct Harness {
 };
 
 #ifdef FENN_NATIVE_VECTOR
-// v0..v31 from the vector register file's rows (public_flat_rd in sim/native/public.vlt):
+// v0..v31 from the vector register file's rows (public_flat_rd in verify/native/public.vlt):
 // lane i of a row is bits 16 i .. 16 i + 15 of the 512-bit word, as int16.
 void read_v(Harness* h, int16_t* v_out) {
     const auto& rows = h->top->rootp->fenn_soc__DOT__vector__DOT__unit__DOT__regfile__DOT__mem;
@@ -146,6 +146,21 @@ void read_v(Harness* h, int16_t* v_out) {
         }
     }
 }
+
+// Each lane's RNG state (s0, s1), the ISS's per-lane rng.s0 / rng.s1: rng_out[lane], rng_out[32 + lane].
+#define FENN_LANE_RNG(n)                                                                            \
+    rng_out[n] = root->fenn_soc__DOT__vector__DOT__unit__DOT__lane##n##__DOT__rng__DOT__s0;         \
+    rng_out[32 + n] = root->fenn_soc__DOT__vector__DOT__unit__DOT__lane##n##__DOT__rng__DOT__s1;
+void read_rng(Harness* h, uint16_t* rng_out) {
+    auto* root = h->top->rootp;
+    FENN_LANE_RNG(0) FENN_LANE_RNG(1) FENN_LANE_RNG(2) FENN_LANE_RNG(3) FENN_LANE_RNG(4) FENN_LANE_RNG(5)
+    FENN_LANE_RNG(6) FENN_LANE_RNG(7) FENN_LANE_RNG(8) FENN_LANE_RNG(9) FENN_LANE_RNG(10) FENN_LANE_RNG(11)
+    FENN_LANE_RNG(12) FENN_LANE_RNG(13) FENN_LANE_RNG(14) FENN_LANE_RNG(15) FENN_LANE_RNG(16) FENN_LANE_RNG(17)
+    FENN_LANE_RNG(18) FENN_LANE_RNG(19) FENN_LANE_RNG(20) FENN_LANE_RNG(21) FENN_LANE_RNG(22) FENN_LANE_RNG(23)
+    FENN_LANE_RNG(24) FENN_LANE_RNG(25) FENN_LANE_RNG(26) FENN_LANE_RNG(27) FENN_LANE_RNG(28) FENN_LANE_RNG(29)
+    FENN_LANE_RNG(30) FENN_LANE_RNG(31)
+}
+#undef FENN_LANE_RNG
 #endif
 
 }  // namespace
@@ -154,13 +169,13 @@ void read_v(Harness* h, int16_t* v_out) {
 
 extern "C" {
 
-// The layout of the result words (sim/rtl_native.py reads them by these indices).
+// The layout of the result words (verify/rtl_native.py reads them by these indices).
 enum {
     OUT_STATUS = 0, OUT_STOP_PC = 1, OUT_X = 2, OUT_INSTRET = 34, OUT_CYCLES = 35, OUT_MCYCLE = 36,
     OUT_MINSTRET = 37, OUT_HALTED = 38, OUT_SIM_CYCLES = 39, OUT_WORDS = 40
 };
 
-FENN_EXPORT int fenn_native_abi(void) { return 1; }
+FENN_EXPORT int fenn_native_abi(void) { return 2; }
 
 FENN_EXPORT int fenn_native_has_trace(void) {
 #ifdef FENN_NATIVE_TRACE
@@ -228,12 +243,14 @@ FENN_EXPORT void fenn_native_free(void* handle) {
 
 // Run one job. x_init: 32 values, x_mask: which of them to write. read_dmem: 0 no, 1 yes
 // (dmem_out: dmem_size bytes). read_vector: vmem_out (vmem_size bytes), llm_out (32 * llm_size
-// bytes, lane-major) and v_out (32 x 32 int16) are filled. out: OUT_WORDS values.
+// bytes, lane-major), v_out (32 x 32 int16) and rng_out (s0 of lanes 0..31, then s1) are
+// filled. out: OUT_WORDS values.
 // Returns 0, or -1 with fenn_native_error set.
 FENN_EXPORT int fenn_native_job(void* handle, const uint8_t* imem, uint32_t imem_len, const uint8_t* dmem, uint32_t dmem_len,
                     const uint8_t* vmem, uint32_t vmem_len, const uint8_t* llm, uint32_t llm_len, uint32_t entry,
                     uint64_t max_cycles, const uint32_t* x_init, uint32_t x_mask, int read_dmem, int read_vector,
-                    uint64_t* out, uint8_t* dmem_out, uint8_t* vmem_out, uint8_t* llm_out, int16_t* v_out) {
+                    uint64_t* out, uint8_t* dmem_out, uint8_t* vmem_out, uint8_t* llm_out, int16_t* v_out,
+                    uint16_t* rng_out) {
     auto* h = static_cast<Harness*>(handle);
     Vfenn_soc* t = h->top.get();
     h->error.clear();
@@ -293,11 +310,13 @@ FENN_EXPORT int fenn_native_job(void* handle, const uint8_t* imem, uint32_t imem
         h->read_image(h->vmem_base, vmem_out, h->vmem_size);
         h->read_image(h->llm_base, llm_out, 32 * h->llm_size);
         read_v(h, v_out);
+        read_rng(h, rng_out);
     }
 #else
     (void)vmem_out;
     (void)llm_out;
     (void)v_out;
+    (void)rng_out;
 #endif
     return 0;
 }

@@ -1,15 +1,15 @@
 """The native harness: the Verilated SoC driven by a C++ run loop
-(``sim/native/harness.cpp``) loaded with ctypes, at several million simulated
-cycles per second instead of cocotb's tens of thousands.
+(``verify/native/harness.cpp``) loaded with ctypes, at about two million simulated
+cycles per second (scalar SoC) instead of cocotb's tens of thousands.
 
-``run_batch_native(config, jobs)`` takes the jobs of ``sim/rtl_harness.run_batch``
+``run_batch_native(config, jobs)`` takes the jobs of ``verify/rtl_harness.run_batch``
 (``RtlJob`` or anything with its fields) and returns the same result dicts, so
 the two harnesses can be compared. The C++ side owns the clock and is the
 host's AXI4-Lite master; each job (clear, images, x registers, entry, start, run
 to the stop or the cycle limit, state read back through the host windows) runs
 in one call. No signal is made public for the scalar SoC (no --public-flat-rw);
-the vector SoC makes public only the vector register file rows, which have no
-host window (``sim/native/public.vlt``).
+the vector SoC makes public only the vector register file rows and the lanes'
+RNG state, which have no host window (``verify/native/public.vlt``).
 
 Builds live beside the cocotb ones (``rtl_harness.cache_root()``), in a folder
 keyed by the Verilog's hash and the harness sources' hash, behind a file lock.
@@ -29,8 +29,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from fenn_dma.isa.causes import StopCause
 from fenn_dma.rtl import hostmap as H
-from fenn_dma.rtl.causes import RtlCause
 from fenn_dma.rtl.config import SocConfig
 
 from .rtl_harness import LINT_WAIVERS, RtlSimError, cache_root
@@ -38,7 +38,7 @@ from .rtl_harness import LINT_WAIVERS, RtlSimError, cache_root
 NATIVE_DIR = Path(__file__).resolve().parent / "native"
 HARNESS_SOURCES = ("harness.cpp", "public.vlt")
 LIBRARY = "libfenn_native.so"
-ABI = 1
+ABI = 2
 READ_DMEM = ("host", "backdoor", "no")
 
 # Make variables of Verilator's generated Makefile (docs: "OPT_FAST ... OPT_SLOW"): the model's
@@ -48,8 +48,6 @@ MAKE_VARIABLES = "CFG_CXXFLAGS_PCH_I=-include OPT_FAST=-O2 OPT_SLOW=-O0 OPT_GLOB
 VERILATOR_ARGS = ("-Wno-fatal", "-O3", "--x-assign", "fast", "--x-initial", "fast", "--output-split", "20000",
                   "--output-split-cfuncs", "5000")
 
-CAUSE_NAMES = {int(c): c.name.lower() for c in RtlCause}
-CAUSE_NAMES[int(RtlCause.HALTED)] = "max_cycles"
 
 # Result words of fenn_native_job (harness.cpp, enum OUT_*).
 OUT_STATUS, OUT_STOP_PC, OUT_X, OUT_INSTRET, OUT_CYCLES, OUT_MCYCLE, OUT_MINSTRET = 0, 1, 2, 34, 35, 36, 37
@@ -157,7 +155,7 @@ def _library(soc: NativeSoc) -> ctypes.CDLL:
     lib.fenn_native_job.argtypes = [ctypes.c_void_p, u8p, u32, u8p, u32, u8p, u32, u8p, u32, u32, u64,
                                     ctypes.POINTER(u32), u32, ctypes.c_int, ctypes.c_int,
                                     ctypes.POINTER(u64), ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
-                                    ctypes.c_void_p]
+                                    ctypes.c_void_p, ctypes.c_void_p]
     if lib.fenn_native_abi() != ABI:
         raise RtlSimError(f"{soc.library} speaks ABI {lib.fenn_native_abi()}, this module {ABI}: rebuild it")
     _libraries[soc.library] = lib
@@ -261,17 +259,19 @@ class NativeRun:
         vmem_out = ctypes.create_string_buffer(self.vmem_size) if vector else None
         llm_out = ctypes.create_string_buffer(32 * self.llm_size) if vector else None
         v_out = (ctypes.c_int16 * (32 * 32))() if vector else None
+        rng_out = (ctypes.c_uint16 * 64)() if vector else None
         rc = self._lib.fenn_native_job(self._handle, job.imem, len(job.imem), job.dmem, len(job.dmem),
                                        job.vmem, len(job.vmem), job.llm, len(job.llm), job.entry, job.max_cycles,
                                        x_init, mask, int(dmem_out is not None), int(vector), self._out,
-                                       dmem_out, vmem_out, llm_out, v_out)
+                                       dmem_out, vmem_out, llm_out, v_out, rng_out)
         if rc != 0:
             raise RtlSimError(f"job {index}: {self._lib.fenn_native_error(self._handle).decode()}")
         out = self._out
         self.sim_cycles += out[OUT_SIM_CYCLES]
         status = out[OUT_STATUS]
         result = {
-            "stop": {"cause": CAUSE_NAMES[status >> H.STATUS_CAUSE_SHIFT & 0xF], "pc": out[OUT_STOP_PC]},
+            "stop": {"cause": StopCause.from_code(status >> H.STATUS_CAUSE_SHIFT & 0xF).value,
+                     "pc": out[OUT_STOP_PC]},
             "x": [out[OUT_X + i] for i in range(32)],
             "instret": out[OUT_INSTRET],
             "cycles": out[OUT_CYCLES],
@@ -282,6 +282,7 @@ class NativeRun:
             result["dmem"] = dmem_out.raw.hex()
         if vector:
             result["v"] = [list(v_out[32 * r:32 * r + 32]) for r in range(32)]
+            result["rng"] = {"s0": list(rng_out[:32]), "s1": list(rng_out[32:])}
             result["vmem"] = vmem_out.raw.hex()
             result["llm"] = llm_out.raw.hex()
         return result
