@@ -41,6 +41,8 @@ class RtlJob:
     entry: int = 0
     max_cycles: int = 100_000
     read_dmem: str = "backdoor"      # "host" (AXI4-Lite), "backdoor" (the RAM array, fast) or "no"
+    write_dmem: str = "host"         # "host" (AXI4-Lite) or "backdoor" (the RAM array: one VPI write a word
+                                     # instead of a cocotb-driven AXI4-Lite transfer; for large images)
     x_init: dict[int, int] = field(default_factory=dict)
     # With the vector unit: VMEM image from byte 0, LLM image lane-major (Machine.load_image
     # layout), both written through the RAM arrays; read_vector: report v, the per-lane RNG
@@ -52,6 +54,7 @@ class RtlJob:
     def to_json(self) -> dict:
         return {"imem": self.imem.hex(), "dmem": self.dmem.hex(), "entry": self.entry,
                 "max_cycles": self.max_cycles, "read_dmem": self.read_dmem,
+                "write_dmem": self.write_dmem,
                 "x_init": {str(k): v for k, v in self.x_init.items()},
                 "vmem": self.vmem.hex(), "llm": self.llm.hex(), "read_vector": self.read_vector}
 

@@ -28,7 +28,12 @@ async def run_job(dut, axi: AxiLiteMaster, job: dict) -> dict:
     await axi.write_dword(H.CONTROL, 1 << H.CONTROL_CLEAR)
     while (await axi.read_dword(H.STATUS)) >> H.STATUS_CLEARING & 1:
         await ClockCycles(dut.clk, 256)
-    for base, image in ((H.IMEM_BASE, job["imem"]), (H.DMEM_BASE, job["dmem"])):
+    images = [(H.IMEM_BASE, job["imem"])]
+    if job.get("write_dmem", "host") == "host":
+        images.append((H.DMEM_BASE, job["dmem"]))
+    else:
+        _write_words(dut.dmem, bytes.fromhex(job["dmem"]))
+    for base, image in images:
         data = bytes.fromhex(image)
         if data:
             await axi.write(base, data + bytes(-len(data) % 4))
@@ -71,6 +76,12 @@ async def run_job(dut, axi: AxiLiteMaster, job: dict) -> dict:
 def _llm_arrays(dut) -> list:
     llm = dut.vector.unit.llm
     return [getattr(llm, f"lane{i}") for i in range(32)]
+
+
+def _write_words(array, data: bytes) -> None:
+    data += bytes(-len(data) % 4)
+    for w in range(len(data) // 4):
+        array[w].value = int.from_bytes(data[4 * w:4 * w + 4], "little")
 
 
 def _write_vector_images(dut, vmem: bytes, llm: bytes) -> None:
