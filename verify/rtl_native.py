@@ -40,6 +40,7 @@ HARNESS_SOURCES = ("harness.cpp", "public.vlt")
 LIBRARY = "libfenn_native.so"
 ABI = 2
 READ_DMEM = ("host", "backdoor", "no")
+WRITE_DMEM = ("host", "backdoor")     # both through the host port here: it costs cycles, not Python
 
 # Make variables of Verilator's generated Makefile (docs: "OPT_FAST ... OPT_SLOW"): the model's
 # per-cycle code optimised, its constructor and the once-run code (Slow files) not, the runtime
@@ -172,6 +173,7 @@ class _Job:
     max_cycles: int
     x_init: dict[int, int]
     read_dmem: str
+    write_dmem: str
     read_vector: bool
 
 
@@ -194,7 +196,8 @@ def _check_job(index: int, job, config: SocConfig) -> _Job:
                  vmem=_as_bytes(_field(job, "vmem", b"")), llm=_as_bytes(_field(job, "llm", b"")),
                  entry=_field(job, "entry", 0), max_cycles=_field(job, "max_cycles", 100_000),
                  x_init={int(k): v for k, v in (_field(job, "x_init", {}) or {}).items()},
-                 read_dmem=_field(job, "read_dmem", "backdoor"), read_vector=bool(_field(job, "read_vector", False)))
+                 read_dmem=_field(job, "read_dmem", "backdoor"), write_dmem=_field(job, "write_dmem", "host"),
+                 read_vector=bool(_field(job, "read_vector", False)))
     except (TypeError, ValueError) as exc:
         raise bad(f"not a job ({exc})") from None
     sizes = {"imem": config.imem_size, "dmem": config.dmem_size}
@@ -210,6 +213,8 @@ def _check_job(index: int, job, config: SocConfig) -> _Job:
         raise bad("read_vector needs the vector unit, which this SoC does not have")
     if j.read_dmem not in READ_DMEM:
         raise bad(f"read_dmem = {j.read_dmem!r}: choose one of {', '.join(READ_DMEM)}")
+    if j.write_dmem not in WRITE_DMEM:
+        raise bad(f"write_dmem = {j.write_dmem!r}: choose one of {', '.join(WRITE_DMEM)}")
     if not isinstance(j.entry, int) or not 0 <= j.entry < 1 << 32 or j.entry % 4:
         raise bad(f"entry = {j.entry!r}: must be a word-aligned 32-bit address")
     if not isinstance(j.max_cycles, int) or not 0 <= j.max_cycles < 1 << 63:

@@ -153,6 +153,7 @@ def test_trace_needs_the_traced_build(native_config, native_soc, machine_config,
 @pytest.mark.parametrize("change, message", [
     ({"imem": bytes(8192)}, "job 1: the imem image of 8192 bytes does not fit in 4096"),
     ({"read_dmem": "maybe"}, "job 1: read_dmem = 'maybe'"),
+    ({"write_dmem": "vpi"}, "job 1: write_dmem = 'vpi'"),
     ({"x_init": {32: 1}}, "job 1: x_init names x32"),
     ({"x_init": {3: -1}}, "job 1: x_init x3 = -1"),
     ({"entry": 2}, "job 1: entry = 2"),
