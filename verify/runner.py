@@ -25,6 +25,27 @@ from fenn_dma.sim.config import MachineConfig
 from fenn_dma.sim.machine import UNINITIALISED, Machine
 
 from .rtl_harness import RtlJob, VerilatedSoc, build, run_batch
+from .rtl_native import NativeSoc, build_native, run_batch_native
+
+# The RTL harnesses: "native" (the C++ run loop of verify/native, the default: ~20x faster) and
+# "cocotb" (cocotb + cocotbext-axi on the same Verilog: the protocol-level path, kept in the tests).
+HARNESSES = ("native", "cocotb")
+
+
+def build_soc(soc_cfg: SocConfig, harness: str = "native") -> "VerilatedSoc | NativeSoc":
+    """The Verilated SoC for ``soc_cfg`` under ``harness`` (built once, cached on disk)."""
+    if harness not in HARNESSES:
+        raise FennError(f"unknown RTL harness {harness!r}; choose one of {', '.join(HARNESSES)}")
+    return build_native(soc_cfg) if harness == "native" else build(soc_cfg)
+
+
+def run_jobs(soc: "VerilatedSoc | NativeSoc", jobs: list[RtlJob], *, trace=None) -> list[dict]:
+    """Run ``jobs`` on a build of either harness (the same result dicts)."""
+    if isinstance(soc, NativeSoc):
+        return run_batch_native(soc.config, jobs, soc=soc, trace=trace)
+    if trace is not None:
+        raise FennError("waves (--trace) come from the native RTL harness; the cocotb one writes none")
+    return run_batch(soc, jobs)
 
 # Images the RTL can load: IMEM and DMEM over the host port, VMEM and LLM through the RAM
 # arrays (with the vector unit). DRAM waits for the DMA.
@@ -119,19 +140,21 @@ def _state(result: dict, dump_mem: bool) -> dict:
 
 def run_many_on_rtl(programs: list[Program], config: MachineConfig, *, llm_images: list[bytes] | None = None,
                     max_cycles: int = 1_000_000, dump_mem: bool = True, dmem_via: str = "backdoor",
-                    soc: VerilatedSoc | None = None, vector: bool | None = None) -> list[dict]:
+                    soc: "VerilatedSoc | NativeSoc | None" = None, vector: bool | None = None,
+                    harness: str = "native") -> list[dict]:
     """Final states of ``programs`` (each from reset, LLM images lane-major beside them) in one
     simulator launch. ``soc``: a build to reuse; else one is built, with the vector unit when
     ``vector`` says so (default: when a program needs it). ``dmem_via``: read DMEM back over the
-    host port ("host") or from the RAM array ("backdoor", fast)."""
+    host port ("host") or from the RAM array ("backdoor", fast). ``harness``: "native" or
+    "cocotb" (for a build made here; a given ``soc`` says which it is)."""
     llm_images = llm_images or [b""] * len(programs)
     if soc is None:
         if vector is None:
             vector = any(needs_vector(p, llm) for p, llm in zip(programs, llm_images))
-        soc = build(soc_config(config, vector))
+        soc = build_soc(soc_config(config, vector), harness)
     jobs = [_job(p, config, soc.config, max_cycles, dmem_via if dump_mem else "no", llm)
             for p, llm in zip(programs, llm_images)]
-    return [_state(r, dump_mem) for r in run_batch(soc, jobs)]
+    return [_state(r, dump_mem) for r in run_jobs(soc, jobs)]
 
 
 def run_on_rtl(program: Program, config: MachineConfig, *, llm: bytes = b"", max_cycles: int = 1_000_000,
@@ -166,8 +189,15 @@ def run_cli(args) -> int:
     from fenn_dma.sim.config import MachineConfig
     from fenn_dma.sim.sim_cli import EXIT_OTHER_STOP, _read, _write_atomically
 
+    from fenn_dma.boundary import check_output
+    harness = getattr(args, "rtl_harness", "native")
     if args.trace:
-        raise FennError("--trace needs the ISS (--backend iss)")
+        if harness != "native":
+            raise FennError("--trace with --backend rtl writes VCD waves, which the native harness makes "
+                            "(--rtl-harness native)")
+        check_output(args.trace, "--trace")
+    if args.json:
+        check_output(args.json, "--json")
     if args.dram:
         raise FennError("--dram: the RTL has no DMA yet, so it cannot load a DRAM image; use --backend iss")
     program = load_program(args.program)
@@ -183,10 +213,11 @@ def run_cli(args) -> int:
     soc_cfg = soc_config(config, vector)
     job = _job(program, config, soc_cfg, max_cycles, "backdoor" if args.dump_mem else "no", llm)
     unit = "with" if vector else "without"
-    print(f"building/loading the Verilated SoC for profile {full.name} ({unit} the vector unit) ...", flush=True)
-    soc = build(soc_cfg)
+    print(f"building/loading the Verilated SoC for profile {full.name} ({unit} the vector unit, "
+          f"{harness} harness{', traced' if args.trace else ''}) ...", flush=True)
+    soc = build_native(soc_cfg, trace=bool(args.trace)) if harness == "native" else build_soc(soc_cfg, harness)
     t0 = time.perf_counter()
-    state = _state(run_batch(soc, [job])[0], args.dump_mem)
+    state = _state(run_jobs(soc, [job], trace=args.trace or None)[0], args.dump_mem)
     seconds = time.perf_counter() - t0
     if args.json:
         _write_atomically(args.json, lambda f: json.dump(state, f))

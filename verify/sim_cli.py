@@ -8,7 +8,14 @@ import argparse
 from fenn_dma.sim import sim_cli as iss_cli
 
 COMMAND, HELP = iss_cli.COMMAND, iss_cli.HELP
-add_arguments = iss_cli.add_arguments
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    iss_cli.add_arguments(parser)
+    from .runner import HARNESSES
+    parser.add_argument("--rtl-harness", choices=HARNESSES, default="native",
+                        help="with --backend rtl: the native C++ run loop (fast; --trace writes VCD waves) "
+                             "or the cocotb testbench")
 
 
 def run(args: argparse.Namespace) -> int:

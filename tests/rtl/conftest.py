@@ -26,7 +26,18 @@ def verilated_soc():
 
 
 @pytest.fixture(scope="session")
-def differential(verilated_soc, machine_config):
+def native_rtl_soc():
+    """The same SoC on the native harness (verify/native): the differential tests' default."""
+    from fenn_dma.verify.rtl_native import toolchain_missing
+    reason = toolchain_missing()
+    if reason:
+        pytest.skip(reason)
+    from fenn_dma.verify.runner import build_soc, soc_config
+    return build_soc(soc_config(TEST_MACHINE), "native")
+
+
+@pytest.fixture(scope="session")
+def differential(native_rtl_soc, machine_config):
     """``differential(programs, labels)``: run on both backends, assert equal final states,
     naming the label (the seed) and the first differing field of every mismatch."""
     from fenn_dma.verify.compare import SCALAR_FIELDS, first_difference
@@ -34,7 +45,7 @@ def differential(verilated_soc, machine_config):
 
     def check(programs, labels):
         iss = [iss_state(p, machine_config) for p in programs]
-        rtl = run_many_on_rtl(programs, machine_config, soc=verilated_soc)
+        rtl = run_many_on_rtl(programs, machine_config, soc=native_rtl_soc)
         failures = [f"{label}: {diff}" for label, a, b in zip(labels, iss, rtl)
                     if (diff := first_difference(a, b, SCALAR_FIELDS))]
         assert not failures, f"{len(failures)} of {len(programs)} differ:\n" + "\n".join(failures[:20])

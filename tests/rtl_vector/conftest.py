@@ -42,15 +42,16 @@ def operand_pairs(rng):
 
 @pytest.fixture(scope="session")
 def vector_soc():
-    """The SoC with the vector unit, sized as VECTOR_TEST_CONFIG, Verilated once (cached on disk)."""
-    from fenn_dma.verify.rtl_harness import toolchain_missing
+    """The SoC with the vector unit, sized as VECTOR_TEST_CONFIG, Verilated once (cached on disk),
+    on the native harness (the cocotb one is checked against it job for job in
+    tests/rtl/test_rtl_native.py)."""
+    from fenn_dma.verify.rtl_native import toolchain_missing
     reason = toolchain_missing()
     if reason:
         pytest.skip(reason)
     from fenn_dma.verify.random_program import VECTOR_TEST_CONFIG
-    from fenn_dma.verify.rtl_harness import build
-    from fenn_dma.verify.runner import soc_config
-    return build(soc_config(VECTOR_TEST_CONFIG, vector=True))
+    from fenn_dma.verify.runner import build_soc, soc_config
+    return build_soc(soc_config(VECTOR_TEST_CONFIG, vector=True), "native")
 
 
 @pytest.fixture(scope="session")
