@@ -473,7 +473,7 @@ class EventPropSNN(torch.nn.Module):
             if d.requires_grad:
                 d.clamp_(0, self.max_delay)
 
-    def to_trained(self, n_steps: int = 0):
+    def to_trained(self, n_steps: int = 0, metadata: dict | None = None):
         """The framework-free :class:`~fenn_dma.host.network.TrainedNetwork` (delays rounded)."""
         from fenn_dma.host.network import Layer, NeuronParams, TrainedNetwork
         layers, r = [], 0
@@ -489,7 +489,7 @@ class EventPropSNN(torch.nn.Module):
             d = _round_delays(self.delays[i]).cpu().numpy()
             layers.append(Layer(p.name, np_, self.weights[i].detach().double().cpu().numpy(), d, wr))
         return TrainedNetwork(self.spec.n_inputs, layers, n_steps, "mean" if self.spec.readout == "sum" else "max",
-                              metadata={"method": "eventprop"})
+                              metadata={"method": "eventprop", **(metadata or {})})
 
 
 __all__ = ["Population", "Spec", "EventPropFunction", "EventPropSNN", "SpikeBufferOverflow", "forward_events",

@@ -180,3 +180,42 @@ def test_trains_a_tiny_task_and_exports():
     net = m.to_trained(T)
     scores, _ = m(x)
     np.testing.assert_allclose(simulate(net, x.numpy()), scores.detach().numpy(), atol=1e-4)
+
+
+def test_train_cli_method_eventprop_writes_the_bptt_outputs_and_deploys(tmp_path, capsys):
+    """`fenn-dma train --method eventprop`: checkpoint, metrics, plots, network.npz, NIR; the
+    network goes through the existing deploy path (the compiler's fixed-point reference)."""
+    import json
+
+    from fenn_dma.cli import main
+    from fenn_dma.host import deploy
+    from fenn_dma.host.datasets import load_dataset
+    from fenn_dma.host.network import TrainedNetwork
+    from fenn_dma.host.nir_io import import_nir
+
+    out = tmp_path / "run"
+    rc = main(["train", "--out", str(out), "--method", "eventprop", "--epochs", "2", "--fine-tune-epochs", "1",
+               "--steps", "16", "--hidden", "12", "--delays", "synapse", "--max-delay", "3", "--max-batches", "3",
+               "--batch-size", "32", "--threads", "1", "--no-progress", "--export-nir"])
+    assert rc == 0
+    for name in ("checkpoint.pt", "metrics.json", "network.npz", "network.nir", "curves.png", "raster.png",
+                 "delays.png"):
+        assert (out / name).is_file(), name
+    m = json.loads((out / "metrics.json").read_text())
+    assert [h["phase"] for h in m["history"]] == ["main", "main", "fine_tune"]
+    assert m["summary"]["method"] == "eventprop" and 0 <= m["summary"]["test_acc"] <= 1
+    net = TrainedNetwork.load(out / "network.npz")
+    assert net.metadata["method"] == "eventprop" and net.layers[0].weights.shape == (12, 5)
+    assert import_nir(out / "network.nir").equals(net)
+    test = load_dataset("yinyang", n_steps=16).splits["test"]
+    xs, ys = test.spikes[:64].numpy(), test.labels[:64].numpy()
+    float_acc = float((simulate(net, xs).argmax(1) == ys).mean())
+    assert abs(deploy.accuracy(deploy.plan(net, xs), xs, ys) - float_acc) <= 0.1
+    assert "method=eventprop" in capsys.readouterr().out
+
+
+def test_train_cli_method_eventprop_refuses_what_it_cannot_do(tmp_path, capsys):
+    from fenn_dma.cli import main
+    rc = main(["train", "--out", str(tmp_path / "o"), "--method", "eventprop", "--steps", "8", "--no-progress",
+               "--neuron", "ALIF"])
+    assert rc == 1 and "--method eventprop does not support --neuron ALIF" in capsys.readouterr().err
