@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -84,6 +85,8 @@ def train_eventprop(cfg, bundle: DatasetBundle | None = None):
     from fenn_dma.host.train import TrainResult, _dataset, _jsonable, _phase, _tqdm
 
     cfg.validate()
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise ConfigError("--method eventprop runs in one process; torchrun (DDP) is not supported")
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
