@@ -176,13 +176,20 @@ def fd_gradient(layers, samples, labels, n_in, t_end, readout, which: str, li: i
 
 
 # ---------------------------------------------------------------------- EventProp gradient check
-PARAMS = (("hidden W", 0, "W"), ("hidden D", 0, "D"), ("hidden Wrec", 0, "Wrec"), ("hidden Drec", 0, "Drec"),
-          ("readout W", 1, "W"), ("readout D", 1, "D"))
+def params_of(layers) -> list:
+    """(name, layer index, field) of every parameter group: W, D (and Wrec, Drec) per layer."""
+    out = []
+    for li, L in enumerate(layers):
+        tag = "readout" if not L.spiking else (f"hidden{li}" if len(layers) > 2 else "hidden")
+        out += [(f"{tag} W", li, "W"), (f"{tag} D", li, "D")]
+        if L.Wrec is not None:
+            out += [(f"{tag} Wrec", li, "Wrec"), (f"{tag} Drec", li, "Drec")]
+    return out
 
 
-def tiny_problem(seed: int = 3):
+def tiny_problem(seed: int = 3, deep: bool = False):
     """A 3-3(recurrent)-2 network with continuous delays on every projection and two
-    input samples (spike times on a 0.5 ms grid) over 30 ms."""
+    input samples (spike times on a 0.5 ms grid) over 30 ms; ``deep``: 3-3-3-2, no recurrence."""
     rng = np.random.default_rng(seed)
     n_in, nh, C = 3, 3, 2
     W0 = rng.uniform(0.4, 0.8, (nh, n_in))
@@ -193,15 +200,19 @@ def tiny_problem(seed: int = 3):
     W1 = rng.uniform(-1, 1, (C, nh))
     D1 = rng.uniform(0, 3, (C, nh))
     layers = [RefLayer(W0, D0, 10.0, 5.0, 1.0, 1.0, True, Wr, Dr), RefLayer(W1, D1, 20.0, 5.0, 1.0, 1.0, False)]
+    if deep:        # a second hidden layer, both feed-forward; weak enough that the grid error stays small
+        r = np.random.default_rng(0)
+        layers = [RefLayer(r.uniform(0.15, 0.3, (nh, n_in)), r.uniform(0, 3, (nh, n_in)), 10.0, 5.0, 1.0),
+                  RefLayer(r.uniform(0.1, 0.2, (nh, nh)), r.uniform(0, 3, (nh, nh)), 10.0, 5.0, 1.0), layers[1]]
     samples = [[(1.0, 0), (2.5, 1), (4.0, 2), (6.0, 0), (8.5, 1), (12.0, 2), (14.5, 0)],
                [(0.5, 2), (3.0, 1), (5.5, 0), (9.0, 2), (11.0, 1), (15.0, 0)]]
     return dict(layers=layers, samples=samples, labels=[0, 1], n_in=n_in, t_end=30.0)
 
 
 def reference_gradients(prob, readout: str, h: float = 1e-6) -> dict:
-    """Finite-difference gradients of the continuous-time loss, keyed like :data:`PARAMS`."""
+    """Finite-difference gradients of the continuous-time loss, keyed like :func:`params_of`."""
     return {name: fd_gradient(prob["layers"], prob["samples"], prob["labels"], prob["n_in"], prob["t_end"],
-                              readout, which, li, h) for name, li, which in PARAMS}
+                              readout, which, li, h) for name, li, which in params_of(prob["layers"])}
 
 
 def eventprop_gradients(prob, readout: str, dt: float):
@@ -211,30 +222,33 @@ def eventprop_gradients(prob, readout: str, dt: float):
     import torch
 
     from fenn_dma.host.eventprop import EventPropFunction, Population, Spec, cross_entropy
-    hid, out = prob["layers"]
     T = int(round(prob["t_end"] / dt))
-    ph = Population("hidden", hid.W.shape[0], hid.tau_mem, hid.tau_syn, hid.threshold, dt, True, True, 256)
-    po = Population("readout", out.W.shape[0], out.tau_mem, out.tau_syn, 1.0, dt, False)
-    spec = Spec(prob["n_in"], (ph, po), readout)
-    ch, co = hid.kappa / ph.kappa, out.kappa / po.kappa
+    pops, P, scale = [], [], []
+    for li, L in enumerate(prob["layers"]):
+        pop = Population(f"layer{li}", L.W.shape[0], L.tau_mem, L.tau_syn, L.threshold, dt, L.spiking,
+                         L.Wrec is not None, 256)
+        pops.append(pop)
+        c = L.kappa / pop.kappa
+        arrs = [(L.W, c), (L.D, 1 / dt)] + ([(L.Wrec, c), (L.Drec, 1 / dt)] if L.Wrec is not None else [])
+        for a, s in arrs:
+            P.append(torch.tensor(a * s, requires_grad=True))
+            scale.append(s)
+    spec = Spec(prob["n_in"], tuple(pops), readout)
     x = torch.zeros(len(prob["samples"]), T, prob["n_in"], dtype=torch.float64)
     for b, smp in enumerate(prob["samples"]):
         for (ti, j) in smp:
             x[b, int(round(ti / dt)), j] = 1
-    scale = [ch, 1 / dt, ch, 1 / dt, co, 1 / dt]
-    P = [torch.tensor(a * s, requires_grad=True) for a, s in
-         zip([hid.W, hid.D, hid.Wrec, hid.Drec, out.W, out.D], scale)]
-    scores, _ = EventPropFunction.apply(spec, x, *P)
+    scores, *_ = EventPropFunction.apply(spec, x, *P)
     L = cross_entropy(scores, torch.tensor(prob["labels"]))
     L.backward()
-    g = {name: (p.grad * s).numpy() for (name, _, _), p, s in zip(PARAMS, P, scale)}
+    g = {name: (p.grad * s).numpy() for (name, _, _), p, s in zip(params_of(prob["layers"]), P, scale)}
     return float(L.detach()), g
 
 
-def gradient_check(dts=(0.1, 0.05, 0.02, 0.01, 0.005, 0.002), readouts=("sum", "max")) -> list:
+def gradient_check(dts=(0.1, 0.05, 0.02, 0.01, 0.005, 0.002), readouts=("sum", "max"), deep: bool = False) -> list:
     """Rows (readout, dt, loss, reference loss, {param: relative error}) of EventProp against
     the finite-difference gradients of this reference; relative error = ||g - g_ref|| / ||g_ref||."""
-    prob = tiny_problem()
+    prob = tiny_problem(deep=deep)
     rows = []
     for readout in readouts:
         ref = reference_gradients(prob, readout)
@@ -247,13 +261,16 @@ def gradient_check(dts=(0.1, 0.05, 0.02, 0.01, 0.005, 0.002), readouts=("sum", "
 
 
 def main() -> None:
-    """``python -m fenn_dma.host.event_reference``: print the gradient-check table (markdown)."""
-    names = [n for n, _, _ in PARAMS]
-    print("| readout | dt (ms) | loss | reference loss | " + " | ".join(names) + " |")
-    print("|---" * (4 + len(names)) + "|")
-    for readout, dt, L, lref, err in gradient_check():
-        print(f"| {readout} | {dt:g} | {L:.4f} | {lref:.4f} | " + " | ".join(f"{err[n]:.2%}" for n in names) + " |",
-              flush=True)
+    """``python -m fenn_dma.host.event_reference``: print the gradient-check tables (markdown)."""
+    for deep, dts, readouts in ((False, (0.1, 0.05, 0.02, 0.01, 0.005, 0.002), ("sum", "max")),
+                                (True, (0.01, 0.005, 0.002), ("sum",))):
+        names = [n for n, _, _ in params_of(tiny_problem(deep=deep)["layers"])]
+        print("\n" + ("3-3-3-2 (two hidden layers)" if deep else "3-3(recurrent)-2") + "\n")
+        print("| readout | dt (ms) | loss | reference loss | " + " | ".join(names) + " |")
+        print("|---" * (4 + len(names)) + "|")
+        for readout, dt, L, lref, err in gradient_check(dts, readouts, deep):
+            print(f"| {readout} | {dt:g} | {L:.4f} | {lref:.4f} | "
+                  + " | ".join(f"{err[n]:.2%}" for n in names) + " |", flush=True)
 
 
 if __name__ == "__main__":
