@@ -135,6 +135,16 @@ def _groups(W: torch.Tensor, Dr: torch.Tensor | None):
     return [(int(d), (Dr == d).to(W.dtype)) for d in vals]
 
 
+def _events(s):
+    """(sample, neuron, value) of the non-zero entries of a (B, n) spike tensor, or None."""
+    if s is None:
+        return None
+    b_i, n_i = s.nonzero(as_tuple=True)
+    if b_i.numel() == 0:
+        return None
+    return b_i, n_i, s[b_i, n_i]
+
+
 def _masked(W, mask):
     return W if mask is None else W * mask
 
@@ -215,14 +225,15 @@ def forward_events(spec: Spec, x: torch.Tensor, params, record: bool = False):
                 if record:
                     v_out[:, t] = V
             L["V"] = V
-            if src is not None:
-                for d, Wd in L["g_ff"]:
+            for s_, grp in ((src, L["g_ff"]), (z, L["g_rec"])):
+                ev = _events(s_)
+                if ev is None:
+                    continue
+                b_i, n_i, v_i = ev                      # only the spikes: O(spikes x targets) per step
+                for d, Wd in grp:
                     if t + 1 + d < T:
-                        L["buf"][(t + 1 + d) % L["R"]] += src @ Wd.T
-            if z is not None:
-                for d, Wd in L["g_rec"]:
-                    if t + 1 + d < T:
-                        L["buf"][(t + 1 + d) % L["R"]] += z @ Wd.T
+                        L["buf"][(t + 1 + d) % L["R"]].index_put_((b_i,), v_i[:, None] * Wd[:, n_i].T,
+                                                                  accumulate=True)
             src = z
     for L, sb in zip(layers[:-1], bufs):
         worst = int(sb["count"].max()) if sb["count"].numel() else 0
@@ -239,8 +250,9 @@ def forward_events(spec: Spec, x: torch.Tensor, params, record: bool = False):
     return scores, [sb["count"].to(dt_) for sb in bufs], saved
 
 
-def backward_events(spec: Spec, x, params, saved, grad_scores, grad_counts):
-    """Reverse-time adjoint pass; returns the gradients of the flat parameter list."""
+def backward_events(spec: Spec, x, params, saved, grad_scores, grad_counts, need_delays=None):
+    """Reverse-time adjoint pass; returns the gradients of the flat parameter list
+    (``need_delays``: per population (ff, rec) whether the delay gradient is wanted; default all)."""
     B, T, _ = x.shape
     lp = _layer_params(spec, params)
     dev, dt_ = x.device, x.dtype
@@ -263,6 +275,8 @@ def backward_events(spec: Spec, x, params, saved, grad_scores, grad_counts):
         if spec.pops[i].recurrent:
             projs.append((i, i, Wr, Dr, saved["Drec"][i], 2))
     groups = [[(d, m, _masked(W, m)) for d, m in _groups(W, Dround)] for (_, _, W, _, Dround, _) in projs]
+    need = {(tgt, gslot): True if need_delays is None else bool(need_delays[tgt][gslot // 2])
+            for (tgt, _, _, _, _, gslot) in projs}
     gout = grad_scores.to(dt_)
     amax = saved["amax"]
     for t in range(T - 1, -1, -1):
@@ -279,23 +293,24 @@ def backward_events(spec: Spec, x, params, saved, grad_scores, grad_counts):
             if gc[i] is not None:
                 G[i] = G[i] - gc[i] * spk[i]
         for (tgt, src, W, D, Dround, gslot), grp in zip(projs, groups):
-            s = x[:, t] if src < 0 else spk[src]
-            if not bool(s.any()):
+            ev = _events(x[:, t] if src < 0 else spk[src])
+            if ev is None:
                 continue
+            b_i, n_i, v_i = ev                          # the spikes at t: (sample, source neuron, value)
             pt = spec.pops[tgt]
             for d, m, Wd in grp:
                 slot = t + 1 + d
                 if slot >= T:
                     continue
-                LI, LU = ringI[tgt][slot % R[tgt]], ringU[tgt][slot % R[tgt]]
-                gW = LI.T @ s
-                grads[tgt][gslot] += gW if m is None else gW * m
+                LI, LU = ringI[tgt][slot % R[tgt]][b_i], ringU[tgt][slot % R[tgt]][b_i]    # (spikes, n_tgt)
+                cW = (LI * v_i[:, None]).T
+                grads[tgt][gslot].index_add_(1, n_i, cW if m is None else cW * m[:, n_i])
                 Q = LI / pt.tau_syn - pt.kappa * LU
-                if D is not None:
-                    gD = (Q.T @ s) * Wd * pt.dt
-                    grads[tgt][gslot + 1] += gD
+                Wn = Wd[:, n_i]
+                if D is not None and need[(tgt, gslot)]:
+                    grads[tgt][gslot + 1].index_add_(1, n_i, (Q * v_i[:, None]).T * Wn * pt.dt)
                 if src >= 0:
-                    G[src] = G[src] + s * (Q @ Wd)
+                    G[src].index_put_((b_i, n_i), v_i * (Q * Wn.T).sum(1), accumulate=True)
         for i, p in enumerate(spec.pops):
             if p.spiking:
                 lamV = p.beta * lamU[i]
@@ -334,7 +349,13 @@ class EventPropFunction(torch.autograd.Function):
     def backward(ctx, grad_scores, *grad_counts):
         x, *params = ctx.saved_tensors
         with torch.no_grad():
-            flat = backward_events(ctx.spec, x, params, ctx.saved, grad_scores, list(grad_counts))
+            need, k = [], 0
+            for p in ctx.spec.pops:
+                n_ = 4 if p.recurrent else 2
+                flags = ctx.needs_input_grad[2 + k:2 + k + n_]
+                need.append((flags[1], flags[3] if p.recurrent else False))
+                k += n_
+            flat = backward_events(ctx.spec, x, params, ctx.saved, grad_scores, list(grad_counts), need)
         out = []
         for prm, g, need in zip(params, flat, ctx.needs_input_grad[2:]):
             out.append(g if (need and g is not None) else None)
