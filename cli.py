@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
+from fenn_dma.boundary import HelpFormatter
 from fenn_dma.errors import FennError
 
 # name -> (module, one-line help); kept here so `--help` needs no imports.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "asm": ("fenn_dma.isa.asm_cli", "assemble a .s file to a raw binary or ELF"),
     "disasm": ("fenn_dma.isa.disasm_cli", "disassemble a raw binary or ELF"),
-    "sim": ("fenn_dma.sim.sim_cli", "run a program on the ISS (or the RTL) and report its final state"),
+    "sim": ("fenn_dma.verify.sim_cli", "run a program on the ISS (or the RTL) and report its final state"),
     "demo": ("fenn_dma.demo", "assemble and run the example vector kernel on the ISS"),
     "rtl": ("fenn_dma.rtl.rtl_cli", "write the SoC's Verilog and port description"),
     "train": ("fenn_dma.host.train_cli", "train a spiking network (PyTorch)"),
@@ -27,11 +29,21 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+def version() -> str:
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as package_version
+    try:
+        return package_version("fenn-dma")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fenn-dma", description="FeNN-DMA tools")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module_name, help_text) in SUBCOMMANDS.items():
-        p = sub.add_parser(name, help=help_text, description=help_text)
+        p = sub.add_parser(name, help=help_text, description=help_text, formatter_class=HelpFormatter)
         if name == only:
             importlib.import_module(module_name).add_arguments(p)
     return parser
@@ -49,10 +61,23 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     module = importlib.import_module(SUBCOMMANDS[args.command][0])
     try:
-        return int(module.run(args) or 0)
+        rc = int(module.run(args) or 0)
+        sys.stdout.flush()
+        return rc
     except FennError as exc:
         print(f"fenn-dma {args.command}: error: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        # The reader went away (`fenn-dma inspect x.fenn | head`): stop quietly, as cat does.
+        # Point stdout at /dev/null so the interpreter's final flush does not fail again.
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return 141
+    except KeyboardInterrupt:
+        print(f"fenn-dma {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from fenn_dma.isa.assembler import assemble
 from fenn_dma.sim.config import profile
-from fenn_dma.sim.rtl_backend import iss_state, run_many_on_rtl
+from fenn_dma.verify.runner import iss_state, run_many_on_rtl
 
 KERNELS = {
     "straight-line ALU": "\n".join(["li a0, 1", "li a1, 2"] + ["add a0, a0, a1", "xor a1, a1, a0"] * 200) + "\necall\n",

@@ -13,12 +13,11 @@ from __future__ import annotations
 import time
 
 from fenn_dma.isa.assembler import assemble
-from fenn_dma.isa.program import Program
 from fenn_dma.sim.config import profile
 from fenn_dma.sim.machine import Machine
-from fenn_dma.sim.rtl_backend import iss_state, run_many_on_rtl, soc_config
-from fenn_dma.sim.rtl_harness import build
-from fenn_dma.sim.rtl_harness_random import random_program
+from fenn_dma.verify.random_program import SCALAR_RTL, random_program
+from fenn_dma.verify.rtl_harness import build
+from fenn_dma.verify.runner import iss_state, run_many_on_rtl, soc_config
 
 LOOP = """
     li t0, {n}
@@ -53,7 +52,7 @@ def main() -> None:
           f"({r['cycles']} cycles in {seconds:.2f} s, simulator launch {launch:.2f} s excluded)")
     print(f"ISS (fast engine): {m.cycles / iss_seconds / 1e6:.2f} M predicted cycles/s; "
           f"RTL/ISS speed ratio {r['cycles'] / seconds / (m.cycles / iss_seconds):.4f}")
-    programs = [Program.from_words(random_program(seed, config.dmem_size)) for seed in range(200)]
+    programs = [random_program(seed, 60, config, SCALAR_RTL).program for seed in range(200)]
     t = time.perf_counter()
     run_many_on_rtl(programs, config, soc=soc)
     rtl_batch = time.perf_counter() - t

@@ -15,24 +15,17 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from fenn_dma.isa.table import M
-
 
 def kernel_figures() -> None:
-    from fenn_dma.rtl.config import SocConfig
-    from fenn_dma.rtl.vector.kernels import all_kernels
-    from fenn_dma.rtl.vector.programs import VECTOR_TEST_CONFIG as C
-    from fenn_dma.rtl.vector.reference import load_machine
-    from fenn_dma.sim.rtl_harness import RtlJob, build, run_batch
+    from fenn_dma.verify.kernels import all_kernels
+    from fenn_dma.verify.random_program import VECTOR_TEST_CONFIG as C
+    from fenn_dma.verify.runner import run_many_on_rtl
+    from fenn_dma.verify.vector_stream import load_machine
 
     kernels = all_kernels()
     print("building/loading the Verilated SoC with the vector unit ...", flush=True)
-    soc = build(SocConfig(imem_size=C.imem_size, dmem_size=C.dmem_size, full_m=M in C.extensions,
-                          vector=True, vmem_size=C.vmem_size, llm_size=C.llm_size))
-    jobs = [RtlJob(imem=k.vp.program.images["imem"], dmem=k.vp.program.images.get("dmem", b""),
-                   vmem=k.vp.program.images["vmem"], llm=k.vp.llm_image, max_cycles=1_000_000,
-                   read_dmem="no") for k in kernels]
-    rtl = run_batch(soc, jobs)
+    rtl = run_many_on_rtl([k.vp.program for k in kernels], C, llm_images=[k.vp.llm_image for k in kernels],
+                          dump_mem=False, vector=True)
     print(f"\n{'kernel':<44} {'instr':>6} {'ISS cyc':>8} {'RTL cyc':>8} {'ideal':>7} {'RTL/ideal':>9} "
           f"{'per unit':>9} {'FeNN-DMA':>9} {'ratio':>6}")
     for k, r in zip(kernels, rtl):

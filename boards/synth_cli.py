@@ -18,7 +18,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from fenn_dma.cli_machine import add_profile_argument
 
     from .ecp5 import BOARDS
-    parser.add_argument("--board", default="ulx3s-85f", choices=sorted(BOARDS) + ["kv260"])
+    parser.add_argument("--board", default="ulx3s-85f", choices=sorted(BOARDS) + ["kv260"],
+                        help="target board: an ECP5 board (bitstream) or kv260 (Vivado project)")
     add_profile_argument(parser, default=None, default_text="ecp5 for ECP5 boards, kv260 for the KV260")
     parser.add_argument("--full-m", action=argparse.BooleanOptionalAction, default=None,
                         help="build the whole M extension (default: the profile's choice)")
@@ -28,8 +29,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from fenn_dma.boundary import output_folder
     from fenn_dma.cli_machine import resolve_profile
     from fenn_dma.rtl.config import SocConfig
+    output_folder(args.output, "-o")
     kv260 = args.board == "kv260"
     config = SocConfig.from_spec(resolve_profile(args, default="kv260" if kv260 else "ecp5"))
     if args.full_m is not None:

@@ -11,21 +11,17 @@ import re
 from dataclasses import dataclass, field
 
 from fenn_dma.isa import fields as F
+from fenn_dma.isa.asm_forms import li_expansion
 from fenn_dma.isa.codec import encode
 from fenn_dma.isa.registers import SCALAR_REGS, VECTOR_REGS, scalar_name
-from fenn_dma.isa.table import BY_MNEMONIC, LOAD_USE_OPS, InstrSpec
+from fenn_dma.isa.table import BY_MNEMONIC, LOAD_USE_OPS, SPECS, InstrSpec, Kind, ops_of
 
 from .errors import ResourceError
 
-BRANCH_OPS = {"beq", "bne", "blt", "bge", "bltu", "bgeu", "jal", "jalr"}
-SCALAR_LOADS = {"lb", "lh", "lw", "lbu", "lhu"}
-MEM_EFFECT = {  # op -> (memory, is_store)
-    "lb": ("dmem", False), "lh": ("dmem", False), "lw": ("dmem", False), "lbu": ("dmem", False),
-    "lhu": ("dmem", False), "sb": ("dmem", True), "sh": ("dmem", True), "sw": ("dmem", True),
-    "vloadv": ("vmem", False), "vstorev": ("vmem", True), "vloadl": ("llm", False), "vstorel": ("llm", True),
-}
-RNG_OPS = {"vrng", "vloadr0", "vloadr1"}
-BARRIER_OPS = {"ecall", "ebreak", "csrrw", "csrrs", "csrrc", "csrrwi", "csrrsi", "csrrci", "fence"}
+BRANCH_OPS = ops_of(Kind.BRANCH, Kind.JUMP)
+SCALAR_LOADS = ops_of(Kind.LOAD)
+MEM_EFFECT = {s.op: (s.memory, s.is_store) for s in SPECS if s.memory}  # op -> (memory, is_store)
+BARRIER_OPS = ops_of(Kind.SYSTEM, Kind.CSR, Kind.FENCE)
 _SYNTAX_NAMES = re.compile(r"[a-z0-9]+")
 
 
@@ -42,7 +38,7 @@ class Item:
         return self.spec.op
 
     def uses_rng(self) -> bool:
-        return self.op in RNG_OPS or (self.spec.round == 2 and self.op in ("vmul", "vsrai"))
+        return self.spec.uses_rng
 
     def reads(self) -> set[str]:
         r = {f"v{self.values[_name(self.spec, s)]}" for s in self.spec.vector_sources()}
@@ -122,17 +118,9 @@ class Builder:
         self._pending_labels = []
 
     def li(self, rd, value: int, comment: str = "") -> None:
-        """Load a 32-bit constant (addi, or lui + addi)."""
-        value &= 0xFFFFFFFF
-        sv = value - (1 << 32) if value >> 31 else value
-        if -2048 <= sv < 2048:
-            self.op("addi", rd, "zero", sv, comment=comment)
-            return
-        lo = ((value & 0xFFF) ^ 0x800) - 0x800
-        hi = ((value - lo) >> 12) & 0xFFFFF
-        self.op("lui", rd, hi, comment=comment)
-        if lo:
-            self.op("addi", rd, rd, lo)
+        """Load a 32-bit constant: the assembler's ``li`` (addi, lui, or lui + addi)."""
+        for k, (mnemonic, ops) in enumerate(li_expansion(rd, value)):
+            self.op(mnemonic, *ops.values(), comment=comment if k == 0 else "")
 
     def add_const(self, rd, rs, value: int, tmp) -> None:
         """rd = rs + value, through ``tmp`` when value does not fit 12 bits."""

@@ -13,6 +13,7 @@ from .errors import ModelError
 from .fennfile import FennProgram, spec_of_plan
 from .model import Network
 from .quantise import QNetwork, quantise
+from .validate import check_finite
 
 
 def load_model(path: str | Path, dt: float = 1.0) -> Network:
@@ -61,6 +62,7 @@ def to_program(compiled: Compiled, elapsed: float = 0.0, machine: MachineSpec | 
 def compile_model(net: Network, rounding: str = "nearest", seed: int = 1, n_steps: int = 1000,
                   options: CompileOptions | None = None, measured=None) -> tuple[FennProgram, QNetwork]:
     t0 = time.perf_counter()
+    check_finite(net)
     q = quantise(net, rounding=rounding, seed=seed, n_steps=n_steps, measured=measured)
     options = options or CompileOptions()
     compiled = compile_network(q, options)

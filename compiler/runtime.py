@@ -23,6 +23,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from fenn_dma.arch import ROW_BYTES, MachineSpec, check_compatible
+from fenn_dma.boundary import count
+
+from .validate import spike_array
 from fenn_dma.errors import FennError
 from fenn_dma.isa import csrs
 from fenn_dma.isa.program import MEMORIES as PROGRAM_MEMORIES
@@ -109,16 +112,11 @@ class Runtime:
     def run(self, inputs: dict[str, np.ndarray] | None = None, steps: int | None = None) -> RunOutput:
         io = self.io
         inputs = dict(inputs or {})
+        self._check_names(inputs)
         for name, spec in io["inputs"].items():
-            if name not in inputs:
-                raise ModelError(f"no input spikes for spike source {name!r}")
-            a = np.asarray(inputs[name])
-            if a.ndim != 2 or a.shape[1] != spec["size"]:
-                raise ModelError(f"inputs[{name!r}] has shape {a.shape}, expected (steps, {spec['size']})")
-        unknown = set(inputs) - set(io["inputs"])
-        if unknown:
-            raise ModelError(f"inputs for {sorted(unknown)}: not spike sources of this program "
-                             f"(sources: {sorted(io['inputs'])})")
+            inputs[name] = spike_array(name, inputs[name], spec["size"])
+        if steps is not None:
+            steps = count(steps, "steps")
         if steps is None:
             steps = min((np.shape(a)[0] for a in inputs.values()), default=0)
         for name, a in inputs.items():
@@ -164,6 +162,16 @@ class Runtime:
         self.cycles += out.cycles
         return out
 
+    def _check_names(self, inputs: dict) -> None:
+        for name in self.io["inputs"]:
+            if name not in inputs:
+                raise ModelError(f"no input spikes for spike source {name!r} (inputs are keyed by the "
+                                 f"spike sources' population names: {sorted(self.io['inputs'])})")
+        unknown = set(inputs) - set(self.io["inputs"])
+        if unknown:
+            raise ModelError(f"inputs for {sorted(unknown)}: not spike sources of this program "
+                             f"(sources: {sorted(self.io['inputs'])})")
+
     def _raise_stop(self, stop, first: int, n: int) -> None:
         ctrl = self.io["control"]
         status = int(self._dmem_words(ctrl["dma_status"], 1)[0]) if "dma_status" in ctrl else 0
@@ -193,7 +201,16 @@ class Runtime:
 
     def run_batch(self, inputs: dict[str, np.ndarray], steps: int | None = None) -> RunOutput:
         """Each sample (axis 0 of every input) from the initial state; stacked outputs."""
-        B = next(iter(inputs.values())).shape[0] if inputs else 1
+        inputs = dict(inputs or {})
+        self._check_names(inputs)
+        for name, spec in self.io["inputs"].items():
+            inputs[name] = spike_array(name, inputs[name], spec["size"], batch=True)
+        sizes = {name: a.shape[0] for name, a in inputs.items()}
+        if len(set(sizes.values())) > 1:
+            raise ModelError(f"the inputs' batch sizes differ: {sizes}")
+        B = next(iter(sizes.values())) if inputs else 1
+        if B == 0:
+            raise ModelError("the inputs hold no sample (batch size 0)")
         outs = []
         for bi in range(B):
             self.reset()

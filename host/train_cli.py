@@ -6,8 +6,13 @@ import argparse
 import json
 from pathlib import Path
 
+from fenn_dma.boundary import finite_float, nonnegative_int, positive_int
 from fenn_dma.host.errors import ConfigError
 from fenn_dma.host.network import hidden_models
+
+FINITE = finite_float()
+POSITIVE = finite_float(0, above=True)
+NONNEGATIVE = finite_float(0)
 
 COMMAND = "train"
 HELP = "train a spiking network (PyTorch): LIF/ALIF, learnable delays, QAT, NIR/netx export"
@@ -15,54 +20,55 @@ HELP = "train a spiking network (PyTorch): LIF/ALIF, learnable delays, QAT, NIR/
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     d = p.add_argument_group("data")
-    d.add_argument("--dataset", default="yinyang", choices=["yinyang", "digits", "shd", "ssc"])
+    d.add_argument("--dataset", default="yinyang", choices=["yinyang", "digits", "shd", "ssc"], help="data set")
     d.add_argument("--data-path", help="SHD/SSC: folder with shd_train.h5/shd_test.h5 (or one .h5 file)")
-    d.add_argument("--steps", type=int, help="steps per sample (yinyang, digits)")
-    d.add_argument("--dt", type=float, default=1.0, help="ms per step")
-    d.add_argument("--max-time", type=float, default=1000.0, help="SHD/SSC: crop at this many ms")
-    d.add_argument("--channel-pool", type=int, default=1, help="SHD/SSC: OR this many neighbouring channels")
-    d.add_argument("--limit", type=int, help="SHD/SSC: read only the first N samples of each file")
+    d.add_argument("--steps", type=positive_int, help="steps per sample (yinyang, digits)")
+    d.add_argument("--dt", type=POSITIVE, default=1.0, help="ms per step")
+    d.add_argument("--max-time", type=POSITIVE, default=1000.0, help="SHD/SSC: crop at this many ms")
+    d.add_argument("--channel-pool", type=positive_int, default=1, help="SHD/SSC: OR this many neighbouring channels")
+    d.add_argument("--limit", type=positive_int, help="SHD/SSC: read only the first N samples of each file")
     d.add_argument("--encoding", default="latency", choices=["latency", "rate"], help="digits encoding")
     n = p.add_argument_group("network")
     n.add_argument("--hidden", default="64", help="hidden sizes, comma separated (e.g. 128,64)")
     n.add_argument("--neuron", default="LIF", help="hidden neuron model: " + ", ".join(hidden_models()))
-    n.add_argument("--recurrent", action="store_true")
-    n.add_argument("--tau-mem", type=float, default=20.0, help="ms")
-    n.add_argument("--tau-syn", type=float, default=5.0, help="ms")
-    n.add_argument("--threshold", type=float, default=1.0)
-    n.add_argument("--refractory", type=int, default=0, help="steps")
-    n.add_argument("--tau-adapt", type=float, default=2000.0, help="ALIF, ms")
-    n.add_argument("--beta-adapt", type=float, default=0.0174, help="ALIF")
+    n.add_argument("--recurrent", action="store_true", help="recurrent connections in every hidden layer")
+    n.add_argument("--tau-mem", type=POSITIVE, default=20.0, help="ms")
+    n.add_argument("--tau-syn", type=POSITIVE, default=5.0, help="ms")
+    n.add_argument("--threshold", type=POSITIVE, default=1.0, help="firing threshold")
+    n.add_argument("--refractory", type=nonnegative_int, default=0, help="steps")
+    n.add_argument("--tau-adapt", type=POSITIVE, default=2000.0, help="ALIF, ms")
+    n.add_argument("--beta-adapt", type=FINITE, default=0.0174, help="ALIF")
     n.add_argument("--delays", default="none", help="none, synapse or position")
-    n.add_argument("--max-delay", type=int, default=16, help="delay taps (delays 0..N-1 steps)")
+    n.add_argument("--max-delay", type=positive_int, default=16, help="delay taps (delays 0..N-1 steps)")
     n.add_argument("--delay-kernel", default="gauss", help="gauss or triangle")
     n.add_argument("--readout", default="mean", help="mean or max of the readout voltage over time")
     t = p.add_argument_group("training")
     t.add_argument("--method", default="bptt", choices=["bptt", "eventprop"], help="surrogate BPTT or EventProp")
-    t.add_argument("--max-spikes", type=int, default=64, help="EventProp: spike buffer per neuron and sample")
-    t.add_argument("--epochs", type=int, default=20)
+    t.add_argument("--max-spikes", type=positive_int, default=64, help="EventProp: spike buffer per neuron and sample")
+    t.add_argument("--epochs", type=int, default=20, help="training epochs")
     t.add_argument("--fine-tune-epochs", type=int, default=2, help="epochs with rounded, frozen delays")
-    t.add_argument("--qat-epochs", type=int, default=0)
+    t.add_argument("--qat-epochs", type=int, default=0, help="quantisation-aware training epochs")
     t.add_argument("--qat-format", help="weight format for QAT, e.g. s7.8 or auto8")
     t.add_argument("--qat-states", action="store_true",
                    help="QAT of the neuron states in the compiler's fixed-point arithmetic (bit-exact)")
-    t.add_argument("--rounding", default="nearest", help="truncate, nearest or stochastic")
-    t.add_argument("--batch-size", type=int, default=64)
-    t.add_argument("--lr", type=float, default=2e-3)
-    t.add_argument("--lr-delay", type=float, default=0.05)
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--max-batches", type=int, help="limit batches per epoch (quick runs)")
-    t.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
+    t.add_argument("--rounding", default="nearest", choices=("truncate", "nearest", "stochastic"),
+                   help="rounding of the quantised multiplies (QAT)")
+    t.add_argument("--batch-size", type=positive_int, default=64, help="samples per batch")
+    t.add_argument("--lr", type=POSITIVE, default=2e-3, help="learning rate of the weights")
+    t.add_argument("--lr-delay", type=NONNEGATIVE, default=0.05, help="learning rate of the delays")
+    t.add_argument("--seed", type=nonnegative_int, default=0, help="seed of the data split and the initial weights")
+    t.add_argument("--max-batches", type=positive_int, help="limit batches per epoch (quick runs)")
+    t.add_argument("--threads", type=nonnegative_int, default=0, help="torch CPU threads (0: default)")
     t.add_argument("--deepr-connectivity", metavar="SPEC",
                    help="DEEP R sparse training: fraction of active connections for every hidden projection "
                         "(0.1) or per projection (hidden0=0.1,hidden0.rec=0.05,readout=0.5)")
-    t.add_argument("--deepr-temperature", type=float, default=1e-6, help="DEEP R noise temperature T")
-    t.add_argument("--deepr-l1", type=float, default=1e-5, help="DEEP R L1 prior alpha")
+    t.add_argument("--deepr-temperature", type=NONNEGATIVE, default=1e-6, help="DEEP R noise temperature T")
+    t.add_argument("--deepr-l1", type=NONNEGATIVE, default=1e-5, help="DEEP R L1 prior alpha")
     t.add_argument("--config", help="JSON file of TrainConfig fields; command-line options given explicitly win")
     o = p.add_argument_group("output")
     o.add_argument("--out", required=True, help="output folder")
-    o.add_argument("--no-plots", action="store_true")
-    o.add_argument("--no-progress", action="store_true")
+    o.add_argument("--no-plots", action="store_true", help="do not draw curves.png, raster.png, delays.png")
+    o.add_argument("--no-progress", action="store_true", help="no progress bar")
     o.add_argument("--export-nir", action="store_true", help="write network.nir")
     o.add_argument("--export-netx", action="store_true", help="write network_netx.h5 and its Loihi-model accuracy")
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from fenn_dma.boundary import check_output, write_outputs
+
 from .assembler import assemble_file
 from .disassembler import code_labels, disassemble_word
-from .elf import write_elf, write_raw
+from .elf import elf_bytes, raw_paths
 from .program import Program
 
 COMMAND = "asm"
@@ -41,18 +43,25 @@ def listing(program: Program) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    program = assemble_file(args.source)
     fmt = args.format
     out = args.output
     if fmt is None:
         fmt = "elf" if out and out.endswith(".elf") else "raw"
     if out is None:
         out = str(Path(args.source).with_suffix(".elf" if fmt == "elf" else ".bin"))
+    check_output(out, "-o")
+    program = assemble_file(args.source)
     if fmt == "elf":
-        write_elf(program, out)
-        written = [out]
+        written = [str(p) for p in write_outputs({out: elf_bytes(program)})]
     else:
-        written = [str(p) for p in write_raw(program, out)]
+        # As elf.write_raw: IMEM always, DMEM/VMEM when not empty; a stale one is removed.
+        paths = raw_paths(out)
+        images = {m: program.images.get(m, b"") for m in paths}
+        written = [str(p) for p in write_outputs({paths[m]: image for m, image in images.items()
+                                                  if image or m == "imem"})]
+        for m, p in paths.items():
+            if not images[m] and m != "imem" and p.exists():
+                p.unlink()
     if args.listing:
         print(listing(program))
     sizes = ", ".join(f"{m} {len(b)} bytes" for m, b in program.images.items())

@@ -82,15 +82,35 @@ def li_size(value: Value | None) -> int:
     return 4 if -2048 <= s < 2048 or s & 0xFFF == 0 else 8
 
 
-def _li(a: dict[str, Arg], pc: int, ev: Evaluate, size: int) -> Expansion:
-    v = ev(a["imm"])
-    s = _signed32(v.n)
-    rd = a["rd"].reg
-    if size == 4 and -2048 <= s < 2048:
-        return [("addi", {"rd": rd, "rs1": ZERO, "imm": s})]
-    if size == 4:
-        return [("lui", {"rd": rd, "imm": (s >> 12) & 0xFFFFF})]
+def _lui_addi(rd, s: int) -> list[tuple[str, dict]]:
     return [("lui", {"rd": rd, "imm": hi20(s)}), ("addi", {"rd": rd, "rs1": rd, "imm": lo12(s)})]
+
+
+def li_expansion(rd, value: int) -> list[tuple[str, dict]]:
+    """The instructions ``li rd, value`` assembles to for a known constant
+    (the choice of ``li_size``), as (mnemonic, operands in syntax order).
+    ``rd`` is passed through as given (a number, or a register name for a
+    caller that maps names itself). The one ``li`` expansion of the project:
+    the compiler's builder and the test generators use it too."""
+    s = _signed32(value)
+    if -2048 <= s < 2048:
+        return [("addi", {"rd": rd, "rs1": ZERO, "imm": s})]
+    if s & 0xFFF == 0:
+        return [("lui", {"rd": rd, "imm": (s >> 12) & 0xFFFFF})]
+    return _lui_addi(rd, s)
+
+
+def li_words(rd: int, value: int) -> list[int]:
+    """The encoded words of ``li rd, value`` (``li_expansion``)."""
+    from .codec import encode
+    return [encode(mnemonic, **ops) for mnemonic, ops in li_expansion(rd, value)]
+
+
+def _li(a: dict[str, Arg], pc: int, ev: Evaluate, size: int) -> Expansion:
+    s = _signed32(ev(a["imm"]).n)
+    rd = a["rd"].reg
+    # A value not known on the first pass was given 8 bytes: always the pair then.
+    return li_expansion(rd, s) if size == 4 else _lui_addi(rd, s)
 
 
 def _pcrel_pair(rd: int, second: str, second_ops: dict[str, Field], target: Value, pc: int) -> Expansion:

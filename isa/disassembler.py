@@ -50,7 +50,7 @@ def _operand(inst: Instruction, name: str, pc: int | None, abi: bool) -> str:
     if inst.mnemonic in _HEX_IMMEDIATES:
         return f"0x{value:x}"
     if inst.mnemonic == "vlui":
-        return str(value - 0x10000 if value & 0x8000 else value)  # the lane value, as isa.md writes it
+        return str(value - 0x10000 if value & 0x8000 else value)  # the lane value, as docs/isa.md writes it
     return str(value)
 
 

@@ -78,7 +78,7 @@ ZIMM = BitField((bits(19, 15),))
 FENCE_PRED = BitField((bits(27, 24),))
 FENCE_SUCC = BitField((bits(23, 20),))
 
-# Vector fields (isa.md sections 3-4).
+# Vector fields (docs/isa.md sections 3-4).
 VLUI_IMM = BitField((bits(27, 12),))          # 16-bit lane pattern
 VSOP_SHIFT = BitField((bits(28, 25),))        # funct7[3:0]
 VIMM_SHIFT = BitField((bits(23, 20),))        # imm[3:0]

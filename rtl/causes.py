@@ -1,19 +1,12 @@
-"""Stop causes as the RTL reports them (STATUS.cause, docs/rtl.md), and their
-names in the ISS's state dump."""
+"""Stop causes as the RTL reports them (STATUS.cause, docs/rtl.md): the numeric
+view of ``isa.causes.StopCause`` (same member names, its ``code``s) as an
+Amaranth-compatible shape. ``StopCause.from_code(n)`` names a STATUS.cause value."""
 from __future__ import annotations
 
 import enum
 
+from fenn_dma.isa.causes import StopCause
 
-class RtlCause(enum.IntEnum):
-    NONE = 0
-    ECALL = 1
-    EBREAK = 2
-    ILLEGAL_INSTRUCTION = 3
-    MISALIGNED_FETCH = 4
-    FETCH_FAULT = 5
-    MISALIGNED_LOAD = 6
-    LOAD_FAULT = 7
-    MISALIGNED_STORE = 8
-    STORE_FAULT = 9
-    HALTED = 10          # the host stopped the core
+RtlCause = enum.IntEnum("RtlCause", [(c.name, c.code) for c in sorted(
+    (c for c in StopCause if c.code is not None), key=lambda c: c.code)])
+RtlCause.__module__ = __name__

@@ -27,22 +27,30 @@ Older instructions complete; younger ones never have effects.
 """
 from __future__ import annotations
 
+from functools import reduce
+from operator import or_
+
 from amaranth import Cat, Module, Mux, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
+
+from fenn_dma.isa import fields as F
+from fenn_dma.isa.table import DMEM, Kind
 
 from .alu import Adder, Bitmanip, Compare, Divider, Logic, Multiplier, Shifter
 from .bus import sram_bus
 from .causes import RtlCause
 from .config import SocConfig
 from .csr import CsrFile
-from .decoder import Decoder, core_extensions, decoded_layout
+from .decoder import Decoder, core_extensions, decoded_layout, scalar_specs
 from .loadstore import SIZE_BYTE, SIZE_HALF, SIZE_WORD, LoadStore
 from .vector_if import vector_issue_signature
 
-LOADS = ("lb", "lh", "lw", "lbu", "lhu")
-STORES = ("sb", "sh", "sw")
+
+def _ops(specs, predicate) -> tuple[str, ...]:
+    """The semantic ops (table order, each once) of the specs for which ``predicate`` holds."""
+    return tuple(dict.fromkeys(s.op for s in specs if predicate(s)))
 
 
 def dx_layout(extensions) -> data.StructLayout:
@@ -86,6 +94,7 @@ class Core(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         cfg, ext = self.config, self.extensions
+        specs = scalar_specs(ext)
 
         m.submodules.decoder = decoder = Decoder(ext)
         m.submodules.adder = adder = Adder()
@@ -151,8 +160,8 @@ class Core(wiring.Component):
                 divider.x_a.eq(x.src1), divider.x_b.eq(x.src2), divider.x_signed.eq(op.div | op.rem),
             ]
 
-        is_load = _any(*(op[n] for n in LOADS))
-        is_store = _any(*(op[n] for n in STORES))
+        is_load = _any(*(op[n] for n in _ops(specs, lambda s: s.kind == Kind.LOAD)))
+        is_store = _any(*(op[n] for n in _ops(specs, lambda s: s.kind == Kind.STORE)))
         m.d.comb += x_late.eq(is_load)
 
         # Branches and jumps.
@@ -164,9 +173,9 @@ class Core(wiring.Component):
         link = x.pc + 4
 
         # CSR access: csrrs/csrrc (and the immediate forms) with rs1 = x0 / zimm = 0 do not write.
-        csr_imm = _any(op.csrrwi, op.csrrsi, op.csrrci)
+        csr_imm = _any(*(op[n] for n in _ops(specs, lambda s: s.kind == Kind.CSR and F.XS1 not in s.operands)))
         csr_src = Mux(csr_imm, x.d.rs1, x.src1)
-        csr_op = _any(op.csrrw, op.csrrs, op.csrrc, op.csrrwi, op.csrrsi, op.csrrci)
+        csr_op = _any(*(op[n] for n in _ops(specs, lambda s: s.kind == Kind.CSR)))
         csr_new = Mux(op.csrrw | op.csrrwi, csr_src,
                       Mux(op.csrrs | op.csrrsi, csrf.x_r_data | csr_src, csrf.x_r_data & ~csr_src))
         csr_writes = (op.csrrw | op.csrrwi) | (csr_op & (x.d.rs1 != 0))
@@ -202,7 +211,9 @@ class Core(wiring.Component):
         m.d.comb += x_result.eq(acc)
 
         # Load/store unit.
-        size = Mux(_any(op.lw, op.sw), SIZE_WORD, Mux(_any(op.lh, op.lhu, op.sh), SIZE_HALF, SIZE_BYTE))
+        def width_ops(width):
+            return _any(*(op[n] for n in _ops(specs, lambda s: s.memory == DMEM and s.width == width)))
+        size = Mux(width_ops(4), SIZE_WORD, Mux(width_ops(2), SIZE_HALF, SIZE_BYTE))
         stop = Signal()
         m.d.comb += [
             lsu.x_base.eq(x.src1), lsu.x_offset.eq(x.d.imm), lsu.x_store_data.eq(x.src2),
@@ -242,8 +253,7 @@ class Core(wiring.Component):
             vec = self.vector
             m.d.comb += [
                 vec.x_valid.eq(x_valid & running & x.d.vector & ~stop),
-                vec.x_word.eq(x.word), vec.x_rd.eq(x.d.rd), vec.x_rs1.eq(x.d.rs1), vec.x_rs2.eq(x.d.rs2),
-                vec.x_imm.eq(x.d.imm), vec.x_src1.eq(x.src1), vec.x_src2.eq(x.src2),
+                vec.x_word.eq(x.word), vec.x_src1.eq(x.src1), vec.x_src2.eq(x.src2),
                 x_hold.eq(vec.x_valid & ~vec.x_ready),
             ]
 
@@ -290,7 +300,7 @@ class Core(wiring.Component):
             w.load.eq(is_load),
             w.vector.eq(x.d.vector),
             w.size.eq(size),
-            w.unsigned.eq(op.lbu | op.lhu),
+            w.unsigned.eq(reduce(or_, (op[n] for n in _ops(specs, lambda s: s.zero_extends)))),
             w.offset.eq(lsu.x_addr[:2]),
         ]
         with m.If(running):

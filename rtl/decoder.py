@@ -52,12 +52,16 @@ def decoded_layout(extensions: frozenset[str]) -> data.StructLayout:
 
 
 def field_value(word, fld: F.BitField):
-    """The value of ``fld`` in ``word`` as an Amaranth expression (signed where the field is)."""
-    value_bits = [Const(0, 1)] * fld.width
-    for wlo, w, vlo in fld.segments:
-        for i in range(w):
-            value_bits[vlo + i] = word[wlo + i]
-    value = Cat(*value_bits)
+    """The value of ``fld`` in ``word`` as an Amaranth expression (signed where the field is; the
+    implicit low zero bits of an aligned field are zeros). The scalar and vector decoders share it."""
+    pieces = []
+    pos = 0
+    for wlo, width, vlo in sorted(fld.segments, key=lambda s: s[2]):
+        if vlo > pos:
+            pieces.append(Const(0, vlo - pos))
+        pieces.append(word[wlo:wlo + width])
+        pos = vlo + width
+    value = Cat(*pieces)
     return value.as_signed() if fld.signed else value
 
 

@@ -18,9 +18,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from fenn_dma.boundary import output_folder
     from fenn_dma.cli_machine import resolve_profile
 
     from .config import SocConfig
+    output_folder(args.output, "-o")
     from .generate import write
     config = SocConfig.from_spec(resolve_profile(args))
     if args.full_m is not None:

@@ -1,13 +1,15 @@
-"""The scalar core's port to the vector unit (built by a later issue).
+"""The scalar core's port to the vector unit (rtl/vector/unit.py).
 
 Issue happens in the core's execute stage, in program order, one instruction
 at a time:
 
-- ``x_valid``: a vector instruction is offered (its word and decoded fields,
-  and the scalar operands x[rs1], x[rs2] already forwarded).
+- ``x_valid``: a vector instruction is offered: its word (the vector unit
+  decodes it itself, rtl/vector/decoder.py) and the scalar operands x[rs1],
+  x[rs2] already forwarded.
 - ``x_ready``: the vector unit accepts it at the end of this cycle. While
   ``x_valid & ~x_ready`` the core stalls the execute stage and everything
-  behind it (a stall that the ISS cycle model must learn once the unit exists).
+  behind it (today's unit is always ready, so the ISS cycle model has no
+  vector stall).
 - ``x_result``: for VTST (mask) and VEXTRACT (lane value) the scalar result,
   in the issue cycle, so that the core forwards it like an ALU result (the
   neuron update's ``vtst`` + ``vsel`` pair runs without a stall, as the ISS
@@ -25,7 +27,6 @@ by the core's decoder, which knows every vector encoding from isa/table.py.
 """
 from __future__ import annotations
 
-from amaranth import signed
 from amaranth.lib.wiring import In, Out, Signature
 
 
@@ -35,8 +36,6 @@ def vector_issue_signature() -> Signature:
         "x_valid": Out(1),
         "x_ready": In(1),
         "x_word": Out(32),
-        "x_rd": Out(5), "x_rs1": Out(5), "x_rs2": Out(5),
-        "x_imm": Out(signed(32)),
         "x_src1": Out(32), "x_src2": Out(32),
         "x_result": In(32), "w_result": In(32),
         "busy": In(1),

@@ -76,9 +76,10 @@ static const char *const misc_names[] = { MISC_LIST(NAME_OP) };
 enum { CSR_LIST(ENUM_CSR) N_CSRS };
 static const char *const csr_names[] = { CSR_LIST(NAME_OP) };
 
-/* Constants of isa/csrs.py, passed in by Python in this order. */
+/* Constants of isa/csrs.py (DMA_*) and isa/table.py (ROUND_*), passed in by Python in this order. */
 #define CONST_LIST(X) X(DMA_IDLE) X(DMA_STARTING) X(DMA_TRANSFERRING) X(DMA_INTERNAL_ERROR) \
-    X(DMA_DECODE_ERROR) X(DMA_SLAVE_ERROR) X(DMA_DONE) X(DMA_MAX_COUNT) X(DMA_ALIGN)
+    X(DMA_DECODE_ERROR) X(DMA_SLAVE_ERROR) X(DMA_DONE) X(DMA_MAX_COUNT) X(DMA_ALIGN) \
+    X(ROUND_NEAREST) X(ROUND_STOCHASTIC)
 #define ENUM_CONST(name) Q_##name,
 enum { CONST_LIST(ENUM_CONST) N_CONSTS };
 static const char *const const_names[] = { CONST_LIST(NAME_OP) };
@@ -91,8 +92,6 @@ typedef struct {
     int32_t flags;         /* sat | round << 1 */
 } insn_t;
 
-#define ROUND_NEAREST 1
-#define ROUND_STOCHASTIC 2
 #define NEVER UINT64_MAX
 
 /* ---- DMA (mirrors sim/dma.py) ---- */
@@ -254,17 +253,17 @@ static void rng_advance(uint16_t *s0, uint16_t *s1, uint16_t *out)
     }
 }
 
-/* Per-lane rounding addends r of VMUL / VSRAI (isa.md section 4). */
-static void rounding(int rnd, int shift, uint16_t *s0, uint16_t *s1, int32_t *r)
+/* Per-lane rounding addends r of VMUL / VSRAI (docs/isa.md); k: the constants (CONST_LIST order). */
+static void rounding(int rnd, int shift, const int64_t *k, uint16_t *s0, uint16_t *s1, int32_t *r)
 {
-    if (rnd == ROUND_STOCHASTIC) {
+    if (rnd == k[Q_ROUND_STOCHASTIC]) {
         uint16_t out[LANES];
         rng_advance(s0, s1, out);   /* once per instruction, also when shift = 0 */
         uint32_t m = (1u << shift) - 1;
         for (int i = 0; i < LANES; i++)
             r[i] = (int32_t)(out[i] & m);
     } else {
-        int32_t c = (rnd == ROUND_NEAREST && shift > 0) ? (1 << (shift - 1)) : 0;
+        int32_t c = (rnd == k[Q_ROUND_NEAREST] && shift > 0) ? (1 << (shift - 1)) : 0;
         for (int i = 0; i < LANES; i++)
             r[i] = c;
     }
@@ -520,7 +519,7 @@ static PyObject *fast_run(PyObject *self, PyObject *args)
         case OP_vsra: VLOOP((int32_t)p[i] >> (q[i] & 31))
         case OP_vmul: {
             int32_t rr[LANES];
-            rounding((in->flags >> 1) & 3, imm, s0, s1, rr);
+            rounding((in->flags >> 1) & 3, imm, consts, s0, s1, rr);
             VLOOP(((int32_t)p[i] * q[i] + rr[i]) >> imm)
         }
         case OP_vslli: {
@@ -530,7 +529,7 @@ static PyObject *fast_run(PyObject *self, PyObject *args)
         }
         case OP_vsrai: {
             int32_t rr[LANES];
-            rounding((in->flags >> 1) & 3, imm, s0, s1, rr);
+            rounding((in->flags >> 1) & 3, imm, consts, s0, s1, rr);
             int16_t *r = v[rd]; const int16_t *p = v[rs1];
             for (int i = 0; i < LANES; i++) r[i] = wrap16(((int32_t)p[i] + rr[i]) >> imm);
             break;

@@ -13,7 +13,7 @@ plus:
 - ``mul_extra`` / ``div_extra`` for multi-cycle ``mul*`` / ``div*``, ``rem*``.
 
 Vector instructions issue one per cycle and never stall: their load-use slot
-is enforced statically (isa.md section 6, the ISS's RAW-hazard stop), so the
+is enforced statically (docs/isa.md section 6, the ISS's RAW-hazard stop), so the
 compiler fills it. ``pipeline_fill`` cycles pass before the first instruction
 retires; the machine's cycle counter starts at that value at reset.
 
@@ -27,11 +27,13 @@ from __future__ import annotations
 
 from dataclasses import astuple, dataclass, fields
 
-JUMP_OPS = frozenset({"jal", "jalr"})
-BRANCH_OPS = frozenset({"beq", "bne", "blt", "bge", "bltu", "bgeu"})
-SCALAR_LOAD_OPS = frozenset({"lb", "lh", "lw", "lbu", "lhu"})
-MUL_OPS = frozenset({"mul", "mulh", "mulhsu", "mulhu"})
-DIV_OPS = frozenset({"div", "divu", "rem", "remu"})
+from fenn_dma.isa.table import Kind, ops_of
+
+JUMP_OPS = ops_of(Kind.JUMP)
+BRANCH_OPS = ops_of(Kind.BRANCH)
+SCALAR_LOAD_OPS = ops_of(Kind.LOAD)
+MUL_OPS = ops_of(Kind.MUL)
+DIV_OPS = ops_of(Kind.DIV)
 
 
 @dataclass(frozen=True)

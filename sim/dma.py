@@ -1,8 +1,8 @@
-"""The two DMA channels and the DRAM model (isa.md section 2), reference version.
+"""The two DMA channels and the DRAM model (docs/isa.md section 2), reference version.
 
 The channel state lives in ``Machine.dma`` (uint64, layout in ``state.py``) so
 that the C engine runs the same rules on the same state. Rules (our
-definitions where isa.md leaves them open):
+definitions where docs/isa.md leaves them open):
 
 - Writing 1 to CONTROL bit 0 of an idle channel starts a transfer with the
   current SRC/DST/COUNT, latched at that moment (later register writes do not

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from fenn_dma.errors import FennError
-from fenn_dma.isa import csrs
+from fenn_dma.isa import csrs, table
 from fenn_dma.isa.table import OPS
 
 from .cycle_model import CycleModel
@@ -73,11 +73,14 @@ if _fastiss is not None:
     _check_names("cycle-model parameters", CycleModel.param_names(), tuple(_fastiss.CYCLE_PARAMS))
     _check_names("table columns", COLUMNS, tuple(_fastiss.COLUMNS))
     try:
-        # CSR numbers and DMA constants come from isa/csrs.py, looked up by the C engine's names.
+        # CSR numbers and DMA constants come from isa/csrs.py, rounding codes from isa/table.py,
+        # looked up by the C engine's names.
         _CSR_NUMBERS = np.array([csrs.CSR_BY_NAME[n].number for n in _fastiss.CSRS], np.int64)
-        _CONSTS = np.array([getattr(csrs, n) for n in _fastiss.CONSTS], np.int64)
+        _CONSTS = np.array([getattr(table if n.startswith("ROUND_") else csrs, n) for n in _fastiss.CONSTS],
+                           np.int64)
     except (KeyError, AttributeError) as exc:
-        raise FastEngineError(f"the C engine names a CSR or constant that isa/csrs.py lacks: {exc}") from exc
+        raise FastEngineError(f"the C engine names a CSR or constant that isa/csrs.py / isa/table.py lack: "
+                              f"{exc}") from exc
 
 
 def predecode(machine: "Machine") -> np.ndarray:

@@ -32,7 +32,7 @@ def _i64(a) -> np.ndarray:
 
 
 def rounding_addend(shift: int, rnd: int, rng_out=None) -> np.ndarray | int:
-    """The r of isa.md: 0 (truncate), 1 << (shift-1) (nearest), RNG & mask (stochastic).
+    """The r of docs/isa.md: 0 (truncate), 1 << (shift-1) (nearest), RNG & mask (stochastic).
     With shift = 0 rounding adds nothing."""
     if shift == 0 or rnd == ROUND_TRUNC:
         return 0
@@ -113,7 +113,7 @@ def vandadd(a, x: int, bits: int):
     return wrap16((_i64(a) & ((1 << bits) - 1)) + (int(x) & 0xFFFF))
 
 
-# --- Xoroshiro32++ (isa.md section 5), per lane, 16-bit arithmetic ---------
+# --- Xoroshiro32++ (docs/isa.md section 5), per lane, 16-bit arithmetic ---------
 
 def _rol16(x: np.ndarray, k: int) -> np.ndarray:
     return ((x << k) | (x >> (16 - k))) & 0xFFFF

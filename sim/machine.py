@@ -187,8 +187,11 @@ class Machine:
             "stop": self.last_stop.to_json() if self.last_stop else None,
             "x": [int(r) for r in self.x],
             "v": [[int(lane) for lane in row] for row in self.v],
+            "rng": {"s0": [int(s) for s in self.s0], "s1": [int(s) for s in self.s1]},   # per lane
             "instret": self.instret,
             "cycles": self.cycles,
+            "mcycle": self.mcycle,
+            "minstret": self.minstret,
         }
         if dump_mem:
             d["dmem"] = base64.b64encode(self.dmem.tobytes()).decode("ascii")

@@ -2,7 +2,7 @@
 
 IMEM is not writable by the core (Harvard), so both engines decode it once
 and look instructions up by pc. The register-usage masks used by the load-use
-rule (isa.md section 6) and the cycle model's scalar load-use stall are
+rule (docs/isa.md section 6) and the cycle model's scalar load-use stall are
 derived here from the table (``InstrSpec.vector_sources()`` /
 ``scalar_sources()``), for both engines.
 """

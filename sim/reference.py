@@ -19,7 +19,7 @@ import numpy as np
 from fenn_dma.arch import ROW_BYTES
 from fenn_dma.isa import csrs
 from fenn_dma.isa.codec import Instruction
-from fenn_dma.isa.table import LOAD_USE_OPS, OPS, ROUND_STOCHASTIC
+from fenn_dma.isa.table import LOAD_USE_OPS, OPS
 
 from . import lanes
 from .cycle_model import BRANCH_OPS, SCALAR_LOAD_OPS
@@ -37,7 +37,7 @@ VMEM_ROW = ROW_BYTES  # bytes of one vector register
 
 
 class Trap(Exception):
-    """An exception of the executing instruction (isa.md section 6)."""
+    """An exception of the executing instruction (docs/isa.md section 6)."""
 
     def __init__(self, cause: StopCause):
         super().__init__(cause.value)
@@ -443,7 +443,7 @@ class ReferenceEngine:
 
     def _rounding_rng(self, i) -> np.ndarray | None:
         # Stochastic rounding advances the RNG once per instruction, also with shift 0.
-        return self.rng_advance() if i.spec.round == ROUND_STOCHASTIC else None
+        return self.rng_advance() if i.spec.stochastic else None
 
     def op_vmul(self, i, pc, now):
         v = self.m.v

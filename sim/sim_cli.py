@@ -3,22 +3,31 @@
 PROGRAM is assembler source (.s), an ELF executable or a raw little-endian
 IMEM image (with PROGRAM.dmem / PROGRAM.vmem beside it, as `fenn-dma asm`
 writes them). Exit status: 0 when the program stops with ecall, 3 for any
-other stop (ebreak, an exception, the instruction limit), 1 for errors.
+other stop (ebreak, an exception, the instruction limit), 1 for errors, 130
+when stopped with Ctrl-C (it prints the pc reached).
+
+``--max-instructions N`` (default 100,000,000) bounds a runaway program on both
+backends: the ISS stops before instruction N + 1; the RTL, which counts cycles,
+stops after 3 + 3 N cycles (no instruction takes more than 3), so it runs at
+least N instructions.
 """
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import tempfile
 import time
 from pathlib import Path
 
+from fenn_dma.boundary import check_output, nonnegative_int, write_outputs
 from fenn_dma.errors import FennError
 
 COMMAND = "sim"
 HELP = "run a program on the ISS (or the RTL) and report its final state"
 EXIT_OTHER_STOP = 3
+EXIT_INTERRUPTED = 130
+DEFAULT_MAX_INSTRUCTIONS = 100_000_000
+# Instructions per call of the engine: between calls Ctrl-C is seen (the fast engine is C code).
+CHUNK = {"fast": 5_000_000, "reference": 20_000}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,27 +36,45 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     for memory, what in (("dmem", "DMEM"), ("vmem", "VMEM"), ("dram", "the DRAM model")):
         parser.add_argument(f"--{memory}", metavar="FILE", help=f"raw image loaded at address 0 of {what}")
     parser.add_argument("--llm", metavar="FILE", help="raw LLM image, lane-major (all of lane 0, then lane 1, ...)")
-    parser.add_argument("--max-instructions", type=int, metavar="N", help="stop after N instructions")
+    parser.add_argument("--max-instructions", type=nonnegative_int, metavar="N", default=DEFAULT_MAX_INSTRUCTIONS,
+                        help="stop after N instructions; the RTL stops after 3 + 3 N cycles "
+                             f"(default {DEFAULT_MAX_INSTRUCTIONS:,})")
     parser.add_argument("--trace", metavar="FILE",
                         help="write one line per executed instruction (pc, word, disassembly, register written); "
                              "runs on the reference engine")
     parser.add_argument("--json", metavar="FILE", help="write the final state as JSON")
     parser.add_argument("--dump-mem", action="store_true", help="add base64 memory images to the JSON")
     add_profile_argument(parser)
-    parser.add_argument("--engine", choices=("fast", "reference"), default="fast")
-    parser.add_argument("--backend", choices=("iss", "rtl"), default="iss")
+    parser.add_argument("--engine", choices=("fast", "reference"), default="fast",
+                        help="ISS engine: fast (C) or reference (Python)")
+    parser.add_argument("--backend", choices=("iss", "rtl"), default="iss",
+                        help="iss, or rtl (the Verilated SoC; IMEM and DMEM images only)")
 
 
 def _write_atomically(path: str, write) -> None:
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=target.parent or Path("."), prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
+    """``write(f)`` into ``path`` through a temporary file (boundary.write_outputs)."""
+    def text(tmp: Path) -> None:
+        with open(tmp, "w") as f:
             write(f)
-        os.replace(tmp, target)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    write_outputs({path: text})
+
+
+def _run(machine, limit: int, engine: str, trace=None):
+    """``machine.run`` in chunks of CHUNK instructions, so Ctrl-C stops it between two."""
+    from .stop import StopCause
+    done = 0
+    while True:
+        n = min(CHUNK[engine], limit - done)
+        stop = machine.run(n, engine=engine, trace=trace)
+        done += n
+        if stop.cause != StopCause.MAX_INSTRUCTIONS or done >= limit:
+            return stop
+
+
+def _interrupted(machine) -> int:
+    print(f"interrupted (Ctrl-C) at pc 0x{machine.pc:08x} after {machine.instret} instructions, "
+          f"{machine.cycles} cycles; no output written")
+    return EXIT_INTERRUPTED
 
 
 def _read(path: str) -> bytes:
@@ -70,9 +97,12 @@ def _trace_line(pc: int, ins, written) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    for option in ("json", "trace"):
+        if getattr(args, option):
+            check_output(getattr(args, option), f"--{option}")
     if args.backend == "rtl":
-        from .rtl_backend import run_cli
-        return run_cli(args)
+        # The RTL backend lives above both packages: fenn_dma.verify.sim_cli (what `fenn-dma sim` runs).
+        raise FennError("the RTL backend runs through `fenn-dma sim` (fenn_dma.verify.sim_cli)")
     from fenn_dma.isa.loader import load_program
 
     from fenn_dma.cli_machine import resolve_profile
@@ -89,19 +119,22 @@ def run(args: argparse.Namespace) -> int:
             machine.load_image(memory, _read(path))
     engine = args.engine
     t0 = time.perf_counter()
-    if args.trace:
-        engine = "reference"
-        lines: list[str] = []
-        stop = machine.run(args.max_instructions, engine="reference",
-                           trace=lambda pc, ins, written: lines.append(_trace_line(pc, ins, written)))
-        seconds = time.perf_counter() - t0
-        _write_atomically(args.trace, lambda f: f.writelines(lines))
-    else:
-        stop = machine.run(args.max_instructions, engine=engine)
-        seconds = time.perf_counter() - t0
+    outputs = {}
+    try:
+        if args.trace:
+            engine = "reference"
+            lines: list[str] = []
+            stop = _run(machine, args.max_instructions, "reference",
+                        trace=lambda pc, ins, written: lines.append(_trace_line(pc, ins, written)))
+            outputs[args.trace] = "".join(lines)
+        else:
+            stop = _run(machine, args.max_instructions, engine)
+    except KeyboardInterrupt:
+        return _interrupted(machine)
+    seconds = time.perf_counter() - t0
     if args.json:
-        state = machine.state_dict(dump_mem=args.dump_mem)
-        _write_atomically(args.json, lambda f: json.dump(state, f))
+        outputs[args.json] = json.dumps(machine.state_dict(dump_mem=args.dump_mem))
+    write_outputs(outputs)
     location = program.source_map.get(stop.pc)
     where = f" ({location})" if location else ""
     ips = machine.instret / seconds if seconds > 0 else float("inf")

@@ -1,31 +1,14 @@
-"""Why the core stopped (isa.md section 6), as reported to the host."""
+"""Why the core stopped (docs/isa.md, exceptions), as reported to the host. The causes
+themselves are ``isa.causes.StopCause``, shared with the RTL."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
 
+from fenn_dma.isa.causes import StopCause
 
-class StopCause(str, Enum):
-    """Stop causes; the value is the name used in JSON and by the RTL harness."""
-
-    ECALL = "ecall"
-    EBREAK = "ebreak"
-    MISALIGNED_FETCH = "misaligned_fetch"
-    FETCH_FAULT = "fetch_fault"
-    ILLEGAL_INSTRUCTION = "illegal_instruction"
-    MISALIGNED_LOAD = "misaligned_load"
-    LOAD_FAULT = "load_fault"
-    MISALIGNED_STORE = "misaligned_store"
-    STORE_FAULT = "store_fault"
-    RAW_HAZARD = "raw_hazard"
-    MAX_INSTRUCTIONS = "max_instructions"
-
-    def __str__(self) -> str:
-        return self.value
-
-
-# Order shared with the C engine, which reports causes by index (checked by name at import).
-STOP_CAUSES: tuple[StopCause, ...] = tuple(StopCause)
+# The causes the ISS reports, in the order shared with the C engine, which reports causes by
+# index (checked by name at import).
+STOP_CAUSES: tuple[StopCause, ...] = tuple(c for c in StopCause if c.iss)
 
 
 @dataclass(frozen=True)

@@ -339,3 +339,31 @@ class IntOps:
     def const(value: int):
         """A lane constant (int16)."""
         return np.int16(value)
+
+
+class MembraneLeak:
+    """The exponential membrane leak ``V *= exp(-dt / tau_mem)`` of LI, LIF and the
+    models built on them (a ``tau_mem`` field): quantised to the decay ``beta``, which
+    is the multiply's only RNG draw under stochastic rounding. Put it before the base
+    class (``class LIF(MembraneLeak, ThresholdFire)``) so its methods take precedence."""
+
+    def validate_leak(self, owner: str) -> None:
+        positive(owner, "tau_mem", self.tau_mem)
+
+    def quantise_leak(self, q, ctx) -> None:
+        q.params["beta"] = ctx.decay(self.tau_mem, "tau_mem")
+
+    @classmethod
+    def rng_draws(cls, q) -> tuple[str, ...]:
+        return ("beta",)
+
+    def float_leak(self, V, dt: float):
+        return exp_decay(dt, self.tau_mem) * V
+
+    @classmethod
+    def int_leak(cls, q, ops, V):
+        return ops.mul(V, "beta")
+
+    @classmethod
+    def emit_leak(cls, q, em: "UpdateEmitter", V: str) -> None:
+        em.mul(V, V, em.par("beta"))

@@ -5,12 +5,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .base import NeuronModel, exp_decay, one_value, positive, register
+from .base import MembraneLeak, NeuronModel, one_value, register
 
 
 @register
 @dataclass
-class LI(NeuronModel):
+class LI(MembraneLeak, NeuronModel):
     """Leaky integrator readout (never spikes)."""
 
     tau_mem: float | np.ndarray = 20.0
@@ -20,26 +20,11 @@ class LI(NeuronModel):
     spiking = False
 
     def validate(self, owner: str) -> None:
-        positive(owner, "tau_mem", self.tau_mem)
+        self.validate_leak(owner)
 
     def quantise(self, q, ctx) -> None:
-        q.params["beta"] = ctx.decay(self.tau_mem, "tau_mem")
+        self.quantise_leak(q, ctx)
         ctx.common()
-
-    @classmethod
-    def rng_draws(cls, q) -> tuple[str, ...]:
-        return ("beta",)
-
-    def float_leak(self, V, dt: float):
-        return exp_decay(dt, self.tau_mem) * V
-
-    @classmethod
-    def int_leak(cls, q, ops, V):
-        return ops.mul(V, "beta")
-
-    @classmethod
-    def emit_leak(cls, q, em, V: str) -> None:
-        em.mul(V, V, em.par("beta"))
 
     # --- NIR ---------------------------------------------------------------------------
     nir_types = ("LI", "CubaLI")

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ModelError
-from .base import NeuronModel, exp_decay, heaviside, one_value, per_neuron, positive, register, where
+from .base import MembraneLeak, NeuronModel, heaviside, one_value, per_neuron, register, where
 
 
 def _zeros(shape, like=None):
@@ -140,7 +140,7 @@ class ThresholdFire(NeuronModel):
 
 @register
 @dataclass
-class LIF(ThresholdFire):
+class LIF(MembraneLeak, ThresholdFire):
     """Leaky integrate-and-fire. ``refractory`` in ms (rounded to steps)."""
 
     tau_mem: float | np.ndarray = 20.0
@@ -152,28 +152,13 @@ class LIF(ThresholdFire):
     name = "LIF"
 
     def validate(self, owner: str) -> None:
-        positive(owner, "tau_mem", self.tau_mem)
+        self.validate_leak(owner)
         self.validate_spiking(owner)
 
     def quantise(self, q, ctx) -> None:
-        q.params["beta"] = ctx.decay(self.tau_mem, "tau_mem")
+        self.quantise_leak(q, ctx)
         ctx.common()
         self.quantise_spiking(q, ctx)
-
-    @classmethod
-    def rng_draws(cls, q) -> tuple[str, ...]:
-        return ("beta",)
-
-    def float_leak(self, V, dt: float):
-        return exp_decay(dt, self.tau_mem) * V
-
-    @classmethod
-    def int_leak(cls, q, ops, V):
-        return ops.mul(V, "beta")
-
-    @classmethod
-    def emit_leak(cls, q, em, V: str) -> None:
-        em.mul(V, V, em.par("beta"))
 
     # --- NIR ---------------------------------------------------------------------------
     nir_types = ("LIF", "IF", "CubaLIF")        # NIR's IF: an LIF without leak (tau_mem = inf)

@@ -8,12 +8,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .base import NeuronModel, exp_decay, heaviside, one_value, positive, register, where
+from .base import MembraneLeak, NeuronModel, heaviside, one_value, register, where
 
 
 @register
 @dataclass
-class LIFSubtract(NeuronModel):
+class LIFSubtract(MembraneLeak, NeuronModel):
     """Leaky integrate-and-fire with subtractive reset: spike when V > threshold,
     then ``V -= threshold``."""
 
@@ -24,30 +24,19 @@ class LIFSubtract(NeuronModel):
     name = "LIFSubtract"
 
     def validate(self, owner: str) -> None:
-        positive(owner, "tau_mem", self.tau_mem)
+        self.validate_leak(owner)
 
     def quantise(self, q, ctx) -> None:
-        q.params["beta"] = ctx.decay(self.tau_mem, "tau_mem")
+        self.quantise_leak(q, ctx)
         ctx.common()
         q.params["thr"] = ctx.value(self.threshold, "threshold")
 
-    @classmethod
-    def rng_draws(cls, q) -> tuple[str, ...]:
-        return ("beta",)
-
     # --- float step ------------------------------------------------------------------
-    def float_leak(self, V, dt: float):
-        return exp_decay(dt, self.tau_mem) * V
-
     def float_fire(self, V, state: dict, dt: float, spike=heaviside):
         z = spike(V - self.threshold)
         return where(z, V - self.threshold, V), z
 
     # --- integer step ----------------------------------------------------------------
-    @classmethod
-    def int_leak(cls, q, ops, V):
-        return ops.mul(V, "beta")
-
     @classmethod
     def int_fire(cls, q, ops, V, state: dict):
         thr = ops.par["thr"]
@@ -55,10 +44,6 @@ class LIFSubtract(NeuronModel):
         return ops.where(z, ops.sub(V, thr, sat=ops.sat), V), z
 
     # --- emitted code ------------------------------------------------------------------
-    @classmethod
-    def emit_leak(cls, q, em, V: str) -> None:
-        em.mul(V, V, em.par("beta"))
-
     @classmethod
     def emit_fire(cls, q, em, V: str) -> str:
         z = em.scalar_keep("spike mask")

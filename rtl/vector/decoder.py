@@ -5,12 +5,13 @@ Every vector ``InstrSpec`` becomes one case of a switch on the word (its
 ``BitField``: no encoding is written here a second time.
 """
 
-from amaranth import Cat, Const, Module, Signal, Value, signed, unsigned
+from amaranth import Module, signed, unsigned
 from amaranth.lib import data, enum, wiring
 from amaranth.lib.wiring import In, Out
 
 from fenn_dma.isa import fields as F
 from fenn_dma.isa.table import SPECS, InstrSpec
+from fenn_dma.rtl.decoder import field_value
 
 VECTOR_SPECS: tuple[InstrSpec, ...] = tuple(s for s in SPECS if s.is_vector)
 VECTOR_OP_NAMES: tuple[str, ...] = tuple(dict.fromkeys(s.op for s in VECTOR_SPECS))
@@ -42,19 +43,6 @@ VectorControl = data.StructLayout({
     "rs2": 5,
     "imm": signed(32),
 })
-
-
-def field_value(word: Value, field: F.BitField) -> Value:
-    """The value of ``field`` in ``word``, sign-extended when the field is signed."""
-    pieces: list[Value] = []
-    pos = 0
-    for wlo, width, vlo in sorted(field.segments, key=lambda s: s[2]):
-        if vlo > pos:
-            pieces.append(Const(0, vlo - pos))
-        pieces.append(word[wlo:wlo + width])
-        pos = vlo + width
-    value = Cat(*pieces)
-    return value.as_signed() if field.signed else value
 
 
 def case_pattern(spec: InstrSpec) -> str:

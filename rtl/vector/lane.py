@@ -1,11 +1,21 @@
 """One lane of the vector unit's execute stage: operand selection, ALU,
-multiplier, RNG, compare, LLM address, and the lane's result and write enable."""
+multiplier, RNG, compare, LLM address, and the lane's result and write enable.
+
+Every vector op of the instruction table must be accounted for here: a lane
+result (``LANE_RESULT_OPS``), a comparison (``COMPARE_OPS``) or an effect of
+the unit that the lane does not compute (``UNIT_OPS``). ``VectorLane`` checks
+this at elaboration, so a new vector instruction cannot silently write zeros.
+"""
+
+from functools import reduce
+from operator import or_
 
 from amaranth import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from fenn_dma.isa.table import ROUND_STOCHASTIC
+from fenn_dma.isa import table
+from fenn_dma.isa.table import ROUND_STOCHASTIC, Kind
 
 from .arith import S16
 from .decoder import VectorControl, VectorOp
@@ -17,6 +27,34 @@ from .lane_rng import LaneRng
 ALU_OPS = {VectorOp.VADD: AluOp.ADD, VectorOp.VSUB: AluOp.SUB, VectorOp.VAND: AluOp.AND,
            VectorOp.VSLL: AluOp.SLL, VectorOp.VSRA: AluOp.SRA, VectorOp.VSLLI: AluOp.SLL,
            VectorOp.VANDADD: AluOp.ADD}
+# Ops whose v[rd] lane value the lane computes (``x_result``): the ALU's and these.
+LANE_RESULT_OPS = tuple(ALU_OPS) + (VectorOp.VMUL, VectorOp.VSRAI, VectorOp.VRNG, VectorOp.VLUI, VectorOp.VFILL,
+                                    VectorOp.VSEL)
+COMPARE_OPS = (VectorOp.VTEQ, VectorOp.VTNE, VectorOp.VTLT, VectorOp.VTGE)
+# Ops done by the unit around the lanes: memory rows and halfwords, the RNG state load, VEXTRACT.
+# (The lane gives VLOADL its write enable and VLOADL/VSTOREL their LLM address.)
+UNIT_OPS = (VectorOp.VLOADV, VectorOp.VLOADL, VectorOp.VLOADR0, VectorOp.VLOADR1, VectorOp.VSTOREV,
+            VectorOp.VSTOREL, VectorOp.VEXTRACT)
+
+
+def unhandled_vector_ops() -> list[str]:
+    """Vector ops of the instruction table that the lane and the unit do not implement."""
+    handled = {o.name.lower() for o in LANE_RESULT_OPS + COMPARE_OPS + UNIT_OPS}
+    return sorted({s.op for s in table.SPECS if s.is_vector} - handled)
+
+
+def _is(op, ops):
+    """``op`` is one of ``ops`` (an Amaranth condition)."""
+    return reduce(or_, (op == o for o in ops))
+
+
+def _rng_draw_ops() -> tuple:
+    """Ops that advance the RNG in every lane when committed (VRNG) and ops that do when
+    stochastically rounded (VMUL, VSRAI), from the table."""
+    vector = [s for s in table.SPECS if s.is_vector]
+    draws = tuple(dict.fromkeys(VectorOp[s.op.upper()] for s in vector if s.kind == Kind.VRNG))
+    rounded = tuple(dict.fromkeys(VectorOp[s.op.upper()] for s in vector if s.stochastic))
+    return draws, rounded
 
 
 class VectorLane(wiring.Component):
@@ -48,6 +86,11 @@ class VectorLane(wiring.Component):
         super().__init__()
 
     def elaborate(self, platform):
+        missing = unhandled_vector_ops()
+        if missing:
+            raise NotImplementedError(f"VectorLane does not implement the vector op(s) {', '.join(missing)} of "
+                                      "the instruction table (rtl/vector/lane.py: add them to LANE_RESULT_OPS, "
+                                      "COMPARE_OPS or UNIT_OPS with their logic)")
         m = Module()
         m.submodules.alu = alu = LaneAlu()
         m.submodules.mul = mul = LaneMultiplier()
@@ -69,15 +112,15 @@ class VectorLane(wiring.Component):
 
         # Multiplier: VSRAI is (a * 1 + r) >> shift, wrapped.
         is_vsrai = op == VectorOp.VSRAI
+        draws, rounded = _rng_draw_ops()
         m.d.comb += [mul.x_a.eq(a), mul.x_b.eq(Mux(is_vsrai, 1, b)), mul.x_shift.eq(ctrl.imm[:4]),
                      mul.x_round.eq(ctrl.round), mul.x_sat.eq(ctrl.sat & ~is_vsrai), mul.x_rng.eq(rng.x_output)]
 
         # RNG: VRNG and every stochastically rounded instruction advance it once.
         m.d.comb += [rng.w_load_s0.eq(self.w_load_s0), rng.w_load_s1.eq(self.w_load_s1),
                      rng.w_data.eq(self.w_row), rng.clear.eq(self.clear),
-                     rng.x_advance.eq(self.x_commit & ((op == VectorOp.VRNG) |
-                                                       (((op == VectorOp.VMUL) | is_vsrai) &
-                                                        (ctrl.round == ROUND_STOCHASTIC))))]
+                     rng.x_advance.eq(self.x_commit & (_is(op, draws) |
+                                                       (_is(op, rounded) & (ctrl.round == ROUND_STOCHASTIC))))]
 
         # Result and lane write enable.
         m.d.comb += self.x_write.eq(1)

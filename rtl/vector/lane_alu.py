@@ -1,5 +1,5 @@
 """Lane ALU: add, subtract, and, shift left/right by a per-lane amount, with
-wrap or saturation (isa.md section 4, VSOP without VMUL; also VSLLI, VANDADD)."""
+wrap or saturation (docs/isa.md section 4, VSOP without VMUL; also VSLLI, VANDADD)."""
 
 from amaranth import Module, Mux
 from amaranth.lib import enum, wiring

@@ -1,4 +1,4 @@
-"""Per-lane Xoroshiro32++ (isa.md section 5), 16-bit state s0, s1.
+"""Per-lane Xoroshiro32++ (docs/isa.md section 5), 16-bit state s0, s1.
 
 The output of the current state is available combinationally for the
 instruction in execute; ``x_advance`` steps the state at the end of the cycle.

@@ -4,7 +4,7 @@ Two asynchronous read ports (rs1, rs2) for the execute stage and one write
 port with a write enable per lane (VSEL and VLOADL write only some lanes, so
 no third "old rd" read port is needed), written in writeback. The value being
 written is forwarded to the reads of the same cycle, lane by lane, unless it
-comes from memory (the load-use slot, isa.md section 6, makes that path
+comes from memory (the load-use slot, docs/isa.md section 6, makes that path
 unnecessary). On UltraScale+ this maps to distributed RAM, one copy per read port.
 """
 from __future__ import annotations

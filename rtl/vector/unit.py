@@ -9,7 +9,7 @@
   (VLOADR); hand the scalar result (VTST mask, VEXTRACT lane) to the core.
 
 One instruction per cycle, never a stall (``x_ready`` is constant 1). The
-only delay visible to programs is the load-use slot of isa.md section 6:
+only delay visible to programs is the load-use slot of docs/isa.md section 6:
 VLOADV/VLOADL data arrives in writeback, too late for the next execute stage.
 """
 from __future__ import annotations
@@ -18,6 +18,7 @@ from amaranth import Cat, Module, Mux, Signal
 from amaranth.lib import data, enum, wiring
 from amaranth.lib.wiring import In, Out
 
+from fenn_dma.isa.table import LLM, VMEM
 from fenn_dma.rtl.causes import RtlCause
 from fenn_dma.rtl.vector_if import vector_issue_signature
 
@@ -29,9 +30,25 @@ from .lane import VectorLane
 from .llm import LaneLocalMemory
 from .regfile import VectorRegFile
 
-# Ops that write v[rd] (from the table).
-WRITES_VRD = tuple(dict.fromkeys(vector_op(s.op) for s in VECTOR_SPECS if s.vector_dest() == "rd"))
-VMEM_LOADS = (VectorOp.VLOADV, VectorOp.VLOADR0, VectorOp.VLOADR1)
+
+def _ops(predicate) -> tuple:
+    """The VectorOps (table order, each once) of the vector specs for which ``predicate`` holds."""
+    return tuple(dict.fromkeys(vector_op(s.op) for s in VECTOR_SPECS if predicate(s)))
+
+
+# Classes of ops, from the table.
+WRITES_VRD = _ops(lambda s: s.vector_dest() == "rd")
+VMEM_LOADS = _ops(lambda s: s.memory == VMEM and s.is_load)          # vloadv, vloadr0, vloadr1
+VMEM_STORES = _ops(lambda s: s.memory == VMEM and s.is_store)        # vstorev
+LLM_LOADS = _ops(lambda s: s.memory == LLM and s.is_load)            # vloadl
+LLM_STORES = _ops(lambda s: s.memory == LLM and s.is_store)          # vstorel
+VMEM_TO_VRD = _ops(lambda s: s.memory == VMEM and s.is_load and s.vector_dest())   # vloadv
+LLM_TO_VRD = _ops(lambda s: s.memory == LLM and s.is_load and s.vector_dest())     # vloadl
+
+
+def _is(op, ops) -> object:
+    """``op`` is one of ``ops`` (an Amaranth condition)."""
+    return op == ops[0] if len(ops) == 1 else op.as_value().matches(*ops)
 
 
 class WbSource(enum.Enum, shape=2):
@@ -113,13 +130,13 @@ class VectorUnit(wiring.Component):
             with m.Case(*VMEM_LOADS):
                 with m.If(v_misaligned | v_out_of_range):
                     m.d.comb += cause.eq(load_cause)
-            with m.Case(VectorOp.VSTOREV):
+            with m.Case(*VMEM_STORES):
                 with m.If(v_misaligned | v_out_of_range):
                     m.d.comb += cause.eq(store_cause)
-            with m.Case(VectorOp.VLOADL):
+            with m.Case(*LLM_LOADS):
                 with m.If(l_faults):
                     m.d.comb += cause.eq(Mux(l_misaligned, RtlCause.MISALIGNED_LOAD, RtlCause.LOAD_FAULT))
-            with m.Case(VectorOp.VSTOREL):
+            with m.Case(*LLM_STORES):
                 with m.If(l_faults):
                     m.d.comb += cause.eq(Mux(l_misaligned, RtlCause.MISALIGNED_STORE, RtlCause.STORE_FAULT))
         m.d.comb += [issue.x_ready.eq(1), issue.x_cause.eq(cause), issue.x_fault.eq(cause != RtlCause.NONE),
@@ -127,13 +144,13 @@ class VectorUnit(wiring.Component):
 
         # Memory accesses (writes happen now, reads return in writeback).
         m.d.comb += [self.vmem.addr.eq(vaddr[offset_bits:]),
-                     self.vmem.r_en.eq(commit & op.as_value().matches(*VMEM_LOADS)),
-                     self.vmem.w_en.eq(commit & (op == VectorOp.VSTOREV)),
+                     self.vmem.r_en.eq(commit & _is(op, VMEM_LOADS)),
+                     self.vmem.w_en.eq(commit & _is(op, VMEM_STORES)),
                      self.vmem.w_data.eq(b_row)]
         for i, lane in enumerate(lane_units):
             m.d.comb += [llm.x_addr[i].eq(lane.x_llm_addr),
-                         llm.x_r_en[i].eq(commit & (op == VectorOp.VLOADL) & lane.x_llm_active),
-                         llm.x_w_en[i].eq(commit & (op == VectorOp.VSTOREL) & lane.x_llm_active),
+                         llm.x_r_en[i].eq(commit & _is(op, LLM_LOADS) & lane.x_llm_active),
+                         llm.x_w_en[i].eq(commit & _is(op, LLM_STORES) & lane.x_llm_active),
                          llm.x_w_data[i].eq(b_row[i])]
 
         # Scalar result: VEXTRACT's lane, sign-extended, or VTST's mask (now, and again in writeback).
@@ -152,8 +169,8 @@ class VectorUnit(wiring.Component):
         w_load_s0 = Signal()
         w_load_s1 = Signal()
         w_scalar = Signal(32)
-        source = Mux(op == VectorOp.VLOADV, WbSource.VMEM, Mux(op == VectorOp.VLOADL, WbSource.LLM, WbSource.LANES))
-        m.d.sync += [w_write.eq(commit & op.as_value().matches(*WRITES_VRD)), w_rd.eq(ctrl.rd),
+        source = Mux(_is(op, VMEM_TO_VRD), WbSource.VMEM, Mux(_is(op, LLM_TO_VRD), WbSource.LLM, WbSource.LANES))
+        m.d.sync += [w_write.eq(commit & _is(op, WRITES_VRD)), w_rd.eq(ctrl.rd),
                      w_lanes.eq(Cat(ln.x_write for ln in lane_units)),
                      w_result.eq(Cat(ln.x_result for ln in lane_units)), w_source.eq(source),
                      w_load_s0.eq(commit & (op == VectorOp.VLOADR0)),

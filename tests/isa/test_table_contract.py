@@ -3,7 +3,10 @@ docs/isa.md and the RISC-V specification (not from the table itself)."""
 import pytest
 
 from fenn_dma.isa.codec import IllegalInstruction, decode, encode
-from fenn_dma.isa.table import ALL_EXTENSIONS, BASE_EXTENSIONS, BY_MNEMONIC, SPECS
+from fenn_dma.isa.table import (
+    ALL_EXTENSIONS, BASE_EXTENSIONS, BY_MNEMONIC, DMEM, LLM, LOAD_USE_OPS, OP_KIND, OPS, SPECS, VMEM, InstrSpec, Kind,
+    ops_of,
+)
 
 KNOWN = [
     # (mnemonic, operands, word)
@@ -28,7 +31,7 @@ KNOWN = [
     ("divu", dict(rd=3, rs1=1, rs2=2), 0x0220D1B3),
     ("clz", dict(rd=5, rs1=6), 0x60031293),
     ("sext.h", dict(rd=5, rs1=6), 0x60531293),
-    # Vector instructions, isa.md sections 3-4.
+    # Vector instructions, docs/isa.md sections 3-4.
     ("vadd", dict(rd=3, rs1=1, rs2=2), 0x00208182),
     ("vadd_s", dict(rd=3, rs1=1, rs2=2), 0x80208182),
     ("vmul_rs", dict(rd=4, rs1=1, rs2=2, shift=14), 0x5C20C202),
@@ -122,3 +125,85 @@ def test_load_use_sources():
     assert BY_MNEMONIC["vtge"].vector_sources() == ("rs1", "rs2")
     assert BY_MNEMONIC["vandadd"].vector_sources() == ("rs1",)
     assert BY_MNEMONIC["add"].vector_sources() == ()
+
+
+# --- the properties consumers query (written out by hand, not from the table) ---
+
+KINDS = {
+    Kind.ALU: {"lui", "auipc", "addi", "slti", "sltiu", "xori", "ori", "andi", "slli", "srli", "srai", "add", "sub",
+               "sll", "slt", "sltu", "xor", "srl", "sra", "or", "and", "clz", "ctz", "cpop", "sext_b", "sext_h"},
+    Kind.MUL: {"mul", "mulh", "mulhsu", "mulhu"},
+    Kind.DIV: {"div", "divu", "rem", "remu"},
+    Kind.BRANCH: {"beq", "bne", "blt", "bge", "bltu", "bgeu"},
+    Kind.JUMP: {"jal", "jalr"},
+    Kind.LOAD: {"lb", "lh", "lw", "lbu", "lhu"},
+    Kind.STORE: {"sb", "sh", "sw"},
+    Kind.CSR: {"csrrw", "csrrs", "csrrc", "csrrwi", "csrrsi", "csrrci"},
+    Kind.SYSTEM: {"ecall", "ebreak"},
+    Kind.FENCE: {"fence", "fence_i"},
+    Kind.VALU: {"vadd", "vsub", "vand", "vsll", "vsra", "vmul", "vslli", "vsrai", "vandadd", "vlui", "vsel"},
+    Kind.VCMP: {"vteq", "vtne", "vtlt", "vtge"},
+    Kind.VMOVE: {"vfill", "vextract"},
+    Kind.VRNG: {"vrng"},
+    Kind.VLOAD: {"vloadv", "vloadl", "vloadr0", "vloadr1"},
+    Kind.VSTORE: {"vstorev", "vstorel"},
+}
+
+MEMORY = {  # mnemonic -> (memory, width, is_store, zero_extends)
+    "lb": (DMEM, 1, False, False), "lh": (DMEM, 2, False, False), "lw": (DMEM, 4, False, False),
+    "lbu": (DMEM, 1, False, True), "lhu": (DMEM, 2, False, True),
+    "sb": (DMEM, 1, True, False), "sh": (DMEM, 2, True, False), "sw": (DMEM, 4, True, False),
+    "vloadv": (VMEM, 64, False, False), "vstorev": (VMEM, 64, True, False),
+    "vloadr0": (VMEM, 64, False, False), "vloadr1": (VMEM, 64, False, False),
+    "vloadl": (LLM, 2, False, False), "vstorel": (LLM, 2, True, False),
+}
+
+RNG_USERS = {"vrng", "vloadr0", "vloadr1", "vmul_rs", "vmul_s_rs", "vsrai_rs"}
+
+
+def test_every_spec_has_a_kind():
+    for s in SPECS:
+        assert isinstance(s.kind, Kind), s.mnemonic
+    assert {op: k for k, ops in KINDS.items() for op in ops} == OP_KIND
+    for k, ops in KINDS.items():
+        assert ops_of(k) == ops, k
+    assert set(OP_KIND) == set(OPS)
+
+
+def test_vector_kinds_are_the_vector_extension():
+    vector_kinds = {Kind.VALU, Kind.VCMP, Kind.VMOVE, Kind.VRNG, Kind.VLOAD, Kind.VSTORE}
+    for s in SPECS:
+        assert s.is_vector == (s.kind in vector_kinds), s.mnemonic
+
+
+def test_kind_is_a_plain_string():
+    assert Kind.LOAD == "load" and str(Kind.VLOAD) == "vload" and Kind("vstore") is Kind.VSTORE
+
+
+def test_memory_width_store():
+    for s in SPECS:
+        if s.mnemonic in MEMORY:
+            assert (s.memory, s.width, s.is_store, s.zero_extends) == MEMORY[s.mnemonic], s.mnemonic
+            assert s.is_load != s.is_store
+        else:
+            assert (s.memory, s.width, s.is_load, s.is_store, s.zero_extends) == (None, 0, False, False, False), \
+                s.mnemonic
+
+
+def test_rng_and_rounding():
+    assert {s.mnemonic for s in SPECS if s.uses_rng} == RNG_USERS
+    assert {s.mnemonic for s in SPECS if s.stochastic} == {"vmul_rs", "vmul_s_rs", "vsrai_rs"}
+    assert {s.mnemonic for s in SPECS if s.seeds_rng} == {"vloadr0", "vloadr1"}
+
+
+def test_control_and_load_use():
+    assert {s.mnemonic for s in SPECS if s.is_control} == KINDS[Kind.BRANCH] | KINDS[Kind.JUMP]
+    assert LOAD_USE_OPS == {"vloadv", "vloadl"}
+    assert {s.mnemonic for s in SPECS if s.load_use} == {"vloadv", "vloadl"}
+
+
+def test_a_spec_without_a_kind_is_refused():
+    with pytest.raises(AssertionError, match="no kind"):
+        InstrSpec("vnew", "vnew", "V", (), (), "")
+    with pytest.raises(AssertionError):
+        InstrSpec("vnew", "vnew", "V", (), (), "", kind=Kind.VLOAD)        # a load without a memory

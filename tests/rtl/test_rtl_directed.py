@@ -7,7 +7,7 @@ from fenn_dma.isa import fields as F
 from fenn_dma.isa.codec import encode
 from fenn_dma.isa.program import Program
 from fenn_dma.isa.table import SPECS
-from fenn_dma.sim.random_program import li as _li
+from fenn_dma.isa.asm_forms import li_words as _li
 
 CORNERS = (0, 1, -1, 7, -0x80000000, 0x7FFFFFFF, 0x12345678, -0x1234)
 IMMS = (0, 1, -1, 2047, -2048, 0x555)

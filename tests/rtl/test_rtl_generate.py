@@ -9,7 +9,7 @@ import pytest
 from fenn_dma.cli import main
 from fenn_dma.rtl.config import ConfigError, SocConfig, profile
 from fenn_dma.rtl.toolchain import env_with_verilator
-from fenn_dma.sim.rtl_harness import LINT_WAIVERS
+from fenn_dma.verify.rtl_harness import LINT_WAIVERS
 
 
 @pytest.fixture(scope="module")

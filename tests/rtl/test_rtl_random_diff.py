@@ -4,19 +4,18 @@ from collections import Counter
 
 import pytest
 
-from fenn_dma.isa.program import Program
-from fenn_dma.sim.rtl_harness_random import random_program
+from fenn_dma.verify.random_program import SCALAR_RTL, random_program
 
 DEFAULT_SEEDS = range(0, 250)
 SLOW_SEEDS = range(250, 1250)
 
 
-def _programs(seeds, dmem_size):
-    return [Program.from_words(random_program(seed, dmem_size)) for seed in seeds]
+def _programs(seeds, machine_config):
+    return [random_program(seed, 60, machine_config, SCALAR_RTL).program for seed in seeds]
 
 
 def test_random_programs_match_iss(differential, machine_config):
-    iss, _ = differential(_programs(DEFAULT_SEEDS, machine_config.dmem_size),
+    iss, _ = differential(_programs(DEFAULT_SEEDS, machine_config),
                           [f"seed {s}" for s in DEFAULT_SEEDS])
     # The generator must reach the interesting stops, not only ecall.
     causes = Counter(s["stop"]["cause"] for s in iss)
@@ -27,4 +26,4 @@ def test_random_programs_match_iss(differential, machine_config):
 
 @pytest.mark.slow
 def test_many_random_programs_match_iss(differential, machine_config):
-    differential(_programs(SLOW_SEEDS, machine_config.dmem_size), [f"seed {s}" for s in SLOW_SEEDS])
+    differential(_programs(SLOW_SEEDS, machine_config), [f"seed {s}" for s in SLOW_SEEDS])

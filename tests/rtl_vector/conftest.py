@@ -38,66 +38,36 @@ def operand_pairs(rng):
     return (np.concatenate([a.ravel(), ra]).astype(np.int16), np.concatenate([b.ravel(), rb]).astype(np.int16))
 
 
-# ---- the Verilated SoC with the vector unit (cocotb harness of sim/rtl_harness.py) ----
+# ---- the Verilated SoC with the vector unit (the RTL runner of verify/runner.py) ----
 
 @pytest.fixture(scope="session")
 def vector_soc():
     """The SoC with the vector unit, sized as VECTOR_TEST_CONFIG, Verilated once (cached on disk)."""
-    from fenn_dma.sim.rtl_harness import toolchain_missing
+    from fenn_dma.verify.rtl_harness import toolchain_missing
     reason = toolchain_missing()
     if reason:
         pytest.skip(reason)
-    from fenn_dma.isa.table import M
-    from fenn_dma.rtl.config import SocConfig
-    from fenn_dma.rtl.vector.programs import VECTOR_TEST_CONFIG as C
-    from fenn_dma.sim.rtl_harness import build
-    return build(SocConfig(imem_size=C.imem_size, dmem_size=C.dmem_size, full_m=M in C.extensions,
-                           vector=True, vmem_size=C.vmem_size, llm_size=C.llm_size))
-
-
-def _iss_state(vp) -> dict:
-    from fenn_dma.rtl.vector.reference import load_machine
-    m = load_machine(vp)
-    stop = m.run(max_instructions=200_000)
-    return {"stop": stop.to_json(), "x": [int(r) for r in m.x], "v": m.v.tolist(),
-            "vmem": m.vmem.tobytes().hex(), "llm": m.llm.tobytes().hex(), "dmem": m.dmem.tobytes().hex(),
-            "instret": m.instret, "cycles": m.cycles, "mcycle": m.mcycle, "minstret": m.minstret}
-
-
-FIELDS = ("stop", "x", "v", "vmem", "llm", "dmem", "instret", "cycles", "mcycle", "minstret")
-
-
-def _difference(iss: dict, rtl: dict) -> str | None:
-    for name in FIELDS:
-        a, b = iss[name], rtl[name]
-        if a == b:
-            continue
-        if name in ("x", "v"):
-            at = next(i for i in range(32) if a[i] != b[i])
-            return f"{name}{at}: ISS {a[at]}, RTL {b[at]}"
-        if name in ("vmem", "llm", "dmem"):
-            da, db = bytes.fromhex(a), bytes.fromhex(b)
-            at = next(i for i in range(min(len(da), len(db))) if da[i] != db[i]) if len(da) == len(db) else -1
-            return f"{name}[0x{at:x}]: ISS 0x{da[at]:02x}, RTL 0x{db[at]:02x}" if at >= 0 else f"{name} size"
-        return f"{name}: ISS {a}, RTL {b}"
-    return None
+    from fenn_dma.verify.random_program import VECTOR_TEST_CONFIG
+    from fenn_dma.verify.rtl_harness import build
+    from fenn_dma.verify.runner import soc_config
+    return build(soc_config(VECTOR_TEST_CONFIG, vector=True))
 
 
 @pytest.fixture(scope="session")
 def both_backends(vector_soc):
-    """``both_backends(vector_programs)``: run each on the ISS and on the RTL (one
-    simulator launch), assert identical final states (stop, x, v, VMEM, LLM, DMEM,
-    counters, cycles); returns the (iss, rtl) state lists."""
-    from fenn_dma.sim.rtl_harness import RtlJob, run_batch
+    """``both_backends(random_programs)``: run each on the ISS and on the RTL (one
+    simulator launch), assert identical final states (stop, x, v, per-lane RNG state,
+    VMEM, LLM, DMEM, counters, cycles); returns the (iss, rtl) state lists."""
+    from fenn_dma.verify.compare import STATE_FIELDS, differences
+    from fenn_dma.verify.runner import iss_state, run_many_on_rtl
 
     def check(programs):
-        iss = [_iss_state(vp) for vp in programs]
-        jobs = [RtlJob(imem=vp.program.images["imem"], dmem=vp.program.images.get("dmem", b""),
-                       vmem=vp.program.images.get("vmem", b""), llm=vp.llm_image, entry=vp.program.entry,
-                       max_cycles=1_000_000, read_dmem="backdoor", read_vector=True) for vp in programs]
-        rtl = run_batch(vector_soc, jobs)
-        failures = [f"seed {vp.seed} ({a['stop']['cause']}): {diff}" for vp, a, b in zip(programs, iss, rtl)
-                    if (diff := _difference(a, b))]
+        iss = [iss_state(rp.program, rp.config, 200_000, llm=rp.llm_image) for rp in programs]
+        rtl = run_many_on_rtl([rp.program for rp in programs], programs[0].config,
+                              llm_images=[rp.llm_image for rp in programs], soc=vector_soc)
+        assert all("rng" in state for state in rtl)
+        failures = differences([f"seed {rp.seed} ({a['stop']['cause']})" for rp, a in zip(programs, iss)],
+                               iss, rtl, STATE_FIELDS)
         assert not failures, f"{len(failures)} of {len(programs)} differ:\n" + "\n".join(failures[:20])
         return iss, rtl
     return check

@@ -1,17 +1,17 @@
 """The SoC with the vector unit on Verilator (cocotb harness) against the ISS:
-identical final state (stop cause and pc, x, v0-v31, VMEM, LLM, DMEM,
-instret, cycles, mcycle, minstret) for directed, fault, random and kernel
-programs. Seeded random programs obey the load-use rule; each runs its loop
-body one to three times; the final VRNG shows the RNG state."""
+identical final state (stop cause and pc, x, v0-v31, each lane's RNG state,
+VMEM, LLM, DMEM, instret, cycles, mcycle, minstret) for directed, fault,
+random and kernel programs. Seeded random programs obey the load-use rule;
+each runs its loop body one to three times."""
 from collections import Counter
 
 import pytest
 
 from fenn_dma.isa.codec import try_decode
 from fenn_dma.isa.table import SPECS
-from fenn_dma.rtl.vector.kernels import all_kernels
-from fenn_dma.rtl.vector.programs import (directed_vector_program, fault_vector_programs, random_vector_program,
-                                          stochastic_program)
+from fenn_dma.verify.kernels import all_kernels
+from fenn_dma.verify.random_program import (directed_vector_program, fault_vector_programs, random_vector_program,
+                                            stochastic_program)
 
 DEFAULT_SEEDS = range(0, 250)
 SLOW_SEEDS = range(250, 1050)

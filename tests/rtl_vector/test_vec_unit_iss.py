@@ -13,8 +13,8 @@ import pytest
 
 from fenn_dma.rtl.causes import RtlCause
 from fenn_dma.rtl.vector import ISS_FILL, VectorBlock, VectorConfig
-from fenn_dma.rtl.vector.programs import directed_vector_program, fault_vector_programs, random_vector_program
-from fenn_dma.rtl.vector.reference import iss_stream, load_machine
+from fenn_dma.verify.random_program import directed_vector_program, fault_vector_programs, random_vector_program
+from fenn_dma.verify.vector_stream import iss_stream, load_machine
 
 
 def _row_int(row: np.ndarray) -> int:

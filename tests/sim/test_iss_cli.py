@@ -52,7 +52,10 @@ def test_json_state_and_images(files, capsys):
              "--llm", files / "l.bin", "--dram", files / "dr.bin", "--json", out, "--dump-mem")
     assert rc == 0
     state = json.loads(out.read_text())
-    assert set(state) == {"stop", "x", "v", "instret", "cycles", "dmem", "vmem", "llm", "dram"}
+    assert set(state) == {"stop", "x", "v", "rng", "instret", "cycles", "mcycle", "minstret", "dmem", "vmem", "llm",
+                          "dram"}
+    assert state["rng"] == {"s0": [0] * 32, "s1": [0] * 32}          # never seeded
+    assert state["mcycle"] == state["minstret"] == 0                  # mcountinhibit resets to 0b101
     assert state["stop"]["cause"] == "ecall" and state["stop"]["pc"] == 4 * 13
     assert len(state["x"]) == 32 and len(state["v"]) == 32 and all(len(r) == 32 for r in state["v"])
     assert state["x"][10] == 1234
@@ -98,11 +101,24 @@ def test_elf_and_raw_programs(files, kind):
     assert state["x"][10] == 77 and state["x"][11] == 9
 
 
+def test_json_rng_state(files):
+    """The per-lane RNG state (s0, s1) in the JSON: seeded from VMEM rows, then advanced."""
+    seeds = np.arange(1, 65, dtype="<u2")
+    (files / "seed.bin").write_bytes(seeds.tobytes())
+    (files / "rng.s").write_text("vloadr0 0(zero)\nvloadr1 64(zero)\necall\n")
+    (files / "rng2.s").write_text("vloadr0 0(zero)\nvloadr1 64(zero)\nvrng v1\necall\n")
+    for name in ("rng", "rng2"):
+        assert sim(files / f"{name}.s", "--vmem", files / "seed.bin", "--json", files / f"{name}.json") == 0
+    seeded = json.loads((files / "rng.json").read_text())["rng"]
+    advanced = json.loads((files / "rng2.json").read_text())["rng"]
+    assert seeded == {"s0": list(range(1, 33)), "s1": list(range(33, 65))}
+    assert all(advanced[h][lane] != seeded[h][lane] for h in ("s0", "s1") for lane in range(32))
+
+
 def test_errors_are_reported_not_raised(files, capsys):
-    vmem = files / "v.bin"
-    vmem.write_bytes(bytes(64))
-    assert sim(files / "p.s", "--backend", "rtl", "--vmem", vmem) == 1     # an image the RTL cannot load
-    assert "--vmem" in capsys.readouterr().err
+    dram = files / "dr.bin"
+    assert sim(files / "p.s", "--backend", "rtl", "--dram", dram) == 1     # an image the RTL cannot load (no DMA)
+    assert "--dram" in capsys.readouterr().err
     big = files / "big.bin"
     big.write_bytes(bytes(1 << 20))
     assert sim(files / "p.s", "--profile", "sim-small", "--vmem", big) == 1

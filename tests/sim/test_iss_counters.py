@@ -1,4 +1,4 @@
-"""Counters, mcountinhibit, the other CSRs and the cycle model (isa.md section 2,
+"""Counters, mcountinhibit, the other CSRs and the cycle model (docs/isa.md section 2,
 sim/cycle_model.py). Our definitions: a CSR read of mcycle/minstret returns the
 count before the reading instruction; an instruction is counted according to
 mcountinhibit as it stands after that instruction."""

@@ -1,4 +1,4 @@
-"""The DMA channels and the DRAM model (isa.md section 2, sim/dma.py)."""
+"""The DMA channels and the DRAM model (docs/isa.md section 2, sim/dma.py)."""
 from __future__ import annotations
 
 from dataclasses import replace

@@ -1,4 +1,4 @@
-"""The load-use rule of isa.md section 6: the register written by VLOADV or
+"""The load-use rule of docs/isa.md section 6: the register written by VLOADV or
 VLOADL may not be read by the very next instruction."""
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from fenn_dma.sim import Machine
-from fenn_dma.sim.random_program import RandomProgram, random_program
+from fenn_dma.verify.random_program import RandomProgram, random_program
 
 SEEDS = range(300)
 

@@ -1,4 +1,4 @@
-"""Per-lane Xoroshiro32++ (isa.md section 5) against an independent plain-Python
+"""Per-lane Xoroshiro32++ (docs/isa.md section 5) against an independent plain-Python
 model written here, VRNG and stochastic rounding."""
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ def rol16(x: int, k: int) -> int:
 
 
 def xoroshiro32pp(s0: int, s1: int) -> tuple[int, int, int]:
-    """One step: (output, s0, s1), straight from the isa.md text."""
+    """One step: (output, s0, s1), straight from the docs/isa.md text."""
     out = (rol16((s0 + s1) & 0xFFFF, 9) + s0) & 0xFFFF
     s1 ^= s0
     s0 = rol16(s0, 13) ^ s1 ^ ((s1 << 5) & 0xFFFF)

@@ -26,7 +26,7 @@ from fenn_dma.rtl.generate import TOP_NAME, generate
 from fenn_dma.rtl.toolchain import verilator_bin_dir
 
 LINT_WAIVERS = Path(__file__).resolve().parent.parent / "rtl" / "verilator_lint.vlt"
-TB_MODULE = "fenn_dma.sim.rtl_harness_tb"
+TB_MODULE = "fenn_dma.verify.rtl_harness_tb"
 
 
 class RtlSimError(FennError):
@@ -41,9 +41,12 @@ class RtlJob:
     entry: int = 0
     max_cycles: int = 100_000
     read_dmem: str = "backdoor"      # "host" (AXI4-Lite), "backdoor" (the RAM array, fast) or "no"
+    write_dmem: str = "host"         # "host" (AXI4-Lite) or "backdoor" (the RAM array: one VPI write a word
+                                     # instead of a cocotb-driven AXI4-Lite transfer; for large images)
     x_init: dict[int, int] = field(default_factory=dict)
     # With the vector unit: VMEM image from byte 0, LLM image lane-major (Machine.load_image
-    # layout), both written through the RAM arrays; read_vector: report v, VMEM and LLM.
+    # layout), both written through the RAM arrays; read_vector: report v, the per-lane RNG
+    # state, VMEM and LLM.
     vmem: bytes = b""
     llm: bytes = b""
     read_vector: bool = False
@@ -51,6 +54,7 @@ class RtlJob:
     def to_json(self) -> dict:
         return {"imem": self.imem.hex(), "dmem": self.dmem.hex(), "entry": self.entry,
                 "max_cycles": self.max_cycles, "read_dmem": self.read_dmem,
+                "write_dmem": self.write_dmem,
                 "x_init": {str(k): v for k, v in self.x_init.items()},
                 "vmem": self.vmem.hex(), "llm": self.llm.hex(), "read_vector": self.read_vector}
 

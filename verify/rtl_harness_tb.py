@@ -14,11 +14,8 @@ from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, First, RisingEdge
 from cocotbext.axi import AxiLiteBus, AxiLiteMaster
 
+from fenn_dma.isa.causes import StopCause
 from fenn_dma.rtl import hostmap as H
-from fenn_dma.rtl.causes import RtlCause
-
-CAUSE_NAMES = {c: c.name.lower() for c in RtlCause}
-CAUSE_NAMES[RtlCause.HALTED] = "max_cycles"
 
 
 async def _read64(axi, addr: int) -> int:
@@ -31,7 +28,12 @@ async def run_job(dut, axi: AxiLiteMaster, job: dict) -> dict:
     await axi.write_dword(H.CONTROL, 1 << H.CONTROL_CLEAR)
     while (await axi.read_dword(H.STATUS)) >> H.STATUS_CLEARING & 1:
         await ClockCycles(dut.clk, 256)
-    for base, image in ((H.IMEM_BASE, job["imem"]), (H.DMEM_BASE, job["dmem"])):
+    images = [(H.IMEM_BASE, job["imem"])]
+    if job.get("write_dmem", "host") == "host":
+        images.append((H.DMEM_BASE, job["dmem"]))
+    else:
+        _write_words(dut.dmem, bytes.fromhex(job["dmem"]))
+    for base, image in images:
         data = bytes.fromhex(image)
         if data:
             await axi.write(base, data + bytes(-len(data) % 4))
@@ -48,7 +50,7 @@ async def run_job(dut, axi: AxiLiteMaster, job: dict) -> dict:
             await axi.write_dword(H.CONTROL, 1 << H.CONTROL_HALT)
     status = await axi.read_dword(H.STATUS)
     result = {
-        "stop": {"cause": CAUSE_NAMES[RtlCause(status >> H.STATUS_CAUSE_SHIFT & 0xF)],
+        "stop": {"cause": StopCause.from_code(status >> H.STATUS_CAUSE_SHIFT & 0xF).value,
                  "pc": await axi.read_dword(H.STOP_PC)},
         "x": [0] + [await axi.read_dword(H.XREG_BASE + 4 * i) for i in range(1, 32)],
         "instret": await _read64(axi, H.INSTRET),
@@ -76,6 +78,12 @@ def _llm_arrays(dut) -> list:
     return [getattr(llm, f"lane{i}") for i in range(32)]
 
 
+def _write_words(array, data: bytes) -> None:
+    data += bytes(-len(data) % 4)
+    for w in range(len(data) // 4):
+        array[w].value = int.from_bytes(data[4 * w:4 * w + 4], "little")
+
+
 def _write_vector_images(dut, vmem: bytes, llm: bytes) -> None:
     rows = dut.vector.vmem.mem
     for r in range(len(vmem) // 64):
@@ -97,7 +105,10 @@ def _read_vector_state(dut) -> dict:
     vmem = b"".join(int(vrows[r].value).to_bytes(64, "little") for r in range(len(vrows)))
     llm = b"".join(int(array[w].value).to_bytes(4, "little")
                    for array in _llm_arrays(dut) for w in range(len(array)))
-    return {"v": v, "vmem": vmem.hex(), "llm": llm.hex()}
+    # Each lane's Xoroshiro32++ state registers (rtl/vector/lane_rng.py), as the ISS's s0, s1.
+    rngs = [getattr(dut.vector.unit, f"lane{i}").rng for i in range(32)]
+    rng = {"s0": [int(r.s0.value) for r in rngs], "s1": [int(r.s1.value) for r in rngs]}
+    return {"v": v, "rng": rng, "vmem": vmem.hex(), "llm": llm.hex()}
 
 
 @cocotb.test()

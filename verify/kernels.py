@@ -16,7 +16,7 @@ import numpy as np
 from fenn_dma.isa.assembler import assemble
 from fenn_dma.sim.config import MachineConfig
 
-from .programs import VECTOR_TEST_CONFIG, VectorProgram
+from .random_program import VECTOR_TEST_CONFIG, RandomProgram
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,7 @@ class Kernel:
     ``reference``: the published FeNN-DMA figure per unit, for comparison."""
 
     name: str
-    vp: VectorProgram
+    vp: RandomProgram
     units: int
     unit: str
     ideal_per_unit: float
@@ -39,12 +39,12 @@ class Kernel:
 
 
 def _program(name: str, source: str, vmem: np.ndarray, dmem: bytes, llm: bytes,
-             config: MachineConfig) -> VectorProgram:
+             config: MachineConfig) -> RandomProgram:
     program = assemble(source, name)
     program.images["vmem"] = vmem.tobytes()
     if dmem:
         program.images["dmem"] = dmem
-    return VectorProgram(0, program, llm, config)
+    return RandomProgram(0, program, llm, b"", config)
 
 
 UNROLL = 4

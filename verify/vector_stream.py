@@ -9,7 +9,7 @@ from fenn_dma.isa.codec import try_decode
 from fenn_dma.sim import Machine
 from fenn_dma.sim.stop import Stop, StopCause
 
-from .programs import VectorProgram
+from .random_program import RandomProgram
 
 VECTOR_FAULTS = {StopCause.MISALIGNED_LOAD, StopCause.LOAD_FAULT, StopCause.MISALIGNED_STORE, StopCause.STORE_FAULT}
 
@@ -27,14 +27,14 @@ class Issued:
     fault: StopCause | None = None
 
 
-def load_machine(vp: VectorProgram) -> Machine:
+def load_machine(vp: RandomProgram) -> Machine:
     m = Machine(vp.config)
     m.load(vp.program)
     m.load_image("llm", vp.llm_image)
     return m
 
 
-def iss_stream(vp: VectorProgram, max_instructions: int = 20_000) -> tuple[Machine, Stop, list[Issued]]:
+def iss_stream(vp: RandomProgram, max_instructions: int = 20_000) -> tuple[Machine, Stop, list[Issued]]:
     m = load_machine(vp)
     stream: list[Issued] = []
 

@@ -1,0 +1,161 @@
+"""The import order of the packages, checked on the source (every ``import``
+and ``from ... import`` of every module, including the ones inside functions,
+so that a lazy import cannot bring a cycle back):
+
+    errors, arch, cli_machine, boundary  <-  isa  <-  sim  <-  compiler  <-  host
+                      isa  <-  rtl  <-  boards
+    verify (the verification code), then benchmarks, examples and tests above all;
+    cli.py (the command line) above everything.
+
+``A <- B``: B may import A, never the other way round."""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent      # the fenn_dma package
+PACKAGE = "fenn_dma"
+BASE = {"errors", "arch", "cli_machine", "boundary"}   # cli_machine: the shared --profile option; boundary: input/output checks
+
+# Layer -> the layers its modules may import (besides their own).
+ALLOWED: dict[str, set[str]] = {
+    "errors": set(),
+    "arch": {"errors"},
+    "cli_machine": {"errors", "arch"},
+    "boundary": {"errors"},
+    "isa": BASE,
+    "firmware": BASE | {"isa"},
+    "sim": BASE | {"isa"},
+    "compiler": BASE | {"isa", "sim", "firmware"},
+    "host": BASE | {"isa", "sim", "compiler", "firmware"},
+    "rtl": BASE | {"isa"},
+    "boards": BASE | {"isa", "rtl"},
+    "demo": BASE | {"isa", "sim", "firmware"},
+    "__init__": set(),
+    "verify": BASE | {"isa", "sim", "compiler", "host", "rtl", "boards", "firmware"},
+    "cli": {"*"},
+}
+# Folders whose code sits above every layer (not part of the installed layers), and the build script.
+ABOVE_ALL = {"tests", "benchmarks", "examples", "setup.py"}
+
+# Known imports owned by another part of issue 9, each with who removes it. The list must be
+# exact: an entry that no longer occurs fails too, so it is deleted when the fix lands.
+PENDING: dict[tuple[str, str], str] = {}
+
+
+def module_name(path: Path, root: Path = ROOT) -> str:
+    parts = list(path.relative_to(root).with_suffix("").parts)
+    if parts[-1] == "__init__" and len(parts) > 1:
+        parts.pop()
+    return ".".join([PACKAGE, *parts])
+
+
+def layer(module: str) -> str | None:
+    """The layer of a fenn_dma module (its first name below the package), or None outside."""
+    parts = module.split(".")
+    if parts[0] != PACKAGE:
+        return None
+    return parts[1] if len(parts) > 1 else "__init__"
+
+
+def imports(module: str, source: str, is_package: bool = False) -> set[str]:
+    """Every fenn_dma module ``module``'s source imports, anywhere in it (relative ones resolved)."""
+    package = module if is_package else module.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[:len(base) - node.level + 1]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            found.add(target)
+            # `from fenn_dma import sim` imports the subpackage sim.
+            if target == PACKAGE:
+                found.update(f"{PACKAGE}.{alias.name}" for alias in node.names)
+    return {name for name in found if name.split(".")[0] == PACKAGE}
+
+
+def violations(modules: dict[str, tuple[str, bool]]) -> list[tuple[str, str]]:
+    """(importer, imported) pairs that break ALLOWED, for modules {name: (source, is_package)}."""
+    bad = []
+    for name, (source, is_package) in sorted(modules.items()):
+        own = layer(name)
+        allowed = ALLOWED.get(own)
+        for target in sorted(imports(name, source, is_package)):
+            other = layer(target)
+            if other == own or other == "__init__" or allowed is None or "*" in allowed:
+                continue
+            if other not in allowed:
+                bad.append((name, target))
+    return bad
+
+
+def project_modules() -> dict[str, tuple[str, bool]]:
+    modules = {}
+    for path in ROOT.rglob("*.py"):
+        rel = path.relative_to(ROOT).parts
+        if rel[0] in ABOVE_ALL or rel[0].startswith(".") or "build" in rel[:1] or any(
+                p in ("__pycache__", "site-packages") for p in rel):
+            continue
+        modules[module_name(path)] = (path.read_text(), path.name == "__init__.py")
+    return modules
+
+
+def test_every_layer_is_known():
+    layers = {layer(name) for name in project_modules()}
+    assert layers <= set(ALLOWED), f"modules in layers without a rule: {layers - set(ALLOWED)}"
+    assert {"isa", "sim", "compiler", "host", "rtl", "boards", "verify", "errors", "cli"} <= layers
+
+
+def test_imports_follow_the_layers():
+    found = violations(project_modules())
+    unexpected = [f"{a} imports {b}" for a, b in found if (a, b) not in PENDING]
+    stale = [f"{a} -> {b} ({why})" for (a, b), why in PENDING.items() if (a, b) not in found]
+    assert not unexpected, "imports against the layer order:\n" + "\n".join(unexpected)
+    assert not stale, "PENDING entries that no longer occur (delete them):\n" + "\n".join(stale)
+
+
+def test_the_product_does_not_import_verification():
+    product = {"isa", "sim", "compiler", "host", "rtl", "boards", "errors", "arch", "firmware"}
+    for name, (source, is_package) in project_modules().items():
+        if layer(name) in product:
+            assert not any(layer(t) == "verify" for t in imports(name, source, is_package)), name
+
+
+# ---- the checker itself catches violations (a synthetic module set) -----------------------
+
+SYNTHETIC = {
+    "fenn_dma.isa.table": ("X = 1\n", False),
+    "fenn_dma.sim.machine": ("from fenn_dma.isa.table import X\n", False),          # allowed
+    "fenn_dma.rtl.core": ("def f():\n    from fenn_dma.sim.machine import M\n", False),   # lazy: caught
+    "fenn_dma.rtl.vector.unit": ("from ...sim import machine\n", False),           # relative: caught
+    "fenn_dma.isa.codec": ("import fenn_dma.compiler.emit\n", False),              # upwards: caught
+    "fenn_dma.sim.cli_part": ("from fenn_dma import verify\n", False),             # subpackage: caught
+    "fenn_dma.verify.runner": ("from fenn_dma.rtl.core import C\nfrom fenn_dma.sim import machine\n", False),
+    "fenn_dma.boards": ("from ..rtl import core\nfrom . import parts\n", True),                # allowed
+}
+
+
+def test_checker_catches_synthetic_violations():
+    assert violations(SYNTHETIC) == [
+        ("fenn_dma.isa.codec", "fenn_dma.compiler.emit"),
+        ("fenn_dma.rtl.core", "fenn_dma.sim.machine"),
+        ("fenn_dma.rtl.vector.unit", "fenn_dma.sim"),
+        ("fenn_dma.sim.cli_part", "fenn_dma.verify"),
+    ]
+
+
+@pytest.mark.parametrize("module, source, expected", [
+    ("fenn_dma.rtl.vector.unit", "from ..config import SocConfig\n", {"fenn_dma.rtl.config"}),
+    ("fenn_dma.rtl.vector.unit", "from . import lane\n", {"fenn_dma.rtl.vector"}),
+    ("fenn_dma.sim.x", "if True:\n    import fenn_dma.isa.codec as c\n", {"fenn_dma.isa.codec"}),
+    ("fenn_dma.sim.x", "import numpy\nfrom os import path\n", set()),
+])
+def test_import_resolution(module, source, expected):
+    assert imports(module, source) == expected

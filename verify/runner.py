@@ -1,0 +1,199 @@
+"""The one way to run programs on the RTL: the Verilated SoC (``rtl_harness``)
+loaded with IMEM, DMEM, VMEM and LLM images, reporting the same state dict
+as the ISS (``Machine.state_dict``: stop, x, v, per-lane RNG state, counters,
+base64 memories), with ``cycles`` the real RTL cycles. Used by `fenn-dma sim
+--backend rtl`, the differential tests and the benchmarks.
+
+The SoC is built with the vector unit when the program needs it (a vector
+instruction in IMEM, or a VMEM/LLM image), else without (smaller and faster
+to build). VMEM and the LLMs are written whole for every program (the image
+over the ISS's reset pattern 0xDEAD), since the SoC's CONTROL.clear leaves
+them as the previous program left them. The RTL has no DMA yet: a DRAM image
+is refused with a message rather than silently dropped (docs/rtl.md).
+"""
+from __future__ import annotations
+
+import base64
+from dataclasses import replace
+
+from fenn_dma.errors import FennError
+from fenn_dma.isa.codec import try_decode
+from fenn_dma.isa.program import Program
+from fenn_dma.isa.table import M, V
+from fenn_dma.rtl.config import SocConfig
+from fenn_dma.sim.config import MachineConfig
+from fenn_dma.sim.machine import UNINITIALISED, Machine
+
+from .rtl_harness import RtlJob, VerilatedSoc, build, run_batch
+
+# Images the RTL can load: IMEM and DMEM over the host port, VMEM and LLM through the RAM
+# arrays (with the vector unit). DRAM waits for the DMA.
+RTL_IMAGES = ("imem", "dmem", "vmem", "llm")
+VECTOR_IMAGES = ("vmem", "llm")
+
+
+def soc_config(config: MachineConfig, vector: bool | None = None) -> SocConfig:
+    """The SoC configuration matching an ISS machine configuration; ``vector``
+    (default: the machine has extension V) adds the vector unit with its sizes."""
+    vector = V in config.extensions if vector is None else vector
+    if vector and V not in config.extensions:
+        raise FennError("the machine has no vector extension (V): the SoC cannot be built with the vector unit")
+    extra = {"vector": True, "vmem_size": config.vmem_size, "llm_size": config.llm_size} if vector else {}
+    return SocConfig(imem_size=config.imem_size, dmem_size=config.dmem_size,
+                     full_m=M in config.extensions, hart_id=config.hartid, **extra)
+
+
+def rtl_machine_config(config: MachineConfig, vector: bool = False) -> MachineConfig:
+    """The ISS configuration that describes the SoC built: without the vector
+    unit, extension V is dropped (vector instructions are illegal on both)."""
+    return config if vector else replace(config, extensions=frozenset(config.extensions - {V}))
+
+
+def needs_vector(program: Program, llm: bytes = b"") -> bool:
+    """Whether running ``program`` needs the vector unit: a VMEM or LLM image,
+    or a word of IMEM that decodes to a vector instruction."""
+    if llm or any(program.images.get(name) for name in VECTOR_IMAGES):
+        return True
+    text = program.images.get("imem", b"")
+    for at in range(0, len(text) - 3, 4):
+        ins = try_decode(int.from_bytes(text[at:at + 4], "little"))
+        if ins is not None and ins.spec.is_vector:
+            return True
+    return False
+
+
+def _job(program: Program, config: MachineConfig, soc: SocConfig, max_cycles: int, read_dmem: str,
+         llm: bytes = b"", dram: bytes = b"") -> RtlJob:
+    if dram or program.images.get("dram"):
+        raise FennError("the RTL has no DMA yet, so it cannot load a DRAM image (--dram); run this program "
+                        "on the ISS (--backend iss)")
+    images = dict(program.images)
+    if llm:
+        images["llm"] = llm
+    for name, image in images.items():
+        if image and name not in RTL_IMAGES:
+            raise FennError(f"the RTL backend cannot load a {name} image (only {', '.join(RTL_IMAGES)})")
+        if image and name in VECTOR_IMAGES and not soc.vector:
+            raise FennError(f"a {name} image needs the SoC with the vector unit (this one is built without)")
+    sizes = {"imem": config.imem_size, "dmem": config.dmem_size, "vmem": config.vmem_size,
+             "llm": config.lanes * config.llm_size}
+    for name, size in sizes.items():
+        if len(images.get(name, b"")) > size:
+            raise FennError(f"{name} image of {len(images[name])} bytes does not fit in {size} bytes")
+    vmem = llm = b""
+    if soc.vector:
+        # CONTROL.clear leaves VMEM and the LLMs as they are (the previous program's): write them
+        # whole, the image over the ISS's reset pattern, so that both start alike.
+        vmem = _over_reset_fill(images.get("vmem", b""), config.vmem_size)
+        llm = _over_reset_fill(images.get("llm", b""), config.lanes * config.llm_size)
+    return RtlJob(imem=images.get("imem", b""), dmem=images.get("dmem", b""), vmem=vmem, llm=llm,
+                  entry=program.entry, max_cycles=max_cycles, read_dmem=read_dmem, read_vector=soc.vector,
+                  # Whole-DMEM images (the random vector programs' 16 KiB) through the RAM array: as
+                  # AXI4-Lite writes from cocotb they took most of the vector tests' time. The scalar
+                  # SoC's loads keep testing the host port's write path.
+                  write_dmem="backdoor" if len(images.get("dmem", b"")) > 4096 else "host")
+
+
+def _over_reset_fill(image: bytes, size: int) -> bytes:
+    full = bytearray(UNINITIALISED.to_bytes(2, "little") * (size // 2))
+    full[:len(image)] = image
+    return bytes(full)
+
+
+def _b64(hex_text: str) -> str:
+    return base64.b64encode(bytes.fromhex(hex_text)).decode("ascii")
+
+
+def _state(result: dict, dump_mem: bool) -> dict:
+    """An RTL result shaped like ``Machine.state_dict`` (v and rng only with the vector unit)."""
+    state = {"stop": result["stop"], "x": result["x"]}
+    if "v" in result:
+        state["v"], state["rng"] = result["v"], result["rng"]
+    state.update({k: result[k] for k in ("instret", "cycles", "mcycle", "minstret")})
+    if dump_mem:
+        for name in ("dmem", "vmem", "llm"):
+            if name in result:
+                state[name] = _b64(result[name])
+    return state
+
+
+def run_many_on_rtl(programs: list[Program], config: MachineConfig, *, llm_images: list[bytes] | None = None,
+                    max_cycles: int = 1_000_000, dump_mem: bool = True, dmem_via: str = "backdoor",
+                    soc: VerilatedSoc | None = None, vector: bool | None = None) -> list[dict]:
+    """Final states of ``programs`` (each from reset, LLM images lane-major beside them) in one
+    simulator launch. ``soc``: a build to reuse; else one is built, with the vector unit when
+    ``vector`` says so (default: when a program needs it). ``dmem_via``: read DMEM back over the
+    host port ("host") or from the RAM array ("backdoor", fast)."""
+    llm_images = llm_images or [b""] * len(programs)
+    if soc is None:
+        if vector is None:
+            vector = any(needs_vector(p, llm) for p, llm in zip(programs, llm_images))
+        soc = build(soc_config(config, vector))
+    jobs = [_job(p, config, soc.config, max_cycles, dmem_via if dump_mem else "no", llm)
+            for p, llm in zip(programs, llm_images)]
+    return [_state(r, dump_mem) for r in run_batch(soc, jobs)]
+
+
+def run_on_rtl(program: Program, config: MachineConfig, *, llm: bytes = b"", max_cycles: int = 1_000_000,
+               dump_mem: bool = False) -> dict:
+    """The final state of one program on the RTL, shaped like ``Machine.state_dict``."""
+    return run_many_on_rtl([program], config, llm_images=[llm], max_cycles=max_cycles, dump_mem=dump_mem,
+                           dmem_via="host")[0]
+
+
+def iss_state(program: Program, config: MachineConfig, max_instructions: int = 1_000_000, *,
+              llm: bytes = b"", dram: bytes = b"") -> dict:
+    """The ISS's final state of ``program`` (``Machine.state_dict`` with memories)."""
+    m = Machine(config)
+    m.load(program)
+    if llm:
+        m.load_image("llm", llm)
+    if dram:
+        m.load_image("dram", dram)
+    m.run(max_instructions=max_instructions)
+    return m.state_dict(dump_mem=True)
+
+
+def run_cli(args) -> int:
+    """`fenn-dma sim --backend rtl`: the program through the host port of the Verilated SoC
+    built for ``--profile`` (with the vector unit when the program needs it); the same report
+    and JSON state as the ISS backend."""
+    import json
+    import time
+
+    from fenn_dma.isa.loader import load_program
+    from fenn_dma.cli_machine import resolve_profile
+    from fenn_dma.sim.config import MachineConfig
+    from fenn_dma.sim.sim_cli import EXIT_OTHER_STOP, _read, _write_atomically
+
+    if args.trace:
+        raise FennError("--trace needs the ISS (--backend iss)")
+    if args.dram:
+        raise FennError("--dram: the RTL has no DMA yet, so it cannot load a DRAM image; use --backend iss")
+    program = load_program(args.program)
+    for memory in ("dmem", "vmem"):
+        if getattr(args, memory):
+            program.images[memory] = _read(getattr(args, memory))
+    llm = _read(args.llm) if args.llm else b""
+    full = MachineConfig.from_spec(resolve_profile(args))
+    vector = needs_vector(program, llm)
+    config = rtl_machine_config(full, vector)
+    # The RTL stops on cycles, not instructions: every instruction takes at most 3 cycles here.
+    max_cycles = 3 + 3 * args.max_instructions if args.max_instructions is not None else 100_000_000
+    soc_cfg = soc_config(config, vector)
+    job = _job(program, config, soc_cfg, max_cycles, "backdoor" if args.dump_mem else "no", llm)
+    unit = "with" if vector else "without"
+    print(f"building/loading the Verilated SoC for profile {full.name} ({unit} the vector unit) ...", flush=True)
+    soc = build(soc_cfg)
+    t0 = time.perf_counter()
+    state = _state(run_batch(soc, [job])[0], args.dump_mem)
+    seconds = time.perf_counter() - t0
+    if args.json:
+        _write_atomically(args.json, lambda f: json.dump(state, f))
+    stop = state["stop"]
+    location = program.source_map.get(stop["pc"])
+    where = f" ({location})" if location else ""
+    print(f"stop: {stop['cause']} at pc 0x{stop['pc']:08x}{where}")
+    print(f"instructions: {state['instret']}  cycles: {state['cycles']}  "
+          f"(RTL, {seconds:.1f} s including simulator start)")
+    return 0 if stop["cause"] == "ecall" else EXIT_OTHER_STOP
