@@ -57,6 +57,9 @@ class TrainConfig:
     deepr_connectivity: float | str | dict | None = None   # DEEP R rewiring (host/deepr.py); None: dense
     deepr_temperature: float = 1e-6
     deepr_l1: float = 1e-5
+    method: str = "bptt"                          # bptt | eventprop (host/eventprop_train.py)
+    max_spikes: int = 64                          # EventProp: spike buffer per neuron and sample
+    spike_target: float = 0.0                     # EventProp: rate_reg * (count - spike_target)^2 / 2
 
     def validate(self) -> None:
         for name in ("epochs", "fine_tune_epochs", "qat_epochs"):
@@ -74,6 +77,8 @@ class TrainConfig:
             raise ConfigError("qat_epochs > 0 needs qat_format (e.g. 's7.8' or 'auto8') or qat_states")
         if self.deepr_connectivity is not None:
             self.deepr_config().validate()
+        if self.method not in ("bptt", "eventprop"):
+            raise ConfigError(f"method {self.method!r}; allowed: bptt, eventprop")
 
     def deepr_config(self):
         from fenn_dma.host.deepr import DeepRConfig, parse_connectivity
@@ -133,6 +138,9 @@ class TrainResult:
 
 def train(cfg: TrainConfig, bundle: DatasetBundle | None = None) -> TrainResult:
     cfg.validate()
+    if cfg.method == "eventprop":
+        from fenn_dma.host.eventprop_train import train_eventprop
+        return train_eventprop(cfg, bundle)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)

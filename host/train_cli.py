@@ -43,6 +43,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     n.add_argument("--delay-kernel", default="gauss", help="gauss or triangle")
     n.add_argument("--readout", default="mean", help="mean or max of the readout voltage over time")
     t = p.add_argument_group("training")
+    t.add_argument("--method", default="bptt", choices=["bptt", "eventprop"], help="surrogate BPTT or EventProp")
+    t.add_argument("--max-spikes", type=positive_int, default=64, help="EventProp: spike buffer per neuron and sample")
     t.add_argument("--epochs", type=int, default=20, help="training epochs")
     t.add_argument("--fine-tune-epochs", type=int, default=2, help="epochs with rounded, frozen delays")
     t.add_argument("--qat-epochs", type=int, default=0, help="quantisation-aware training epochs")
@@ -98,7 +100,7 @@ def _config(args) -> "TrainConfig":
                lr_delay=args.lr_delay, seed=args.seed, out_dir=args.out, plots=not args.no_plots,
                progress=not args.no_progress, max_batches=args.max_batches, threads=args.threads,
                deepr_connectivity=args.deepr_connectivity, deepr_temperature=args.deepr_temperature,
-               deepr_l1=args.deepr_l1)
+               deepr_l1=args.deepr_l1, method=args.method, max_spikes=args.max_spikes)
     if args.config:
         path = Path(args.config)
         try:
