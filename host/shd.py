@@ -25,6 +25,49 @@ WHERE = ("download shd_train.h5.gz / shd_test.h5.gz (or the ssc_*.h5.gz files) f
          "https://zenkelab.org/datasets/ , gunzip them and pass their folder")
 
 
+def _read_file(path: Path, f, n_channels: int, limit: int | None):
+    """Spike times (s), units and labels of an open SHD/SSC file, each dataset
+    checked: 1-D, as long as ``labels``, one finite time >= 0 per unit, units
+    in ``[0, n_channels)``, integer labels >= 0."""
+    import h5py
+
+    for key in ("spikes/times", "spikes/units", "labels"):
+        if key not in f or not isinstance(f[key], h5py.Dataset):
+            raise DatasetError(f"{path}: no '{key}' dataset; is this an SHD/SSC file? {WHERE}")
+    times, units, labels = f["spikes/times"], f["spikes/units"], f["labels"]
+    for key, d in (("spikes/times", times), ("spikes/units", units), ("labels", labels)):
+        if d.ndim == 0:
+            raise DatasetError(f"{path}: '{key}' is a scalar; it must hold one entry per sample")
+    if labels.ndim != 1:
+        raise DatasetError(f"{path}: 'labels' has shape {labels.shape}; it must be 1-D (one label per sample)")
+    n = len(labels) if limit is None else min(limit, len(labels))
+    for key, d in (("spikes/times", times), ("spikes/units", units)):
+        if len(d) < n:
+            raise DatasetError(f"{path}: '{key}' holds {len(d)} samples, 'labels' {len(labels)}")
+    try:
+        lab = np.asarray(labels[:n])
+        out_t = [np.asarray(times[i]) for i in range(n)]
+        out_u = [np.asarray(units[i]) for i in range(n)]
+    except (TypeError, ValueError) as exc:
+        raise DatasetError(f"{path}: cannot read the samples: {exc}") from None
+    if lab.dtype.kind not in "iu" or (lab.size and lab.min() < 0):
+        raise DatasetError(f"{path}: 'labels' must be integers >= 0 (got dtype {lab.dtype})")
+    for i, (t, u) in enumerate(zip(out_t, out_u)):
+        where = f"{path}: sample {i}"
+        if t.dtype.kind not in "fiu" or u.dtype.kind not in "iu":
+            raise DatasetError(f"{where}: spike times must be numbers and units integers "
+                               f"(got dtypes {t.dtype}, {u.dtype})")
+        if t.shape != u.shape or t.ndim > 1:
+            raise DatasetError(f"{where}: {t.size} spike times but {u.size} units; one unit per spike time")
+        if t.size and not (np.isfinite(t).all() and t.min() >= 0):
+            raise DatasetError(f"{where}: spike times must be finite and >= 0 seconds")
+        if u.size and (u.min() < 0 or u.max() >= n_channels):
+            raise DatasetError(f"{where}: unit {int(u.max()) if u.max() >= n_channels else int(u.min())} "
+                               f"is outside the {n_channels} channels 0..{n_channels - 1}")
+    return ([t.astype(np.float64).ravel() for t in out_t], [u.astype(np.int64).ravel() for u in out_u],
+            lab.astype(np.int64))
+
+
 class SpikingAudioDataset(torch.utils.data.Dataset):
     """Lazy binning of one HDF5 file: item = (spikes (T, channels) float32, label)."""
 
@@ -41,15 +84,10 @@ class SpikingAudioDataset(torch.utils.data.Dataset):
             raise DatasetError(f"channel_pool={channel_pool} must be >= 1 and divide {n_channels}")
         try:
             with h5py.File(path, "r") as f:
-                for key in ("spikes/times", "spikes/units", "labels"):
-                    if key not in f:
-                        raise DatasetError(f"{path}: no '{key}' dataset; is this an SHD/SSC file? {WHERE}")
-                n = len(f["labels"]) if limit is None else min(limit, len(f["labels"]))
-                self.times = [np.asarray(f["spikes/times"][i], dtype=np.float64) for i in range(n)]
-                self.units = [np.asarray(f["spikes/units"][i], dtype=np.int64) for i in range(n)]
-                self.labels = np.asarray(f["labels"][:n], dtype=np.int64)
+                self.times, self.units, self.labels = _read_file(path, f, n_channels, limit)
         except OSError as exc:
             raise DatasetError(f"cannot read {path} as HDF5: {exc}") from exc
+        self.path = path
         self.dt = dt
         self.n_steps = int(np.ceil(max_time / dt))
         self.channel_pool = channel_pool
@@ -101,6 +139,12 @@ def load_spiking_audio(name: str, path: str | Path | None = None, dt: float = 1.
         n_val = max(1, int(round(val_fraction * len(train))))
         splits["val"] = torch.utils.data.Subset(train, perm[:n_val].tolist())
         splits["train"] = torch.utils.data.Subset(train, perm[n_val:].tolist())
+    for split, data in splits.items():
+        labels = data.dataset.labels[data.indices] if isinstance(data, torch.utils.data.Subset) else data.labels
+        if len(labels) and labels.max() >= N_CLASSES[name]:
+            file = data.dataset.path if isinstance(data, torch.utils.data.Subset) else data.path
+            raise DatasetError(f"{file}: label {int(labels.max())} is not one of the {name.upper()} "
+                               f"classes 0..{N_CLASSES[name] - 1}")
     first = splits["test"]
     return DatasetBundle(name, first.n_inputs, N_CLASSES[name], first.n_steps, dt, splits,
                          f"{name.upper()} from {path}, {dt} ms bins, cropped at {max_time} ms")
