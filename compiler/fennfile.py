@@ -160,9 +160,9 @@ def load(path: str | Path) -> FennProgram:
         raise ProgramFileError(f"{path}: no such file")
     try:
         z = zipfile.ZipFile(path)
-    except OSError as exc:
-        raise ProgramFileError(f"cannot read {path}: {exc.strerror or exc}") from None
-    except _UNREADABLE:
+    except PermissionError as exc:
+        raise ProgramFileError(f"cannot read {path}: {exc.strerror}") from None
+    except _UNREADABLE:                      # an OSError here is a seek to an offset the archive lies about
         raise ProgramFileError(f"{path}: not a .fenn program (not a zip archive)") from None
     with z:
         names = set(z.namelist())

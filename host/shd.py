@@ -87,6 +87,8 @@ class SpikingAudioDataset(torch.utils.data.Dataset):
                 self.times, self.units, self.labels = _read_file(path, f, n_channels, limit)
         except OSError as exc:
             raise DatasetError(f"cannot read {path} as HDF5: {exc}") from exc
+        except (RuntimeError, KeyError) as exc:      # h5py's errors for damaged metadata inside the file
+            raise DatasetError(f"{path}: damaged HDF5 file ({exc}); {WHERE}") from None
         self.path = path
         self.dt = dt
         self.n_steps = int(np.ceil(max_time / dt))
