@@ -138,6 +138,14 @@ def _check_structure(path: Path, m: dict) -> None:
                  f"io[{key!r}][{k!r}] lacks one of {', '.join(fields)}")
             need(all(type(v[f]) is int for f in fields if f in ("size", "words", "addr")),
                  f"io[{key!r}][{k!r}]: size, words and addr must be integers")
+    meta = m.get("metadata", {})
+    for key, fields in (("populations", {"kind": str, "size": int}),
+                        ("connections", {"sparse": bool, "mode": str, "latency": int})):
+        need(isinstance(meta.get(key, {}), dict), f"metadata {key!r} is not a mapping")
+        for k, v in meta.get(key, {}).items():
+            need(isinstance(v, dict) and all(isinstance(v.get(f), t) for f, t in fields.items())
+                 and isinstance(v.get("placement", ""), str),
+                 f"metadata[{key!r}][{k!r}] lacks one of {', '.join(fields)} (or has the wrong type)")
     plan = m["plan"]
     need(isinstance(plan.get("sizes"), dict) and isinstance(plan.get("used"), dict)
          and isinstance(plan.get("regions"), list), "'plan' lacks sizes, used or regions")

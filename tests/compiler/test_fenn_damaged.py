@@ -112,6 +112,8 @@ def test_missing_and_oversized_images(good, tmp_path, capsys):
     (lambda m: m["plan"]["regions"].append([1, 2]), "plan region"),
     (lambda m: m["machine"].update(imem_size="16k"), "machine:"),
     (lambda m: m["images"].update(rom=4), "unknown image"),
+    (lambda m: m["metadata"]["populations"].update(x={}), r"metadata\['populations'\]\['x'\] lacks one of kind"),
+    (lambda m: m["metadata"].update(connections=[1]), "metadata 'connections' is not a mapping"),
 ])
 def test_damaged_manifest_fields(good, tmp_path, capsys, change, match):
     _refused(_with_manifest(good, tmp_path, change), match, capsys)
