@@ -35,6 +35,8 @@ def _read_file(path: Path, f, n_channels: int, limit: int | None):
         if key not in f or not isinstance(f[key], h5py.Dataset):
             raise DatasetError(f"{path}: no '{key}' dataset; is this an SHD/SSC file? {WHERE}")
     times, units, labels = f["spikes/times"], f["spikes/units"], f["labels"]
+    for key in ("spikes/times", "spikes/units"):
+        _check_heaps(path, f, key)
     for key, d in (("spikes/times", times), ("spikes/units", units), ("labels", labels)):
         if d.ndim == 0:
             raise DatasetError(f"{path}: '{key}' is a scalar; it must hold one entry per sample")
@@ -66,6 +68,44 @@ def _read_file(path: Path, f, n_channels: int, limit: int | None):
                                f"is outside the {n_channels} channels 0..{n_channels - 1}")
     return ([t.astype(np.float64).ravel() for t in out_t], [u.astype(np.int64).ravel() for u in out_u],
             lab.astype(np.int64))
+
+
+def _check_heaps(path: Path, f, key: str) -> None:
+    """Refuse a variable-length dataset whose global heap collection is damaged
+    before h5py reads it: libhdf5 loops forever on a heap object of size 0 (the
+    fuzzer found it; docs/robustness.md). Checked where the layout is known:
+    contiguous storage and 8-byte addresses and lengths; others are left to HDF5."""
+    import mmap
+    import struct
+
+    import h5py
+
+    d = f[key]
+    offset = d.id.get_offset()
+    if h5py.check_vlen_dtype(d.dtype) is None or offset is None or f.id.get_create_plist().get_sizes() != (8, 8):
+        return
+    base = f.userblock_size
+    with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as b:
+        start = base + offset
+        if start + 16 * len(d) > len(b):
+            raise DatasetError(f"{path}: '{key}' lies past the end of the file (truncated or damaged)")
+        collections = {struct.unpack_from("<IQI", b, start + 16 * i)[1] for i in range(len(d))
+                       if struct.unpack_from("<I", b, start + 16 * i)[0]}
+        for address in sorted(collections):
+            at = base + address
+            if at + 16 > len(b) or b[at:at + 4] != b"GCOL":
+                raise DatasetError(f"{path}: '{key}' points at a damaged heap (offset {at}); the file is damaged")
+            end = at + struct.unpack_from("<Q", b, at + 8)[0]
+            pos = at + 16
+            while pos + 16 <= min(end, len(b)):
+                index, _, _, size = struct.unpack_from("<HHIQ", b, pos)
+                step = size if index == 0 else 16 + -(-size // 8) * 8
+                if (index == 0 and size == 0) or pos + step > end:
+                    raise DatasetError(f"{path}: '{key}': heap object at offset {pos} is damaged (size {size}); "
+                                       "the file is damaged")
+                if index == 0:
+                    break
+                pos += step
 
 
 class SpikingAudioDataset(torch.utils.data.Dataset):

@@ -85,3 +85,25 @@ def test_encoders_refuse_non_finite_or_unscaled_features(features):
         ds.latency_encode(np.array(features), 10)
     with pytest.raises(DatasetError, match=r"\[0, 1\]"):
         ds.rate_encode(np.array(features), 10)
+
+
+def test_damaged_heap_is_refused_before_libhdf5_loops_on_it(tmp_path):
+    """A free-space heap object of size 0 makes libhdf5 loop forever in
+    ``dataset[i]`` (found by tests/fuzz); the reader checks the heap first.
+    Run in a child process so a regression fails instead of hanging."""
+    import struct
+    import subprocess
+    import sys
+
+    shd.write_spiking_audio_file(tmp_path / "ok.h5", [[0.1, 0.2], [0.3]], [[1, 2], [3]], [1, 2])
+    raw = bytearray((tmp_path / "ok.h5").read_bytes())
+    pos = raw.index(b"GCOL") + 16
+    while struct.unpack_from("<H", raw, pos)[0] != 0:                  # to the free-space object
+        pos += 16 + -(-struct.unpack_from("<Q", raw, pos + 8)[0] // 8) * 8
+    struct.pack_into("<Q", raw, pos + 8, 0)
+    (tmp_path / "bad.h5").write_bytes(raw)
+    code = ("import sys; from fenn_dma.host.shd import SpikingAudioDataset as S\n"
+            "try: S(sys.argv[1])\nexcept Exception as e: print(type(e).__name__, e)")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "bad.h5")], capture_output=True, text=True,
+                         timeout=60, check=True).stdout
+    assert out.startswith("DatasetError") and "heap object at offset" in out and "is damaged (size 0)" in out
