@@ -35,11 +35,11 @@ def _read_file(path: Path, f, n_channels: int, limit: int | None):
         if key not in f or not isinstance(f[key], h5py.Dataset):
             raise DatasetError(f"{path}: no '{key}' dataset; is this an SHD/SSC file? {WHERE}")
     times, units, labels = f["spikes/times"], f["spikes/units"], f["labels"]
-    for key in ("spikes/times", "spikes/units"):
-        _check_heaps(path, f, key)
     for key, d in (("spikes/times", times), ("spikes/units", units), ("labels", labels)):
         if d.ndim == 0:
             raise DatasetError(f"{path}: '{key}' is a scalar; it must hold one entry per sample")
+    for key in ("spikes/times", "spikes/units"):
+        _check_heaps(path, f, key)
     if labels.ndim != 1:
         raise DatasetError(f"{path}: 'labels' has shape {labels.shape}; it must be 1-D (one label per sample)")
     n = len(labels) if limit is None else min(limit, len(labels))
@@ -87,9 +87,9 @@ def _check_heaps(path: Path, f, key: str) -> None:
     base = f.userblock_size
     with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as b:
         start = base + offset
-        if start + 16 * len(d) > len(b):
+        if start + 16 * d.size > len(b):
             raise DatasetError(f"{path}: '{key}' lies past the end of the file (truncated or damaged)")
-        collections = {struct.unpack_from("<IQI", b, start + 16 * i)[1] for i in range(len(d))
+        collections = {struct.unpack_from("<IQI", b, start + 16 * i)[1] for i in range(d.size)
                        if struct.unpack_from("<I", b, start + 16 * i)[0]}
         for address in sorted(collections):
             at = base + address
