@@ -127,7 +127,7 @@ class SpikingAudioDataset(torch.utils.data.Dataset):
                 self.times, self.units, self.labels = _read_file(path, f, n_channels, limit)
         except OSError as exc:
             raise DatasetError(f"cannot read {path} as HDF5: {exc}") from exc
-        except (RuntimeError, KeyError) as exc:      # h5py's errors for damaged metadata inside the file
+        except (RuntimeError, KeyError, ValueError, TypeError) as exc:   # h5py's, for damaged metadata inside
             raise DatasetError(f"{path}: damaged HDF5 file ({exc}); {WHERE}") from None
         self.path = path
         self.dt = dt
