@@ -72,8 +72,9 @@ def _read_file(path: Path, f, n_channels: int, limit: int | None):
 
 def _check_heaps(path: Path, f, key: str) -> None:
     """Refuse a variable-length dataset whose global heap collection is damaged
-    before h5py reads it: libhdf5 loops forever on a heap object of size 0 (the
-    fuzzer found it; docs/robustness.md). Checked where the layout is known:
+    before h5py reads it: libhdf5 loops forever on a free-space object that does
+    not run to the end of its collection, e.g. of size 0 (the fuzzer found it;
+    docs/robustness.md). Checked where the layout is known:
     contiguous storage and 8-byte addresses and lengths; others are left to HDF5."""
     import mmap
     import struct
@@ -100,7 +101,7 @@ def _check_heaps(path: Path, f, key: str) -> None:
             while pos + 16 <= min(end, len(b)):
                 index, _, _, size = struct.unpack_from("<HHIQ", b, pos)
                 step = size if index == 0 else 16 + -(-size // 8) * 8
-                if (index == 0 and size == 0) or pos + step > end:
+                if (index == 0 and size != end - pos) or pos + step > end:   # free space runs to the end
                     raise DatasetError(f"{path}: '{key}': heap object at offset {pos} is damaged (size {size}); "
                                        "the file is damaged")
                 if index == 0:
