@@ -94,7 +94,7 @@ def latency_encode(features: np.ndarray, n_steps: int, t_max: float | None = Non
     f = np.asarray(features, dtype=np.float64)
     if f.ndim != 2:
         raise DatasetError(f"latency_encode needs (samples, features), got shape {f.shape}")
-    if f.size and (f.min() < 0 or f.max() > 1):
+    if f.size and not (np.isfinite(f).all() and f.min() >= 0 and f.max() <= 1):
         raise DatasetError("latency_encode needs features scaled to [0, 1]")
     t_max = n_steps - 1 if t_max is None else t_max
     if not 0 <= np.floor(t_max + 0.5) < n_steps:
@@ -115,6 +115,10 @@ def rate_encode(features: np.ndarray, n_steps: int, max_prob: float = 0.5, seed:
     f = np.asarray(features, dtype=np.float64)
     if not 0 < max_prob <= 1:
         raise DatasetError(f"rate code max_prob={max_prob} must lie in (0, 1]")
+    if f.ndim != 2:
+        raise DatasetError(f"rate_encode needs (samples, features), got shape {f.shape}")
+    if f.size and not (np.isfinite(f).all() and f.min() >= 0 and f.max() <= 1):
+        raise DatasetError("rate_encode needs finite features scaled to [0, 1]")
     rng = np.random.default_rng(seed)
     p = (f * max_prob)[:, None, :]
     return (rng.random((f.shape[0], n_steps, f.shape[1])) < p).astype(np.float32)
@@ -198,12 +202,20 @@ DATASETS = ("yinyang", "digits", "shd", "ssc")
 
 
 def load_dataset(name: str, **options) -> DatasetBundle:
-    """Dispatch by name; ``options`` go to the loader (``path`` for SHD/SSC)."""
+    """Dispatch by name; ``options`` go to the loader (``path`` for SHD/SSC); an
+    option the loader does not take is a :class:`DatasetError` listing those it does."""
     if name == "yinyang":
-        return load_yinyang(**options)
-    if name == "digits":
-        return load_digits(**options)
-    if name in ("shd", "ssc"):
+        loader, args = load_yinyang, ()
+    elif name == "digits":
+        loader, args = load_digits, ()
+    elif name in ("shd", "ssc"):
         from fenn_dma.host.shd import load_spiking_audio
-        return load_spiking_audio(name, **options)
-    raise DatasetError(f"unknown data set {name!r}; allowed: {', '.join(DATASETS)}")
+        loader, args = load_spiking_audio, (name,)
+    else:
+        raise DatasetError(f"unknown data set {name!r}; allowed: {', '.join(DATASETS)}")
+    import inspect
+    allowed = [p for p in inspect.signature(loader).parameters if p != "name"]
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise DatasetError(f"data set {name!r} takes no option {', '.join(unknown)}; allowed: {', '.join(allowed)}")
+    return loader(*args, **options)

@@ -170,34 +170,66 @@ def _memory_at(address: int, what: str, path: str | Path) -> str:
                            f"({bases}, 0x{MEMORY_SPAN:x} bytes each)")
 
 
+def _check_segment(path, seg, k: int, file_size: int) -> tuple[str, int, int]:
+    """Memory, offset in it and end of PT_LOAD segment ``k``, refused when its
+    data lies past the end of the file or it leaves its memory's window."""
+    addr, offset, filesz, memsz = seg["p_paddr"], seg["p_offset"], seg["p_filesz"], seg["p_memsz"]
+    where = f"{path}: segment {k} (p_paddr 0x{addr:08x})"
+    if filesz > memsz:
+        raise ProgramFileError(f"{where}: p_filesz {filesz} is larger than p_memsz {memsz}")
+    if offset + filesz > file_size:
+        raise ProgramFileError(f"{where}: its {filesz} bytes at file offset {offset} run past the end of the "
+                               f"file ({file_size} bytes); the file is truncated or damaged")
+    memory = _memory_at(addr, f"segment {k}", path)
+    start = addr - MEMORY_BASE[memory]
+    if start + memsz > MEMORY_SPAN:
+        raise ProgramFileError(f"{where}: {memsz} bytes run past the end of the {memory} window "
+                               f"(0x{MEMORY_SPAN:x} bytes from 0x{MEMORY_BASE[memory]:08x})")
+    return memory, start, start + memsz
+
+
 def load_elf(path: str | Path) -> Program:
     """A program from an ELF32 RISC-V executable (ours, or one linked by GNU ld
-    with the same memory bases). Symbols keep their values within their memory."""
+    with the same memory bases). Symbols keep their values within their memory.
+    A file that is truncated, whose headers point past its end, or whose
+    segments overlap or leave the memory windows is refused."""
     from elftools.common.exceptions import ELFError
+    from elftools.construct import ConstructError
     from elftools.elf.elffile import ELFFile
 
     try:
         with open(path, "rb") as f:
+            file_size = os.fstat(f.fileno()).st_size
             elf = ELFFile(f)
             if elf.elfclass != 32 or not elf.little_endian or elf["e_machine"] != "EM_RISCV":
                 raise ProgramFileError(f"{path}: not a 32-bit little-endian RISC-V ELF file "
                                        f"(class {elf.elfclass}, machine {elf['e_machine']})")
+            for what, off, num, size in (("program", elf["e_phoff"], elf["e_phnum"], elf["e_phentsize"]),
+                                         ("section", elf["e_shoff"], elf["e_shnum"], elf["e_shentsize"])):
+                if num and off + num * size > file_size:
+                    raise ProgramFileError(f"{path}: its {num} {what} headers at offset {off} run past the end "
+                                           f"of the file ({file_size} bytes); the file is truncated or damaged")
             images: dict[str, bytearray] = {}
             loads = [s for s in elf.iter_segments() if s["p_type"] == "PT_LOAD" and s["p_memsz"]]
             if not loads:
                 raise ProgramFileError(f"{path}: no loadable segment (is it an object file? link it first)")
-            for seg in loads:
-                addr = seg["p_paddr"]
-                memory = _memory_at(addr, "a segment", path)
+            spans: dict[str, list[tuple[int, int, int]]] = {}
+            for k, seg in enumerate(loads):
+                memory, start, end = _check_segment(path, seg, k, file_size)
+                for j, s0, e0 in spans.get(memory, ()):
+                    if start < e0 and s0 < end:
+                        raise ProgramFileError(f"{path}: segments {j} and {k} overlap in {memory} "
+                                               f"(0x{max(start, s0):x}-0x{min(end, e0):x})")
+                spans.setdefault(memory, []).append((k, start, end))
                 image = images.setdefault(memory, bytearray())
-                start = addr - MEMORY_BASE[memory]
-                end = start + seg["p_memsz"]
                 if end > len(image):
                     image.extend(bytes(end - len(image)))
                 data = seg.data()
                 image[start:start + len(data)] = data
             program = Program(images={m: bytes(b) for m, b in images.items()})
             symtab = elf.get_section_by_name(".symtab")
+            if symtab is not None and not hasattr(symtab, "iter_symbols"):
+                raise ProgramFileError(f"{path}: section .symtab is not a symbol table")
             for sym in symtab.iter_symbols() if symtab is not None else ():
                 if not sym.name or sym["st_info"]["type"] in ("STT_SECTION", "STT_FILE"):
                     continue
@@ -213,7 +245,7 @@ def load_elf(path: str | Path) -> Program:
             entry = elf["e_entry"]
             program.entry = entry if entry < MEMORY_SPAN else 0
             return program
-    except (ELFError, struct.error) as exc:
+    except (ELFError, ConstructError, struct.error, UnicodeDecodeError) as exc:
         raise ProgramFileError(f"{path}: not a valid ELF file ({exc})") from None
     except OSError as exc:
         raise ProgramFileError(f"cannot read {path}: {exc.strerror}") from None

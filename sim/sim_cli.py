@@ -110,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
     from .config import MachineConfig
     from .machine import Machine
 
-    program = load_program(args.program)
+    program = load_program(args.program, require_code=True)
     machine = Machine(MachineConfig.from_spec(resolve_profile(args)))
     machine.load(program)
     for memory in ("dmem", "vmem", "llm", "dram"):
