@@ -66,7 +66,11 @@ def _size(node) -> int:
         return int(np.prod(shape))
     for attr in ("tau_mem", "tau", "r", "v_threshold"):
         if hasattr(node, attr) and getattr(node, attr) is not None:
-            return int(np.asarray(getattr(node, attr)).size)
+            size = int(np.asarray(getattr(node, attr)).size)
+            if size == 0:
+                raise ModelError(f"NIR node of type {type(node).__name__}: its {attr} is empty (0 neurons); "
+                                 "a population has at least one neuron")
+            return size
     raise ModelError(f"NIR node of type {type(node).__name__} has no size")
 
 
@@ -153,6 +157,9 @@ def from_nir(graph, dt: float = 1.0, latency: int | None = None, readout: str = 
     merged: dict[tuple[str, str, int], list] = {}
     for src, path in paths:
         tgt = path[-1]
+        if tgt not in gains:
+            raise ModelError(f"NIR graph: an edge path {' -> '.join([src, *path])} ends at {tgt!r} "
+                             f"({type(nodes[tgt]).__name__}), which takes no input; paths end at neuron nodes")
         tpop, syn = created[tgt]
         spop = created[src][0]
         if not spop.spiking:
