@@ -118,43 +118,48 @@ class FusedLayer(torch.autograd.Function):
     the reset's condition (as ``torch.where`` in the general path)."""
 
     @staticmethod
-    def forward(ctx, ff, w_rec, alpha: float, beta: float, thr: float, reset: float, mode: int, slope: float):
+    def forward(ctx, ff, w_rec, alpha: float, beta: float, thr: float, reset: float, mode: int, slope: float,
+                shift: int = 0):
         B, T, n = ff.shape
         rec = w_rec.numel() > 0
         wt = w_rec.t() if rec else None
         i = ff.new_zeros(B, n)
         v = ff.new_zeros(B, n)
         z = ff.new_zeros(B, n)
-        out = torch.empty_like(ff)
-        xs = spk = None
-        if mode != 0:
-            # time-major (T, B, n): each step's slice is contiguous
-            xs = ff.new_empty(T, B, n)                     # V - threshold before the reset
-            spk = torch.empty(T, B, n, dtype=torch.bool, device=ff.device)
-        for t, f in enumerate(ff.unbind(1)):              # in place: the same roundings as the general path
-            i.mul_(alpha).add_(f + z @ wt if rec else f)
+        out = ff.new_empty(B, T, n)                        # contiguous, whatever the layout of ff
+        xs = None if mode == 0 else ff.new_empty(T, B, n)   # V - threshold before the reset (time-major)
+        fs = ff.unbind(1)
+        for t in range(T):
+            # in place, float ops only; the same roundings as the general path (bit-equal results):
+            # V - V z is exactly 0 where z = 1 and V where z = 0, V - thr z exactly V - thr or V.
+            # shift 1: step t gets ff[:, t-1] (the one-step latency), step 0 nothing (I stays 0)
+            if t >= shift:
+                f = fs[t - shift]
+                i.mul_(alpha).add_(f + z @ wt if rec else f)
             v.mul_(beta).add_(i)
             if mode == 0:
                 out[:, t] = v
                 continue
             x = torch.sub(v, thr, out=xs[t])
-            s = torch.gt(x, 0, out=spk[t])
-            z = out[:, t]
-            z.copy_(s)
+            z = torch.gt(x, 0, out=out[:, t])              # the spikes, as floats, into the output
             if mode == 1:
-                v.masked_fill_(s, reset)
+                v.addcmul_(v, z, value=-1.0)
+                if reset != 0.0:
+                    v.add_(z, alpha=reset)
             else:
-                v = torch.where(s, v - thr, v)
-        ctx.save_for_backward(w_rec, out, xs, spk)
-        ctx.consts = (alpha, beta, mode, slope, rec)
+                v.sub_(z, alpha=thr)
+        ctx.save_for_backward(w_rec, out, xs)
+        ctx.consts = (alpha, beta, mode, slope, rec, shift)
         return out
 
     @staticmethod
     def backward(ctx, gout):
-        w_rec, out, xs, spk = ctx.saved_tensors
-        alpha, beta, mode, slope, rec = ctx.consts
+        w_rec, out, xs = ctx.saved_tensors
+        alpha, beta, mode, slope, rec, s = ctx.consts
         B, T, n = gout.shape
-        gff = torch.empty_like(gout)
+        gff = gout.new_empty(B, T, n)        # dL/dI[t] is at gff[:, t - s]
+        if s:
+            gff[:, T - 1] = 0.0
         gout_t = gout.transpose(0, 1)                     # (T, B, n) view
         gu = gout.new_empty(T, B, n)                      # dL/dV before the reset, filled backwards in time
         bk = None
@@ -165,9 +170,9 @@ class FusedLayer(torch.autograd.Function):
             if not rec:
                 torch.div(gout_t, dsg, out=gu)
             # dV[t]/dV[t-1]: beta where V was not reset, 0 where it was (subtract: always beta)
-            bk = torch.where(spk, 0.0, gout.new_tensor(beta)) if mode == 1 else None
+            bk = (1.0 - out).mul_(beta).transpose(0, 1).contiguous() if mode == 1 else None
         grec = None
-        for t in range(T - 1, -1, -1):
+        for t in range(T - 1, s - 1, -1):
             g = gu[t]
             if rec and mode != 0:
                 gz = gout_t[t] if grec is None else gout_t[t] + grec
@@ -177,16 +182,17 @@ class FusedLayer(torch.autograd.Function):
                     g.add_(gu[t + 1], alpha=beta)
                 else:
                     g.addcmul_(bk[t], gu[t + 1])
-                torch.add(g, gff[:, t + 1], alpha=alpha, out=gff[:, t])
+            if t - s + 1 < T:
+                torch.add(g, gff[:, t - s + 1], alpha=alpha, out=gff[:, t - s])
             else:
-                gff[:, t] = g
+                gff[:, t - s] = g
             if rec and t > 0:
-                grec = gff[:, t] @ w_rec
+                grec = gff[:, t - s] @ w_rec
         gw = None
         if rec and ctx.needs_input_grad[1]:
             # I[t] gets W_rec z[t-1]: one GEMM over all steps
-            gw = gff[:, 1:].reshape(-1, n).t() @ out[:, :-1].reshape(-1, n)
-        return gff, gw, None, None, None, None, None, None
+            gw = gff[:, 1 - s:T - s].reshape(-1, n).t() @ out[:, :-1].reshape(-1, n)
+        return gff, gw, None, None, None, None, None, None, None
 
 
 @dataclass
@@ -359,24 +365,25 @@ class SNN(nn.Module):
         scores = x.mean(1) if cfg.readout_reduce == "mean" else x.amax(1)
         return (scores, traces) if record else scores
 
-    def projection(self, li: int, x: torch.Tensor) -> torch.Tensor:
+    def projection(self, li: int, x: torch.Tensor, latency: bool = True) -> torch.Tensor:
         """Feed-forward input ``(B, T, n)`` of layer ``li`` for all steps at once (one
-        GEMM; a causal convolution only when soft delays are learnt)."""
+        GEMM; a causal convolution only when delays are given); ``latency=False``:
+        without the one-step latency (the fused layer applies it)."""
         cfg = self.cfg
         d = self.delays(li)                 # None without delays: a plain GEMM
         kind = "hard" if self.hard_delays else cfg.delay_kernel
-        return delayed_projection(x, self.effective_weights(li), d, cfg.max_delay, kind, self.sigma)
+        return delayed_projection(x, self.effective_weights(li), d, cfg.max_delay, kind, self.sigma, latency)
 
     def layer(self, li: int, x: torch.Tensor) -> torch.Tensor:
         """Outputs ``(B, T, n)`` of layer ``li`` (spikes; V of the readout) for its input ``x``."""
         p = self.neurons[li]
-        ff = self.projection(li, x)
         rule = fast_rule(p.unit, p.dt) if self.fused else None
         if rule is None:
-            return self.layer_general(li, ff)
+            return self.layer_general(li, self.projection(li, x))
+        ff = self.projection(li, x, latency=False)
         w_rec = self.effective_weights(li, rec=True) if self.has_rec[li] else ff.new_zeros(0)
         return FusedLayer.apply(ff, w_rec, p.alpha, rule.beta, rule.threshold, rule.reset, _MODES[rule.mode],
-                                float(self.cfg.surrogate_slope))
+                                float(self.cfg.surrogate_slope), 1)
 
     def layer_general(self, li: int, ff: torch.Tensor) -> torch.Tensor:
         """Layer ``li`` stepped through its unit's float step (``compiler/neurons/``), spikes

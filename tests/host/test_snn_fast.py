@@ -63,7 +63,7 @@ def test_fused_with_learnt_delays(mode):
     _compare(m, x, 1e-10)
 
 
-def _layer_fns(model, rec, slope=10.0, n=3):
+def _layer_fns(model, rec, slope=10.0, n=3, shift=0):
     p = NeuronParams(model, 8.0, 4.0, 0.6, 1.0)
     rule = fast_rule(p.unit, p.dt)
     m = SNN(NetConfig(n, n, [HiddenConfig(n, model=model, recurrent=rec, tau_mem=8.0, tau_syn=4.0,
@@ -73,10 +73,13 @@ def _layer_fns(model, rec, slope=10.0, n=3):
         m.w_rec[0] = torch.nn.Parameter(torch.zeros(0, dtype=torch.float64), requires_grad=False)
 
     def fused(ff, w):
-        return FusedLayer.apply(ff, w, p.alpha, rule.beta, rule.threshold, rule.reset, _MODES[rule.mode], slope)
+        return FusedLayer.apply(ff, w, p.alpha, rule.beta, rule.threshold, rule.reset, _MODES[rule.mode], slope,
+                                shift)
 
     def general(ff, w):
         m.effective_weights = lambda li, rec=False: w      # the general path's recurrent weights: w
+        if shift:                                           # the one-step latency, as delayed_projection
+            ff = torch.nn.functional.pad(ff, (0, 0, 1, 0))[:, :ff.shape[1]]
         return m.layer_general(0, ff)
 
     return fused, general
@@ -84,13 +87,14 @@ def _layer_fns(model, rec, slope=10.0, n=3):
 
 @pytest.mark.parametrize("model", FAST)
 @pytest.mark.parametrize("rec", [False, True])
-def test_backward_is_autograd_of_the_unit_step(model, rec):
+@pytest.mark.parametrize("shift", [0, 1])
+def test_backward_is_autograd_of_the_unit_step(model, rec, shift):
     """Full Jacobians (tiny float64 case) of the fused backward and of torch autograd
-    through the unit's step."""
+    through the unit's step (shift 1: the fused layer applies the one-step latency)."""
     gen = torch.Generator().manual_seed(5)
     ff = (torch.rand(2, 7, 3, generator=gen, dtype=torch.float64) * 0.8)
     w = torch.randn(3, 3, generator=gen, dtype=torch.float64) * 0.5 if rec else torch.zeros(0, dtype=torch.float64)
-    fused, general = _layer_fns(model, rec)
+    fused, general = _layer_fns(model, rec, shift=shift)
     assert torch.equal(fused(ff, w), general(ff, w))
     assert 0 < fused(ff, w).sum() < ff.numel()
     if rec:
