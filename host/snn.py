@@ -171,11 +171,11 @@ class FusedLayer(torch.autograd.Function):
                 torch.div(gout_t, dsg, out=gu)
             # dV[t]/dV[t-1]: beta where V was not reset, 0 where it was (subtract: always beta)
             bk = (1.0 - out).mul_(beta).transpose(0, 1).contiguous() if mode == 1 else None
-        grec = None
+        gi = None                            # dL/dI[t+1]
         for t in range(T - 1, s - 1, -1):
             g = gu[t]
-            if rec and mode != 0:
-                gz = gout_t[t] if grec is None else gout_t[t] + grec
+            if rec and mode != 0:            # dL/dz[t]: the output's and the recurrent input's of step t+1
+                gz = gout_t[t] if gi is None else torch.addmm(gout_t[t], gi, w_rec)
                 torch.div(gz, dsg[t], out=g)
             if t < T - 1:
                 if bk is None:
@@ -186,8 +186,7 @@ class FusedLayer(torch.autograd.Function):
                 torch.add(g, gff[:, t - s + 1], alpha=alpha, out=gff[:, t - s])
             else:
                 gff[:, t - s] = g
-            if rec and t > 0:
-                grec = gff[:, t - s] @ w_rec
+            gi = gff[:, t - s]
         gw = None
         if rec and ctx.needs_input_grad[1]:
             # I[t] gets W_rec z[t-1]: one GEMM over all steps
