@@ -161,16 +161,17 @@ class FusedLayer(torch.autograd.Function):
         if s:
             gff[:, T - 1] = 0.0
         gout_t = gout.transpose(0, 1)                     # (T, B, n) view
-        gu = gout.new_empty(T, B, n)                      # dL/dV before the reset, filled backwards in time
         bk = None
         if mode == 0:
-            gu.copy_(gout_t)
+            gu = gout_t.contiguous()                      # dL/dV, filled backwards in time
         else:
-            dsg = (slope * xs.abs() + 1.0) ** 2           # surrogate denominators, all steps at once
-            if not rec:
-                torch.div(gout_t, dsg, out=gu)
-            # dV[t]/dV[t-1]: beta where V was not reset, 0 where it was (subtract: always beta)
-            bk = (1.0 - out).mul_(beta).transpose(0, 1).contiguous() if mode == 1 else None
+            # surrogate denominators (slope |V - thr| + 1)^2, all steps at once, in place
+            dsg = xs.abs().mul_(slope).add_(1.0).square_()
+            # dL/dV before the reset, filled backwards in time (without recurrence: the
+            # spikes' part of all steps at once, over the denominators' buffer)
+            gu = torch.div(gout_t, dsg, out=dsg) if not rec else gout.new_empty(T, B, n)
+            if mode == 1:   # dV[t+1]/dV[t]: beta where V was not reset, 0 where it was (subtract: beta)
+                bk = torch.mul(out.transpose(0, 1), -beta, out=gout.new_empty(T, B, n)).add_(beta)
         gi = None                            # dL/dI[t+1]
         for t in range(T - 1, s - 1, -1):
             g = gu[t]
