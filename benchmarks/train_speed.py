@@ -1,62 +1,271 @@
-"""Training time per epoch of one network here and in snnTorch (same machine, same run).
+"""BPTT training speed and peak memory here and in snnTorch / Norse (same machine, same run).
 
-    .venv/bin/python benchmarks/train_speed.py [--hidden 100 --steps 40 --samples 5000]
+    .venv/bin/python benchmarks/train_speed.py                 # every case, every installed peer
+    .venv/bin/python benchmarks/train_speed.py --quick         # T / 5, n = 4096 left out, 1 repeat
+    .venv/bin/python benchmarks/train_speed.py --cases on512 --repeats 5
+    .venv/bin/python benchmarks/train_speed.py --yinyang       # the old Yin-Yang per-epoch comparison
 
-Network: Yin-Yang latency input (5) -> N LIF with exponential-current synapses
--> 3 leaky readouts, BPTT with surrogate gradients, Adam, batch 64, no delays
-(snnTorch has no learnable delays). snnTorch's side: nn.Linear + snn.Synaptic
-stepped in a Python loop (its standard usage). Goal: ours faster (ratio > 1).
+Peers: ``pip install -e '.[peers]'`` (snnTorch 1.0, Norse 1.1); an absent peer
+is skipped with the reason. Every (case, framework) runs in its own subprocess,
+one thread, and times forward + backward + Adam step: the median over
+``--repeats`` steps after one warm-up step (which also compiles for
+torch.compile). Peak memory is the subprocess's ``ru_maxrss`` (torch allocates
+outside tracemalloc): ``peak`` is the whole process, ``step`` what the steps
+added to the high-water mark reached after building the model and inputs.
+
+Cases (input: Bernoulli spikes, p = 0.05, fixed seed):
+
+* ``on512`` / ``on4096``, the Open Neuromorphic protocol: one Linear n -> n +
+  LIF layer, batch 16, T = 500, loss = sum of the output spikes.
+* ``rec``: 700 -> 256 recurrent LIF -> 20 leaky readout, batch 32, T = 1000,
+  cross-entropy on the mean readout voltage, random labels.
+
+Frameworks: ours (``fenn_dma.host.snn``: the projection of all steps in one
+GEMM, then the fused LIF layer); snnTorch (``nn.Linear`` + ``snn.Synaptic`` /
+``snn.RSynaptic`` stepped in a Python loop, its standard usage; Synaptic: the
+same current-based LIF as ours); Norse (``nn.Linear`` + ``LIFCell`` /
+``LIFRecurrentCell`` + ``LICell`` stepped in a loop); Norse with the cells
+wrapped in ``torch.compile`` (skipped with the reason if it fails here).
 """
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
 import time
 
-import torch
-import torch.nn.functional as F
+CASES = {
+    "on512": dict(kind="on", n=512, batch=16, T=500),
+    "on4096": dict(kind="on", n=4096, batch=16, T=500),
+    "rec": dict(kind="rec", n_in=700, hidden=256, n_out=20, batch=32, T=1000),
+}
+FRAMEWORKS = ("ours", "snntorch", "norse", "norse-compiled")
+TAU_MEM, TAU_SYN, DT, SLOPE = 20.0, 5.0, 1.0, 10.0
 
-from fenn_dma.host.datasets import load_yinyang
-from fenn_dma.host.snn import SNN, HiddenConfig, NetConfig
+
+def _maxrss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0       # KiB on Linux
 
 
-def _epoch(model_fn, params, loader):
+# ---------------------------------------------------------------------------------- the frameworks
+def _ours(case, torch):
+    from fenn_dma.host.snn import SNN, HiddenConfig, NetConfig
+    if case["kind"] == "on":
+        n = case["n"]
+        m = SNN(NetConfig(n, 1, [HiddenConfig(n, tau_mem=TAU_MEM, tau_syn=TAU_SYN)], surrogate_slope=SLOPE))
+        return [m.w[0]], lambda x: m.layer(0, x).sum(), False
+    m = SNN(NetConfig(case["n_in"], case["n_out"], [HiddenConfig(case["hidden"], recurrent=True)],
+                      surrogate_slope=SLOPE))
+    return list(m.parameters()), m, False
+
+
+def _snntorch(case, torch):
+    import snntorch as snn
+    from snntorch import surrogate
+    import math
+    alpha, beta = math.exp(-DT / TAU_SYN), math.exp(-DT / TAU_MEM)
+    grad = surrogate.fast_sigmoid(slope=SLOPE)
+    if case["kind"] == "on":
+        n = case["n"]
+        fc = torch.nn.Linear(n, n, bias=False)
+        lif = snn.Synaptic(alpha=alpha, beta=beta, spike_grad=grad, reset_mechanism="zero")
+
+        def fwd(x):                      # x (T, B, n)
+            syn, mem = lif.reset_mem()
+            out = []
+            for t in range(x.shape[0]):
+                spk, syn, mem = lif(fc(x[t]), syn, mem)
+                out.append(spk)
+            return torch.stack(out).sum()
+        return list(fc.parameters()), fwd, True
+    fc1 = torch.nn.Linear(case["n_in"], case["hidden"], bias=False)
+    rlif = snn.RSynaptic(alpha=alpha, beta=beta, linear_features=case["hidden"], spike_grad=grad,
+                         reset_mechanism="zero")
+    fc2 = torch.nn.Linear(case["hidden"], case["n_out"], bias=False)
+    ro = snn.Synaptic(alpha=alpha, beta=beta, threshold=1e9, reset_mechanism="none")
+
+    def fwd(x):
+        spk, syn1, mem1 = rlif.reset_mem()
+        syn2, mem2 = ro.reset_mem()
+        acc = 0
+        for t in range(x.shape[0]):
+            spk, syn1, mem1 = rlif(fc1(x[t]), spk, syn1, mem1)
+            _, syn2, mem2 = ro(fc2(spk), syn2, mem2)
+            acc = acc + mem2
+        return acc / x.shape[0]
+    return list(fc1.parameters()) + list(rlif.parameters()) + list(fc2.parameters()), fwd, True
+
+
+def _norse(case, torch, compiled=False):
+    import norse.torch as nt
+    wrap = torch.compile if compiled else (lambda f: f)
+    if case["kind"] == "on":
+        n = case["n"]
+        fc = torch.nn.Linear(n, n, bias=False)
+        cell = wrap(nt.LIFCell())
+
+        def fwd(x):
+            s, out = None, []
+            for t in range(x.shape[0]):
+                z, s = cell(fc(x[t]), s)
+                out.append(z)
+            return torch.stack(out).sum()
+        return list(fc.parameters()), fwd, True
+    rcell_mod = nt.LIFRecurrentCell(case["n_in"], case["hidden"])
+    rcell, fc2 = wrap(rcell_mod), torch.nn.Linear(case["hidden"], case["n_out"], bias=False)
+    li = wrap(nt.LICell())
+
+    def fwd(x):
+        s1 = s2 = None
+        acc = 0
+        for t in range(x.shape[0]):
+            z, s1 = rcell(x[t], s1)
+            v, s2 = li(fc2(z), s2)
+            acc = acc + v
+        return acc / x.shape[0]
+    return list(rcell_mod.parameters()) + list(fc2.parameters()), fwd, True
+
+
+def worker(case_name: str, fw: str, T: int | None, repeats: int) -> dict:
+    """One (case, framework) in this process; returns seconds per step and memory."""
+    import torch
+    import torch.nn.functional as F
+    torch.set_num_threads(1)
+    case = dict(CASES[case_name])
+    if T:
+        case["T"] = T
+    try:
+        if fw == "ours":
+            params, fwd, time_major = _ours(case, torch)
+        elif fw == "snntorch":
+            params, fwd, time_major = _snntorch(case, torch)
+        else:
+            params, fwd, time_major = _norse(case, torch, compiled=fw == "norse-compiled")
+    except ImportError as exc:
+        return {"skip": f"not installed ({exc.name}): pip install -e '.[peers]'"}
+    gen = torch.Generator().manual_seed(0)
+    n_in = case["n"] if case["kind"] == "on" else case["n_in"]
+    x = (torch.rand(case["batch"], case["T"], n_in, generator=gen) < 0.05).float()
+    if time_major:
+        x = x.transpose(0, 1).contiguous()
+    y = torch.randint(0, case.get("n_out", 1), (case["batch"],), generator=gen)
     opt = torch.optim.Adam(params, lr=1e-3)
-    t0 = time.perf_counter()
-    for x, y in loader:
-        loss = F.cross_entropy(model_fn(x), y)
+
+    def step():
+        out = fwd(x)
+        loss = out if out.dim() == 0 else F.cross_entropy(out, y)
         opt.zero_grad()
         loss.backward()
         opt.step()
-    return time.perf_counter() - t0
+
+    base = _maxrss_mib()
+    times = []
+    try:
+        for k in range(repeats + 1):
+            t0 = time.perf_counter()
+            step()
+            if k:                        # the first step warms up (and compiles)
+                times.append(time.perf_counter() - t0)
+    except Exception as exc:             # noqa: BLE001 - e.g. torch.compile without a working toolchain
+        return {"skip": f"failed: {type(exc).__name__}: {str(exc).splitlines()[0][:160]}"}
+    peak = _maxrss_mib()
+    return {"s": statistics.median(times), "peak_mib": peak, "step_mib": peak - base}
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--hidden", type=int, default=100)
-    ap.add_argument("--steps", type=int, default=40)
-    ap.add_argument("--samples", type=int, default=5000)
-    ap.add_argument("--batch-size", type=int, default=64)
-    ap.add_argument("--repeats", type=int, default=2)
-    ap.add_argument("--threads", type=int, default=1)
-    a = ap.parse_args(argv)
-    torch.set_num_threads(a.threads)
-    b = load_yinyang(a.steps, sizes={"train": a.samples, "val": 10, "test": 10})
-    loader = torch.utils.data.DataLoader(b.splits["train"].dataset(), batch_size=a.batch_size, shuffle=True,
+def _version(fw: str) -> str:
+    try:
+        if fw == "snntorch":
+            import snntorch
+            return f"snnTorch {snntorch.__version__}"
+        if fw.startswith("norse"):
+            from importlib.metadata import version
+            return f"Norse {version('norse')}" + (" + torch.compile" if fw == "norse-compiled" else "")
+    except ImportError:
+        pass
+    return {"ours": "ours (fenn_dma.host.snn)"}.get(fw, fw)
+
+
+def _run_case(case_name, fw, T, repeats, timeout):
+    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    cmd = [sys.executable, __file__, "--worker", case_name, fw, "--repeats", str(repeats)]
+    if T:
+        cmd += ["--T", str(T)]
+    try:
+        r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"skip": f"over the {timeout} s limit"}
+    lines = [l for l in r.stdout.splitlines() if l.startswith("{")]
+    if r.returncode or not lines:
+        tail = (r.stderr.strip().splitlines() or ["?"])[-1]
+        return {"skip": f"worker failed (rc {r.returncode}): {tail[:160]}"}
+    return json.loads(lines[-1])
+
+
+def speed(a) -> int:
+    import torch
+    print(f"BPTT training step (forward + backward + Adam), 1 thread, median of {a.repeats} steps after "
+          f"1 warm-up; torch {torch.__version__}")
+    for case_name in a.cases:
+        case = dict(CASES[case_name])
+        T = a.T or (max(case["T"] // 5, 10) if a.quick else None)
+        if T:
+            case["T"] = T
+        what = (f"Linear {case['n']}->{case['n']} + LIF, batch {case['batch']}, T = {case['T']}"
+                if case["kind"] == "on" else
+                f"{case['n_in']}-{case['hidden']}(recurrent)-{case['n_out']}, batch {case['batch']}, T = {case['T']}")
+        print(f"\n{case_name}: {what}")
+        print(f"  {'framework':34s} {'s/step':>8s} {'peer/ours':>10s} {'peak MiB':>9s} {'step MiB':>9s}")
+        res = {fw: _run_case(case_name, fw, T, a.repeats, a.timeout) for fw in a.frameworks}
+        ours = res.get("ours", {}).get("s")
+        for fw, r in res.items():
+            if "skip" in r:
+                print(f"  {_version(fw):34s} skipped: {r['skip']}")
+                continue
+            ratio = f"{r['s'] / ours:9.2f}x" if ours and fw != "ours" else ""
+            print(f"  {_version(fw):34s} {r['s']:8.3f} {ratio:>10s} {r['peak_mib']:9.0f} {r['step_mib']:9.0f}")
+    print("\npeer/ours > 1: ours is faster by that factor. Goal: > 1 for every peer and case.")
+    return 0
+
+
+# ---------------------------------------------------------------------------------- the old comparison
+def yinyang(a) -> int:
+    """Training time per epoch on Yin-Yang (5-N-3, T = 40, batch 64) here and in snnTorch."""
+    import torch
+    import torch.nn.functional as F
+    from fenn_dma.host.datasets import load_yinyang
+    from fenn_dma.host.snn import SNN, HiddenConfig, NetConfig
+    torch.set_num_threads(1)
+
+    def epoch(model_fn, params, loader):
+        opt = torch.optim.Adam(params, lr=1e-3)
+        t0 = time.perf_counter()
+        for x, y in loader:
+            loss = F.cross_entropy(model_fn(x), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        return time.perf_counter() - t0
+
+    b = load_yinyang(40, sizes={"train": a.samples, "val": 10, "test": 10})
+    loader = torch.utils.data.DataLoader(b.splits["train"].dataset(), batch_size=64, shuffle=True,
                                          generator=torch.Generator().manual_seed(0))
-    ours = SNN(NetConfig(5, 3, [HiddenConfig(a.hidden)], delay_mode="none"))
-    t_ours = min(_epoch(ours, ours.parameters(), loader) for _ in range(a.repeats))
-    print(f"this project (fenn_dma.host.snn): {t_ours:.2f} s/epoch ({a.samples} samples, "
-          f"T={a.steps}, {a.hidden} hidden, {a.threads} threads)")
+    ours = SNN(NetConfig(5, 3, [HiddenConfig(100)], delay_mode="none"))
+    t_ours = min(epoch(ours, ours.parameters(), loader) for _ in range(a.repeats))
+    print(f"Yin-Yang 5-100-3, T = 40, {a.samples} samples: ours {t_ours:.2f} s/epoch")
     try:
         import snntorch as snn
         from snntorch import surrogate
     except ImportError:
-        print("snnTorch is not installed: skipping the comparison (pip install snntorch)")
+        print("snnTorch is not installed: skipping the comparison (pip install -e '.[peers]')")
         return 0
     p = ours.neurons[0]
-    spike_grad = surrogate.fast_sigmoid(slope=10)
-    fc1, fc2 = torch.nn.Linear(5, a.hidden, bias=False), torch.nn.Linear(a.hidden, 3, bias=False)
-    lif = snn.Synaptic(alpha=p.alpha, beta=p.beta, spike_grad=spike_grad, reset_mechanism="zero")
+    fc1, fc2 = torch.nn.Linear(5, 100, bias=False), torch.nn.Linear(100, 3, bias=False)
+    lif = snn.Synaptic(alpha=p.alpha, beta=p.beta, spike_grad=surrogate.fast_sigmoid(slope=10),
+                       reset_mechanism="zero")
     ro = snn.Synaptic(alpha=p.alpha, beta=p.beta, threshold=1e9, reset_mechanism="none")
 
     def snntorch_forward(x):
@@ -69,11 +278,40 @@ def main(argv=None) -> int:
             acc = acc + mem2
         return acc / x.shape[1]
 
-    params = list(fc1.parameters()) + list(fc2.parameters())
-    t_snn = min(_epoch(snntorch_forward, params, loader) for _ in range(a.repeats))
-    print(f"snnTorch {snn.__version__} (Synaptic, python step loop): {t_snn:.2f} s/epoch")
-    print(f"speed-up (snnTorch time / ours): {t_snn / t_ours:.2f}x  (goal > 1)")
+    t_snn = min(epoch(snntorch_forward, list(fc1.parameters()) + list(fc2.parameters()), loader)
+                for _ in range(a.repeats))
+    print(f"snnTorch {snn.__version__} (Synaptic, python step loop): {t_snn:.2f} s/epoch; "
+          f"speed-up (snnTorch time / ours): {t_snn / t_ours:.2f}x")
     return 0
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--cases", type=lambda s: s.split(","), default=list(CASES),
+                    help=f"comma-separated, of: {', '.join(CASES)}")
+    ap.add_argument("--frameworks", type=lambda s: s.split(","), default=list(FRAMEWORKS),
+                    help=f"comma-separated, of: {', '.join(FRAMEWORKS)}")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--T", type=int, default=None, help="override every case's T")
+    ap.add_argument("--quick", action="store_true", help="T / 5, no n = 4096, 1 repeat (development)")
+    ap.add_argument("--timeout", type=int, default=1800, help="seconds per (case, framework)")
+    ap.add_argument("--yinyang", action="store_true", help="the Yin-Yang per-epoch comparison instead")
+    ap.add_argument("--samples", type=int, default=5000, help="Yin-Yang training samples")
+    ap.add_argument("--worker", nargs=2, metavar=("CASE", "FRAMEWORK"), help=argparse.SUPPRESS)
+    a = ap.parse_args(argv)
+    if a.worker:
+        print(json.dumps(worker(a.worker[0], a.worker[1], a.T, a.repeats)))
+        return 0
+    if a.yinyang:
+        return yinyang(a)
+    bad = [c for c in a.cases if c not in CASES] + [f for f in a.frameworks if f not in FRAMEWORKS]
+    if bad:
+        ap.error(f"unknown case / framework: {', '.join(bad)}")
+    if a.quick:
+        a.repeats = 1 if a.repeats == 3 else a.repeats
+        if "--cases" not in (argv or sys.argv):
+            a.cases = [c for c in a.cases if c != "on4096"]
+    return speed(a)
 
 
 if __name__ == "__main__":

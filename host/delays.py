@@ -49,14 +49,21 @@ def delay_kernel(d: torch.Tensor, n_taps: int, kind: str = "gauss", sigma: float
 
 
 def delayed_projection(x: torch.Tensor, weight: torch.Tensor, delay: torch.Tensor | None,
-                       n_taps: int, kind: str = "gauss", sigma: float = 1.0) -> torch.Tensor:
+                       n_taps: int, kind: str = "gauss", sigma: float = 1.0,
+                       latency: bool = True) -> torch.Tensor:
     """``x (B, T, in)`` -> synaptic input ``(B, T, out)`` with per-synapse delays
-    (or only the one-step latency when ``delay`` is None or ``n_taps == 1``)."""
+    (or only the one-step latency when ``delay`` is None or ``n_taps == 1``).
+    ``latency=False``: without the one-step latency (the caller shifts by one step;
+    without delays this is one GEMM and no copy)."""
     B, T, _ = x.shape
     if delay is None or n_taps <= 1:
         y = x @ weight.t()
+        if not latency:
+            return y
     else:
         kern = weight.unsqueeze(-1) * delay_kernel(delay, n_taps, kind, sigma)     # (out, in, K)
         # conv1d is a correlation: tap k (delay k) must meet x[t-k] -> flip, pad K-1 on the left
         y = F.conv1d(F.pad(x.transpose(1, 2), (n_taps - 1, 0)), kern.flip(-1)).transpose(1, 2)
+    if not latency:
+        return y
     return F.pad(y, (0, 0, 1, 0))[:, :T]          # one step of latency

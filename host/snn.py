@@ -9,7 +9,16 @@ the neuron update and the recurrent matmul.
 The neuron update is the layer's unit's float step (``compiler/neurons/``:
 ``float_leak``, then the synaptic current, then ``float_fire`` with the
 SuperSpike surrogate as its spike function), so a registered spiking model
-trains without code here.
+trains without code here (the general path, :meth:`SNN.layer_general`).
+
+The fast path (:class:`FusedLayer`, used when :func:`fast_rule` describes the
+unit): the whole sequence of one layer is one ``torch.autograd.Function`` with
+a hand-written backward (forward: one loop without autograd; backward: one
+reverse loop), so no autograd graph of T steps is built. Its decay factor comes
+from the unit's ``float_leak``, its threshold / reset from the unit's fields,
+and it is tested against the general path (forward bit-equal, gradients to
+float rounding, tests/host/test_snn_fast.py). Units it does not describe (ALIF,
+refractory periods, models registered later) take the general path.
 """
 from __future__ import annotations
 
@@ -59,6 +68,131 @@ class SpikeFn(torch.autograd.Function):
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
         return grad / (ctx.slope * x.abs() + 1.0) ** 2, None
+
+
+# --------------------------------------------------------------------- the fast path
+FAST_RESETS = {"LIF": "reset", "IF": "reset", "LIFSubtract": "subtract", "LI": "none"}
+_MODES = {"none": 0, "reset": 1, "subtract": 2}
+
+
+@dataclass(frozen=True)
+class FastRule:
+    """What the fused step needs of a unit: ``V = beta V + I``, then (spiking)
+    ``z = V > threshold`` and ``V = reset`` (mode ``reset``) or ``V -= threshold``
+    (``subtract``) where it spiked; ``none``: a leaky integrator (output V)."""
+    mode: str
+    beta: float
+    threshold: float = 0.0
+    reset: float = 0.0
+
+
+def fast_rule(unit, dt: float) -> FastRule | None:
+    """The fused step of ``unit`` (a ``compiler.neurons`` unit), or None when the
+    fused path does not describe it (then the unit's own float step runs).
+
+    A model gets a fast path by an entry in ``FAST_RESETS`` (its reset rule) and
+    a test in tests/host/test_snn_fast.py against the general path; its leak
+    must be linear (``float_leak(V) = beta V``: beta is read from the unit)."""
+    cls = type(unit)
+    mode = FAST_RESETS.get(cls.name)
+    if mode is None or model_class(cls.name) is not cls:
+        return None
+    if int(round(float(getattr(unit, "refractory", 0.0)) / dt)) > 0:
+        return None                  # refractory counter: general path
+    scalars = [getattr(unit, f.name) for f in fields(cls)]
+    if any(np.asarray(v).size != 1 for v in scalars):
+        return None                  # per-neuron parameters: general path
+    beta = float(np.asarray(unit.float_leak(np.float64(1.0), dt)))
+    if mode == "none":
+        return FastRule(mode, beta)
+    return FastRule(mode, beta, float(unit.threshold), float(getattr(unit, "v_reset", 0.0)))
+
+
+class FusedLayer(torch.autograd.Function):
+    """One layer over the whole sequence: ``ff (B, T, n)`` (the feed-forward input of
+    every step), ``w_rec (n, n)`` (or an empty tensor) -> outputs ``(B, T, n)``
+    (spikes, or V for mode ``none``). The same arithmetic as the unit's float step
+    in the general path (same operations in the same order, so the forward is
+    bit-equal); the backward is the exact reverse of that step with the SuperSpike
+    surrogate ``1/(slope|V - thr| + 1)^2`` for the spike and no gradient through
+    the reset's condition (as ``torch.where`` in the general path)."""
+
+    @staticmethod
+    def forward(ctx, ff, w_rec, alpha: float, beta: float, thr: float, reset: float, mode: int, slope: float,
+                shift: int = 0):
+        B, T, n = ff.shape
+        rec = w_rec.numel() > 0
+        wt = w_rec.t() if rec else None
+        i = ff.new_zeros(B, n)
+        v = ff.new_zeros(B, n)
+        z = ff.new_zeros(B, n)
+        out = ff.new_empty(B, T, n)                        # contiguous, whatever the layout of ff
+        xs = None if mode == 0 else ff.new_empty(T, B, n)   # V - threshold before the reset (time-major)
+        fs = ff.unbind(1)
+        for t in range(T):
+            # in place, float ops only; the same roundings as the general path (bit-equal results):
+            # V - V z is exactly 0 where z = 1 and V where z = 0, V - thr z exactly V - thr or V.
+            # shift 1: step t gets ff[:, t-1] (the one-step latency), step 0 nothing (I stays 0)
+            if t >= shift:
+                f = fs[t - shift]
+                i.mul_(alpha).add_(f + z @ wt if rec else f)
+            v.mul_(beta).add_(i)
+            if mode == 0:
+                out[:, t] = v
+                continue
+            x = torch.sub(v, thr, out=xs[t])
+            z = torch.gt(x, 0, out=out[:, t])              # the spikes, as floats, into the output
+            if mode == 1:
+                v.addcmul_(v, z, value=-1.0)
+                if reset != 0.0:
+                    v.add_(z, alpha=reset)
+            else:
+                v.sub_(z, alpha=thr)
+        ctx.save_for_backward(w_rec, out, xs)
+        ctx.consts = (alpha, beta, mode, slope, rec, shift)
+        return out
+
+    @staticmethod
+    def backward(ctx, gout):
+        w_rec, out, xs = ctx.saved_tensors
+        alpha, beta, mode, slope, rec, s = ctx.consts
+        B, T, n = gout.shape
+        gff = gout.new_empty(B, T, n)        # dL/dI[t] is at gff[:, t - s]
+        if s:
+            gff[:, T - 1] = 0.0
+        gout_t = gout.transpose(0, 1)                     # (T, B, n) view
+        bk = None
+        if mode == 0:
+            gu = gout_t.contiguous()                      # dL/dV, filled backwards in time
+        else:
+            # surrogate denominators (slope |V - thr| + 1)^2, all steps at once, in place
+            dsg = xs.abs().mul_(slope).add_(1.0).square_()
+            # dL/dV before the reset, filled backwards in time (without recurrence: the
+            # spikes' part of all steps at once, over the denominators' buffer)
+            gu = torch.div(gout_t, dsg, out=dsg) if not rec else gout.new_empty(T, B, n)
+            if mode == 1:   # dV[t+1]/dV[t]: beta where V was not reset, 0 where it was (subtract: beta)
+                bk = torch.mul(out.transpose(0, 1), -beta, out=gout.new_empty(T, B, n)).add_(beta)
+        gi = None                            # dL/dI[t+1]
+        for t in range(T - 1, s - 1, -1):
+            g = gu[t]
+            if rec and mode != 0:            # dL/dz[t]: the output's and the recurrent input's of step t+1
+                gz = gout_t[t] if gi is None else torch.addmm(gout_t[t], gi, w_rec)
+                torch.div(gz, dsg[t], out=g)
+            if t < T - 1:
+                if bk is None:
+                    g.add_(gu[t + 1], alpha=beta)
+                else:
+                    g.addcmul_(bk[t], gu[t + 1])
+            if t - s + 1 < T:
+                torch.add(g, gff[:, t - s + 1], alpha=alpha, out=gff[:, t - s])
+            else:
+                gff[:, t - s] = g
+            gi = gff[:, t - s]
+        gw = None
+        if rec and ctx.needs_input_grad[1]:
+            # I[t] gets W_rec z[t-1]: one GEMM over all steps
+            gw = gff[:, 1 - s:T - s].reshape(-1, n).t() @ out[:, :-1].reshape(-1, n)
+        return gff, gw, None, None, None, None, None, None, None
 
 
 @dataclass
@@ -153,6 +287,7 @@ class SNN(nn.Module):
         self.rounding = "nearest"
         self.qat_rng = np.random.default_rng(cfg.seed)
         self.fixed = None            # host.fixed.FixedPlan: forward in the deployed fixed-point arithmetic
+        self.fused = True            # the fast path where fast_rule describes a layer's unit (False: general)
 
     # ------------------------------------------------------------------ parameters seen by the forward
     def delays(self, li: int) -> torch.Tensor | None:
@@ -224,38 +359,59 @@ class SNN(nn.Module):
             return (scores, traces) if record else scores
         cfg = self.cfg
         traces = []
-        B, T, _ = x.shape
-        slope = cfg.surrogate_slope
+        for li in range(len(self.neurons)):
+            x = self.layer(li, x)
+            traces.append(x)
+        scores = x.mean(1) if cfg.readout_reduce == "mean" else x.amax(1)
+        return (scores, traces) if record else scores
+
+    def projection(self, li: int, x: torch.Tensor, latency: bool = True) -> torch.Tensor:
+        """Feed-forward input ``(B, T, n)`` of layer ``li`` for all steps at once (one
+        GEMM; a causal convolution only when delays are given); ``latency=False``:
+        without the one-step latency (the fused layer applies it)."""
+        cfg = self.cfg
+        d = self.delays(li)                 # None without delays: a plain GEMM
+        kind = "hard" if self.hard_delays else cfg.delay_kernel
+        return delayed_projection(x, self.effective_weights(li), d, cfg.max_delay, kind, self.sigma, latency)
+
+    def layer(self, li: int, x: torch.Tensor) -> torch.Tensor:
+        """Outputs ``(B, T, n)`` of layer ``li`` (spikes; V of the readout) for its input ``x``."""
+        p = self.neurons[li]
+        rule = fast_rule(p.unit, p.dt) if self.fused else None
+        if rule is None:
+            return self.layer_general(li, self.projection(li, x))
+        ff = self.projection(li, x, latency=False)
+        w_rec = self.effective_weights(li, rec=True) if self.has_rec[li] else ff.new_zeros(0)
+        return FusedLayer.apply(ff, w_rec, p.alpha, rule.beta, rule.threshold, rule.reset, _MODES[rule.mode],
+                                float(self.cfg.surrogate_slope), 1)
+
+    def layer_general(self, li: int, ff: torch.Tensor) -> torch.Tensor:
+        """Layer ``li`` stepped through its unit's float step (``compiler/neurons/``), spikes
+        through the surrogate: every model, and the reference of the fused path."""
+        p = self.neurons[li]
+        slope = self.cfg.surrogate_slope
 
         def spike(u):
             return SpikeFn.apply(u, slope)
 
-        for li, p in enumerate(self.neurons):
-            d = self.delays(li)
-            kind = "hard" if self.hard_delays else cfg.delay_kernel
-            ff = delayed_projection(x, self.effective_weights(li), d, cfg.max_delay, kind, self.sigma)
-            alpha, unit, dt = p.alpha, p.unit, p.dt
-            n = ff.shape[-1]
-            i_syn = torch.zeros(B, n, dtype=x.dtype, device=x.device)
-            v = torch.zeros_like(i_syn)
-            z = torch.zeros_like(i_syn)
-            state = unit.float_init((B, n), like=v)
-            w_rec = self.effective_weights(li, rec=True) if self.has_rec[li] else None
-            out = []
-            for t in range(T):         # the unit's float step (compiler/neurons/), spikes through the surrogate
-                inp = ff[:, t]
-                if w_rec is not None:
-                    inp = inp + z @ w_rec.t()
-                i_syn = alpha * i_syn + inp
-                v = unit.float_leak(v, dt) + i_syn
-                v, s = unit.float_fire(v, state, dt, spike)
-                if s is not None:
-                    z = s
-                out.append(v if s is None else s)
-            x = torch.stack(out, 1)
-            traces.append(x)
-        scores = x.mean(1) if cfg.readout_reduce == "mean" else x.amax(1)
-        return (scores, traces) if record else scores
+        alpha, unit, dt = p.alpha, p.unit, p.dt
+        B, T, n = ff.shape
+        i_syn = ff.new_zeros(B, n)
+        v = torch.zeros_like(i_syn)
+        z = torch.zeros_like(i_syn)
+        state = unit.float_init((B, n), like=v)
+        w_rec = self.effective_weights(li, rec=True) if self.has_rec[li] else None
+        out = []
+        for inp in ff.unbind(1):       # unbind: one backward for all steps (ff[:, t] would cost T^2)
+            if w_rec is not None:
+                inp = inp + z @ w_rec.t()
+            i_syn = alpha * i_syn + inp
+            v = unit.float_leak(v, dt) + i_syn
+            v, s = unit.float_fire(v, state, dt, spike)
+            if s is not None:
+                z = s
+            out.append(v if s is None else s)
+        return torch.stack(out, 1)
 
     # ------------------------------------------------------------------ artifact
     def to_trained(self, n_steps: int = 0, metadata: dict | None = None) -> TrainedNetwork:
