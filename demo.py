@@ -22,7 +22,8 @@ I_BASE = N_VEC * ROW_BYTES
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=1, help="seed of the random input currents")
-    parser.add_argument("--engine", choices=("fast", "reference"), default="fast")
+    parser.add_argument("--engine", choices=("fast", "reference"), default="fast",
+                        help="ISS engine: the C engine or the plain-Python reference one")
 
 
 def reference_spikes(current: np.ndarray) -> np.ndarray:

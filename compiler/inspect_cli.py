@@ -10,7 +10,7 @@ HELP = "show a .fenn program's memory map and kernels"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("program", metavar="PROGRAM.fenn")
+    parser.add_argument("program", metavar="PROGRAM.fenn", help="a compiled program (fenn-dma compile -o)")
     parser.add_argument("--listing", action="store_true", help="also print the generated assembly")
 
 
