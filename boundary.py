@@ -19,11 +19,12 @@ import os
 import tempfile
 import zipfile
 from pathlib import Path
-from typing import Callable, Union
-
-import numpy as np
+from typing import TYPE_CHECKING, Callable, Union
 
 from fenn_dma.errors import FennError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class UsageError(FennError):
@@ -53,7 +54,9 @@ def int_at_least(low: int) -> Callable[[str], int]:
 def count(value, what: str, low: int = 1) -> int:
     """``value`` as an int, after checking it is an integer ``>= low`` (the Python
     API's counterpart of :func:`int_at_least`)."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < low:
+    import numbers
+    if isinstance(value, bool) or type(value).__name__ == "bool_" or not isinstance(value, numbers.Integral) \
+            or value < low:
         raise UsageError(f"{what} must be an integer >= {low}, got {value!r}")
     return int(value)
 
@@ -169,9 +172,10 @@ def write_outputs(outputs: dict[str | os.PathLike, Content]) -> list[Path]:
     return [target for _, target in staged]
 
 
-def load_npz(path: str | os.PathLike, option: str) -> dict[str, np.ndarray]:
+def load_npz(path: str | os.PathLike, option: str) -> "dict[str, np.ndarray]":
     """The arrays of an ``.npz`` file (np.savez), without pickles; an ``.npy`` or any
     other file is refused by name."""
+    import numpy as np      # here, not at the top: every command imports this module at start-up
     p = Path(path)
     if not p.is_file():
         raise UsageError(f"{option} {p}: no such file")
