@@ -115,3 +115,26 @@ def test_features_choose_what_programs_contain():
     assert Kind.LOAD not in vector and Kind.CSR not in vector
     engines = random_program(0)
     assert engines.features == ISS_ENGINES and engines.dram_image and engines.llm_image
+
+
+def test_iss_backend_starts_without_the_rtl(tmp_path):
+    """`fenn-dma sim` on the ISS imports neither Amaranth nor the RTL runner (their import
+    alone took ~0.3 s of start-up), and the RTL harness names its CLI offers are the runner's."""
+    import argparse
+    import subprocess
+    import sys
+
+    from fenn_dma.verify import sim_cli
+    from fenn_dma.verify.runner import HARNESSES
+
+    source = tmp_path / "p.s"
+    source.write_text("li a0, 1\necall\n")
+    probe = ("import sys; from fenn_dma.cli import main\n"
+             f"rc = main(['sim', {str(source)!r}])\n"
+             "bad = [m for m in ('amaranth', 'fenn_dma.rtl', 'fenn_dma.verify.runner') if m in sys.modules]\n"
+             "assert rc == 0 and not bad, (rc, bad)\n")
+    subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True)
+    parser = argparse.ArgumentParser()
+    sim_cli.add_arguments(parser)
+    choices = next(a.choices for a in parser._actions if a.dest == "rtl_harness")
+    assert tuple(choices) == HARNESSES

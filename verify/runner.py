@@ -29,7 +29,7 @@ from .rtl_native import NativeSoc, build_native, run_batch_native
 
 # The RTL harnesses: "native" (the C++ run loop of verify/native, the default: ~20x faster) and
 # "cocotb" (cocotb + cocotbext-axi on the same Verilog: the protocol-level path, kept in the tests).
-HARNESSES = ("native", "cocotb")
+HARNESSES = ("native", "cocotb")        # (verify/sim_cli.py names them too, to start without this module)
 
 
 def build_soc(soc_cfg: SocConfig, harness: str = "native") -> "VerilatedSoc | NativeSoc":
