@@ -17,24 +17,15 @@ import subprocess
 import tempfile
 import time
 
-from fenn_dma.isa.assembler import assemble
 from fenn_dma.rtl.config import SocConfig
 from fenn_dma.sim.config import profile
 from fenn_dma.sim.machine import Machine
+from fenn_dma.verify.kernels import counted_loop
 from fenn_dma.verify.random_program import SCALAR_RTL, VECTOR_TEST_CONFIG, random_program
 from fenn_dma.verify.rtl_harness import build, run_batch
 from fenn_dma.verify.rtl_native import NativeRun, _check_job, build_native, run_batch_native
 from fenn_dma.verify.runner import _job, iss_state, soc_config
 
-LOOP = """
-    li t0, {n}
-loop:
-    addi a0, a0, 3
-    xor a1, a1, a0
-    addi t0, t0, -1
-    bnez t0, loop
-    ecall
-"""
 
 
 def _cold_build(config: SocConfig, label: str) -> None:
@@ -65,7 +56,7 @@ def main() -> None:
     cocotb = build(soc_cfg)
 
     # Launch: the library loaded (once per process), a model out of reset, one tiny job.
-    short = _job(assemble(LOOP.format(n=10), "<short>"), config, soc_cfg, 1000, "no")
+    short = _job(counted_loop(10, "<short>"), config, soc_cfg, 1000, "no")
     t = time.perf_counter()
     with NativeRun(native) as run:
         run.run(_check_job(0, short, soc_cfg))
@@ -78,14 +69,14 @@ def main() -> None:
     cocotb_launch = time.perf_counter() - t
 
     n_native, n_cocotb = 1_000_000, 50_000
-    long_native = _job(assemble(LOOP.format(n=n_native), "<long>"), config, soc_cfg, 100_000_000, "no")
+    long_native = _job(counted_loop(n_native, "<long>"), config, soc_cfg, 100_000_000, "no")
     t, c = time.perf_counter(), time.process_time()
     r = run_batch_native(soc_cfg, [long_native], soc=native)[0]
     wall, cpu = time.perf_counter() - t, time.process_time() - c
     assert r["stop"]["cause"] == "ecall", r["stop"]
     native_rate, native_cpu_rate = r["cycles"] / wall, r["cycles"] / cpu
 
-    long_cocotb = _job(assemble(LOOP.format(n=n_cocotb), "<long>"), config, soc_cfg, 100_000_000, "no")
+    long_cocotb = _job(counted_loop(n_cocotb, "<long>"), config, soc_cfg, 100_000_000, "no")
     t = time.perf_counter()
     rc = run_batch(cocotb, [long_cocotb])[0]
     cocotb_wall = time.perf_counter() - t - cocotb_launch
@@ -93,7 +84,7 @@ def main() -> None:
     cocotb_rate = rc["cycles"] / cocotb_wall
 
     m = Machine(config)
-    m.load(assemble(LOOP.format(n=n_native), "<long>"))
+    m.load(counted_loop(n_native, "<long>"))
     t = time.perf_counter()
     m.run()
     iss_rate = m.cycles / (time.perf_counter() - t)
@@ -125,7 +116,7 @@ def main() -> None:
     if args.vector:
         vector_cfg = soc_config(VECTOR_TEST_CONFIG, vector=True)
         vector_soc = build_native(vector_cfg)
-        job = _check_job(0, _job(assemble(LOOP.format(n=200_000), "<long>"), VECTOR_TEST_CONFIG, vector_cfg,
+        job = _check_job(0, _job(counted_loop(200_000, "<long>"), VECTOR_TEST_CONFIG, vector_cfg,
                                  100_000_000, "no"), vector_cfg)
         with NativeRun(vector_soc) as run:
             t, c = time.perf_counter(), time.process_time()

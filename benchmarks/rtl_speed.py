@@ -12,29 +12,20 @@ from __future__ import annotations
 
 import time
 
-from fenn_dma.isa.assembler import assemble
 from fenn_dma.sim.config import profile
 from fenn_dma.sim.machine import Machine
+from fenn_dma.verify.kernels import counted_loop
 from fenn_dma.verify.random_program import SCALAR_RTL, random_program
 from fenn_dma.verify.rtl_harness import build
 from fenn_dma.verify.runner import iss_state, run_many_on_rtl, soc_config
 
-LOOP = """
-    li t0, {n}
-loop:
-    addi a0, a0, 3
-    xor a1, a1, a0
-    addi t0, t0, -1
-    bnez t0, loop
-    ecall
-"""
 
 
 def main() -> None:
     config = profile("test-rtl")         # the RTL tests' scalar SoC (fenn_dma.arch)
     soc = build(soc_config(config))
-    short = assemble(LOOP.format(n=10), "<short>")
-    long = assemble(LOOP.format(n=100_000), "<long>")
+    short = counted_loop(10, "<short>")
+    long = counted_loop(100_000, "<long>")
     t = time.perf_counter()
     run_many_on_rtl([short], config, soc=soc, dump_mem=False)
     launch = time.perf_counter() - t

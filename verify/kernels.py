@@ -198,3 +198,21 @@ def sparse_kernel(pre: int = 8, row_synapses: int = 256, spikes: int = 6,
 
 def all_kernels() -> list[Kernel]:
     return [lif_kernel(), dense_kernel(), sparse_kernel()]
+
+
+# A counted scalar loop (4 instructions an iteration, then ecall): the speed benchmarks' and the
+# harness tests' long-running program.
+COUNTED_LOOP = """
+    li t0, {n}
+loop:
+    addi a0, a0, 3
+    xor a1, a1, a0
+    addi t0, t0, -1
+    bnez t0, loop
+    ecall
+"""
+
+
+def counted_loop(n: int, name: str = "<loop>"):
+    """The assembled counted loop of ``n`` iterations."""
+    return assemble(COUNTED_LOOP.format(n=n), name)

@@ -9,6 +9,7 @@ import pytest
 
 from fenn_dma.isa.assembler import assemble
 from fenn_dma.isa.loader import load_program
+from fenn_dma.verify.kernels import counted_loop
 from fenn_dma.verify.random_program import SCALAR_RTL, random_program
 
 SUITE = sorted((Path(__file__).resolve().parents[2] / "firmware" / "isa_tests").glob("*.s"))
@@ -16,15 +17,6 @@ GP = 3
 # 6x the cocotb differential test's default 250 seeds, in a few seconds of RTL simulation.
 NATIVE_SEEDS = range(0, 1500)
 SLOW_NATIVE_SEEDS = range(1500, 11500)
-LOOP = """
-    li t0, {n}
-loop:
-    addi a0, a0, 3
-    xor a1, a1, a0
-    addi t0, t0, -1
-    bnez t0, loop
-    ecall
-"""
 
 
 @pytest.fixture(scope="session")
@@ -65,7 +57,7 @@ def _against_iss(programs, labels, results, machine_config):
 
 def _cycle_limit_jobs(machine_config):
     from fenn_dma.verify.rtl_harness import RtlJob
-    long = assemble(LOOP.format(n=1000), "<loop>")
+    long = counted_loop(1000, "<loop>")
     jobs = _jobs([long] * 8, machine_config, read_dmem="no")
     for job, limit in zip(jobs, (0, 1, 2, 3, 7, 10, 100, 1000)):
         job.max_cycles = limit
@@ -125,7 +117,7 @@ def test_cycle_limit_halts_the_core(native_config, native_soc, machine_config):
         assert r["cycles"] == job.max_cycles + 4, (job.max_cycles, r["cycles"])
     assert [r["instret"] for r in results] == sorted(r["instret"] for r in results)
     # A long run to the end: 5 cycles per iteration (a taken branch costs 2).
-    done = _native(native_config, native_soc, _jobs([assemble(LOOP.format(n=20_000), "<loop>")], machine_config,
+    done = _native(native_config, native_soc, _jobs([counted_loop(20_000, "<loop>")], machine_config,
                                                      read_dmem="no"))[0]
     assert done["stop"]["cause"] == "ecall" and done["x"][10] == (3 * 20_000) & 0xFFFFFFFF
 
