@@ -56,6 +56,7 @@ import torch
 import torch.nn.functional as F
 
 from fenn_dma.host.errors import ConfigError
+from fenn_dma.host.snn import SpikeFn
 
 READOUTS = ("sum", "max")
 VDOT_FLOOR = 1e-3          # Vdot- is clamped to >= VDOT_FLOOR * threshold / tau_mem
@@ -410,7 +411,7 @@ def dense_forward(spec: Spec, x: torch.Tensor, params, surrogate=None):
                 if surrogate is None:
                     z = hard
                 else:
-                    z = _Spike.apply(V - p.threshold, float(surrogate))
+                    z = SpikeFn.apply(V - p.threshold, float(surrogate))
                 V = V * (1 - hard) if surrogate is None else V * (1 - z.detach())
                 outs.append(z)
             else:
@@ -421,19 +422,6 @@ def dense_forward(spec: Spec, x: torch.Tensor, params, surrogate=None):
         inp = seq
     scores = inp.mean(1) if spec.readout == "sum" else inp.max(1).values
     return scores, trains, inp
-
-
-class _Spike(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, u, k):
-        ctx.save_for_backward(u)
-        ctx.k = k
-        return (u > 0).to(u.dtype)
-
-    @staticmethod
-    def backward(ctx, g):
-        (u,) = ctx.saved_tensors
-        return g / (1 + ctx.k * u.abs()) ** 2, None
 
 
 class EventPropSNN(torch.nn.Module):
