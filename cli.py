@@ -25,6 +25,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "compile": ("fenn_dma.compiler.compile_cli", "compile a model to a .fenn program"),
     "inspect": ("fenn_dma.compiler.inspect_cli", "show a .fenn program's memory map and kernels"),
     "run": ("fenn_dma.host.run_cli", "run a .fenn program with inputs"),
+    "synth-shd": ("fenn_dma.host.synth_shd_cli", "make the SYNTHETIC SHD-format spoken-digit set (espeak-ng + lauscher)"),
     "synth": ("fenn_dma.boards.synth_cli", "build the SoC for a board (ECP5 bitstream, KV260 Vivado project)"),
 }
 

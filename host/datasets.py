@@ -198,7 +198,7 @@ def load_digits(n_steps: int = 20, encoding: str = "latency", dt: float = 1.0, s
     return DatasetBundle("digits", 64, 10, n_steps, dt, splits, f"sklearn digits, {encoding} code")
 
 
-DATASETS = ("yinyang", "digits", "shd", "ssc")
+DATASETS = ("yinyang", "digits", "shd", "ssc", "synthetic-shd")
 
 
 def load_dataset(name: str, **options) -> DatasetBundle:
@@ -208,7 +208,7 @@ def load_dataset(name: str, **options) -> DatasetBundle:
         loader, args = load_yinyang, ()
     elif name == "digits":
         loader, args = load_digits, ()
-    elif name in ("shd", "ssc"):
+    elif name in ("shd", "ssc", "synthetic-shd"):
         from fenn_dma.host.shd import load_spiking_audio
         loader, args = load_spiking_audio, (name,)
     else:

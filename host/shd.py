@@ -18,9 +18,11 @@ from fenn_dma.host.datasets import DatasetBundle
 from fenn_dma.host.errors import DatasetError
 
 N_CHANNELS = 700
-N_CLASSES = {"shd": 20, "ssc": 35}
+N_CLASSES = {"shd": 20, "ssc": 35, "synthetic-shd": 20}
 FILES = {"shd": {"train": "shd_train.h5", "test": "shd_test.h5"},
+         "synthetic-shd": {"train": "synthetic_shd_train.h5", "test": "synthetic_shd_test.h5"},   # host/synth_shd.py
          "ssc": {"train": "ssc_train.h5", "val": "ssc_valid.h5", "test": "ssc_test.h5"}}
+MAKE_SYNTHETIC = "make them with `fenn-dma synth-shd --out DIR` (synthetic speech, not SHD)"
 WHERE = ("download shd_train.h5.gz / shd_test.h5.gz (or the ssc_*.h5.gz files) from "
          "https://zenkelab.org/datasets/ , gunzip them and pass their folder")
 
@@ -161,10 +163,12 @@ def load_spiking_audio(name: str, path: str | Path | None = None, dt: float = 1.
     if name not in FILES:
         raise DatasetError(f"unknown spiking audio set {name!r}; allowed: {', '.join(FILES)}")
     if path is None:
-        raise DatasetError(f"{name.upper()} needs a local path (--data-path); {WHERE}")
+        raise DatasetError(f"{name.upper()} needs a local path (--data-path); "
+                           f"{MAKE_SYNTHETIC if name == 'synthetic-shd' else WHERE}")
     path = Path(path)
     if not path.exists():
-        raise DatasetError(f"{name.upper()} path {path} does not exist; {WHERE}")
+        raise DatasetError(f"{name.upper()} path {path} does not exist; "
+                           f"{MAKE_SYNTHETIC if name == 'synthetic-shd' else WHERE}")
     opts = dict(dt=dt, max_time=max_time, channel_pool=channel_pool, limit=limit)
     splits = {}
     if path.is_file():
@@ -175,7 +179,8 @@ def load_spiking_audio(name: str, path: str | Path | None = None, dt: float = 1.
                 splits[split] = SpikingAudioDataset(path / fname, **opts)
         missing = [FILES[name][s] for s in ("train", "test") if s not in splits]
         if missing:
-            raise DatasetError(f"{path} lacks {', '.join(missing)}; {WHERE}")
+            raise DatasetError(f"{path} lacks {', '.join(missing)}; "
+                               f"{MAKE_SYNTHETIC if name == 'synthetic-shd' else WHERE}")
     if "val" not in splits and val_fraction > 0:
         train = splits["train"]
         perm = np.random.default_rng(seed).permutation(len(train))

@@ -20,7 +20,7 @@ HELP = "train a spiking network (PyTorch): LIF/ALIF, learnable delays, QAT, NIR/
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     d = p.add_argument_group("data")
-    d.add_argument("--dataset", default="yinyang", choices=["yinyang", "digits", "shd", "ssc"], help="data set")
+    d.add_argument("--dataset", default="yinyang", choices=["yinyang", "digits", "shd", "ssc", "synthetic-shd"], help="data set")
     d.add_argument("--data-path", help="SHD/SSC: folder with shd_train.h5/shd_test.h5 (or one .h5 file)")
     d.add_argument("--steps", type=positive_int, help="steps per sample (yinyang, digits)")
     d.add_argument("--dt", type=POSITIVE, default=1.0, help="ms per step")
