@@ -47,6 +47,7 @@ class Count:
     values: int = 0     # values counted
     neurons: int = 0    # neurons with at least one value at a rail
     size: int = 0
+    steps: int = 0      # steps per sample of the run (0: unknown)
 
     @property
     def fraction(self) -> float:
@@ -62,7 +63,7 @@ class Count:
         wider = _wider(fmt)
         if wider is None:
             return f"{owner} format {fmt} is the widest 16-bit one; scale the weights and threshold down"
-        return (f"widen {owner} format {fmt} to {wider} (formats[{key!r}] = {wider!r} on population "
+        return (f"widen {owner} format {fmt} (to {wider} or wider: formats[{key!r}] = {wider!r} on population "
                 f"{self.population!r}, or calibrate on inputs like these: --calibrate)")
 
     def message(self) -> str:
@@ -85,15 +86,16 @@ def _readout_advice(c: Count) -> str:
         return "the count holds at most 32767 spikes; run fewer steps per sample"
     if c.kind == "v_max":
         wider = _wider(c.v_fmt)
-        return (f"the readout is the largest V; widen V's format {c.v_fmt} to {wider} (formats['V'])"
+        return (f"the readout is the largest V; widen V's format {c.v_fmt} (to {wider} or wider: formats['V'])"
                 if wider else f"V's format {c.v_fmt} is the widest 16-bit one; scale the weights down")
     shift = _readout_shift(c.fmt)
     if shift is None:
         return "size the readout for more steps (fenn-dma compile --steps)"
     if shift >= 15:
         return "the readout already sums V>>15; run fewer steps per sample or widen V's format"
+    steps = max(c.steps, 1 << (shift + 1))
     return (f"the readout sums V>>{shift} (sized for {1 << shift} steps); size it for more steps "
-            f"(fenn-dma compile --steps {1 << (shift + 1)}, or formats['readout'] with fewer fraction bits)")
+            f"(fenn-dma compile --steps {steps}, or formats['readout'] with fewer fraction bits)")
 
 
 def _readout_shift(fmt: str) -> int | None:
@@ -194,7 +196,7 @@ def count_reference(qnet: QNetwork, inputs: dict[str, np.ndarray], batch: int = 
             tally((name, "readout"), r)
             parts.setdefault(name, []).append(r)
     for key, c in counts.items():
-        c.neurons = int(hit_neurons[key].sum())
+        c.neurons, c.steps = int(hit_neurons[key].sum()), T
     return SaturationReport(list(counts.values()), B, T, "reference",
                             {k: np.concatenate(v) for k, v in parts.items()})
 
@@ -238,4 +240,6 @@ def count_outputs(program, readouts: dict[str, np.ndarray], records: dict[str, n
         counts.append(Count(pop, "V", v_fmt, v_fmt, "", int(rail.sum()), int(rail.size),
                             int(rail.any(0).sum()), a.shape[-1]))
         steps = steps or (a.shape[-2] if a.ndim >= 2 else 0)
+    for c in counts:
+        c.steps = steps
     return SaturationReport(counts, samples, steps, "device outputs")
