@@ -57,9 +57,9 @@ class Deployment:
 
 
 def add_arguments(parser: argparse.ArgumentParser, model_help: str = MODEL_HELP,
-                  calibrate_help: str = CALIBRATE_HELP) -> None:
+                  calibrate_help: str = CALIBRATE_HELP, output_help: str = "program file (default: MODEL.fenn)") -> None:
     parser.add_argument("model", metavar="MODEL", help=model_help)
-    parser.add_argument("-o", "--output", metavar="OUT.fenn", help="program file (default: MODEL.fenn)")
+    parser.add_argument("-o", "--output", metavar="OUT.fenn", help=output_help)
     parser.add_argument("--calibrate", metavar="SPEC", help=calibrate_help)
     parser.add_argument("--rounding", choices=ROUNDINGS, default=None,
                         help="rounding of every multiply (default: the one the trained network records, else nearest)")
@@ -188,6 +188,10 @@ def compile_deployment(args: argparse.Namespace, dep: Deployment) -> int:
               + ("" if report.saturated() else "; no value hit the int16 rails"))
         for line in report.warnings():
             print(f"warning: {line}", file=sys.stderr)
+    else:
+        hint = dep.extra.get("trained", {}).get("calibration")
+        print("  saturation not checked: no calibration inputs (--calibrate "
+              + (f"{hint}, the trainer's)" if hint else "SPEC)"))
     return 0
 
 

@@ -31,7 +31,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        "network's steps), or an .npz with one (batch, steps, size) spike array per spike source. "
                        "Formats the model does not declare (or the trainer did not record) are measured on "
                        "them, v_sum readouts are sized for their steps, and saturation is checked on them "
-                       "(a warning per population whose values hit the int16 rails)")
+                       "(a warning per population whose values hit the int16 rails)",
+        output_help="program file (default: MODEL.fenn; for a run folder or its network.npz, "
+                    "network.fenn beside the network)")
 
 
 def run(args: argparse.Namespace) -> int:

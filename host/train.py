@@ -275,24 +275,10 @@ def train(cfg: TrainConfig, bundle: DatasetBundle | None = None) -> TrainResult:
         summary["deepr_budget"] = deepr.budgets()
     network = None
     if main_rank:    # the deployed network: its fixed-point formats recorded, its accuracy on the compiler's reference
-        meta = {"dataset": bundle.name, "test_acc": summary["test_acc"]}
-        try:
-            network, qnet = deployed_network(model, cfg, bundle, train_set, meta)
-        except FennError as exc:
-            if model.fixed is not None:
-                raise
-            network, qnet = model.to_trained(bundle.n_steps, meta), None
-            summary["deploy_error"] = str(exc)
-            print(f"warning: the trained network has no fixed-point plan: {exc}", flush=True)
-        if qnet is not None:
-            summary["formats"] = dict(network.metadata["formats"])
-        if qnet is not None and hasattr(test_set, "tensors"):
-            from fenn_dma.host import deploy
-            xs, ys = test_set.tensors
-            summary["test_acc_deployed"] = deploy.accuracy(qnet, xs.numpy(), ys.numpy())
+        network = record_deployment(model, cfg, bundle, train_set, test_set, summary)
     if out and main_rank:
         net = network
-        net.save(out / "network.npz")
+        net.save(out / "network.npz")         # with the formats, rounding and calibration recorded
         (out / "metrics.json").write_text(json.dumps({"config": _jsonable(cfg), "history": history,
                                                       "summary": summary}, indent=1))
         if cfg.plots:
@@ -318,6 +304,28 @@ def _state_plan(model: SNN, cfg: TrainConfig, bundle: DatasetBundle, train_set):
     value ranges on the calibration samples."""
     from fenn_dma.host import deploy
     return deploy.plan(model.to_trained(bundle.n_steps), calibration_samples(cfg, train_set), rounding=cfg.rounding)
+
+
+def record_deployment(model, cfg: TrainConfig, bundle: DatasetBundle, train_set, test_set, summary: dict):
+    """The trained network to save, with its deployment recorded (:func:`deployed_network`);
+    adds ``formats`` and ``test_acc_deployed`` (the compiler's reference on the test
+    set) to ``summary``. A network the compiler cannot plan is returned without
+    formats (``summary["deploy_error"]`` says why), unless state QAT needed the plan."""
+    meta = {"dataset": bundle.name, "test_acc": summary["test_acc"]}
+    try:
+        network, qnet = deployed_network(model, cfg, bundle, train_set, meta)
+    except FennError as exc:
+        if getattr(model, "fixed", None) is not None:
+            raise
+        summary["deploy_error"] = str(exc)
+        print(f"warning: the trained network has no fixed-point plan: {exc}", flush=True)
+        return model.to_trained(bundle.n_steps, meta)
+    summary["formats"] = dict(network.metadata["formats"])
+    if hasattr(test_set, "tensors"):
+        from fenn_dma.host import deploy
+        xs, ys = test_set.tensors
+        summary["test_acc_deployed"] = deploy.accuracy(qnet, xs.numpy(), ys.numpy())
+    return network
 
 
 def deployed_network(model, cfg: TrainConfig, bundle: DatasetBundle, train_set, metadata: dict):

@@ -17,15 +17,22 @@ STEPS = 20
 SIZES = {"train": 300, "val": 100, "test": 300}
 
 
-def _train(tmp_path, name, *extra):
+def _train(folder, *extra):
     """A tiny `fenn-dma train` run (the user's command, small data set sizes)."""
-    cfg = tmp_path / "sizes.json"
+    cfg = folder / "sizes.json"
     cfg.write_text(json.dumps({"data": {"sizes": SIZES}, "qat_samples": 128}))
-    out = tmp_path / name
+    out = folder / "run"
     assert main(["train", "--out", str(out), "--epochs", "2", "--fine-tune-epochs", "0", "--steps", str(STEPS),
                  "--hidden", "16", "--batch-size", "32", "--no-progress", "--no-plots", "--export-nir",
                  "--config", str(cfg), *extra]) == 0
     return out, json.loads((out / "metrics.json").read_text())["summary"]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """{False: a float-trained run, True: a --qat-states run}: (folder, summary)."""
+    return {False: _train(tmp_path_factory.mktemp("float")),
+            True: _train(tmp_path_factory.mktemp("qat"), "--qat-epochs", "1", "--qat-states")}
 
 
 def _iss_accuracy(path):
@@ -36,8 +43,8 @@ def _iss_accuracy(path):
 
 
 @pytest.mark.parametrize("qat", [False, True], ids=["float-trained", "qat-states"])
-def test_cli_compile_gives_the_trainers_deployed_accuracy(tmp_path, capsys, qat):
-    run, summary = _train(tmp_path, "run", *(["--qat-epochs", "1", "--qat-states"] if qat else []))
+def test_cli_compile_gives_the_trainers_deployed_accuracy(tmp_path, capsys, runs, qat):
+    run, summary = runs[qat]
     net = TrainedNetwork.load(run / "network.npz")
     assert net.metadata["formats"] == summary["formats"] and net.metadata["rounding"] == "nearest"
     assert net.metadata["calibration"] == "yinyang:train:128"
@@ -55,8 +62,8 @@ def test_cli_compile_gives_the_trainers_deployed_accuracy(tmp_path, capsys, qat)
     assert "sized for 20 steps (trained network)" in capsys.readouterr().out
 
 
-def test_calibrate_measures_the_formats_the_network_does_not_record(tmp_path, capsys):
-    run, summary = _train(tmp_path, "run")
+def test_calibrate_measures_the_formats_the_network_does_not_record(tmp_path, capsys, runs):
+    run, summary = runs[False]
     net = TrainedNetwork.load(run / "network.npz")
     bare = TrainedNetwork(net.n_inputs, net.layers, net.n_steps, net.readout_reduce)      # no recorded formats
     bare.save(tmp_path / "bare.npz")
