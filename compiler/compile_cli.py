@@ -69,8 +69,9 @@ def add_arguments(parser: argparse.ArgumentParser, model_help: str = MODEL_HELP,
                         help="run length a v_sum readout is sized for (default: the calibration inputs' steps, "
                              f"else the steps the trained network records, else {DEFAULT_STEPS})")
     parser.add_argument("--window", type=positive_int, default=1024, help="most steps per firmware call (buffers)")
-    parser.add_argument("--dt", type=finite_float(0, above=True), default=1.0,
-                        help="step in ms for NIR graphs without metadata")
+    parser.add_argument("--dt", type=finite_float(0, above=True), default=None,
+                        help="step in ms of a NIR graph (default: the graph's own, from its metadata or "
+                             "snnTorch's r = tau/dt; an error when it says none)")
     add_profile_argument(parser)
     parser.add_argument("--vmem", type=positive_int, help="VMEM bytes of the target (default: the profile's)")
     parser.add_argument("--dmem", type=positive_int, help="DMEM bytes of the target (default: the profile's)")
@@ -78,7 +79,7 @@ def add_arguments(parser: argparse.ArgumentParser, model_help: str = MODEL_HELP,
                         help="also write the generated assembly (both files are written, or neither)")
 
 
-def load_deployment(path: str | Path, dt: float = 1.0) -> Deployment:
+def load_deployment(path: str | Path, dt: float | None = None) -> Deployment:
     """A model file (``.py`` or ``.nir``) as a :class:`Deployment`; a NIR graph's
     metadata gives the steps and rounding it records (a trained network's)."""
     path = Path(path)
