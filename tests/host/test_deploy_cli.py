@@ -14,7 +14,7 @@ from fenn_dma.host.datasets import load_yinyang
 from fenn_dma.host.network import TrainedNetwork
 
 STEPS = 20
-SIZES = {"train": 300, "val": 100, "test": 300}
+SIZES = {"train": 200, "val": 100, "test": 300}
 
 
 def _train(folder, *extra):
@@ -22,7 +22,7 @@ def _train(folder, *extra):
     cfg = folder / "sizes.json"
     cfg.write_text(json.dumps({"data": {"sizes": SIZES}, "qat_samples": 128}))
     out = folder / "run"
-    assert main(["train", "--out", str(out), "--epochs", "2", "--fine-tune-epochs", "0", "--steps", str(STEPS),
+    assert main(["train", "--out", str(out), "--epochs", "1", "--fine-tune-epochs", "0", "--steps", str(STEPS),
                  "--hidden", "16", "--batch-size", "32", "--no-progress", "--no-plots", "--export-nir",
                  "--config", str(cfg), *extra]) == 0
     return out, json.loads((out / "metrics.json").read_text())["summary"]
