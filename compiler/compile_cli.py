@@ -144,23 +144,21 @@ def check_outputs(args: argparse.Namespace) -> Path:
     return out
 
 
-def compile_deployment(args: argparse.Namespace, dep: Deployment) -> int:
-    """Quantise (with calibration), check saturation, compile and write the
-    program (and listing) all-or-none; prints a summary and any saturation warnings."""
+def build_program(dep: Deployment, rounding: str | None = None, seed: int = 1, steps: int | None = None,
+                  options: CompileOptions | None = None):
+    """Compile a :class:`Deployment` (the Python API of ``fenn-dma compile``):
+    ``(program, qnet, report)``, ``report`` the :class:`~fenn_dma.compiler.saturation.SaturationReport`
+    of the calibration inputs on the fixed-point reference (None without them).
+    ``rounding`` / ``steps``: None for the recorded ones (module docstring); the
+    choices are in ``program.metadata["deploy"]``."""
     from .quantise import calibrate
     from .saturation import count_reference
 
-    out = check_outputs(args)
-    sizes = MachineSizes.from_spec(resolve_profile(args))
-    if args.vmem:
-        sizes.vmem = args.vmem
-    if args.dmem:
-        sizes.dmem = args.dmem
-    steps, steps_from = readout_steps(args.steps, dep)
-    rounding = args.rounding or dep.rounding or "nearest"
+    steps, steps_from = readout_steps(steps, dep)
+    rounding = rounding or dep.rounding or "nearest"
     measured = calibrate(dep.net, dep.calibration) if dep.calibration else None
-    program, qnet = compile_model(dep.net, rounding=rounding, seed=args.seed, n_steps=steps,
-                                  options=CompileOptions(window=args.window, sizes=sizes), measured=measured)
+    program, qnet = compile_model(dep.net, rounding=rounding, seed=seed, n_steps=steps,
+                                  options=options or CompileOptions(), measured=measured)
     deploy = {"source": dep.source, "rounding": rounding, "readout_steps": steps, "readout_steps_from": steps_from,
               "formats_declared": sorted(f"{p.name}.{v}" for p in dep.net.populations.values() for v in p.formats),
               **dep.extra}
@@ -172,6 +170,21 @@ def compile_deployment(args: argparse.Namespace, dep: Deployment) -> int:
         if dep.labels is not None:
             deploy["calibration_accuracy"] = _accuracy(report.readouts, dep.labels)
     program.metadata["deploy"] = deploy
+    return program, qnet, report
+
+
+def compile_deployment(args: argparse.Namespace, dep: Deployment) -> int:
+    """:func:`build_program` with the command's options, then write the program (and
+    listing) all-or-none; prints a summary and any saturation warnings (stderr)."""
+    out = check_outputs(args)
+    sizes = MachineSizes.from_spec(resolve_profile(args))
+    if args.vmem:
+        sizes.vmem = args.vmem
+    if args.dmem:
+        sizes.dmem = args.dmem
+    program, _, report = build_program(dep, args.rounding, args.seed, args.steps,
+                                       CompileOptions(window=args.window, sizes=sizes))
+    deploy = program.metadata["deploy"]
     outputs = {out: program.save}
     if args.listing:
         outputs[args.listing] = program.listing
@@ -181,7 +194,8 @@ def compile_deployment(args: argparse.Namespace, dep: Deployment) -> int:
           + ", ".join(f"{k} {program.plan.used[k]} B" for k in ("dmem", "vmem", "llm"))
           + f", window {m['window']} steps, compiled in {m['compile_seconds']:.3f} s")
     print("  formats: " + ", ".join(f"{k} {v}" for k, v in program.formats.items() if not k.endswith(".decays"))
-          + f"; rounding {rounding}; v_sum readouts sized for {steps} steps ({steps_from})")
+          + f"; rounding {deploy['rounding']}; v_sum readouts sized for {deploy['readout_steps']} steps "
+          + f"({deploy['readout_steps_from']})")
     if report is not None:
         acc = deploy.get("calibration_accuracy")
         print(f"  calibration: {dep.calibration_spec}, {report.samples} samples of {report.steps} steps"

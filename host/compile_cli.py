@@ -12,10 +12,7 @@ was measured on) and calibration inputs from a built-in data set
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
-
 from fenn_dma.compiler import compile_cli as core
-from fenn_dma.compiler.errors import ModelError
 
 COMMAND = "compile"
 HELP = "compile a model or a trained network to a .fenn program"
@@ -43,25 +40,4 @@ def run(args: argparse.Namespace) -> int:
     if trained is not None and args.output is None:          # beside the network: RUN/network.fenn
         args.output = str(trained.with_suffix(".fenn"))
     core.check_outputs(args)
-    if trained is not None:
-        net = deploy.load_trained(trained)
-        source = f"run folder {Path(args.model)} ({trained.name})" if Path(args.model).is_dir() else str(trained)
-        dep = core.Deployment(deploy.compiler_network(net), source, net.n_steps or None,
-                              net.metadata.get("rounding") or None,
-                              extra={"trained": {k: net.metadata[k] for k in ("dataset", "test_acc", "calibration")
-                                                 if k in net.metadata}})
-    else:
-        dep = core.load_deployment(args.model, dt=args.dt)
-    spec = args.calibrate
-    if spec and Path(spec).suffix == ".npz":
-        dep.calibration = core.calibration_file(spec, dep.net)
-        dep.calibration_spec = spec
-    elif spec:
-        sources = [p.name for p in dep.net.populations.values() if p.is_input]
-        if len(sources) != 1:
-            raise ModelError(f"--calibrate {spec}: a data set feeds one spike source; the model has "
-                                  f"{len(sources)} ({', '.join(sources)}); give an .npz with one array per source")
-        spikes, labels, used = deploy.calibration_inputs(spec, dep.n_steps or args.steps)
-        dep.calibration = core.calibration_arrays({sources[0]: spikes}, dep.net, f"--calibrate {spec}")
-        dep.calibration_spec, dep.labels = used, labels
-    return core.compile_deployment(args, dep)
+    return core.compile_deployment(args, deploy.deployment(args.model, args.calibrate, args.dt, args.steps))

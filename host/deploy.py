@@ -5,7 +5,7 @@ plan (``compiler.quantise``) and its accuracy on the compiler's bit-exact
 reference simulator (``compiler.reference``).
 
 The plan's V formats (and ALIF A formats) come from value ranges measured on
-sample inputs (``compiler.float_sim.measure_ranges``) unless given; once chosen
+sample inputs (``compiler.quantise.calibrate``) unless given; once chosen
 they are recorded in ``TrainedNetwork.metadata["formats"]`` (``{population:
 V format, "population.A": A format}``) so that QAT, the reference and later
 compilations use the same ones.
@@ -17,9 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from fenn_dma.compiler.errors import ModelError
-from fenn_dma.compiler.float_sim import measure_ranges
 from fenn_dma.compiler.model import Network
-from fenn_dma.compiler.quantise import QNetwork, quantise
+from fenn_dma.compiler.quantise import QNetwork, calibrate, quantise
 from fenn_dma.compiler.reference import ReferenceSimulator
 from fenn_dma.host.convert import to_network
 from fenn_dma.host.errors import DatasetError, ExportError
@@ -47,7 +46,10 @@ def plan(net: TrainedNetwork, samples: np.ndarray | None = None, rounding: str |
     fixed = formats if formats is not None else net.metadata.get("formats")
     measured = None
     if not fixed and samples is not None:
-        measured = measure_ranges(cnet, {INPUT: np.asarray(samples, dtype=np.float64)})
+        try:
+            measured = calibrate(cnet, {INPUT: samples})
+        except ModelError as exc:
+            raise ExportError(f"calibration samples: {exc}") from None
     try:
         return quantise(cnet, rounding=rounding or recorded_rounding(net), seed=seed,
                         n_steps=max(net.n_steps, 1), measured=measured)
@@ -164,3 +166,42 @@ def calibration_inputs(spec: str, n_steps: int | None = None) -> tuple[np.ndarra
         raise DatasetError(f"calibration spec {spec!r}: the {name} {split} split holds {total} samples, {n} asked")
     n = total if n is None else n
     return data.spikes[:n].numpy() > 0, data.labels[:n].numpy(), f"{name}:{split}:{n}"
+
+
+def deployment(model, calibrate: str | None = None, dt: float | None = None, steps: int | None = None):
+    """What ``fenn-dma compile MODEL --calibrate SPEC`` compiles, as a
+    ``compiler.compile_cli.Deployment`` (compile it with ``compile_cli.build_program``):
+    ``model`` a run folder, its ``network.npz``, a :class:`TrainedNetwork`, a ``.nir``
+    or a model ``.py``; ``calibrate`` a data set spec (:func:`parse_calibration`) or a
+    spikes ``.npz``; ``steps``: the steps to encode a data set with when the model
+    records none."""
+    from fenn_dma.compiler import compile_cli
+
+    if isinstance(model, TrainedNetwork):
+        dep = _trained_deployment(model, "TrainedNetwork")
+    else:
+        path = trained_network_path(model)
+        if path is not None:
+            where = f"run folder {model} ({path.name})" if Path(model).is_dir() else str(path)
+            dep = _trained_deployment(load_trained(path), where)
+        else:
+            dep = compile_cli.load_deployment(model, dt=dt)
+    if calibrate and Path(calibrate).suffix == ".npz":
+        dep.calibration = compile_cli.calibration_file(calibrate, dep.net)
+        dep.calibration_spec = str(calibrate)
+    elif calibrate:
+        sources = [p.name for p in dep.net.populations.values() if p.is_input]
+        if len(sources) != 1:
+            raise ModelError(f"--calibrate {calibrate}: a data set feeds one spike source; the model has "
+                             f"{len(sources)} ({', '.join(sources)}); give an .npz with one array per source")
+        spikes, labels, used = calibration_inputs(calibrate, dep.n_steps or steps)
+        dep.calibration = compile_cli.calibration_arrays({sources[0]: spikes}, dep.net, f"--calibrate {calibrate}")
+        dep.calibration_spec, dep.labels = used, labels
+    return dep
+
+
+def _trained_deployment(net: TrainedNetwork, source: str):
+    from fenn_dma.compiler.compile_cli import Deployment
+    return Deployment(compiler_network(net), source, net.n_steps or None, net.metadata.get("rounding") or None,
+                      extra={"trained": {k: net.metadata[k] for k in ("dataset", "test_acc", "calibration")
+                                         if k in net.metadata}})

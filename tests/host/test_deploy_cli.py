@@ -133,3 +133,18 @@ def test_bad_trained_network_inputs_are_refused_by_name(tmp_path, capsys):
     assert main(["compile", str(_tiny_network(tmp_path)), "--calibrate", str(tmp_path / "shape.npz")]) == 1
     assert "has shape (2, 3, 4), expected (batch, steps, 5)" in capsys.readouterr().err
     assert _no_fenn(tmp_path) == []
+
+
+def test_python_api_compiles_what_the_cli_compiles(tmp_path, runs):
+    from fenn_dma.compiler.compile_cli import build_program
+    run, summary = runs[True]
+    # the test split as calibration: the reference's accuracy on it is the trainer's deployed accuracy
+    program, qnet, report = build_program(deploy.deployment(run, calibrate="yinyang:test:300"))
+    meta = program.metadata["deploy"]
+    assert meta["calibration_accuracy"] == summary["test_acc_deployed"]
+    assert meta["trained"]["calibration"] == "yinyang:train:128"
+    assert deploy.formats_of(qnet) == summary["formats"] and report.samples == 300 and report.steps == STEPS
+    same, _, _ = build_program(deploy.deployment(TrainedNetwork.load(run / "network.npz")))
+    assert same.images == program.images and same.formats == program.formats
+    assert main(["compile", str(run), "-o", str(tmp_path / "cli.fenn")]) == 0
+    assert load(tmp_path / "cli.fenn").images == program.images
