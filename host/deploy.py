@@ -184,6 +184,10 @@ def deployment(model, calibrate: str | None = None, dt: float | None = None, ste
         if path is not None:
             where = f"run folder {model} ({path.name})" if Path(model).is_dir() else str(path)
             dep = _trained_deployment(load_trained(path), where)
+        elif not Path(model).is_file() or Path(model).suffix not in (".py", ".nir"):
+            what = "no such file or folder" if not Path(model).exists() else "not a model"
+            raise ExportError(f"{model}: {what}; a model is a .py file defining build(), a .nir graph, a "
+                              f"`fenn-dma train --out` run folder or its {NETWORK_FILE}")
         else:
             dep = compile_cli.load_deployment(model, dt=dt)
     if calibrate and Path(calibrate).suffix == ".npz":

@@ -119,7 +119,10 @@ def test_bad_trained_network_inputs_are_refused_by_name(tmp_path, capsys):
     cases = [([str(tmp_path / "empty_run")], "not a training run folder (no network.npz in it)"),
              ([str(tmp_path / "missing.npz")], "missing.npz: no such file"),
              ([str(tmp_path / "spikes.npz")], "spikes.npz: not a trained-network file"),
-             ([str(tmp_path / "junk.npz")], "junk.npz: not a trained-network file")]
+             ([str(tmp_path / "junk.npz")], "junk.npz: not a trained-network file"),
+             ([str(tmp_path / "nothing")], "nothing: no such file or folder; a model is a .py file"),
+             ([str(tmp_path / "sizes.json")], "sizes.json: not a model; a model is a .py file")]
+    (tmp_path / "sizes.json").write_text("{}")
     for args, message in cases:
         assert main(["compile", *args]) == 1
         err = capsys.readouterr().err
