@@ -43,6 +43,7 @@ class Count:
     fmt: str            # its format as the program lists it ("s2.13"; a v_sum readout: "sum of V>>6")
     v_fmt: str          # the population's V format
     kind: str           # the population's readout kind (v_sum, v_max, spike_count) for var "readout", else ""
+    widen: str = "V"    # the declared format that holds it (formats[widen]): V for V and the currents
     hits: int = 0       # values at a rail
     values: int = 0     # values counted
     neurons: int = 0    # neurons with at least one value at a rail
@@ -57,9 +58,8 @@ class Count:
         """The format to widen (or what else to change)."""
         if self.var == "readout":
             return _readout_advice(self)
-        owner = "V's" if self.var == "V" or self.var.startswith("I") else f"{self.var}'s"
-        key = "V" if owner == "V's" else self.var
-        fmt = self.v_fmt if key == "V" else self.fmt
+        key = self.widen
+        owner, fmt = f"{key}'s", self.v_fmt if key == "V" else self.fmt
         wider = _wider(fmt)
         if wider is None:
             return f"{owner} format {fmt} is the widest 16-bit one; scale the weights and threshold down"
@@ -159,14 +159,18 @@ def count_reference(qnet: QNetwork, inputs: dict[str, np.ndarray], batch: int = 
     neurons = [p for p in qnet.populations.values() if not p.is_input]
     for p in neurons:
         v_fmt = str(p.v_fmt)
-        state = ["V"] + [f"I{suffix(k)}" for k in p.exp_groups] + [v for v in p.model.formats(p) if v in p.state_vars()]
+        state = (["V"] + [f"I{suffix(k)}" for k in p.exp_groups]
+                 + [v for v in p.model.formats(p) if v in p.state_vars()])
+        currents = [f"I{suffix(k)}" for k in p.exp_groups]          # held in V's format
         for var in state:
-            fmt = v_fmt if var == "V" or var.startswith("I") else _format_of(formats, p.name, var)
-            counts[(p.name, var)] = Count(p.name, var, fmt, v_fmt, "", size=p.size)
+            widen = "V" if var == "V" or var in currents else var
+            fmt = v_fmt if widen == "V" else _format_of(formats, p.name, var)
+            counts[(p.name, var)] = Count(p.name, var, fmt, v_fmt, "", widen, size=p.size)
             hit_neurons[(p.name, var)] = np.zeros(p.size, bool)
         if p.readout:
             counts[(p.name, "readout")] = Count(p.name, "readout", _format_of(formats, p.name, "readout")
-                                                if p.readout == "v_sum" else p.readout, v_fmt, p.readout, size=p.size)
+                                                if p.readout == "v_sum" else p.readout, v_fmt, p.readout,
+                                                "readout", size=p.size)
             hit_neurons[(p.name, "readout")] = np.zeros(p.size, bool)
 
     def tally(key, values: np.ndarray) -> None:
@@ -224,7 +228,7 @@ def count_outputs(program, readouts: dict[str, np.ndarray], records: dict[str, n
         kind = str(spec["kind"])
         rail = _at_rail(a2)
         counts.append(Count(name, "readout", _format_of(formats, name, "readout") if kind == "v_sum" else kind,
-                            _format_of(formats, name, "V"), kind, int(rail.sum()), int(rail.size),
+                            _format_of(formats, name, "V"), kind, "readout", int(rail.sum()), int(rail.size),
                             int(rail.any(0).sum()), a2.shape[1]))
     for key, values in (records or {}).items():
         spec = io["records"].get(key)
@@ -237,7 +241,7 @@ def count_outputs(program, readouts: dict[str, np.ndarray], records: dict[str, n
         a = np.asarray(values)
         rail = _at_rail(a.reshape(-1, a.shape[-1]))
         v_fmt = _format_of(formats, pop, "V")
-        counts.append(Count(pop, "V", v_fmt, v_fmt, "", int(rail.sum()), int(rail.size),
+        counts.append(Count(pop, "V", v_fmt, v_fmt, "", "V", int(rail.sum()), int(rail.size),
                             int(rail.any(0).sum()), a.shape[-1]))
         steps = steps or (a.shape[-2] if a.ndim >= 2 else 0)
     for c in counts:

@@ -121,3 +121,20 @@ def test_bad_names_are_refused():
         count_outputs(program, {}, {"out.v": np.zeros((3, 2))})
     with pytest.raises(ModelError, match="no input spikes for spike source 'input'"):
         count_reference(qnet, {})
+
+
+def test_alif_adaptation_at_the_rail_names_a_and_its_format():
+    from fenn_dma.compiler.model import ALIF
+    net = Network(dt=1.0, name="adapt")
+    inp = net.population("input", 8, SpikeInput())
+    hid = net.population("hidden", 4, ALIF(tau_mem=10, tau_adapt=2000, beta=0.01, threshold=0.5),
+                         formats={"A": "s1.14"})        # holds A < 2: three spikes overflow it
+    out = net.population("out", 2, LI(tau_mem=10), readout="v_sum")
+    net.connect(inp, hid, Dense(np.full((8, 4), 1.0)), Exponential(5))
+    net.connect(hid, out, Dense(np.full((4, 2), 0.1)), Exponential(5))
+    x = {"input": np.ones((2, 40, 8), bool)}
+    report = count_reference(quantise(net, n_steps=40), x)
+    a = next(c for c in report.counts if (c.population, c.var) == ("hidden", "A"))
+    assert a.fmt == "s1.14" and a.hits > 0 and a.neurons == 4
+    assert any("population 'hidden': A (s1.14)" in w and "widen A's format s1.14 (to s2.13 or wider: "
+               "formats['A'] = 's2.13'" in w for w in report.warnings())
