@@ -55,7 +55,7 @@ def format_key(population: str, var: str) -> str:
 def apply_formats(cnet: Network, formats: dict) -> None:
     """Declare ``formats`` (keys of :func:`format_key`) on ``cnet``'s populations."""
     for key, fmt in formats.items():
-        name, _, var = (key, "", "V") if key in cnet.populations else key.rpartition(".")
+        name, _, var = (key, "", "V") if key in cnet.populations or "." not in key else key.rpartition(".")
         if name not in cnet.populations or not var:
             raise ExportError(f"format {key!r}: {name!r} is not a population of the network; "
                               f"populations: {', '.join(cnet.populations)} (keys: 'population' for V, "
