@@ -19,8 +19,10 @@ written for; :func:`retime` writes it for another), ``readout_reduce`` (``v_max`
 ``v_sum``: "mean"), ``latency_steps`` (one latency for every connection),
 ``fenn_dma_nodes`` (the node names in the order written, as JSON: a file
 keeps its nodes sorted by name, and the order of populations and
-connections is part of the compiled program) and whatever the caller adds
-(the host adds ``n_steps``, ``weight_format``).
+connections is part of the compiled program), ``fenn_dma_formats`` (the
+populations' declared fixed-point formats, ``{population: {var: "sI.F"}}``
+as JSON, when any) and whatever the caller adds (the host adds ``n_steps``,
+``weight_format``, ``rounding``).
 
 Parameters follow snnTorch's discrete-time convention (a forward-Euler step of
 ``dt`` reproduces the decays exactly): ``tau_syn = dt / (1 - alpha)``,
@@ -44,6 +46,7 @@ from .model import Connection, Delta, Exponential, Network
 
 FORMAT = 1
 ORDER_KEY = "fenn_dma_nodes"     # graph metadata: the node names in the order written (JSON list)
+FORMATS_KEY = "fenn_dma_formats"  # graph metadata: declared formats, {population: {var: "sI.F"}} (JSON)
 REDUCE = {"v_max": "max", "v_sum": "mean"}
 
 
@@ -167,6 +170,9 @@ def to_nir(net: Network, metadata: dict | None = None):
         meta["readout_reduce"] = reduces.pop()
     meta["latency_steps"] = latencies.pop() if latencies else 1
     meta[ORDER_KEY] = json.dumps(list(nodes))      # a file keeps its nodes by name; the reader restores this
+    formats = {p.name: dict(p.formats) for p in net.populations.values() if p.formats}
+    if formats:                                    # e.g. the ones a trained network was deployed with
+        meta[FORMATS_KEY] = json.dumps(formats)
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata=meta)
 
 

@@ -31,6 +31,10 @@ Mapping (docs/compiler.md, "NIR import"):
 - Latency: graph metadata ``latency_steps`` if present (every connection has
   that latency), else the ``latency`` argument, else 0 on feed-forward edges
   and 1 on edges that close a cycle (snnTorch's recurrent convention).
+- Fixed-point formats: graph metadata ``fenn_dma_formats`` (JSON
+  ``{population: {var: "sI.F"}}``, written by ``compiler/nir_export.py`` from
+  the populations' declared formats, e.g. those a trained network was
+  deployed with) are declared on the populations again.
 - Per-synapse delays (which NIR cannot express): node metadata
   ``"fenn.delays"`` on an ``Affine``/``Linear``, an integer matrix of steps of
   the weight's shape ``(out, in)``. ``Delay`` nodes give per-channel delays in
@@ -190,7 +194,31 @@ def from_nir(graph, dt: float | None = None, latency: int | None = None, readout
     for tgt, b in biases.items():
         neuron = created[tgt][0].neuron
         neuron.bias = np.asarray(neuron.bias, dtype=np.float64) + b
+    for key, formats in _declared_formats(gmeta, net).items():
+        net.populations[key].formats.update(formats)
     return net
+
+
+def _declared_formats(gmeta: dict, net: Network) -> dict:
+    """{population: {var: format}} of graph metadata ``fenn_dma_formats``, checked."""
+    import json
+    from .nir_export import FORMATS_KEY
+    text = gmeta.get(FORMATS_KEY)
+    if text is None:
+        return {}
+    try:
+        formats = json.loads(text) if isinstance(text, str) else None
+    except ValueError:
+        formats = None
+    if not isinstance(formats, dict) or not all(
+            isinstance(v, dict) and all(isinstance(f, str) for f in v.values()) for v in formats.values()):
+        raise ModelError(f"NIR graph metadata {FORMATS_KEY!r} = {str(text)[:80]!r} is not the JSON object "
+                         '{population: {variable: "sI.F"}} the writer gives')
+    unknown = sorted(set(formats) - set(net.populations))
+    if unknown:
+        raise ModelError(f"NIR graph metadata {FORMATS_KEY!r} names population(s) {', '.join(map(repr, unknown))} "
+                         f"that the graph does not have; populations: {', '.join(net.populations)}")
+    return formats
 
 
 def graph_dt(graph, neuron_nodes, dt: float | None, name: str = "nir") -> float:

@@ -32,7 +32,8 @@ def to_nir(net: TrainedNetwork):
     """The ``nir.NIRGraph`` of ``net``."""
     cnet = to_network(net)
     try:
-        return _network_to_nir(cnet, {"n_steps": net.n_steps, "weight_format": net.weight_format or ""})
+        return _network_to_nir(cnet, {"n_steps": net.n_steps, "weight_format": net.weight_format or "",
+                                      "rounding": str(net.metadata.get("rounding", ""))})
     except ModelError as exc:
         raise ExportError(f"NIR export: {exc}") from None
 
@@ -57,7 +58,8 @@ def from_nir(graph, dt: float | None = None) -> TrainedNetwork:
     except ModelError as exc:
         raise ExportError(f"NIR import: {exc}") from None
     meta = dict(graph.metadata or {})
-    return from_network(cnet, int(meta.get("n_steps", 0)), str(meta.get("weight_format", "") or "") or None)
+    extra = {"rounding": str(meta["rounding"])} if meta.get("rounding") else {}
+    return from_network(cnet, int(meta.get("n_steps", 0)), str(meta.get("weight_format", "") or "") or None, extra)
 
 
 def import_nir(path: str | Path, dt: float | None = None) -> TrainedNetwork:

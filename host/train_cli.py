@@ -139,7 +139,7 @@ def run(args) -> int:
     import torch.distributed as dist
     if dist.is_available() and dist.is_initialized() and dist.get_rank() != 0:
         return 0
-    net = result.model.to_trained(result.bundle.n_steps)
+    net = result.network if result.network is not None else result.model.to_trained(result.bundle.n_steps)
     summary = dict(result.summary)
     if args.export_nir:
         from fenn_dma.host.nir_io import export_nir
