@@ -131,8 +131,10 @@ class ReferenceSimulator:
                 new[b] = self._sequential(pop, acc[b], groups, spikes_of, key, b)
             st.acc[key] = new
 
-    def _slots(self, c: QConnection, pop: QPopulation) -> np.ndarray:
-        return (self.t + c.offset + c.delays) % pop.ring_depth     # (n_pre, n_post)
+    def _slots(self, c: QConnection, pop: QPopulation, rows) -> np.ndarray:
+        """Ring slot of each synapse of source rows ``rows`` (only those: a full
+        (n_pre, n_post) array per step would dominate the run time of large networks)."""
+        return (self.t + c.offset + c.delays[rows]) % pop.ring_depth
 
     def _contributions(self, c: QConnection, pop: QPopulation, s: np.ndarray):
         """Exact positive and negative parts of what ``s`` adds to the accumulator."""
@@ -147,8 +149,7 @@ class ReferenceSimulator:
             return pos, neg
         depth, npad, n = pop.ring_depth, pop.padded, pop.size
         bs, js = np.nonzero(s)
-        slots = self._slots(c, pop)
-        idx = ((bs[:, None] * depth + slots[js]) * npad + np.arange(n)[None, :]).ravel()
+        idx = ((bs[:, None] * depth + self._slots(c, pop, js)) * npad + np.arange(n)[None, :]).ravel()
         vals = w[js].ravel()
         size = B * depth * npad
         pos = np.bincount(idx, np.maximum(vals, 0), size).astype(np.int64).reshape(B, depth, npad)
@@ -170,7 +171,7 @@ class ReferenceSimulator:
                     if key[1] == "direct":
                         acc[:n] = L.vadd(acc[:n], c.weights[j], sat=True)
                     else:
-                        sl = self._slots(c, pop)[j]
+                        sl = self._slots(c, pop, j)
                         acc[sl, cols] = L.vadd(acc[sl, cols], c.weights[j], sat=True)
         return acc
 
