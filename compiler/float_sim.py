@@ -63,9 +63,12 @@ def simulate_float(net: Network, inputs: dict[str, np.ndarray], steps: int | Non
             ring[name][:, :, t % D] = 0
             exp = [k for k, (kind, _) in enumerate(groups[name]) if kind == "exp"]
             bias = getattr(nrn, "bias", 0.0)
-            for k in exp:      # the bias goes to the first exponential current, else to V
-                s["I"][k] = np.exp(-net.dt / groups[name][k][1]) * s["I"][k] + inp[k] + (bias if k == exp[0] else 0)
-            s["V"] = nrn.float_leak(s["V"], net.dt) + sum(s["I"][k] for k in exp) + (0.0 if exp else bias)
+            extra = nrn.float_input(model_state[name], s["V"].shape, net.dt)    # the model's own input
+            extra = 0.0 if extra is None else extra
+            for k in exp:      # the bias (and the model's input) go to the first exponential current, else to V
+                s["I"][k] = np.exp(-net.dt / groups[name][k][1]) * s["I"][k] + inp[k] + \
+                    (bias + extra if k == exp[0] else 0)
+            s["V"] = nrn.float_leak(s["V"], net.dt) + sum(s["I"][k] for k in exp) + (0.0 if exp else bias + extra)
             for k, (kind, _) in enumerate(groups[name]):
                 if kind == "delta":
                     s["V"] = s["V"] + inp[k]

@@ -245,6 +245,8 @@ class UpdateDriver:
                     em.op(add, I[k], I[k], inp[k])
                 if has_bias and k == p.bias_group:
                     em.op(add, I[k], I[k], par("bias"))
+                if k == p.bias_group:
+                    p.model.emit_input(p, c, I[k])
             p.model.emit_leak(p, c, V)
             for k in p.exp_groups:
                 em.op(add, V, V, I[k])
@@ -253,6 +255,8 @@ class UpdateDriver:
                     em.op(add, V, V, inp[k])
             if has_bias and p.bias_group is None:
                 em.op(add, V, V, par("bias"))
+            if p.bias_group is None:
+                p.model.emit_input(p, c, V)
             for acc in resident:
                 em.op("vlui", acc, 0, comment="accumulator ready for the next step")
             xz = p.model.emit_fire(p, c, V)

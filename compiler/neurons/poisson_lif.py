@@ -1,0 +1,123 @@
+"""LIF with independent Poisson input generated on the core (a background such
+as the cortical microcircuit's K_ext inputs at nu_bg each, NEST's
+``poisson_generator`` onto every neuron): no host traffic and no synapses.
+
+Per step and neuron the number of input spikes N ~ Poisson(lambda), lambda =
+``poisson_rate`` (Hz) x dt, is drawn by inverse CDF from one ``vrng`` value u
+(15 bits, uniform in [0, 32768)): N = #{k >= 1 : u < th_k}, th_k =
+round(P(N >= k) 32768), with as many levels k as have th_k > 0 for some
+neuron (at most ``MAX_LEVELS``). Each adds ``poisson_weight`` (V's format) to
+the bias's current (the first exponential one, else V), saturating, level by
+level: ``vtlt`` / ``vadd_s`` / ``vsel`` per level, 3 instructions and one
+parameter load per chunk. The draw is one RNG advance per chunk, between the
+synapse decays and the leak (``rng_draws``: "poisson", "beta"; after the leak
+when the input goes onto V), under every rounding. The float simulation draws N from numpy (``float_seed``), the
+distribution the thresholds quantise.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from fenn_dma.sim import lanes as L
+
+from ..errors import ModelError
+from .base import register
+from .lif import LIF
+
+RNG_LEVELS = 1 << 15        # vrng values: [0, 32767]
+MAX_LEVELS = 16
+
+
+def _levels(lam: np.ndarray) -> np.ndarray:
+    """(levels, n) thresholds th_k = round(P(N >= k) 32768) for k = 1.. while any is > 0."""
+    out = []
+    pmf = np.exp(-lam)                        # P(N = 0)
+    cdf = pmf.copy()
+    for k in range(1, MAX_LEVELS + 2):
+        th = np.minimum(np.round((1.0 - cdf) * RNG_LEVELS), RNG_LEVELS - 1).astype(np.int64)
+        if not th.any():
+            return np.array(out, np.int64).reshape(len(out), lam.size)
+        if k > MAX_LEVELS:
+            raise ModelError(f"poisson_rate gives up to {lam.max():.3g} input spikes per step; more than "
+                             f"{MAX_LEVELS} levels of the per-step count are needed (use a smaller dt or rate)")
+        out.append(th)
+        pmf = pmf * lam / k
+        cdf = cdf + pmf
+    raise AssertionError("unreachable")
+
+
+@register
+@dataclass
+class PoissonLIF(LIF):
+    """LIF plus per-neuron Poisson input: ``poisson_rate`` (Hz, total over the
+    neuron's inputs) spikes of ``poisson_weight`` each; both scalars or per-neuron."""
+
+    poisson_rate: float | np.ndarray = 0.0
+    poisson_weight: float | np.ndarray = 0.0
+    float_seed: int = 0                     # numpy seed of float_sim's draws
+
+    name = "PoissonLIF"
+
+    def validate(self, owner: str) -> None:
+        super().validate(owner)
+        r = np.asarray(self.poisson_rate, np.float64)
+        if not np.all(np.isfinite(r)) or np.any(r < 0):
+            raise ModelError(f"{owner}: poisson_rate must be finite and >= 0 Hz")
+
+    def quantise(self, q, ctx) -> None:
+        super().quantise(q, ctx)
+        lam = ctx.per_neuron(self.poisson_rate, "poisson_rate") * ctx.dt * 1e-3
+        th = _levels(lam)
+        q.params["pois_w"] = ctx.value(self.poisson_weight, "poisson_weight")
+        for k, row in enumerate(th):
+            q.params[f"pois_th{k + 1}"] = row
+        q.extra["poisson_levels"] = len(th)
+
+    @classmethod
+    def rng_draws(cls, q) -> tuple[str, ...]:
+        # onto the current: drawn before the leak; onto V (no exponential synapse): after it
+        leak = super().rng_draws(q)
+        return ("poisson",) + leak if q.bias_group is not None else leak + ("poisson",)
+
+    @classmethod
+    def rng_samples(cls, q) -> tuple[str, ...]:
+        return ("poisson",)
+
+    # --- float step ---------------------------------------------------------------
+    def float_init(self, shape, like=None) -> dict:
+        return {**super().float_init(shape, like), "poisson_rng": np.random.default_rng(self.float_seed)}
+
+    def float_input(self, state: dict, shape, dt: float):
+        lam = np.broadcast_to(np.asarray(self.poisson_rate, np.float64) * dt * 1e-3, shape)
+        return state["poisson_rng"].poisson(lam) * np.asarray(self.poisson_weight, np.float64)
+
+    # --- integer step -------------------------------------------------------------
+    @classmethod
+    def int_input(cls, q, ops, x):
+        u = L.vrng_value(ops.rng["poisson"])
+        w = ops.par["pois_w"]
+        for k in range(q.extra["poisson_levels"]):
+            x = ops.where(u < ops.par[f"pois_th{k + 1}"], ops.add(x, w), x)
+        return x
+
+    # --- emitted code -------------------------------------------------------------
+    @classmethod
+    def emit_input(cls, q, em, x: str) -> None:
+        u = em.tmp("poisson u")
+        em.op("vrng", u, comment="Poisson input: one uniform per lane")
+        w = em.par("pois_w")
+        s = em.tmp("x + poisson w")
+        for k in range(q.extra["poisson_levels"]):
+            with em.scalar(f"poisson level {k + 1}") as m:
+                em.op("vtlt", m, u, em.par(f"pois_th{k + 1}"), comment=f"u < P(N >= {k + 1})")
+                em.add(s, x, w)
+                em.op("vsel", x, m, s)
+
+    # NIR: none (the Poisson input has no NIR node)
+    nir_types = ()
+
+    def nir_metadata(self, owner: str, dt: float) -> dict:
+        raise ModelError(f"{owner}: a PoissonLIF's on-core Poisson input has no NIR form")
+
