@@ -82,7 +82,8 @@ class Params:
     (weights / sqrt(k_scale), DC compensation); ``max_delay``: delays are clipped
     to [dt, max_delay] ms (the compiler's ring depth is the next power of two of
     the longest delay in steps); ``background``: "dc" (the mean of the Poisson
-    background as a current; the compiler supports this one) or "poisson"."""
+    background as a current) or "poisson" (K_ext k_scale independent inputs at NU_BG of
+    weight W_MEAN / sqrt(k_scale) per neuron; the compiler's PoissonLIF draws them on the core)."""
 
     n_scale: float = 0.01
     k_scale: float = 0.01
@@ -259,7 +260,8 @@ def to_network(inst: Instance, placement: str = "auto", v_format: str | None = "
 
     All eight populations are one compiler population ``"microcircuit"`` (the
     neurons of L23E, then L23I, ...; :func:`offsets`, :func:`split`): their
-    neuron parameters differ only in the DC background, a per-neuron bias. So the
+    neuron parameters differ only in the background (a per-neuron bias; with
+    ``background="poisson"`` also the rate of PoissonLIF's on-core input). So the
     recurrent synapses are one Dense connection with per-synapse delays per
     multapse layer (``recurrent``, ``recurrent#1``, ...; absent synapses weigh 0,
     weights keep all 16 bits), and each spike is one DRAM row of all its targets.
@@ -267,17 +269,24 @@ def to_network(inst: Instance, placement: str = "auto", v_format: str | None = "
     registers for up to 8 x layers connections in one propagation pass, more than
     the 31 scalar registers. ``v_format``: V's fixed-point format (None: from ranges)."""
     from fenn_dma.compiler.model import LIF, Dense, Exponential, Network
+    from fenn_dma.compiler.neurons import PoissonLIF
 
     p = inst.params
-    if p.background != "dc":
-        raise ModelError("microcircuit: the compiler takes the DC background only (background='dc'); "
-                         "on-core Poisson sources are not implemented")
     _, _, p21, _ = propagators(p.dt)
     off = offsets(inst)
     n = int(off[-1])
-    bias = np.concatenate([np.full(int(k), bias_mv(float(i), p.dt)) for k, i in zip(inst.sizes, inst.i_bg)])
+
+    def per_neuron(values) -> np.ndarray:
+        return np.concatenate([np.full(int(k), float(v)) for k, v in zip(inst.sizes, values)])
+
+    bias = per_neuron([bias_mv(float(i), p.dt) for i in inst.i_bg])
     net = Network(dt=p.dt, name=name)
-    neuron = LIF(tau_mem=TAU_M, threshold=V_TH - E_L, v_reset=V_RESET - E_L, refractory=T_REF, bias=bias)
+    common = dict(tau_mem=TAU_M, threshold=V_TH - E_L, v_reset=V_RESET - E_L, refractory=T_REF, bias=bias)
+    if p.background == "poisson":      # K_ext k inputs at nu_bg each, drawn on the core
+        neuron = PoissonLIF(**common, poisson_rate=per_neuron(K_EXT * p.k_scale * NU_BG),
+                            poisson_weight=W_MEAN / math.sqrt(p.k_scale) * p21, float_seed=p.seed)
+    else:
+        neuron = LIF(**common)
     pop = net.population("microcircuit", n, neuron, record=("spikes",),
                          formats={"V": v_format} if v_format else None,
                          initial_v=np.concatenate(inst.v0) - E_L)
