@@ -27,7 +27,10 @@ ENGINES = ("float", "iss", "reference")
 def run_compiler(inst: mc.Instance, engine: str, t_ms: float, rounding: str = "nearest") -> dict[str, np.ndarray]:
     """Per-population spikes of ``inst`` from the compiler's ``engine``: "float"
     (float64, numpy Poisson draws), "iss" (the compiled program on the fast ISS)
-    or "reference" (the bit-exact numpy model of the same program)."""
+    or "reference" (the bit-exact numpy model of the same program); "iss:stochastic"
+    (or ":truncate") compiles with that rounding of the multiplies."""
+    engine, _, rnd = engine.partition(":")      # "iss:stochastic": another rounding
+    rounding = rnd or rounding
     steps = int(round(t_ms / inst.params.dt))
     net = mc.to_network(inst)
     if engine == "float":
@@ -54,6 +57,7 @@ class Comparison:
     ks: dict[str, dict] = field(default_factory=dict)            # candidate -> pop -> stat -> KS vs nest0
     spread: dict[str, dict] = field(default_factory=dict)        # pop -> stat -> max KS(nest_i, nest0)
     wall: dict[str, float] = field(default_factory=dict)
+    fixed: dict[str, dict] = field(default_factory=dict)         # program -> pop -> stat -> KS vs float
 
     def within(self, name: str, factor: float = 1.5, slack: float = 0.05) -> dict[tuple[str, str], bool]:
         """(pop, stat) -> KS(name, nest0) <= factor * NEST's spread + slack."""
@@ -82,6 +86,9 @@ def compare(params: mc.Params, t_ms: float, discard_ms: float = 500.0, nest_seed
     ref = out.summaries["nest0"]
     for name in list(engines) + [f"nest{i}" for i in range(1, nest_seeds)]:
         out.ks[name] = st.ks_table(ref, out.summaries[name])
+    for e in engines:       # the fixed-point effect: each program against the float model
+        if e != "float" and "float" in engines:
+            out.fixed[e] = st.ks_table(out.summaries["float"], out.summaries[e])
     out.spread = {pop: {k: max(out.ks[f"nest{i}"][pop][k] for i in range(1, nest_seeds))
                         for k in st.STATISTICS} for pop in mc.POPULATIONS} if nest_seeds > 1 else {}
     return out
@@ -95,8 +102,9 @@ def table(c: Comparison, engines: tuple[str, ...]) -> str:
              f"NEST spread = max KS of NEST on {len(c.summaries) - len(engines) - 1} other seeds",
              "",
              "| pop | stat | NEST mean | " + " | ".join(f"{e} mean" for e in engines) + " | "
-             + " | ".join(f"KS {e}" for e in engines) + " | NEST spread |",
-             "|---" * (4 + 2 * len(engines)) + "|"]
+             + " | ".join(f"KS {e}" for e in engines) + " | NEST spread | "
+             + " | ".join(f"KS {e} vs float" for e in c.fixed) + " |",
+             "|---" * (4 + 2 * len(engines) + len(c.fixed)) + "|"]
     for pop in mc.POPULATIONS:
         for k in st.STATISTICS:
             def mean(name):
@@ -104,7 +112,8 @@ def table(c: Comparison, engines: tuple[str, ...]) -> str:
                 return f"{a.mean():.3f}" if a.size else "-"
             ks = " | ".join(f"{c.ks[e][pop][k]:.3f}" for e in engines)
             lines.append(f"| {pop} | {k} | {mean('nest0')} | " + " | ".join(mean(e) for e in engines)
-                         + f" | {ks} | {c.spread[pop][k]:.3f} |")
+                         + f" | {ks} | {c.spread[pop][k]:.3f} | "
+                         + " | ".join(f"{c.fixed[e][pop][k]:.3f}" for e in c.fixed) + " |")
     return "\n".join(lines)
 
 
@@ -115,7 +124,8 @@ def main(argv=None) -> int:
     ap.add_argument("--ms", type=float, default=2500.0, help="model time (default 2500)")
     ap.add_argument("--discard", type=float, default=500.0, help="transient discarded (default 500 ms)")
     ap.add_argument("--seeds", type=int, default=4, help="NEST seeds (default 4)")
-    ap.add_argument("--engines", default="float,iss", help="of float, iss, reference (default float,iss)")
+    ap.add_argument("--engines", default="float,iss",
+                    help="of float, iss, reference, iss:stochastic, iss:truncate (default float,iss)")
     a = ap.parse_args(argv)
     engines = tuple(e for e in a.engines.split(",") if e)
     c = compare(mc.Params(n_scale=a.scale, k_scale=a.scale, background=a.background), a.ms, a.discard,
