@@ -8,6 +8,7 @@ NEST is the optional extra ``nest`` (``pip install -e '.[nest]'``); without it
 from __future__ import annotations
 
 import importlib.util
+import os
 import time
 from dataclasses import dataclass
 
@@ -38,11 +39,15 @@ def simulate(inst: Instance, t_ms: float, threads: int = 1, seed: int | None = N
     only; the network itself is ``inst``)."""
     if not available():
         raise FennError("NEST is not installed; install the optional extra: pip install -e '.[nest]'")
+    os.environ.setdefault("PYNEST_QUIET", "1")       # no banner at import
     import nest
 
     p = inst.params
     t0 = time.perf_counter()
-    nest.set_verbosity("M_ERROR")
+    if hasattr(nest, "VerbosityLevel"):
+        nest.verbosity = nest.VerbosityLevel.ERROR
+    else:
+        nest.set_verbosity("M_ERROR")
     nest.ResetKernel()
     nest.set(resolution=p.dt, local_num_threads=threads, print_time=False,
              rng_seed=int(seed if seed is not None else p.seed) + 1)
