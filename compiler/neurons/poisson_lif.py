@@ -115,9 +115,12 @@ class PoissonLIF(LIF):
                 em.add(s, x, w)
                 em.op("vsel", x, m, s)
 
-    # NIR: none (the Poisson input has no NIR node)
+    # NIR: written as its LIF while the Poisson input is off (NIR has no node for it);
+    # no other tool's node reads as PoissonLIF
     nir_types = ()
 
     def nir_metadata(self, owner: str, dt: float) -> dict:
-        raise ModelError(f"{owner}: a PoissonLIF's on-core Poisson input has no NIR form")
+        if np.any(np.asarray(self.poisson_rate) != 0):
+            raise ModelError(f"{owner}: a PoissonLIF's on-core Poisson input has no NIR form")
+        return super().nir_metadata(owner, dt)
 
