@@ -32,8 +32,8 @@ one delay are one synapse of the summed weight (the same input at every
 step); those with different delays go to further connections ("layers"
 ``L23E->L23E#1``, ...), since a connection holds one synapse per pair.
 """
-from __future__ import annotations
-
+# (no `from __future__ import annotations`: `fenn-dma compile models/microcircuit.py` loads this
+# file outside the package, where dataclasses cannot resolve string annotations)
 import math
 from dataclasses import dataclass, field
 
@@ -89,7 +89,7 @@ class Params:
     k_scale: float = 0.01
     dt: float = 0.1
     max_delay: float = 3.1
-    background: str = "dc"
+    background: str = "poisson"
     seed: int = 0
 
     def check(self) -> None:
@@ -315,5 +315,6 @@ def split(spikes: np.ndarray, inst: Instance) -> dict[str, np.ndarray]:
 
 
 def build():
-    """The default network for ``fenn-dma compile models/microcircuit.py``: scale 0.01."""
+    """The default network for ``fenn-dma compile models/microcircuit.py``: scale 0.01,
+    Poisson background."""
     return to_network(draw(Params()))

@@ -119,7 +119,8 @@ def table(c: Comparison, engines: tuple[str, ...]) -> str:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description="The microcircuit in NEST and the FeNN-DMA compiler, side by side")
-    ap.add_argument("--scale", type=float, default=0.01, help="n_scale = k_scale (default 0.01)")
+    ap.add_argument("--scale", type=float, default=0.01, help="n_scale (default 0.01)")
+    ap.add_argument("--k-scale", type=float, default=None, help="k_scale (default: --scale)")
     ap.add_argument("--background", choices=("dc", "poisson"), default="poisson")
     ap.add_argument("--ms", type=float, default=2500.0, help="model time (default 2500)")
     ap.add_argument("--discard", type=float, default=500.0, help="transient discarded (default 500 ms)")
@@ -128,7 +129,7 @@ def main(argv=None) -> int:
                     help="of float, iss, reference, iss:stochastic, iss:truncate (default float,iss)")
     a = ap.parse_args(argv)
     engines = tuple(e for e in a.engines.split(",") if e)
-    c = compare(mc.Params(n_scale=a.scale, k_scale=a.scale, background=a.background), a.ms, a.discard,
+    c = compare(mc.Params(n_scale=a.scale, k_scale=a.k_scale or a.scale, background=a.background), a.ms, a.discard,
                 a.seeds, engines)
     print(table(c, engines))
     print("\nwall seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in c.wall.items()))

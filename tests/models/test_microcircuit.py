@@ -31,7 +31,7 @@ def test_full_scale_tables():
     w = mc.mean_weights()
     assert w[0, 2] == 2 * 87.8 and w[1, 2] == 87.8 and w[4, 5] == -4 * 87.8
     # DC equivalent of the background at full scale: K_ext nu w tau_syn
-    i = mc.background_current(mc.Params(n_scale=1.0, k_scale=1.0))
+    i = mc.background_current(mc.Params(n_scale=1.0, k_scale=1.0, background="dc"))
     np.testing.assert_allclose(i, mc.K_EXT * 8.0 * 87.8 * 0.5e-3)
 
 
@@ -93,7 +93,7 @@ def test_layers_keep_every_synapse():
 
 def _one_synapse(w_pa: float, delay: int) -> mc.Instance:
     """L23E neuron 0 fires at step 0 (V0 above threshold) onto L23I neuron 0."""
-    p = mc.Params(n_scale=1e-5, k_scale=1.0)
+    p = mc.Params(n_scale=1e-5, k_scale=1.0, background="dc")
     sizes = np.ones(8, np.int64)
     v0 = [np.array([mc.E_L]) for _ in range(8)]
     v0[0] = np.array([mc.V_TH + 1.0])
