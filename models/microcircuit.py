@@ -268,7 +268,7 @@ def to_network(inst: Instance, placement: str = "auto", v_format: str | None = "
     Eight populations with a connection per projection would hold per-connection
     registers for up to 8 x layers connections in one propagation pass, more than
     the 31 scalar registers. ``v_format``: V's fixed-point format (None: from ranges)."""
-    from fenn_dma.compiler.model import LIF, Dense, Exponential, Network
+    from fenn_dma.compiler.model import Dense, Exponential, Network
     from fenn_dma.compiler.neurons import PoissonLIF
 
     p = inst.params
@@ -282,11 +282,11 @@ def to_network(inst: Instance, placement: str = "auto", v_format: str | None = "
     bias = per_neuron([bias_mv(float(i), p.dt) for i in inst.i_bg])
     net = Network(dt=p.dt, name=name)
     common = dict(tau_mem=TAU_M, threshold=V_TH - E_L, v_reset=V_RESET - E_L, refractory=T_REF, bias=bias)
-    if p.background == "poisson":      # K_ext k inputs at nu_bg each, drawn on the core
-        neuron = PoissonLIF(**common, poisson_rate=per_neuron(K_EXT * p.k_scale * NU_BG),
-                            poisson_weight=W_MEAN / math.sqrt(p.k_scale) * p21, float_seed=p.seed)
-    else:
-        neuron = LIF(**common)
+    # PoissonLIF for both backgrounds: its bias dither keeps the DC exact on average (the bias's
+    # rounding would move the steady V by up to 0.5 mV); with "poisson", K_ext k inputs at nu_bg
+    rate = K_EXT * p.k_scale * NU_BG if p.background == "poisson" else np.zeros(8)
+    neuron = PoissonLIF(**common, poisson_rate=per_neuron(rate), poisson_weight=W_MEAN / math.sqrt(p.k_scale) * p21,
+                        float_seed=p.seed)
     pop = net.population("microcircuit", n, neuron, record=("spikes",),
                          formats={"V": v_format} if v_format else None,
                          initial_v=np.concatenate(inst.v0) - E_L)

@@ -101,6 +101,12 @@ class ChunkCode(UpdateEmitter):
             self.op("vloadv", self._loaded[name], self.off(name), self.args.state)
         return self._loaded[name]
 
+    def par_into(self, name: str, reg: str) -> str:
+        if name in self.args.consts:
+            return self.args.consts[name]
+        self.op("vloadv", reg, self.off(name), self.args.state)
+        return reg
+
     def off(self, var: str) -> int:
         return self.args.state_offset + self.lay.offsets[var]
 

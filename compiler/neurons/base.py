@@ -311,6 +311,12 @@ class UpdateEmitter:
     def par(self, name: str) -> str:
         raise NotImplementedError
 
+    def par_into(self, name: str, reg: str) -> str:
+        """Parameter ``name``: its constant register when uniform, else this chunk's
+        values loaded into ``reg`` (a temporary the caller reuses; ``par`` keeps one
+        register per parameter for the whole chunk)."""
+        raise NotImplementedError
+
     def const(self, name: str) -> str:
         raise NotImplementedError
 

@@ -13,6 +13,15 @@ parameter load per chunk. The draw is one RNG advance per chunk, between the
 synapse decays and the leak (``rng_draws``: "poisson", "beta"; after the leak
 when the input goes onto V), under every rounding. The float simulation draws N from numpy (``float_seed``), the
 distribution the thresholds quantise.
+
+Bias dither (``dither_bias``, on by default): the bias b (V's format) is added
+to the current every step, so its rounding error r (|r| <= 1/2 LSB) shifts the
+steady V by r / ((1 - alpha)(1 - beta)) LSB: about 0.5 mV at dt = 0.1 ms,
+tau_syn 0.5 ms, tau_m 10 ms in s6.9 (measured on the microcircuit). With the
+dither, sign(r) LSB is added with probability |r| (u >= 32768 - round(|r|
+32768), the top of the same uniform whose bottom holds the Poisson levels, so
+the two never coincide while P(N >= 1) + |r| < 1): exact on average, 1 LSB of
+noise per step.
 """
 from __future__ import annotations
 
@@ -57,6 +66,9 @@ class PoissonLIF(LIF):
     poisson_rate: float | np.ndarray = 0.0
     poisson_weight: float | np.ndarray = 0.0
     float_seed: int = 0                     # numpy seed of float_sim's draws
+    # the bias's rounding error r (|r| <= 1/2 LSB) added back as +-1 LSB with probability |r|
+    # per step, from the top of the same uniform (unbiased in time; see the module docstring)
+    dither_bias: bool = True
 
     name = "PoissonLIF"
 
@@ -74,16 +86,32 @@ class PoissonLIF(LIF):
         for k, row in enumerate(th):
             q.params[f"pois_th{k + 1}"] = row
         q.extra["poisson_levels"] = len(th)
+        q.extra["dither"] = False
+        if self.dither_bias:
+            exact = ctx.per_neuron(getattr(self, "bias", 0.0), "bias") * q.v_fmt.scale
+            r = exact - q.params["bias"]                            # in [-1/2, 1/2] LSB
+            p = np.round(np.abs(r) * RNG_LEVELS).astype(np.int64)
+            if p.any():
+                q.params["dith_w"] = np.where(p > 0, np.sign(r), 0).astype(np.int64)
+                q.params["dith_th"] = RNG_LEVELS - p            # u >= this: probability |r|
+                q.extra["dither"] = True
+
+    @staticmethod
+    def draws(q) -> bool:
+        """Whether the update reads the RNG (Poisson levels or a bias dither)."""
+        return bool(q.extra.get("poisson_levels") or q.extra.get("dither"))
 
     @classmethod
     def rng_draws(cls, q) -> tuple[str, ...]:
         # onto the current: drawn before the leak; onto V (no exponential synapse): after it
         leak = super().rng_draws(q)
+        if not cls.draws(q):
+            return leak
         return ("poisson",) + leak if q.bias_group is not None else leak + ("poisson",)
 
     @classmethod
     def rng_samples(cls, q) -> tuple[str, ...]:
-        return ("poisson",)
+        return ("poisson",) if cls.draws(q) else ()
 
     # --- float step ---------------------------------------------------------------
     def float_init(self, shape, like=None) -> dict:
@@ -96,23 +124,35 @@ class PoissonLIF(LIF):
     # --- integer step -------------------------------------------------------------
     @classmethod
     def int_input(cls, q, ops, x):
+        if not cls.draws(q):
+            return x
         u = L.vrng_value(ops.rng["poisson"])
         w = ops.par["pois_w"]
         for k in range(q.extra["poisson_levels"]):
             x = ops.where(u < ops.par[f"pois_th{k + 1}"], ops.add(x, w), x)
+        if q.extra["dither"]:
+            x = ops.where(u >= ops.par["dith_th"], ops.add(x, ops.par["dith_w"]), x)
         return x
 
     # --- emitted code -------------------------------------------------------------
     @classmethod
     def emit_input(cls, q, em, x: str) -> None:
+        if not cls.draws(q):
+            return
         u = em.tmp("poisson u")
         em.op("vrng", u, comment="Poisson input: one uniform per lane")
         w = em.par("pois_w")
         s = em.tmp("x + poisson w")
+        th = em.tmp("poisson threshold")          # one register for every level's threshold
         for k in range(q.extra["poisson_levels"]):
             with em.scalar(f"poisson level {k + 1}") as m:
-                em.op("vtlt", m, u, em.par(f"pois_th{k + 1}"), comment=f"u < P(N >= {k + 1})")
+                em.op("vtlt", m, u, em.par_into(f"pois_th{k + 1}", th), comment=f"u < P(N >= {k + 1})")
                 em.add(s, x, w)
+                em.op("vsel", x, m, s)
+        if q.extra["dither"]:
+            with em.scalar("bias dither") as m:
+                em.op("vtge", m, u, em.par_into("dith_th", th), comment="u >= 1 - |bias rounding error|")
+                em.add(s, x, em.par_into("dith_w", th))
                 em.op("vsel", x, m, s)
 
     # NIR: written as its LIF while the Poisson input is off (NIR has no node for it);

@@ -21,7 +21,7 @@ def _net(rng, n=90):
     net = Network(dt=0.5)
     inp = net.population("in", 20, SpikeInput())
     # per-neuron rates: up to ~3 input spikes per step (several threshold levels)
-    h = net.population("h", n, PoissonLIF(tau_mem=10, threshold=1.0, refractory=1.0,
+    h = net.population("h", n, PoissonLIF(tau_mem=10, threshold=1.0, refractory=1.0, bias=0.0123,
                                           poisson_rate=rng.uniform(100, 6000, n), poisson_weight=0.05),
                        record=("spikes", "v"), formats={"V": "s4.11"})
     d = net.population("d", 40, PoissonLIF(tau_mem=5, threshold=0.5, poisson_rate=800.0, poisson_weight=0.2),
@@ -41,6 +41,7 @@ def test_registered_and_validated():
 def test_compiled_equals_reference(check_exact, rounding):
     q, compiled, ref, _ = check_exact(_net(np.random.default_rng(0)), steps=120, rate=0.1, rounding=rounding)
     assert q.populations["h"].extra["poisson_levels"] >= 4
+    assert q.populations["h"].extra["dither"] and not q.populations["d"].extra["dither"]   # d: no bias
     assert "vrng" in compiled.asm.listing
     assert ref.records["h.spikes"].sum() > 200 and ref.records["d.spikes"].sum() > 50
 
@@ -83,3 +84,29 @@ def test_float_model_rates():
     ref = ReferenceSimulator(q, 1).run({"in": np.zeros((1, 400, 20), bool)})
     f, r = recs["h"]["spikes"][0].mean(), ref.records["h.spikes"][0].mean()
     assert f > 0.01 and abs(f - r) < 0.15 * f
+
+
+@pytest.mark.parametrize("dither", (True, False))
+def test_bias_dither_is_exact_on_average(dither):
+    """No leak, bias onto V (no synapse): after T steps V = T b exactly on average with
+    the dither (b = 1.2595 LSB of s5.10), T round(b) without it."""
+    b, T = 1.2595 / 1024, 2000
+    net = Network(dt=1.0)
+    net.population("p", 64, PoissonLIF(tau_mem=float("inf"), threshold=30.0, bias=b, dither_bias=dither),
+                   record=("v",), formats={"V": "s5.10"})
+    q = quantise(net)
+    v = ReferenceSimulator(q, 1).run({}, steps=T).records["p.v"][0, -1].astype(np.int64)
+    if dither:
+        assert abs(v.mean() - T * 1.2595) < 4 * np.sqrt(T * 0.26 * 0.74 / 64)
+        assert v.std() > 5                                  # per-neuron random walks
+    else:
+        assert (v == T).all()
+
+
+def test_no_rate_and_no_dither_draws_nothing():
+    net = Network(dt=1.0)
+    net.population("p", 40, PoissonLIF(tau_mem=10, threshold=1.0, bias=0.25), record=("spikes",),
+                   formats={"V": "s5.10"})
+    q = quantise(net)
+    p = q.populations["p"]
+    assert not PoissonLIF.draws(p) and p.multiplies() == ("beta",)
