@@ -21,8 +21,9 @@ Mapping onto the compiler's step (V[t] = beta V[t-1] + I[t], I[t] = alpha
 I[t-1] + In[t] + bias; docs/compiler.md): V is measured from E_L (threshold
 15 mV, reset 0) and a weight ``w`` pA becomes ``P21 w`` mV, where P21 is the
 exact propagator from the synaptic current to V over one step (NEST's), so
-the response to a spike is NEST's to within where the step's input lands
-(see docs/microcircuit.md); the DC ``I_bg`` becomes the bias ``P20 I_bg (1 -
+with latency 1 + the delay in steps the response to a spike is NEST's
+step for step (NEST's current takes the spike d steps after it, its V one step
+later; tests/models checks the kernel, NEST's voltmeter agrees); the DC ``I_bg`` becomes the bias ``P20 I_bg (1 -
 alpha)``, whose steady current ``bias / (1 - alpha)`` is NEST's per-step
 drive ``P20 I_bg`` (:func:`bias_mv`).
 
@@ -255,7 +256,7 @@ def offsets(inst: Instance) -> np.ndarray:
 
 
 def to_network(inst: Instance, placement: str = "auto", v_format: str | None = "s6.9",
-               name: str = "microcircuit"):
+               name: str = "microcircuit", dither_bias: bool = True):
     """The compiler's :class:`~fenn_dma.compiler.model.Network` of ``inst``.
 
     All eight populations are one compiler population ``"microcircuit"`` (the
@@ -267,7 +268,8 @@ def to_network(inst: Instance, placement: str = "auto", v_format: str | None = "
     weights keep all 16 bits), and each spike is one DRAM row of all its targets.
     Eight populations with a connection per projection would hold per-connection
     registers for up to 8 x layers connections in one propagation pass, more than
-    the 31 scalar registers. ``v_format``: V's fixed-point format (None: from ranges)."""
+    the 31 scalar registers. ``v_format``: V's fixed-point format (None: from ranges);
+    ``dither_bias``: PoissonLIF's bias dither (off: the bias as rounded)."""
     from fenn_dma.compiler.model import Dense, Exponential, Network
     from fenn_dma.compiler.neurons import PoissonLIF
 
@@ -286,7 +288,7 @@ def to_network(inst: Instance, placement: str = "auto", v_format: str | None = "
     # rounding would move the steady V by up to 0.5 mV); with "poisson", K_ext k inputs at nu_bg
     rate = K_EXT * p.k_scale * NU_BG if p.background == "poisson" else np.zeros(8)
     neuron = PoissonLIF(**common, poisson_rate=per_neuron(rate), poisson_weight=W_MEAN / math.sqrt(p.k_scale) * p21,
-                        float_seed=p.seed)
+                        float_seed=p.seed, dither_bias=dither_bias)
     pop = net.population("microcircuit", n, neuron, record=("spikes",),
                          formats={"V": v_format} if v_format else None,
                          initial_v=np.concatenate(inst.v0) - E_L)
@@ -302,7 +304,9 @@ def to_network(inst: Instance, placement: str = "auto", v_format: str | None = "
         for pr, (pre, post, w, d) in items:
             i, j = pre + off[pr.source], post + off[pr.target]
             wm[i, j] = w * p21
-            dm[i, j] = d - 1          # latency 1 + (d - 1) = d steps from the spike to its arrival
+            # NEST: a spike of step t with delay d reaches V at step t + d + 1 (the current
+            # first, V one step later); the compiler's V takes input in the arrival step
+            dm[i, j] = d              # so latency 1 + d
         net.connect(pop, pop, Dense(wm, delays=dm), Exponential(TAU_SYN), latency=1,
                     name="recurrent" + (f"#{r}" if r else ""), placement=placement)
     return net

@@ -28,11 +28,14 @@ def run_compiler(inst: mc.Instance, engine: str, t_ms: float, rounding: str = "n
     """Per-population spikes of ``inst`` from the compiler's ``engine``: "float"
     (float64, numpy Poisson draws), "iss" (the compiled program on the fast ISS)
     or "reference" (the bit-exact numpy model of the same program); "iss:stochastic"
-    (or ":truncate") compiles with that rounding of the multiplies."""
+    (or ":truncate") compiles with that rounding of the multiplies; "iss-nodither"
+    without PoissonLIF's bias dither."""
     engine, _, rnd = engine.partition(":")      # "iss:stochastic": another rounding
     rounding = rnd or rounding
+    dither = not engine.endswith("-nodither")    # "iss-nodither": the bias as rounded
+    engine = engine.removesuffix("-nodither")
     steps = int(round(t_ms / inst.params.dt))
-    net = mc.to_network(inst)
+    net = mc.to_network(inst, dither_bias=dither)
     if engine == "float":
         from fenn_dma.compiler.float_sim import simulate_float
         rec, _ = simulate_float(net, {}, steps=steps)
@@ -156,7 +159,7 @@ def main(argv=None) -> int:
     ap.add_argument("--discard", type=float, default=500.0, help="transient discarded (default 500 ms)")
     ap.add_argument("--seeds", type=int, default=4, help="NEST seeds (default 4)")
     ap.add_argument("--engines", default="float,iss",
-                    help="of float, iss, reference, iss:stochastic, iss:truncate (default float,iss)")
+                    help="of float, iss, reference, iss:stochastic, iss:truncate, iss-nodither (default float,iss)")
     ap.add_argument("--effects", action="store_true",
                     help="instead: mean rates per engine averaged over --seeds instances (fixed-point effects)")
     a = ap.parse_args(argv)

@@ -104,18 +104,35 @@ def _one_synapse(w_pa: float, delay: int) -> mc.Instance:
 def test_psp_is_the_exact_iaf_psc_exp_response():
     """Through to_network and the float model: the PSP of one synapse is NEST's exact
     iaf_psc_exp kernel w tau_s tau_m / (C (tau_m - tau_s)) (e^-t/tau_m - e^-t/tau_s),
-    starting ``delay`` steps after the spike."""
+    starting ``delay`` + 1 steps after the spike, as NEST's (its V moves one step after
+    the current takes the spike: test_psp_matches_nest)."""
     w, d = 500.0, 15
     inst = _one_synapse(w, d)
     rec, _ = simulate_float(mc.to_network(inst), {}, steps=120)
     v = mc.split(rec["microcircuit"]["V"][0], inst)["L23I"][:, 0]
     spk = mc.split(rec["microcircuit"]["spikes"][0], inst)["L23E"][:, 0]
     assert np.nonzero(spk)[0].tolist() == [0]
+    d += 1
     t = (np.arange(120 - d) + 1) * 0.1
     kernel = w * mc.TAU_SYN * mc.TAU_M / (mc.C_M * (mc.TAU_M - mc.TAU_SYN)) * \
         (np.exp(-t / mc.TAU_M) - np.exp(-t / mc.TAU_SYN))
     np.testing.assert_array_equal(v[:d], 0.0)
     np.testing.assert_allclose(v[d:], kernel, rtol=1e-9, atol=1e-12)
+
+
+@needs_nest
+def test_psp_matches_nest():
+    """The same one-synapse instance in NEST: V of the target step for step."""
+    import nest
+    inst = _one_synapse(500.0, 15)
+    rec, _ = simulate_float(mc.to_network(inst), {}, steps=60)
+    v = mc.split(rec["microcircuit"]["V"][0], inst)["L23I"][:, 0] + mc.E_L
+    nm.simulate(inst, 0.1)                     # builds the network; then record V of L23I
+    vm = nest.Create("voltmeter", params={"interval": 0.1})
+    nest.Connect(vm, nest.NodeCollection([2]))
+    nest.Simulate(6.0)
+    got = np.asarray(vm.get("events")["V_m"])[:59]
+    np.testing.assert_allclose(got, v[1:60], rtol=0, atol=1e-9)
 
 
 def test_dc_bias_drives_v_to_nest_steady_state():
