@@ -3,7 +3,8 @@ one FeNN-DMA core, beside NEST on this machine and the published real-time
 factors.
 
 Per scale (neurons x s, in-degrees x s, weights / sqrt(s) plus the compensating
-DC; Poisson background drawn on the core by PoissonLIF; dt = 0.1 ms): neurons,
+DC; Poisson background drawn on the core by PoissonLIF; dt = 0.1 ms; stochastic
+rounding, as the validation): neurons,
 synapses, and for the scales that fit one core (kv260: LLM 2048 B per lane,
 which holds the dendritic ring of 32 delay slots of 1024 neurons), from a run
 of the compiled program on the ISS (its cycle model, DMA setup 16 cycles and
@@ -34,6 +35,7 @@ from fenn_dma.arch import LLM_OFFSET_LIMIT, PROFILES
 from fenn_dma.compiler.errors import ResourceError
 from fenn_dma.models import microcircuit as mc
 from fenn_dma.models import nest_microcircuit as nm
+from fenn_dma.models.validation import ROUNDING
 
 CLOCK_HZ = 175e6                       # KV260 profile clock
 LARGEST = 0.0132                       # 1018 neurons: 32 ring rows of 32 slots fill the 2048 B per lane
@@ -59,7 +61,7 @@ def fenn_run(inst: mc.Instance, steps: int, window: int = 250) -> dict:
     from fenn_dma.compiler.pipeline import compile_model
     from fenn_dma.compiler.runtime import Runtime
     t0 = time.perf_counter()
-    program, qnet = compile_model(mc.to_network(inst), rounding="nearest", seed=inst.params.seed + 1)
+    program, qnet = compile_model(mc.to_network(inst), rounding=ROUNDING, seed=inst.params.seed + 1)
     compile_s = time.perf_counter() - t0
     rt = Runtime(program)
     rows, spikes = [], []

@@ -143,10 +143,11 @@ def test_dc_bias_drives_v_to_nest_steady_state():
     assert v == pytest.approx(300.0 * mc.TAU_M / mc.C_M, rel=1e-6)
 
 
-@pytest.mark.parametrize("background", ("dc", "poisson"))
-def test_program_equals_reference(background):
+@pytest.mark.parametrize("background,rounding", (("dc", "stochastic"), ("poisson", "stochastic"),
+                                                ("poisson", "nearest")))
+def test_program_equals_reference(background, rounding):
     inst = mc.draw(mc.Params(background=background, seed=2))
-    program, qnet = compile_model(mc.to_network(inst), rounding="nearest")
+    program, qnet = compile_model(mc.to_network(inst), rounding=rounding)
     got = Runtime(program).run({}, steps=300).records["microcircuit.spikes"]
     ref = ReferenceSimulator(qnet).run({}, steps=300).records["microcircuit.spikes"][0]
     np.testing.assert_array_equal(got, ref)
