@@ -91,7 +91,8 @@ def events_per_model_s(spikes: np.ndarray, deg: np.ndarray, dt: float, discard: 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--scales", default=f"0.05,0.1,{LARGEST}", help=f"n_scale = k_scale values (default 0.05,0.1,{LARGEST})")
+    ap.add_argument("--scales", default=f"0.05,0.1,{LARGEST}",
+                    help=f"n_scale = k_scale values (default 0.05,0.1,{LARGEST})")
     ap.add_argument("--ms", type=float, default=1000.0, help="model time per run (default 1000 ms)")
     ap.add_argument("--discard", type=float, default=200.0, help="transient left out of rates and events (ms)")
     ap.add_argument("--threads", type=int, default=1, help="NEST threads (default 1)")
@@ -150,7 +151,8 @@ def main(argv=None) -> int:
             rtf = r["cycles"] / dt * 1e3 / CLOCK_HZ
             ev = r.get("fenn_events_model", r.get("events_model", float("nan"))) / rtf
             tag = "" if r.get("measured") else " (projected)"
-            cyc = f"{r['per_step']:.0f}{tag} | {prop:.0f}{tag} | {r['cycles']:.0f}{tag} | {rtf:.3f}{tag} | {ev:.3g}{tag}"
+            cyc = (f"{r['per_step']:.0f}{tag} | {prop:.0f}{tag} | {r['cycles']:.0f}{tag} | {rtf:.3f}{tag} | "
+                   f"{ev:.3g}{tag}")
         else:
             cyc = "- | - | - | - | -"
         nest = f"{r['nest_rtf']:.2f}" if "nest_rtf" in r else "-"
