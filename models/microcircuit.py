@@ -21,17 +21,18 @@ Mapping onto the compiler's step (V[t] = beta V[t-1] + I[t], I[t] = alpha
 I[t-1] + In[t] + bias; docs/compiler.md): V is measured from E_L (threshold
 15 mV, reset 0) and a weight ``w`` pA becomes ``P21 w`` mV, where P21 is the
 exact propagator from the synaptic current to V over one step (NEST's), so
-with latency 1 + the delay in steps the response to a spike is NEST's
-step for step (NEST's current takes the spike d steps after it, its V one step
-later; tests/models checks the kernel, NEST's voltmeter agrees); the DC ``I_bg`` becomes the bias ``P20 I_bg (1 -
-alpha)``, whose steady current ``bias / (1 - alpha)`` is NEST's per-step
-drive ``P20 I_bg`` (:func:`bias_mv`).
+with latency 1 + the delay in steps the response to a spike is NEST's step
+for step (NEST's current takes the spike d steps after it, its V one step
+later; tests/models checks the kernel and NEST's voltmeter). The DC ``I_bg``
+becomes the bias ``P20 I_bg (1 - alpha)``, whose steady current ``bias / (1 -
+alpha)`` is NEST's per-step drive ``P20 I_bg`` (:func:`bias_mv`); the Poisson
+background is PoissonLIF's on-core input.
 
 Multapses: fixed-total-number connectivity draws (pre, post) pairs with
 replacement, so a pair may carry several synapses. Synapses of one pair with
 one delay are one synapse of the summed weight (the same input at every
 step); those with different delays go to further connections ("layers"
-``L23E->L23E#1``, ...), since a connection holds one synapse per pair.
+``recurrent#1``, ...), since a connection holds one synapse per pair.
 """
 # (no `from __future__ import annotations`: `fenn-dma compile models/microcircuit.py` loads this
 # file outside the package, where dataclasses cannot resolve string annotations)
