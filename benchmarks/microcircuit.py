@@ -21,12 +21,13 @@ a projection from the fitted costs (update per 32-neuron chunk, propagation per
 spike per chunk and multapse layer), marked as such.
 NEST 3.10 (iaf_psc_exp, the same instance, one thread) runs every scale.
 
-    .venv/bin/python benchmarks/microcircuit.py              # scales 0.05, 0.1 and 0.0132; 1 s (a few minutes)
+    .venv/bin/python benchmarks/microcircuit.py              # scales 0.05, 0.1 and the largest (0.0132); 1 s (~90 s)
     .venv/bin/python benchmarks/microcircuit.py --ms 2000 --scales 0.0132 --threads 2
 """
 from __future__ import annotations
 
 import argparse
+import math
 import time
 
 import numpy as np
@@ -38,7 +39,6 @@ from fenn_dma.models import nest_microcircuit as nm
 from fenn_dma.models.validation import ROUNDING
 
 CLOCK_HZ = 175e6                       # KV260 profile clock
-LARGEST = 0.0132                       # 1018 neurons: 32 ring rows of 32 slots fill the 2048 B per lane
 PUBLISHED = [                          # real-time factors at full scale (issue 14 / arXiv 2505.21185)
     ("NEST, 12 Xeon nodes", 2.47), ("SpiNNaker", 1.0), ("GeNN, V100", 1.84), ("GeNN, RTX 4090", 0.272),
     ("NEST GPU, RTX 4090", 0.386), ("neuroAIx, 35 FPGAs", 0.05)]
@@ -46,6 +46,22 @@ PUBLISHED = [                          # real-time factors at full scale (issue 
 
 def ring_bytes_per_lane(n: int, depth: int) -> int:
     return -(-n // 32) * 2 * depth
+
+
+def ring_depth(p: mc.Params) -> int:
+    """Slots of the dendritic ring: the next power of two above the longest delay + 1 step."""
+    return 1 << int(round(p.max_delay / p.dt)).bit_length()
+
+
+def largest_scale(llm_bytes: int, digits: int = 4) -> float:
+    """The largest n_scale = k_scale (to ``digits`` decimals) whose ring fits ``llm_bytes`` per lane."""
+    depth = ring_depth(mc.Params())
+    fits = lambda s: ring_bytes_per_lane(int(mc.sizes(mc.Params(n_scale=s)).sum()), depth) <= llm_bytes  # noqa: E731
+    lo, hi = 1e-4, 1.0
+    while hi - lo > 10 ** -digits:
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if fits(mid) else (lo, mid)
+    return math.floor(lo * 10 ** digits) / 10 ** digits
 
 
 def out_degrees(inst: mc.Instance) -> np.ndarray:
@@ -91,8 +107,9 @@ def events_per_model_s(spikes: np.ndarray, deg: np.ndarray, dt: float, discard: 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--scales", default=f"0.05,0.1,{LARGEST}",
-                    help=f"n_scale = k_scale values (default 0.05,0.1,{LARGEST})")
+    ap.add_argument("--scales", default="0.05,0.1,largest",
+                    help="n_scale = k_scale values; 'largest': the largest that fits one core "
+                         "(default 0.05,0.1,largest)")
     ap.add_argument("--ms", type=float, default=1000.0, help="model time per run (default 1000 ms)")
     ap.add_argument("--discard", type=float, default=200.0, help="transient left out of rates and events (ms)")
     ap.add_argument("--threads", type=int, default=1, help="NEST threads (default 1)")
@@ -103,11 +120,13 @@ def main(argv=None) -> int:
     steps = int(round(a.ms / dt))
     discard = int(round(a.discard / dt))
     rows, fitted = [], None
-    for s in sorted(float(x) for x in a.scales.split(",")):
+    limit = min(spec.llm_size, LLM_OFFSET_LIMIT)
+    scales = [largest_scale(limit) if x == "largest" else float(x) for x in a.scales.split(",")]
+    for s in sorted(scales):
         p = mc.Params(n_scale=s, k_scale=s, background="poisson")
         inst = mc.draw(p)
         deg = out_degrees(inst)
-        depth = 1 << (int(round(p.max_delay / dt)) - 1).bit_length()
+        depth = ring_depth(p)
         ring = ring_bytes_per_lane(inst.neurons, depth)
         r = {"scale": s, "neurons": inst.neurons, "synapses": inst.synapses, "ring": ring, "depth": depth}
         if not a.no_nest and nm.available():
@@ -116,7 +135,7 @@ def main(argv=None) -> int:
             r["nest_rate"] = float(np.mean([run.spikes[k][discard:].mean() for k in mc.POPULATIONS]) / (dt * 1e-3))
             allspk = np.concatenate([run.spikes[k] for k in mc.POPULATIONS], axis=1)
             r["events_model"] = events_per_model_s(allspk, deg, dt, discard)
-        if ring <= LLM_OFFSET_LIMIT:
+        if ring <= limit:
             try:
                 f = fenn_run(inst, steps)
             except ResourceError as e:
@@ -145,7 +164,7 @@ def main(argv=None) -> int:
           "| cycles/step | FeNN RTF @175 MHz | syn. events/s (wall, FeNN) | NEST RTF (this machine) |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for r, _ in rows:
-        fits = "yes" if r.get("measured") else f"no: ring {r['ring']} B/lane > {LLM_OFFSET_LIMIT}"
+        fits = "yes" if r.get("measured") else f"no: ring {r['ring']} B/lane > {limit}"
         if "cycles" in r:
             prop = r["cycles"] - r["per_step"]
             rtf = r["cycles"] / dt * 1e3 / CLOCK_HZ

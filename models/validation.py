@@ -12,6 +12,7 @@ background draws).
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from dataclasses import dataclass, field, replace
 
@@ -87,11 +88,13 @@ def compare(params: mc.Params, t_ms: float, discard_ms: float = 500.0, nest_seed
         run = nm.simulate(inst, t_ms)
         out.summaries[f"nest{i}"] = st.summary(run.spikes, params.dt, discard)
         out.wall[f"nest{i}"] = run.wall_s
+        _progress(f"NEST seed {params.seed + i}: {run.wall_s:.1f} s")
     inst = mc.draw(params)
     for e in engines:
         t0 = time.perf_counter()
         out.summaries[e] = st.summary(run_compiler(inst, e, t_ms), params.dt, discard)
         out.wall[e] = time.perf_counter() - t0
+        _progress(f"{e}: {out.wall[e]:.1f} s")
     ref = out.summaries["nest0"]
     for name in list(engines) + [f"nest{i}" for i in range(1, nest_seeds)]:
         out.ks[name] = st.ks_table(ref, out.summaries[name])
@@ -101,6 +104,10 @@ def compare(params: mc.Params, t_ms: float, discard_ms: float = 500.0, nest_seed
     out.spread = {pop: {k: max(out.ks[f"nest{i}"][pop][k] for i in range(1, nest_seeds))
                         for k in st.STATISTICS} for pop in mc.POPULATIONS} if nest_seeds > 1 else {}
     return out
+
+
+def _progress(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
 
 
 def rounding_effects(params: mc.Params, t_ms: float, discard_ms: float = 500.0, seeds: int = 3,
@@ -116,6 +123,7 @@ def rounding_effects(params: mc.Params, t_ms: float, discard_ms: float = 500.0, 
         runs = {e: run_compiler(inst, e, t_ms) for e in engines}
         if "nest" in out:
             runs["nest"] = nm.simulate(inst, t_ms).spikes
+        _progress(f"instance {i + 1}/{seeds} done")
         for e, spk in runs.items():
             out[e].append([st.rates(spk[p], params.dt, discard).mean() for p in mc.POPULATIONS])
     return {e: np.array(v) for e, v in out.items()}
