@@ -25,8 +25,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="seed of the per-lane RNG state (stochastic rounding)")
     parser.add_argument("--steps", type=positive_int, default=1000, help="run length a v_sum readout is sized for")
     parser.add_argument("--window", type=positive_int, default=1024, help="most steps per firmware call (buffers)")
-    parser.add_argument("--dt", type=finite_float(0, above=True), default=1.0,
-                        help="step in ms for NIR graphs without metadata")
+    parser.add_argument("--dt", type=finite_float(0, above=True), default=None,
+                        help="step in ms of a NIR graph (default: the graph's own, from its metadata or "
+                             "snnTorch's r = tau/dt; an error when it says none)")
     add_profile_argument(parser)
     parser.add_argument("--vmem", type=positive_int, help="VMEM bytes of the target (default: the profile's)")
     parser.add_argument("--dmem", type=positive_int, help="DMEM bytes of the target (default: the profile's)")

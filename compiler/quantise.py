@@ -181,11 +181,21 @@ def _format(pop: Population, var: str, measured: dict, default) -> FixedFormat:
             lo, hi = pop.ranges[var]
             return format_for_range(lo, hi)
         if var in measured:
-            lo, hi = measured[var]
-            return format_for_range(1.25 * lo, 1.25 * hi)
+            lo, hi = 1.25 * measured[var][0], 1.25 * measured[var][1]
+            if var == "V" and not pop.is_input:
+                # a population that never fired on the samples still compares V with its threshold
+                consts = [float(np.min(c)) for c in _v_constants(pop)] + [float(np.max(c)) for c in _v_constants(pop)]
+                lo, hi = min([lo] + consts), max([hi] + consts)
+            return format_for_range(lo, hi)
         return default()
     except FixedPointError as exc:
         raise ModelError(f"{where}: {exc}") from None
+
+
+def _v_constants(pop: Population) -> list[np.ndarray]:
+    """The neuron's per-neuron constants held in V's format (threshold, reset)."""
+    return [np.asarray(getattr(pop.neuron, k), np.float64) for k in ("threshold", "v_reset")
+            if getattr(pop.neuron, k, None) is not None]
 
 
 def _q(values, fmt: FixedFormat, what: str, rounding: str = "nearest") -> np.ndarray:
