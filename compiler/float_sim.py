@@ -41,9 +41,7 @@ def simulate_float(net: Network, inputs: dict[str, np.ndarray], steps: int | Non
     def deliver(c, s, t):
         w, d, _ = dense[c.name]
         off = c.latency - 1 if c.latency >= 1 else 0
-        for dv in np.unique(d):
-            wd = np.where(d == dv, w, 0.0)
-            ring[c.target.name][group_of[c.name], :, (t + off + dv) % D] += s @ wd
+        _deliver_rows(ring[c.target.name][group_of[c.name]], s, w, d, (t + off) % D)
 
     for t in range(T):
         prev = dict(spikes)
@@ -65,9 +63,12 @@ def simulate_float(net: Network, inputs: dict[str, np.ndarray], steps: int | Non
             ring[name][:, :, t % D] = 0
             exp = [k for k, (kind, _) in enumerate(groups[name]) if kind == "exp"]
             bias = getattr(nrn, "bias", 0.0)
-            for k in exp:      # the bias goes to the first exponential current, else to V
-                s["I"][k] = np.exp(-net.dt / groups[name][k][1]) * s["I"][k] + inp[k] + (bias if k == exp[0] else 0)
-            s["V"] = nrn.float_leak(s["V"], net.dt) + sum(s["I"][k] for k in exp) + (0.0 if exp else bias)
+            extra = nrn.float_input(model_state[name], s["V"].shape, net.dt)    # the model's own input
+            extra = 0.0 if extra is None else extra
+            for k in exp:      # the bias (and the model's input) go to the first exponential current, else to V
+                s["I"][k] = np.exp(-net.dt / groups[name][k][1]) * s["I"][k] + inp[k] + \
+                    (bias + extra if k == exp[0] else 0)
+            s["V"] = nrn.float_leak(s["V"], net.dt) + sum(s["I"][k] for k in exp) + (0.0 if exp else bias + extra)
             for k, (kind, _) in enumerate(groups[name]):
                 if kind == "delta":
                     s["V"] = s["V"] + inp[k]
@@ -91,6 +92,20 @@ def simulate_float(net: Network, inputs: dict[str, np.ndarray], steps: int | Non
         if "I" in r and "V" in r:   # every current I<k> shares V's format
             r["V"] = (min(r["V"][0], r["I"][0]), max(r["V"][1], r["I"][1]))
     return records, ranges
+
+
+def _deliver_rows(ring: np.ndarray, s: np.ndarray, w: np.ndarray, d: np.ndarray, base: int) -> None:
+    """Add the weight rows of the sources that spike (``s`` (B, n_pre), 0/1 or
+    weights) to ``ring`` (B, D, n_post) at slot ``base + delay``. Only the rows of
+    spiking sources are touched, so a step costs its spikes, not n_pre x n_post x delays."""
+    bs, js = np.nonzero(s)
+    if not bs.size:
+        return
+    D, n = ring.shape[1], ring.shape[2]
+    slots = (base + d[js]) % D                                      # (spikes, n_post)
+    idx = (bs[:, None] * D + slots) * n + np.arange(n)[None, :]
+    vals = s[bs, js][:, None] * w[js]
+    ring += np.bincount(idx.ravel(), vals.ravel(), ring.size).reshape(ring.shape)
 
 
 def measure_ranges(net: Network, inputs: dict[str, np.ndarray], steps: int | None = None):

@@ -94,14 +94,23 @@ class ReferenceSimulator:
     def _rng_outputs(self, pop: QPopulation) -> dict[str, np.ndarray]:
         """The RNG output each multiply of ``pop`` sees, as (padded,) uint16 per multiply."""
         ops = pop.multiplies()
-        if self.q.round_code != ROUND_STOCHASTIC:
+        drawn = self._rng_users(pop, ops)
+        if not drawn:
             return {op: None for op in ops}
-        out = {op: np.zeros(pop.padded, np.uint16) for op in ops}
+        out = {op: np.zeros(pop.padded, np.uint16) for op in drawn}
         for c in range(pop.chunks):
-            for op in ops:
+            for op in drawn:
                 o, self.s0, self.s1 = L.rng_next(self.s0, self.s1)
                 out[op][c * LANES:(c + 1) * LANES] = o
-        return out
+        return {op: out.get(op) for op in ops}
+
+    def _rng_users(self, pop: QPopulation, ops: tuple[str, ...]) -> tuple[str, ...]:
+        """The draws of ``ops`` that advance the RNG under this rounding, in order:
+        all under stochastic rounding, else only the model's vrng samples."""
+        if self.q.round_code == ROUND_STOCHASTIC:
+            return ops
+        samples = set(pop.model.rng_samples(pop)) if not pop.is_input else set()
+        return tuple(op for op in ops if op in samples)
 
     # --- synaptic input ---------------------------------------------------------
     def _deliver(self, pop: QPopulation, groups, spikes_of) -> None:
@@ -137,8 +146,10 @@ class ReferenceSimulator:
                 new[b] = self._sequential(pop, acc[b], groups, spikes_of, key, b)
             st.acc[key] = new
 
-    def _slots(self, c: QConnection, pop: QPopulation) -> np.ndarray:
-        return (self.t + c.offset + c.delays) % pop.ring_depth     # (n_pre, n_post)
+    def _slots(self, c: QConnection, pop: QPopulation, rows) -> np.ndarray:
+        """Ring slot of each synapse of source rows ``rows`` (only those: a full
+        (n_pre, n_post) array per step would dominate the run time of large networks)."""
+        return (self.t + c.offset + c.delays[rows]) % pop.ring_depth
 
     def _contributions(self, c: QConnection, pop: QPopulation, s: np.ndarray):
         """Exact positive and negative parts of what ``s`` adds to the accumulator."""
@@ -153,8 +164,7 @@ class ReferenceSimulator:
             return pos, neg
         depth, npad, n = pop.ring_depth, pop.padded, pop.size
         bs, js = np.nonzero(s)
-        slots = self._slots(c, pop)
-        idx = ((bs[:, None] * depth + slots[js]) * npad + np.arange(n)[None, :]).ravel()
+        idx = ((bs[:, None] * depth + self._slots(c, pop, js)) * npad + np.arange(n)[None, :]).ravel()
         vals = w[js].ravel()
         size = B * depth * npad
         pos = np.bincount(idx, np.maximum(vals, 0), size).astype(np.int64).reshape(B, depth, npad)
@@ -176,7 +186,7 @@ class ReferenceSimulator:
                     if key[1] == "direct":
                         acc[:n] = L.vadd(acc[:n], c.weights[j], sat=True)
                     else:
-                        sl = self._slots(c, pop)[j]
+                        sl = self._slots(c, pop, j)
                         acc[sl, cols] = L.vadd(acc[sl, cols], c.weights[j], sat=True)
         return acc
 
@@ -214,6 +224,7 @@ class ReferenceSimulator:
                 st.I[k] = L.vadd(st.I[k], inp[k], sat=sat)
             if k == pop.bias_group:
                 st.I[k] = L.vadd(st.I[k], par["bias"], sat=sat)
+                st.I[k] = model.int_input(pop, ops, st.I[k])
         st.V = model.int_leak(pop, ops, st.V)
         for k in pop.exp_groups:
             st.V = L.vadd(st.V, st.I[k], sat=sat)
@@ -222,6 +233,7 @@ class ReferenceSimulator:
                 st.V = L.vadd(st.V, inp[k], sat=sat)
         if pop.bias_group is None:
             st.V = L.vadd(st.V, par["bias"], sat=sat)
+            st.V = model.int_input(pop, ops, st.V)
         st.V, z = model.int_fire(pop, ops, st.V, st.vars)
         if pop.readout == "v_sum":
             term = L.vsrai(st.V, pop.readout_shift, readout_round(self.q)) if pop.readout_shift else st.V

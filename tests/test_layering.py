@@ -3,6 +3,7 @@ and ``from ... import`` of every module, including the ones inside functions,
 so that a lazy import cannot bring a cycle back):
 
     errors, arch, cli_machine, boundary  <-  isa  <-  sim  <-  compiler  <-  host
+                                                          compiler  <-  models
                       isa  <-  rtl  <-  boards
     verify (the verification code), then benchmarks, examples and tests above all;
     cli.py (the command line) above everything.
@@ -30,6 +31,7 @@ ALLOWED: dict[str, set[str]] = {
     "sim": BASE | {"isa"},
     "compiler": BASE | {"isa", "sim", "firmware"},
     "host": BASE | {"isa", "sim", "compiler", "firmware"},
+    "models": BASE | {"isa", "sim", "compiler", "firmware"},   # published networks (models/)
     "rtl": BASE | {"isa"},
     "boards": BASE | {"isa", "rtl"},
     "demo": BASE | {"isa", "sim", "firmware"},

@@ -101,6 +101,12 @@ class ChunkCode(UpdateEmitter):
             self.op("vloadv", self._loaded[name], self.off(name), self.args.state)
         return self._loaded[name]
 
+    def par_into(self, name: str, reg: str) -> str:
+        if name in self.args.consts:
+            return self.args.consts[name]
+        self.op("vloadv", reg, self.off(name), self.args.state)
+        return reg
+
     def off(self, var: str) -> int:
         return self.args.state_offset + self.lay.offsets[var]
 
@@ -245,6 +251,8 @@ class UpdateDriver:
                     em.op(add, I[k], I[k], inp[k])
                 if has_bias and k == p.bias_group:
                     em.op(add, I[k], I[k], par("bias"))
+                if k == p.bias_group:
+                    p.model.emit_input(p, c, I[k])
             p.model.emit_leak(p, c, V)
             for k in p.exp_groups:
                 em.op(add, V, V, I[k])
@@ -253,6 +261,8 @@ class UpdateDriver:
                     em.op(add, V, V, inp[k])
             if has_bias and p.bias_group is None:
                 em.op(add, V, V, par("bias"))
+            if p.bias_group is None:
+                p.model.emit_input(p, c, V)
             for acc in resident:
                 em.op("vlui", acc, 0, comment="accumulator ready for the next step")
             xz = p.model.emit_fire(p, c, V)

@@ -139,6 +139,12 @@ class NeuronModel:
         chunk under stochastic rounding); the synapse decays alpha<k> come before them."""
         return ()
 
+    @classmethod
+    def rng_samples(cls, q) -> tuple[str, ...]:
+        """Those of ``rng_draws`` that read the RNG itself (``vrng``): they advance it
+        under every rounding, not only under stochastic rounding."""
+        return ()
+
     # --- float step ---------------------------------------------------------------
     def float_init(self, shape, like=None) -> dict[str, Any]:
         """Float state besides V and the currents (zeros of ``shape``; a torch tensor
@@ -148,6 +154,11 @@ class NeuronModel:
     def float_leak(self, V, dt: float):
         """V before this step's input is added."""
         return V
+
+    def float_input(self, state: dict, shape, dt: float):
+        """Input the model adds itself each step (after the bias, onto the bias's
+        current or V), or None."""
+        return None
 
     def float_fire(self, V, state: dict, dt: float, spike=heaviside):
         """(V after reset, z spikes as floats, or None for a non-spiking model);
@@ -166,6 +177,11 @@ class NeuronModel:
         """(V, z bool lanes or None); updates ``state`` (the arrays of ``state_vars``)."""
         return V, None
 
+    @classmethod
+    def int_input(cls, q, ops, x):
+        """``x`` (the bias's current, or V) plus the model's own input of this step."""
+        return x
+
     # --- emitted code ---------------------------------------------------------------
     @classmethod
     def constants(cls, q) -> list[tuple[str, int]]:
@@ -176,6 +192,10 @@ class NeuronModel:
     @classmethod
     def emit_leak(cls, q, em: "UpdateEmitter", V: str) -> None:
         """Emit what ``int_leak`` computes, on register ``V``, through ``em``."""
+
+    @classmethod
+    def emit_input(cls, q, em: "UpdateEmitter", x: str) -> None:
+        """Emit what ``int_input`` computes, on register ``x``."""
 
     @classmethod
     def emit_fire(cls, q, em: "UpdateEmitter", V: str) -> str | None:
@@ -289,6 +309,12 @@ class UpdateEmitter:
         raise NotImplementedError
 
     def par(self, name: str) -> str:
+        raise NotImplementedError
+
+    def par_into(self, name: str, reg: str) -> str:
+        """Parameter ``name``: its constant register when uniform, else this chunk's
+        values loaded into ``reg`` (a temporary the caller reuses; ``par`` keeps one
+        register per parameter for the whole chunk)."""
         raise NotImplementedError
 
     def const(self, name: str) -> str:
