@@ -19,12 +19,13 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "asm": ("fenn_dma.isa.asm_cli", "assemble a .s file to a raw binary or ELF"),
     "disasm": ("fenn_dma.isa.disasm_cli", "disassemble a raw binary or ELF"),
     "sim": ("fenn_dma.verify.sim_cli", "run a program on the ISS (or the RTL) and report its final state"),
-    "demo": ("fenn_dma.demo", "assemble and run the example vector kernel on the ISS"),
+    "demo": ("fenn_dma.demo", "train, compile and run a Yin-Yang classifier on the ISS and the RTL"),
     "rtl": ("fenn_dma.rtl.rtl_cli", "write the SoC's Verilog and port description"),
     "train": ("fenn_dma.host.train_cli", "train a spiking network (PyTorch)"),
     "compile": ("fenn_dma.compiler.compile_cli", "compile a model to a .fenn program"),
     "inspect": ("fenn_dma.compiler.inspect_cli", "show a .fenn program's memory map and kernels"),
-    "run": ("fenn_dma.host.run_cli", "run a .fenn program with inputs"),
+    "run": ("fenn_dma.host.run_cli", "run a .fenn program on a device (ISS, RTL), or evaluate it on a data set"),
+    "devices": ("fenn_dma.host.devices.cli", "list the devices a program can run on here, and why the others cannot"),
     "synth": ("fenn_dma.boards.synth_cli", "build the SoC for a board (ECP5 bitstream, KV260 Vivado project)"),
 }
 

@@ -51,7 +51,11 @@ def _kv260_available(arg: str | None) -> str | None:
 
 def _ecp5_available(arg: str | None) -> str | None:
     if not arg:
-        return "name the serial port of the board's USB-serial bridge: ecp5:PORT (e.g. ecp5:/dev/ttyUSB0)"
+        import glob
+        ports = sorted(glob.glob("/dev/ttyUSB*") + glob.glob("/dev/ttyACM*"))
+        found = f"serial ports here: {', '.join(ports)}" if ports else "no USB serial port on this machine"
+        return (f"name the board's serial port, ecp5:PORT (e.g. ecp5:/dev/ttyUSB0; {found}); the ECP5 "
+                "serial-bridge transport is not built yet (the boards work; boards/uart_bridge.py)")
     if not os.path.exists(arg):
         return f"no serial port {arg} on this machine (is the ECP5 board plugged in?)"
     return "the ECP5 serial-bridge transport is not built yet (the boards work; boards/uart_bridge.py)"
@@ -95,9 +99,6 @@ def devices() -> list[tuple[str, bool, str]]:
     """(name, usable here, description or why not) for every device kind."""
     out = []
     for kind in KINDS.values():
-        arg = None
-        why = kind.availability(arg)
-        if kind.name == "ecp5":
-            why = _ecp5_available(arg)
+        why = kind.availability(None)
         out.append((kind.name if kind.name != "ecp5" else "ecp5:PORT", why is None, why or kind.description))
     return out
