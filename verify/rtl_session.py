@@ -13,8 +13,13 @@ streamed weights (a DRAM image) is refused by name.
 from __future__ import annotations
 
 import ctypes
+import hashlib
+import json
+from pathlib import Path
 
 import numpy as np
+
+from fenn_dma.boundary import write_outputs
 
 from fenn_dma.compiler.abi import Stop
 from fenn_dma.host.devices.errors import DeviceError, DeviceUnavailable
@@ -22,12 +27,15 @@ from fenn_dma.isa.causes import StopCause
 from fenn_dma.rtl import hostmap as H
 from fenn_dma.rtl.config import SocConfig
 
-from .rtl_harness import RtlSimError
-from .rtl_native import (OUT_CYCLES, OUT_HALTED, OUT_INSTRET, OUT_STATUS, OUT_STOP_PC, OUT_WORDS, NativeRun,
-                         build_native, toolchain_missing)
+from .rtl_harness import RtlSimError, cache_root
+from .rtl_native import (LIBRARY, OUT_CYCLES, OUT_HALTED, OUT_INSTRET, OUT_STATUS, OUT_STOP_PC, OUT_WORDS,
+                         NativeRun, NativeSoc, build_native, toolchain_missing)
 
 WINDOWS = {"imem": H.IMEM_BASE, "dmem": H.DMEM_BASE, "vmem": H.VMEM_BASE, "llm": H.LLM_BASE}
 _DECLARED: set[int] = set()
+NO_DRAM = ("rtl: the simulated SoC has no DMA engine or DRAM port yet, so a program with streamed weights (a DRAM "
+           "image) cannot run on it; compile with the weights in VMEM (placement='vmem') or run it on the ISS "
+           "(--device iss)")
 
 
 def _declare(lib: ctypes.CDLL) -> None:
@@ -50,6 +58,28 @@ def _declare(lib: ctypes.CDLL) -> None:
     _DECLARED.add(id(lib))
 
 
+# Verilated instances are kept for the process and handed out again, never freed: freeing two
+# instances in another order than they were made hangs in the model's destructor (Verilator's
+# per-thread context), and the next load clears the SoC anyway.
+_pool: dict[Path, list] = {}
+
+
+def _take(soc: NativeSoc):
+    """(library, handle, memory sizes) of an idle instance of ``soc``, or of a new one."""
+    free = _pool.get(soc.library)
+    run = None
+    if free:
+        handle, sizes = free.pop()
+    else:
+        run = NativeRun(soc)
+        handle, run._handle = run._handle, None          # ours now: NativeRun must not free it
+        sizes = {"imem": run.imem_size, "dmem": run.dmem_size, "vmem": run.vmem_size, "llm": 32 * run.llm_size}
+    from .rtl_native import _library
+    lib = _library(soc)
+    _declare(lib)
+    return lib, handle, sizes
+
+
 class RtlTransport:
     """One Verilated SoC of ``spec`` (built with the vector unit when the spec has it, cached
     on disk) driven through its host port."""
@@ -59,13 +89,9 @@ class RtlTransport:
         if why:
             raise DeviceUnavailable(f"rtl: not available here: {why}")
         config = SocConfig.from_spec(spec)
-        self.soc = build_native(config, verbose=verbose)
+        self.soc = cached_build(config, verbose)
         self.spec = config.spec                       # the machine built: no DMA engine, no DRAM
-        self._run = NativeRun(self.soc)
-        self._lib, self._handle = self._run._lib, self._run._handle
-        _declare(self._lib)
-        self._sizes = {"imem": self._run.imem_size, "dmem": self._run.dmem_size, "vmem": self._run.vmem_size,
-                       "llm": 32 * self._run.llm_size}
+        self._lib, self._handle, self._sizes = _take(self.soc)
         self._out = (ctypes.c_uint64 * OUT_WORDS)()
 
     def _check(self, memory: str, addr: int, nbytes: int) -> None:
@@ -74,11 +100,13 @@ class RtlTransport:
             raise DeviceError(f"rtl: {memory} bytes {addr}..{addr + nbytes - 1} are outside the host port's "
                               f"{memory} window ({size} bytes, word-aligned accesses)")
 
+    def cannot_run(self, program) -> str | None:
+        """Why this SoC cannot run ``program`` although the machines match (None: it can)."""
+        return NO_DRAM if program.images.get("dram") else None
+
     def load(self, images: dict[str, bytes]) -> None:
         if images.get("dram"):
-            raise DeviceUnavailable("rtl: the simulated SoC has no DMA engine or DRAM port yet, so a program with "
-                                    "streamed weights (a DRAM image) cannot run on it; compile with the weights in "
-                                    "VMEM (placement='vmem') or run it on the ISS (--device iss)")
+            raise DeviceUnavailable(NO_DRAM)
         self._lib.fenn_native_host_clear(self._handle)
         for memory in ("imem", "dmem", "vmem", "llm"):
             data = images.get(memory, b"")
@@ -120,7 +148,45 @@ class RtlTransport:
         return v, rng
 
     def close(self) -> None:
-        self._run.close()
+        if self._handle is not None:
+            _pool.setdefault(self.soc.library, []).append((self._handle, self._sizes))
+            self._handle = None
+
+
+def _sources_digest(config: SocConfig) -> str:
+    """A digest of everything the SoC's Verilog and the harness are made from: the RTL, ISA and
+    machine sources, the Amaranth version, the harness sources and the configuration."""
+    from importlib.metadata import version
+
+    from . import rtl_native
+    root = Path(__file__).resolve().parent.parent
+    h = hashlib.sha256(repr((config.to_dict(), version("amaranth"))).encode())
+    for path in sorted([*(root / "rtl").rglob("*.py"), *(root / "rtl").rglob("*.vlt"), *(root / "isa").rglob("*.py"),
+                        root / "arch.py", root / "errors.py", Path(rtl_native.__file__)]):
+        h.update(str(path.relative_to(root)).encode())
+        h.update(path.read_bytes())
+    h.update(rtl_native._harness_digest(False, config.vector).encode())
+    return h.hexdigest()[:16]
+
+
+def cached_build(config: SocConfig, verbose: bool = False) -> NativeSoc:
+    """``build_native(config)``, without elaborating the SoC again when a build of the same sources
+    exists: generating the vector SoC's Verilog (to find its build folder) takes longer than
+    loading the model, and every batch worker would pay it. The index maps the sources' digest to
+    the build folder ``build_native`` chose."""
+    index = cache_root() / "sessions" / f"{_sources_digest(config)}.json"
+    if index.exists():
+        try:
+            build_dir = Path(json.loads(index.read_text())["build_dir"])
+        except (ValueError, KeyError, TypeError):
+            build_dir = None
+        if build_dir is not None and (build_dir / "built.json").exists() and \
+                (build_dir / "obj" / LIBRARY).exists():
+            return NativeSoc(config, build_dir, False)
+    soc = build_native(config, verbose=verbose)
+    index.parent.mkdir(parents=True, exist_ok=True)
+    write_outputs({index: json.dumps({"build_dir": str(soc.build_dir), "config": config.to_dict()})})
+    return soc
 
 
 def open_transport(spec, program=None, verbose: bool = False) -> RtlTransport:

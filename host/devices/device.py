@@ -113,8 +113,11 @@ class Device:
                 transport.close()
             self._transport = None
             transport = self._open_transport(spec, program)
-        check_compatible(needed_machine(program), transport.spec, f"program {program.name!r}")
         self._transport = transport
+        why = getattr(transport, "cannot_run", lambda _: None)(program)
+        if why:
+            raise DeviceUnavailable(why)
+        check_compatible(needed_machine(program), transport.spec, f"program {program.name!r}")
         self._session = None
         self._session = FirmwareSession(program, transport, self.max_cycles)
         self.program = program
