@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fenn_dma.boundary import output_folder, positive_int, write_outputs
+from fenn_dma.boundary import nonnegative_int, output_folder, positive_int, write_outputs
 from fenn_dma.cli_machine import add_profile_argument, resolve_profile
 from fenn_dma.errors import FennError
 
@@ -32,9 +32,10 @@ STEPS = 40                               # the Yin-Yang latency code's steps
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="fenn-demo", metavar="DIR",
                         help="folder for the program, report and pictures (created; default fenn-demo)")
-    parser.add_argument("--epochs", type=positive_int, default=8, help="float training epochs (default 8)")
-    parser.add_argument("--qat-epochs", type=positive_int, default=1,
-                        help="quantisation-aware epochs on the deployed state arithmetic (default 1)")
+    parser.add_argument("--epochs", type=positive_int, default=6, help="float training epochs (default 6)")
+    parser.add_argument("--qat-epochs", type=nonnegative_int, default=0,
+                        help="quantisation-aware epochs on the deployed state arithmetic (default 0: the float "
+                             "network quantised after training, formats from measured value ranges)")
     parser.add_argument("--hidden", type=positive_int, default=64, help="hidden LIF neurons (default 64)")
     parser.add_argument("--rtl-samples", type=positive_int, default=4,
                         help="test samples to run on the RTL and compare with the ISS (default 4)")
@@ -77,14 +78,17 @@ def train_classifier(args, out: Path):
     from fenn_dma.host.train import TrainConfig, train
     bundle = load_dataset("yinyang", n_steps=STEPS)
     cfg = TrainConfig(dataset="yinyang", data={"n_steps": STEPS}, net={"hidden": [{"size": args.hidden}]},
-                      epochs=args.epochs, fine_tune_epochs=0, qat_epochs=args.qat_epochs, qat_states=True,
+                      epochs=args.epochs, fine_tune_epochs=0, qat_epochs=args.qat_epochs,
+                      qat_states=bool(args.qat_epochs),
                       seed=args.seed, out_dir=str(out / "train"), plots=False, progress=False, batch_size=64,
                       lr=5e-3)
     return train(cfg, bundle), bundle
 
 
 def deployed_program(result, bundle, spec):
-    """The trained network with the formats QAT used, its hidden spikes recorded (for the raster)."""
+    """The trained network with the formats QAT used (else formats from the value ranges measured
+    on training samples, as ``host.deploy.plan`` chooses them), its hidden spikes recorded (for
+    the raster)."""
     from fenn_dma.compiler.codegen import CompileOptions, MachineSizes, compile_network
     from fenn_dma.compiler.pipeline import to_program
     from fenn_dma.compiler.quantise import quantise
@@ -94,7 +98,12 @@ def deployed_program(result, bundle, spec):
     for pop in cnet.populations.values():
         if not pop.is_input and pop.neuron.spiking:
             pop.record = ("spikes",)
-    qnet = quantise(cnet, rounding="nearest", n_steps=bundle.n_steps)
+    measured = None
+    if not result.summary.get("formats"):
+        from fenn_dma.compiler.float_sim import measure_ranges
+        samples = bundle.splits["train"].spikes[:512].numpy().astype(np.float64)
+        measured = measure_ranges(cnet, {deploy.INPUT: samples})
+    qnet = quantise(cnet, rounding="nearest", n_steps=bundle.n_steps, measured=measured)
     compiled = compile_network(qnet, CompileOptions(sizes=MachineSizes.from_spec(spec)))
     return to_program(compiled, machine=spec), qnet
 
@@ -109,15 +118,15 @@ def run(args) -> int:
     t_start = time.perf_counter()
     times = {}
     rtl = None if args.no_rtl else _Background(spec)
-    print(f"[1/5] training a {args.hidden}-neuron LIF classifier on Yin-Yang ({args.epochs} epochs + "
-          f"{args.qat_epochs} QAT) ..." + ("" if rtl is None else " (building the Verilated SoC meanwhile)"),
+    print(f"[1/5] training a {args.hidden}-neuron LIF classifier on Yin-Yang ({args.epochs} epochs"
+          + (f" + {args.qat_epochs} QAT" if args.qat_epochs else "") + ") ..." + ("" if rtl is None else " (building the Verilated SoC meanwhile)"),
           flush=True)
     t0 = time.perf_counter()
     result, bundle = train_classifier(args, out)
     times["train_s"] = time.perf_counter() - t0
     s = result.summary
-    print(f"      float test accuracy {100 * s['test_acc_float']:.1f} %, after QAT {100 * s['test_acc']:.1f} % "
-          f"({times['train_s']:.0f} s)")
+    print(f"      float test accuracy {100 * s['test_acc_float']:.1f} %"
+          + (f", after QAT {100 * s['test_acc']:.1f} %" if args.qat_epochs else "") + f" ({times['train_s']:.0f} s)")
 
     print(f"[2/5] quantising and compiling for {spec.name} ...", flush=True)
     t0 = time.perf_counter()
