@@ -22,7 +22,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("fenn_dma.demo", "train, compile and run a Yin-Yang classifier on the ISS and the RTL"),
     "rtl": ("fenn_dma.rtl.rtl_cli", "write the SoC's Verilog and port description"),
     "train": ("fenn_dma.host.train_cli", "train a spiking network (PyTorch)"),
-    "compile": ("fenn_dma.compiler.compile_cli", "compile a model to a .fenn program"),
+    "compile": ("fenn_dma.host.compile_cli", "compile a model or a trained network to a .fenn program"),
     "inspect": ("fenn_dma.compiler.inspect_cli", "show a .fenn program's memory map and kernels"),
     "run": ("fenn_dma.host.run_cli", "run a .fenn program on a device (ISS, RTL), or evaluate it on a data set"),
     "devices": ("fenn_dma.host.devices.cli", "list the devices a program can run on here, and why the others cannot"),

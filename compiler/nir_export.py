@@ -14,12 +14,15 @@ delay value ``k`` of the projection (weights of the synapses with that delay,
 others 0), preceded by a ``Delay`` of ``k dt`` seconds when ``k > 0`` (NIR's
 Delay is per channel, so per-synapse delays become parallel branches whose
 outputs sum at the target). Readout populations feed ``Output`` nodes. Graph
-metadata: ``fenn_dma_format``, ``readout_reduce`` (``v_max``: "max",
+metadata: ``fenn_dma_format``, ``dt`` (seconds: the step the graph's times are
+written for; :func:`retime` writes it for another), ``readout_reduce`` (``v_max``: "max",
 ``v_sum``: "mean"), ``latency_steps`` (one latency for every connection),
 ``fenn_dma_nodes`` (the node names in the order written, as JSON: a file
 keeps its nodes sorted by name, and the order of populations and
-connections is part of the compiled program) and whatever the caller adds
-(the host adds ``n_steps``, ``weight_format``).
+connections is part of the compiled program), ``fenn_dma_formats`` (the
+populations' declared fixed-point formats, ``{population: {var: "sI.F"}}``
+as JSON, when any) and whatever the caller adds (the host adds ``n_steps``,
+``weight_format``, ``rounding``).
 
 Parameters follow snnTorch's discrete-time convention (a forward-Euler step of
 ``dt`` reproduces the decays exactly): ``tau_syn = dt / (1 - alpha)``,
@@ -43,6 +46,7 @@ from .model import Connection, Delta, Exponential, Network
 
 FORMAT = 1
 ORDER_KEY = "fenn_dma_nodes"     # graph metadata: the node names in the order written (JSON list)
+FORMATS_KEY = "fenn_dma_formats"  # graph metadata: declared formats, {population: {var: "sI.F"}} (JSON)
 REDUCE = {"v_max": "max", "v_sum": "mean"}
 
 
@@ -161,14 +165,69 @@ def to_nir(net: Network, metadata: dict | None = None):
         name = "output" if i == 0 else f"output.{pop.name}"
         nodes[name] = nir.Output(output_type={"output": np.array([pop.size])})
         edges.append((pop.name, name))
-    meta = {"fenn_dma_format": FORMAT, **(metadata or {})}
+    meta = {"fenn_dma_format": FORMAT, "dt": dt_s, **(metadata or {})}
     if reduces:
         meta["readout_reduce"] = reduces.pop()
     meta["latency_steps"] = latencies.pop() if latencies else 1
     meta[ORDER_KEY] = json.dumps(list(nodes))      # a file keeps its nodes by name; the reader restores this
+    formats = {p.name: dict(p.formats) for p in net.populations.values() if p.formats}
+    if formats:                                    # e.g. the ones a trained network was deployed with
+        meta[FORMATS_KEY] = json.dumps(formats)
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata=meta)
 
 
-def write_nir(net: Network, path: str | Path, metadata: dict | None = None) -> None:
+def retime(graph, step_s: float):
+    """The same graph written for a simulator whose step is ``step_s`` seconds:
+    every time constant and delay scaled by ``step_s / dt`` (``r`` and ``w_in``,
+    ratios of times, are unchanged), so a forward-Euler step of ``step_s``
+    gives the decays and delays in steps that ``dt`` gives. snnTorch's importer
+    assumes dt = 1e-4 s whatever the graph says (``SNNTORCH_DT``). Graph
+    metadata ``dt`` records the step written; the nodes' ``fenn_dma``
+    metadata keeps the exact parameters at the network's own ``dt_ms``."""
     import nir
-    nir.write(str(path), to_nir(net, metadata))
+    step_s = float(step_s)
+    if not np.isfinite(step_s) or step_s <= 0:
+        raise ModelError(f"NIR step {step_s!r} s: must be a positive number of seconds")
+    meta = dict(graph.metadata or {})
+    scale = step_s / float(meta["dt"])
+    for node in graph.nodes.values():
+        for field in ("tau", "tau_mem", "tau_syn"):
+            if isinstance(node, (nir.LIF, nir.LI, nir.CubaLIF, nir.CubaLI)) and hasattr(node, field):
+                setattr(node, field, np.asarray(getattr(node, field), np.float64) * scale)
+        if isinstance(node, nir.Delay):
+            node.delay = np.asarray(node.delay, np.float64) * scale
+    meta["dt"] = step_s
+    graph.metadata = meta
+    return graph
+
+
+def unit_r(graph):
+    """The same graph with ``r = 1`` on every LIF / LI node, ``r`` folded into
+    the weights of the ``Linear`` nodes feeding it (each feeds only that node, as
+    :func:`to_nir` writes them): for importers that ignore ``r`` (Norse 1.1's
+    ``LIFBoxCell`` / ``LIBoxCell``, whose input gain is dt/tau). CubaLIF/CubaLI
+    keep theirs (``r`` and ``w_in`` meet at the synapse there)."""
+    import nir
+    for key, node in graph.nodes.items():
+        if not isinstance(node, (nir.LIF, nir.LI)):
+            continue
+        r = np.asarray(node.r, np.float64)
+        for a, b in graph.edges:
+            if b != key:
+                continue
+            lin = graph.nodes[a]
+            if not isinstance(lin, nir.Linear) or any(x == a and y != key for x, y in graph.edges):
+                raise ModelError(f"NIR node {key!r}: r can be folded only into Linear nodes that feed it alone")
+            lin.weight = np.asarray(lin.weight, np.float64) * r[:, None]
+        node.r = np.ones_like(r)
+    return graph
+
+
+SNNTORCH_DT = 1e-4     # seconds: snnTorch 1.0's import_from_nir / export_to_nir fixed step
+
+
+def write_nir(net: Network, path: str | Path, metadata: dict | None = None, step_s: float | None = None) -> None:
+    """``step_s``: write the graph for a simulator with that step (see :func:`retime`)."""
+    import nir
+    graph = to_nir(net, metadata)
+    nir.write(str(path), graph if step_s is None else retime(graph, step_s))

@@ -31,6 +31,10 @@ Mapping (docs/compiler.md, "NIR import"):
 - Latency: graph metadata ``latency_steps`` if present (every connection has
   that latency), else the ``latency`` argument, else 0 on feed-forward edges
   and 1 on edges that close a cycle (snnTorch's recurrent convention).
+- Fixed-point formats: graph metadata ``fenn_dma_formats`` (JSON
+  ``{population: {var: "sI.F"}}``, written by ``compiler/nir_export.py`` from
+  the populations' declared formats, e.g. those a trained network was
+  deployed with) are declared on the populations again.
 - Per-synapse delays (which NIR cannot express): node metadata
   ``"fenn.delays"`` on an ``Affine``/``Linear``, an integer matrix of steps of
   the weight's shape ``(out, in)``. ``Delay`` nodes give per-channel delays in
@@ -90,9 +94,9 @@ def read_nir(path: str | Path, **kw) -> Network:
     return from_nir(load_graph(path), name=Path(path).stem, **kw)
 
 
-def from_nir(graph, dt: float = 1.0, latency: int | None = None, readout: str = "v_sum",
+def from_nir(graph, dt: float | None = None, latency: int | None = None, readout: str = "v_sum",
              name: str = "nir") -> Network:
-    """``dt`` in ms (nodes' ``fenn_dma`` metadata overrides it)."""
+    """``dt``: the step in ms; None: the graph's own (see :func:`graph_dt`)."""
     import nir
     nodes, edges = _written_order(graph), [tuple(e) for e in graph.edges]
     neuron_types = tuple(getattr(nir, t) for t in _foreign_models())
@@ -113,12 +117,15 @@ def from_nir(graph, dt: float = 1.0, latency: int | None = None, readout: str = 
         readout = "v_max" if reduce == "max" else "v_sum"
     if "latency_steps" in gmeta:
         latency = int(gmeta["latency_steps"])
-    metas = [dict(n.metadata or {}) for n in nodes.values() if isinstance(n, neuron_types)]
-    dts = {float(m["dt_ms"]) for m in metas if m.get("fenn_dma") and "dt_ms" in m}
-    if len(dts) > 1:
-        raise ModelError(f"NIR graph: nodes disagree on dt_ms {sorted(dts)}")
-    if dts:
-        dt = dts.pop()
+    neuron_nodes = [n for n in nodes.values() if isinstance(n, neuron_types)]
+    exact = any(dict(n.metadata or {}).get("fenn_dma") for n in neuron_nodes)
+    caller_dt = dt
+    dt = graph_dt(graph, neuron_nodes, dt, name)
+    # the step the graph's own times (Delay seconds) are written in: an exporter may write the
+    # graph for a peer's fixed step (compiler/nir_export.retime), recorded as metadata "dt"
+    step = dt
+    if "dt" in gmeta and (exact or caller_dt is None):
+        step = graph_dt(graph, [], None, name)
     net = Network(dt=dt, name=name)
     succ: dict[str, list[str]] = {k: [] for k in nodes}
     pred: dict[str, list[str]] = {k: [] for k in nodes}
@@ -166,7 +173,7 @@ def from_nir(graph, dt: float = 1.0, latency: int | None = None, readout: str = 
             raise ModelError(f"NIR node {tgt!r}: input from {src!r}, which does not spike")
         w, (pre_d, post_d, syn_d), bias = _compose(src, path, nodes, spop.size, tpop.size)
         w = w * gains[tgt][None, :]
-        d = _steps(pre_d, dt)[:, None] + _steps(post_d, dt)[None, :]
+        d = _steps(pre_d, step)[:, None] + _steps(post_d, step)[None, :]
         if syn_d is not None:
             d = d + syn_d
         if bias is not None:
@@ -187,7 +194,70 @@ def from_nir(graph, dt: float = 1.0, latency: int | None = None, readout: str = 
     for tgt, b in biases.items():
         neuron = created[tgt][0].neuron
         neuron.bias = np.asarray(neuron.bias, dtype=np.float64) + b
+    for key, formats in _declared_formats(gmeta, net).items():
+        net.populations[key].formats.update(formats)
     return net
+
+
+def _declared_formats(gmeta: dict, net: Network) -> dict:
+    """{population: {var: format}} of graph metadata ``fenn_dma_formats``, checked."""
+    import json
+    from .nir_export import FORMATS_KEY
+    text = gmeta.get(FORMATS_KEY)
+    if text is None:
+        return {}
+    try:
+        formats = json.loads(text) if isinstance(text, str) else None
+    except ValueError:
+        formats = None
+    if not isinstance(formats, dict) or not all(
+            isinstance(v, dict) and all(isinstance(f, str) for f in v.values()) for v in formats.values()):
+        raise ModelError(f"NIR graph metadata {FORMATS_KEY!r} = {str(text)[:80]!r} is not the JSON object "
+                         '{population: {variable: "sI.F"}} the writer gives')
+    unknown = sorted(set(formats) - set(net.populations))
+    if unknown:
+        raise ModelError(f"NIR graph metadata {FORMATS_KEY!r} names population(s) {', '.join(map(repr, unknown))} "
+                         f"that the graph does not have; populations: {', '.join(net.populations)}")
+    return formats
+
+
+def graph_dt(graph, neuron_nodes, dt: float | None, name: str = "nir") -> float:
+    """The step (ms) a graph is simulated at, first found of: the ``dt_ms`` of
+    nodes written by compiler/nir_export.py (exact); ``dt`` (the caller's);
+    graph metadata ``dt`` in seconds (written by our exporter; peers may add
+    it); the one ``dt = tau / r`` that every neuron node satisfies, with some
+    ``r != 1`` (snnTorch's exporter writes ``r = tau / dt`` with its fixed
+    dt = 1e-4 s). Else a ModelError: NIR itself has no time step."""
+    metas = [dict(n.metadata or {}) for n in neuron_nodes]
+    dts = {float(m["dt_ms"]) for m in metas if m.get("fenn_dma") and "dt_ms" in m}
+    if len(dts) > 1:
+        raise ModelError(f"NIR graph {name!r}: nodes disagree on dt_ms {sorted(dts)}")
+    if dts:
+        return dts.pop()
+    if dt is not None:
+        return float(dt)
+    meta_dt = (graph.metadata or {}).get("dt")
+    if meta_dt is not None:
+        value = float(np.asarray(meta_dt, dtype=np.float64).ravel()[0]) * 1e3
+        if not np.isfinite(value) or value <= 0:
+            raise ModelError(f"NIR graph {name!r}: metadata dt = {meta_dt!r} s is not a positive number")
+        return value
+    implied = []
+    for node in neuron_nodes:
+        tau = getattr(node, "tau_mem", getattr(node, "tau", None))
+        r = getattr(node, "r", None)
+        if tau is None or r is None:
+            continue
+        tau, r = np.asarray(tau, np.float64).ravel(), np.asarray(r, np.float64).ravel()
+        if tau.size and r.size and np.all(r > 0) and np.all(np.isfinite(tau / r)):
+            implied.append((tau / r, bool(np.any(np.abs(r - 1) > 1e-9))))
+    if implied and any(not_one for _, not_one in implied):
+        values = np.concatenate([v for v, _ in implied])
+        if np.allclose(values, values[0], rtol=1e-5, atol=0) and values[0] > 0:
+            return float(f"{float(values[0]) * 1e3:.6g}")      # exporters write float32 parameters
+    raise ModelError(f"NIR graph {name!r} does not say its time step: no fenn_dma metadata, no graph metadata "
+                     "'dt', and no single dt with r = tau / dt on every neuron node (snnTorch's convention); "
+                     "pass it: `fenn-dma compile --dt MS` or from_nir(graph, dt=MS)")
 
 
 def _written_order(graph) -> dict:
@@ -234,6 +304,9 @@ def _neuron(key, node, dt):
 
     def euler_tau(tau_s, label):
         tau_ms = _arr(tau_s, n) * 1e3
+        if not np.all(tau_ms > 0):
+            bad = tau_ms[~(tau_ms > 0)][0] / 1e3
+            raise ModelError(f"{where}: {label} = {bad:g} s: a time constant must be positive (seconds)")
         if np.any(tau_ms <= dt):
             raise ModelError(f"{where}: {label} = {tau_ms.min() / 1e3:g} s is not longer than dt = {dt} ms; "
                              "forward Euler cannot simulate it (pass a smaller dt)")

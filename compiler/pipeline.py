@@ -16,7 +16,7 @@ from .quantise import QNetwork, quantise
 from .validate import check_finite
 
 
-def load_model(path: str | Path, dt: float = 1.0) -> Network:
+def load_model(path: str | Path, dt: float | None = None) -> Network:
     """A ``.nir`` file, or a Python file whose ``build()`` returns a Network."""
     path = Path(path)
     if not path.is_file():

@@ -3,7 +3,8 @@
 Choices (docs/compiler.md):
 - ``V`` (and the synaptic current ``I`` and the input accumulators, which share
   it): declared ``formats["V"]``, else declared ``ranges["V"]``, else the range
-  measured on sample inputs by the float simulator (+25 % headroom), else a
+  measured on calibration inputs by the float simulator (:func:`calibrate`;
+  +25 % headroom), else a
   default range of +-max(2 |threshold|, 4 max |incoming weight|, 1).
 - ``A`` (ALIF adaptation): declared / ranged / measured, else s8.7 (FeNN's).
 - decays ``exp(-dt/tau)`` in s1.14 (multiplies shift by 14).
@@ -169,6 +170,8 @@ class QNetwork:
             if not p.is_input:
                 out.update({f"{p.name}.{k}": f for k, f in p.model.formats(p).items()})
                 out[f"{p.name}.decays"] = str(DECAY_FORMAT)
+            if p.readout == "v_sum":         # what compiler/saturation.py's advice reads
+                out[f"{p.name}.readout"] = f"sum of V>>{p.readout_shift}" if p.readout_shift else "sum of V"
         return out
 
 
@@ -181,11 +184,21 @@ def _format(pop: Population, var: str, measured: dict, default) -> FixedFormat:
             lo, hi = pop.ranges[var]
             return format_for_range(lo, hi)
         if var in measured:
-            lo, hi = measured[var]
-            return format_for_range(1.25 * lo, 1.25 * hi)
+            lo, hi = 1.25 * measured[var][0], 1.25 * measured[var][1]
+            if var == "V" and not pop.is_input:
+                # a population that never fired on the samples still compares V with its threshold
+                consts = [float(np.min(c)) for c in _v_constants(pop)] + [float(np.max(c)) for c in _v_constants(pop)]
+                lo, hi = min([lo] + consts), max([hi] + consts)
+            return format_for_range(lo, hi)
         return default()
     except FixedPointError as exc:
         raise ModelError(f"{where}: {exc}") from None
+
+
+def _v_constants(pop: Population) -> list[np.ndarray]:
+    """The neuron's per-neuron constants held in V's format (threshold, reset)."""
+    return [np.asarray(getattr(pop.neuron, k), np.float64) for k in ("threshold", "v_reset")
+            if getattr(pop.neuron, k, None) is not None]
 
 
 def _q(values, fmt: FixedFormat, what: str, rounding: str = "nearest") -> np.ndarray:
@@ -229,6 +242,28 @@ def quantise(net: Network, rounding: str = "nearest", seed: int = 1, n_steps: in
     rng = np.random.default_rng(seed)
     rng_seed = rng.integers(1, 1 << 16, size=(2, LANES), dtype=np.uint16)
     return QNetwork(net.name, net.dt, pops, conns, sched, rounding, seed, rng_seed)
+
+
+def calibrate(net: Network, inputs: dict[str, np.ndarray]) -> dict[str, dict[str, tuple[float, float]]]:
+    """The value ranges ``{population: {var: (lo, hi)}}`` of ``net``'s float simulation
+    on calibration inputs ``{spike source: (B, T, size)}`` (what :func:`quantise`'s
+    ``measured`` takes; a population's declared format or range still wins)."""
+    from .float_sim import measure_ranges
+    from .validate import spike_array
+    sources = [p for p in net.populations.values() if p.is_input]
+    arrays = {}
+    for p in sources:
+        if p.name not in inputs:
+            raise ModelError(f"calibration inputs: none for spike source {p.name!r} (inputs are keyed by the "
+                             f"spike sources' names: {', '.join(s.name for s in sources)})")
+        arrays[p.name] = spike_array(p.name, inputs[p.name], p.size, batch=True).astype(np.float64)
+    unknown = sorted(set(inputs) - set(arrays))
+    if unknown:
+        raise ModelError(f"calibration inputs for {', '.join(map(repr, unknown))}: not spike sources of network "
+                         f"{net.name!r} (sources: {', '.join(s.name for s in sources)})")
+    if arrays and min(a.shape[0] for a in arrays.values()) == 0:
+        raise ModelError("calibration inputs hold no sample (batch size 0)")
+    return measure_ranges(net, arrays)
 
 
 class QuantContext:

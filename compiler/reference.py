@@ -53,9 +53,15 @@ def readout_round(qnet: QNetwork) -> int:
 
 
 class ReferenceSimulator:
-    def __init__(self, qnet: QNetwork, batch: int = 1):
+    """``observer(pop, state)``, if given, is called after every update of a neuron
+    population (its :class:`PopState` at the end of the step; e.g.
+    ``compiler.saturation`` counts the values at the int16 rails). It must not
+    change the state."""
+
+    def __init__(self, qnet: QNetwork, batch: int = 1, observer=None):
         self.q = qnet
         self.batch = batch
+        self.observer = observer
         self.reset()
 
     def reset(self) -> None:
@@ -249,6 +255,8 @@ class ReferenceSimulator:
                 z = self._update(pop)
                 if z is not None:
                     cur[name] = z
+                if self.observer is not None:
+                    self.observer(pop, self.state[name])
             self.state[name].spikes = cur[name]
         self.t += 1
 

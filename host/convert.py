@@ -14,6 +14,12 @@ with ``-0.0`` read as ``0.0``, the delays of a projection with several delay
 values are 0 on its zero-weight synapses (they are a zero in every delay
 branch of the file), and each population's outgoing connections come in the
 order of the NIR node names the writer gives them (the reader's order).
+
+Fixed-point formats: ``net.metadata["formats"]`` (what the trainer recorded,
+``{population: V format, "population.A": A format}``; :func:`format_key`)
+become the populations' declared ``formats`` in the compiler's model, which the
+quantiser uses as they are and the NIR writer keeps in the file;
+``from_network`` records a model's declared formats back into the metadata.
 """
 from __future__ import annotations
 
@@ -40,8 +46,31 @@ def _projection(weights: np.ndarray, delays: np.ndarray | None) -> Dense:
     return Dense(w, d if d.any() else None)
 
 
-def to_network(net: TrainedNetwork, name: str = "trained") -> Network:
-    """The compiler's model of ``net`` (see the module docstring)."""
+def format_key(population: str, var: str) -> str:
+    """The key of a format in ``TrainedNetwork.metadata["formats"]``: the population's
+    name for its V, ``"population.VAR"`` for another state variable (``A``)."""
+    return population if var == "V" else f"{population}.{var}"
+
+
+def apply_formats(cnet: Network, formats: dict) -> None:
+    """Declare ``formats`` (keys of :func:`format_key`) on ``cnet``'s populations."""
+    for key, fmt in formats.items():
+        name, _, var = (key, "", "V") if key in cnet.populations or "." not in key else key.rpartition(".")
+        if name not in cnet.populations or not var:
+            raise ExportError(f"format {key!r}: {name!r} is not a population of the network; "
+                              f"populations: {', '.join(cnet.populations)} (keys: 'population' for V, "
+                              "'population.A' for an ALIF's A)")
+        cnet.populations[name].formats[var] = str(fmt)
+
+
+def declared_formats(cnet: Network) -> dict:
+    """The formats declared on ``cnet``'s populations, keyed as :func:`format_key`."""
+    return {format_key(p.name, var): fmt for p in cnet.populations.values() for var, fmt in p.formats.items()}
+
+
+def to_network(net: TrainedNetwork, name: str = "trained", formats: dict | None = None) -> Network:
+    """The compiler's model of ``net`` (see the module docstring); ``formats``
+    (default: ``net.metadata["formats"]``) are declared on its populations."""
     dts = sorted({float(layer.neuron.dt) for layer in net.layers})
     if len(dts) > 1:
         raise ExportError(f"the compiler cannot map this network: layers disagree on dt {dts} ms")
@@ -68,6 +97,7 @@ def to_network(net: TrainedNetwork, name: str = "trained") -> Network:
             cnet.connect(pops[src], pops[tgt], dense, syn, latency=1, name=f"{src}->{tgt}")
     except ModelError as exc:
         raise ExportError(f"the compiler cannot map this network: {exc}") from None
+    apply_formats(cnet, formats if formats is not None else net.metadata.get("formats", {}))
     return cnet
 
 
@@ -91,7 +121,8 @@ def _params(pop, synapse, dt: float) -> NeuronParams:
 
 def from_network(cnet: Network, n_steps: int = 0, weight_format: str | None = None,
                  metadata: dict | None = None) -> TrainedNetwork:
-    """The trained network of a chain ``cnet`` (see the module docstring). Every
+    """The trained network of a chain ``cnet`` (see the module docstring; its declared
+    formats go to ``metadata["formats"]``). Every
     projection of a trained network has one step of latency; ``cnet``'s latencies
     are not checked (a snnTorch graph's feed-forward edges have none)."""
     inputs = [p for p in cnet.populations.values() if p.is_input]
@@ -147,5 +178,7 @@ def from_network(cnet: Network, n_steps: int = 0, weight_format: str | None = No
         raise ExportError(f"the network ends in {last.name} ({last.kind}); "
                           "the last population must be a non-spiking CubaLI/LI readout")
     reduce = "max" if last.readout == "v_max" else "mean"
-    return TrainedNetwork(inputs[0].size, layers, int(n_steps), reduce, weight_format or None,
-                          dict(metadata or {}))
+    meta = dict(metadata or {})
+    if declared_formats(cnet):
+        meta["formats"] = declared_formats(cnet)
+    return TrainedNetwork(inputs[0].size, layers, int(n_steps), reduce, weight_format or None, meta)

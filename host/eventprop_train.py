@@ -82,7 +82,7 @@ def evaluate(model: EventPropSNN, data, batch_size: int = 256, device="cpu") -> 
 
 def train_eventprop(cfg, bundle: DatasetBundle | None = None):
     """Train by EventProp; returns :class:`~fenn_dma.host.train.TrainResult`."""
-    from fenn_dma.host.train import TrainResult, _dataset, _jsonable, _phase, _tqdm
+    from fenn_dma.host.train import TrainResult, _dataset, _jsonable, _phase, _tqdm, record_deployment
 
     cfg.validate()
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
@@ -163,8 +163,8 @@ def train_eventprop(cfg, bundle: DatasetBundle | None = None):
                "method": "eventprop"}
     summary["test_acc_float"] = summary["test_acc"]
     summary.update(stage)
+    net = record_deployment(model, cfg, bundle, train_set, test_set, summary)     # formats recorded
     if out:
-        net = model.to_trained(bundle.n_steps, {"dataset": bundle.name, "test_acc": summary["test_acc"]})
         net.save(out / "network.npz")
         (out / "metrics.json").write_text(json.dumps({"config": _jsonable(cfg), "history": history,
                                                       "summary": summary}, indent=1))
@@ -177,4 +177,4 @@ def train_eventprop(cfg, bundle: DatasetBundle | None = None):
             traces = [t.cpu().numpy() for t in saved["spikes"]] + [saved["v_out"].cpu().numpy()]
             plots.plot_raster(traces, out / "raster.png")
             plots.plot_delays([l.delays for l in net.layers], out / "delays.png")
-    return TrainResult(model, history, summary, bundle)
+    return TrainResult(model, history, summary, bundle, net)

@@ -19,6 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fenn_dma.compiler.errors import ModelError
+from fenn_dma.compiler.nir_export import retime as _retime
 from fenn_dma.compiler.nir_export import to_nir as _network_to_nir
 from fenn_dma.compiler.nir_import import from_nir as _network_from_nir
 from fenn_dma.compiler.nir_import import load_graph
@@ -31,27 +32,37 @@ def to_nir(net: TrainedNetwork):
     """The ``nir.NIRGraph`` of ``net``."""
     cnet = to_network(net)
     try:
-        return _network_to_nir(cnet, {"n_steps": net.n_steps, "weight_format": net.weight_format or ""})
+        return _network_to_nir(cnet, {"n_steps": net.n_steps, "weight_format": net.weight_format or "",
+                                      "rounding": str(net.metadata.get("rounding", ""))})
     except ModelError as exc:
         raise ExportError(f"NIR export: {exc}") from None
 
 
-def export_nir(net: TrainedNetwork, path: str | Path) -> None:
+def export_nir(net: TrainedNetwork, path: str | Path, step_s: float | None = None) -> None:
+    """``step_s``: write the graph for a peer simulating at that step (seconds), e.g.
+    ``SNNTORCH_DT`` for snnTorch's importer (compiler/nir_export.retime)."""
     import nir
-    nir.write(str(path), to_nir(net))
+    graph = to_nir(net)
+    if step_s is not None:
+        try:
+            graph = _retime(graph, step_s)
+        except ModelError as exc:
+            raise ExportError(f"NIR export: {exc}") from None
+    nir.write(str(path), graph)
 
 
-def from_nir(graph, dt: float = 1.0) -> TrainedNetwork:
+def from_nir(graph, dt: float | None = None) -> TrainedNetwork:
     """The trained network of a graph; ``dt`` (ms) is used when nodes carry no metadata."""
     try:
         cnet = _network_from_nir(graph, dt=dt, name="nir")
     except ModelError as exc:
         raise ExportError(f"NIR import: {exc}") from None
     meta = dict(graph.metadata or {})
-    return from_network(cnet, int(meta.get("n_steps", 0)), str(meta.get("weight_format", "") or "") or None)
+    extra = {"rounding": str(meta["rounding"])} if meta.get("rounding") else {}
+    return from_network(cnet, int(meta.get("n_steps", 0)), str(meta.get("weight_format", "") or "") or None, extra)
 
 
-def import_nir(path: str | Path, dt: float = 1.0) -> TrainedNetwork:
+def import_nir(path: str | Path, dt: float | None = None) -> TrainedNetwork:
     try:
         graph = load_graph(path)
     except ModelError as exc:

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from fenn_dma.errors import FennError
 from fenn_dma.host.datasets import DatasetBundle, load_dataset
 from fenn_dma.host.errors import ConfigError
 from fenn_dma.host.snn import SNN, HiddenConfig, NetConfig
@@ -134,6 +135,7 @@ class TrainResult:
     history: list
     summary: dict
     bundle: DatasetBundle
+    network: object = None        # host.network.TrainedNetwork as saved (formats recorded); None: not made
 
 
 def train(cfg: TrainConfig, bundle: DatasetBundle | None = None) -> TrainResult:
@@ -271,15 +273,12 @@ def train(cfg: TrainConfig, bundle: DatasetBundle | None = None) -> TrainResult:
     if deepr is not None:
         summary["deepr_active"] = deepr.active()
         summary["deepr_budget"] = deepr.budgets()
-    if model.fixed is not None and main_rank and hasattr(test_set, "tensors"):
-        from fenn_dma.host import deploy     # the compiler's bit-exact reference of the deployed network
-        qnet = deploy.plan(model.to_trained(bundle.n_steps), rounding=cfg.rounding)
-        xs, ys = test_set.tensors
-        summary["test_acc_deployed"] = deploy.accuracy(qnet, xs.numpy(), ys.numpy())
-        summary["formats"] = deploy.formats_of(qnet)
+    network = None
+    if main_rank:    # the deployed network: its fixed-point formats recorded, its accuracy on the compiler's reference
+        network = record_deployment(model, cfg, bundle, train_set, test_set, summary)
     if out and main_rank:
-        net = model.to_trained(bundle.n_steps, {"dataset": bundle.name, "test_acc": summary["test_acc"]})
-        net.save(out / "network.npz")
+        net = network
+        net.save(out / "network.npz")         # with the formats, rounding and calibration recorded
         (out / "metrics.json").write_text(json.dumps({"config": _jsonable(cfg), "history": history,
                                                       "summary": summary}, indent=1))
         if cfg.plots:
@@ -290,16 +289,59 @@ def train(cfg: TrainConfig, bundle: DatasetBundle | None = None) -> TrainResult:
                 _, traces = model(x0, record=True)
             plots.plot_raster([t.cpu().numpy() for t in traces], out / "raster.png")
             plots.plot_delays([l.delays for l in net.layers], out / "delays.png")
-    return TrainResult(model, history, summary, bundle)
+    return TrainResult(model, history, summary, bundle, network)
+
+
+def calibration_samples(cfg: TrainConfig, train_set) -> np.ndarray:
+    """The first ``qat_samples`` training samples (B, T, n_in): the inputs whose value
+    ranges choose the deployed V (and A) formats."""
+    n = min(cfg.qat_samples, len(train_set))
+    return torch.stack([train_set[i][0] for i in range(n)]).cpu().numpy()
 
 
 def _state_plan(model: SNN, cfg: TrainConfig, bundle: DatasetBundle, train_set):
     """The compiler's fixed-point plan of the current network, V formats from the
-    value ranges on the first ``qat_samples`` training samples."""
+    value ranges on the calibration samples."""
     from fenn_dma.host import deploy
-    n = min(cfg.qat_samples, len(train_set))
-    samples = torch.stack([train_set[i][0] for i in range(n)]).cpu().numpy()
-    return deploy.plan(model.to_trained(bundle.n_steps), samples, rounding=cfg.rounding)
+    return deploy.plan(model.to_trained(bundle.n_steps), calibration_samples(cfg, train_set), rounding=cfg.rounding)
+
+
+def record_deployment(model, cfg: TrainConfig, bundle: DatasetBundle, train_set, test_set, summary: dict):
+    """The trained network to save, with its deployment recorded (:func:`deployed_network`);
+    adds ``formats`` and ``test_acc_deployed`` (the compiler's reference on the test
+    set) to ``summary``. A network the compiler cannot plan is returned without
+    formats (``summary["deploy_error"]`` says why), unless state QAT needed the plan."""
+    meta = {"dataset": bundle.name, "test_acc": summary["test_acc"]}
+    try:
+        network, qnet = deployed_network(model, cfg, bundle, train_set, meta)
+    except FennError as exc:
+        if getattr(model, "fixed", None) is not None:
+            raise
+        summary["deploy_error"] = str(exc)
+        print(f"warning: the trained network has no fixed-point plan: {exc}", flush=True)
+        return model.to_trained(bundle.n_steps, meta)
+    summary["formats"] = dict(network.metadata["formats"])
+    if hasattr(test_set, "tensors"):
+        from fenn_dma.host import deploy
+        xs, ys = test_set.tensors
+        summary["test_acc_deployed"] = deploy.accuracy(qnet, xs.numpy(), ys.numpy())
+    return network
+
+
+def deployed_network(model, cfg: TrainConfig, bundle: DatasetBundle, train_set, metadata: dict):
+    """(the trained network with its deployment recorded, its fixed-point plan): the
+    formats state QAT trained in, else those measured on the calibration samples, in
+    ``metadata["formats"]``, with ``rounding`` and ``calibration`` (the data set
+    spec ``NAME:train:N`` of the samples, what ``fenn-dma compile --calibrate`` takes)."""
+    from fenn_dma.host import deploy
+    net = model.to_trained(bundle.n_steps, metadata)
+    if "formats" in net.metadata:              # state QAT: the plan it trained in
+        qnet = deploy.plan(net)
+    else:
+        qnet = deploy.plan(net, calibration_samples(cfg, train_set), rounding=cfg.rounding)
+        net.metadata.update(formats=deploy.formats_of(qnet), rounding=qnet.rounding)
+    net.metadata["calibration"] = f"{bundle.name}:train:{min(cfg.qat_samples, len(train_set))}"
+    return net, qnet
 
 
 def _phase(cfg: TrainConfig, epoch: int) -> str:

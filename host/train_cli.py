@@ -70,6 +70,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     o.add_argument("--no-plots", action="store_true", help="do not draw curves.png, raster.png, delays.png")
     o.add_argument("--no-progress", action="store_true", help="no progress bar")
     o.add_argument("--export-nir", action="store_true", help="write network.nir")
+    o.add_argument("--nir-step", type=POSITIVE, metavar="SECONDS",
+                   help="write network.nir for a simulator with this step (1e-4: snnTorch's importer, which "
+                        "assumes it); default: the network's own dt")
     o.add_argument("--export-netx", action="store_true", help="write network_netx.h5 and its Loihi-model accuracy")
 
 
@@ -136,11 +139,11 @@ def run(args) -> int:
     import torch.distributed as dist
     if dist.is_available() and dist.is_initialized() and dist.get_rank() != 0:
         return 0
-    net = result.model.to_trained(result.bundle.n_steps)
+    net = result.network if result.network is not None else result.model.to_trained(result.bundle.n_steps)
     summary = dict(result.summary)
     if args.export_nir:
         from fenn_dma.host.nir_io import export_nir
-        export_nir(net, out / "network.nir")
+        export_nir(net, out / "network.nir", step_s=args.nir_step)
     if args.export_netx:
         from fenn_dma.host import loihi
         lnet = loihi.export_netx(net, out / "network_netx.h5")

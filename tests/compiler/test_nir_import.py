@@ -123,7 +123,11 @@ def test_import_errors_name_the_node():
     g.nodes["lif"] = nir.CubaLIF(tau_syn=np.full(30, 0.5e-3), tau_mem=np.full(30, 20e-3), r=np.ones(30),
                                  v_leak=np.zeros(30), v_threshold=np.ones(30))
     with pytest.raises(ModelError, match="'lif'.*tau_syn.*not longer than dt"):
-        from_nir(g)
+        from_nir(g, dt=1.0)
+    g.nodes["lif"] = nir.CubaLIF(tau_syn=np.full(30, -5e-3), tau_mem=np.full(30, 20e-3), r=np.ones(30),
+                                 v_leak=np.zeros(30), v_threshold=np.ones(30))
+    with pytest.raises(ModelError, match="'lif'.*tau_syn = -0.005 s.*must be positive"):
+        from_nir(g, dt=1.0)
     g = _cuba_graph(rng)
     g.nodes["rec"].metadata["fenn.delays"] = np.full((3, 3), 1)
     with pytest.raises(ModelError, match="'rec'.*fenn.delays.*shape"):

@@ -1,0 +1,279 @@
+"""NIR with the real peers, both ways: small networks built and exported by
+snnTorch and Norse with their own exporters, compiled here and compared
+spike for spike with the peer's own simulation; and our export imported and
+run by each peer. Used by tests/host/test_interop.py and
+benchmarks/nir_interop.py (the agreement table).
+
+The peers' exporter bugs are worked around here, on the peer's graph or
+model, never in our importer (docs/compiler.md, "NIR with the peers"):
+
+- snnTorch 1.0 ``export_to_nir`` needs per-neuron ``beta`` and ``threshold``
+  tensors (a scalar fails NIR's shape check) and a sample without a batch
+  axis (with one, type inference fails); its importer assumes dt = 1e-4 s
+  (``nir_export.SNNTORCH_DT``), so our graph is written for that step
+  (``nir_export.retime``).
+- Norse 1.1 ``to_nir`` writes ``tau = dt / tau_inv`` (``dt * tau``, not
+  ``tau``), plain torch tensors (``nir.write`` cannot chunk 0-d ones), and
+  ``None`` for ``LIBoxCell``; the taus are corrected and the parameters made
+  numpy arrays. Its ``from_nir`` takes the step as an argument.
+
+Agreement: the fraction of (step, neuron) output spikes that are equal.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+N_IN, N_HIDDEN, N_OUT = 6, 12, 4
+
+
+@dataclass
+class Agreement:
+    case: str
+    direction: str          # "peer -> fenn" or "fenn -> peer"
+    steps: int
+    peer_spikes: int
+    float_agree: float      # our float model vs the peer
+    deployed_agree: float   # the ISS (fixed point, compiled) vs the peer; nan for fenn -> peer
+
+
+def _spikes(T: int, seed: int, rate: float = 0.3) -> np.ndarray:
+    return np.random.default_rng(seed).random((T, N_IN)) < rate
+
+
+def _agree(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = np.asarray(a, bool), np.asarray(b, bool)
+    if a.shape != b.shape:
+        raise ValueError(f"spike arrays of shapes {a.shape} and {b.shape}")
+    return float((a == b).mean())
+
+
+def _ours(net, x: np.ndarray, out_pop: str, deployed: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """(float spikes, ISS spikes or None) of population ``out_pop`` for input ``x`` (T, N_IN)."""
+    from fenn_dma.compiler.float_sim import measure_ranges, simulate_float
+    from fenn_dma.compiler.pipeline import compile_model
+    from fenn_dma.compiler.runtime import Runtime
+
+    src = next(p.name for p in net.populations.values() if p.is_input)
+    inputs = {src: x[None].astype(np.float64)}
+    rec, _ = simulate_float(net, inputs)
+    fl = rec[out_pop]["spikes"][0] > 0
+    if not deployed:
+        return fl, None
+    program, _ = compile_model(net, n_steps=len(x), measured=measure_ranges(net, inputs))
+    out = Runtime(program).run({src: x}, steps=len(x))
+    return fl, np.asarray(out.records[f"{out_pop}.spikes"], bool)
+
+
+# --- snnTorch ---------------------------------------------------------------------------------
+
+def snntorch_model(kind: str, seed: int):
+    """Linear -> Leaky|Synaptic -> Linear -> Leaky|Synaptic (zero reset, NIR's), per-neuron tensors."""
+    import snntorch as snn
+    import torch
+
+    torch.manual_seed(seed)
+
+    def layer(n, beta, alpha, out=False):
+        common = dict(beta=torch.full((n,), beta), threshold=torch.ones(n), reset_mechanism="zero",
+                      init_hidden=True, output=out)
+        return snn.Leaky(**common) if kind == "Leaky" else snn.Synaptic(alpha=torch.full((n,), alpha), **common)
+
+    model = torch.nn.Sequential(torch.nn.Linear(N_IN, N_HIDDEN, bias=False), layer(N_HIDDEN, 0.9, 0.8),
+                                torch.nn.Linear(N_HIDDEN, N_OUT, bias=False), layer(N_OUT, 0.85, 0.7, out=True))
+    with torch.no_grad():
+        for lin in (model[0], model[2]):
+            lin.weight.mul_(4.0 if kind == "Leaky" else 2.0)
+    return model
+
+
+def snntorch_run(model, x: np.ndarray) -> np.ndarray:
+    import snntorch.utils
+    import torch
+
+    snntorch.utils.reset(model)
+    out = []
+    with torch.no_grad():
+        for t in range(len(x)):
+            s = model(torch.tensor(x[t][None], dtype=torch.float32))[0]
+            out.append(s.numpy()[0] > 0)
+    return np.array(out)
+
+
+def snntorch_to_fenn(kind: str = "Leaky", seed: int = 0, steps: int = 80, deployed: bool = True,
+                     hold: bool = False) -> Agreement:
+    """``hold``: give the imported neurons snnTorch's post-spike step. A zero-reset
+    ``Synaptic`` resets from the previous step's membrane as well as right after
+    the spike (``_base_zero``), so the step after a spike starts from 0 and
+    loses its input: a refractory period of one step, which NIR's CubaLIF
+    cannot say. ``Leaky`` has no such step."""
+    import torch
+    from snntorch.export_nir import export_to_nir
+
+    from fenn_dma.compiler.nir_import import from_nir
+
+    model = snntorch_model(kind, seed)
+    graph = export_to_nir(model, torch.zeros(N_IN))
+    net = from_nir(graph)          # dt from snnTorch's r = tau / dt
+    if hold:
+        for pop in net.populations.values():
+            if not pop.is_input:
+                pop.neuron.refractory = net.dt
+    x = _spikes(steps, seed + 1)
+    peer = snntorch_run(model, x)
+    out_pop = _output_population(graph)
+    fl, dep = _ours(net, x, out_pop, deployed)
+    return Agreement(f"snnTorch {kind}" + (" + 1-step hold" if hold else ""), "peer -> fenn", steps, int(peer.sum()), _agree(fl, peer),
+                     _agree(dep, peer) if dep is not None else float("nan"))
+
+
+def _output_population(graph) -> str:
+    return next(a for a, b in graph.edges if b == "output")
+
+
+# --- Norse ------------------------------------------------------------------------------------
+
+def norse_model(kind: str, seed: int, dt: float):
+    """Linear -> LIFBoxCell|LIFCell -> Linear -> LIFBoxCell|LIFCell."""
+    import norse.torch as nt
+    import torch
+
+    torch.manual_seed(seed)
+
+    def cell(n, tau_mem_inv):
+        if kind == "LIFBoxCell":
+            return nt.LIFBoxCell(nt.LIFBoxParameters(tau_mem_inv=torch.full((n,), tau_mem_inv),
+                                                     v_th=torch.ones(n), v_leak=torch.zeros(n),
+                                                     v_reset=torch.zeros(n)), dt=dt)
+        return nt.LIFCell(nt.LIFParameters(tau_syn_inv=torch.full((n,), 200.0), tau_mem_inv=torch.full((n,), tau_mem_inv),
+                                           v_th=torch.ones(n), v_leak=torch.zeros(n), v_reset=torch.zeros(n)), dt=dt)
+
+    model = nt.SequentialState(torch.nn.Linear(N_IN, N_HIDDEN, bias=False), cell(N_HIDDEN, 100.0),
+                               torch.nn.Linear(N_HIDDEN, N_OUT, bias=False), cell(N_OUT, 50.0))
+    with torch.no_grad():
+        gains = (12.0, 150.0) if kind == "LIFBoxCell" else (60.0, 150.0)
+        for lin, gain in zip((model[0], model[2]), gains):
+            lin.weight.mul_(gain)
+    return model
+
+
+def norse_run(model, x: np.ndarray) -> np.ndarray:
+    import torch
+
+    state, out = None, []
+    with torch.no_grad():
+        for t in range(len(x)):
+            z, state = model(torch.tensor(x[t][None], dtype=torch.float32), state)
+            out.append(z.numpy()[0] > 0)
+    return np.array(out)
+
+
+def fix_norse_graph(graph, model, dt: float):
+    """Norse 1.1's export, repaired: taus from the cells' own parameters; CubaLIF's
+    ``w_in = tau_syn / dt`` (the cell adds its input to the current at gain 1, NIR's
+    CubaLIF at ``dt / tau_syn * w_in``; Norse leaves ``w_in`` at 1); numpy arrays."""
+    import nir
+    import torch
+
+    cells = [m for m in model if hasattr(m, "p")]
+    nodes = [k for k, n in graph.nodes.items() if isinstance(n, (nir.LIF, nir.CubaLIF))]
+    for key, cell in zip(sorted(nodes, key=int), cells):
+        node = graph.nodes[key]
+        if isinstance(node, nir.LIF):
+            node.tau = 1.0 / cell.p.tau_mem_inv.detach().numpy()
+        else:
+            node.tau_mem = 1.0 / cell.p.tau_mem_inv.detach().numpy()
+            node.tau_syn = 1.0 / cell.p.tau_syn_inv.detach().numpy()
+            node.w_in = node.tau_syn / dt
+    for node in graph.nodes.values():
+        for name, value in list(vars(node).items()):
+            if isinstance(value, torch.Tensor):
+                setattr(node, name, value.detach().numpy())
+    return graph
+
+
+def norse_to_fenn(kind: str = "LIFBoxCell", seed: int = 0, steps: int = 80, deployed: bool = True) -> Agreement:
+    import norse.torch as nt
+    import torch
+
+    from fenn_dma.compiler.nir_import import from_nir
+
+    dt = 1e-3
+    model = norse_model(kind, seed, dt)
+    graph = fix_norse_graph(nt.to_nir(model, torch.zeros(1, N_IN), dt=dt), model, dt)
+    net = from_nir(graph, dt=dt * 1e3)       # Norse writes no step: ours, in ms
+    x = _spikes(steps, seed + 1)
+    peer = norse_run(model, x)
+    fl, dep = _ours(net, x, _output_population(graph), deployed)
+    return Agreement(f"Norse {kind}", "peer -> fenn", steps, int(peer.sum()), _agree(fl, peer),
+                     _agree(dep, peer) if dep is not None else float("nan"))
+
+
+# --- our export, run by the peers ---------------------------------------------------------------
+
+def fenn_network(synapse: str, seed: int, dt: float = 1.0):
+    """input -> hidden (LIF) -> out (LIF), our model API; ``synapse``: "delta" or "exp"."""
+    from fenn_dma.compiler.model import Delta, Dense, Exponential, Network, SpikeInput
+    from fenn_dma.compiler.neurons import LIF
+
+    rng = np.random.default_rng(seed)
+    net = Network(dt=dt, name=f"interop_{synapse}")
+    src = net.population("input", N_IN, SpikeInput())
+    hid = net.population("hidden", N_HIDDEN, LIF(tau_mem=10.0, threshold=1.0))
+    out = net.population("out", N_OUT, LIF(tau_mem=20.0, threshold=1.0), record=("spikes",),
+                             readout="spike_count")
+    syn = Delta() if synapse == "delta" else Exponential(5.0)
+    gain = 1.2 if synapse == "delta" else 0.5
+    # latency 0: NIR's edges carry no delay, and the peers' layers act in the same step
+    net.connect(src, hid, Dense(rng.normal(0.4, 0.5, (N_IN, N_HIDDEN)) * gain), syn, latency=0)
+    net.connect(hid, out, Dense(rng.normal(0.3, 0.5, (N_HIDDEN, N_OUT)) * gain), syn, latency=0)
+    return net
+
+
+def fenn_to_peer(peer: str, synapse: str = "delta", seed: int = 0, steps: int = 80) -> Agreement:
+    import torch
+
+    from fenn_dma.compiler.nir_export import SNNTORCH_DT, retime, to_nir, unit_r
+
+    net = fenn_network(synapse, seed)
+    x = _spikes(steps, seed + 1)
+    fl, _ = _ours(net, x, "out", deployed=False)
+    graph = to_nir(net)
+    if peer == "snnTorch":
+        from snntorch.import_nir import import_from_nir
+        model = import_from_nir(retime(graph, SNNTORCH_DT))
+        state_out = _run_snntorch_graph_module(model, x, torch)
+    else:
+        import norse.torch as nt
+        model = nt.from_nir(unit_r(graph), dt=float(graph.metadata["dt"]))
+        state_out = _run_norse_graph_module(model, x, torch)
+    return Agreement(f"fenn {synapse} -> {peer}", "fenn -> peer", steps, int(state_out.sum()),
+                     _agree(fl, state_out), float("nan"))
+
+
+def _run_snntorch_graph_module(model, x, torch) -> np.ndarray:
+    out, state = [], None
+    with torch.no_grad():
+        for t in range(len(x)):
+            y, state = model(torch.tensor(x[t][None], dtype=torch.float32), state)
+            out.append(np.asarray(y[0] if isinstance(y, tuple) else y)[0] > 0)
+    return np.array(out)
+
+
+def _run_norse_graph_module(model, x, torch) -> np.ndarray:
+    out, state = [], None
+    with torch.no_grad():
+        for t in range(len(x)):
+            y, state = model(torch.tensor(x[t][None], dtype=torch.float32), state)
+            out.append(np.asarray(y)[0] > 0)
+    return np.array(out)
+
+
+def table(seed: int = 0, steps: int = 80) -> list[Agreement]:
+    """Every case: peers' exports compiled here, our export run by the peers."""
+    rows = [snntorch_to_fenn("Leaky", seed, steps), snntorch_to_fenn("Synaptic", seed, steps),
+            snntorch_to_fenn("Synaptic", seed, steps, hold=True),
+            norse_to_fenn("LIFBoxCell", seed, steps), norse_to_fenn("LIFCell", seed, steps)]
+    rows += [fenn_to_peer(p, s, seed, steps) for p in ("snnTorch", "Norse") for s in ("delta", "exp")]
+    return rows
