@@ -85,27 +85,19 @@ def train_classifier(args, out: Path):
     return train(cfg, bundle), bundle
 
 
-def deployed_program(result, bundle, spec):
-    """The trained network with the formats QAT used (else formats from the value ranges measured
-    on training samples, as ``host.deploy.plan`` chooses them), its hidden spikes recorded (for
-    the raster)."""
-    from fenn_dma.compiler.codegen import CompileOptions, MachineSizes, compile_network
-    from fenn_dma.compiler.pipeline import to_program
-    from fenn_dma.compiler.quantise import quantise
+def deployed_program(run_folder: Path, spec):
+    """What `fenn-dma compile RUN --calibrate yinyang:train:512 --profile NAME` compiles from the
+    trainer's run folder (``host.deploy.deployment``: the formats the trainer recorded, value
+    ranges on calibration samples for the others, readouts sized for the samples' steps), with
+    the hidden spikes recorded for the raster. Returns (program, qnet, saturation report)."""
+    from fenn_dma.compiler.codegen import CompileOptions, MachineSizes
+    from fenn_dma.compiler.compile_cli import build_program
     from fenn_dma.host import deploy
-    net = result.model.to_trained(bundle.n_steps)
-    cnet = deploy.compiler_network(net, result.summary.get("formats"))
-    for pop in cnet.populations.values():
+    dep = deploy.deployment(run_folder, calibrate="yinyang:train:512")
+    for pop in dep.net.populations.values():
         if not pop.is_input and pop.neuron.spiking:
             pop.record = ("spikes",)
-    measured = None
-    if not result.summary.get("formats"):
-        from fenn_dma.compiler.float_sim import measure_ranges
-        samples = bundle.splits["train"].spikes[:512].numpy().astype(np.float64)
-        measured = measure_ranges(cnet, {deploy.INPUT: samples})
-    qnet = quantise(cnet, rounding="nearest", n_steps=bundle.n_steps, measured=measured)
-    compiled = compile_network(qnet, CompileOptions(sizes=MachineSizes.from_spec(spec)))
-    return to_program(compiled, machine=spec), qnet
+    return build_program(dep, options=CompileOptions(sizes=MachineSizes.from_spec(spec)))
 
 
 def run(args) -> int:
@@ -130,7 +122,7 @@ def run(args) -> int:
 
     print(f"[2/5] quantising and compiling for {spec.name} ...", flush=True)
     t0 = time.perf_counter()
-    program, qnet = deployed_program(result, bundle, spec)
+    program, qnet, saturation = deployed_program(out / "train", spec)
     fenn = out / "yinyang.fenn"
     program.save(fenn)
     x_test, y_test = bundle.splits["test"].spikes.numpy() > 0, bundle.splits["test"].labels.numpy()
@@ -138,7 +130,10 @@ def run(args) -> int:
         x_test, y_test = x_test[:args.test_samples], y_test[:args.test_samples]
     reference_acc = deploy.accuracy(qnet, x_test, y_test)
     times["compile_s"] = time.perf_counter() - t0
-    print(f"      {fenn}: {program.metadata['instructions']} instructions, formats {program.formats}")
+    formats = ", ".join(f"{k} {v}" for k, v in program.formats.items() if not k.endswith(".decays"))
+    print(f"      {fenn}: {program.metadata['instructions']} instructions; formats {formats}; "
+          + ("no value at the int16 rails on the calibration samples" if not saturation.saturated()
+             else "; ".join(saturation.warnings())))
 
     print(f"[3/5] running the {len(y_test)} test samples on the ISS ...", flush=True)
     t0 = time.perf_counter()
@@ -183,7 +178,7 @@ def run(args) -> int:
               "float_accuracy": s["test_acc_float"], "qat_accuracy": s["test_acc"],
               "deployed_accuracy_iss": iss.accuracy, "deployed_accuracy_reference": reference_acc,
               "trainer_deployed_accuracy": s.get("test_acc_deployed"), "test_samples": int(len(y_test)),
-              "cycles_per_sample": float(r.cycles.mean()), "us_per_sample": float(r.microseconds.mean()),
+              "saturation": saturation.to_dict(), "cycles_per_sample": float(r.cycles.mean()), "us_per_sample": float(r.microseconds.mean()),
               "confusion": iss.confusion.tolist(), "rtl": rtl_report,
               "kernel_cycles": {k: v[1] for k, v in counts.items()}, "seconds": times,
               "pictures": {k: str(v) for k, v in pictures.items()}}

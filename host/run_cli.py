@@ -113,6 +113,8 @@ def run(args: argparse.Namespace) -> int:
             summary = {"samples": 1, "cycles_per_sample": float(cycles), "us_per_sample": cycles / dev.clock_mhz}
         summary.update(device=dev.name, machine=dev.spec.name, clock_mhz=dev.clock_mhz, instructions=instructions,
                        cycles=cycles)
+    saturation = res.saturation if batched else _saturation(program, readouts, arrays)
+    summary["saturation"] = saturation.to_dict()
     _write(outputs, arrays, summary)
     steps = next((v.shape[-2] for v in arrays.values() if np.ndim(v) >= 2 and v.dtype != np.float64), args.steps)
     print(f"{program.name} on {summary['device']} ({summary['machine']}): {steps} steps, {instructions} "
@@ -120,9 +122,23 @@ def run(args: argparse.Namespace) -> int:
           f"{summary['us_per_sample']:.1f} us/sample at {summary['clock_mhz']:g} MHz")
     for k, v in readouts.items():
         print(f"  readout {k}: {np.array2string(np.asarray(v), max_line_width=100, threshold=12)}")
+    _warn(saturation.warnings())
     for option, path in outputs.items():
         print(f"wrote {path}")
     return 0
+
+
+def _saturation(program, readouts: dict, arrays: dict):
+    """The saturation count of one sample's outputs (compiler.saturation)."""
+    from fenn_dma.compiler.saturation import count_outputs
+    records = {k: v for k, v in arrays.items() if k in program.io["records"]}
+    return count_outputs(program, readouts, records)
+
+
+def _warn(lines: list[str]) -> None:
+    import sys
+    for line in lines:
+        print(f"warning: {line}", file=sys.stderr)
 
 
 def _evaluate(args, program, outputs: dict) -> int:
@@ -144,6 +160,7 @@ def _evaluate(args, program, outputs: dict) -> int:
     print("  confusion (rows: label, columns: prediction):")
     for row in ev.confusion:
         print("   " + " ".join(f"{int(c):6d}" for c in row))
+    _warn(ev.result.warnings())
     for option, path in outputs.items():
         print(f"wrote {path}")
     return 0

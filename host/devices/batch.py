@@ -77,7 +77,7 @@ def run_batch(device, inputs: dict, steps: int | None, *, workers: int = 1, back
     try:
         if backend == "processes" and (workers == 1 or B == 1):
             part = device.run_samples(inputs, steps, progress=bar.update if bar is not None else None)
-            return concatenate([part], **meta)
+            return _checked(device, concatenate([part], **meta))
         chunks = _chunks(B, workers)
         jobs = [({k: v[a:b] for k, v in inputs.items()} if inputs else {}, b - a) for a, b in chunks]
         recipe, key = device.recipe(), _program_key(device.program)
@@ -91,6 +91,13 @@ def run_batch(device, inputs: dict, steps: int | None, *, workers: int = 1, back
     result = concatenate(parts, **meta)
     device.counters["instructions"] += int(result.instructions.sum())
     device.counters["cycles"] += int(result.cycles.sum())
+    return _checked(device, result)
+
+
+def _checked(device, result: BatchResult) -> BatchResult:
+    """The result with its saturation count (compiler.saturation: readouts and V records at the rails)."""
+    from fenn_dma.compiler.saturation import count_outputs
+    result.saturation = count_outputs(device.program, result.readouts, result.records)
     return result
 
 

@@ -29,7 +29,8 @@ class Evaluation:
         return {"accuracy": self.accuracy, "samples": r.samples, "device": r.device, "machine": r.machine,
                 "readout": self.readout, "confusion": self.confusion.tolist(),
                 "cycles_per_sample": float(r.cycles.mean()), "us_per_sample": float(r.microseconds.mean()),
-                "clock_mhz": r.clock_mhz}
+                "clock_mhz": r.clock_mhz,
+                "saturation": r.saturation.to_dict() if r.saturation is not None else None}
 
     def save(self, path: str | Path) -> Path:
         """The batch's arrays plus ``predictions``, ``labels`` and ``confusion``, as one ``.npz``, atomically."""

@@ -19,6 +19,11 @@ class BatchResult:
     clock_mhz: float = 0.0
     device: str = ""
     machine: str = ""
+    saturation: object = None     # compiler.saturation.SaturationReport of the readouts and V records
+
+    def warnings(self) -> list[str]:
+        """One line per population whose readouts or recorded V sat at the int16 rails."""
+        return self.saturation.warnings() if self.saturation is not None else []
 
     @property
     def samples(self) -> int:

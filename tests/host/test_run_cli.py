@@ -94,3 +94,25 @@ def test_devices_lists_why(capsys):
     rows = json.loads(capsys.readouterr().out)
     assert {r["device"] for r in rows} == {"iss", "rtl", "kv260", "ecp5:PORT"}
     assert all(("why" in r) != r["usable"] for r in rows)
+
+
+def test_saturated_outputs_are_reported(tmp_path, capsys):
+    """V pinned at the rail is counted in the result and named on stderr with its format."""
+    from fenn_dma.compiler.model import Dense, Exponential, Network, SpikeInput
+    from fenn_dma.compiler.neurons import LI
+    from fenn_dma.compiler.pipeline import compile_model
+    net = Network(name="hot")
+    inp = net.population("input", 8, SpikeInput())
+    out = net.population("output", 2, LI(tau_mem=50), readout="v_sum", record=("v",), formats={"V": "s2.13"})
+    net.connect(inp, out, Dense(np.full((8, 2), 3.5)), Exponential(5))
+    program, _ = compile_model(net, n_steps=20)
+    program.save(tmp_path / "hot.fenn")
+    x = np.ones((2, 20, 8), bool)
+    res = open_device("iss").load(program).run_batch({"input": x})
+    assert res.saturation.saturated() and "population 'output'" in res.warnings()[0]
+    np.savez(tmp_path / "x.npz", input=x)
+    assert main(["run", str(tmp_path / "hot.fenn"), "--input", str(tmp_path / "x.npz"),
+                 "--report", str(tmp_path / "r.json")]) == 0
+    err = capsys.readouterr().err
+    assert "warning: saturation: population 'output': V (s2.13) at the int16 rails" in err and "s3.12" in err
+    assert json.loads((tmp_path / "r.json").read_text())["saturation"]
