@@ -109,7 +109,14 @@ def run(args) -> int:
     out = output_folder(args.out, "--out")
     t_start = time.perf_counter()
     times = {}
-    rtl = None if args.no_rtl else _Background(spec)
+    rtl = None
+    if not args.no_rtl:
+        from fenn_dma.host.devices.registry import why_unavailable
+        why = why_unavailable("rtl")
+        if why:
+            print(f"the RTL part is skipped: {why}")
+        else:
+            rtl = _Background(spec)
     print(f"[1/5] training a {args.hidden}-neuron LIF classifier on Yin-Yang ({args.epochs} epochs"
           + (f" + {args.qat_epochs} QAT" if args.qat_epochs else "") + ") ..." + ("" if rtl is None else " (building the Verilated SoC meanwhile)"),
           flush=True)
@@ -165,7 +172,7 @@ def run(args) -> int:
               f"({times['rtl_s']:.1f} s; model ready after {rtl.seconds:.0f} s)")
         raster = got
     else:
-        print("[4/5] RTL skipped (--no-rtl)")
+        print("[4/5] RTL skipped")
 
     print("[5/5] report and pictures ...", flush=True)
     counts, _ = profile_run(program, {"input": x_test[0]}, STEPS)
