@@ -91,6 +91,7 @@ def run_batch(device, inputs: dict, steps: int | None, *, workers: int = 1, back
     result = concatenate(parts, **meta)
     device.counters["instructions"] += int(result.instructions.sum())
     device.counters["cycles"] += int(result.cycles.sum())
+    device.counters["calls"] += sum(p["calls"] for p in parts)
     return _checked(device, result)
 
 

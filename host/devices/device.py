@@ -188,7 +188,8 @@ class Device:
         return {"records": {k: np.stack([o.records[k] for o in outs]) for k in outs[0].records},
                 "readouts": {k: np.stack([o.readouts[k] for o in outs]) for k in outs[0].readouts},
                 "cycles": np.array([o.cycles for o in outs], np.int64),
-                "instructions": np.array([o.instructions for o in outs], np.int64)}
+                "instructions": np.array([o.instructions for o in outs], np.int64),
+                "calls": sum(o.calls for o in outs)}
 
     def run_batch(self, inputs: dict[str, np.ndarray], steps: int | None = None, *, workers: int = 1,
                   backend: str = "processes", client=None, progress: bool | None = None):
@@ -223,12 +224,10 @@ class Device:
 
 
 def transport_spec_differs(transport, spec: MachineSpec) -> bool:
-    """Whether a reusable transport's machine is not the one asked (its sizes or units)."""
-    return bool(needed_machine_spec_diff(spec, transport.spec))
-
-
-def needed_machine_spec_diff(spec: MachineSpec, built: MachineSpec) -> list[str]:
-    return spec.differences(built, ("imem_size", "dmem_size", "vmem_size", "llm_size", "full_m", "vector"))
+    """Whether a reusable transport was made for another machine than ``spec`` (sizes, units;
+    not the DMA, which a transport may lack: ``cannot_run`` says so per program)."""
+    return bool(spec.differences(transport.spec, ("imem_size", "dmem_size", "vmem_size", "llm_size", "full_m",
+                                                  "vector")))
 
 
 def open_device(name: str, profile=None, *, max_cycles: int = DEFAULT_MAX_CYCLES, **options) -> Device:
