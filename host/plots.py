@@ -54,3 +54,18 @@ def plot_delays(delays: list, path: str | Path) -> None:
         ax.hist(d, bins=np.arange(d.max() + 2) - 0.5 if d.size else 1, alpha=0.6, label=f"projection {i}")
     ax.set_xlabel("delay (steps)"); ax.set_ylabel("synapses"); ax.legend()
     fig.tight_layout(); fig.savefig(path, dpi=100); plt.close(fig)
+
+
+def plot_kernel_cycles(counts: dict, path: str | Path) -> None:
+    """Cycles per kernel of a profiled run (``compiler.profile.profile_run``), largest first."""
+    plt = _plt()
+    items = sorted(counts.items(), key=lambda kv: -kv[1][1])
+    names = [k or "(start)" for k, _ in items]
+    cycles = np.array([v[1] for _, v in items], float)
+    fig, ax = plt.subplots(figsize=(7, 0.35 * len(names) + 1.2))
+    ax.barh(names[::-1], cycles[::-1])
+    total = cycles.sum()
+    for i, c in enumerate(cycles[::-1]):
+        ax.text(c, i, f" {100 * c / total:.1f} %", va="center", fontsize=8)
+    ax.set_xlabel("cycles (one sample)")
+    fig.tight_layout(); fig.savefig(path, dpi=100); plt.close(fig)

