@@ -80,7 +80,7 @@ def train_classifier(args, out: Path):
     cfg = TrainConfig(dataset="yinyang", data={"n_steps": STEPS}, net={"hidden": [{"size": args.hidden}]},
                       epochs=args.epochs, fine_tune_epochs=0, qat_epochs=args.qat_epochs,
                       qat_states=bool(args.qat_epochs),
-                      seed=args.seed, out_dir=str(out / "train"), plots=False, progress=False, batch_size=64,
+                      seed=args.seed, out_dir=str(out / "train"), plots=False, progress=False, verbose=False, batch_size=64,
                       lr=5e-3)
     return train(cfg, bundle), bundle
 

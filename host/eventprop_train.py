@@ -150,7 +150,7 @@ def train_eventprop(cfg, bundle: DatasetBundle | None = None):
             model.load_state_dict(best[2])
             stage[f"selected_epoch_{phase}"], stage[f"val_acc_{phase}"] = best[1], best[0]
             best = None
-        if cfg.progress:
+        if cfg.verbose:
             print(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in rec.items()),
                   flush=True)
         if out:

@@ -34,7 +34,7 @@ class TrainConfig:
     data: dict = field(default_factory=dict)      # loader options (n_steps, path, dt, ...)
     net: dict = field(default_factory=dict)       # NetConfig fields (hidden: list of HiddenConfig dicts)
     epochs: int = 20
-    fine_tune_epochs: int = 2
+    fine_tune_epochs: int | None = None          # None: 2 when delays are learned, else 0
     qat_epochs: int = 0
     qat_format: str | None = None                 # "s7.8", "auto8", ...
     qat_states: bool = False                      # QAT also of the neuron states, as the compiler deploys them
@@ -50,9 +50,10 @@ class TrainConfig:
     out_dir: str | None = None
     checkpoint_every: int = 1
     plots: bool = True
-    progress: bool = True
+    progress: bool = True                         # a progress bar per epoch (on a terminal)
+    verbose: bool = True                          # one line per epoch (loss, accuracy, seconds)
     max_batches: int | None = None                # per epoch (for quick runs)
-    threads: int = 0
+    threads: int = 1                              # torch CPU threads; 0: torch's default (every core)
     select_best: bool = True                      # per phase, keep the epoch with the best validation accuracy
     adam_betas: tuple = (0.9, 0.999)
     deepr_connectivity: float | str | dict | None = None   # DEEP R rewiring (host/deepr.py); None: dense
@@ -63,6 +64,10 @@ class TrainConfig:
     spike_target: float = 0.0                     # EventProp: rate_reg * (count - spike_target)^2 / 2
 
     def validate(self) -> None:
+        if self.fine_tune_epochs is None:
+            # the phase trains with the delays rounded and frozen: nothing to do without learned delays
+            learned = str(dict(self.net).get("delay_mode", "none")) != "none"
+            self.fine_tune_epochs = 2 if learned else 0
         for name in ("epochs", "fine_tune_epochs", "qat_epochs"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
@@ -140,11 +145,11 @@ class TrainResult:
 
 def train(cfg: TrainConfig, bundle: DatasetBundle | None = None) -> TrainResult:
     cfg.validate()
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
     if cfg.method == "eventprop":
         from fenn_dma.host.eventprop_train import train_eventprop
         return train_eventprop(cfg, bundle)
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     rank, world, distributed = _dist()
     device = torch.device(f"cuda:{rank % torch.cuda.device_count()}" if torch.cuda.is_available() else "cpu")
@@ -253,7 +258,7 @@ def train(cfg: TrainConfig, bundle: DatasetBundle | None = None) -> TrainResult:
             stage[f"selected_epoch_{phase}"] = best[1]
             stage[f"val_acc_{phase}"] = best[0]
             best = None
-        if main_rank and cfg.progress:
+        if main_rank and cfg.verbose:
             msg = " ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in rec.items())
             print(msg, flush=True)
         if out and main_rank:
@@ -359,7 +364,10 @@ def _jsonable(cfg: TrainConfig) -> dict:
 
 
 def _tqdm(enabled: bool):
+    """tqdm, drawn only on a terminal (``disable=None``): a log file gets the epoch lines."""
     if not enabled:
         return lambda it, **kw: it
+    from functools import partial
+
     from tqdm.auto import tqdm
-    return tqdm
+    return partial(tqdm, disable=None)
