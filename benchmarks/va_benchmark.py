@@ -23,12 +23,10 @@ Plus a kernel line: one long dense row (N targets) streamed per spike, cycles pe
 32 synapses, with the ISS's DMA model and with a pessimistic one.
 
 Cycles are the ISS's predicted cycles (sim/cycle_model.py) with its default DMA
-model, DmaModel(setup_cycles=16, bytes_per_cycle=16): a 128-bit AXI read port at
-the core clock moves 16 bytes per cycle at most (2.8 GB/s at 175 MHz, within
-what a Zynq UltraScale+ HP port and DDR4 sustain), and 16 cycles (91 ns) from
-the start to the first beat is the optimistic end of the PL-to-DDR read latency
-(about 100-250 ns on these devices); the kernel line also shows setup 40
-cycles (229 ns) and 12 bytes per cycle (75 % bus efficiency).
+model (sim/dma.py over fenn_dma.dram, the one DRAM timing model the RTL harness
+shares): a 128-bit AXI port, one 16-byte beat a cycle (2.8 GB/s at 175 MHz), and
+the "ddr4" latency (300 ns, 53 cycles, first beat after the address); the kernel
+line shows the "short" latency beside it.
 
     .venv/bin/python benchmarks/va_benchmark.py            # sizes 256-4096 (about 30 s)
     .venv/bin/python benchmarks/va_benchmark.py --full     # all 56 rows (long; GBs of RAM at 12800 dense)
@@ -158,7 +156,7 @@ def main() -> int:
     sizes = None if args.full else set(args.sizes or DEFAULT_SIZES)
     chosen = [r for r in rows if sizes is None or row_key(r)[0] in sizes]
     va = _va_module()
-    print(f"Vogels-Abbott CUBA, {args.steps} steps; DMA model {DmaModel()} (ISS default)")
+    print(f"Vogels-Abbott CUBA, {args.steps} steps; DRAM {DmaModel().dram.describe()} (ISS default)")
     hdr = (f"{'N_exc':>6} {'conn':<6} {'weights':<7} {'p':>4} | {'spk/step':>8} {'FeNN':>6} | {'upd cyc/step':>12} "
            f"{'FeNN':>7} {'ratio':>5} | {'evt cyc/step':>12} {'FeNN':>8} {'ratio':>5} | {'cyc/spike':>9} {'FeNN':>7} "
            f"{'ratio':>5} | {'s':>5}")
@@ -199,10 +197,10 @@ def main() -> int:
     print("\ndense kernel, one row per spike, VMEM accumulators: cycles per 32 synapses (ideal 4)")
     for n_t in (2560, 16000):
         vm = kernel_per32(n_t, False, DmaModel())
-        dr = kernel_per32(n_t, True, DmaModel())
-        slow = kernel_per32(n_t, True, DmaModel(setup_cycles=40, bytes_per_cycle=12))
-        print(f"  {n_t:6d} targets: VMEM weights {vm:5.2f}, DRAM (setup 16, 16 B/cycle) {dr:5.2f}, "
-              f"DRAM (setup 40, 12 B/cycle) {slow:5.2f}")
+        short = kernel_per32(n_t, True, DmaModel.preset("short"))
+        ddr4 = kernel_per32(n_t, True, DmaModel.preset("ddr4"))
+        print(f"  {n_t:6d} targets: VMEM weights {vm:5.2f}, DRAM (short latency) {short:5.2f}, "
+              f"DRAM (ddr4 latency) {ddr4:5.2f}")
     rates = [(row_key(r)[0], m["spikes"] / m["n"] * 1000, (int(r["Num excitatory spikes"])
               + int(r["Num inhibitory spikes"])) / (row_key(r)[0] * 5 // 4)) for r, m in ours]
     print("\nmean rates (Hz), ours vs FeNN: " + ", ".join(f"{n}: {a:.1f} vs {b:.1f}" for n, a, b in rates[::2]))

@@ -115,8 +115,9 @@ def run(machine: "Machine", max_instructions: int | None) -> Stop:
         cached = machine._fast_code = (key, predecode(machine))
     cfg = machine.config
     params = np.array(cfg.cycle_model.as_params(), np.int64)
-    misc_values = {"dma_setup_cycles": cfg.dma.setup_cycles, "dma_bytes_per_cycle": cfg.dma.bytes_per_cycle,
-                   "dram_base": cfg.dram_base, "hartid": cfg.hartid}
+    dma = dict(zip(("dma_mm2s_first", "dma_mm2s_done", "dma_s2mm_first", "dma_s2mm_done", "dma_zero",
+                    "dma_beat_bytes"), cfg.dma.as_params()))
+    misc_values = {**dma, "dram_base": cfg.dram_base, "hartid": cfg.hartid}
     misc = np.array([misc_values[n] for n in _fastiss.MISC], np.int64)
     limit = -1 if max_instructions is None else int(max_instructions)
     cause, pc = _fastiss.run(cached[1], machine.x, machine.v, machine.s0, machine.s1, machine.dmem,

@@ -9,19 +9,23 @@ import pytest
 from fenn_dma.isa import csrs
 from fenn_dma.isa.assembler import assemble
 from fenn_dma.isa.codec import encode
+from fenn_dma import dram as D
+from fenn_dma.dram import DramTiming
 from fenn_dma.sim import DmaModel, Machine, StopCause
 
 BASE = 0x40000000
 ERR = BASE + 0x8000
 IDLE, STARTING, TRANSFERRING = csrs.DMA_IDLE, csrs.DMA_STARTING, csrs.DMA_TRANSFERRING
 DONE = IDLE | csrs.DMA_DONE
+# A narrow port, so that a 64-byte transfer takes several beats.
+TIMING = DramTiming(latency=5, beat_bytes=8)
 INTERNAL, DECODE, SLAVE = IDLE | csrs.DMA_INTERNAL_ERROR, IDLE | csrs.DMA_DECODE_ERROR, IDLE | csrs.DMA_SLAVE_ERROR
 
 
 @pytest.fixture
 def cfg(small):
     return replace(small, dram_base=BASE, dram_size=64 * 1024, dram_error_regions=((ERR, ERR + 64),),
-                   dma=DmaModel(setup_cycles=10, bytes_per_cycle=8))
+                   dma=DmaModel(TIMING))
 
 
 def dram_pattern(m):
@@ -106,24 +110,82 @@ def test_zero_count_completes(run_asm, cfg):
     assert m.x[11] == DONE and np.all(m.vmem[256:].view("<u2") == 0xDEAD)
 
 
-def test_status_timeline_follows_the_latency(run_asm, cfg):
-    # Start at cycle T; status reads in the following cycles T+1, T+2, ... (one per cycle).
-    reads = "\n".join(f"csrr x{r}, mm2s_status" for r in range(5, 30))
-    source = f"""
-        li t0, {BASE}
-        csrw mm2s_src_addr, t0
-        li t0, 256
-        csrw mm2s_dst_addr, t0
-        li t0, 64
-        csrw mm2s_count, t0
-        csrwi mm2s_control, 1
-        {reads}
+@pytest.mark.parametrize("ch, dram_addr", [("mm2s", 0), ("s2mm", BASE + 64 * 1024), ("mm2s", ERR)])
+def test_zero_count_makes_no_bus_access(run_asm, cfg, ch, dram_addr):
+    # Outside the DRAM model or on an error region: no beat moves, so no bus error.
+    src, dst = (dram_addr, 256) if ch == "mm2s" else (256, dram_addr)
+    m = run_asm(transfer(ch, src, dst, 0), config=cfg)
+    assert m.x[11] == DONE
+
+
+READS = 26      # x5..x30
+
+
+def timeline(ch: str, count: int) -> str:
+    """Start a transfer in cycle T, then read its status in cycles T+1, T+2, ... (x5..x30)."""
+    src, dst = (BASE, 256) if ch == "mm2s" else (256, BASE)
+    lines = "\n".join(f"csrr x{5 + r}, {ch}_status" for r in range(READS))
+    return f"""
+        li t0, {src}
+        csrw {ch}_src_addr, t0
+        li t0, {dst}
+        csrw {ch}_dst_addr, t0
+        li t0, {count}
+        csrw {ch}_count, t0
+        csrwi {ch}_control, 1
+        {lines}
         ecall
     """
-    m = run_asm(source, config=cfg)
-    # setup 10 cycles, 64 bytes at 8 per cycle = 8 cycles: read k happens at T + 1 + k.
-    expected = [STARTING] * 9 + [TRANSFERRING] * 8 + [DONE] * 8
-    assert [int(v) for v in m.x[5:30]] == expected
+
+
+@pytest.mark.parametrize("engine", ["reference", "fast"])
+@pytest.mark.parametrize("ch, count, first, done", [
+    # fenn_dma.dram: MM2S "transferring" from A_R_FIRST + L, done from A_R + L + beats - 1;
+    # S2MM from A_W_FIRST and A_W + beats + L; here L = 5 and 64 bytes are 8 beats.
+    ("mm2s", 64, D.A_R_FIRST + 5, D.A_R + 5 + 8 - 1),
+    ("s2mm", 64, D.A_W_FIRST, D.A_W + 8 + 5),
+    ("mm2s", 0, D.A_ZERO, D.A_ZERO),
+])
+def test_status_timeline_follows_the_dram_model(cfg, engine, ch, count, first, done):
+    assert done < READS, "the reads must reach the done status"
+    m = Machine(cfg)
+    m.load(assemble(timeline(ch, count)))
+    m.run(engine=engine)
+    # Read k (from 0) happens k + 1 cycles after the start.
+    expected = [STARTING if k + 1 < first else TRANSFERRING if k + 1 < done else DONE for k in range(READS)]
+    assert [int(v) for v in m.x[5:5 + READS]] == expected
+
+
+def test_the_model_in_numbers():
+    t = DramTiming(latency=53)
+    assert t.beats(1024) == 64
+    assert t.mm2s_cycles(1024) == (D.A_R_FIRST + 53, D.A_R + 53 + 63)
+    assert t.s2mm_cycles(1024) == (D.A_W_FIRST, D.A_W + 64 + 53)
+    assert DramTiming.preset("ddr4").latency == 53        # 300 ns at 175 MHz, rounded
+    assert DramTiming.preset("short").latency < 10
+
+
+@pytest.mark.parametrize("bad", [dict(latency=0), dict(latency=200), dict(latency=4, beat_bytes=24),
+                                 dict(latency=4, beat_bytes=128), dict(latency=True)])
+def test_bad_timings_are_refused(bad):
+    with pytest.raises(D.DramTimingError):
+        DramTiming(**bad)
+    with pytest.raises(D.DramTimingError, match="unknown DRAM timing"):
+        DramTiming.preset("sdram")
+
+
+@pytest.mark.parametrize("engine", ["reference", "fast"])
+def test_a_load_use_stall_delays_the_start(cfg, engine):
+    # csrw from a just-loaded register stalls a cycle: the transfer starts in the cycle the write
+    # executes, so the reads after it see the same timeline as with a nop between.
+    def run(stall: bool) -> list[int]:
+        start = "lw t1, 0(zero)\n" + ("" if stall else "nop\n") + "csrw mm2s_control, t1"
+        m = Machine(cfg)
+        m.load(assemble(timeline("mm2s", 64).replace("csrwi mm2s_control, 1", start)))
+        m.dmem[:4] = [1, 0, 0, 0]
+        m.run(engine=engine)
+        return [int(v) for v in m.x[5:5 + READS]]
+    assert run(True) == run(False)
 
 
 @pytest.mark.parametrize("engine", ["reference", "fast"])
@@ -142,7 +204,7 @@ def test_copy_happens_at_completion(cfg, engine):
         copied = bool(np.array_equal(m.vmem[256:320], m.dram[:64]))
         if start_cycle is not None:
             # Due transfers complete before the next instruction and at every stop.
-            assert copied == (m.cycles >= start_cycle + 10 + 8), m.cycles - start_cycle
+            assert copied == (m.cycles >= start_cycle + TIMING.mm2s_cycles(64)[1]), m.cycles - start_cycle
         if stop.cause != StopCause.MAX_INSTRUCTIONS:
             break
     assert start_cycle is not None and copied
