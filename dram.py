@@ -17,6 +17,14 @@ status read as "starting", then "transferring", then idle|done from these cycles
     S2MM  transferring from t + A_W_FIRST         idle|done from t + A_W + beats + L
     0 bytes (either channel, no bus traffic): starting, idle|done from t + A_ZERO
 
+A bus error (a burst answered DECERR or SLVERR) ends the transfer once every
+burst already issued has been answered; the engine issues a transfer's bursts
+back to back, so when all of them are out before the first error response
+(a transfer of at most OUTSTANDING bursts, every one at these latencies) all
+beats still move and only the end differs: A_R_ERROR / A_W_ERROR in place of
+A_R / A_W. Longer transfers that fail are not modelled cycle-exactly (the ISS
+then gives the same formula).
+
 The engine's constants are measured on the RTL SoC (tests/rtl_dma) and kept only
 here. Standard library only: every layer may import this module.
 """
@@ -27,12 +35,16 @@ from dataclasses import dataclass
 
 from fenn_dma.errors import FennError
 
-# --- The engine's fixed overheads in cycles (rtl/dma; calibrated on the RTL, tests/rtl_dma) --
-A_R = 6           # MM2S: the CSR write's cycle to the first done status, less L + beats - 1
-A_R_FIRST = 5     # MM2S: the CSR write's cycle to the first "transferring" status, less L
-A_W = 4           # S2MM: the CSR write's cycle to the first done status, less beats + L
-A_W_FIRST = 3     # S2MM: the CSR write's cycle to the first "transferring" status
-A_ZERO = 2        # a 0-byte transfer: the CSR write's cycle to the done status
+# --- The engine's fixed overheads in cycles (rtl/dma; calibrated on the RTL SoC) ------------
+# Counted from the cycle the ISS charges to the starting CSR write (a status read k cycles later
+# is the ISS's instruction k cycles later: tests/rtl_dma/test_dma_diff_timing.py).
+A_R = 7           # MM2S: done from t + A_R + L + beats - 1
+A_R_FIRST = 3     # MM2S: "transferring" from t + A_R_FIRST + L
+A_R_ERROR = 4     # MM2S answered with a bus error: idle|error from t + A_R_ERROR + L + beats - 1
+A_W = 5           # S2MM: done from t + A_W + beats + L
+A_W_FIRST = 5     # S2MM: "transferring" from t + A_W_FIRST
+A_W_ERROR = 5     # S2MM answered with a bus error: idle|error from t + A_W_ERROR + beats + L
+A_ZERO = 2        # a 0-byte transfer: done from t + A_ZERO
 
 # --- The engine's AXI4 bursts (rtl/dma/config.py builds with these) ------------------------
 MAX_BURST = 16            # beats in one INCR burst (AXI3-compatible, the KV260's HP ports)
@@ -84,18 +96,18 @@ class DramTiming:
         """Beats of a transfer of ``count`` bytes (whole beats: counts are multiples of 64)."""
         return -(-count // self.beat_bytes)
 
-    def mm2s_cycles(self, count: int) -> tuple[int, int]:
-        """(first "transferring" cycle, first done cycle) of an MM2S transfer of ``count``
-        bytes, counted from its start write's cycle."""
+    def mm2s_cycles(self, count: int, error: bool = False) -> tuple[int, int]:
+        """(first "transferring" cycle, first idle cycle) of an MM2S transfer of ``count``
+        bytes, counted from its start write's cycle; ``error``: the bus answers it with one."""
         if count == 0:
             return A_ZERO, A_ZERO
-        return A_R_FIRST + self.latency, A_R + self.latency + self.beats(count) - 1
+        return A_R_FIRST + self.latency, (A_R_ERROR if error else A_R) + self.latency + self.beats(count) - 1
 
-    def s2mm_cycles(self, count: int) -> tuple[int, int]:
+    def s2mm_cycles(self, count: int, error: bool = False) -> tuple[int, int]:
         """The same for an S2MM transfer."""
         if count == 0:
             return A_ZERO, A_ZERO
-        return A_W_FIRST, A_W + self.beats(count) + self.latency
+        return A_W_FIRST, (A_W_ERROR if error else A_W) + self.beats(count) + self.latency
 
     def describe(self) -> str:
         return (f"latency {self.latency} cycles ({self.latency * 1000 / CLOCK_MHZ:.0f} ns at {CLOCK_MHZ:g} MHz), "

@@ -63,10 +63,10 @@ enum { PARAM_LIST(ENUM_PARAM) N_PARAMS };
 static const char *const param_names[] = { PARAM_LIST(NAME_OP) };
 
 /* Machine constants that Python passes in, in this order. */
-/* DmaModel.as_params() (sim/dma.py): per channel the offsets to "transferring" and to done less the
- * beats, the 0-byte transfer's offset, the beat width. */
-#define MISC_LIST(X) X(dma_mm2s_first) X(dma_mm2s_done) X(dma_s2mm_first) X(dma_s2mm_done) X(dma_zero) \
-    X(dma_beat_bytes) X(dram_base) X(hartid)
+/* DmaModel.as_params() (sim/dma.py): per channel the offsets to "transferring", to done and to a
+ * bus error's end, less the beats; the 0-byte transfer's offset; the beat width. */
+#define MISC_LIST(X) X(dma_mm2s_first) X(dma_mm2s_done) X(dma_mm2s_error) X(dma_s2mm_first) X(dma_s2mm_done) \
+    X(dma_s2mm_error) X(dma_zero) X(dma_beat_bytes) X(dram_base) X(hartid)
 #define ENUM_MISC(name) K_##name,
 enum { MISC_LIST(ENUM_MISC) N_MISC };
 static const char *const misc_names[] = { MISC_LIST(NAME_OP) };
@@ -102,7 +102,7 @@ typedef struct {
 typedef struct {
     uint64_t *st;                 /* [2][N_DMA] */
     uint8_t *vmem, *dram;
-    uint64_t vmem_size, dram_size, dram_base, first[2], done[2], zero, beat;
+    uint64_t vmem_size, dram_size, dram_base, first[2], done[2], error[2], zero, beat;
     const uint64_t *err;          /* [nerr][2] */
     Py_ssize_t nerr;
     const int64_t *k;             /* constants, CONST_LIST order */
@@ -204,7 +204,8 @@ static void dma_write(dma_t *d, int ch, int reg, uint32_t value, uint64_t now)
         s[D_t_xfer] = s[D_t_done] = now + d->zero;
     } else {
         s[D_t_xfer] = now + d->first[ch];
-        s[D_t_done] = now + d->done[ch] + (count + d->beat - 1) / d->beat;
+        s[D_t_done] = now + (result == (uint64_t)d->k[Q_DMA_DONE] ? d->done[ch] : d->error[ch])
+                      + (count + d->beat - 1) / d->beat;
     }
     s[D_busy] = 1;
 }
@@ -367,6 +368,7 @@ static PyObject *fast_run(PyObject *self, PyObject *args)
                   .dram_base = (uint64_t)misc[K_dram_base],
                   .first = { (uint64_t)misc[K_dma_mm2s_first], (uint64_t)misc[K_dma_s2mm_first] },
                   .done = { (uint64_t)misc[K_dma_mm2s_done], (uint64_t)misc[K_dma_s2mm_done] },
+                  .error = { (uint64_t)misc[K_dma_mm2s_error], (uint64_t)misc[K_dma_s2mm_error] },
                   .zero = (uint64_t)misc[K_dma_zero], .beat = (uint64_t)misc[K_dma_beat_bytes],
                   .err = err, .nerr = nerr, .k = consts };
     csr_map_t csrmap = { .num = csrnums, .hartid = (uint64_t)misc[K_hartid] };

@@ -62,17 +62,21 @@ class DmaModel:
     def preset(cls, name: str) -> "DmaModel":
         return cls(DramTiming.preset(name))
 
-    def cycles(self, ch: int, count: int) -> tuple[int, int]:
-        """(cycles to "transferring", cycles to the done status) of a transfer on channel ``ch``."""
-        return self.dram.mm2s_cycles(count) if ch == MM2S else self.dram.s2mm_cycles(count)
+    def cycles(self, ch: int, count: int, error: bool = False) -> tuple[int, int]:
+        """(cycles to "transferring", cycles to the final status) of a transfer on channel ``ch``;
+        ``error``: the bus answers it with an error."""
+        return self.dram.mm2s_cycles(count, error) if ch == MM2S else self.dram.s2mm_cycles(count, error)
 
     def as_params(self) -> tuple[int, ...]:
-        """For the C engine, derived from ``cycles`` (which is linear in the beats): per
-        channel (MM2S, S2MM) the offset to "transferring" and to done less the beats, then
-        the 0-byte offset and the beat width."""
+        """For the C engine, derived from ``cycles`` (linear in the beats): per channel (MM2S,
+        S2MM) the offset to "transferring", to done and to a bus error's end, each less the
+        beats; then the 0-byte offset and the beat width."""
         one = self.dram.beat_bytes           # one beat
-        (m_first, m_done), (s_first, s_done) = self.cycles(MM2S, one), self.cycles(S2MM, one)
-        return (m_first, m_done - 1, s_first, s_done - 1, self.cycles(MM2S, 0)[1], one)
+        out: list[int] = []
+        for ch in (MM2S, S2MM):
+            first, done = self.cycles(ch, one)
+            out += [first, done - 1, self.cycles(ch, one, error=True)[1] - 1]
+        return (*out, self.cycles(MM2S, 0)[1], one)
 
 
 class DmaChannels:
@@ -115,7 +119,7 @@ class DmaChannels:
             return
         s[DMA["cur_src"]], s[DMA["cur_dst"]], s[DMA["cur_count"]] = src, dst, count
         s[DMA["result"]] = self._bus_result(dram_addr, count) if count else csrs.DMA_DONE
-        to_xfer, to_done = self.model.cycles(ch, count)
+        to_xfer, to_done = self.model.cycles(ch, count, error=int(s[DMA["result"]]) != csrs.DMA_DONE)
         s[DMA["t_xfer"]] = now + to_xfer
         s[DMA["t_done"]] = now + to_done
         s[DMA["busy"]] = 1

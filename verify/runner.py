@@ -17,11 +17,13 @@ import base64
 from dataclasses import replace
 
 from fenn_dma.errors import FennError
+from fenn_dma.isa import csrs
 from fenn_dma.isa.codec import try_decode
 from fenn_dma.isa.program import Program
-from fenn_dma.isa.table import M, V
+from fenn_dma.isa.table import M, V, Kind
 from fenn_dma.rtl.config import SocConfig
 from fenn_dma.sim.config import MachineConfig
+from fenn_dma.sim.dma import DMA_CSRS
 from fenn_dma.sim.machine import UNINITIALISED, Machine
 
 from .rtl_harness import RtlJob, VerilatedSoc, build, run_batch
@@ -48,18 +50,23 @@ def run_jobs(soc: "VerilatedSoc | NativeSoc", jobs: list[RtlJob], *, trace=None)
     return run_batch(soc, jobs)
 
 # Images the RTL can load: IMEM and DMEM over the host port, VMEM and LLM through the RAM
-# arrays (with the vector unit). DRAM waits for the DMA.
-RTL_IMAGES = ("imem", "dmem", "vmem", "llm")
+# arrays (with the vector unit), DRAM into the native harness's DRAM model (with the DMA).
+RTL_IMAGES = ("imem", "dmem", "vmem", "llm", "dram")
 VECTOR_IMAGES = ("vmem", "llm")
 
 
-def soc_config(config: MachineConfig, vector: bool | None = None) -> SocConfig:
+def soc_config(config: MachineConfig, vector: bool | None = None, dma: bool = False) -> SocConfig:
     """The SoC configuration matching an ISS machine configuration; ``vector``
-    (default: the machine has extension V) adds the vector unit with its sizes."""
+    (default: the machine has extension V) adds the vector unit with its sizes,
+    ``dma`` the DMA engine (which needs the vector unit)."""
     vector = V in config.extensions if vector is None else vector
     if vector and V not in config.extensions:
         raise FennError("the machine has no vector extension (V): the SoC cannot be built with the vector unit")
+    if dma and not vector:
+        raise FennError("the DMA moves rows between DRAM and VMEM: the SoC needs the vector unit for it")
     extra = {"vector": True, "vmem_size": config.vmem_size, "llm_size": config.llm_size} if vector else {}
+    if dma:
+        extra["dma"] = True
     return SocConfig(imem_size=config.imem_size, dmem_size=config.dmem_size,
                      full_m=M in config.extensions, hart_id=config.hartid, **extra)
 
@@ -83,14 +90,40 @@ def needs_vector(program: Program, llm: bytes = b"") -> bool:
     return False
 
 
-def _job(program: Program, config: MachineConfig, soc: SocConfig, max_cycles: int, read_dmem: str,
-         llm: bytes = b"", dram: bytes = b"") -> RtlJob:
+def needs_dma(program: Program, dram: bytes = b"") -> bool:
+    """Whether running ``program`` needs the DMA engine: a DRAM image, or a CSR instruction
+    in IMEM that names a DMA register."""
     if dram or program.images.get("dram"):
-        raise FennError("the RTL has no DMA yet, so it cannot load a DRAM image (--dram); run this program "
-                        "on the ISS (--backend iss)")
+        return True
+    text = program.images.get("imem", b"")
+    for at in range(0, len(text) - 3, 4):
+        ins = try_decode(int.from_bytes(text[at:at + 4], "little"))
+        if ins is not None and ins.spec.kind == Kind.CSR and ins.imm in DMA_CSRS:
+            return True
+    return False
+
+
+def _job(program: Program, config: MachineConfig, soc: SocConfig, max_cycles: int, read_dmem: str,
+         llm: bytes = b"", dram: bytes = b"", dram_stall: int = 0) -> RtlJob:
     images = dict(program.images)
     if llm:
         images["llm"] = llm
+    if dram:
+        images["dram"] = dram
+    if images.get("dram") and not soc.dma:
+        raise FennError("a DRAM image needs the SoC with the DMA engine (this one is built without)")
+    dram_fields = {}
+    if soc.dma:
+        if config.dma.dram.beat_bytes * 8 != soc.dma_data_bits:
+            raise FennError(f"the ISS's DRAM beats are {config.dma.dram.beat_bytes} bytes, the SoC's AXI4 port "
+                            f"{soc.dma_data_bits} bits: they must agree")
+        image = images.pop("dram", b"")
+        if len(image) > config.dram_size:
+            raise FennError(f"dram image of {len(image)} bytes does not fit in {config.dram_size} bytes")
+        # The DRAM window and its timing are the ISS's (MachineConfig and its DmaModel).
+        dram_fields = dict(dram=image, dram_base=config.dram_base, dram_size=config.dram_size,
+                           dram_errors=tuple(config.dram_error_regions), dram_latency=config.dma.dram.latency,
+                           dram_stall=dram_stall)
     for name, image in images.items():
         if image and name not in RTL_IMAGES:
             raise FennError(f"the RTL backend cannot load a {name} image (only {', '.join(RTL_IMAGES)})")
@@ -112,7 +145,7 @@ def _job(program: Program, config: MachineConfig, soc: SocConfig, max_cycles: in
                   # Whole-DMEM images (the random vector programs' 16 KiB) through the RAM array: as
                   # AXI4-Lite writes from cocotb they took most of the vector tests' time. The scalar
                   # SoC's loads keep testing the host port's write path.
-                  write_dmem="backdoor" if len(images.get("dmem", b"")) > 4096 else "host")
+                  write_dmem="backdoor" if len(images.get("dmem", b"")) > 4096 else "host", **dram_fields)
 
 
 def _over_reset_fill(image: bytes, size: int) -> bytes:
@@ -131,29 +164,38 @@ def _state(result: dict, dump_mem: bool) -> dict:
     if "v" in result:
         state["v"], state["rng"] = result["v"], result["rng"]
     state.update({k: result[k] for k in ("instret", "cycles", "mcycle", "minstret")})
+    if "dma_status" in result:
+        state["dma_status"] = result["dma_status"]
     if dump_mem:
-        for name in ("dmem", "vmem", "llm"):
+        for name in ("dmem", "vmem", "llm", "dram"):
             if name in result:
                 state[name] = _b64(result[name])
     return state
 
 
 def run_many_on_rtl(programs: list[Program], config: MachineConfig, *, llm_images: list[bytes] | None = None,
-                    max_cycles: int = 1_000_000, dump_mem: bool = True, dmem_via: str = "backdoor",
-                    soc: "VerilatedSoc | NativeSoc | None" = None, vector: bool | None = None,
-                    harness: str = "native") -> list[dict]:
-    """Final states of ``programs`` (each from reset, LLM images lane-major beside them) in one
-    simulator launch. ``soc``: a build to reuse; else one is built, with the vector unit when
-    ``vector`` says so (default: when a program needs it). ``dmem_via``: read DMEM back over the
-    host port ("host") or from the RAM array ("backdoor", fast). ``harness``: "native" or
+                    dram_images: list[bytes] | None = None, max_cycles: int = 1_000_000, dump_mem: bool = True,
+                    dmem_via: str = "backdoor", soc: "VerilatedSoc | NativeSoc | None" = None,
+                    vector: bool | None = None, dma: bool | None = None, harness: str = "native",
+                    dram_stall: int = 0) -> list[dict]:
+    """Final states of ``programs`` (each from reset, LLM images lane-major and DRAM images
+    beside them) in one simulator launch. ``soc``: a build to reuse; else one is built, with
+    the vector unit when ``vector`` says so (default: when a program needs it) and the DMA when
+    ``dma`` does (default: when a program needs it; the native harness only). The DRAM window,
+    its error regions and latency are ``config``'s (its DmaModel); ``dram_stall``: the DRAM's
+    back-pressure (0 none: the ISS's cycles hold only then). ``dmem_via``: read DMEM back over
+    the host port ("host") or from the RAM array ("backdoor", fast). ``harness``: "native" or
     "cocotb" (for a build made here; a given ``soc`` says which it is)."""
     llm_images = llm_images or [b""] * len(programs)
+    dram_images = dram_images or [b""] * len(programs)
     if soc is None:
+        if dma is None:
+            dma = any(needs_dma(p, d) for p, d in zip(programs, dram_images))
         if vector is None:
-            vector = any(needs_vector(p, llm) for p, llm in zip(programs, llm_images))
-        soc = build_soc(soc_config(config, vector), harness)
-    jobs = [_job(p, config, soc.config, max_cycles, dmem_via if dump_mem else "no", llm)
-            for p, llm in zip(programs, llm_images)]
+            vector = dma or any(needs_vector(p, llm) for p, llm in zip(programs, llm_images))
+        soc = build_soc(soc_config(config, vector, dma), harness)
+    jobs = [_job(p, config, soc.config, max_cycles, dmem_via if dump_mem else "no", llm, dram, dram_stall)
+            for p, llm, dram in zip(programs, llm_images, dram_images)]
     return [_state(r, dump_mem) for r in run_jobs(soc, jobs)]
 
 
@@ -174,7 +216,10 @@ def iss_state(program: Program, config: MachineConfig, max_instructions: int = 1
     if dram:
         m.load_image("dram", dram)
     m.run(max_instructions=max_instructions)
-    return m.state_dict(dump_mem=True)
+    state = m.state_dict(dump_mem=True)
+    if m.config.spec.dma:
+        state["dma_status"] = [m.csr_read(csrs.MM2S_STATUS), m.csr_read(csrs.S2MM_STATUS)]
+    return state
 
 
 def run_cli(args) -> int:
