@@ -16,11 +16,15 @@ AXI_BOUNDARY = 4096         # bytes: no burst crosses a 4 KiB boundary (AXI4 rul
 # W beat (docs/dma.md "Timing"). For a transfer of `beats` = count / beat_bytes beats started by
 # a CSR/host write in cycle t, a read of the status first shows idle|done in cycle
 #   MM2S: t + A_R + L + beats - 1        S2MM: t + A_W + beats + L
-# (measured by tests/rtl_dma/test_dma_timing.py, which fails if the RTL changes them).
-A_R = 6
-A_W = 4
+# for every alignment, count and 4 KiB crossing, as long as L <= DmaConfig.streaming_latency
+# (measured by tests/rtl_dma's streaming_timing_is_the_contracts, which fails if the RTL changes them).
+A_R = 7
+A_W = 5
 # A transfer of 0 bytes moves nothing: done in cycle t + A_ZERO.
 A_ZERO = 2
+
+
+READ_FIFO_SLACK = 4         # beats (see DmaConfig.read_fifo_beats)
 
 
 class DmaConfigError(FennError):
@@ -73,7 +77,17 @@ class DmaConfig:
 
     @property
     def read_fifo_beats(self) -> int:
-        return self.outstanding * self.max_burst
+        """The R FIFO: every beat of ``outstanding`` full bursts, plus the few beats that sit
+        between the FIFO and the packer, so that reservations never hold back the next AR
+        while the bursts in flight still cover the latency."""
+        return self.outstanding * self.max_burst + READ_FIFO_SLACK
+
+    @property
+    def streaming_latency(self) -> int:
+        """The largest slave latency at which transfers stream without bubbles: the bursts
+        in flight (``outstanding``) must cover it even with a short burst before a 4 KiB
+        boundary and the first, short one among them."""
+        return (self.outstanding - 2) * self.max_burst
 
     @property
     def vmem_bytes(self) -> int:

@@ -46,6 +46,7 @@ class ReadEngine(wiring.Component):
         ar_addr = Signal(cfg.addr_bits)              # next burst's address
         ar_left = Signal(range(cfg.max_beats + 1))   # beats not yet requested
         inflight = Signal(range(cfg.outstanding + 1))   # bursts requested (AR presented) whose RLAST is due
+        # (a burst whose RLAST arrives this cycle frees its place for an AR presented this cycle)
         reserved = Signal(range(cap + 1))            # beats requested and not yet out of the FIFO / discarded
 
         m.d.comb += [axi.arsize.eq((B - 1).bit_length()), axi.arburst.eq(AXI_BURST_INCR),
@@ -54,7 +55,8 @@ class ReadEngine(wiring.Component):
         # ---- AR: registered VALID and payload, reloaded on the handshake (back to back).
         m.d.comb += [planner.addr.eq(ar_addr), planner.left.eq(ar_left)]
         load = Signal()
-        m.d.comb += load.eq(busy & (err == 0) & (planner.beats != 0) & (inflight < cfg.outstanding)
+        last = Signal()
+        m.d.comb += load.eq(busy & (err == 0) & (planner.beats != 0) & (inflight - last < cfg.outstanding)
                             & (reserved + planner.beats <= cap) & (~axi.arvalid | axi.arready))
         with m.If(load):
             m.d.sync += [axi.arvalid.eq(1), axi.araddr.eq(ar_addr), axi.arlen.eq(planner.beats - 1),
@@ -65,7 +67,7 @@ class ReadEngine(wiring.Component):
         # ---- R: into the FIFO, or discarded after an error.
         r_ok = axi.rresp == AXI_RESP_OKAY
         beat = busy & axi.rvalid
-        push, discard, last = Signal(), Signal(), Signal()
+        push, discard = Signal(), Signal()
         m.d.comb += [push.eq(beat & (err == 0) & r_ok), discard.eq(beat & ~push), last.eq(beat & axi.rlast),
                      fifo.w_en.eq(push), fifo.w_data.eq(axi.rdata)]
         with m.If(beat & ~r_ok & (err == 0)):
