@@ -352,9 +352,11 @@ class Generator:
             words.append(encode("csrrwi", rd=0, csr=controls[c], zimm=1))
         if r.random() < 0.5:
             words.append(encode("csrrs", rd=self.xreg(), csr=statuses[chans[0]], rs1=0))
-        for _ in range(r.randrange(0, 7)):
-            kind = r.choice(["alu", "li"] + (["vector_alu"] * 2 if self.f.vector else []))
-            if kind == "alu":
+        for _ in range(r.randrange(0, 12)):
+            kind = r.choice(["alu", "li", "status"] + (["vector_alu"] * 2 if self.f.vector else []))
+            if kind == "status":        # a STATUS read while the transfer runs: its phases, cycle-exact
+                words.append(encode("csrrs", rd=self.xreg(), csr=statuses[r.choice(chans)], rs1=0))
+            elif kind == "alu":
                 words.append(self.from_table(r.choice([s for s in self.alu if s.kind != Kind.FENCE])))
             elif kind == "li":
                 words += li(r.choice(self.x_data), r.getrandbits(32))
