@@ -104,7 +104,7 @@ def needs_dma(program: Program, dram: bytes = b"") -> bool:
 
 
 def _job(program: Program, config: MachineConfig, soc: SocConfig, max_cycles: int, read_dmem: str,
-         llm: bytes = b"", dram: bytes = b"", dram_stall: int = 0) -> RtlJob:
+         llm: bytes = b"", dram: bytes = b"", dram_stall: int = 0, x_init: dict[int, int] | None = None) -> RtlJob:
     images = dict(program.images)
     if llm:
         images["llm"] = llm
@@ -145,7 +145,8 @@ def _job(program: Program, config: MachineConfig, soc: SocConfig, max_cycles: in
                   # Whole-DMEM images (the random vector programs' 16 KiB) through the RAM array: as
                   # AXI4-Lite writes from cocotb they took most of the vector tests' time. The scalar
                   # SoC's loads keep testing the host port's write path.
-                  write_dmem="backdoor" if len(images.get("dmem", b"")) > 4096 else "host", **dram_fields)
+                  write_dmem="backdoor" if len(images.get("dmem", b"")) > 4096 else "host",
+                  x_init=dict(x_init or {}), **dram_fields)
 
 
 def _over_reset_fill(image: bytes, size: int) -> bytes:
@@ -177,13 +178,14 @@ def run_many_on_rtl(programs: list[Program], config: MachineConfig, *, llm_image
                     dram_images: list[bytes] | None = None, max_cycles: int = 1_000_000, dump_mem: bool = True,
                     dmem_via: str = "backdoor", soc: "VerilatedSoc | NativeSoc | None" = None,
                     vector: bool | None = None, dma: bool | None = None, harness: str = "native",
-                    dram_stall: int = 0) -> list[dict]:
+                    dram_stall: int = 0, x_inits: list[dict[int, int]] | None = None) -> list[dict]:
     """Final states of ``programs`` (each from reset, LLM images lane-major and DRAM images
     beside them) in one simulator launch. ``soc``: a build to reuse; else one is built, with
     the vector unit when ``vector`` says so (default: when a program needs it) and the DMA when
     ``dma`` does (default: when a program needs it; the native harness only). The DRAM window,
     its error regions and latency are ``config``'s (its DmaModel); ``dram_stall``: the DRAM's
-    back-pressure (0 none: the ISS's cycles hold only then). ``dmem_via``: read DMEM back over
+    back-pressure (0 none: the ISS's cycles hold only then); ``x_inits``: x registers to start
+    each program with ({register: value}). ``dmem_via``: read DMEM back over
     the host port ("host") or from the RAM array ("backdoor", fast). ``harness``: "native" or
     "cocotb" (for a build made here; a given ``soc`` says which it is)."""
     llm_images = llm_images or [b""] * len(programs)
@@ -194,8 +196,9 @@ def run_many_on_rtl(programs: list[Program], config: MachineConfig, *, llm_image
         if vector is None:
             vector = dma or any(needs_vector(p, llm) for p, llm in zip(programs, llm_images))
         soc = build_soc(soc_config(config, vector, dma), harness)
-    jobs = [_job(p, config, soc.config, max_cycles, dmem_via if dump_mem else "no", llm, dram, dram_stall)
-            for p, llm, dram in zip(programs, llm_images, dram_images)]
+    x_inits = x_inits or [{}] * len(programs)
+    jobs = [_job(p, config, soc.config, max_cycles, dmem_via if dump_mem else "no", llm, dram, dram_stall, x)
+            for p, llm, dram, x in zip(programs, llm_images, dram_images, x_inits)]
     return [_state(r, dump_mem) for r in run_jobs(soc, jobs)]
 
 
@@ -207,10 +210,14 @@ def run_on_rtl(program: Program, config: MachineConfig, *, llm: bytes = b"", max
 
 
 def iss_state(program: Program, config: MachineConfig, max_instructions: int = 1_000_000, *,
-              llm: bytes = b"", dram: bytes = b"") -> dict:
-    """The ISS's final state of ``program`` (``Machine.state_dict`` with memories)."""
+              llm: bytes = b"", dram: bytes = b"", x_init: dict[int, int] | None = None) -> dict:
+    """The ISS's final state of ``program`` (``Machine.state_dict`` with memories), from reset
+    with the x registers ``x_init`` ({register: value})."""
     m = Machine(config)
     m.load(program)
+    for reg, value in (x_init or {}).items():
+        if reg:
+            m.x[reg] = value
     if llm:
         m.load_image("llm", llm)
     if dram:
