@@ -85,14 +85,15 @@ class Soc(wiring.Component):
         clearing = Signal()
         clear_at = Signal(range(clear_words))
         clear_pending, dma_busy = Signal(), Signal()
+        if cfg.dma:
+            clear_go = Signal()
+            clear_asked = control_write & bus.w_data[H.CONTROL_CLEAR] & ~core.running
+            m.d.comb += clear_go.eq((clear_pending | clear_asked) & ~dma_busy & ~clearing)
         with m.If(clearing):
             m.d.sync += clear_at.eq(clear_at + 1)
             with m.If(clear_at == clear_words - 1):
                 m.d.sync += clearing.eq(0)
         if cfg.dma:
-            clear_go = Signal()
-            clear_asked = control_write & bus.w_data[H.CONTROL_CLEAR] & ~core.running
-            m.d.comb += clear_go.eq((clear_pending | clear_asked) & ~dma_busy & ~clearing)
             with m.Elif(clear_go):
                 m.d.sync += [clearing.eq(1), clear_at.eq(0), clear_pending.eq(0)]
             with m.Elif(clear_asked):
