@@ -176,8 +176,11 @@ async def _watch(dut, number: int, status, limit: int = 100_000) -> tuple[int, i
 async def timing_through_the_core_is_the_engines(dut):
     """A csrw to CONTROL in execute in cycle t: a csrr of STATUS sees done at t + A_R + L + beats - 1
     (MM2S) / t + A_W + beats + L (S2MM), as for the engine alone."""
+    axi, dram, checker = await setup(dut, latency=3)
     for latency in (3, 53):
-        axi, dram, checker = await setup(dut, latency=latency)
+        if latency != dram.latency:           # the next slave takes over (same clock, same host master)
+            dram.stop()
+            dram = FixedLatencyDram(dut, dut.clk, mem=dram.mem, latency=latency, beat_bytes=BB)
         n = min(P["vmem_bytes"] // 2, 4096)
         src = transfer("mm2s", 0x0FC0, 0, n, ("a2", "a3")) + transfer("s2mm", 0, 0x9000, n, ("a4", "a5")) + \
             "    ecall\n"
@@ -190,5 +193,4 @@ async def timing_through_the_core_is_the_engines(dut):
         (t1, d1), (t2, d2) = await mm2s, await s2mm
         assert d1 - t1 - latency - beats + 1 == A_R, (latency, d1 - t1 - latency - beats + 1)
         assert d2 - t2 - latency - beats == A_W, (latency, d2 - t2 - latency - beats)
-        dram.stop()
-        checker.final()
+    checker.final()
