@@ -181,8 +181,10 @@ class Core(wiring.Component):
         csr_src = Mux(csr_imm, x.d.rs1, x.src1)
         csr_op = _any(*(op[n] for n in _ops(specs, lambda s: s.kind == Kind.CSR)))
         # The CSR read: the CSR file's, OR the DMA's (each reads 0 for a number that is not its own).
-        csr_read = Signal(32)
-        m.d.comb += csr_read.eq(csrf.x_r_data | (self.dma.r_data if self.has_dma else 0))
+        csr_read = csrf.x_r_data
+        if self.has_dma:
+            csr_read = Signal(32)
+            m.d.comb += csr_read.eq(csrf.x_r_data | self.dma.r_data)
         csr_new = Mux(op.csrrw | op.csrrwi, csr_src,
                       Mux(op.csrrs | op.csrrsi, csr_read | csr_src, csr_read & ~csr_src))
         csr_writes = (op.csrrw | op.csrrwi) | (csr_op & (x.d.rs1 != 0))

@@ -84,19 +84,24 @@ class Soc(wiring.Component):
         clear_words = max(cfg.imem_words, cfg.dmem_words, 32)
         clearing = Signal()
         clear_at = Signal(range(clear_words))
-        clear_pending = Signal()
-        dma_busy = Signal()
-        clear_go = Signal()
-        m.d.comb += clear_go.eq((clear_pending | (control_write & bus.w_data[H.CONTROL_CLEAR] & ~core.running))
-                                & ~dma_busy & ~clearing)
+        clear_pending, dma_busy = Signal(), Signal()
+        if cfg.dma:
+            clear_go = Signal()
+            clear_asked = control_write & bus.w_data[H.CONTROL_CLEAR] & ~core.running
+            m.d.comb += clear_go.eq((clear_pending | clear_asked) & ~dma_busy & ~clearing)
         with m.If(clearing):
             m.d.sync += clear_at.eq(clear_at + 1)
             with m.If(clear_at == clear_words - 1):
                 m.d.sync += clearing.eq(0)
-        with m.Elif(clear_go):
-            m.d.sync += [clearing.eq(1), clear_at.eq(0), clear_pending.eq(0)]
-        with m.Elif(control_write & bus.w_data[H.CONTROL_CLEAR] & ~core.running):
-            m.d.sync += clear_pending.eq(1)      # dma_busy: wait for the transfer
+        if cfg.dma:
+            with m.Elif(clear_go):
+                m.d.sync += [clearing.eq(1), clear_at.eq(0), clear_pending.eq(0)]
+            with m.Elif(clear_asked):
+                m.d.sync += clear_pending.eq(1)      # dma_busy: wait for the transfer
+        else:
+            with m.Elif(control_write & bus.w_data[H.CONTROL_CLEAR] & ~core.running):
+                m.d.sync += [clearing.eq(1), clear_at.eq(0)]
+            clear_go = None                          # built below where it is used (the same Verilog as before the DMA)
 
         host_ports = {}
         for name, mem, region_id in (("imem", imem, H.REGION_IMEM), ("dmem", dmem, H.REGION_DMEM)):
@@ -126,7 +131,8 @@ class Soc(wiring.Component):
                 m.d.comb += [port.addr.eq(offset[:len(port.addr)]), port.r_en.eq(bus.r_en & hit),
                              port.w_en.eq(bus.w_en & hit), port.w_data.eq(bus.w_data), port.w_strb.eq(bus.w_strb)]
                 host_ports[region_id] = port.r_data
-            m.d.comb += [vector.clear.eq(clear_go), vector_clearing.eq(vector.clearing)]
+            vector_clear = clear_go if cfg.dma else control_write & bus.w_data[H.CONTROL_CLEAR] & ~core.running
+            m.d.comb += [vector.clear.eq(vector_clear), vector_clearing.eq(vector.clearing)]
 
         # The DMA: the core's CSRs, the host's registers (in the control window), VMEM's external
         # port (the host's VMEM window goes first), the AXI4 master to DRAM.
@@ -162,7 +168,8 @@ class Soc(wiring.Component):
         m.d.comb += core.entry.eq(entry)
 
         status = (core.running << H.STATUS_RUNNING) | (core.stopped << H.STATUS_STOPPED) | \
-                 ((clearing | vector_clearing | clear_pending) << H.STATUS_CLEARING) | \
+                 (((clearing | vector_clearing | clear_pending) if cfg.dma else (clearing | vector_clearing))
+                  << H.STATUS_CLEARING) | \
                  (core.cause << H.STATUS_CAUSE_SHIFT)
         features = (int(cfg.full_m) << H.FEATURE_FULL_M | int(cfg.vector) << H.FEATURE_VECTOR
                     | int(cfg.dma) << H.FEATURE_DMA)
@@ -175,9 +182,9 @@ class Soc(wiring.Component):
             H.IMEM_SIZE: cfg.imem_size, H.DMEM_SIZE: cfg.dmem_size, H.MAGIC: H.MAGIC_VALUE,
             H.FEATURES: features,
             H.VMEM_SIZE: cfg.vmem_size if cfg.vector else 0, H.LLM_SIZE: cfg.llm_size if cfg.vector else 0,
-            H.DMA_DATA_BITS: cfg.dma_data_bits if cfg.dma else 0,
         }
-        if dma_read is not None:
+        if dma_read is not None:                   # (unmapped, so 0, without the DMA)
+            readable[H.DMA_DATA_BITS] = cfg.dma_data_bits
             for channel in range(2):
                 for index in range(5):
                     readable[H.DMA_BASE + 4 * host_word(channel, index)] = dma_read

@@ -131,4 +131,8 @@ class WriteEngine(wiring.Component):
             m.d.sync += [busy.eq(1), err.eq(0), seen_first.eq(0), rd_row.eq(cmd.row), rd_left.eq(cmd.rows),
                          aw_addr.eq(cmd.dram), aw_left.eq(cmd.rows * K), w_addr.eq(cmd.dram),
                          w_left.eq(cmd.rows * K)]
+        # Internal state, for the formal proof's inductive invariants (tests/rtl_dma).
+        self.formal_view = dict(busy=busy, aw_addr=aw_addr, aw_left=aw_left, w_addr=w_addr, w_left=w_left,
+                                in_burst=in_burst, burst_left=burst_left, w_credit=w_credit, b_pending=b_pending, err=err,
+                                fifo_level=fifo.level, j=j)
         return m

@@ -9,13 +9,14 @@ import os
 import random
 
 import cocotb
-from cocotb.triggers import ClockCycles
+from cocotb.triggers import ClockCycles, FallingEdge
 from cocotbext.axi import AxiLiteBus, AxiLiteMaster
 
-from dma_models import DECERR, AxiChecker, FixedLatencyDram, start_clock
+from dma_models import DECERR, AxiChecker, FixedLatencyDram, cycle_now, start_clock
 from fenn_dma.isa import csrs
 from fenn_dma.isa.assembler import assemble
 from fenn_dma.rtl import hostmap as H
+from fenn_dma.rtl.dma.config import A_R, A_W
 from fenn_dma.verify.rtl_harness_tb import run_job
 
 P = json.loads(os.environ["FENN_DMA_SOC_TB"])
@@ -153,4 +154,43 @@ async def clear_waits_for_a_running_transfer(dut):
     assert await axi.read_dword(H.DMA_BASE + H.DMA_COUNT) == 0
     # The transfer finished before the clear: VMEM holds the ISS's reset fill again.
     assert vmem(dut)[:4] == bytes.fromhex("adde") * 2
+    checker.final()
+
+
+async def _watch(dut, number: int, status, limit: int = 100_000) -> tuple[int, int]:
+    """(the cycle the core writes CSR ``number`` with bit 0 set, the first cycle after it that
+    ``status`` reads idle | done), both sampled mid-cycle."""
+    start = None
+    for _ in range(limit):
+        await FallingEdge(dut.clk)
+        if start is None:
+            if int(dut.core.dma__w_en.value) and int(dut.core.dma__addr.value) == number \
+                    and int(dut.core.dma__w_data.value) & 1:
+                start = cycle_now()
+        elif int(status.value) == DONE:
+            return start, cycle_now()
+    raise AssertionError(f"no start of CSR 0x{number:x} and done within {limit} cycles")
+
+
+@cocotb.test()
+async def timing_through_the_core_is_the_engines(dut):
+    """A csrw to CONTROL in execute in cycle t: a csrr of STATUS sees done at t + A_R + L + beats - 1
+    (MM2S) / t + A_W + beats + L (S2MM), as for the engine alone."""
+    axi, dram, checker = await setup(dut, latency=3)
+    for latency in (3, 53):
+        if latency != dram.latency:           # the next slave takes over (same clock, same host master)
+            dram.stop()
+            dram = FixedLatencyDram(dut, dut.clk, mem=dram.mem, latency=latency, beat_bytes=BB)
+        n = min(P["vmem_bytes"] // 2, 4096)
+        src = transfer("mm2s", 0x0FC0, 0, n, ("a2", "a3")) + transfer("s2mm", 0, 0x9000, n, ("a4", "a5")) + \
+            "    ecall\n"
+        regs = dut.dma.regs
+        mm2s = cocotb.start_soon(_watch(dut, csrs.MM2S_CONTROL, regs.mm2s.status))
+        s2mm = cocotb.start_soon(_watch(dut, csrs.S2MM_CONTROL, regs.s2mm.status))
+        result = await run_job(dut, axi, job(src))
+        assert result["x"][13] == result["x"][15] == DONE
+        beats = n // BB
+        (t1, d1), (t2, d2) = await mm2s, await s2mm
+        assert d1 - t1 - latency - beats + 1 == A_R, (latency, d1 - t1 - latency - beats + 1)
+        assert d2 - t2 - latency - beats == A_W, (latency, d2 - t2 - latency - beats)
     checker.final()
