@@ -280,3 +280,36 @@ def run_cli(args) -> int:
     print(f"instructions: {state['instret']}  cycles: {state['cycles']}  "
           f"(RTL, {seconds:.1f} s including simulator start)")
     return 0 if stop["cause"] == "ecall" else EXIT_OTHER_STOP
+
+
+def windows_of_run(program, config: MachineConfig, inputs: dict, engine: str = "fast"):
+    """A compiled program's run on the ISS through the compiler's Runtime, and the machine
+    state each window's machine run began from (memory images, nonzero x registers): the
+    jobs that run the same windows elsewhere. Returns (the Runtime, its RunOutput, windows)."""
+    from fenn_dma.compiler.runtime import Runtime
+    rt = Runtime(program, engine=engine, config=config)
+    m = rt.machine
+    windows: list[dict] = []
+    original = m.run
+
+    def capture(*args, **kwargs):
+        windows.append({"x": {r: int(v) for r, v in enumerate(m.x) if r and v}, "pc": m.pc,
+                        **{name: getattr(m, name).tobytes() for name in ("imem", "dmem", "vmem", "llm", "dram")}})
+        return original(*args, **kwargs)
+    m.run = capture
+    try:
+        out = rt.run(inputs)
+    finally:
+        m.run = original
+    return rt, out, windows
+
+
+def run_windows_on_rtl(windows: list[dict], config: MachineConfig, soc, max_cycles: int = 50_000_000) -> list[dict]:
+    """The windows of ``windows_of_run`` as RTL jobs (each from CONTROL.clear with its images
+    and x registers), final states with memories."""
+    if any(w["pc"] != 0 for w in windows):
+        raise FennError("a window that does not start at pc 0 cannot run as an RTL job")
+    programs = [Program(images={k: w[k] for k in ("imem", "dmem", "vmem")}) for w in windows]
+    return run_many_on_rtl(programs, config, soc=soc, llm_images=[w["llm"] for w in windows],
+                           dram_images=[w["dram"] for w in windows], x_inits=[w["x"] for w in windows],
+                           max_cycles=max_cycles)

@@ -21,10 +21,9 @@ from fenn_dma.compiler.codegen import CompileOptions, MachineSizes, compile_netw
 from fenn_dma.compiler.model import LIF, Delta, Dense, Exponential, Network, Sparse, SpikeInput
 from fenn_dma.compiler.quantise import quantise
 from fenn_dma.compiler.reference import ReferenceSimulator
-from fenn_dma.compiler.runtime import Runtime
 from fenn_dma.isa.program import Program
 from fenn_dma.verify.compare import DMA_FIELDS
-from fenn_dma.verify.runner import iss_state, run_many_on_rtl
+from fenn_dma.verify.runner import iss_state, run_windows_on_rtl, windows_of_run
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from dma_diff import LATENCIES, compare, dma_soc, machine  # noqa: E402,F401
@@ -54,24 +53,6 @@ def network(seed: int, sparse: bool) -> Network:
     return n
 
 
-def captured_run(compiled, cfg, inputs):
-    """The Runtime's run on the ISS, and each window's start (memory images, x registers): the
-    machine state its machine run began from."""
-    rt = Runtime(compiled, config=cfg)
-    m = rt.machine
-    seen = []
-    original = m.run
-
-    def capture(*args, **kwargs):
-        assert m.pc == 0
-        seen.append({"x": {r: int(v) for r, v in enumerate(m.x) if r and v},
-                     **{name: getattr(m, name).tobytes() for name in ("imem", "dmem", "vmem", "llm", "dram")}})
-        return original(*args, **kwargs)
-    m.run = capture
-    out = rt.run(inputs)
-    return rt, out, seen
-
-
 @pytest.mark.parametrize("latency", LATENCIES)
 def test_streamed_networks_on_the_rtl_equal_the_iss(dma_soc, latency):
     cfg = machine(latency)
@@ -83,7 +64,7 @@ def test_streamed_networks_on_the_rtl_equal_the_iss(dma_soc, latency):
         compiled = compile_network(q, CompileOptions(resident_registers=4, sizes=sizes))
         assert sorted({c.placement for c in q.connections.values()}) == ["dram", "vmem"]
         x = {"in": np.random.default_rng(seed).random((STEPS, 64)) < 0.25}
-        rt, out, windows = captured_run(compiled, cfg, x)
+        rt, out, windows = windows_of_run(compiled, cfg, x)
         ref = ReferenceSimulator(q, 1).run({"in": x["in"][None]})
         for k in ref.records:
             np.testing.assert_array_equal(out.records[k], ref.records[k][0], err_msg=f"seed {seed}: {k}")
@@ -97,9 +78,7 @@ def test_streamed_networks_on_the_rtl_equal_the_iss(dma_soc, latency):
         checks.append((labels[first], out, range(first, len(jobs)), rt))
     programs = [Program(images={k: j[k] for k in ("imem", "dmem", "vmem")}) for j in jobs]
     iss = [iss_state(p, cfg, llm=j["llm"], dram=j["dram"], x_init=j["x"]) for p, j in zip(programs, jobs)]
-    rtl = run_many_on_rtl(programs, cfg, soc=dma_soc, llm_images=[j["llm"] for j in jobs],
-                          dram_images=[j["dram"] for j in jobs], x_inits=[j["x"] for j in jobs],
-                          max_cycles=5_000_000)
+    rtl = run_windows_on_rtl(jobs, cfg, dma_soc)
     failures = compare(labels, iss, rtl, fields=DMA_FIELDS)
     assert not failures, "\n".join(failures)
     fill = cfg.cycle_model.pipeline_fill
