@@ -195,8 +195,7 @@ def rtl_figures() -> None:
     from fenn_dma.verify.runner import build_soc, soc_config
     t0 = time.perf_counter()
     soc = build_soc(soc_config(RTL_MACHINE, vector=True, dma=True))
-    print(f"
-measured on the RTL (native harness, DMA SoC, {RTL_TARGETS} targets; SoC built/loaded in "
+    print(f"\nmeasured on the RTL (native harness, DMA SoC, {RTL_TARGETS} targets; SoC built/loaded in "
           f"{time.perf_counter() - t0:.0f} s): cycles per 32 synapses, DRAM weights")
     print(f"  {'latency':<8} {'dense':>6} {'(goal <= 4.5, FeNN-DMA 5.8)':<28} {'sparse':>6} "
           f"{'(goal <= 6.0, FeNN-DMA 7.2-7.7)':<32} ISS")
