@@ -8,8 +8,10 @@ The SoC is built with the vector unit when the program needs it (a vector
 instruction in IMEM, or a VMEM/LLM image), else without (smaller and faster
 to build). VMEM and the LLMs are written whole for every program (the image
 over the ISS's reset pattern 0xDEAD), since the SoC's CONTROL.clear leaves
-them as the previous program left them. The RTL has no DMA yet: a DRAM image
-is refused with a message rather than silently dropped (docs/rtl.md).
+them as the previous program left them. A program that uses the DMA (a DRAM
+image, or a CSR instruction naming a DMA register) gets the SoC with the DMA
+engine on the native harness, whose AXI4 slave DRAM has the ISS's window,
+error regions and timing (fenn_dma.dram).
 """
 from __future__ import annotations
 
@@ -250,20 +252,23 @@ def run_cli(args) -> int:
         check_output(args.trace, "--trace")
     if args.json:
         check_output(args.json, "--json")
-    if args.dram:
-        raise FennError("--dram: the RTL has no DMA yet, so it cannot load a DRAM image; use --backend iss")
+    if args.dram and harness != "native":
+        raise FennError("--dram with --backend rtl needs the native harness (--rtl-harness native): "
+                        "the cocotb one has no DRAM model")
     program = load_program(args.program)
     for memory in ("dmem", "vmem"):
         if getattr(args, memory):
             program.images[memory] = _read(getattr(args, memory))
     llm = _read(args.llm) if args.llm else b""
     full = MachineConfig.from_spec(resolve_profile(args))
-    vector = needs_vector(program, llm)
+    dram = _read(args.dram) if args.dram else b""
+    dma = needs_dma(program, dram)
+    vector = dma or needs_vector(program, llm)
     config = rtl_machine_config(full, vector)
     # The RTL stops on cycles, not instructions: every instruction takes at most 3 cycles here.
     max_cycles = 3 + 3 * args.max_instructions if args.max_instructions is not None else 100_000_000
-    soc_cfg = soc_config(config, vector)
-    job = _job(program, config, soc_cfg, max_cycles, "backdoor" if args.dump_mem else "no", llm)
+    soc_cfg = soc_config(config, vector, dma)
+    job = _job(program, config, soc_cfg, max_cycles, "backdoor" if args.dump_mem else "no", llm, dram)
     unit = "with" if vector else "without"
     print(f"building/loading the Verilated SoC for profile {full.name} ({unit} the vector unit, "
           f"{harness} harness{', traced' if args.trace else ''}) ...", flush=True)
