@@ -10,7 +10,7 @@ import os
 import random
 
 import cocotb
-from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge, Timer
+from cocotb.triggers import ClockCycles, FallingEdge, Timer
 from cocotbext.axi import AxiBus
 
 from dma_models import (DECERR, SLVERR, AxiChecker, ErrorAxiRam, FixedLatencyDram, at_falling_edge, cycle_now,

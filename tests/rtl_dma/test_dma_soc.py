@@ -15,7 +15,7 @@ from dma_harness import run_bench  # noqa: E402
 pytestmark = pytest.mark.rtl
 TESTS = ["program_moves_rows_both_ways", "rule_break_and_decode_error_from_a_program",
          "host_programs_the_dma_registers", "clear_waits_for_a_running_transfer",
-         "timing_through_the_core_is_the_engines"]
+         "timing_through_the_core_is_the_engines", "host_vmem_traffic_during_transfers"]
 _results: dict = {}
 
 
