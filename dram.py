@@ -18,12 +18,14 @@ status read as "starting", then "transferring", then idle|done from these cycles
     0 bytes (either channel, no bus traffic): starting, idle|done from t + A_ZERO
 
 A bus error (a burst answered DECERR or SLVERR) ends the transfer once every
-burst already issued has been answered; the engine issues a transfer's bursts
-back to back, so when all of them are out before the first error response
-(a transfer of at most OUTSTANDING bursts, every one at these latencies) all
-beats still move and only the end differs: A_R_ERROR / A_W_ERROR in place of
-A_R / A_W. Longer transfers that fail are not modelled cycle-exactly (the ISS
-then gives the same formula).
+burst already issued has been answered. The engine keeps up to OUTSTANDING
+bursts ahead, so when every burst of the transfer is out before the first error
+response (at most OUTSTANDING - 1 bursts after the first failing one) all beats
+still move and only the end differs: A_R_ERROR / A_W_ERROR in place of A_R /
+A_W (exact on the RTL, tests/rtl_dma). A failing transfer with more bursts after
+the failing one ends earlier on the RTL than this formula, which the ISS still
+uses (measured: 4 KiB with its 5th burst failing; the status and cycles then
+differ, the data is undefined anyway).
 
 The engine's constants are measured on the RTL SoC (tests/rtl_dma) and kept only
 here. Standard library only: every layer may import this module.
