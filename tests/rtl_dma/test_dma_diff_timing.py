@@ -58,8 +58,9 @@ def cases(cfg):
                     out.append((f"{ch} {count} B at {dram:#x}, reads from +{delay}",
                                 program(ch, src, dst, count, delay), {}))
         # Bus errors: past the window, across its end, into and across the error region.
+        # (err - 256, 2304): 7 bursts after the failing one, the most the model's error end holds for.
         for dram, count in ((base + size, 64), (base + size - 64, 128), (err, 256), (err - 64, 256),
-                            (err - 1024, 2048), (base - 4096, 64)):
+                            (err - 1024, 2048), (err - 256, 2304), (base - 4096, 64)):
             vmem = 64 * 100
             src, dst = (dram, vmem) if ch == "mm2s" else (vmem, dram)
             first, done = t.mm2s_cycles(count, True) if ch == "mm2s" else t.s2mm_cycles(count, True)
