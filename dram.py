@@ -18,14 +18,13 @@ status read as "starting", then "transferring", then idle|done from these cycles
     0 bytes (either channel, no bus traffic): starting, idle|done from t + A_ZERO
 
 A bus error (a burst answered DECERR or SLVERR) ends the transfer once every
-burst already issued has been answered. The engine keeps up to OUTSTANDING
-bursts ahead, so when every burst of the transfer is out before the first error
-response (at most OUTSTANDING - 1 bursts after the first failing one) all beats
-still move and only the end differs: A_R_ERROR / A_W_ERROR in place of A_R /
-A_W (exact on the RTL, tests/rtl_dma). A failing transfer with more bursts after
-the failing one ends earlier on the RTL than this formula, which the ISS still
-uses (measured: 4 KiB with its 5th burst failing; the status and cycles then
-differ, the data is undefined anyway).
+burst already issued has been answered, and the first failing burst's answer
+(in address order) is the transfer's. The engine keeps up to OUTSTANDING bursts
+ahead: after the first failing burst it has issued at most OUTSTANDING - 1 more,
+and issues no others, so the transfer ends as one of ``error_beats`` beats with
+A_R_ERROR / A_W_ERROR in place of A_R / A_W (measured exact on the RTL for
+failing transfers of 1 to 32 bursts, with short bursts before 4 KiB boundaries:
+tests/rtl_dma/test_dma_diff_timing.py).
 
 The engine's constants are measured on the RTL SoC (tests/rtl_dma) and kept only
 here. Standard library only: every layer may import this module.
@@ -98,18 +97,38 @@ class DramTiming:
         """Beats of a transfer of ``count`` bytes (whole beats: counts are multiples of 64)."""
         return -(-count // self.beat_bytes)
 
-    def mm2s_cycles(self, count: int, error: bool = False) -> tuple[int, int]:
+    def mm2s_cycles(self, count: int, error: bool = False, beats: int | None = None) -> tuple[int, int]:
         """(first "transferring" cycle, first idle cycle) of an MM2S transfer of ``count``
-        bytes, counted from its start write's cycle; ``error``: the bus answers it with one."""
+        bytes, counted from its start write's cycle; ``error``: the bus answers it with one,
+        after ``beats`` beats moved (default all: ``error_beats``)."""
         if count == 0:
             return A_ZERO, A_ZERO
-        return A_R_FIRST + self.latency, (A_R_ERROR if error else A_R) + self.latency + self.beats(count) - 1
+        moved = self.beats(count) if beats is None else beats
+        return A_R_FIRST + self.latency, (A_R_ERROR if error else A_R) + self.latency + moved - 1
 
-    def s2mm_cycles(self, count: int, error: bool = False) -> tuple[int, int]:
+    def s2mm_cycles(self, count: int, error: bool = False, beats: int | None = None) -> tuple[int, int]:
         """The same for an S2MM transfer."""
         if count == 0:
             return A_ZERO, A_ZERO
-        return A_W_FIRST, (A_W_ERROR if error else A_W) + self.beats(count) + self.latency
+        moved = self.beats(count) if beats is None else beats
+        return A_W_FIRST, (A_W_ERROR if error else A_W) + moved + self.latency
+
+    def bursts(self, addr: int, count: int) -> list[tuple[int, int]]:
+        """The engine's AXI4 bursts of a transfer: (address, beats), at most MAX_BURST beats,
+        none across a BURST_BOUNDARY (rtl/dma/bursts.py)."""
+        out, left = [], self.beats(count)
+        while left:
+            n = min(left, MAX_BURST, (BURST_BOUNDARY - addr % BURST_BOUNDARY) // self.beat_bytes)
+            out.append((addr, n))
+            addr += n * self.beat_bytes
+            left -= n
+        return out
+
+    def error_beats(self, addr: int, count: int, failing: int) -> int:
+        """Beats the bus still moves in a transfer whose burst number ``failing`` (from 0) is the
+        first answered with an error: the engine has issued up to OUTSTANDING - 1 bursts after
+        it, and issues no more (every issued burst is answered in full)."""
+        return sum(n for _, n in self.bursts(addr, count)[:failing + OUTSTANDING])
 
     def describe(self) -> str:
         return (f"latency {self.latency} cycles ({self.latency * 1000 / CLOCK_MHZ:.0f} ns at {CLOCK_MHZ:g} MHz), "

@@ -64,9 +64,11 @@ static const char *const param_names[] = { PARAM_LIST(NAME_OP) };
 
 /* Machine constants that Python passes in, in this order. */
 /* DmaModel.as_params() (sim/dma.py): per channel the offsets to "transferring", to done and to a
- * bus error's end, less the beats; the 0-byte transfer's offset; the beat width. */
+ * bus error's end, less the beats; the 0-byte transfer's offset; the beat width; the bursts' rule
+ * (fenn_dma/dram.py MAX_BURST, BURST_BOUNDARY, OUTSTANDING). */
 #define MISC_LIST(X) X(dma_mm2s_first) X(dma_mm2s_done) X(dma_mm2s_error) X(dma_s2mm_first) X(dma_s2mm_done) \
-    X(dma_s2mm_error) X(dma_zero) X(dma_beat_bytes) X(dram_base) X(hartid)
+    X(dma_s2mm_error) X(dma_zero) X(dma_beat_bytes) X(dma_max_burst) X(dma_boundary) X(dma_outstanding) \
+    X(dram_base) X(hartid)
 #define ENUM_MISC(name) K_##name,
 enum { MISC_LIST(ENUM_MISC) N_MISC };
 static const char *const misc_names[] = { MISC_LIST(NAME_OP) };
@@ -102,7 +104,8 @@ typedef struct {
 typedef struct {
     uint64_t *st;                 /* [2][N_DMA] */
     uint8_t *vmem, *dram;
-    uint64_t vmem_size, dram_size, dram_base, first[2], done[2], error[2], zero, beat;
+    uint64_t vmem_size, dram_size, dram_base, first[2], done[2], error[2], zero, beat, max_burst, boundary,
+             outstanding;
     const uint64_t *err;          /* [nerr][2] */
     Py_ssize_t nerr;
     const int64_t *k;             /* constants, CONST_LIST order */
@@ -165,6 +168,42 @@ static uint32_t dma_read(const dma_t *d, int ch, int reg, uint64_t now)
     }
 }
 
+/* The DRAM model's answer to [addr, addr + bytes): done, decode error or slave error. */
+static uint64_t dma_bus_result(const dma_t *d, uint64_t addr, uint64_t bytes)
+{
+    if (addr < d->dram_base || addr + bytes > d->dram_base + d->dram_size)
+        return (uint64_t)d->k[Q_DMA_DECODE_ERROR];
+    for (Py_ssize_t i = 0; i < d->nerr; i++)
+        if (addr < d->err[2 * i + 1] && d->err[2 * i] < addr + bytes)
+            return (uint64_t)d->k[Q_DMA_SLAVE_ERROR];
+    return (uint64_t)d->k[Q_DMA_DONE];
+}
+
+/* Beats a failing transfer still moves (fenn_dma/dram.py DramTiming.error_beats): its bursts
+ * (at most max_burst beats, none across a boundary) up to outstanding - 1 after the first failing one. */
+static uint64_t dma_error_beats(const dma_t *d, uint64_t addr, uint64_t count, uint64_t *result)
+{
+    uint64_t left = (count + d->beat - 1) / d->beat, moved = 0, k = 0, fail = UINT64_MAX;
+    while (left) {
+        uint64_t n = left < d->max_burst ? left : d->max_burst;
+        uint64_t to_page = (d->boundary - addr % d->boundary) / d->beat;
+        if (to_page < n)
+            n = to_page;
+        const uint64_t r = fail == UINT64_MAX ? dma_bus_result(d, addr, n * d->beat) : 0;
+        if (fail == UINT64_MAX && r != (uint64_t)d->k[Q_DMA_DONE]) {
+            fail = k;
+            *result = r;          /* the first failing burst's answer is the transfer's */
+        }
+        if (fail != UINT64_MAX && k >= fail + d->outstanding)
+            break;
+        moved += n;
+        addr += n * d->beat;
+        left -= n;
+        k++;
+    }
+    return moved;
+}
+
 static void dma_write(dma_t *d, int ch, int reg, uint32_t value, uint64_t now)
 {
     uint64_t *s = d->st + ch * N_DMA;
@@ -187,26 +226,16 @@ static void dma_write(dma_t *d, int ch, int reg, uint32_t value, uint64_t now)
     s[D_cur_src] = src;
     s[D_cur_dst] = dst;
     s[D_cur_count] = count;
-    uint64_t result = (uint64_t)d->k[Q_DMA_DONE];
-    if (count == 0) {
-        /* no bus access */
-    } else if (dram_addr < d->dram_base || dram_addr + count > d->dram_base + d->dram_size) {
-        result = (uint64_t)d->k[Q_DMA_DECODE_ERROR];
-    } else {
-        for (Py_ssize_t i = 0; i < d->nerr; i++)
-            if (dram_addr < d->err[2 * i + 1] && d->err[2 * i] < dram_addr + count) {
-                result = (uint64_t)d->k[Q_DMA_SLAVE_ERROR];
-                break;
-            }
-    }
-    s[D_result] = result;
+    uint64_t result = count ? dma_bus_result(d, dram_addr, count) : (uint64_t)d->k[Q_DMA_DONE];
     if (count == 0) {
         s[D_t_xfer] = s[D_t_done] = now + d->zero;
     } else {
         s[D_t_xfer] = now + d->first[ch];
-        s[D_t_done] = now + (result == (uint64_t)d->k[Q_DMA_DONE] ? d->done[ch] : d->error[ch])
-                      + (count + d->beat - 1) / d->beat;
+        s[D_t_done] = now + (result == (uint64_t)d->k[Q_DMA_DONE]
+                             ? d->done[ch] + (count + d->beat - 1) / d->beat
+                             : d->error[ch] + dma_error_beats(d, dram_addr, count, &result));
     }
+    s[D_result] = result;
     s[D_busy] = 1;
 }
 
@@ -359,8 +388,8 @@ static PyObject *fast_run(PyObject *self, PyObject *args)
     if (!csrnums) goto out;
     const int64_t *consts = getbuf(&bs, o_consts, "consts", 0, N_CONSTS * 8);
     if (!consts) goto out;
-    if (misc[K_dma_beat_bytes] < 1) {
-        PyErr_SetString(PyExc_ValueError, "_fastiss.run: dma_beat_bytes must be >= 1");
+    if (misc[K_dma_beat_bytes] < 1 || misc[K_dma_max_burst] < 1 || misc[K_dma_boundary] < misc[K_dma_beat_bytes]) {
+        PyErr_SetString(PyExc_ValueError, "_fastiss.run: dma_beat_bytes, dma_max_burst and dma_boundary must be >= 1");
         goto out;
     }
 
@@ -370,6 +399,8 @@ static PyObject *fast_run(PyObject *self, PyObject *args)
                   .done = { (uint64_t)misc[K_dma_mm2s_done], (uint64_t)misc[K_dma_s2mm_done] },
                   .error = { (uint64_t)misc[K_dma_mm2s_error], (uint64_t)misc[K_dma_s2mm_error] },
                   .zero = (uint64_t)misc[K_dma_zero], .beat = (uint64_t)misc[K_dma_beat_bytes],
+                  .max_burst = (uint64_t)misc[K_dma_max_burst], .boundary = (uint64_t)misc[K_dma_boundary],
+                  .outstanding = (uint64_t)misc[K_dma_outstanding],
                   .err = err, .nerr = nerr, .k = consts };
     csr_map_t csrmap = { .num = csrnums, .hartid = (uint64_t)misc[K_hartid] };
     const uint64_t p_branch = (uint64_t)params[P_taken_branch_penalty], p_jump = (uint64_t)params[P_jump_penalty],

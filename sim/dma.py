@@ -15,8 +15,9 @@ definitions where docs/isa.md leaves them open; the RTL engine, rtl/dma, keeps t
   engine's constants and the DRAM's latency and beat width, per channel):
   idle | done (bit 7) and the copy; or, without any copy, idle | decode error
   (bit 5) when the DRAM range leaves the DRAM model, or idle | slave error
-  (bit 6) when it touches an error region of the DRAM model. A 0-byte transfer
-  makes no bus access: it ends done.
+  (bit 6) when it touches an error region of the DRAM model (the answer to the
+  first failing burst, in address order). A 0-byte transfer makes no bus
+  access: it ends done.
 - Times are on the predicted cycle clock (``cycles``, not ``mcycle``), counted
   from the cycle the starting CSR write executes in (after a load-use stall of
   that instruction). The copy happens at completion (the source is read then,
@@ -30,7 +31,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from fenn_dma.dram import DEFAULT_PRESET, DramTiming
+from fenn_dma.dram import BURST_BOUNDARY, DEFAULT_PRESET, MAX_BURST, OUTSTANDING, DramTiming
 from fenn_dma.isa import csrs
 
 from .state import DMA, MM2S, S2MM
@@ -62,21 +63,23 @@ class DmaModel:
     def preset(cls, name: str) -> "DmaModel":
         return cls(DramTiming.preset(name))
 
-    def cycles(self, ch: int, count: int, error: bool = False) -> tuple[int, int]:
+    def cycles(self, ch: int, count: int, error: bool = False, beats: int | None = None) -> tuple[int, int]:
         """(cycles to "transferring", cycles to the final status) of a transfer on channel ``ch``;
-        ``error``: the bus answers it with an error."""
-        return self.dram.mm2s_cycles(count, error) if ch == MM2S else self.dram.s2mm_cycles(count, error)
+        ``error``: the bus answers it with an error after ``beats`` beats (default all)."""
+        if ch == MM2S:
+            return self.dram.mm2s_cycles(count, error, beats)
+        return self.dram.s2mm_cycles(count, error, beats)
 
     def as_params(self) -> tuple[int, ...]:
         """For the C engine, derived from ``cycles`` (linear in the beats): per channel (MM2S,
         S2MM) the offset to "transferring", to done and to a bus error's end, each less the
-        beats; then the 0-byte offset and the beat width."""
+        beats; then the 0-byte offset, the beat width and the bursts' rule (fenn_dma.dram)."""
         one = self.dram.beat_bytes           # one beat
         out: list[int] = []
         for ch in (MM2S, S2MM):
             first, done = self.cycles(ch, one)
             out += [first, done - 1, self.cycles(ch, one, error=True)[1] - 1]
-        return (*out, self.cycles(MM2S, 0)[1], one)
+        return (*out, self.cycles(MM2S, 0)[1], one, MAX_BURST, BURST_BOUNDARY, OUTSTANDING)
 
 
 class DmaChannels:
@@ -119,7 +122,15 @@ class DmaChannels:
             return
         s[DMA["cur_src"]], s[DMA["cur_dst"]], s[DMA["cur_count"]] = src, dst, count
         s[DMA["result"]] = self._bus_result(dram_addr, count) if count else csrs.DMA_DONE
-        to_xfer, to_done = self.model.cycles(ch, count, error=int(s[DMA["result"]]) != csrs.DMA_DONE)
+        error = int(s[DMA["result"]]) != csrs.DMA_DONE
+        beats = None
+        if error:
+            # The first failing burst's answer is the transfer's (a range may leave the window
+            # after crossing an error region).
+            failing, addr, n = self._failing_burst(dram_addr, count)
+            s[DMA["result"]] = self._bus_result(addr, n * self.model.dram.beat_bytes)
+            beats = self.model.dram.error_beats(dram_addr, count, failing)
+        to_xfer, to_done = self.model.cycles(ch, count, error, beats)
         s[DMA["t_xfer"]] = now + to_xfer
         s[DMA["t_done"]] = now + to_done
         s[DMA["busy"]] = 1
@@ -132,6 +143,13 @@ class DmaChannels:
             if lo < int(end) and int(start) < hi:
                 return csrs.DMA_SLAVE_ERROR
         return csrs.DMA_DONE
+
+    def _failing_burst(self, dram_addr: int, count: int) -> tuple[int, int, int]:
+        """(index, address, beats) of the first burst the DRAM model answers with an error."""
+        for k, (addr, beats) in enumerate(self.model.dram.bursts(dram_addr, count)):
+            if self._bus_result(addr, beats * self.model.dram.beat_bytes) != csrs.DMA_DONE:
+                return k, addr, beats
+        raise AssertionError("a bus error without a failing burst")
 
     def next_event(self) -> int:
         times = [int(s[DMA["t_done"]]) for s in self.state if s[DMA["busy"]]]

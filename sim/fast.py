@@ -116,7 +116,8 @@ def run(machine: "Machine", max_instructions: int | None) -> Stop:
     cfg = machine.config
     params = np.array(cfg.cycle_model.as_params(), np.int64)
     dma = dict(zip(("dma_mm2s_first", "dma_mm2s_done", "dma_mm2s_error", "dma_s2mm_first", "dma_s2mm_done",
-                    "dma_s2mm_error", "dma_zero", "dma_beat_bytes"), cfg.dma.as_params()))
+                    "dma_s2mm_error", "dma_zero", "dma_beat_bytes", "dma_max_burst", "dma_boundary",
+                    "dma_outstanding"), cfg.dma.as_params()))
     misc_values = {**dma, "dram_base": cfg.dram_base, "hartid": cfg.hartid}
     misc = np.array([misc_values[n] for n in _fastiss.MISC], np.int64)
     limit = -1 if max_instructions is None else int(max_instructions)

@@ -41,6 +41,18 @@ def program(ch: str, src: int, dst: int, count: int, delay: int, load_use: bool 
     return text + "ecall\n"
 
 
+def iss_end(cfg, ch: str, src: int, dst: int, count: int) -> int:
+    """The ISS's cycles from a transfer's start to its final status (where to look)."""
+    from fenn_dma.sim import Machine
+    from fenn_dma.sim.state import DMA
+    m = Machine(cfg)
+    c = 0 if ch == "mm2s" else 1
+    for reg, value in zip(("src", "dst", "count"), (src, dst, count)):
+        m.dma_channels.write(c, reg, value, 0)
+    m.dma_channels.write(c, "control", 1, 0)
+    return int(m.dma[c, DMA["t_done"]])
+
+
 def cases(cfg):
     """(label, program text, undefined ranges) over the channels, counts, DRAM alignments and
     4 KiB crossings, bus errors, the delay before the reads (at the model's two phase changes)."""
@@ -58,12 +70,16 @@ def cases(cfg):
                     out.append((f"{ch} {count} B at {dram:#x}, reads from +{delay}",
                                 program(ch, src, dst, count, delay), {}))
         # Bus errors: past the window, across its end, into and across the error region.
-        # (err - 256, 2304): 7 bursts after the failing one, the most the model's error end holds for.
+        # Long failing transfers: the engine issues up to 7 bursts after the failing one, then no
+        # more (DramTiming.error_beats); err - 1088: a short burst before the region, and a range
+        # that leaves the window after it (the region's slave error comes first).
         for dram, count in ((base + size, 64), (base + size - 64, 128), (err, 256), (err - 64, 256),
-                            (err - 1024, 2048), (err - 256, 2304), (base - 4096, 64)):
-            vmem = 64 * 100
+                            (err - 1024, 2048), (err - 256, 2304), (err - 256, 2560), (err - 1024, 4096),
+                            (err - 1088, 7936), (base + size - 2048, 4096), (base - 4096, 64)):
+            vmem = 64 * 100 if count <= 1024 else 0
             src, dst = (dram, vmem) if ch == "mm2s" else (vmem, dram)
-            first, done = t.mm2s_cycles(count, True) if ch == "mm2s" else t.s2mm_cycles(count, True)
+            first, _ = t.mm2s_cycles(count, True) if ch == "mm2s" else t.s2mm_cycles(count, True)
+            done = iss_end(cfg, ch, src, dst, count)
             undefined = ({"vmem": [(vmem, vmem + count)]} if ch == "mm2s" else
                          {"dram": [(dram - base, dram - base + count)]})
             for delay in sorted({max(0, first - READS // 2), max(0, done - READS // 2)}):

@@ -12,6 +12,7 @@ from fenn_dma.isa.codec import encode
 from fenn_dma import dram as D
 from fenn_dma.dram import DramTiming
 from fenn_dma.sim import DmaModel, Machine, StopCause
+from fenn_dma.sim.state import DMA
 
 BASE = 0x40000000
 ERR = BASE + 0x8000
@@ -261,3 +262,43 @@ def test_a_stop_leaves_a_transfer_in_flight(run_asm, cfg):
     assert m.last_stop.cause == StopCause.ECALL
     assert np.all(m.vmem[256:320].view("<u2") == 0xDEAD)
     assert m.csr_read(csrs.MM2S_STATUS) == STARTING
+
+
+@pytest.mark.parametrize("ch, dram, count", [
+    ("mm2s", ERR - 1024, 4096), ("s2mm", ERR - 1024, 4096),      # 12 bursts after the failing one
+    ("mm2s", ERR - 64 * 68, 8000 // 64 * 64), ("s2mm", BASE + 64 * 1024 - 2048, 4096),   # a short burst first
+    ("mm2s", ERR - 256, 256 * 9),                                  # 7 after: every burst out
+])
+def test_a_failing_transfer_ends_after_the_bursts_already_issued(cfg, ch, dram, count):
+    # The engine issues up to OUTSTANDING - 1 bursts after the first failing one, then no more
+    # (fenn_dma.dram.DramTiming.error_beats); both engines agree on the end.
+    t = TIMING
+    bursts = t.bursts(dram, count)
+    failing = next(k for k, (a, n) in enumerate(bursts)
+                   if a + n * t.beat_bytes > ERR and a < ERR + 64 or a + n * t.beat_bytes > BASE + 64 * 1024)
+    moved = t.error_beats(dram, count, failing)
+    assert moved == sum(n for _, n in bursts[:failing + D.OUTSTANDING])
+    src, dst = (dram, 0) if ch == "mm2s" else (0, dram)
+    program = assemble(transfer(ch, src, dst, count))
+    start_pc = 4 * program.words.index(encode("csrrwi", rd=0, csr=csrs.MM2S_CONTROL if ch == "mm2s"
+                                              else csrs.S2MM_CONTROL, zimm=1))
+    ends = []
+    for engine in ("reference", "fast"):
+        m = Machine(replace(cfg, vmem_size=16 * 1024))
+        m.load(program)
+        while m.pc != start_pc:
+            m.run(max_instructions=1, engine=engine)
+        start = m.cycles
+        m.run(max_instructions=1, engine=engine)
+        ends.append(int(m.dma[0 if ch == "mm2s" else 1, DMA["t_done"]]) - start)
+    expected = (t.mm2s_cycles if ch == "mm2s" else t.s2mm_cycles)(count, True, moved)[1]
+    assert ends == [expected, expected]
+
+
+def test_the_first_failing_burst_gives_the_error(run_asm, cfg):
+    # A range that touches an error region and then leaves the window: the error region's burst
+    # comes first, so a slave error (as the RTL answers); starting past the region, a decode error.
+    end = BASE + 64 * 1024
+    big = replace(cfg, dram_error_regions=((end - 512, end - 448),))
+    assert run_asm(transfer("mm2s", end - 1024, 0, 2048), config=big).x[11] == SLAVE
+    assert run_asm(transfer("mm2s", end - 256, 0, 2048), config=big).x[11] == DECODE
