@@ -20,7 +20,11 @@ AXI_BOUNDARY = 4096         # bytes: no burst crosses a 4 KiB boundary (AXI4 rul
 # (measured by tests/rtl_dma's streaming_timing_is_the_contracts, which fails if the RTL changes them).
 A_R = 7
 A_W = 5
-# A transfer of 0 bytes moves nothing: done in cycle t + A_ZERO.
+# STATUS shows "transferring" (instead of "starting") from cycle
+#   MM2S: t + S_R + L (the cycle after the first R beat)    S2MM: t + S_W (after the first W beat)
+S_R = 3
+S_W = 5
+# A transfer of 0 bytes moves nothing: done in cycle t + A_ZERO (never "transferring").
 A_ZERO = 2
 
 
