@@ -18,9 +18,14 @@ AXI_BOUNDARY = 4096         # bytes: no burst crosses a 4 KiB boundary (AXI4 rul
 #   MM2S: t + A_R + L + beats - 1        S2MM: t + A_W + beats + L
 # for every alignment, count and 4 KiB crossing, as long as L <= DmaConfig.streaming_latency
 # (measured by tests/rtl_dma's streaming_timing_is_the_contracts, which fails if the RTL changes them).
-# A transfer of 0 bytes moves nothing: done in cycle t + A_ZERO. The constants live in
-# fenn_dma.dram, the one timing model the ISS and the native harness's DRAM share.
+# STATUS shows "transferring" (instead of "starting") from cycle
+#   MM2S: t + S_R + L (the cycle after the first R beat)    S2MM: t + S_W (after the first W beat)
+# A transfer of 0 bytes moves nothing: done in cycle t + A_ZERO (never "transferring").
+# The constants live in fenn_dma.dram (S_R, S_W there: A_R_FIRST, A_W_FIRST), the one timing
+# model the ISS and the native harness's DRAM share.
 from fenn_dma.dram import A_R, A_W, A_ZERO  # noqa: E402,F401
+from fenn_dma.dram import A_R_FIRST as S_R  # noqa: E402,F401
+from fenn_dma.dram import A_W_FIRST as S_W  # noqa: E402,F401
 
 
 READ_FIFO_SLACK = 4         # beats (see DmaConfig.read_fifo_beats)

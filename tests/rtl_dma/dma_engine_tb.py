@@ -16,7 +16,7 @@ from cocotbext.axi import AxiBus
 from dma_models import (DECERR, SLVERR, AxiChecker, ErrorAxiRam, FixedLatencyDram, at_falling_edge, cycle_now,
                         start_clock)
 from fenn_dma.isa import csrs
-from fenn_dma.rtl.dma.config import A_R, A_W, A_ZERO
+from fenn_dma.rtl.dma.config import A_R, A_W, A_ZERO, S_R, S_W
 from fenn_dma.rtl.dma.regs import CONTROL, COUNT, DST, MM2S, S2MM, SRC, STATUS, CHANNEL_CSRS, host_word
 
 P = json.loads(os.environ["FENN_DMA_TB"])
@@ -89,9 +89,13 @@ class Ports:
         return await self.write(regs[CONTROL], 1)
 
     async def wait(self, ch: int, limit: int = 200_000) -> tuple[int, int]:
-        """Poll STATUS every cycle until the channel is idle: (status, first cycle it showed)."""
+        """Poll STATUS every cycle until the channel is idle: (status, first cycle it showed);
+        ``self.transferring``: the first cycle it showed transferring (None if never)."""
+        self.transferring = None
         for _ in range(limit):
             status = await self.read(CHANNEL_CSRS[ch][STATUS])
+            if status == csrs.DMA_TRANSFERRING and self.transferring is None:
+                self.transferring = cycle_now()
             if not status & BUSY:
                 return status, cycle_now()
         raise AssertionError(f"channel {ch} still busy after {limit} cycles")
@@ -176,21 +180,25 @@ async def rule_breaks_are_internal_errors(dut):
 
 
 async def _timed(dut, ports, checker, ch: int, dram_addr: int, vmem_addr: int, count: int, latency: int,
-                 mem: bytearray) -> int:
-    """One transfer against the fixed-latency slave; the measured constant A."""
+                 mem: bytearray) -> tuple[int, int | None]:
+    """One transfer against the fixed-latency slave; the measured constants (A, S): done and
+    the start of "transferring" (S None for a count of 0, which never shows it)."""
     beats = count // BB
     t = await (ports.program(MM2S, dram_addr, vmem_addr, count) if ch == MM2S
                else ports.program(S2MM, vmem_addr, dram_addr, count))
     status, seen = await ports.wait(ch)
     assert status == DONE, hex(status)
     if count == 0:
-        return seen - t
-    return seen - t - latency - beats + (1 if ch == MM2S else 0)
+        assert ports.transferring is None
+        return seen - t, None
+    s = ports.transferring - t - (latency if ch == MM2S else 0)
+    return seen - t - latency - beats + (1 if ch == MM2S else 0), s
 
 
 @cocotb.test()
 async def streaming_timing_is_the_contracts(dut):
-    """A_R / A_W constant over latencies, counts, alignments and 4 KiB crossings; data exact."""
+    """A_R / A_W (done) and S_R / S_W (transferring) constant over latencies, counts, alignments
+    and 4 KiB crossings; data exact."""
     ports, checker = await setup(dut)
     rng = random.Random(7)
     mem = bytearray(rng.randbytes(1 << 16))
@@ -209,9 +217,10 @@ async def streaming_timing_is_the_contracts(dut):
             seen[S2MM].setdefault(a, []).append((latency, count, hex(out_addr)))
             assert mem[out_addr:out_addr + count] == mem[dram_addr:dram_addr + count]
         dram.stop()                           # the next slave takes over
-    assert set(seen[MM2S]) == {A_R} and set(seen[S2MM]) == {A_W}, f"measured A_R {seen[MM2S]}, A_W {seen[S2MM]}"
+    assert set(seen[MM2S]) == {(A_R, S_R)} and set(seen[S2MM]) == {(A_W, S_W)}, \
+        f"measured (A_R, S_R) {seen[MM2S]}, (A_W, S_W) {seen[S2MM]}"
     for ch in (MM2S, S2MM):
-        assert await _timed(dut, ports, checker, ch, 0, 0, 0, 1, mem) == A_ZERO
+        assert await _timed(dut, ports, checker, ch, 0, 0, 0, 1, mem) == (A_ZERO, None)
     checker.final()
 
 
