@@ -23,12 +23,10 @@ Plus a kernel line: one long dense row (N targets) streamed per spike, cycles pe
 32 synapses, with the ISS's DMA model and with a pessimistic one.
 
 Cycles are the ISS's predicted cycles (sim/cycle_model.py) with its default DMA
-model, DmaModel(setup_cycles=16, bytes_per_cycle=16): a 128-bit AXI read port at
-the core clock moves 16 bytes per cycle at most (2.8 GB/s at 175 MHz, within
-what a Zynq UltraScale+ HP port and DDR4 sustain), and 16 cycles (91 ns) from
-the start to the first beat is the optimistic end of the PL-to-DDR read latency
-(about 100-250 ns on these devices); the kernel line also shows setup 40
-cycles (229 ns) and 12 bytes per cycle (75 % bus efficiency).
+model (sim/dma.py over fenn_dma.dram, the one DRAM timing model the RTL harness
+shares): a 128-bit AXI port, one 16-byte beat a cycle (2.8 GB/s at 175 MHz), and
+the "ddr4" latency (300 ns, 53 cycles, first beat after the address); the kernel
+line shows the "short" latency beside it.
 
     .venv/bin/python benchmarks/va_benchmark.py            # sizes 256-4096 (about 30 s)
     .venv/bin/python benchmarks/va_benchmark.py --full     # all 56 rows (long; GBs of RAM at 12800 dense)
@@ -45,7 +43,7 @@ from pathlib import Path
 import numpy as np
 
 from fenn_dma.compiler.codegen import CompileOptions, MachineSizes, compile_network
-from fenn_dma.compiler.model import Dense, Exponential, LIF, Network, SpikeInput
+from fenn_dma.compiler.model import Dense, Exponential, LIF, Network, Sparse, SpikeInput
 from fenn_dma.compiler.pipeline import compile_model
 from fenn_dma.compiler.profile import profile_run
 from fenn_dma.compiler.quantise import quantise
@@ -148,17 +146,82 @@ def kernel_per32(n_target: int, dram: bool, dma: DmaModel, unroll: int = 8) -> f
     return (cyc[1] - cyc[0]) / (8 * steps) / (n_target / 32)
 
 
+# The SoC the RTL figures run on (64 KiB VMEM: a 2560-neuron target population's state and
+# two row buffers) and the kernel's size there.
+RTL_MACHINE = MachineConfig(imem_size=8192, dmem_size=16384, vmem_size=65536, llm_size=256, dram_size=1 << 20)
+RTL_TARGETS = 2560
+
+
+def kernel_net(n_target: int, sparse: bool, dram: bool = True, p: float = 0.2) -> tuple[Network, float]:
+    """32 inputs onto ``n_target`` LIF neurons: a dense row per spike, or a sparse one
+    (connection probability ``p``); and the synapses per input spike."""
+    net = Network(name="sparse_kernel" if sparse else "dense_kernel")
+    i = net.population("in", 32, SpikeInput())
+    h = net.population("h", n_target, LIF(tau_mem=20, threshold=30.0), formats={"V": "s7.8"})
+    r = np.random.default_rng(0)
+    if sparse:
+        pre, post = np.nonzero(r.random((32, n_target)) < p)
+        net.connect(i, h, Sparse(pre, post, r.normal(0, 0.001, pre.size)), Exponential(5),
+                    placement="dram" if dram else "vmem")
+        return net, pre.size / 32
+    net.connect(i, h, Dense(r.normal(0, 0.001, (32, n_target))), Exponential(5),
+                placement="dram" if dram else "vmem")
+    return net, float(n_target)
+
+
+def kernel_per32_rtl(soc, n_target: int, sparse: bool, latency: str, steps: int = 20) -> tuple[float, bool]:
+    """Cycles per 32 synapses of the kernel measured on the RTL (the Runtime's windows as
+    native-harness jobs, verify/runner.py), and whether the ISS predicted the same cycles."""
+    from dataclasses import replace
+
+    from fenn_dma.verify.runner import run_windows_on_rtl, windows_of_run
+    cfg = replace(RTL_MACHINE, dma=DmaModel.preset(latency))
+    net, synapses = kernel_net(n_target, sparse)
+    compiled = compile_network(quantise(net), CompileOptions(resident_registers=0, unroll=8,
+                                                             sizes=MachineSizes.from_config(cfg)))
+    rtl_cycles, same = [], True
+    for k in (0, 8):                           # spikes per step
+        x = np.zeros((steps, 32), bool)
+        x[:, :k] = True
+        _, out, windows = windows_of_run(compiled, cfg, {"in": x})
+        states = run_windows_on_rtl(windows, cfg, soc)
+        cycles = sum(s["cycles"] - cfg.cycle_model.pipeline_fill for s in states)
+        same &= cycles == out.cycles
+        rtl_cycles.append(cycles)
+    return (rtl_cycles[1] - rtl_cycles[0]) / (8 * steps) / (synapses / 32), same
+
+
+def rtl_figures() -> None:
+    from fenn_dma.verify.runner import build_soc, soc_config
+    t0 = time.perf_counter()
+    soc = build_soc(soc_config(RTL_MACHINE, vector=True, dma=True))
+    print(f"\nmeasured on the RTL (native harness, DMA SoC, {RTL_TARGETS} targets; SoC built/loaded in "
+          f"{time.perf_counter() - t0:.0f} s): cycles per 32 synapses, DRAM weights")
+    print(f"  {'latency':<8} {'dense':>6} {'(goal <= 4.5, FeNN-DMA 5.8)':<28} {'sparse':>6} "
+          f"{'(goal <= 6.0, FeNN-DMA 7.2-7.7)':<32} ISS")
+    for latency in ("short", "ddr4"):
+        dense, d_same = kernel_per32_rtl(soc, RTL_TARGETS, False, latency)
+        sparse, s_same = kernel_per32_rtl(soc, RTL_TARGETS, True, latency)
+        print(f"  {latency:<8} {dense:6.2f} {'':<28} {sparse:6.2f} {'':<32} "
+              f"{'same cycles' if d_same and s_same else 'DIFFERENT'}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=None, help="excitatory sizes (default 256 1024 2048 4096)")
     ap.add_argument("--full", action="store_true", help="every row of FeNN's CSV")
     ap.add_argument("--steps", type=int, default=1000)
+    ap.add_argument("--rtl-only", action="store_true", help="only the figures measured on the RTL")
+    ap.add_argument("--no-rtl", action="store_true", help="leave out the figures measured on the RTL")
     args = ap.parse_args()
+    if args.rtl_only:
+        rtl_figures()
+        return 0
     rows = fenn_rows()
     sizes = None if args.full else set(args.sizes or DEFAULT_SIZES)
     chosen = [r for r in rows if sizes is None or row_key(r)[0] in sizes]
     va = _va_module()
-    print(f"Vogels-Abbott CUBA, {args.steps} steps; DMA model {DmaModel()} (ISS default)")
+    print(f"Vogels-Abbott CUBA, {args.steps} steps; DRAM {DmaModel().dram.describe()} (ISS default)")
     hdr = (f"{'N_exc':>6} {'conn':<6} {'weights':<7} {'p':>4} | {'spk/step':>8} {'FeNN':>6} | {'upd cyc/step':>12} "
            f"{'FeNN':>7} {'ratio':>5} | {'evt cyc/step':>12} {'FeNN':>8} {'ratio':>5} | {'cyc/spike':>9} {'FeNN':>7} "
            f"{'ratio':>5} | {'s':>5}")
@@ -199,13 +262,15 @@ def main() -> int:
     print("\ndense kernel, one row per spike, VMEM accumulators: cycles per 32 synapses (ideal 4)")
     for n_t in (2560, 16000):
         vm = kernel_per32(n_t, False, DmaModel())
-        dr = kernel_per32(n_t, True, DmaModel())
-        slow = kernel_per32(n_t, True, DmaModel(setup_cycles=40, bytes_per_cycle=12))
-        print(f"  {n_t:6d} targets: VMEM weights {vm:5.2f}, DRAM (setup 16, 16 B/cycle) {dr:5.2f}, "
-              f"DRAM (setup 40, 12 B/cycle) {slow:5.2f}")
+        short = kernel_per32(n_t, True, DmaModel.preset("short"))
+        ddr4 = kernel_per32(n_t, True, DmaModel.preset("ddr4"))
+        print(f"  {n_t:6d} targets: VMEM weights {vm:5.2f}, DRAM (short latency) {short:5.2f}, "
+              f"DRAM (ddr4 latency) {ddr4:5.2f}")
     rates = [(row_key(r)[0], m["spikes"] / m["n"] * 1000, (int(r["Num excitatory spikes"])
               + int(r["Num inhibitory spikes"])) / (row_key(r)[0] * 5 // 4)) for r, m in ours]
     print("\nmean rates (Hz), ours vs FeNN: " + ", ".join(f"{n}: {a:.1f} vs {b:.1f}" for n, a, b in rates[::2]))
+    if not args.no_rtl:
+        rtl_figures()
     return 0
 
 

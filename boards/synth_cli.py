@@ -42,8 +42,10 @@ def run(args: argparse.Namespace) -> int:
         project = write_project(config, args.output, target_mhz=args.freq or TARGET_MHZ)
         for role, path in project.files.items():
             print(f"  {role:12} {path}")
-        if not project.dma_master:
-            print("  note: the SoC has no DMA master port yet; S_AXI_HP0_FPD is left unconnected")
+        if project.dma_master:
+            print(f"  the DMA's dram master ({config.dma_data_bits}-bit AXI4) goes to S_AXI_HP0_FPD")
+        else:
+            print(f"  note: profile {config.spec.name} has no DMA; S_AXI_HP0_FPD is left unconnected")
         print(f"Vivado is needed to go on: cd {args.output} && vivado -mode batch -source create_project.tcl "
               f"-tclargs build")
         return 0

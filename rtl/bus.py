@@ -23,23 +23,41 @@ def axi4_lite(addr_width: int, data_width: int = 32) -> Signature:
     })
 
 
-def axi4(addr_width: int, data_width: int, id_width: int = 1) -> Signature:
-    """AXI4 with bursts (for the DMA's DRAM master), initiator side."""
-    def addr_channel(p: str) -> dict:
-        return {
-            f"{p}id": Out(id_width), f"{p}addr": Out(addr_width), f"{p}len": Out(8), f"{p}size": Out(3),
-            f"{p}burst": Out(2), f"{p}lock": Out(1), f"{p}cache": Out(4), f"{p}prot": Out(3),
-            f"{p}valid": Out(1), f"{p}ready": In(1),
-        }
+AXI_BURST_INCR = 0b01
+AXI_CACHE_NORMAL = 0b0011       # normal, non-cacheable, bufferable (what the Zynq HP ports expect)
+
+
+def _axi4_address(p: str, addr_width: int, id_width: int) -> dict:
+    return {
+        f"{p}id": Out(id_width), f"{p}addr": Out(addr_width), f"{p}len": Out(8), f"{p}size": Out(3),
+        f"{p}burst": Out(2), f"{p}lock": Out(1), f"{p}cache": Out(4), f"{p}prot": Out(3),
+        f"{p}valid": Out(1), f"{p}ready": In(1),
+    }
+
+
+def axi4_read(addr_width: int, data_width: int, id_width: int = 1) -> Signature:
+    """The read half of AXI4 (AR, R), initiator side; member names as in ``axi4``."""
     return Signature({
-        **addr_channel("aw"),
-        "wdata": Out(data_width), "wstrb": Out(data_width // 8), "wlast": Out(1), "wvalid": Out(1),
-        "wready": In(1),
-        "bid": In(id_width), "bresp": In(2), "bvalid": In(1), "bready": Out(1),
-        **addr_channel("ar"),
+        **_axi4_address("ar", addr_width, id_width),
         "rid": In(id_width), "rdata": In(data_width), "rresp": In(2), "rlast": In(1), "rvalid": In(1),
         "rready": Out(1),
     })
+
+
+def axi4_write(addr_width: int, data_width: int, id_width: int = 1) -> Signature:
+    """The write half of AXI4 (AW, W, B), initiator side; member names as in ``axi4``."""
+    return Signature({
+        **_axi4_address("aw", addr_width, id_width),
+        "wdata": Out(data_width), "wstrb": Out(data_width // 8), "wlast": Out(1), "wvalid": Out(1),
+        "wready": In(1),
+        "bid": In(id_width), "bresp": In(2), "bvalid": In(1), "bready": Out(1),
+    })
+
+
+def axi4(addr_width: int, data_width: int, id_width: int = 1) -> Signature:
+    """AXI4 with bursts (the DMA's DRAM master), initiator side: ``axi4_write`` and ``axi4_read``."""
+    return Signature({**axi4_write(addr_width, data_width, id_width).members,
+                      **axi4_read(addr_width, data_width, id_width).members})
 
 
 def reg_bus(addr_width: int) -> Signature:

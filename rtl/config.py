@@ -3,8 +3,9 @@
 Every size and option of the generated hardware is a field here, built from a
 ``MachineSpec`` (fenn_dma.arch): ``SocConfig.from_spec(spec)``; the named
 profiles are the machines of fenn_dma.arch. A bare ``SocConfig(...)`` has the
-default machine's sizes and is the scalar SoC (``vector=False``) unless told.
-The SoC has no DMA engine yet: a spec's ``dma`` is not built (``spec`` says so).
+default machine's sizes and is the scalar SoC (``vector=False``, ``dma=False``)
+unless told. With ``dma`` the SoC has the DMA engine (rtl/dma) and its AXI4
+master ``dram``; the DRAM itself is outside the SoC.
 """
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from fenn_dma.arch import DEFAULT_SPEC, LANES, ROW_BYTES, MachineSpec
 from fenn_dma.arch import PROFILES as SPECS
 from fenn_dma.arch import profile as spec_profile
 from fenn_dma.errors import FennError
+
+from .dma.config import DmaConfig
 
 
 class ConfigError(FennError):
@@ -29,6 +32,8 @@ class SocConfig:
     vector: bool = False                        # the vector unit (rtl/vector), its VMEM and LLMs
     vmem_size: int = DEFAULT_SPEC.vmem_size     # bytes (with vector)
     llm_size: int = DEFAULT_SPEC.llm_size       # bytes per lane (with vector)
+    dma: bool = False                           # the DMA engine (rtl/dma) and its AXI4 master `dram`
+    dma_data_bits: int = 128                    # the AXI4 data width of `dram` (with dma)
 
     def __post_init__(self) -> None:
         for name in ("imem_size", "dmem_size"):
@@ -44,22 +49,36 @@ class SocConfig:
                 raise ConfigError(f"llm_size = {self.llm_size}: must be a power of two up to "
                                   f"{HOST_WINDOW // LANES} bytes per lane")
 
+        if self.dma:
+            if not self.vector:
+                raise ConfigError("dma = True needs vector = True: the DMA moves rows between DRAM and VMEM")
+            try:
+                self.dma_config
+            except FennError as exc:
+                raise ConfigError(f"dma_data_bits = {self.dma_data_bits}: {exc}") from None
+
+    @property
+    def dma_config(self) -> DmaConfig:
+        """The DMA engine's parameters (with ``dma``)."""
+        return DmaConfig(vmem_rows=self.vmem_size // ROW_BYTES, data_bits=self.dma_data_bits)
+
     @classmethod
     def from_spec(cls, spec: MachineSpec) -> "SocConfig":
-        """The SoC of ``spec`` (without a vector unit: no VMEM/LLM, sizes 0)."""
+        """The SoC of ``spec`` (without a vector unit: no VMEM/LLM, sizes 0; with ``dma``, the engine)."""
         return cls(imem_size=spec.imem_size, dmem_size=spec.dmem_size, full_m=spec.full_m,
-                   hart_id=spec.hart_id, vector=spec.vector, vmem_size=spec.vmem_size, llm_size=spec.llm_size)
+                   hart_id=spec.hart_id, vector=spec.vector, vmem_size=spec.vmem_size, llm_size=spec.llm_size,
+                   dma=spec.dma)
 
     @property
     def spec(self) -> MachineSpec:
-        """The machine this SoC builds (no DMA engine yet, so no DRAM); named after
-        the profile it equals, else ``soc-custom``."""
+        """The machine this SoC builds (the DRAM window is outside it: base and size 0);
+        named after the profile it equals, else ``soc-custom``."""
         sizes = dict(imem_size=self.imem_size, dmem_size=self.dmem_size, full_m=self.full_m,
                      vector=self.vector, vmem_size=self.vmem_size if self.vector else 0,
                      llm_size=self.llm_size if self.vector else 0, hart_id=self.hart_id)
-        built = MachineSpec("soc", dma=False, **sizes)
+        built = MachineSpec("soc", dma=self.dma, **sizes)
         name = next((n for n, s in SPECS.items()
-                     if s.with_(name="soc", dma=False, dram_base=0, dram_size=0) == built), "soc-custom")
+                     if s.with_(name="soc", dram_base=0, dram_size=0) == built), "soc-custom")
         return built.with_(name=name)
 
     @property

@@ -43,6 +43,7 @@ from .bus import sram_bus
 from .causes import RtlCause
 from .config import SocConfig
 from .csr import CsrFile
+from .dma.interface import csr_port_signature
 from .decoder import Decoder, core_extensions, decoded_layout, scalar_specs
 from .loadstore import SIZE_BYTE, SIZE_HALF, SIZE_WORD, LoadStore
 from .vector_if import vector_issue_signature
@@ -76,6 +77,7 @@ class Core(wiring.Component):
     def __init__(self, config: SocConfig, vector: bool = False):
         self.config = config
         self.has_vector = vector
+        self.has_dma = vector and config.dma
         self.extensions = core_extensions(config.full_m, vector)
         members = {
             "imem": Out(sram_bus((config.imem_words - 1).bit_length())),
@@ -89,6 +91,8 @@ class Core(wiring.Component):
         }
         if vector:
             members["vector"] = Out(vector_issue_signature())
+        if self.has_dma:
+            members["dma"] = Out(csr_port_signature())     # the DMA CSRs (rtl/dma/regs.py)
         super().__init__(members)
 
     def elaborate(self, platform):
@@ -176,8 +180,13 @@ class Core(wiring.Component):
         csr_imm = _any(*(op[n] for n in _ops(specs, lambda s: s.kind == Kind.CSR and F.XS1 not in s.operands)))
         csr_src = Mux(csr_imm, x.d.rs1, x.src1)
         csr_op = _any(*(op[n] for n in _ops(specs, lambda s: s.kind == Kind.CSR)))
+        # The CSR read: the CSR file's, OR the DMA's (each reads 0 for a number that is not its own).
+        csr_read = csrf.x_r_data
+        if self.has_dma:
+            csr_read = Signal(32)
+            m.d.comb += csr_read.eq(csrf.x_r_data | self.dma.r_data)
         csr_new = Mux(op.csrrw | op.csrrwi, csr_src,
-                      Mux(op.csrrs | op.csrrsi, csrf.x_r_data | csr_src, csrf.x_r_data & ~csr_src))
+                      Mux(op.csrrs | op.csrrsi, csr_read | csr_src, csr_read & ~csr_src))
         csr_writes = (op.csrrw | op.csrrwi) | (csr_op & (x.d.rs1 != 0))
 
         # The result: an AND-OR multiplexer over the units (the op is one-hot).
@@ -195,7 +204,7 @@ class Core(wiring.Component):
             (op.mul, multiplier.x_low),
             (op.clz, bitmanip.x_clz), (op.ctz, bitmanip.x_ctz), (op.cpop, bitmanip.x_cpop),
             (op.sext_b, bitmanip.x_sext_b), (op.sext_h, bitmanip.x_sext_h),
-            (csr_op, csrf.x_r_data),
+            (csr_op, csr_read),
         ]
         if self.has_vector:
             results.append((x.d.vector_writes_rd, self.vector.x_result))   # VTST / VEXTRACT
@@ -270,6 +279,10 @@ class Core(wiring.Component):
             csrf.charge.eq(1 + taken + bubbles),
             self.mcycle.eq(csrf.mcycle), self.minstret.eq(csrf.minstret),
         ]
+
+        if self.has_dma:
+            m.d.comb += [self.dma.addr.eq(x.d.imm[:12]), self.dma.w_en.eq(retire & csr_writes),
+                         self.dma.w_data.eq(csr_new)]
 
         # ----------------------------------------------------------------- fetch
         hold = load_use | x_hold        # decode (and fetch) keep their instruction

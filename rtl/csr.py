@@ -1,7 +1,7 @@
 """CSR file: mcountinhibit, the 64-bit counters mcycle/minstret and mhartid.
 
-Unlisted CSRs read 0 and ignore writes (FeNN behaviour); the DMA CSRs are
-unlisted until the DMA exists. A CSR instruction reads and writes in the
+Unlisted CSRs read 0 and ignore writes (FeNN behaviour); the DMA's CSRs live
+in the DMA engine (rtl/dma/regs.py), whose read the core ORs with this one. A CSR instruction reads and writes in the
 execute stage, so the counters it reads include every older instruction.
 
 ``mcycle`` is kept as the ISS's cycle model defines it (sim/cycle_model.py):

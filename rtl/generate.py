@@ -50,6 +50,10 @@ def generate(config: SocConfig) -> GeneratedRtl:
         "CONTROL", "STATUS", "STOP_PC", "ENTRY", "CYCLES", "INSTRET", "MCYCLE", "MINSTRET",
         "IMEM_SIZE", "DMEM_SIZE", "MAGIC", "FEATURES", "XREG_BASE", "IMEM_BASE", "DMEM_BASE",
         "VMEM_SIZE", "LLM_SIZE", "VMEM_BASE", "LLM_BASE")}
+    if config.dma:
+        host_map.update({name: getattr(H, name) for name in (
+            "DMA_DATA_BITS", "DMA_BASE", "DMA_CHANNEL_STRIDE", "DMA_SRC", "DMA_DST", "DMA_COUNT", "DMA_CONTROL",
+            "DMA_STATUS")})
     description = {
         "top": TOP_NAME,
         "config": config.to_dict(),

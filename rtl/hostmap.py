@@ -25,12 +25,18 @@ MINSTRET = 0x28       # R: the minstret CSR (64-bit)
 IMEM_SIZE = 0x30      # R: bytes
 DMEM_SIZE = 0x34      # R: bytes
 MAGIC = 0x38          # R: MAGIC_VALUE
-FEATURES = 0x3C       # R: bit 0 full M extension, bit 1 vector unit
+FEATURES = 0x3C       # R: bit 0 full M extension, bit 1 vector unit, bit 2 DMA
 VMEM_SIZE = 0x40      # R: bytes (0 without the vector unit)
 LLM_SIZE = 0x44       # R: bytes per lane (0 without the vector unit)
+DMA_DATA_BITS = 0x48  # R: the DMA's AXI4 data width in bits (0 without the DMA)
 XREG_BASE = 0x80      # RW: x0..x31 at XREG_BASE + 4 i (writes only while stopped; x0 stays 0)
+# With the DMA (docs/dma.md): channel c's registers at DMA_BASE + c * DMA_CHANNEL_STRIDE + the
+# register's offset, c = 0 MM2S, 1 S2MM; the same registers as the core's DMA CSRs.
+DMA_BASE, DMA_CHANNEL_STRIDE = 0x100, 0x20
+DMA_SRC, DMA_DST, DMA_COUNT, DMA_CONTROL, DMA_STATUS = 0x00, 0x04, 0x08, 0x0C, 0x10
+DMA_END = DMA_BASE + 2 * DMA_CHANNEL_STRIDE
 
 CONTROL_START, CONTROL_HALT, CONTROL_CLEAR = 0, 1, 2
 STATUS_RUNNING, STATUS_STOPPED, STATUS_CLEARING, STATUS_CAUSE_SHIFT = 0, 1, 2, 8
-FEATURE_FULL_M, FEATURE_VECTOR = 0, 1
+FEATURE_FULL_M, FEATURE_VECTOR, FEATURE_DMA = 0, 1, 2
 MAGIC_VALUE = 0xFE110D3A

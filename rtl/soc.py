@@ -1,8 +1,11 @@
-"""The SoC: scalar core, instruction and data RAMs, and the host's AXI4-Lite port.
+"""The SoC: scalar core, instruction and data RAMs, and the host's AXI4-Lite port;
+with the vector unit, VMEM and the LLMs; with the DMA, the engine and its AXI4
+master ``dram`` (docs/dma.md).
 
 Each RAM has a port for the core and a second one for the host. The host's
 address map (docs/rtl.md) has a window of control/status registers (with the
-register file behind it while the core is stopped) and one window per RAM.
+register file behind it while the core is stopped, and the DMA's registers)
+and one window per RAM.
 """
 
 from amaranth import Module, Mux, Signal
@@ -14,9 +17,11 @@ from fenn_dma.arch import LANES
 
 from . import hostmap as H
 from .axi_lite import AxiLiteTarget
-from .bus import axi4_lite
+from .bus import axi4, axi4_lite
 from .config import HOST_ADDR_WIDTH, SocConfig
 from .core import Core
+from .dma.engine import DmaEngine
+from .dma.regs import host_word
 from .vector import VectorBlock, VectorConfig
 
 
@@ -28,13 +33,16 @@ def _words(image: bytes | None, depth: int) -> list[int]:
 
 
 class Soc(wiring.Component):
-    host: In(axi4_lite(HOST_ADDR_WIDTH))
-    stopped: Out(1)      # level: the core has stopped (the host's interrupt line)
+    """Ports: ``host`` (AXI4-Lite target), ``stopped`` (level: the core has stopped, the
+    host's interrupt line) and, with the DMA, ``dram`` (AXI4 master, ``dma_data_bits`` wide)."""
 
     def __init__(self, config: SocConfig, *, imem_init: bytes | None = None, dmem_init: bytes | None = None):
         self.config = config
         self.imem_init, self.dmem_init = imem_init, dmem_init
-        super().__init__()
+        members = {"host": In(axi4_lite(HOST_ADDR_WIDTH)), "stopped": Out(1)}
+        if config.dma:
+            members["dram"] = Out(axi4(config.dma_config.addr_bits, config.dma_data_bits))
+        super().__init__(members)
 
     def elaborate(self, platform):
         m = Module()
@@ -71,15 +79,29 @@ class Soc(wiring.Component):
 
         # CONTROL.clear: zero IMEM, DMEM and x1..x31 (one word per cycle) while the core is stopped,
         # so that a run starts from the ISS's reset state without thousands of host writes.
+        # A DMA transfer still running (the core may stop while one is) finishes first: the
+        # clear waits for it (`clear_pending`, shown as clearing), then also resets the DMA.
         clear_words = max(cfg.imem_words, cfg.dmem_words, 32)
         clearing = Signal()
         clear_at = Signal(range(clear_words))
+        clear_pending, dma_busy = Signal(), Signal()
+        if cfg.dma:
+            clear_go = Signal()
+            clear_asked = control_write & bus.w_data[H.CONTROL_CLEAR] & ~core.running
+            m.d.comb += clear_go.eq((clear_pending | clear_asked) & ~dma_busy & ~clearing)
         with m.If(clearing):
             m.d.sync += clear_at.eq(clear_at + 1)
             with m.If(clear_at == clear_words - 1):
                 m.d.sync += clearing.eq(0)
-        with m.Elif(control_write & bus.w_data[H.CONTROL_CLEAR] & ~core.running):
-            m.d.sync += [clearing.eq(1), clear_at.eq(0)]
+        if cfg.dma:
+            with m.Elif(clear_go):
+                m.d.sync += [clearing.eq(1), clear_at.eq(0), clear_pending.eq(0)]
+            with m.Elif(clear_asked):
+                m.d.sync += clear_pending.eq(1)      # dma_busy: wait for the transfer
+        else:
+            with m.Elif(control_write & bus.w_data[H.CONTROL_CLEAR] & ~core.running):
+                m.d.sync += [clearing.eq(1), clear_at.eq(0)]
+            clear_go = None                          # built below where it is used (the same Verilog as before the DMA)
 
         host_ports = {}
         for name, mem, region_id in (("imem", imem, H.REGION_IMEM), ("dmem", dmem, H.REGION_DMEM)):
@@ -109,8 +131,23 @@ class Soc(wiring.Component):
                 m.d.comb += [port.addr.eq(offset[:len(port.addr)]), port.r_en.eq(bus.r_en & hit),
                              port.w_en.eq(bus.w_en & hit), port.w_data.eq(bus.w_data), port.w_strb.eq(bus.w_strb)]
                 host_ports[region_id] = port.r_data
-            m.d.comb += [vector.clear.eq(control_write & bus.w_data[H.CONTROL_CLEAR] & ~core.running),
-                         vector_clearing.eq(vector.clearing)]
+            vector_clear = clear_go if cfg.dma else control_write & bus.w_data[H.CONTROL_CLEAR] & ~core.running
+            m.d.comb += [vector.clear.eq(vector_clear), vector_clearing.eq(vector.clearing)]
+
+        # The DMA: the core's CSRs, the host's registers (in the control window), VMEM's external
+        # port (the host's VMEM window goes first), the AXI4 master to DRAM.
+        dma_read = None
+        if cfg.dma:
+            m.submodules.dma = dma = DmaEngine(cfg.dma_config)
+            wiring.connect(m, core.dma, dma.csr)
+            wiring.connect(m, dma.vmem, vector.dma_vmem)
+            wiring.connect(m, dma.axi, wiring.flipped(self.dram))
+            in_dma = ctrl & (byte_off >= H.DMA_BASE) & (byte_off < H.DMA_END)
+            dma_word = offset - H.DMA_BASE // 4
+            m.d.comb += [dma.vmem_wait.eq(vector.dma_wait), dma.clear.eq(clear_go), dma_busy.eq(dma.busy),
+                         dma.host.addr.eq(dma_word[:len(dma.host.addr)]), dma.host.w_en.eq(bus.w_en & in_dma),
+                         dma.host.w_data.eq(bus.w_data), dma.host.w_strb.eq(bus.w_strb)]
+            dma_read = dma.host.r_data
 
         # Control/status registers (byte offsets of hostmap.py).
         reg = Signal(32)      # the register read this cycle, delivered in the next
@@ -131,9 +168,11 @@ class Soc(wiring.Component):
         m.d.comb += core.entry.eq(entry)
 
         status = (core.running << H.STATUS_RUNNING) | (core.stopped << H.STATUS_STOPPED) | \
-                 ((clearing | vector_clearing) << H.STATUS_CLEARING) | \
+                 (((clearing | vector_clearing | clear_pending) if cfg.dma else (clearing | vector_clearing))
+                  << H.STATUS_CLEARING) | \
                  (core.cause << H.STATUS_CAUSE_SHIFT)
-        features = int(cfg.full_m) << H.FEATURE_FULL_M | int(cfg.vector) << H.FEATURE_VECTOR
+        features = (int(cfg.full_m) << H.FEATURE_FULL_M | int(cfg.vector) << H.FEATURE_VECTOR
+                    | int(cfg.dma) << H.FEATURE_DMA)
         readable = {
             H.STATUS: status, H.STOP_PC: core.stop_pc, H.ENTRY: entry,
             H.CYCLES: core.cycles[:32], H.CYCLES + 4: core.cycles[32:],
@@ -144,6 +183,11 @@ class Soc(wiring.Component):
             H.FEATURES: features,
             H.VMEM_SIZE: cfg.vmem_size if cfg.vector else 0, H.LLM_SIZE: cfg.llm_size if cfg.vector else 0,
         }
+        if dma_read is not None:                   # (unmapped, so 0, without the DMA)
+            readable[H.DMA_DATA_BITS] = cfg.dma_data_bits
+            for channel in range(2):
+                for index in range(5):
+                    readable[H.DMA_BASE + 4 * host_word(channel, index)] = dma_read
         with m.If(bus.r_en):
             with m.Switch(byte_off):
                 for address, value in readable.items():

@@ -63,7 +63,12 @@ enum { PARAM_LIST(ENUM_PARAM) N_PARAMS };
 static const char *const param_names[] = { PARAM_LIST(NAME_OP) };
 
 /* Machine constants that Python passes in, in this order. */
-#define MISC_LIST(X) X(dma_setup_cycles) X(dma_bytes_per_cycle) X(dram_base) X(hartid)
+/* DmaModel.as_params() (sim/dma.py): per channel the offsets to "transferring", to done and to a
+ * bus error's end, less the beats; the 0-byte transfer's offset; the beat width; the bursts' rule
+ * (fenn_dma/dram.py MAX_BURST, BURST_BOUNDARY, OUTSTANDING). */
+#define MISC_LIST(X) X(dma_mm2s_first) X(dma_mm2s_done) X(dma_mm2s_error) X(dma_s2mm_first) X(dma_s2mm_done) \
+    X(dma_s2mm_error) X(dma_zero) X(dma_beat_bytes) X(dma_max_burst) X(dma_boundary) X(dma_outstanding) \
+    X(dram_base) X(hartid)
 #define ENUM_MISC(name) K_##name,
 enum { MISC_LIST(ENUM_MISC) N_MISC };
 static const char *const misc_names[] = { MISC_LIST(NAME_OP) };
@@ -99,7 +104,8 @@ typedef struct {
 typedef struct {
     uint64_t *st;                 /* [2][N_DMA] */
     uint8_t *vmem, *dram;
-    uint64_t vmem_size, dram_size, dram_base, setup, bpc;
+    uint64_t vmem_size, dram_size, dram_base, first[2], done[2], error[2], zero, beat, max_burst, boundary,
+             outstanding;
     const uint64_t *err;          /* [nerr][2] */
     Py_ssize_t nerr;
     const int64_t *k;             /* constants, CONST_LIST order */
@@ -162,6 +168,42 @@ static uint32_t dma_read(const dma_t *d, int ch, int reg, uint64_t now)
     }
 }
 
+/* The DRAM model's answer to [addr, addr + bytes): done, decode error or slave error. */
+static uint64_t dma_bus_result(const dma_t *d, uint64_t addr, uint64_t bytes)
+{
+    if (addr < d->dram_base || addr + bytes > d->dram_base + d->dram_size)
+        return (uint64_t)d->k[Q_DMA_DECODE_ERROR];
+    for (Py_ssize_t i = 0; i < d->nerr; i++)
+        if (addr < d->err[2 * i + 1] && d->err[2 * i] < addr + bytes)
+            return (uint64_t)d->k[Q_DMA_SLAVE_ERROR];
+    return (uint64_t)d->k[Q_DMA_DONE];
+}
+
+/* Beats a failing transfer still moves (fenn_dma/dram.py DramTiming.error_beats): its bursts
+ * (at most max_burst beats, none across a boundary) up to outstanding - 1 after the first failing one. */
+static uint64_t dma_error_beats(const dma_t *d, uint64_t addr, uint64_t count, uint64_t *result)
+{
+    uint64_t left = (count + d->beat - 1) / d->beat, moved = 0, k = 0, fail = UINT64_MAX;
+    while (left) {
+        uint64_t n = left < d->max_burst ? left : d->max_burst;
+        uint64_t to_page = (d->boundary - addr % d->boundary) / d->beat;
+        if (to_page < n)
+            n = to_page;
+        const uint64_t r = fail == UINT64_MAX ? dma_bus_result(d, addr, n * d->beat) : 0;
+        if (fail == UINT64_MAX && r != (uint64_t)d->k[Q_DMA_DONE]) {
+            fail = k;
+            *result = r;          /* the first failing burst's answer is the transfer's */
+        }
+        if (fail != UINT64_MAX && k >= fail + d->outstanding)
+            break;
+        moved += n;
+        addr += n * d->beat;
+        left -= n;
+        k++;
+    }
+    return moved;
+}
+
 static void dma_write(dma_t *d, int ch, int reg, uint32_t value, uint64_t now)
 {
     uint64_t *s = d->st + ch * N_DMA;
@@ -184,19 +226,16 @@ static void dma_write(dma_t *d, int ch, int reg, uint32_t value, uint64_t now)
     s[D_cur_src] = src;
     s[D_cur_dst] = dst;
     s[D_cur_count] = count;
-    uint64_t result = (uint64_t)d->k[Q_DMA_DONE];
-    if (dram_addr < d->dram_base || dram_addr + count > d->dram_base + d->dram_size) {
-        result = (uint64_t)d->k[Q_DMA_DECODE_ERROR];
+    uint64_t result = count ? dma_bus_result(d, dram_addr, count) : (uint64_t)d->k[Q_DMA_DONE];
+    if (count == 0) {
+        s[D_t_xfer] = s[D_t_done] = now + d->zero;
     } else {
-        for (Py_ssize_t i = 0; i < d->nerr; i++)
-            if (dram_addr < d->err[2 * i + 1] && d->err[2 * i] < dram_addr + count) {
-                result = (uint64_t)d->k[Q_DMA_SLAVE_ERROR];
-                break;
-            }
+        s[D_t_xfer] = now + d->first[ch];
+        s[D_t_done] = now + (result == (uint64_t)d->k[Q_DMA_DONE]
+                             ? d->done[ch] + (count + d->beat - 1) / d->beat
+                             : d->error[ch] + dma_error_beats(d, dram_addr, count, &result));
     }
     s[D_result] = result;
-    s[D_t_xfer] = now + d->setup;
-    s[D_t_done] = now + d->setup + (count + d->bpc - 1) / d->bpc;
     s[D_busy] = 1;
 }
 
@@ -349,14 +388,20 @@ static PyObject *fast_run(PyObject *self, PyObject *args)
     if (!csrnums) goto out;
     const int64_t *consts = getbuf(&bs, o_consts, "consts", 0, N_CONSTS * 8);
     if (!consts) goto out;
-    if (misc[K_dma_bytes_per_cycle] < 1) {
-        PyErr_SetString(PyExc_ValueError, "_fastiss.run: dma_bytes_per_cycle must be >= 1");
+    if (misc[K_dma_beat_bytes] < 1 || misc[K_dma_max_burst] < 1 || misc[K_dma_boundary] < misc[K_dma_beat_bytes]) {
+        PyErr_SetString(PyExc_ValueError, "_fastiss.run: dma_beat_bytes, dma_max_burst and dma_boundary must be >= 1");
         goto out;
     }
 
     dma_t dma = { .st = dmast, .vmem = vmem, .dram = dram, .vmem_size = vmem_size, .dram_size = dram_size,
-                  .dram_base = (uint64_t)misc[K_dram_base], .setup = (uint64_t)misc[K_dma_setup_cycles],
-                  .bpc = (uint64_t)misc[K_dma_bytes_per_cycle], .err = err, .nerr = nerr, .k = consts };
+                  .dram_base = (uint64_t)misc[K_dram_base],
+                  .first = { (uint64_t)misc[K_dma_mm2s_first], (uint64_t)misc[K_dma_s2mm_first] },
+                  .done = { (uint64_t)misc[K_dma_mm2s_done], (uint64_t)misc[K_dma_s2mm_done] },
+                  .error = { (uint64_t)misc[K_dma_mm2s_error], (uint64_t)misc[K_dma_s2mm_error] },
+                  .zero = (uint64_t)misc[K_dma_zero], .beat = (uint64_t)misc[K_dma_beat_bytes],
+                  .max_burst = (uint64_t)misc[K_dma_max_burst], .boundary = (uint64_t)misc[K_dma_boundary],
+                  .outstanding = (uint64_t)misc[K_dma_outstanding],
+                  .err = err, .nerr = nerr, .k = consts };
     csr_map_t csrmap = { .num = csrnums, .hartid = (uint64_t)misc[K_hartid] };
     const uint64_t p_branch = (uint64_t)params[P_taken_branch_penalty], p_jump = (uint64_t)params[P_jump_penalty],
                    p_lu = (uint64_t)params[P_load_use_stall], p_mul = (uint64_t)params[P_mul_extra],
@@ -463,6 +508,13 @@ static PyObject *fast_run(PyObject *self, PyObject *args)
         case OP_ebreak: TRAP(S_ebreak);
         case OP_csrrw: case OP_csrrs: case OP_csrrc: case OP_csrrwi: case OP_csrrsi: case OP_csrrci: {
             int idx = csr_index(&csrmap, imm), ch = 0, reg = dma_csr(idx, &ch);
+            /* The DMA sees the access in the cycle the instruction executes: after its load-use
+             * stall (cost is 1 + that stall here), as sim/reference.py's _csr. */
+            const uint64_t t_csr = cycles + cost - 1;
+            if (reg >= 0 && t_csr >= next_event) {
+                dma_advance(&dma, t_csr);
+                next_event = dma_next_event(&dma);
+            }
             uint32_t old = 0;
             switch (idx) {
             case R_mcountinhibit: old = (uint32_t)inh; break;
@@ -471,7 +523,7 @@ static PyObject *fast_run(PyObject *self, PyObject *args)
             case R_minstret: old = (uint32_t)minstret; break;
             case R_minstreth: old = (uint32_t)(minstret >> 32); break;
             case R_mhartid: old = (uint32_t)csrmap.hartid; break;
-            default: if (reg >= 0) old = dma_read(&dma, ch, reg, cycles); break;
+            default: if (reg >= 0) old = dma_read(&dma, ch, reg, t_csr); break;
             }
             const int imm_form = op == OP_csrrwi || op == OP_csrrsi || op == OP_csrrci;
             const uint32_t operand = imm_form ? (uint32_t)rs1 : a;
@@ -481,7 +533,7 @@ static PyObject *fast_run(PyObject *self, PyObject *args)
                 if (idx == R_mcountinhibit) {
                     inh = nv & 5u;
                 } else if (reg >= 0) {
-                    dma_write(&dma, ch, reg, nv, cycles);
+                    dma_write(&dma, ch, reg, nv, t_csr);
                     next_event = dma_next_event(&dma);
                 }
             }

@@ -2,7 +2,7 @@
 
 The channel state lives in ``Machine.dma`` (uint64, layout in ``state.py``) so
 that the C engine runs the same rules on the same state. Rules (our
-definitions where docs/isa.md leaves them open):
+definitions where docs/isa.md leaves them open; the RTL engine, rtl/dma, keeps them):
 
 - Writing 1 to CONTROL bit 0 of an idle channel starts a transfer with the
   current SRC/DST/COUNT, latched at that moment (later register writes do not
@@ -10,24 +10,28 @@ definitions where docs/isa.md leaves them open):
 - Checked at start: both addresses 64-byte aligned, count a multiple of 64 and
   below 2^19, the VMEM range inside VMEM. A break sets status = idle |
   internal error (bit 4) at once and copies nothing.
-- Otherwise status is "starting" (bit 2) for ``setup_cycles`` cycles, then
-  "transferring" (bit 3) for ceil(count / bytes_per_cycle) cycles, then the
-  bus outcome: idle | done (bit 7) and the copy; or, without any copy, idle |
-  decode error (bit 5) when the DRAM range leaves the DRAM model, or idle |
-  slave error (bit 6) when it touches an error region of the DRAM model.
-- Times are on the predicted cycle clock (``cycles``, not ``mcycle``): a
-  transfer started by an instruction executing at cycle t completes at
-  t + setup + ceil(count / bytes_per_cycle). The copy happens at completion
-  (the source is read then, not at start); before each instruction and at
-  every stop, every transfer due by the current cycle completes, in
-  completion order (MM2S first on a tie). Reset status: idle (bit 1).
+- Otherwise status is "starting" (bit 2), then "transferring" (bit 3), then the
+  bus outcome, at the cycles the DRAM timing model gives (fenn_dma.dram: the
+  engine's constants and the DRAM's latency and beat width, per channel):
+  idle | done (bit 7) and the copy; or, without any copy, idle | decode error
+  (bit 5) when the DRAM range leaves the DRAM model, or idle | slave error
+  (bit 6) when it touches an error region of the DRAM model (the answer to the
+  first failing burst, in address order). A 0-byte transfer makes no bus
+  access: it ends done.
+- Times are on the predicted cycle clock (``cycles``, not ``mcycle``), counted
+  from the cycle the starting CSR write executes in (after a load-use stall of
+  that instruction). The copy happens at completion (the source is read then,
+  not at start); before each instruction, before a DMA CSR access and at every
+  stop, every transfer due by then completes, in completion order (MM2S first
+  on a tie). Reset status: idle (bit 1).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from fenn_dma.dram import BURST_BOUNDARY, DEFAULT_PRESET, MAX_BURST, OUTSTANDING, DramTiming
 from fenn_dma.isa import csrs
 
 from .state import DMA, MM2S, S2MM
@@ -46,18 +50,36 @@ NEVER = (1 << 64) - 1
 
 @dataclass(frozen=True)
 class DmaModel:
-    """Latency of a transfer: ``setup_cycles`` (descriptor fetch, first AXI
-    address phase) plus ``count / bytes_per_cycle`` (a 128-bit AXI port by default)."""
+    """The ISS's DMA timing: the DRAM's (``fenn_dma.dram.DramTiming``; by default the
+    realistic DDR4 preset) with the engine's measured constants (fenn_dma.dram)."""
 
-    setup_cycles: int = 16
-    bytes_per_cycle: int = 16
+    dram: DramTiming = field(default_factory=lambda: DramTiming.preset(DEFAULT_PRESET))
 
     def __post_init__(self) -> None:
-        if self.setup_cycles < 0 or self.bytes_per_cycle < 1:
-            raise ValueError("DmaModel needs setup_cycles >= 0 and bytes_per_cycle >= 1")
+        if not isinstance(self.dram, DramTiming):
+            raise ValueError(f"DmaModel.dram = {self.dram!r}: must be a fenn_dma.dram.DramTiming")
 
-    def transfer_cycles(self, count: int) -> int:
-        return -(-count // self.bytes_per_cycle)
+    @classmethod
+    def preset(cls, name: str) -> "DmaModel":
+        return cls(DramTiming.preset(name))
+
+    def cycles(self, ch: int, count: int, error: bool = False, beats: int | None = None) -> tuple[int, int]:
+        """(cycles to "transferring", cycles to the final status) of a transfer on channel ``ch``;
+        ``error``: the bus answers it with an error after ``beats`` beats (default all)."""
+        if ch == MM2S:
+            return self.dram.mm2s_cycles(count, error, beats)
+        return self.dram.s2mm_cycles(count, error, beats)
+
+    def as_params(self) -> tuple[int, ...]:
+        """For the C engine, derived from ``cycles`` (linear in the beats): per channel (MM2S,
+        S2MM) the offset to "transferring", to done and to a bus error's end, each less the
+        beats; then the 0-byte offset, the beat width and the bursts' rule (fenn_dma.dram)."""
+        one = self.dram.beat_bytes           # one beat
+        out: list[int] = []
+        for ch in (MM2S, S2MM):
+            first, done = self.cycles(ch, one)
+            out += [first, done - 1, self.cycles(ch, one, error=True)[1] - 1]
+        return (*out, self.cycles(MM2S, 0)[1], one, MAX_BURST, BURST_BOUNDARY, OUTSTANDING)
 
 
 class DmaChannels:
@@ -99,9 +121,18 @@ class DmaChannels:
             s[DMA["status"]] = csrs.DMA_IDLE | csrs.DMA_INTERNAL_ERROR
             return
         s[DMA["cur_src"]], s[DMA["cur_dst"]], s[DMA["cur_count"]] = src, dst, count
-        s[DMA["result"]] = self._bus_result(dram_addr, count)
-        s[DMA["t_xfer"]] = now + self.model.setup_cycles
-        s[DMA["t_done"]] = now + self.model.setup_cycles + self.model.transfer_cycles(count)
+        s[DMA["result"]] = self._bus_result(dram_addr, count) if count else csrs.DMA_DONE
+        error = int(s[DMA["result"]]) != csrs.DMA_DONE
+        beats = None
+        if error:
+            # The first failing burst's answer is the transfer's (a range may leave the window
+            # after crossing an error region).
+            failing, addr, n = self._failing_burst(dram_addr, count)
+            s[DMA["result"]] = self._bus_result(addr, n * self.model.dram.beat_bytes)
+            beats = self.model.dram.error_beats(dram_addr, count, failing)
+        to_xfer, to_done = self.model.cycles(ch, count, error, beats)
+        s[DMA["t_xfer"]] = now + to_xfer
+        s[DMA["t_done"]] = now + to_done
         s[DMA["busy"]] = 1
 
     def _bus_result(self, dram_addr: int, count: int) -> int:
@@ -112,6 +143,13 @@ class DmaChannels:
             if lo < int(end) and int(start) < hi:
                 return csrs.DMA_SLAVE_ERROR
         return csrs.DMA_DONE
+
+    def _failing_burst(self, dram_addr: int, count: int) -> tuple[int, int, int]:
+        """(index, address, beats) of the first burst the DRAM model answers with an error."""
+        for k, (addr, beats) in enumerate(self.model.dram.bursts(dram_addr, count)):
+            if self._bus_result(addr, beats * self.model.dram.beat_bytes) != csrs.DMA_DONE:
+                return k, addr, beats
+        raise AssertionError("a bus error without a failing burst")
 
     def next_event(self) -> int:
         times = [int(s[DMA["t_done"]]) for s in self.state if s[DMA["busy"]]]

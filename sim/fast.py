@@ -115,8 +115,10 @@ def run(machine: "Machine", max_instructions: int | None) -> Stop:
         cached = machine._fast_code = (key, predecode(machine))
     cfg = machine.config
     params = np.array(cfg.cycle_model.as_params(), np.int64)
-    misc_values = {"dma_setup_cycles": cfg.dma.setup_cycles, "dma_bytes_per_cycle": cfg.dma.bytes_per_cycle,
-                   "dram_base": cfg.dram_base, "hartid": cfg.hartid}
+    dma = dict(zip(("dma_mm2s_first", "dma_mm2s_done", "dma_mm2s_error", "dma_s2mm_first", "dma_s2mm_done",
+                    "dma_s2mm_error", "dma_zero", "dma_beat_bytes", "dma_max_burst", "dma_boundary",
+                    "dma_outstanding"), cfg.dma.as_params()))
+    misc_values = {**dma, "dram_base": cfg.dram_base, "hartid": cfg.hartid}
     misc = np.array([misc_values[n] for n in _fastiss.MISC], np.int64)
     limit = -1 if max_instructions is None else int(max_instructions)
     cause, pc = _fastiss.run(cached[1], machine.x, machine.v, machine.s0, machine.s1, machine.dmem,

@@ -336,6 +336,12 @@ class ReferenceEngine:
         # Read-only and unlisted CSRs ignore writes.
 
     def _csr(self, i, now, operand: int, kind: str, writes: bool):
+        if i.imm in DMA_CSRS:
+            # The DMA sees the access in the cycle the instruction executes: after its load-use stall.
+            xload = int(self.m.core[CORE["xload_dest"]])
+            if xload and scalar_source_mask(i) >> xload & 1:
+                now += self.cfg.cycle_model.load_use_stall
+            self.m.dma_channels.advance(now)
         old = self.csr_read(i.imm, now)
         if writes:
             new = {"w": operand, "s": old | operand, "c": old & ~operand}[kind]

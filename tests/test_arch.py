@@ -115,9 +115,9 @@ def test_every_layer_sees_the_same_machine(name):
         assert (iss.dram_base, iss.dram_size) == (spec.dram_base, min(spec.dram_size, ISS_DRAM_LIMIT))
     soc = SocConfig.from_spec(spec)
     assert soc == soc_profile(name)
-    assert soc.spec == spec.with_(dma=False, dram_base=0, dram_size=0)     # the SoC has no DMA engine yet
-    assert (soc.imem_size, soc.dmem_size, soc.full_m, soc.vector) == \
-        (spec.imem_size, spec.dmem_size, spec.full_m, spec.vector)
+    assert soc.spec == spec.with_(dram_base=0, dram_size=0)     # the DRAM itself is outside the SoC
+    assert (soc.imem_size, soc.dmem_size, soc.full_m, soc.vector, soc.dma) == \
+        (spec.imem_size, spec.dmem_size, spec.full_m, spec.vector, spec.dma)
     sizes = MachineSizes.from_spec(spec)
     assert sizes.spec == spec
     assert (sizes.imem, sizes.dmem, sizes.vmem, sizes.llm, sizes.dram, sizes.dram_base) == \
@@ -141,7 +141,7 @@ def test_config_defaults_are_the_default_machine():
     iss = MachineConfig()
     assert mismatches(DEFAULT_SPEC, iss.spec) == []         # the ISS also decodes full M by default
     assert iss.spec.name == "kv260-custom"
-    assert SocConfig(vector=True) == SocConfig.from_spec(DEFAULT_SPEC)
+    assert SocConfig(vector=True, dma=True) == SocConfig.from_spec(DEFAULT_SPEC)
     assert VectorConfig() == VectorConfig.from_spec(DEFAULT_SPEC)
     changed = MachineSizes(vmem=64 * 1024).spec
     assert changed.name == "kv260-custom" and changed.vmem_size == 64 * 1024

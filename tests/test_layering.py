@@ -2,8 +2,8 @@
 and ``from ... import`` of every module, including the ones inside functions,
 so that a lazy import cannot bring a cycle back):
 
-    errors, arch, cli_machine, boundary  <-  isa  <-  sim  <-  compiler  <-  host
-                                                          compiler  <-  models
+    errors, arch, cli_machine, boundary, dram  <-  isa  <-  sim  <-  compiler  <-  host
+                                                                compiler  <-  models
                       isa  <-  rtl  <-  boards
     verify (the verification code), then benchmarks, examples and tests above all;
     cli.py (the command line) above everything.
@@ -18,7 +18,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent      # the fenn_dma package
 PACKAGE = "fenn_dma"
-BASE = {"errors", "arch", "cli_machine", "boundary"}   # cli_machine: the shared --profile option; boundary: input/output checks
+BASE = {"errors", "arch", "cli_machine", "boundary", "dram"}   # cli_machine: the shared --profile option;
+# boundary: input/output checks; dram: the DRAM timing model (the ISS, the RTL harness, the benchmarks)
 
 # Layer -> the layers its modules may import (besides their own).
 ALLOWED: dict[str, set[str]] = {
@@ -26,6 +27,7 @@ ALLOWED: dict[str, set[str]] = {
     "arch": {"errors"},
     "cli_machine": {"errors", "arch"},
     "boundary": {"errors"},
+    "dram": {"errors"},
     "isa": BASE,
     "firmware": BASE | {"isa"},
     "sim": BASE | {"isa"},

@@ -80,8 +80,10 @@ def test_runner_builds_the_vector_unit_only_when_needed():
 def test_runner_refuses_what_the_rtl_cannot_load():
     cfg = VECTOR_TEST_CONFIG
     program = assemble("ecall\n")
-    with pytest.raises(FennError, match="no DMA yet"):
+    with pytest.raises(FennError, match="needs the SoC with the DMA engine"):
         _job(program, cfg, soc_config(cfg, True), 100, "no", dram=bytes(64))
+    job = _job(program, cfg, soc_config(cfg, True, dma=True), 100, "no", dram=bytes(64))
+    assert job.dram == bytes(64) and job.dram_size == cfg.dram_size and job.dram_latency == cfg.dma.dram.latency
     with pytest.raises(FennError, match="needs the SoC with the vector unit"):
         _job(Program.from_words(program.words, vmem=bytes(64)), cfg, soc_config(cfg, False), 100, "no")
     with pytest.raises(FennError, match="does not fit"):

@@ -65,7 +65,12 @@ class Features:
     scalar_memory: bool = True     # scalar loads and stores
     control: bool = True           # forward branches, jal, auipc + jalr in the loop body
     csr: bool = True               # CSR reads and writes (the DMA's only with ``dma``)
-    dma: bool = False              # DMA sequences and a DRAM image (the ISS; the RTL has no DMA yet)
+    dma: bool = False              # DMA sequences and a DRAM image
+    # DMA the RTL can be compared on (``dma_item_rtl``): each DMA item polls its channels to idle
+    # before anything touches their ranges (the RTL moves data while a transfer runs, the ISS at
+    # its end), both channels run on disjoint ranges, bus errors aim only at ``undefined_ranges``,
+    # and random CSR writes leave the DMA registers alone.
+    dma_wait: bool = False
     illegal: bool = True           # rare random words; some programs end in ebreak or an illegal word
     x_data: int = 25               # scalar data registers from x4 (few: back-to-back dependencies)
     fault_rate: float = 0.01       # share of memory accesses and jumps meant to fault
@@ -78,6 +83,10 @@ ISS_ENGINES = Features(dma=True, load_use=0.97)
 SCALAR_RTL = Features(vector=False, x_data=8, fault_rate=0.015)
 # The SoC with the vector unit: vector work with scalar data ops, the load-use rule always kept.
 VECTOR_RTL = Features(scalar_memory=False, control=False, csr=False, illegal=False, x_data=11)
+# The SoC with the DMA: DMA items (start, work that leaves their ranges alone, poll), vector and
+# scalar work, CSR reads (the DMA's included).
+DMA_RTL = Features(dma=True, dma_wait=True, scalar_memory=True, control=True, csr=True, illegal=False, x_data=11,
+                   fault_rate=0.003)
 
 # Item weights, before dropping the classes a program's features leave out.
 WEIGHTS = {"alu": 0.30, "li": 0.04, "scalar_memory": 0.15, "vector_alu": 0.35, "vector_memory": 0.18,
@@ -99,6 +108,24 @@ SPECIAL = [0, 1, 0xFFFFFFFF, 0x80000000, 0x7FFFFFFF, 0x8000, 0x7FFF, 0xFFFF8000,
 LANE_CORNERS = [-32768, -32767, -16384, -1, 0, 1, 2, 0x3FFF, 0x4000, 32767]
 ILLEGAL_WORDS = (0x00000000, 0xFFFFFFFF)
 NOP = encode("addi", rd=0, rs1=0, imm=0)
+
+
+SCRATCH_ROWS = 4        # dma_wait: the top VMEM rows, where MM2S bus errors land (no vector access reaches them)
+
+
+class Inner(int):
+    """A word inside an item that no jump may land on (``_fix_targets`` moves such a target on)."""
+
+
+def undefined_ranges(config: MachineConfig) -> dict[str, list[tuple[int, int]]]:
+    """Where the dma_wait programs' bus errors may leave bytes the RTL wrote and the ISS did not
+    (docs/dma.md: a bus error's destination is undefined): offsets into the VMEM and DRAM dumps.
+    Nothing else reads or writes them."""
+    rows = config.vmem_size // 64
+    dram = [(config.dram_size - 64, config.dram_size)]
+    for start, _ in config.dram_error_regions:
+        dram.append((start - config.dram_base - 64, start - config.dram_base))
+    return {"vmem": [((rows - SCRATCH_ROWS) * 64, rows * 64)], "dram": dram}
 
 
 @dataclass
@@ -145,6 +172,9 @@ class Generator:
         listed = [c for c in csrs.CSRS if features.dma or c.number not in dma_csrs]
         self.csr_numbers = [c.number for c in listed] + [0x7C0, 0x340]        # and two unlisted ones
         self.csr_writable = [c.number for c in listed if "W" in c.access]
+        # dma_wait: random writes leave the DMA alone (only dma_item_rtl starts transfers).
+        self.csr_write_numbers = [n for n in self.csr_numbers if not (features.dma_wait and n in dma_csrs)]
+        self.csr_writable = [n for n in self.csr_writable if n in self.csr_write_numbers]
         enabled = {"alu": True, "li": True, "scalar_memory": features.scalar_memory,
                    "vector_alu": features.vector, "vector_memory": features.vector, "control": features.control,
                    "csr": features.csr, "dma": features.dma, "illegal": features.illegal}
@@ -226,12 +256,14 @@ class Generator:
         if r.random() < 0.5:
             return [encode("csrrs", rd=rd, csr=r.choice(self.csr_numbers), rs1=0)]
         spec = r.choice(self.csr_ops)
-        num = r.choice(self.csr_writable if r.random() < 0.8 else self.csr_numbers)
+        num = r.choice(self.csr_writable if r.random() < 0.8 else self.csr_write_numbers)
         if spec.op.endswith("i"):
             return [encode(spec, rd=rd, csr=num, zimm=r.choice([0, r.randrange(32)]))]
         return [encode(spec, rd=rd, csr=num, rs1=0 if r.random() < 0.5 else self.xreg())]
 
     def dma(self) -> list[int]:
+        if self.f.dma_wait:
+            return self.dma_item_rtl()
         r, cfg = self.r, self.cfg
         mm2s = r.random() < 0.5
         count = r.randrange(0, 9) * 64
@@ -253,6 +285,98 @@ class Generator:
             words += li(X_SCRATCH, value) + [encode("csrrw", rd=0, csr=num, rs1=X_SCRATCH)]
         words.append(encode("csrrwi", rd=0, csr=regs[3], zimm=1))
         return words
+
+    # DMA the RTL can be compared on (Features.dma_wait) ----------------------------------
+
+    def _dma_areas(self):
+        """(VMEM rows for transfers, the VMEM scratch rows, DRAM rows for transfers) of the
+        layout ``undefined_ranges`` describes."""
+        cfg = self.cfg
+        rows = cfg.vmem_size // 64
+        limit = (cfg.dram_error_regions[0][0] - cfg.dram_base) if cfg.dram_error_regions else cfg.dram_size
+        return rows - 8, rows - SCRATCH_ROWS, (min(limit, cfg.dram_size - 64) - 128) // 64
+
+    def _dma_transfer(self, ch: int, vmem_rows: range, dram_rows: range) -> tuple[int, int, int]:
+        """(src, dst, count) of one transfer on channel ``ch`` (0 MM2S): mostly in range, some
+        rule breaks and bus errors (their undefined destinations only in ``undefined_ranges``)."""
+        r, cfg = self.r, self.cfg
+        _, scratch, _ = self._dma_areas()
+        count = r.randrange(0, 9) * 64
+        vmem = r.randrange(vmem_rows.start, vmem_rows.stop - count // 64 + 1) * 64 if \
+            vmem_rows.stop - vmem_rows.start > count // 64 else vmem_rows.start * 64
+        dram = cfg.dram_base + r.randrange(dram_rows.start, dram_rows.stop - 8) * 64
+        roll = r.random()
+        if roll < 0.04:
+            count += r.choice([4, 32, 1 << 19])                   # rule break: count
+        elif roll < 0.06:
+            dram += r.choice([4, 16, 32])                          # rule break: DRAM alignment
+        elif roll < 0.08:
+            vmem = r.choice([cfg.vmem_size - 64, cfg.vmem_size, 0xFFFFFFC0])   # rule break: leaves VMEM
+            count = max(count, 128)
+        elif roll < 0.18:
+            # Bus errors: off the window's end (the first burst in it), into or across an error region.
+            count = r.randrange(1, SCRATCH_ROWS + 1) * 64
+            err = cfg.dram_error_regions[0][0] if cfg.dram_error_regions else None
+            dram = r.choice([cfg.dram_base + cfg.dram_size - 64, cfg.dram_base + cfg.dram_size]
+                            + ([err - 64, err + 64 * r.randrange(0, 8)] if err is not None else []))
+            if ch == 0:
+                vmem = scratch * 64 + 64 * r.randrange(0, SCRATCH_ROWS - count // 64 + 1)
+        return (dram, vmem, count) if ch == 0 else (vmem, dram, count)
+
+    def _dma_set(self, ch: int, values: tuple[int, int, int]) -> list[int]:
+        regs = (csrs.MM2S_SRC_ADDR, csrs.MM2S_DST_ADDR, csrs.MM2S_COUNT) if ch == 0 else \
+               (csrs.S2MM_SRC_ADDR, csrs.S2MM_DST_ADDR, csrs.S2MM_COUNT)
+        words: list[int] = []
+        for num, value in zip(regs, values):
+            words += li(X_SCRATCH, value & 0xFFFFFFFF) + [encode("csrrw", rd=0, csr=num, rs1=X_SCRATCH)]
+        return words
+
+    def dma_item_rtl(self) -> list[int]:
+        """Start one channel or both (disjoint ranges), work that leaves their ranges alone
+        (scalar ALU, vector ALU), sometimes a second start while busy, then poll to idle. Its
+        words after the first are not jump targets (``Inner``): a jump into it would start a
+        transfer from half-set registers."""
+        r = self.r
+        vmem_top, _, dram_top = self._dma_areas()
+        both = r.random() < 0.35
+        chans = [0, 1] if both else [r.randrange(2)]
+        halves = {0: (range(0, vmem_top // 2), range(0, dram_top // 2)),
+                  1: (range(vmem_top // 2, vmem_top), range(dram_top // 2, dram_top))} if both else \
+                 {c: (range(0, vmem_top), range(0, dram_top)) for c in chans}
+        controls = {0: csrs.MM2S_CONTROL, 1: csrs.S2MM_CONTROL}
+        statuses = {0: csrs.MM2S_STATUS, 1: csrs.S2MM_STATUS}
+        words: list[int] = []
+        for c in chans:
+            words += self._dma_set(c, self._dma_transfer(c, *halves[c]))
+        for c in chans:
+            words.append(encode("csrrwi", rd=0, csr=controls[c], zimm=1))
+        if r.random() < 0.5:
+            words.append(encode("csrrs", rd=self.xreg(), csr=statuses[chans[0]], rs1=0))
+        for _ in range(r.randrange(0, 12)):
+            kind = r.choice(["alu", "li", "status"] + (["vector_alu"] * 2 if self.f.vector else []))
+            if kind == "status":        # a STATUS read while the transfer runs: its phases, cycle-exact
+                words.append(encode("csrrs", rd=self.xreg(), csr=statuses[r.choice(chans)], rs1=0))
+            elif kind == "alu":
+                words.append(self.from_table(r.choice([s for s in self.alu if s.kind != Kind.FENCE])))
+            elif kind == "li":
+                words += li(r.choice(self.x_data), r.getrandbits(32))
+            else:
+                words.append(self.from_table(r.choice(self.vector_alu)))
+        if r.random() < 0.15:
+            # A second start of the first channel, usually while it is busy (then ignored): in range.
+            c = chans[0]
+            vm, dr = halves[c]
+            count = r.randrange(0, 5) * 64
+            vmem = r.randrange(vm.start, vm.stop - 4) * 64
+            dram = self.cfg.dram_base + r.randrange(dr.start, dr.stop - 8) * 64
+            words += self._dma_set(c, (dram, vmem, count) if c == 0 else (vmem, dram, count))
+            words.append(encode("csrrwi", rd=0, csr=controls[c], zimm=1))
+        busy = csrs.DMA_STARTING | csrs.DMA_TRANSFERRING
+        for c in chans:
+            words += [encode("csrrs", rd=X_SCRATCH, csr=statuses[c], rs1=0),
+                      encode("andi", rd=X_SCRATCH, rs1=X_SCRATCH, imm=busy),
+                      encode("bne", rs1=X_SCRATCH, rs2=0, imm=-8)]
+        return words[:1] + [Inner(w) for w in words[1:]]
 
     def control(self) -> list:
         """A forward branch, jal or auipc + jalr over 1-4 words (targets fixed up at the end)."""
@@ -368,12 +492,13 @@ def _fix_targets(body: list) -> list[int]:
     n = len(body)
     for i, w in enumerate(body):
         if isinstance(w, int):
-            words.append(w)
+            words.append(int(w))
             continue
         kind = w[0]
         target = min(i + w[-2], n)
-        while target < n and isinstance(body[target], tuple) and body[target][0] == "jalr":
-            target += 1  # its base register comes from the auipc just before it
+        while target < n and (isinstance(body[target], Inner) or
+                              isinstance(body[target], tuple) and body[target][0] == "jalr"):
+            target += 1  # a jalr's base register comes from the auipc just before it; Inner: see there
         k = target - i
         offset = 4 * k - (2 if w[-1] and k > 1 else 0)
         if kind == "branch":

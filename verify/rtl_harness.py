@@ -20,6 +20,7 @@ from pathlib import Path
 
 from filelock import FileLock
 
+from fenn_dma.dram import DEFAULT_PRESET, DramTiming
 from fenn_dma.errors import FennError
 from fenn_dma.rtl.config import SocConfig
 from fenn_dma.rtl.generate import TOP_NAME, generate
@@ -50,6 +51,20 @@ class RtlJob:
     vmem: bytes = b""
     llm: bytes = b""
     read_vector: bool = False
+    # With the DMA (native harness only, verify/rtl_native.py): the DRAM window the SoC's AXI4
+    # master sees (dram_size bytes at dram_base, the image from its start, the rest 0), its
+    # SLVERR regions ([start, end) absolute), its latency in cycles (fenn_dma.dram) and
+    # back-pressure (0 none, else /256 a cycle); the result then reports the DRAM image.
+    dram: bytes = b""
+    dram_base: int = 0
+    dram_size: int = 0
+    dram_errors: tuple[tuple[int, int], ...] = ()
+    dram_latency: int = DramTiming.preset(DEFAULT_PRESET).latency     # the ISS's default too
+    dram_stall: int = 0
+
+    @property
+    def uses_dram(self) -> bool:
+        return bool(self.dram or self.dram_size)
 
     def to_json(self) -> dict:
         return {"imem": self.imem.hex(), "dmem": self.dmem.hex(), "entry": self.entry,
@@ -124,6 +139,8 @@ def run_batch(soc: VerilatedSoc, jobs: list[RtlJob], *, log: bool = False) -> li
     """Run every job, in order, in one launch of the simulator; one result dict per job."""
     if not jobs:
         return []
+    if any(getattr(j, "uses_dram", False) for j in jobs):
+        raise RtlSimError("the cocotb harness has no DRAM model: run DMA jobs on the native harness")
     with tempfile.TemporaryDirectory(prefix="fenn-rtl-") as tmp:
         tmp_path = Path(tmp)
         jobs_file, results_file = tmp_path / "jobs.json", tmp_path / "results.json"

@@ -29,9 +29,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from fenn_dma.dram import DEFAULT_PRESET, DramTiming
+from fenn_dma.isa import csrs
 from fenn_dma.isa.causes import StopCause
 from fenn_dma.rtl import hostmap as H
 from fenn_dma.rtl.config import SocConfig
+
+from fenn_dma.errors import FennError
 
 from .rtl_harness import LINT_WAIVERS, RtlSimError, cache_root
 
@@ -82,12 +86,12 @@ class NativeSoc:
         return json.loads((self.build_dir / "built.json").read_text())["build_seconds"]
 
 
-def _harness_digest(traced: bool, vector: bool) -> str:
+def _harness_digest(traced: bool, vector: bool, dma: bool = False) -> str:
     h = hashlib.sha256()
     for name in HARNESS_SOURCES:
         h.update((NATIVE_DIR / name).read_bytes())
     h.update(LINT_WAIVERS.read_bytes())
-    h.update(repr((MAKE_VARIABLES, VERILATOR_ARGS, traced, vector)).encode())
+    h.update(repr((MAKE_VARIABLES, VERILATOR_ARGS, traced, vector) + ((dma,) if dma else ())).encode())
     return h.hexdigest()[:12]
 
 
@@ -99,7 +103,7 @@ def build_native(config: SocConfig, *, trace: bool = False, verbose: bool = Fals
     from fenn_dma.rtl.toolchain import env_with_verilator, verilator_bin_dir
 
     rtl = generate(config)
-    build_dir = cache_root() / f"native-{TOP_NAME}-{rtl.digest}-{_harness_digest(trace, config.vector)}" \
+    build_dir = cache_root() / f"native-{TOP_NAME}-{rtl.digest}-{_harness_digest(trace, config.vector, config.dma)}" \
                                f"{'-trace' if trace else ''}"
     build_dir.mkdir(parents=True, exist_ok=True)
     stamp = build_dir / "built.json"
@@ -112,6 +116,8 @@ def build_native(config: SocConfig, *, trace: bool = False, verbose: bool = Fals
             sources = [str(LINT_WAIVERS)]
             if config.vector:
                 defines.append("-DFENN_NATIVE_VECTOR")
+            if config.dma:
+                defines.append("-DFENN_NATIVE_DMA")     # the DRAM slave on the dram__* ports
                 sources.append(str(NATIVE_DIR / "public.vlt"))
             extra = []
             if trace:
@@ -157,6 +163,12 @@ def _library(soc: NativeSoc) -> ctypes.CDLL:
                                     ctypes.POINTER(u32), u32, ctypes.c_int, ctypes.c_int,
                                     ctypes.POINTER(u64), ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
                                     ctypes.c_void_p, ctypes.c_void_p]
+    if soc.config.dma:
+        lib.fenn_native_dram_setup.restype = ctypes.c_int
+        lib.fenn_native_dram_setup.argtypes = [ctypes.c_void_p, u32, u32, u8p, u32, u32, u32, u32, u32,
+                                               ctypes.POINTER(u32), u32, ctypes.POINTER(u32), u32]
+        lib.fenn_native_dram_read.restype = ctypes.c_int
+        lib.fenn_native_dram_read.argtypes = [ctypes.c_void_p, ctypes.c_void_p, u32, ctypes.POINTER(u64)]
     if lib.fenn_native_abi() != ABI:
         raise RtlSimError(f"{soc.library} speaks ABI {lib.fenn_native_abi()}, this module {ABI}: rebuild it")
     _libraries[soc.library] = lib
@@ -175,6 +187,12 @@ class _Job:
     read_dmem: str
     write_dmem: str
     read_vector: bool
+    dram: bytes = b""
+    dram_base: int = 0
+    dram_size: int = 0
+    dram_errors: tuple[tuple[int, int], ...] = ()
+    dram_latency: int = 0
+    dram_stall: int = 0
 
 
 def _field(job, name: str, default):
@@ -197,9 +215,15 @@ def _check_job(index: int, job, config: SocConfig) -> _Job:
                  entry=_field(job, "entry", 0), max_cycles=_field(job, "max_cycles", 100_000),
                  x_init={int(k): v for k, v in (_field(job, "x_init", {}) or {}).items()},
                  read_dmem=_field(job, "read_dmem", "backdoor"), write_dmem=_field(job, "write_dmem", "host"),
-                 read_vector=bool(_field(job, "read_vector", False)))
+                 read_vector=bool(_field(job, "read_vector", False)),
+                 dram=_as_bytes(_field(job, "dram", b"")), dram_base=_field(job, "dram_base", 0),
+                 dram_size=_field(job, "dram_size", 0) or len(_as_bytes(_field(job, "dram", b""))),
+                 dram_errors=tuple((int(a), int(b)) for a, b in _field(job, "dram_errors", ()) or ()),
+                 dram_latency=_field(job, "dram_latency", DramTiming.preset(DEFAULT_PRESET).latency),
+                 dram_stall=_field(job, "dram_stall", 0))
     except (TypeError, ValueError) as exc:
         raise bad(f"not a job ({exc})") from None
+    _check_dram(j, config, bad)
     sizes = {"imem": config.imem_size, "dmem": config.dmem_size}
     if config.vector:
         sizes.update(vmem=config.vmem_size, llm=32 * config.llm_size)
@@ -225,6 +249,27 @@ def _check_job(index: int, job, config: SocConfig) -> _Job:
         if not isinstance(value, int) or not 0 <= value < 1 << 32:
             raise bad(f"x_init x{reg} = {value!r}: must be an unsigned 32-bit value")
     return j
+
+
+def _check_dram(j: _Job, config: SocConfig, bad) -> None:
+    """The job's DRAM fields against the SoC and the timing model."""
+    if not j.dram_size:
+        return
+    if not config.dma:
+        raise bad("a DRAM needs the DMA, which this SoC does not have")
+    if len(j.dram) > j.dram_size:
+        raise bad(f"the DRAM image of {len(j.dram)} bytes does not fit in dram_size = {j.dram_size}")
+    if not isinstance(j.dram_base, int) or j.dram_base < 0 or j.dram_base + j.dram_size > 1 << 32:
+        raise bad(f"dram_base = {j.dram_base!r}: the DRAM window must lie in the 32-bit address space")
+    try:
+        DramTiming(latency=j.dram_latency, beat_bytes=config.dma_data_bits // 8)
+    except FennError as exc:
+        raise bad(f"dram_latency: {exc}") from None
+    if not isinstance(j.dram_stall, int) or not 0 <= j.dram_stall < 256:
+        raise bad(f"dram_stall = {j.dram_stall!r}: back-pressure is 0..255 (/256 a cycle)")
+    for start, end in j.dram_errors:
+        if not 0 <= start <= end <= 1 << 32:
+            raise bad(f"dram_errors ({start:#x}, {end:#x}): not a [start, end) range of 32-bit addresses")
 
 
 class NativeRun:
@@ -265,6 +310,8 @@ class NativeRun:
         llm_out = ctypes.create_string_buffer(32 * self.llm_size) if vector else None
         v_out = (ctypes.c_int16 * (32 * 32))() if vector else None
         rng_out = (ctypes.c_uint16 * 64)() if vector else None
+        if self.soc.config.dma:
+            self._dram_setup(job, index)
         rc = self._lib.fenn_native_job(self._handle, job.imem, len(job.imem), job.dmem, len(job.dmem),
                                        job.vmem, len(job.vmem), job.llm, len(job.llm), job.entry, job.max_cycles,
                                        x_init, mask, int(dmem_out is not None), int(vector), self._out,
@@ -290,7 +337,27 @@ class NativeRun:
             result["rng"] = {"s0": list(rng_out[:32]), "s1": list(rng_out[32:])}
             result["vmem"] = vmem_out.raw.hex()
             result["llm"] = llm_out.raw.hex()
+        if self.soc.config.dma and job.dram_size:
+            image = ctypes.create_string_buffer(job.dram_size)
+            counts = (ctypes.c_uint64 * 6)()
+            if self._lib.fenn_native_dram_read(self._handle, image, job.dram_size, counts) != 0:
+                raise RtlSimError(f"job {index}: {self._lib.fenn_native_error(self._handle).decode()}")
+            result["dram"] = image.raw.hex()
+            result["dma_status"] = [counts[4], counts[5]]
+            result["dram_traffic"] = dict(zip(("bursts_read", "bursts_written", "beats_read", "beats_written"),
+                                              list(counts)[:4]))
         return result
+
+    def _dram_setup(self, job: _Job, index: int) -> None:
+        errors = (ctypes.c_uint32 * max(1, 2 * len(job.dram_errors)))(
+            *[min(v, 0xFFFFFFFF) for pair in job.dram_errors for v in pair])
+        status = (ctypes.c_uint32 * 2)(*(H.DMA_BASE + ch * H.DMA_CHANNEL_STRIDE + H.DMA_STATUS for ch in (0, 1)))
+        rc = self._lib.fenn_native_dram_setup(
+            self._handle, job.dram_base, job.dram_size, job.dram, len(job.dram),
+            self.soc.config.dma_data_bits // 8, job.dram_latency or 1, job.dram_stall, index + 1,
+            errors, len(job.dram_errors), status, csrs.DMA_STARTING | csrs.DMA_TRANSFERRING)
+        if rc != 0:
+            raise RtlSimError(f"job {index}: {self._lib.fenn_native_error(self._handle).decode()}")
 
     def close(self) -> None:
         if self._handle:

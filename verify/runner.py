@@ -8,8 +8,10 @@ The SoC is built with the vector unit when the program needs it (a vector
 instruction in IMEM, or a VMEM/LLM image), else without (smaller and faster
 to build). VMEM and the LLMs are written whole for every program (the image
 over the ISS's reset pattern 0xDEAD), since the SoC's CONTROL.clear leaves
-them as the previous program left them. The RTL has no DMA yet: a DRAM image
-is refused with a message rather than silently dropped (docs/rtl.md).
+them as the previous program left them. A program that uses the DMA (a DRAM
+image, or a CSR instruction naming a DMA register) gets the SoC with the DMA
+engine on the native harness, whose AXI4 slave DRAM has the ISS's window,
+error regions and timing (fenn_dma.dram).
 """
 from __future__ import annotations
 
@@ -17,11 +19,13 @@ import base64
 from dataclasses import replace
 
 from fenn_dma.errors import FennError
+from fenn_dma.isa import csrs
 from fenn_dma.isa.codec import try_decode
 from fenn_dma.isa.program import Program
-from fenn_dma.isa.table import M, V
+from fenn_dma.isa.table import M, V, Kind
 from fenn_dma.rtl.config import SocConfig
 from fenn_dma.sim.config import MachineConfig
+from fenn_dma.sim.dma import DMA_CSRS
 from fenn_dma.sim.machine import UNINITIALISED, Machine
 
 from .rtl_harness import RtlJob, VerilatedSoc, build, run_batch
@@ -48,18 +52,23 @@ def run_jobs(soc: "VerilatedSoc | NativeSoc", jobs: list[RtlJob], *, trace=None)
     return run_batch(soc, jobs)
 
 # Images the RTL can load: IMEM and DMEM over the host port, VMEM and LLM through the RAM
-# arrays (with the vector unit). DRAM waits for the DMA.
-RTL_IMAGES = ("imem", "dmem", "vmem", "llm")
+# arrays (with the vector unit), DRAM into the native harness's DRAM model (with the DMA).
+RTL_IMAGES = ("imem", "dmem", "vmem", "llm", "dram")
 VECTOR_IMAGES = ("vmem", "llm")
 
 
-def soc_config(config: MachineConfig, vector: bool | None = None) -> SocConfig:
+def soc_config(config: MachineConfig, vector: bool | None = None, dma: bool = False) -> SocConfig:
     """The SoC configuration matching an ISS machine configuration; ``vector``
-    (default: the machine has extension V) adds the vector unit with its sizes."""
+    (default: the machine has extension V) adds the vector unit with its sizes,
+    ``dma`` the DMA engine (which needs the vector unit)."""
     vector = V in config.extensions if vector is None else vector
     if vector and V not in config.extensions:
         raise FennError("the machine has no vector extension (V): the SoC cannot be built with the vector unit")
+    if dma and not vector:
+        raise FennError("the DMA moves rows between DRAM and VMEM: the SoC needs the vector unit for it")
     extra = {"vector": True, "vmem_size": config.vmem_size, "llm_size": config.llm_size} if vector else {}
+    if dma:
+        extra["dma"] = True
     return SocConfig(imem_size=config.imem_size, dmem_size=config.dmem_size,
                      full_m=M in config.extensions, hart_id=config.hartid, **extra)
 
@@ -83,14 +92,40 @@ def needs_vector(program: Program, llm: bytes = b"") -> bool:
     return False
 
 
-def _job(program: Program, config: MachineConfig, soc: SocConfig, max_cycles: int, read_dmem: str,
-         llm: bytes = b"", dram: bytes = b"") -> RtlJob:
+def needs_dma(program: Program, dram: bytes = b"") -> bool:
+    """Whether running ``program`` needs the DMA engine: a DRAM image, or a CSR instruction
+    in IMEM that names a DMA register."""
     if dram or program.images.get("dram"):
-        raise FennError("the RTL has no DMA yet, so it cannot load a DRAM image (--dram); run this program "
-                        "on the ISS (--backend iss)")
+        return True
+    text = program.images.get("imem", b"")
+    for at in range(0, len(text) - 3, 4):
+        ins = try_decode(int.from_bytes(text[at:at + 4], "little"))
+        if ins is not None and ins.spec.kind == Kind.CSR and ins.imm in DMA_CSRS:
+            return True
+    return False
+
+
+def _job(program: Program, config: MachineConfig, soc: SocConfig, max_cycles: int, read_dmem: str,
+         llm: bytes = b"", dram: bytes = b"", dram_stall: int = 0, x_init: dict[int, int] | None = None) -> RtlJob:
     images = dict(program.images)
     if llm:
         images["llm"] = llm
+    if dram:
+        images["dram"] = dram
+    if images.get("dram") and not soc.dma:
+        raise FennError("a DRAM image needs the SoC with the DMA engine (this one is built without)")
+    dram_fields = {}
+    if soc.dma:
+        if config.dma.dram.beat_bytes * 8 != soc.dma_data_bits:
+            raise FennError(f"the ISS's DRAM beats are {config.dma.dram.beat_bytes} bytes, the SoC's AXI4 port "
+                            f"{soc.dma_data_bits} bits: they must agree")
+        image = images.pop("dram", b"")
+        if len(image) > config.dram_size:
+            raise FennError(f"dram image of {len(image)} bytes does not fit in {config.dram_size} bytes")
+        # The DRAM window and its timing are the ISS's (MachineConfig and its DmaModel).
+        dram_fields = dict(dram=image, dram_base=config.dram_base, dram_size=config.dram_size,
+                           dram_errors=tuple(config.dram_error_regions), dram_latency=config.dma.dram.latency,
+                           dram_stall=dram_stall)
     for name, image in images.items():
         if image and name not in RTL_IMAGES:
             raise FennError(f"the RTL backend cannot load a {name} image (only {', '.join(RTL_IMAGES)})")
@@ -112,7 +147,8 @@ def _job(program: Program, config: MachineConfig, soc: SocConfig, max_cycles: in
                   # Whole-DMEM images (the random vector programs' 16 KiB) through the RAM array: as
                   # AXI4-Lite writes from cocotb they took most of the vector tests' time. The scalar
                   # SoC's loads keep testing the host port's write path.
-                  write_dmem="backdoor" if len(images.get("dmem", b"")) > 4096 else "host")
+                  write_dmem="backdoor" if len(images.get("dmem", b"")) > 4096 else "host",
+                  x_init=dict(x_init or {}), **dram_fields)
 
 
 def _over_reset_fill(image: bytes, size: int) -> bytes:
@@ -131,29 +167,40 @@ def _state(result: dict, dump_mem: bool) -> dict:
     if "v" in result:
         state["v"], state["rng"] = result["v"], result["rng"]
     state.update({k: result[k] for k in ("instret", "cycles", "mcycle", "minstret")})
+    if "dma_status" in result:
+        state["dma_status"] = result["dma_status"]
     if dump_mem:
-        for name in ("dmem", "vmem", "llm"):
+        for name in ("dmem", "vmem", "llm", "dram"):
             if name in result:
                 state[name] = _b64(result[name])
     return state
 
 
 def run_many_on_rtl(programs: list[Program], config: MachineConfig, *, llm_images: list[bytes] | None = None,
-                    max_cycles: int = 1_000_000, dump_mem: bool = True, dmem_via: str = "backdoor",
-                    soc: "VerilatedSoc | NativeSoc | None" = None, vector: bool | None = None,
-                    harness: str = "native") -> list[dict]:
-    """Final states of ``programs`` (each from reset, LLM images lane-major beside them) in one
-    simulator launch. ``soc``: a build to reuse; else one is built, with the vector unit when
-    ``vector`` says so (default: when a program needs it). ``dmem_via``: read DMEM back over the
-    host port ("host") or from the RAM array ("backdoor", fast). ``harness``: "native" or
+                    dram_images: list[bytes] | None = None, max_cycles: int = 1_000_000, dump_mem: bool = True,
+                    dmem_via: str = "backdoor", soc: "VerilatedSoc | NativeSoc | None" = None,
+                    vector: bool | None = None, dma: bool | None = None, harness: str = "native",
+                    dram_stall: int = 0, x_inits: list[dict[int, int]] | None = None) -> list[dict]:
+    """Final states of ``programs`` (each from reset, LLM images lane-major and DRAM images
+    beside them) in one simulator launch. ``soc``: a build to reuse; else one is built, with
+    the vector unit when ``vector`` says so (default: when a program needs it) and the DMA when
+    ``dma`` does (default: when a program needs it; the native harness only). The DRAM window,
+    its error regions and latency are ``config``'s (its DmaModel); ``dram_stall``: the DRAM's
+    back-pressure (0 none: the ISS's cycles hold only then); ``x_inits``: x registers to start
+    each program with ({register: value}). ``dmem_via``: read DMEM back over
+    the host port ("host") or from the RAM array ("backdoor", fast). ``harness``: "native" or
     "cocotb" (for a build made here; a given ``soc`` says which it is)."""
     llm_images = llm_images or [b""] * len(programs)
+    dram_images = dram_images or [b""] * len(programs)
     if soc is None:
+        if dma is None:
+            dma = any(needs_dma(p, d) for p, d in zip(programs, dram_images))
         if vector is None:
-            vector = any(needs_vector(p, llm) for p, llm in zip(programs, llm_images))
-        soc = build_soc(soc_config(config, vector), harness)
-    jobs = [_job(p, config, soc.config, max_cycles, dmem_via if dump_mem else "no", llm)
-            for p, llm in zip(programs, llm_images)]
+            vector = dma or any(needs_vector(p, llm) for p, llm in zip(programs, llm_images))
+        soc = build_soc(soc_config(config, vector, dma), harness)
+    x_inits = x_inits or [{}] * len(programs)
+    jobs = [_job(p, config, soc.config, max_cycles, dmem_via if dump_mem else "no", llm, dram, dram_stall, x)
+            for p, llm, dram, x in zip(programs, llm_images, dram_images, x_inits)]
     return [_state(r, dump_mem) for r in run_jobs(soc, jobs)]
 
 
@@ -165,16 +212,23 @@ def run_on_rtl(program: Program, config: MachineConfig, *, llm: bytes = b"", max
 
 
 def iss_state(program: Program, config: MachineConfig, max_instructions: int = 1_000_000, *,
-              llm: bytes = b"", dram: bytes = b"") -> dict:
-    """The ISS's final state of ``program`` (``Machine.state_dict`` with memories)."""
+              llm: bytes = b"", dram: bytes = b"", x_init: dict[int, int] | None = None) -> dict:
+    """The ISS's final state of ``program`` (``Machine.state_dict`` with memories), from reset
+    with the x registers ``x_init`` ({register: value})."""
     m = Machine(config)
     m.load(program)
+    for reg, value in (x_init or {}).items():
+        if reg:
+            m.x[reg] = value
     if llm:
         m.load_image("llm", llm)
     if dram:
         m.load_image("dram", dram)
     m.run(max_instructions=max_instructions)
-    return m.state_dict(dump_mem=True)
+    state = m.state_dict(dump_mem=True)
+    if m.config.spec.dma:
+        state["dma_status"] = [m.csr_read(csrs.MM2S_STATUS), m.csr_read(csrs.S2MM_STATUS)]
+    return state
 
 
 def run_cli(args) -> int:
@@ -198,20 +252,23 @@ def run_cli(args) -> int:
         check_output(args.trace, "--trace")
     if args.json:
         check_output(args.json, "--json")
-    if args.dram:
-        raise FennError("--dram: the RTL has no DMA yet, so it cannot load a DRAM image; use --backend iss")
+    if args.dram and harness != "native":
+        raise FennError("--dram with --backend rtl needs the native harness (--rtl-harness native): "
+                        "the cocotb one has no DRAM model")
     program = load_program(args.program)
     for memory in ("dmem", "vmem"):
         if getattr(args, memory):
             program.images[memory] = _read(getattr(args, memory))
     llm = _read(args.llm) if args.llm else b""
     full = MachineConfig.from_spec(resolve_profile(args))
-    vector = needs_vector(program, llm)
+    dram = _read(args.dram) if args.dram else b""
+    dma = needs_dma(program, dram)
+    vector = dma or needs_vector(program, llm)
     config = rtl_machine_config(full, vector)
     # The RTL stops on cycles, not instructions: every instruction takes at most 3 cycles here.
     max_cycles = 3 + 3 * args.max_instructions if args.max_instructions is not None else 100_000_000
-    soc_cfg = soc_config(config, vector)
-    job = _job(program, config, soc_cfg, max_cycles, "backdoor" if args.dump_mem else "no", llm)
+    soc_cfg = soc_config(config, vector, dma)
+    job = _job(program, config, soc_cfg, max_cycles, "backdoor" if args.dump_mem else "no", llm, dram)
     unit = "with" if vector else "without"
     print(f"building/loading the Verilated SoC for profile {full.name} ({unit} the vector unit, "
           f"{harness} harness{', traced' if args.trace else ''}) ...", flush=True)
@@ -228,3 +285,36 @@ def run_cli(args) -> int:
     print(f"instructions: {state['instret']}  cycles: {state['cycles']}  "
           f"(RTL, {seconds:.1f} s including simulator start)")
     return 0 if stop["cause"] == "ecall" else EXIT_OTHER_STOP
+
+
+def windows_of_run(program, config: MachineConfig, inputs: dict, engine: str = "fast"):
+    """A compiled program's run on the ISS through the compiler's Runtime, and the machine
+    state each window's machine run began from (memory images, nonzero x registers): the
+    jobs that run the same windows elsewhere. Returns (the Runtime, its RunOutput, windows)."""
+    from fenn_dma.compiler.runtime import Runtime
+    rt = Runtime(program, engine=engine, config=config)
+    m = rt.machine
+    windows: list[dict] = []
+    original = m.run
+
+    def capture(*args, **kwargs):
+        windows.append({"x": {r: int(v) for r, v in enumerate(m.x) if r and v}, "pc": m.pc,
+                        **{name: getattr(m, name).tobytes() for name in ("imem", "dmem", "vmem", "llm", "dram")}})
+        return original(*args, **kwargs)
+    m.run = capture
+    try:
+        out = rt.run(inputs)
+    finally:
+        m.run = original
+    return rt, out, windows
+
+
+def run_windows_on_rtl(windows: list[dict], config: MachineConfig, soc, max_cycles: int = 50_000_000) -> list[dict]:
+    """The windows of ``windows_of_run`` as RTL jobs (each from CONTROL.clear with its images
+    and x registers), final states with memories."""
+    if any(w["pc"] != 0 for w in windows):
+        raise FennError("a window that does not start at pc 0 cannot run as an RTL job")
+    programs = [Program(images={k: w[k] for k in ("imem", "dmem", "vmem")}) for w in windows]
+    return run_many_on_rtl(programs, config, soc=soc, llm_images=[w["llm"] for w in windows],
+                           dram_images=[w["dram"] for w in windows], x_inits=[w["x"] for w in windows],
+                           max_cycles=max_cycles)

@@ -12,8 +12,8 @@ address decode; reads answer in the next cycle):
 words, 32) cycles, ``clearing`` high meanwhile, that brings the vector state
 to the ISS's reset state: v0-v31 and the RNG zero, VMEM and LLM ISS_FILL.
 ``dma_vmem`` is VMEM's row port for the DMA; the host and the clear
-sequencer take precedence over it (the host uses VMEM only while the core,
-and so the DMA, is idle).
+sequencer take precedence over it: ``dma_wait`` is high in a cycle they use
+the port (the DMA's request is not taken; docs/dma.md).
 """
 from __future__ import annotations
 
@@ -46,6 +46,7 @@ class VectorBlock(wiring.Component):
             "host_llm": In(reg_bus(window_bits(config.lanes * config.llm_bytes))),
             "dma_vmem": In(RowPortSignature(rows=config.vmem_rows, row_bits=8 * config.row_bytes,
                                             byte_writes=True)),
+            "dma_wait": Out(1),
             "clear": In(1),
             "clearing": Out(1),
         })
@@ -89,7 +90,8 @@ class VectorBlock(wiring.Component):
             dma = self.dma_vmem
             m.d.comb += [ext.addr.eq(dma.addr), ext.r_en.eq(dma.r_en), ext.w_en.eq(dma.w_en),
                          ext.w_data.eq(dma.w_data)]
-        m.d.comb += self.dma_vmem.r_data.eq(ext.r_data)
+        m.d.comb += [self.dma_vmem.r_data.eq(ext.r_data),
+                     self.dma_wait.eq(self.clearing | host.r_en | host.w_en)]
 
         # LLM host port: lane-major words.
         llm, lhost = unit.llm_ext, self.host_llm

@@ -67,12 +67,12 @@ def test_wrapper_is_valid_verilog(project, tmp_path):
 
 
 def test_a_dma_master_goes_to_hp0(tmp_path):
-    """With an AXI4 master named dma__* in the port list (the DMA engine's, once the SoC has it)."""
+    """With the DMA engine's AXI4 master (`dram__*`) in the port list."""
     config = profile("sim-small-scalar")
     from fenn_dma.rtl.generate import generate
     description = generate(config).description
     for path, member in axi4(40, 128).members.flatten():
-        description["ports"].append({"name": "dma__" + "__".join(path),
+        description["ports"].append({"name": "dram__" + "__".join(path),
                                      "direction": "output" if member.flow.name == "Out" else "input",
                                      "width": Shape.cast(member.shape).width})
     project = write_project(config, tmp_path, description_override=description)

@@ -9,19 +9,24 @@ import pytest
 from fenn_dma.isa import csrs
 from fenn_dma.isa.assembler import assemble
 from fenn_dma.isa.codec import encode
+from fenn_dma import dram as D
+from fenn_dma.dram import DramTiming
 from fenn_dma.sim import DmaModel, Machine, StopCause
+from fenn_dma.sim.state import DMA
 
 BASE = 0x40000000
 ERR = BASE + 0x8000
 IDLE, STARTING, TRANSFERRING = csrs.DMA_IDLE, csrs.DMA_STARTING, csrs.DMA_TRANSFERRING
 DONE = IDLE | csrs.DMA_DONE
+# A narrow port, so that a 64-byte transfer takes several beats.
+TIMING = DramTiming(latency=5, beat_bytes=8)
 INTERNAL, DECODE, SLAVE = IDLE | csrs.DMA_INTERNAL_ERROR, IDLE | csrs.DMA_DECODE_ERROR, IDLE | csrs.DMA_SLAVE_ERROR
 
 
 @pytest.fixture
 def cfg(small):
     return replace(small, dram_base=BASE, dram_size=64 * 1024, dram_error_regions=((ERR, ERR + 64),),
-                   dma=DmaModel(setup_cycles=10, bytes_per_cycle=8))
+                   dma=DmaModel(TIMING))
 
 
 def dram_pattern(m):
@@ -106,24 +111,82 @@ def test_zero_count_completes(run_asm, cfg):
     assert m.x[11] == DONE and np.all(m.vmem[256:].view("<u2") == 0xDEAD)
 
 
-def test_status_timeline_follows_the_latency(run_asm, cfg):
-    # Start at cycle T; status reads in the following cycles T+1, T+2, ... (one per cycle).
-    reads = "\n".join(f"csrr x{r}, mm2s_status" for r in range(5, 30))
-    source = f"""
-        li t0, {BASE}
-        csrw mm2s_src_addr, t0
-        li t0, 256
-        csrw mm2s_dst_addr, t0
-        li t0, 64
-        csrw mm2s_count, t0
-        csrwi mm2s_control, 1
-        {reads}
+@pytest.mark.parametrize("ch, dram_addr", [("mm2s", 0), ("s2mm", BASE + 64 * 1024), ("mm2s", ERR)])
+def test_zero_count_makes_no_bus_access(run_asm, cfg, ch, dram_addr):
+    # Outside the DRAM model or on an error region: no beat moves, so no bus error.
+    src, dst = (dram_addr, 256) if ch == "mm2s" else (256, dram_addr)
+    m = run_asm(transfer(ch, src, dst, 0), config=cfg)
+    assert m.x[11] == DONE
+
+
+READS = 26      # x5..x30
+
+
+def timeline(ch: str, count: int) -> str:
+    """Start a transfer in cycle T, then read its status in cycles T+1, T+2, ... (x5..x30)."""
+    src, dst = (BASE, 256) if ch == "mm2s" else (256, BASE)
+    lines = "\n".join(f"csrr x{5 + r}, {ch}_status" for r in range(READS))
+    return f"""
+        li t0, {src}
+        csrw {ch}_src_addr, t0
+        li t0, {dst}
+        csrw {ch}_dst_addr, t0
+        li t0, {count}
+        csrw {ch}_count, t0
+        csrwi {ch}_control, 1
+        {lines}
         ecall
     """
-    m = run_asm(source, config=cfg)
-    # setup 10 cycles, 64 bytes at 8 per cycle = 8 cycles: read k happens at T + 1 + k.
-    expected = [STARTING] * 9 + [TRANSFERRING] * 8 + [DONE] * 8
-    assert [int(v) for v in m.x[5:30]] == expected
+
+
+@pytest.mark.parametrize("engine", ["reference", "fast"])
+@pytest.mark.parametrize("ch, count, first, done", [
+    # fenn_dma.dram: MM2S "transferring" from A_R_FIRST + L, done from A_R + L + beats - 1;
+    # S2MM from A_W_FIRST and A_W + beats + L; here L = 5 and 64 bytes are 8 beats.
+    ("mm2s", 64, D.A_R_FIRST + 5, D.A_R + 5 + 8 - 1),
+    ("s2mm", 64, D.A_W_FIRST, D.A_W + 8 + 5),
+    ("mm2s", 0, D.A_ZERO, D.A_ZERO),
+])
+def test_status_timeline_follows_the_dram_model(cfg, engine, ch, count, first, done):
+    assert done < READS, "the reads must reach the done status"
+    m = Machine(cfg)
+    m.load(assemble(timeline(ch, count)))
+    m.run(engine=engine)
+    # Read k (from 0) happens k + 1 cycles after the start.
+    expected = [STARTING if k + 1 < first else TRANSFERRING if k + 1 < done else DONE for k in range(READS)]
+    assert [int(v) for v in m.x[5:5 + READS]] == expected
+
+
+def test_the_model_in_numbers():
+    t = DramTiming(latency=53)
+    assert t.beats(1024) == 64
+    assert t.mm2s_cycles(1024) == (D.A_R_FIRST + 53, D.A_R + 53 + 63)
+    assert t.s2mm_cycles(1024) == (D.A_W_FIRST, D.A_W + 64 + 53)
+    assert DramTiming.preset("ddr4").latency == 53        # 300 ns at 175 MHz, rounded
+    assert DramTiming.preset("short").latency < 10
+
+
+@pytest.mark.parametrize("bad", [dict(latency=0), dict(latency=200), dict(latency=4, beat_bytes=24),
+                                 dict(latency=4, beat_bytes=128), dict(latency=True)])
+def test_bad_timings_are_refused(bad):
+    with pytest.raises(D.DramTimingError):
+        DramTiming(**bad)
+    with pytest.raises(D.DramTimingError, match="unknown DRAM timing"):
+        DramTiming.preset("sdram")
+
+
+@pytest.mark.parametrize("engine", ["reference", "fast"])
+def test_a_load_use_stall_delays_the_start(cfg, engine):
+    # csrw from a just-loaded register stalls a cycle: the transfer starts in the cycle the write
+    # executes, so the reads after it see the same timeline as with a nop between.
+    def run(stall: bool) -> list[int]:
+        start = "lw t1, 0(zero)\n" + ("" if stall else "nop\n") + "csrw mm2s_control, t1"
+        m = Machine(cfg)
+        m.load(assemble(timeline("mm2s", 64).replace("csrwi mm2s_control, 1", start)))
+        m.dmem[:4] = [1, 0, 0, 0]
+        m.run(engine=engine)
+        return [int(v) for v in m.x[5:5 + READS]]
+    assert run(True) == run(False)
 
 
 @pytest.mark.parametrize("engine", ["reference", "fast"])
@@ -142,7 +205,7 @@ def test_copy_happens_at_completion(cfg, engine):
         copied = bool(np.array_equal(m.vmem[256:320], m.dram[:64]))
         if start_cycle is not None:
             # Due transfers complete before the next instruction and at every stop.
-            assert copied == (m.cycles >= start_cycle + 10 + 8), m.cycles - start_cycle
+            assert copied == (m.cycles >= start_cycle + TIMING.mm2s_cycles(64)[1]), m.cycles - start_cycle
         if stop.cause != StopCause.MAX_INSTRUCTIONS:
             break
     assert start_cycle is not None and copied
@@ -199,3 +262,43 @@ def test_a_stop_leaves_a_transfer_in_flight(run_asm, cfg):
     assert m.last_stop.cause == StopCause.ECALL
     assert np.all(m.vmem[256:320].view("<u2") == 0xDEAD)
     assert m.csr_read(csrs.MM2S_STATUS) == STARTING
+
+
+@pytest.mark.parametrize("ch, dram, count", [
+    ("mm2s", ERR - 1024, 4096), ("s2mm", ERR - 1024, 4096),      # 12 bursts after the failing one
+    ("mm2s", ERR - 64 * 68, 8000 // 64 * 64), ("s2mm", BASE + 64 * 1024 - 2048, 4096),   # a short burst first
+    ("mm2s", ERR - 256, 256 * 9),                                  # 7 after: every burst out
+])
+def test_a_failing_transfer_ends_after_the_bursts_already_issued(cfg, ch, dram, count):
+    # The engine issues up to OUTSTANDING - 1 bursts after the first failing one, then no more
+    # (fenn_dma.dram.DramTiming.error_beats); both engines agree on the end.
+    t = TIMING
+    bursts = t.bursts(dram, count)
+    failing = next(k for k, (a, n) in enumerate(bursts)
+                   if a + n * t.beat_bytes > ERR and a < ERR + 64 or a + n * t.beat_bytes > BASE + 64 * 1024)
+    moved = t.error_beats(dram, count, failing)
+    assert moved == sum(n for _, n in bursts[:failing + D.OUTSTANDING])
+    src, dst = (dram, 0) if ch == "mm2s" else (0, dram)
+    program = assemble(transfer(ch, src, dst, count))
+    start_pc = 4 * program.words.index(encode("csrrwi", rd=0, csr=csrs.MM2S_CONTROL if ch == "mm2s"
+                                              else csrs.S2MM_CONTROL, zimm=1))
+    ends = []
+    for engine in ("reference", "fast"):
+        m = Machine(replace(cfg, vmem_size=16 * 1024))
+        m.load(program)
+        while m.pc != start_pc:
+            m.run(max_instructions=1, engine=engine)
+        start = m.cycles
+        m.run(max_instructions=1, engine=engine)
+        ends.append(int(m.dma[0 if ch == "mm2s" else 1, DMA["t_done"]]) - start)
+    expected = (t.mm2s_cycles if ch == "mm2s" else t.s2mm_cycles)(count, True, moved)[1]
+    assert ends == [expected, expected]
+
+
+def test_the_first_failing_burst_gives_the_error(run_asm, cfg):
+    # A range that touches an error region and then leaves the window: the error region's burst
+    # comes first, so a slave error (as the RTL answers); starting past the region, a decode error.
+    end = BASE + 64 * 1024
+    big = replace(cfg, dram_error_regions=((end - 512, end - 448),))
+    assert run_asm(transfer("mm2s", end - 1024, 0, 2048), config=big).x[11] == SLAVE
+    assert run_asm(transfer("mm2s", end - 256, 0, 2048), config=big).x[11] == DECODE

@@ -16,6 +16,12 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#ifdef FENN_NATIVE_DMA
+#include <algorithm>
+#include <deque>
+#include <utility>
+#include <vector>
+#endif
 
 #include "Vfenn_soc.h"
 #include "verilated.h"
@@ -41,6 +47,176 @@ constexpr uint32_t MAGIC_VALUE = 0xFE110D3A;
 // edge later than this loop; measured, and checked by tests/rtl/test_rtl_native.py).
 constexpr uint64_t HALT_LAG = 1;
 
+#ifdef FENN_NATIVE_DMA
+// ---- The DRAM: an AXI4 slave on the top's dram__* ports (fenn_dma/dram.py, the one timing model) ----
+//
+// AR and AW are accepted at once; a read burst's first R beat is taken L cycles (edges) after its
+// AR handshake and the beats follow one a cycle, a burst's after the previous burst's; B is taken
+// L cycles after a write burst's last W beat. A burst with any byte outside [base, base + size)
+// is answered DECERR (every R beat, its B), one touching an error region SLVERR; error bursts
+// neither read nor write the image. Optional deterministic back-pressure: with probability
+// stall/256 a cycle, each of ARREADY, AWREADY, WREADY is low and a due R or B waits (xorshift32,
+// seeded per job). Protocol rules the engine must keep (INCR, ARSIZE/AWSIZE = the port width,
+// beat-aligned addresses, no 4 KiB crossing, WLAST on exactly each burst's last beat) are checked:
+// the first break ends the job with an error.
+struct DramBurst {
+    uint32_t addr;
+    uint32_t beats;
+    uint32_t done = 0;        // beats moved
+    uint32_t resp;            // 0 OKAY, 2 SLVERR, 3 DECERR
+    uint64_t due;             // edge of the first beat (R) / of the B (B queue)
+};
+
+template <std::size_t N> inline void put_beat(VlWide<N>& w, const uint8_t* p) {
+    for (std::size_t i = 0; i < N; ++i) std::memcpy(&w[i], p + 4 * i, 4);
+}
+inline void put_beat(QData& w, const uint8_t* p) { std::memcpy(&w, p, 8); }
+inline void put_beat(IData& w, const uint8_t* p) { std::memcpy(&w, p, 4); }
+template <std::size_t N> inline void get_beat(const VlWide<N>& w, uint8_t* p) {
+    for (std::size_t i = 0; i < N; ++i) std::memcpy(p + 4 * i, &w[i], 4);
+}
+inline void get_beat(const QData& w, uint8_t* p) { std::memcpy(p, &w, 8); }
+inline void get_beat(const IData& w, uint8_t* p) { std::memcpy(p, &w, 4); }
+
+struct DramSlave {
+    std::vector<uint8_t> image;
+    uint32_t base = 0;
+    uint32_t beat_bytes = 16;
+    uint32_t latency = 4;
+    uint32_t stall = 0;                          // back-pressure, /256 a cycle
+    uint32_t rng = 1;
+    std::vector<std::pair<uint32_t, uint32_t>> errors;   // [start, end) -> SLVERR
+    std::deque<DramBurst> reads, writes, responses;
+    uint64_t last_r = 0;                         // edge of the last R beat taken
+    bool r_shown = false, b_shown = false;       // VALID held until the handshake (AXI rule)
+    uint64_t bursts_read = 0, bursts_written = 0, beats_read = 0, beats_written = 0;
+    std::string error;                           // first protocol break
+    uint32_t status[2] = {0, 0}, busy_mask = 0;  // the channels' host STATUS offsets, starting | transferring
+    uint32_t final_status[2] = {0, 0};           // the channels' STATUS at the job's stop
+
+    bool stalled() {
+        if (!stall) return false;
+        rng ^= rng << 13;
+        rng ^= rng >> 17;
+        rng ^= rng << 5;
+        return (rng & 255) < stall;
+    }
+    void fail(const std::string& what) {
+        if (error.empty()) error = what;
+    }
+    uint32_t response(uint64_t addr, uint64_t bytes) const {
+        if (addr < base || addr + bytes > (uint64_t)base + image.size()) return 3;
+        for (const auto& e : errors)
+            if (addr < e.second && e.first < addr + bytes) return 2;
+        return 0;
+    }
+    DramBurst burst(const char* ch, uint32_t addr, uint32_t len, uint32_t size, uint32_t kind, uint64_t edge) {
+        const uint32_t beats = len + 1, bytes = beats * beat_bytes;
+        if (kind != 1) fail(std::string(ch) + ": burst type " + std::to_string(kind) + ", not INCR");
+        if ((1u << size) != beat_bytes)
+            fail(std::string(ch) + ": size " + std::to_string(1u << size) + " bytes, the port has " +
+                 std::to_string(beat_bytes));
+        if (addr % beat_bytes) fail(std::string(ch) + ": address " + std::to_string(addr) + " not beat-aligned");
+        if (addr / 4096 != (addr + bytes - 1) / 4096)
+            fail(std::string(ch) + ": burst at " + std::to_string(addr) + " of " + std::to_string(bytes) +
+                 " bytes crosses a 4 KiB boundary");
+        if (beats > 16) fail(std::string(ch) + ": burst of " + std::to_string(beats) + " beats (at most 16)");
+        DramBurst b;
+        b.addr = addr;
+        b.beats = beats;
+        b.resp = response(addr, bytes);
+        b.due = edge + latency;
+        return b;
+    }
+
+    // Sampled before the rising edge numbered `edge`: the handshakes of that edge and their effects.
+    template <class Top> void edge(Top* t, uint64_t edge) {
+        if (t->dram___05Farvalid && t->dram___05Farready) {
+            reads.push_back(burst("AR", t->dram___05Faraddr, t->dram___05Farlen, t->dram___05Farsize,
+                                  t->dram___05Farburst, edge));
+            ++bursts_read;
+        }
+        if (t->dram___05Frvalid && t->dram___05Frready) {
+            DramBurst& b = reads.front();
+            ++b.done;
+            ++beats_read;
+            last_r = edge;
+            r_shown = false;
+            if (b.done == b.beats) reads.pop_front();
+        }
+        if (t->dram___05Fawvalid && t->dram___05Fawready) {
+            writes.push_back(burst("AW", t->dram___05Fawaddr, t->dram___05Fawlen, t->dram___05Fawsize,
+                                   t->dram___05Fawburst, edge));
+            ++bursts_written;
+        }
+        if (t->dram___05Fwvalid && t->dram___05Fwready && writes.empty()) fail("W: a beat without its AW");
+        if (t->dram___05Fwvalid && t->dram___05Fwready && !writes.empty()) {
+            DramBurst& b = writes.front();
+            const bool last = b.done + 1 == b.beats;
+            if ((bool)t->dram___05Fwlast != last)
+                fail("W: WLAST " + std::to_string((int)t->dram___05Fwlast) + " on beat " + std::to_string(b.done) +
+                     " of a " + std::to_string(b.beats) + "-beat burst at " + std::to_string(b.addr));
+            if (b.resp == 0) {
+                uint8_t data[64];
+                get_beat(t->dram___05Fwdata, data);
+                const uint64_t strb = t->dram___05Fwstrb;
+                uint8_t* at = image.data() + (b.addr - base) + (uint64_t)b.done * beat_bytes;
+                for (uint32_t i = 0; i < beat_bytes; ++i)
+                    if (strb >> i & 1) at[i] = data[i];
+            }
+            ++b.done;
+            ++beats_written;
+            if (last) {
+                DramBurst r = b;
+                r.due = edge + latency;
+                responses.push_back(r);
+                writes.pop_front();
+            }
+        }
+        if (t->dram___05Fbvalid && t->dram___05Fbready) {
+            responses.pop_front();
+            b_shown = false;
+        }
+    }
+
+    // After the rising edge numbered `edge`: what the slave drives for the next edge.
+    template <class Top> void drive(Top* t, uint64_t edge) {
+        const uint64_t next = edge + 1;
+        t->dram___05Farready = !stalled();
+        t->dram___05Fawready = !stalled();
+        // W is taken once its burst's AW is (in the same cycle at the earliest).
+        const bool aw_now = t->dram___05Fawvalid && t->dram___05Fawready;
+        t->dram___05Fwready = (!writes.empty() || aw_now) && !stalled();
+        // R: the head burst's next beat, when due (the first after the latency, then back to back).
+        bool r = false;
+        if (!reads.empty()) {
+            const DramBurst& b = reads.front();
+            const uint64_t due = b.done ? last_r + 1 : std::max(b.due, last_r + 1);
+            r = r_shown || (next >= due && !stalled());
+        }
+        t->dram___05Frvalid = r;
+        r_shown = r;
+        if (r) {
+            const DramBurst& b = reads.front();
+            uint8_t data[64] = {0};
+            if (b.resp == 0) std::memcpy(data, image.data() + (b.addr - base) + (uint64_t)b.done * beat_bytes,
+                                         beat_bytes);
+            put_beat(t->dram___05Frdata, data);
+            t->dram___05Frresp = b.resp;
+            t->dram___05Frlast = b.done + 1 == b.beats;
+        }
+        bool bv = !responses.empty() && (b_shown || (next >= responses.front().due && !stalled()));
+        t->dram___05Fbvalid = bv;
+        b_shown = bv;
+        if (bv) t->dram___05Fbresp = responses.front().resp;
+        t->dram___05Frid = 0;
+        t->dram___05Fbid = 0;
+    }
+
+    bool idle() const { return reads.empty() && writes.empty() && responses.empty(); }
+};
+#endif
+
 struct Harness {
     std::unique_ptr<VerilatedContext> context;
     std::unique_ptr<Vfenn_soc> top;
@@ -52,6 +228,9 @@ struct Harness {
     uint32_t imem_base, dmem_base, vmem_base, llm_base;
     uint32_t imem_size = 0, dmem_size = 0, vmem_size = 0, llm_size = 0, features = 0;
     std::string error;
+#ifdef FENN_NATIVE_DMA
+    DramSlave dram;           // the DRAM on the dram__* ports (its own block above)
+#endif
 
     void dump() {
 #ifdef FENN_NATIVE_TRACE
@@ -62,6 +241,9 @@ struct Harness {
     void low() {
         top->clk = 0;
         top->eval();
+#ifdef FENN_NATIVE_DMA
+        dram.edge(top.get(), cycles + 1);
+#endif
         dump();
         time += 5;
     }
@@ -71,6 +253,9 @@ struct Harness {
         dump();
         time += 5;
         ++cycles;
+#ifdef FENN_NATIVE_DMA
+        dram.drive(top.get(), cycles);
+#endif
     }
     void cycle() { low(); high(); }
 
@@ -241,6 +426,67 @@ FENN_EXPORT void fenn_native_free(void* handle) {
     delete h;
 }
 
+#ifdef FENN_NATIVE_DMA
+// ---- The DRAM slave's C ABI (verify/rtl_native.py) ----
+
+// The DRAM of the next jobs: `size` bytes at `base`, the first image_len from `image`, the rest 0;
+// beat_bytes: the port width; latency: cycles (fenn_dma.dram.DramTiming); stall: back-pressure
+// (0 none, else /256 a cycle, xorshift32 from `seed`); errors: n_errors [start, end) pairs -> SLVERR;
+// status_offsets: the MM2S and S2MM STATUS registers in the host map, busy_mask their busy bits.
+// Returns 0, or -1 with fenn_native_error set.
+FENN_EXPORT int fenn_native_dram_setup(void* handle, uint32_t base, uint32_t size, const uint8_t* image,
+                                       uint32_t image_len, uint32_t beat_bytes, uint32_t latency, uint32_t stall,
+                                       uint32_t seed, const uint32_t* errors, uint32_t n_errors,
+                                       const uint32_t* status_offsets, uint32_t busy_mask) {
+    auto* h = static_cast<Harness*>(handle);
+    h->error.clear();
+    DramSlave& d = h->dram;
+    if (!d.idle()) {
+        h->error = "the DRAM still has bursts in flight from the previous job";
+        return -1;
+    }
+    if (image_len > size || (uint64_t)base + size > (1ull << 32) || beat_bytes < 4 || beat_bytes > 64 ||
+        latency < 1 || stall > 255) {
+        h->error = "bad DRAM setup (image larger than the DRAM, window past 4 GiB, beat width, latency or stall)";
+        return -1;
+    }
+    d.image.assign(size, 0);
+    if (image_len) std::memcpy(d.image.data(), image, image_len);
+    d.base = base;
+    d.beat_bytes = beat_bytes;
+    d.latency = latency;
+    d.stall = stall;
+    d.rng = seed ? seed : 1;
+    d.errors.clear();
+    for (uint32_t i = 0; i < n_errors; ++i) d.errors.emplace_back(errors[2 * i], errors[2 * i + 1]);
+    d.error.clear();
+    d.status[0] = status_offsets[0];
+    d.status[1] = status_offsets[1];
+    d.busy_mask = busy_mask;
+    d.bursts_read = d.bursts_written = d.beats_read = d.beats_written = 0;
+    return 0;
+}
+
+// The DRAM image now (len bytes from the window's base) and counts[6]: bursts read, bursts written,
+// beats read, beats written since the setup, then the MM2S and S2MM STATUS at the last job's stop.
+FENN_EXPORT int fenn_native_dram_read(void* handle, uint8_t* out, uint32_t len, uint64_t* counts) {
+    auto* h = static_cast<Harness*>(handle);
+    const DramSlave& d = h->dram;
+    if (len > d.image.size()) {
+        h->error = "the DRAM read asks for more than the DRAM";
+        return -1;
+    }
+    std::memcpy(out, d.image.data(), len);
+    counts[0] = d.bursts_read;
+    counts[1] = d.bursts_written;
+    counts[2] = d.beats_read;
+    counts[3] = d.beats_written;
+    counts[4] = d.final_status[0];
+    counts[5] = d.final_status[1];
+    return 0;
+}
+#endif
+
 // Run one job. x_init: 32 values, x_mask: which of them to write. read_dmem: 0 no, 1 yes
 // (dmem_out: dmem_size bytes). read_vector: vmem_out (vmem_size bytes), llm_out (32 * llm_size
 // bytes, lane-major), v_out (32 x 32 int16) and rng_out (s0 of lanes 0..31, then s1) are
@@ -317,6 +563,23 @@ FENN_EXPORT int fenn_native_job(void* handle, const uint8_t* imem, uint32_t imem
     (void)llm_out;
     (void)v_out;
     (void)rng_out;
+#endif
+#ifdef FENN_NATIVE_DMA
+    // A transfer still in flight at the stop finishes now (the next job's CONTROL.clear would wait
+    // for it anyway), so that none of its bursts reaches the next job's DRAM.
+    h->dram.final_status[0] = h->read(h->dram.status[0]);
+    h->dram.final_status[1] = h->read(h->dram.status[1]);
+    for (uint64_t n = 0; !h->dram.idle() || (h->read(h->dram.status[0]) | h->read(h->dram.status[1])) & h->dram.busy_mask; ++n) {
+        if (n > (1u << 22)) {
+            h->error = "the DMA did not finish after the stop";
+            return -1;
+        }
+        h->cycle();
+    }
+    if (!h->dram.error.empty()) {
+        h->error = "the DMA broke the AXI4 protocol: " + h->dram.error;
+        return -1;
+    }
 #endif
     return 0;
 }

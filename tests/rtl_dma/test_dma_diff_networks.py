@@ -1,0 +1,91 @@
+"""Whole compiled networks with DRAM-streamed weights (the compiler's streaming path, dense and
+sparse, with delays) on the native RTL harness and on the ISS: the same spikes, records,
+readouts and the same cycles, bit for bit, at both DRAM latencies, and both equal to the
+bit-exact reference simulator.
+
+The ISS side is the compiler's Runtime; each window's machine state as its machine run starts
+(the firmware's inputs and control words written into DMEM; VMEM, LLM, DRAM; x registers) is
+captured and becomes one RTL job and one fresh ISS run, compared whole. Window by window the
+RTL then ran what the Runtime ran: the records and readouts (from DMEM and VMEM, which
+match the Runtime's machine at the end) and the Runtime's cycles are the RTL's."""
+from __future__ import annotations
+
+import base64
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fenn_dma.compiler.codegen import CompileOptions, MachineSizes, compile_network
+from fenn_dma.compiler.model import LIF, Delta, Dense, Exponential, Network, Sparse, SpikeInput
+from fenn_dma.compiler.quantise import quantise
+from fenn_dma.compiler.reference import ReferenceSimulator
+from fenn_dma.isa.program import Program
+from fenn_dma.verify.compare import DMA_FIELDS
+from fenn_dma.verify.runner import iss_state, run_windows_on_rtl, windows_of_run
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from dma_diff import LATENCIES, compare, dma_soc, machine  # noqa: E402,F401
+
+pytestmark = pytest.mark.rtl
+STEPS = 24
+
+
+def network(seed: int, sparse: bool) -> Network:
+    """64 inputs -> 96 LIF (dense, DRAM) -> itself (sparse with delays, or dense, DRAM) -> 32
+    LIF (dense with delays, DRAM; and a VMEM-resident one beside it)."""
+    r = np.random.default_rng(seed)
+    n = Network(name=f"stream{seed}")
+    i = n.population("in", 64, SpikeInput())
+    h = n.population("h", 96, LIF(tau_mem=20, threshold=0.5, refractory=2), record=("spikes", "v"))
+    o = n.population("o", 32, LIF(tau_mem=20, threshold=0.5), record=("spikes",))
+    n.connect(i, h, Dense(r.normal(0.1, 0.3, (64, 96))), Exponential(5), placement="dram")
+    if sparse:
+        pre, post = np.nonzero(r.random((96, 96)) < 0.2)
+        n.connect(h, h, Sparse(pre, post, r.normal(0, 0.2, pre.size), delays=r.integers(0, 3, pre.size)),
+                  Exponential(10), placement="dram")
+    else:
+        n.connect(h, h, Dense(r.normal(0.0, 0.1, (96, 96))), Exponential(10), placement="dram")
+    n.connect(h, o, Dense(r.normal(0.1, 0.3, (96, 32)), delays=r.integers(0, 4, (96, 32))), Delta(),
+              placement="dram")
+    n.connect(h, o, Dense(r.normal(0.1, 0.3, (96, 32))), Exponential(5), placement="vmem", name="h->o vmem")
+    return n
+
+
+@pytest.mark.parametrize("latency", LATENCIES)
+def test_streamed_networks_on_the_rtl_equal_the_iss(dma_soc, latency):
+    cfg = machine(latency)
+    sizes = MachineSizes.from_config(cfg)
+    labels, jobs, checks = [], [], []
+    for seed, sparse in ((1, True), (2, False), (3, True)):
+        net = network(seed, sparse)
+        q = quantise(net, n_steps=STEPS)
+        compiled = compile_network(q, CompileOptions(resident_registers=4, sizes=sizes))
+        assert sorted({c.placement for c in q.connections.values()}) == ["dram", "vmem"]
+        x = {"in": np.random.default_rng(seed).random((STEPS, 64)) < 0.25}
+        rt, out, windows = windows_of_run(compiled, cfg, x)
+        ref = ReferenceSimulator(q, 1).run({"in": x["in"][None]})
+        for k in ref.records:
+            np.testing.assert_array_equal(out.records[k], ref.records[k][0], err_msg=f"seed {seed}: {k}")
+        for k in ref.readouts:
+            np.testing.assert_array_equal(out.readouts[k], ref.readouts[k][0], err_msg=f"seed {seed}: {k}")
+        assert out.records["h.spikes"].sum() > 20
+        first = len(jobs)
+        for w, images in enumerate(windows):
+            labels.append(f"seed {seed} ({'sparse' if sparse else 'dense'}, {latency}) window {w}")
+            jobs.append(images)
+        checks.append((labels[first], out, range(first, len(jobs)), rt))
+    programs = [Program(images={k: j[k] for k in ("imem", "dmem", "vmem")}) for j in jobs]
+    iss = [iss_state(p, cfg, llm=j["llm"], dram=j["dram"], x_init=j["x"]) for p, j in zip(programs, jobs)]
+    rtl = run_windows_on_rtl(jobs, cfg, dma_soc)
+    failures = compare(labels, iss, rtl, fields=DMA_FIELDS)
+    assert not failures, "\n".join(failures)
+    fill = cfg.cycle_model.pipeline_fill
+    for label, out, span, rt in checks:
+        assert all(rtl[i]["stop"]["cause"] == "ecall" for i in span), label
+        # Window by window the RTL ran what the Runtime ran, and took the cycles it predicted.
+        assert sum(rtl[i]["cycles"] - fill for i in span) == out.cycles, label
+        # The last window's final VMEM and DMEM are the Runtime's: its records and readouts.
+        assert base64.b64decode(rtl[span[-1]]["vmem"]) == rt.machine.vmem.tobytes(), label
+        assert base64.b64decode(rtl[span[-1]]["dmem"]) == rt.machine.dmem.tobytes(), label
