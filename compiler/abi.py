@@ -64,9 +64,9 @@ class Transport(Protocol):
 
     spec: MachineSpec
 
-    def load(self, images: dict[str, bytes]) -> None:
+    def load(self, images: dict[str, bytes], dram_base: int = 0) -> None:
         """The machine cleared (reset state) with these images at address 0 (``dram`` at the
-        program's DRAM base, ``llm`` lane-major)."""
+        program's DRAM base ``dram_base``, ``llm`` lane-major)."""
 
     def write(self, memory: str, addr: int, data: bytes) -> None: ...
 
@@ -156,7 +156,7 @@ class FirmwareSession:
         self.images = dict(program.images)
         self.transport = transport
         self.max_cycles = count(max_cycles, "max_cycles")
-        transport.load(self.images)
+        transport.load(self.images, int(self.io.get("dram_base", 0)))
         self.instructions = 0
         self.cycles = 0
 

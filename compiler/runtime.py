@@ -65,7 +65,9 @@ class IssTransport:
         self.engine = engine
         self.dram_base = dram_base
 
-    def load(self, images: dict[str, bytes]) -> None:
+    def load(self, images: dict[str, bytes], dram_base: int | None = None) -> None:
+        if dram_base is not None:
+            self.dram_base = dram_base
         m = self.machine
         m.reset()
         m.imem[:] = 0

@@ -7,8 +7,9 @@ session keeps one SoC instance: the program is loaded once (CONTROL.clear, then
 its images through the AXI4-Lite host port), and each firmware call writes its
 inputs, starts the core at the entry and runs it until it stops (or a cycle
 limit, then CONTROL.halt). Counters are the SoC's own (CYCLES, INSTRET: the
-last start's). The SoC on this branch has no DMA engine, so a program with
-streamed weights (a DRAM image) is refused by name.
+last start's). A program with streamed weights gets its DRAM image in the
+harness's AXI4 DRAM model (``fenn_native_dram_setup``; the timing of
+``fenn_dma.dram``'s default preset, the ISS's), on a SoC built with the DMA.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ import numpy as np
 from fenn_dma.boundary import write_outputs
 
 from fenn_dma.compiler.abi import Stop
+from fenn_dma.dram import DEFAULT_PRESET
 from fenn_dma.host.devices.errors import DeviceError, DeviceUnavailable
 from fenn_dma.isa.causes import StopCause
 from fenn_dma.rtl import hostmap as H
@@ -33,9 +35,9 @@ from .rtl_native import (LIBRARY, OUT_CYCLES, OUT_HALTED, OUT_INSTRET, OUT_STATU
 
 WINDOWS = {"imem": H.IMEM_BASE, "dmem": H.DMEM_BASE, "vmem": H.VMEM_BASE, "llm": H.LLM_BASE}
 _DECLARED: set[int] = set()
-NO_DRAM = ("rtl: the simulated SoC has no DMA engine or DRAM port yet, so a program with streamed weights (a DRAM "
-           "image) cannot run on it; compile with the weights in VMEM (placement='vmem') or run it on the ISS "
-           "(--device iss)")
+NO_DRAM = ("rtl: this SoC was built without the DMA engine, so a program with streamed weights (a DRAM image) "
+           "cannot run on it; use a profile with the DMA (e.g. kv260) or compile with the weights in VMEM "
+           "(placement='vmem')")
 
 
 def _declare(lib: ctypes.CDLL) -> None:
@@ -90,7 +92,7 @@ class RtlTransport:
             raise DeviceUnavailable(f"rtl: not available here: {why}")
         config = SocConfig.from_spec(spec)
         self.soc = cached_build(config, verbose)
-        self.spec = config.spec                       # the machine built: no DMA engine, no DRAM
+        self.spec = config.spec                       # the machine built (with the DMA when the spec has it)
         self._lib, self._handle, self._sizes = _take(self.soc)
         self._out = (ctypes.c_uint64 * OUT_WORDS)()
 
@@ -102,16 +104,34 @@ class RtlTransport:
 
     def cannot_run(self, program) -> str | None:
         """Why this SoC cannot run ``program`` although the machines match (None: it can)."""
-        return NO_DRAM if program.images.get("dram") else None
+        return NO_DRAM if program.images.get("dram") and not self.soc.config.dma else None
 
-    def load(self, images: dict[str, bytes]) -> None:
-        if images.get("dram"):
+    def load(self, images: dict[str, bytes], dram_base: int = 0) -> None:
+        dram = images.get("dram", b"")
+        if dram and not self.soc.config.dma:
             raise DeviceUnavailable(NO_DRAM)
         self._lib.fenn_native_host_clear(self._handle)
+        if self.soc.config.dma:
+            self._dram_setup(dram, dram_base)
         for memory in ("imem", "dmem", "vmem", "llm"):
             data = images.get(memory, b"")
             if data:
                 self.write(memory, 0, data)
+
+    def _dram_setup(self, image: bytes, base: int) -> None:
+        """The DRAM model: the program's image at ``base`` (a 64-byte window when it has none),
+        the default timing preset (the ISS's), no back-pressure, no error regions."""
+        from fenn_dma.dram import DramTiming
+        from fenn_dma.isa import csrs
+        timing = DramTiming.preset(DEFAULT_PRESET)
+        size = max(-(-len(image) // 64) * 64, 64)
+        status = (ctypes.c_uint32 * 2)(*(H.DMA_BASE + ch * H.DMA_CHANNEL_STRIDE + H.DMA_STATUS for ch in (0, 1)))
+        errors = (ctypes.c_uint32 * 1)()
+        rc = self._lib.fenn_native_dram_setup(self._handle, base, size, bytes(image), len(image),
+                                              self.soc.config.dma_data_bits // 8, timing.latency, 0, 1, errors, 0,
+                                              status, csrs.DMA_STARTING | csrs.DMA_TRANSFERRING)
+        if rc != 0:
+            raise DeviceError(f"rtl: {self._lib.fenn_native_error(self._handle).decode()}")
 
     def write(self, memory: str, addr: int, data: bytes) -> None:
         data = bytes(data)

@@ -82,15 +82,20 @@ def test_rtl_batch_over_processes_equals_one_process(rtl):
     _same(here, spread)
 
 
-def test_rtl_refuses_streamed_weights_by_name(rtl):
+@pytest.mark.parametrize("name", ["feed_forward", "delays"])
+def test_streamed_weights_run_on_the_rtl_as_on_the_iss(rtl, name):
+    """Weights in DRAM: the SoC's DMA engine streams them over AXI4 from the harness's DRAM
+    model, with the ISS's DRAM timing (fenn_dma.dram): identical results and cycles."""
     from fenn_dma.compiler.pipeline import compile_model
-    net = nets.feed_forward()
+    net = nets.NETWORKS[name]()
     for c in net.connections.values():
         c.placement = "dram"
     program, _ = compile_model(net, n_steps=nets.STEPS)
     assert program.images.get("dram")
-    with pytest.raises(DeviceUnavailable, match="no DMA engine or DRAM port yet.*streamed weights"):
-        rtl.load(program)
+    x = nets.spikes(program, 2, seed=3)
+    iss = open_device("iss").load(program).run_batch(x)
+    got = rtl.load(program).run_batch(x)
+    _same(iss, got)
 
 
 def test_rtl_abnormal_stop_and_cycle_limit(rtl):
