@@ -6,7 +6,7 @@ import numpy as np
 
 from fenn_dma.compiler import neurons
 from fenn_dma.compiler.model import Delta, Dense, Exponential, Network, Sparse, SpikeInput
-from fenn_dma.compiler.neurons import ALIF, IF, LI, LIF, LIFSubtract
+from fenn_dma.compiler.neurons import ALIF, IF, LI, LIF, LIFSubtract, PoissonLIF
 from fenn_dma.compiler.pipeline import compile_model
 
 STEPS = 12
@@ -51,13 +51,15 @@ def delays() -> Network:
 
 
 def models() -> Network:
-    """Every registered neuron model in one network (IF, LIF, LIFSubtract, ALIF into an LI readout)."""
+    """Every registered neuron model in one network (IF, LIF, LIFSubtract, ALIF, PoissonLIF into an
+    LI readout)."""
     rng = np.random.default_rng(4)
     net = Network(name="models")
     inp = net.population("input", 10, SpikeInput())
     units = {"if_pop": IF(threshold=0.5, refractory=1), "lif_pop": LIF(tau_mem=8, threshold=0.4),
              "sub_pop": LIFSubtract(tau_mem=8, threshold=0.4),
-             "alif_pop": ALIF(tau_mem=8, tau_adapt=50, beta=0.1, threshold=0.4)}
+             "alif_pop": ALIF(tau_mem=8, tau_adapt=50, beta=0.1, threshold=0.4),
+             "poisson_pop": PoissonLIF(tau_mem=8, threshold=0.4, poisson_rate=150.0, poisson_weight=0.2)}
     out = net.population("output", 3, LI(tau_mem=8), readout="v_sum", record=("v",))
     for name, unit in units.items():
         pop = net.population(name, 8, unit, record=("spikes",))
