@@ -47,6 +47,13 @@ constexpr uint32_t MAGIC_VALUE = 0xFE110D3A;
 // edge later than this loop; measured, and checked by tests/rtl/test_rtl_native.py).
 constexpr uint64_t HALT_LAG = 1;
 
+// The layout of the result words (verify/rtl_native.py reads them by these indices).
+enum {
+    OUT_STATUS = 0, OUT_STOP_PC = 1, OUT_X = 2, OUT_INSTRET = 34, OUT_CYCLES = 35, OUT_MCYCLE = 36,
+    OUT_MINSTRET = 37, OUT_HALTED = 38, OUT_SIM_CYCLES = 39, OUT_WORDS = 40
+};
+
+
 #ifdef FENN_NATIVE_DMA
 // ---- The DRAM: an AXI4 slave on the top's dram__* ports (fenn_dma/dram.py, the one timing model) ----
 //
@@ -300,6 +307,40 @@ struct Harness {
 
     uint64_t read64(uint32_t addr) { return read(addr) | (uint64_t)read(addr + 4) << 32; }
 
+    // CONTROL.clear, and wait until the clear sequencer is done.
+    void clear() {
+        write(CONTROL, 1u << CONTROL_CLEAR);
+        while (read(STATUS) >> STATUS_CLEARING & 1) {
+            for (int i = 0; i < 64; ++i) cycle();
+        }
+    }
+
+    // ENTRY = entry, CONTROL.start, clock until `stopped` or max_cycles (then CONTROL.halt); out
+    // gets the status, stop pc, counters, halted flag and simulated cycles (not the x registers).
+    void start_run(uint32_t entry, uint64_t max_cycles, uint64_t* out) {
+        write(ENTRY, entry);
+        write(CONTROL, 1u << CONTROL_START);
+        const uint64_t start = cycles;
+        bool halted = false;
+        if (!top->stopped) {
+            const uint64_t limit = max_cycles + HALT_LAG;
+            // `stopped` is a register output: sampled after each rising edge.
+            for (uint64_t n = 0; !top->stopped && n < limit; ++n) cycle();
+            if (!top->stopped) {
+                write(CONTROL, 1u << CONTROL_HALT);
+                halted = true;
+            }
+        }
+        out[OUT_SIM_CYCLES] = cycles - start;      // before the reads below, which cost cycles
+        out[OUT_STATUS] = read(STATUS);
+        out[OUT_STOP_PC] = read(STOP_PC);
+        out[OUT_INSTRET] = read64(INSTRET);
+        out[OUT_CYCLES] = read64(CYCLES);
+        out[OUT_MCYCLE] = read64(MCYCLE);
+        out[OUT_MINSTRET] = read64(MINSTRET);
+        out[OUT_HALTED] = halted;
+    }
+
     // A byte image from `base`, whole words (the tail padded with zeros). skip_zero: leave out zero
     // words, for IMEM and DMEM, which CONTROL.clear has just zeroed (it fills VMEM and the LLMs
     // with the ISS's reset pattern instead, so their images are written whole).
@@ -353,12 +394,6 @@ void read_rng(Harness* h, uint16_t* rng_out) {
 #define FENN_EXPORT __attribute__((visibility("default")))
 
 extern "C" {
-
-// The layout of the result words (verify/rtl_native.py reads them by these indices).
-enum {
-    OUT_STATUS = 0, OUT_STOP_PC = 1, OUT_X = 2, OUT_INSTRET = 34, OUT_CYCLES = 35, OUT_MCYCLE = 36,
-    OUT_MINSTRET = 37, OUT_HALTED = 38, OUT_SIM_CYCLES = 39, OUT_WORDS = 40
-};
 
 FENN_EXPORT int fenn_native_abi(void) { return 2; }
 
@@ -498,7 +533,6 @@ FENN_EXPORT int fenn_native_job(void* handle, const uint8_t* imem, uint32_t imem
                     uint64_t* out, uint8_t* dmem_out, uint8_t* vmem_out, uint8_t* llm_out, int16_t* v_out,
                     uint16_t* rng_out) {
     auto* h = static_cast<Harness*>(handle);
-    Vfenn_soc* t = h->top.get();
     h->error.clear();
     if (imem_len > h->imem_size || dmem_len > h->dmem_size || vmem_len > h->vmem_size ||
         llm_len > 32 * h->llm_size) {
@@ -511,10 +545,7 @@ FENN_EXPORT int fenn_native_job(void* handle, const uint8_t* imem, uint32_t imem
         return -1;
     }
 #endif
-    h->write(CONTROL, 1u << CONTROL_CLEAR);
-    while (h->read(STATUS) >> STATUS_CLEARING & 1) {
-        for (int i = 0; i < 64; ++i) h->cycle();
-    }
+    h->clear();
     h->write_image(h->imem_base, imem, imem_len, true);
     h->write_image(h->dmem_base, dmem, dmem_len, true);
     h->write_image(h->vmem_base, vmem, vmem_len, false);
@@ -522,34 +553,9 @@ FENN_EXPORT int fenn_native_job(void* handle, const uint8_t* imem, uint32_t imem
     for (int r = 0; r < 32; ++r) {
         if (x_mask >> r & 1) h->write(XREG_BASE + 4 * r, x_init[r]);
     }
-    h->write(ENTRY, entry);
-    h->write(CONTROL, 1u << CONTROL_START);
-    uint64_t start = h->cycles;
-    bool halted = false;
-    if (!t->stopped) {
-        uint64_t limit = max_cycles + HALT_LAG;
-        uint64_t n = 0;
-        // `stopped` is a register output: sampled after each rising edge.
-        while (!t->stopped && n < limit) {
-            h->cycle();
-            ++n;
-        }
-        if (!t->stopped) {
-            h->write(CONTROL, 1u << CONTROL_HALT);
-            halted = true;
-        }
-    }
-    uint64_t sim_cycles = h->cycles - start;
-    out[OUT_STATUS] = h->read(STATUS);
-    out[OUT_STOP_PC] = h->read(STOP_PC);
+    h->start_run(entry, max_cycles, out);
     out[OUT_X] = 0;
     for (int r = 1; r < 32; ++r) out[OUT_X + r] = h->read(XREG_BASE + 4 * r);
-    out[OUT_INSTRET] = h->read64(INSTRET);
-    out[OUT_CYCLES] = h->read64(CYCLES);
-    out[OUT_MCYCLE] = h->read64(MCYCLE);
-    out[OUT_MINSTRET] = h->read64(MINSTRET);
-    out[OUT_HALTED] = halted;
-    out[OUT_SIM_CYCLES] = sim_cycles;
     if (read_dmem) h->read_image(h->dmem_base, dmem_out, h->dmem_size);
 #ifdef FENN_NATIVE_VECTOR
     if (read_vector) {
@@ -608,43 +614,14 @@ FENN_EXPORT int fenn_native_host_read(void* handle, uint32_t addr, uint32_t* wor
 
 // CONTROL.clear, waiting until it is done (the core must be stopped). Returns 0.
 FENN_EXPORT int fenn_native_host_clear(void* handle) {
-    auto* h = static_cast<Harness*>(handle);
-    h->write(CONTROL, 1u << CONTROL_CLEAR);
-    while (h->read(STATUS) >> STATUS_CLEARING & 1) {
-        for (int i = 0; i < 64; ++i) h->cycle();
-    }
+    static_cast<Harness*>(handle)->clear();
     return 0;
 }
 
 // ENTRY = entry, CONTROL.start, clock until `stopped` or max_cycles (then CONTROL.halt).
 // out: OUT_WORDS values as fenn_native_job fills them, without the x registers.
 FENN_EXPORT int fenn_native_host_start(void* handle, uint32_t entry, uint64_t max_cycles, uint64_t* out) {
-    auto* h = static_cast<Harness*>(handle);
-    Vfenn_soc* t = h->top.get();
-    h->write(ENTRY, entry);
-    h->write(CONTROL, 1u << CONTROL_START);
-    uint64_t start = h->cycles;
-    bool halted = false;
-    if (!t->stopped) {
-        uint64_t limit = max_cycles + HALT_LAG;
-        uint64_t n = 0;
-        while (!t->stopped && n < limit) {
-            h->cycle();
-            ++n;
-        }
-        if (!t->stopped) {
-            h->write(CONTROL, 1u << CONTROL_HALT);
-            halted = true;
-        }
-    }
-    out[OUT_SIM_CYCLES] = h->cycles - start;
-    out[OUT_STATUS] = h->read(STATUS);
-    out[OUT_STOP_PC] = h->read(STOP_PC);
-    out[OUT_INSTRET] = h->read64(INSTRET);
-    out[OUT_CYCLES] = h->read64(CYCLES);
-    out[OUT_MCYCLE] = h->read64(MCYCLE);
-    out[OUT_MINSTRET] = h->read64(MINSTRET);
-    out[OUT_HALTED] = halted;
+    static_cast<Harness*>(handle)->start_run(entry, max_cycles, out);
     return 0;
 }
 
