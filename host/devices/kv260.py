@@ -24,7 +24,7 @@ from typing import Protocol
 
 import numpy as np
 
-from fenn_dma.arch import MachineSpec, mismatches
+from fenn_dma.arch import PROFILES, MachineSpec, mismatches
 from fenn_dma.compiler.abi import Stop
 from fenn_dma.isa import csrs
 from fenn_dma.isa.causes import StopCause
@@ -186,8 +186,9 @@ class UdmaBuffer:
 
 # --- the transport -------------------------------------------------------------------------------
 
-def hardware_spec(regs: RegisterWindow, name: str = "kv260") -> MachineSpec:
-    """The machine the loaded bitstream is, from its own registers (MAGIC, sizes, FEATURES)."""
+def hardware_spec(regs: RegisterWindow) -> MachineSpec:
+    """The machine the loaded bitstream is, from its own registers (MAGIC, sizes, FEATURES),
+    named after the profile it equals (``board`` if none)."""
     magic = int(regs.read_words(H.MAGIC, 1)[0])
     if magic != H.MAGIC_VALUE:
         raise DeviceUnavailable(f"kv260: the UIO window answers MAGIC 0x{magic:08x}, not FeNN-DMA's "
@@ -195,9 +196,11 @@ def hardware_spec(regs: RegisterWindow, name: str = "kv260") -> MachineSpec:
     imem, dmem = (int(v) for v in regs.read_words(H.IMEM_SIZE, 2))
     features = int(regs.read_words(H.FEATURES, 1)[0])
     vmem, llm = (int(v) for v in regs.read_words(H.VMEM_SIZE, 2))
-    return MachineSpec(name, imem_size=imem, dmem_size=dmem, vmem_size=vmem, llm_size=llm,
+    spec = MachineSpec("board", imem_size=imem, dmem_size=dmem, vmem_size=vmem, llm_size=llm,
                        full_m=bool(features >> H.FEATURE_FULL_M & 1), vector=bool(features >> H.FEATURE_VECTOR & 1),
                        dma=bool(features >> H.FEATURE_DMA & 1))
+    return next((p.with_(dram_base=0, dram_size=0) for p in PROFILES.values()
+                 if p.with_(name="board", dram_base=0, dram_size=0) == spec), spec)
 
 
 def board_spec(spec: MachineSpec, buffer: DramBuffer) -> MachineSpec:
@@ -211,7 +214,11 @@ class Kv260Transport:
 
     def __init__(self, spec: MachineSpec, regs: RegisterWindow, buffer: DramBuffer, closers=()):
         self.regs, self.buffer, self._closers = regs, buffer, list(closers)
-        hw = hardware_spec(regs, spec.name)
+        try:
+            hw = board_spec(hardware_spec(regs), buffer)
+        except BaseException:
+            self.close()
+            raise
         why = mismatches(spec, hw)
         if why:
             self.close()
