@@ -53,6 +53,15 @@ def bus_ports(ports: list[dict], prefix: str) -> dict[str, dict]:
     return {p["name"][len(prefix) + 2:]: p for p in ports if p["name"].startswith(prefix + "__")}
 
 
+def check_options(target_mhz: float = TARGET_MHZ, buffer_bytes: int = BUFFER_BYTES, **_) -> None:
+    if buffer_bytes <= 0 or buffer_bytes % 4096:
+        raise ProjectError(f"the DRAM buffer is {buffer_bytes} bytes; give a positive multiple of 4096")
+    if buffer_bytes > 1 << 31:
+        raise ProjectError(f"the DRAM buffer is {buffer_bytes} bytes; the DMA reaches low DDR only (2 GiB)")
+    if not target_mhz > 0:
+        raise ProjectError(f"the target clock is {target_mhz} MHz; give a positive frequency")
+
+
 @dataclass(frozen=True)
 class Kv260Design:
     host_window: int                 # bytes of the SoC's host map (1 << host__awaddr's width)
@@ -66,6 +75,7 @@ class Kv260Design:
 
     @classmethod
     def from_description(cls, description: dict, **options) -> "Kv260Design":
+        check_options(**options)
         ports = description["ports"]
         awaddr = [p["width"] for p in ports if p["name"] == "host__awaddr"]
         if not awaddr:
@@ -76,12 +86,7 @@ class Kv260Design:
         if dma_bits is not None and dma_bits not in AFI_WIDTH:
             raise ProjectError(f"the SoC's DMA master is {dma_bits} bits wide; {DMA_PORT.name} takes "
                                f"{', '.join(map(str, sorted(AFI_WIDTH)))} (build the SoC with dma_data_bits = 128)")
-        design = cls(1 << awaddr[0], dma_bits, **options)
-        if design.buffer_bytes <= 0 or design.buffer_bytes % 4096:
-            raise ProjectError(f"the DRAM buffer is {design.buffer_bytes} bytes; give a positive multiple of 4096")
-        if design.target_mhz <= 0:
-            raise ProjectError(f"the target clock is {design.target_mhz} MHz; give a positive frequency")
-        return design
+        return cls(1 << awaddr[0], dma_bits, **options)
 
     @property
     def files(self) -> dict[str, str]:

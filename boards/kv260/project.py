@@ -28,7 +28,7 @@ from fenn_dma.boundary import write_outputs
 from fenn_dma.rtl.config import SocConfig
 from fenn_dma.rtl.generate import TOP_NAME, generate
 
-from .design import DMA_PREFIX, TARGET_MHZ, WRAPPER, Kv260Design, ProjectError, bus_ports
+from .design import DMA_PREFIX, TARGET_MHZ, WRAPPER, Kv260Design, ProjectError, bus_ports, check_options
 from .overlay import overlay_source, shell_json
 from .tcl import bif, build_tcl
 
@@ -125,9 +125,12 @@ def write_project(config: SocConfig, out_dir: Path, *, target_mhz: float = TARGE
                   buffer_bytes: int | None = None, description_override: dict | None = None) -> Kv260Project:
     """Generate the SoC's Verilog and the whole Vivado flow into ``out_dir``.
     ``description_override`` replaces the port description (tests use it to vary the SoC's ports)."""
+    options = {"target_mhz": target_mhz} | ({"buffer_bytes": buffer_bytes} if buffer_bytes is not None else {})
+    check_options(**options)
+    if description_override is not None:        # refuse a bad design before the SoC's generation
+        Kv260Design.from_description(description_override, **options)
     rtl = generate(config)
     description = description_override or rtl.description
-    options = {"target_mhz": target_mhz} | ({"buffer_bytes": buffer_bytes} if buffer_bytes is not None else {})
     design = Kv260Design.from_description(description, **options)
     overlay = overlay_source(design)
     texts = {
