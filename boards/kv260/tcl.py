@@ -38,6 +38,12 @@ set here [file dirname [file normalize [info script]]]
 set app {app}
 set firmware $here/firmware/$app
 set bd_only [expr {{[llength $argv] > 0 && [lindex $argv 0] eq "bd"}}]
+# The tools the last steps need, checked before hours of implementation.
+foreach tool {{bootgen dtc}} {{
+  if {{!$bd_only && [auto_execok $tool] eq ""}} {{
+    error "$tool is not on PATH: build.tcl runs it after the bitstream (bootgen comes with Vivado/Vitis, dtc with device-tree-compiler)"
+  }}
+}}
 
 create_project {PROJECT} $here/{PROJECT} -part {PART} -force
 if {{[catch {{set_property board_part {BOARD_PART} [current_project]}}]}} {{

@@ -88,10 +88,17 @@ def test_a_soc_without_dma_leaves_the_hp_port_unused(scalar):
     assert "ASSOCIATED_BUSIF S_AXI," in (scalar / f"{WRAPPER}.v").read_text()
 
 
-def _run_tcl(folder, argv: str = ""):
-    """Source build.tcl in a fresh Tcl interpreter with Vivado's commands stubbed; the calls made."""
+def _run_tcl(folder, argv: str = "", tools: bool = True):
+    """Source build.tcl in a fresh Tcl interpreter with Vivado's commands stubbed; the calls made.
+    ``tools``: bootgen and dtc are found on PATH (by auto_execok) and run by the exec stub below;
+    else PATH is empty."""
     import tkinter
     tcl = tkinter.Tcl()
+    if tools:
+        tcl.eval("rename auto_execok tcl_auto_execok; proc auto_execok name "
+                 "{expr {$name in {bootgen dtc} ? \"/opt/$name\" : [tcl_auto_execok $name]}}")
+    else:
+        tcl.eval("set ::env(PATH) {}")
     tcl.eval("set ::calls {}")
     tcl.eval(f"set ::argv [list {argv}]; set ::argc [llength $::argv]")
     results = {"get_property": 'switch -- [lindex $args 0] {PROGRESS {return 100%} SLACK {return 0.125} '
@@ -161,6 +168,13 @@ def test_build_tcl_fails_when_a_step_is_missing(flow, tmp_path):
     (folder / "build.tcl").write_text(re.sub(r"^write_bitstream .*$", "", tcl, flags=re.M))
     with pytest.raises(tkinter.TclError, match="bootgen: no .*fenn-dma.bit"):
         _run_tcl(folder)
+
+
+def test_build_tcl_stops_at_once_without_bootgen_or_dtc(flow, tmp_path):
+    import tkinter
+    with pytest.raises(tkinter.TclError, match="bootgen is not on PATH: build.tcl runs it after the bitstream"):
+        _run_tcl(flow.out_dir, tools=False)
+    assert "launch_runs" not in [c[0] for c in _run_tcl(flow.out_dir, "bd", tools=False)]
 
 
 def _dtc():
