@@ -16,6 +16,7 @@ compiled for :func:`board_spec` (the buffer's physical address and size).
 """
 from __future__ import annotations
 
+import fcntl
 import mmap
 import os
 import time
@@ -376,13 +377,35 @@ def open_board(spec: MachineSpec, *, uio_name: str = UIO_NAME, udmabuf_name: str
     if map_size < window_bytes(spec):
         raise DeviceUnavailable(f"kv260: UIO {uio_name!r} maps {map_size} bytes; the SoC's host window for "
                                 f"{spec.describe()} needs {window_bytes(spec)}")
-    regs = MappedRegion(node, map_size, f"the UIO window {uio_name!r}")
+    lock = _lock(node)
+    try:
+        regs = MappedRegion(node, map_size, f"the UIO window {uio_name!r}")
+    except BaseException:
+        os.close(lock)
+        raise
     try:
         buffer = UdmaBuffer(udmabuf_name)
     except BaseException:
         regs.close()
+        os.close(lock)
         raise
-    return Kv260Transport(spec, regs, buffer, closers=(regs.close, buffer.close))
+    return Kv260Transport(spec, regs, buffer, closers=(lambda: os.close(lock), regs.close, buffer.close))
+
+
+def _lock(node: Path) -> int:
+    """An exclusive lock on the UIO device, held while the transport is open: one board runs one
+    program at a time (a batch over several processes would interleave their register writes)."""
+    try:
+        fd = os.open(node, os.O_RDWR)
+    except OSError as exc:
+        raise DeviceUnavailable(f"kv260: cannot open {node} (the UIO window): {exc.strerror}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        raise DeviceUnavailable(f"kv260: {node} is in use by another kv260 device (this process or another): "
+                                "the board runs one at a time, so close it first, and batch with workers=1") from None
+    return fd
 
 
 def board_machine(spec: MachineSpec, udmabuf_name: str = UDMABUF_NAME) -> MachineSpec:

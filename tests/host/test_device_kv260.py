@@ -177,6 +177,17 @@ def test_a_program_outside_the_buffer_or_for_another_bitstream_is_refused(board,
         open_device("kv260", "kv260")
 
 
+def test_one_board_runs_one_device_at_a_time(board, program):
+    x = nets.spikes(program, 2)
+    with open_device("kv260", "kv260") as dev:
+        with pytest.raises(DeviceUnavailable, match=r"dev/uio1 is in use by another kv260 device .*workers=1"):
+            open_device("kv260", "kv260")
+        dev.load(program)
+        with pytest.raises(DeviceUnavailable, match="in use by another kv260 device"):
+            dev.run_batch(x, workers=2)
+    open_device("kv260", "kv260").close()                       # free again once closed
+
+
 def test_board_machine_and_availability(board):
     assert kv260.why_unavailable() is None
     spec = kv260.board_machine(profile("kv260"))
