@@ -12,7 +12,8 @@ the simulated SoC's host port and DRAM model in the tests.
 
 The firmware addresses DRAM absolutely (``io["dram_base"]``): a program with
 streamed weights runs only if its DRAM regions lie inside the buffer, i.e. it was
-compiled for :func:`board_spec` (the buffer's physical address and size).
+compiled for :func:`board_machine` (the buffer's physical address and size). While open,
+the transport holds an exclusive lock on the UIO device: one board runs one device at a time.
 """
 from __future__ import annotations
 
