@@ -43,10 +43,8 @@ def _rtl_available(arg: str | None) -> str | None:
 
 
 def _kv260_available(arg: str | None) -> str | None:
-    if not os.path.exists("/dev/uio0"):
-        return ("no FeNN-DMA bitstream's UIO device (/dev/uio0) on this machine: the kv260 device runs on the "
-                "board's Linux, through UIO and a DMA buffer (the boards work; docs/boards.md)")
-    return "the KV260 runtime (UIO + DMA buffer transport) is not built yet (the boards work; docs/boards.md)"
+    from .kv260 import why_unavailable
+    return why_unavailable()
 
 
 def _ecp5_available(arg: str | None) -> str | None:
@@ -67,7 +65,7 @@ KINDS: dict[str, DeviceKind] = {k.name: k for k in (
     DeviceKind("rtl", "the Verilated SoC with the vector unit, through its AXI4-Lite host port (native harness)",
                "fenn_dma.verify.rtl_session:open_transport", True, ("verbose",), _rtl_available),
     DeviceKind("kv260", "a Kria KV260 board running the SoC (UIO + DMA buffer)",
-               "fenn_dma.host.devices.boards:open_kv260", True, (), _kv260_available),
+               "fenn_dma.host.devices.kv260:open_transport", True, (), _kv260_available),
     DeviceKind("ecp5", "an ECP5 board over its USB-serial bridge (ecp5:PORT)",
                "fenn_dma.host.devices.boards:open_ecp5", True, (), _ecp5_available),
 )}
