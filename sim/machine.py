@@ -199,6 +199,7 @@ class Machine:
             "cycles": self.cycles,
             "mcycle": self.mcycle,
             "minstret": self.minstret,
+            "dma_bytes": self.dma_bytes,
         }
         if dump_mem:
             d["dmem"] = base64.b64encode(self.dmem.tobytes()).decode("ascii")
