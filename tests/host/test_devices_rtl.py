@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from fenn_dma.host import open_device
-from fenn_dma.host.devices import DeviceUnavailable, LimitExceeded, RunError
+from fenn_dma.host.devices import LimitExceeded, RunError
 
 sys.path.insert(0, str(Path(__file__).parent))
 import device_nets as nets  # noqa: E402
