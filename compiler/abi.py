@@ -47,8 +47,6 @@ class LimitExceeded(RunError):
     """A firmware call ran past the device's cycle (or instruction) limit."""
 
 
-
-
 @dataclass(frozen=True)
 class Stop:
     """How one start ended: ``cause`` (``fenn_dma.isa.causes.StopCause`` value), ``pc``,

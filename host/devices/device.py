@@ -25,6 +25,7 @@ from fenn_dma.compiler.abi import FirmwareSession, RunOutput, check_inputs, prog
 from .clock import clock_mhz
 from .errors import DeviceError, DeviceUnavailable
 from .registry import DeviceKind, parse, transport_factory
+from .results import DMA_ARRAYS
 
 DEFAULT_MAX_CYCLES = 10 ** 9        # per firmware call (one window of steps)
 
@@ -209,7 +210,7 @@ class Device:
                 "instructions": np.array([o.instructions for o in outs], np.int64),
                 **{key: None if any(getattr(o, key) is None for o in outs)
                    else np.array([getattr(o, key) for o in outs], np.int64)
-                   for key in ("dma_mm2s_bytes", "dma_s2mm_bytes")},
+                   for key in DMA_ARRAYS},
                 "calls": sum(o.calls for o in outs)}
 
     def run_batch(self, inputs: dict[str, np.ndarray], steps: int | None = None, *, workers: int = 1,

@@ -9,6 +9,8 @@ import numpy as np
 
 from fenn_dma.boundary import write_outputs
 
+DMA_ARRAYS = ("dma_mm2s_bytes", "dma_s2mm_bytes")     # the per-sample DMA counts of a batch, by channel
+
 
 @dataclass
 class BatchResult:
@@ -92,5 +94,5 @@ def concatenate(parts: list[dict], clock_mhz: float, device: str, machine: str) 
                        cycles=np.concatenate([p["cycles"] for p in parts]),
                        instructions=np.concatenate([p["instructions"] for p in parts]),
                        **{key: None if any(p[key] is None for p in parts) else np.concatenate([p[key] for p in parts])
-                          for key in ("dma_mm2s_bytes", "dma_s2mm_bytes")},
+                          for key in DMA_ARRAYS},
                        clock_mhz=clock_mhz, device=device, machine=machine)
