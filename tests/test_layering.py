@@ -2,7 +2,7 @@
 and ``from ... import`` of every module, including the ones inside functions,
 so that a lazy import cannot bring a cycle back):
 
-    errors, arch, cli_machine, boundary, dram  <-  isa  <-  sim  <-  compiler  <-  host
+    errors, arch, cli_machine, boundary, dram, hostmap  <-  isa  <-  sim  <-  compiler  <-  host
                                                                 compiler  <-  models
                       isa  <-  rtl  <-  boards
     verify (the verification code), then benchmarks, examples and tests above all;
@@ -26,7 +26,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent      # the fenn_dma package
 PACKAGE = "fenn_dma"
-BASE = {"errors", "arch", "cli_machine", "boundary", "dram"}   # cli_machine: the shared --profile option;
+BASE = {"errors", "arch", "cli_machine", "boundary", "dram", "hostmap"}   # cli_machine: the shared --profile option;
 # boundary: input/output checks; dram: the DRAM timing model (the ISS, the RTL harness, the benchmarks)
 
 # Layer -> the layers its modules may import (besides their own).
@@ -36,6 +36,7 @@ ALLOWED: dict[str, set[str]] = {
     "cli_machine": {"errors", "arch"},
     "boundary": {"errors"},
     "dram": {"errors"},
+    "hostmap": set(),
     "isa": BASE,
     "firmware": BASE | {"isa"},
     "sim": BASE | {"isa"},

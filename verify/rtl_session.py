@@ -26,7 +26,7 @@ from fenn_dma.compiler.abi import Stop
 from fenn_dma.dram import DEFAULT_PRESET
 from fenn_dma.host.devices.errors import DeviceError, DeviceUnavailable
 from fenn_dma.isa.causes import StopCause
-from fenn_dma.rtl import hostmap as H
+from fenn_dma import hostmap as H
 from fenn_dma.rtl.config import SocConfig
 
 from .rtl_harness import RtlSimError, cache_root

@@ -1,13 +1,14 @@
 """The KV260 design's numbers, in one place: every generated file (wrapper, build.tcl,
 overlay, board.json) is rendered from a :class:`Kv260Design`, which takes the host
 window and the DMA width from the SoC's own port description and the names the
-on-board driver looks for from ``host/devices/kv260.py``."""
+on-board driver looks for from the host map (``fenn_dma.hostmap``)."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
 from fenn_dma.errors import FennError
-from fenn_dma.host.devices.kv260 import UDMABUF_NAME, UIO_NAME
+from fenn_dma.hostmap import KV260_UDMABUF_NAME as UDMABUF_NAME
+from fenn_dma.hostmap import KV260_UIO_NAME as UIO_NAME
 
 PART = "xck26-sfvc784-2LV-c"
 BOARD_PART = "xilinx.com:kv260_som:part0:1.4"

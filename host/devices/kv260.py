@@ -6,7 +6,7 @@ is :data:`UIO_NAME`) and a ``u-dma-buf`` buffer in DDR (:data:`UDMABUF_NAME`: th
 device ``/dev/NAME``, its physical address and size in ``/sys/class/u-dma-buf/NAME/``)
 that the SoC's DMA master reads through S_AXI_HP1_FPD. The transport
 (:class:`Kv260Transport`) speaks only to two small interfaces, a register window
-(32-bit words at host-map offsets, ``rtl/hostmap.py``) and a DRAM buffer, so the same
+(32-bit words at host-map offsets, ``hostmap.py``) and a DRAM buffer, so the same
 driver runs over the mmapped devices on the board (:class:`MappedRegion`) and over
 the simulated SoC's host port and DRAM model in the tests.
 
@@ -30,12 +30,12 @@ from fenn_dma.arch import PROFILES, MachineSpec, mismatches
 from fenn_dma.compiler.abi import Stop
 from fenn_dma.isa import csrs
 from fenn_dma.isa.causes import StopCause
-from fenn_dma.rtl import hostmap as H
+from fenn_dma import hostmap as H
 
 from .errors import DeviceError, DeviceUnavailable
 
-UIO_NAME = "fenn_dma"               # the overlay's UIO node name (what /sys/class/uio/uioN/name says)
-UDMABUF_NAME = "udmabuf-fenn"       # the overlay's u-dma-buf device-name
+UIO_NAME = H.KV260_UIO_NAME          # the overlay's UIO node name (what /sys/class/uio/uioN/name says)
+UDMABUF_NAME = H.KV260_UDMABUF_NAME  # the overlay's u-dma-buf device-name
 WINDOWS = {"imem": H.IMEM_BASE, "dmem": H.DMEM_BASE, "vmem": H.VMEM_BASE, "llm": H.LLM_BASE}
 DMA_BUSY = csrs.DMA_STARTING | csrs.DMA_TRANSFERRING
 DMA_STATUS = tuple(H.DMA_BASE + ch * H.DMA_CHANNEL_STRIDE + H.DMA_STATUS for ch in (0, 1))

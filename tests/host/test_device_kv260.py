@@ -24,7 +24,7 @@ from fenn_dma.host import open_device
 from fenn_dma.host.devices import DeviceError, DeviceUnavailable, LimitExceeded, RunError
 from fenn_dma.host.devices import kv260
 from fenn_dma.isa.causes import StopCause
-from fenn_dma.rtl import hostmap as H
+from fenn_dma import hostmap as H
 
 sys.path.insert(0, str(Path(__file__).parent))
 import device_nets as nets  # noqa: E402
