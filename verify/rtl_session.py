@@ -112,13 +112,13 @@ class RtlTransport:
             raise DeviceUnavailable(NO_DRAM)
         self._lib.fenn_native_host_clear(self._handle)
         if self.soc.config.dma:
-            self._dram_setup(dram, dram_base)
+            self.dram_setup(dram, dram_base)
         for memory in ("imem", "dmem", "vmem", "llm"):
             data = images.get(memory, b"")
             if data:
                 self.write(memory, 0, data)
 
-    def _dram_setup(self, image: bytes, base: int) -> None:
+    def dram_setup(self, image: bytes, base: int) -> None:
         """The DRAM model: the program's image at ``base`` (a 64-byte window when it has none),
         the default timing preset (the ISS's), no back-pressure, no error regions."""
         from fenn_dma.dram import DramTiming
@@ -133,22 +133,30 @@ class RtlTransport:
         if rc != 0:
             raise DeviceError(f"rtl: {self._lib.fenn_native_error(self._handle).decode()}")
 
+    def host_write_words(self, offset: int, words) -> None:
+        """32-bit words to the host port from byte ``offset`` of its map (each access clocks the
+        SoC, as a board's SoC runs while its host writes); for transports built on this one."""
+        words = np.ascontiguousarray(words, np.uint32)
+        self._lib.fenn_native_host_write(self._handle, offset, words.ctypes.data_as(ctypes.POINTER(ctypes.c_uint32)),
+                                         words.size)
+
+    def host_read_words(self, offset: int, n: int) -> np.ndarray:
+        """``n`` 32-bit words from the host port from byte ``offset`` of its map."""
+        words = np.zeros(n, np.uint32)
+        self._lib.fenn_native_host_read(self._handle, offset, words.ctypes.data_as(ctypes.POINTER(ctypes.c_uint32)), n)
+        return words
+
     def write(self, memory: str, addr: int, data: bytes) -> None:
         data = bytes(data)
         if len(data) % 4:
             data += bytes(4 - len(data) % 4)
         self._check(memory, addr, len(data))
-        words = np.frombuffer(data, "<u4").astype(np.uint32)
-        self._lib.fenn_native_host_write(self._handle, WINDOWS[memory] + addr,
-                                         words.ctypes.data_as(ctypes.POINTER(ctypes.c_uint32)), words.size)
+        self.host_write_words(WINDOWS[memory] + addr, np.frombuffer(data, "<u4"))
 
     def read(self, memory: str, addr: int, nbytes: int) -> bytes:
         n = -(-nbytes // 4)
         self._check(memory, addr, 4 * n)
-        words = np.zeros(n, np.uint32)
-        self._lib.fenn_native_host_read(self._handle, WINDOWS[memory] + addr,
-                                        words.ctypes.data_as(ctypes.POINTER(ctypes.c_uint32)), n)
-        return words.astype("<u4").tobytes()[:nbytes]
+        return self.host_read_words(WINDOWS[memory] + addr, n).astype("<u4").tobytes()[:nbytes]
 
     def _dram_beats(self) -> tuple[int, int]:
         """(beats read, beats written) by the DMA since the load, counted by the harness's DRAM."""

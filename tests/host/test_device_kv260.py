@@ -10,7 +10,6 @@
     ``iss`` and ``rtl`` devices'."""
 from __future__ import annotations
 
-import ctypes
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -203,17 +202,7 @@ class HarnessWindow:
     as on the board the SoC runs while the host polls)."""
 
     def __init__(self, rtl):
-        self.lib, self.handle = rtl._lib, rtl._handle
-
-    def read_words(self, offset: int, n: int) -> np.ndarray:
-        words = np.zeros(n, np.uint32)
-        self.lib.fenn_native_host_read(self.handle, offset, words.ctypes.data_as(ctypes.POINTER(ctypes.c_uint32)), n)
-        return words
-
-    def write_words(self, offset: int, words: np.ndarray) -> None:
-        words = np.ascontiguousarray(words, np.uint32)
-        self.lib.fenn_native_host_write(self.handle, offset, words.ctypes.data_as(ctypes.POINTER(ctypes.c_uint32)),
-                                        words.size)
+        self.read_words, self.write_words = rtl.host_read_words, rtl.host_write_words
 
 
 class HarnessDram:
@@ -226,7 +215,7 @@ class HarnessDram:
 
     def write(self, offset: int, data: bytes) -> None:
         self.image[offset:offset + len(data)] = data
-        self.rtl._dram_setup(bytes(self.image), self.phys_addr)
+        self.rtl.dram_setup(bytes(self.image), self.phys_addr)
 
     def sync_for_device(self, offset: int, size: int) -> None:
         assert 0 <= offset and offset + size <= self.size
