@@ -2,7 +2,7 @@
 synapses, weights and delays streamed from DRAM, Poisson input drawn on the core) on the
 ``rtl`` device (the Verilated SoC with the DMA, the harness's DRAM with the ISS's timing)
 against the ``iss`` device: identical spike records, instructions, cycles, counters and end
-state, in several calls. The SoC is the kv260 profile's, built once and cached."""
+state, in several calls; with a recorded sample too. The SoC is the kv260 profile's, built once and cached."""
 from __future__ import annotations
 
 import numpy as np
@@ -28,12 +28,16 @@ def rtl():
         yield dev
 
 
-@pytest.fixture(scope="module")
-def program():
+def compiled(sample=None):
     inst = mc.draw(mc.Params(n_scale=SCALE, k_scale=SCALE))
-    prog, _ = compile_model(mc.to_network(inst), rounding=ROUNDING, seed=1)
+    prog, _ = compile_model(mc.to_network(inst, sample=sample), rounding=ROUNDING, seed=1)
     assert prog.images.get("dram"), "the microcircuit's rows stream from DRAM"
     return prog
+
+
+@pytest.fixture(scope="module")
+def program():
+    return compiled()
 
 
 def same(a, b) -> None:
@@ -62,6 +66,14 @@ def test_microcircuit_rtl_equals_iss(rtl, program):
     outs = run_both(rtl, program, [20, 40])
     spikes = np.concatenate([o.records["microcircuit.spikes"] for o in outs])
     assert spikes[:20].sum() > 100 and spikes[20:].sum() > 10      # both calls propagate spikes
+
+
+def test_microcircuit_sample_rtl_equals_iss(rtl):
+    """The first 25 neurons of each population recorded (14 of L5I: all): 8 words per step."""
+    program = compiled(sample=25)
+    assert program.io["records"]["microcircuit.spikes"]["size"] == 7 * 25 + 14
+    outs = run_both(rtl, program, [15, 15])
+    assert sum(int(o.records["microcircuit.spikes"].sum()) for o in outs) > 10
 
 
 @pytest.mark.slow
