@@ -38,6 +38,7 @@ from __future__ import annotations
 import argparse
 import math
 import time
+from dataclasses import replace
 
 import numpy as np
 
@@ -134,6 +135,22 @@ def rtl_run(program, steps: int) -> dict:
     return {"steps": steps, "cycles": got.cycles, "wall_s": wall, "load_s": load_s, "same": same}
 
 
+def probe(p: mc.Params, neurons: int, llm_limit: int, steps: int) -> dict:
+    """The update and propagation costs of the program at a size whose ring does not fit:
+    the same draw with its delays clipped to the deepest ring that fits (a power of two)."""
+    depth = 1
+    while ring_bytes_per_lane(neurons, 2 * depth) <= llm_limit:
+        depth *= 2
+    if depth < 2:
+        return {}
+    inst = mc.draw(replace(p, max_delay=(depth - 1) * p.dt))   # same pairs and weights: clip uses no draws
+    f = fenn_run(inst, steps)
+    discard = min(200, steps // 2)
+    return {"depth": depth, "steps": steps, "per_step": f["per_step"], "per_spike": f["per_spike"],
+            "layers": f["layers"], "compile_s": f["compile_s"], "iss_s": f["iss_s"],
+            "rate": float(f["spikes"][discard:].mean() / (p.dt * 1e-3))}
+
+
 def events_per_model_s(spikes: np.ndarray, deg: np.ndarray, dt: float, discard: int) -> float:
     s = spikes[discard:]
     return float((s.sum(axis=0) * deg).sum() / (s.shape[0] * dt * 1e-3))
@@ -148,6 +165,10 @@ def main(argv=None) -> int:
     ap.add_argument("--discard", type=float, default=200.0, help="transient left out of rates and events (ms)")
     ap.add_argument("--threads", type=int, default=1, help="NEST threads (default 1)")
     ap.add_argument("--no-nest", action="store_true", help="skip NEST")
+    ap.add_argument("--probe-ms", type=float, default=0.0,
+                    help="model time of a cost probe at each scale that does not fit: the same instance with its "
+                         "delays clipped to the ring depth that fits the LLM (not the model; its costs replace the "
+                         "extrapolated ones in the projection; default 0: none)")
     ap.add_argument("--rtl-ms", type=float, default=100.0,
                     help="model time on the rtl device at the largest measured scale (default 100 ms; 0: none)")
     a = ap.parse_args(argv)
@@ -168,8 +189,8 @@ def main(argv=None) -> int:
         if not a.no_nest and nm.available():
             run = nm.simulate(inst, a.ms, threads=a.threads)
             r["nest_rtf"] = run.rtf(a.ms)
-            r["nest_rate"] = float(np.mean([run.spikes[k][discard:].mean() for k in mc.POPULATIONS]) / (dt * 1e-3))
             allspk = np.concatenate([run.spikes[k] for k in mc.POPULATIONS], axis=1)
+            r["nest_rate"] = float(allspk[discard:].mean() / (dt * 1e-3))          # Hz per neuron
             r["events_model"] = events_per_model_s(allspk, deg, dt, discard)
         if ring <= limit:
             try:
@@ -185,6 +206,8 @@ def main(argv=None) -> int:
                 fitted = {"per_chunk": f["per_step"] / chunks,
                           "per_spike_chunk_layer": f["per_spike"] / (chunks * f["layers"])}
                 best = (f, r)
+        elif a.probe_ms > 0:
+            r["probe"] = probe(p, inst.neurons, limit, int(round(a.probe_ms / dt)))
         rows.append((r, inst))
     rtl = None
     if best and a.rtl_ms > 0:
@@ -200,6 +223,8 @@ def main(argv=None) -> int:
             spikes_per_step = r["nest_rate"] * r["neurons"] * dt * 1e-3
             r.update(layers=layers, per_step=fitted["per_chunk"] * chunks,
                      per_spike=fitted["per_spike_chunk_layer"] * chunks * layers)
+            if "probe" in r:                 # the costs measured on the program of this size
+                r.update(per_step=r["probe"]["per_step"], per_spike=r["probe"]["per_spike"])
             r["cycles"] = r["per_step"] + r["per_spike"] * spikes_per_step
     print(f"Potjans-Diesmann microcircuit, Poisson background on the core, dt = {dt} ms, {a.ms:g} ms per run; "
           f"FeNN-DMA at {CLOCK_HZ / 1e6:g} MHz on one core ({spec.name}: LLM {spec.llm_size} B/lane, "
@@ -257,6 +282,15 @@ def main(argv=None) -> int:
             print(r["plan"].table())
         elif "error" in r:
             print(f"\nscale {r['scale']:g}: {r['error']}")
+    for r, _ in rows:
+        if "probe" in r:
+            pr = r["probe"]
+            print(f"\nscale {r['scale']:g} probe: the program of this instance with delays clipped to "
+                  f"{pr['depth'] - 1} steps (a ring of {pr['depth']} slots fits the LLM; not the model), "
+                  f"{pr['steps']} steps on the ISS: {pr['per_step']:.0f} cycles per step (update + control) + "
+                  f"{pr['per_spike']:.0f} per spike ({pr['layers']} multapse layers), {pr['rate']:.2f} Hz per neuron "
+                  f"after the first 20 ms, compile {pr['compile_s']:.0f} s, ISS {pr['iss_s']:.1f} s; the projection "
+                  f"uses these costs with NEST's rate")
     if fitted:
         print(f"\nprojection costs: {fitted['per_chunk']:.1f} cycles per 32-neuron chunk per step, "
               f"{fitted['per_spike_chunk_layer']:.1f} per spike per chunk per layer")
