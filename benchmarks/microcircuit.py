@@ -272,8 +272,9 @@ def main(argv=None) -> int:
         prop = fitted["per_spike_chunk_layer"]
         print(f"per-unit costs beside FeNN-DMA's published Vogels-Abbott fit: update {upd:.2f} cycles per neuron "
               f"per step = {upd / VA_UPDATE_PER_NEURON:.2f} x {VA_UPDATE_PER_NEURON} (this update draws the Poisson "
-              f"input and dithers the bias); propagation {prop:.1f} cycles per 32 synapses (one DRAM row vector of "
-              f"weights and delays, into the delay ring) = {prop / VA_DENSE_PER_32:.2f} x {VA_DENSE_PER_32}")
+              f"input and dithers the bias); propagation {prop:.1f} cycles per 32-target row vector (weights and "
+              f"delays from DRAM into the delay ring; dense rows: most of the 32 hold no synapse) = "
+              f"{prop / VA_DENSE_PER_32:.2f} x {VA_DENSE_PER_32} (per 32 dense synapses)")
     for r, _ in rows:
         if r.get("measured"):
             print(f"\nscale {r['scale']:g}: fit: {r['per_step']:.0f} cycles per step (update + control) + "
