@@ -69,9 +69,10 @@ def test_microcircuit_rtl_equals_iss(rtl, program):
 
 
 def test_microcircuit_sample_rtl_equals_iss(rtl):
-    """The first 25 neurons of each population recorded (14 of L5I: all): 8 words per step."""
+    """The first 25 neurons of each population recorded (14 of L5I: all): 189 in 6 words per step."""
     program = compiled(sample=25)
-    assert program.io["records"]["microcircuit.spikes"]["size"] == 7 * 25 + 14
+    spec = program.io["records"]["microcircuit.spikes"]
+    assert (spec["size"], spec["words"]) == (7 * 25 + 14, 6)
     outs = run_both(rtl, program, [15, 15])
     assert sum(int(o.records["microcircuit.spikes"].sum()) for o in outs) > 10
 
