@@ -111,3 +111,15 @@ def test_sample_on_the_rtl_equals_the_iss(size, first):
         np.testing.assert_array_equal(got.records[k], iss.records[k], err_msg=k)
     assert (got.cycles, got.instructions, got.calls) == (iss.cycles, iss.instructions, iss.calls) \
         and iss.calls == 3
+
+
+def test_sample_program_round_trips_through_a_fenn_file(tmp_path):
+    from fenn_dma.compiler.fennfile import load
+    from fenn_dma.compiler.pipeline import to_program
+    prog, _ = compiled(230, {"spikes": 33, "v": 64}, window=4)
+    to_program(prog).save(tmp_path / "s.fenn")
+    back = load(tmp_path / "s.fenn")
+    assert back.io["records"] == prog.io["records"]
+    a, b = Runtime(prog).run(inputs()).records, Runtime(back).run(inputs()).records
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
