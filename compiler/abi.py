@@ -50,12 +50,15 @@ class LimitExceeded(RunError):
 @dataclass(frozen=True)
 class Stop:
     """How one start ended: ``cause`` (``fenn_dma.isa.causes.StopCause`` value), ``pc``,
-    instructions retired and cycles from the start to the stop (pipeline fill included)."""
+    instructions retired and cycles from the start to the stop (pipeline fill included),
+    and the DMA payload bytes moved meanwhile per channel (MM2S read from DRAM, S2MM
+    written to DRAM; docs/runtime.md "Counters"), None where the transport cannot count them."""
     cause: str
     pc: int
     instructions: int
     cycles: int
     limit: bool = False          # stopped by the device's cycle/instruction limit
+    dma_bytes: tuple[int, int] | None = None      # (MM2S, S2MM), the order of fenn_dma.sim.state.CHANNEL_NAMES
 
 
 class Transport(Protocol):
@@ -85,6 +88,22 @@ class RunOutput:
     instructions: int = 0
     cycles: int = 0
     calls: int = 0                                                 # firmware calls (windows)
+    dma_mm2s_bytes: int | None = 0                                 # DMA payload bytes read from DRAM
+    dma_s2mm_bytes: int | None = 0                                 # ... written to DRAM (None: not counted)
+
+    @property
+    def dma_bytes(self) -> int | None:
+        """DMA payload bytes moved, both channels (None where the device does not count them)."""
+        if self.dma_mm2s_bytes is None or self.dma_s2mm_bytes is None:
+            return None
+        return self.dma_mm2s_bytes + self.dma_s2mm_bytes
+
+    def add_dma(self, moved: tuple[int, int] | None) -> None:
+        if moved is None:
+            self.dma_mm2s_bytes = self.dma_s2mm_bytes = None
+        elif self.dma_mm2s_bytes is not None and self.dma_s2mm_bytes is not None:
+            self.dma_mm2s_bytes += int(moved[0])
+            self.dma_s2mm_bytes += int(moved[1])
 
 
 def pack_spikes(spikes: np.ndarray, words: int) -> np.ndarray:
@@ -195,6 +214,7 @@ class FirmwareSession:
             out.instructions += stop.instructions
             out.cycles += stop.cycles
             out.calls += 1
+            out.add_dma(stop.dma_bytes)
             if stop.limit:
                 raise LimitExceeded(f"{self.name}: the firmware call for steps {first}..{first + n - 1} ran past "
                                     f"the limit of {self.max_cycles} cycles (stopped at pc 0x{stop.pc:08x} after "
@@ -274,6 +294,8 @@ class FirmwareSession:
 def stack_outputs(outs: list[RunOutput]) -> RunOutput:
     res = RunOutput(instructions=sum(o.instructions for o in outs), cycles=sum(o.cycles for o in outs),
                     calls=sum(o.calls for o in outs))
+    for o in outs:
+        res.add_dma(None if o.dma_bytes is None else (o.dma_mm2s_bytes, o.dma_s2mm_bytes))
     for k in outs[0].records:
         res.records[k] = np.stack([o.records[k] for o in outs])
     for k in outs[0].readouts:

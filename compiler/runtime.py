@@ -26,6 +26,7 @@ from __future__ import annotations
 from fenn_dma.arch import ROW_BYTES, MachineSpec, check_compatible
 from fenn_dma.isa.program import MEMORIES as PROGRAM_MEMORIES
 from fenn_dma.isa.program import Program
+from fenn_dma.sim.state import CHANNEL_NAMES
 
 from .abi import (DmaError, FirmwareSession, LimitExceeded, RunError, RunOutput, Stop, pack_spikes,
                   program_machine, unpack_spikes)
@@ -88,15 +89,17 @@ class IssTransport:
 
     def start(self, entry: int, max_cycles: int) -> Stop:
         m = self.machine
-        i0, c0 = m.instret, m.cycles
+        i0, c0, d0 = m.instret, m.cycles, m.dma_bytes
         m.pc = entry
         # Every instruction takes at least one cycle: max_cycles instructions bound the run.
         stop = m.run(max_cycles, engine=self.engine)
         # The machine charged the pipeline fill once, at reset; the hardware pays it at every start.
         cycles = m.cycles - c0 + m.config.cycle_model.pipeline_fill
         instructions = m.instret - i0
+        d1 = m.dma_bytes
         return Stop(str(stop.cause), stop.pc, instructions, cycles,
-                    limit=stop.cause == "max_instructions" or cycles > max_cycles)
+                    limit=stop.cause == "max_instructions" or cycles > max_cycles,
+                    dma_bytes=tuple(d1[ch] - d0[ch] for ch in CHANNEL_NAMES))
 
     def close(self) -> None:
         pass

@@ -6,8 +6,9 @@ accuracy on a built-in data set instead.
 ``(steps, size)`` for one sample or ``(batch, steps, size)`` for several (each
 run from the initial state). ``out.npz`` holds every record (``hidden.spikes``,
 ``output.v``: (steps, size) or (batch, steps, size)) and readout
-(``output.readout``), plus ``instructions`` and ``cycles`` (per sample for a
-batch, with ``us`` at the machine's clock). With ``--dataset`` it also holds
+(``output.readout``), plus ``instructions``, ``cycles`` and the DMA payload bytes
+``dma_bytes``, ``dma_mm2s_bytes``, ``dma_s2mm_bytes`` (per sample for a batch,
+with ``us`` at the machine's clock). With ``--dataset`` it also holds
 ``predictions``, ``labels`` and ``confusion``; ``--report`` writes the summary as
 JSON. Every output is written atomically, all or none.
 """
@@ -80,6 +81,7 @@ def _open(args):
 
 def run(args: argparse.Namespace) -> int:
     from fenn_dma.compiler.fennfile import load
+    from fenn_dma.host.devices.results import dma_summary
     outputs = {}
     for path, option in ((args.output, "-o"), (args.report, "--report")):
         if path:
@@ -102,15 +104,20 @@ def run(args: argparse.Namespace) -> int:
             res = dev.run_batch(inputs, args.steps, workers=args.workers, progress=args.progress)
             arrays, readouts = res.arrays(), res.readouts
             summary = {"samples": res.samples, "cycles_per_sample": float(res.cycles.mean()),
-                       "us_per_sample": float(res.microseconds.mean())}
+                       "us_per_sample": float(res.microseconds.mean()), **dma_summary(res)}
             instructions, cycles = int(res.instructions.sum()), int(res.cycles.sum())
         else:
             out = dev.run(args.steps, inputs)
             arrays = dict(out.records)
             arrays.update({f"{k}.readout": v for k, v in out.readouts.items()})
             arrays.update(instructions=np.int64(out.instructions), cycles=np.int64(out.cycles))
+            dma = {"dma_bytes": out.dma_bytes, "dma_mm2s_bytes": out.dma_mm2s_bytes,
+                   "dma_s2mm_bytes": out.dma_s2mm_bytes}
+            if out.dma_bytes is not None:
+                arrays.update({k: np.int64(v) for k, v in dma.items()})
             readouts, instructions, cycles = out.readouts, out.instructions, out.cycles
-            summary = {"samples": 1, "cycles_per_sample": float(cycles), "us_per_sample": cycles / dev.clock_mhz}
+            summary = {"samples": 1, "cycles_per_sample": float(cycles), "us_per_sample": cycles / dev.clock_mhz,
+                       **{f"{k}_per_sample": v for k, v in dma.items()}, "dma_bytes": out.dma_bytes}
         summary.update(device=dev.name, machine=dev.spec.name, clock_mhz=dev.clock_mhz, instructions=instructions,
                        cycles=cycles)
     saturation = res.saturation if batched else _saturation(program, readouts, arrays)
@@ -119,13 +126,21 @@ def run(args: argparse.Namespace) -> int:
     steps = next((v.shape[-2] for v in arrays.values() if np.ndim(v) >= 2 and v.dtype != np.float64), args.steps)
     print(f"{program.name} on {summary['device']} ({summary['machine']}): {steps} steps, {instructions} "
           f"instructions, {cycles} cycles; {summary['cycles_per_sample']:.0f} cycles/sample, "
-          f"{summary['us_per_sample']:.1f} us/sample at {summary['clock_mhz']:g} MHz")
+          f"{summary['us_per_sample']:.1f} us/sample at {summary['clock_mhz']:g} MHz{_dma_text(summary)}")
     for k, v in readouts.items():
         print(f"  readout {k}: {np.array2string(np.asarray(v), max_line_width=100, threshold=12)}")
     _warn(saturation.warnings())
     for option, path in outputs.items():
         print(f"wrote {path}")
     return 0
+
+
+def _dma_text(summary: dict) -> str:
+    """The DMA bytes per sample, as the summary line ends (nothing where the device does not count them)."""
+    if summary["dma_bytes_per_sample"] is None:
+        return ""
+    return (f", {summary['dma_bytes_per_sample']:.0f} DMA bytes/sample (MM2S {summary['dma_mm2s_bytes_per_sample']:.0f}"
+            f", S2MM {summary['dma_s2mm_bytes_per_sample']:.0f})")
 
 
 def _saturation(program, readouts: dict, arrays: dict):
@@ -156,7 +171,7 @@ def _evaluate(args, program, outputs: dict) -> int:
     print(f"{program.name} on {report['device']} ({report['machine']}), {args.dataset} {args.split}: "
           f"accuracy {100 * ev.accuracy:.2f} % of {report['samples']} samples")
     print(f"  {report['cycles_per_sample']:.0f} cycles/sample, {report['us_per_sample']:.1f} us/sample at "
-          f"{report['clock_mhz']:g} MHz")
+          f"{report['clock_mhz']:g} MHz{_dma_text(report)}")
     print("  confusion (rows: label, columns: prediction):")
     for row in ev.confusion:
         print("   " + " ".join(f"{int(c):6d}" for c in row))

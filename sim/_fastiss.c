@@ -46,7 +46,7 @@ static const char *const op_names[] = { OP_LIST(NAME_OP) };
 enum { CORE_LIST(ENUM_CORE) N_CORE };
 static const char *const core_names[] = { CORE_LIST(NAME_OP) };
 
-#define DMA_LIST(X) X(src) X(dst) X(count) X(status) X(busy) X(t_xfer) X(t_done) X(cur_src) X(cur_dst) X(cur_count) X(result)
+#define DMA_LIST(X) X(src) X(dst) X(count) X(status) X(busy) X(t_xfer) X(t_done) X(cur_src) X(cur_dst) X(cur_count) X(result) X(moved)
 #define ENUM_DMA(name) D_##name,
 enum { DMA_LIST(ENUM_DMA) N_DMA };
 static const char *const dma_names[] = { DMA_LIST(NAME_OP) };
@@ -131,6 +131,7 @@ static void dma_complete(dma_t *d, int ch)
             memmove(d->vmem + dst, d->dram + (src - d->dram_base), n);
         else
             memmove(d->dram + (dst - d->dram_base), d->vmem + src, n);
+        s[D_moved] += n;
     }
     s[D_status] = (uint64_t)d->k[Q_DMA_IDLE] | s[D_result];
     s[D_busy] = 0;

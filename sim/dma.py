@@ -24,6 +24,8 @@ definitions where docs/isa.md leaves them open; the RTL engine, rtl/dma, keeps t
   not at start); before each instruction, before a DMA CSR access and at every
   stop, every transfer due by then completes, in completion order (MM2S first
   on a tie). Reset status: idle (bit 1).
+- Each channel counts the payload bytes it moved (``moved``, ``Machine.dma_bytes``):
+  a transfer's COUNT when it completes done; an error or a 0-byte transfer adds 0.
 """
 from __future__ import annotations
 
@@ -176,5 +178,6 @@ class DmaChannels:
             else:
                 d = dst - self.dram_base
                 self.dram[d:d + n] = self.vmem[src:src + n]
+            s[DMA["moved"]] += n
         s[DMA["status"]] = csrs.DMA_IDLE | result
         s[DMA["busy"]] = 0

@@ -21,7 +21,7 @@ from fenn_dma.isa.program import Program
 from .config import MachineConfig
 from .dma import DMA_CSRS, DmaChannels
 from .predecode import decode_imem
-from .state import CORE, CORE_FIELDS, DMA_FIELDS, NO_VLOAD
+from .state import CHANNEL_NAMES, CORE, CORE_FIELDS, DMA, DMA_FIELDS, NO_VLOAD
 from .stop import Stop
 
 UNINITIALISED = RESET_FILL  # VMEM and LLM reset pattern (fenn_dma.arch)
@@ -127,6 +127,13 @@ class Machine:
         return self._get("cycles")
 
     @property
+    def dma_bytes(self) -> dict[str, int]:
+        """Payload bytes each DMA channel moved since reset, counted as each transfer completes
+        done (``mm2s``: read from DRAM into VMEM, ``s2mm``: written from VMEM to DRAM); a
+        transfer that fails or is still in flight counts nothing (docs/iss.md "DMA bytes")."""
+        return {name: int(self.dma[ch, DMA["moved"]]) for ch, name in enumerate(CHANNEL_NAMES)}
+
+    @property
     def mcycle(self) -> int:
         return self._get("mcycle")
 
@@ -192,6 +199,7 @@ class Machine:
             "cycles": self.cycles,
             "mcycle": self.mcycle,
             "minstret": self.minstret,
+            "dma_bytes": self.dma_bytes,
         }
         if dump_mem:
             d["dmem"] = base64.b64encode(self.dmem.tobytes()).decode("ascii")

@@ -139,6 +139,8 @@ def run(args: argparse.Namespace) -> int:
     where = f" ({location})" if location else ""
     ips = machine.instret / seconds if seconds > 0 else float("inf")
     print(f"stop: {stop.cause.value} at pc 0x{stop.pc:08x}{where}")
-    print(f"instructions: {machine.instret}  cycles: {machine.cycles}  "
+    moved = machine.dma_bytes
+    dma = f"  DMA bytes: MM2S {moved['mm2s']}, S2MM {moved['s2mm']}" if any(moved.values()) else ""
+    print(f"instructions: {machine.instret}  cycles: {machine.cycles}{dma}  "
           f"speed: {ips / 1e6:.2f} M instructions/s ({engine} engine)")
     return 0 if stop.ok else EXIT_OTHER_STOP

@@ -36,5 +36,7 @@ DMA_FIELDS: tuple[str, ...] = (
     "cur_dst",
     "cur_count",
     "result",     # status bit it ends with: DMA_DONE, DMA_DECODE_ERROR or DMA_SLAVE_ERROR
+    "moved",      # payload bytes of the transfers completed done since reset (MM2S: read from DRAM,
+                  # S2MM: written to DRAM); a transfer ending in an error moves nothing
 )
 DMA = {name: i for i, name in enumerate(DMA_FIELDS)}

@@ -15,7 +15,7 @@ from cocotb.triggers import ClockCycles, First, RisingEdge
 from cocotbext.axi import AxiLiteBus, AxiLiteMaster
 
 from fenn_dma.isa.causes import StopCause
-from fenn_dma.rtl import hostmap as H
+from fenn_dma import hostmap as H
 
 
 async def _read64(axi, addr: int) -> int:

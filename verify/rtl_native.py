@@ -32,7 +32,7 @@ from pathlib import Path
 from fenn_dma.dram import DEFAULT_PRESET, DramTiming
 from fenn_dma.isa import csrs
 from fenn_dma.isa.causes import StopCause
-from fenn_dma.rtl import hostmap as H
+from fenn_dma import hostmap as H
 from fenn_dma.rtl.config import SocConfig
 
 from fenn_dma.errors import FennError

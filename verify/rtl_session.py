@@ -26,7 +26,7 @@ from fenn_dma.compiler.abi import Stop
 from fenn_dma.dram import DEFAULT_PRESET
 from fenn_dma.host.devices.errors import DeviceError, DeviceUnavailable
 from fenn_dma.isa.causes import StopCause
-from fenn_dma.rtl import hostmap as H
+from fenn_dma import hostmap as H
 from fenn_dma.rtl.config import SocConfig
 
 from .rtl_harness import RtlSimError, cache_root
@@ -150,12 +150,27 @@ class RtlTransport:
                                         words.ctypes.data_as(ctypes.POINTER(ctypes.c_uint32)), n)
         return words.astype("<u4").tobytes()[:nbytes]
 
+    def _dram_beats(self) -> tuple[int, int]:
+        """(beats read, beats written) by the DMA since the load, counted by the harness's DRAM."""
+        if not self.soc.config.dma:
+            return 0, 0
+        counts, image = (ctypes.c_uint64 * 6)(), (ctypes.c_uint8 * 1)()     # no byte of the image
+        if self._lib.fenn_native_dram_read(self._handle, image, 0, counts) != 0:
+            raise DeviceError(f"rtl: {self._lib.fenn_native_error(self._handle).decode()}")
+        return int(counts[2]), int(counts[3])
+
     def start(self, entry: int, max_cycles: int) -> Stop:
         out = self._out
+        before = self._dram_beats()
         self._lib.fenn_native_host_start(self._handle, entry, max_cycles, out)
+        after = self._dram_beats()
         cause = StopCause.from_code(out[OUT_STATUS] >> H.STATUS_CAUSE_SHIFT & 0xF)
+        # DMA bytes: the DRAM's beats times the port width. The firmware waits for each of its
+        # transfers to end done before it stops, so these are the ISS's bytes of completed
+        # transfers (docs/runtime.md "Counters").
+        beat = self.soc.config.dma_data_bits // 8
         return Stop(str(cause), int(out[OUT_STOP_PC]), int(out[OUT_INSTRET]), int(out[OUT_CYCLES]),
-                    limit=bool(out[OUT_HALTED]))
+                    limit=bool(out[OUT_HALTED]), dma_bytes=tuple(beat * (b - a) for a, b in zip(before, after)))
 
     def vector_state(self) -> tuple[np.ndarray, np.ndarray]:
         """v0..v31 as (32, 32) int16 and the lanes' RNG state as (2, 32) uint16 (s0, s1)."""

@@ -1,70 +1,63 @@
-"""Vivado project generator for the Kria KV260 (Zynq UltraScale+ XCK26).
-
-Writes, into one folder:
+"""The KV260 flow generator: everything ``vivado -mode batch -source build.tcl`` needs,
+and the Kria app it ends in, written into one folder (all files or none):
 
 - ``fenn_soc.v`` / ``fenn_soc.json``: the SoC's Verilog and port description (`fenn-dma rtl`);
-- ``fenn_kv260_wrapper.v``: a Verilog module around the SoC whose ports carry
-  Vivado interface attributes (AXI4-Lite target ``S_AXI``, an AXI4 master
-  ``M_AXI_DMA`` for the SoC's DMA master ``dram`` (docs/dma.md), clock, active-low reset,
-  the ``stopped`` interrupt), so the block design can instantiate it as a
+- ``fenn_kv260_wrapper.v``: the SoC in a module whose ports carry Vivado interface
+  attributes (AXI4-Lite target ``S_AXI``, the DMA's AXI4 master ``M_AXI_DMA``, clock,
+  active-low reset, the ``stopped`` interrupt), instantiated in the block design as a
   module reference;
-- ``fenn_kv260.xdc``: constraints (the clock comes from the PS, pl_clk0);
-- ``create_project.tcl``: creates the project and the block design (Zynq
-  MPSoC PS: M_AXI_HPM0_FPD -> SmartConnect -> S_AXI; M_AXI_DMA -> S_AXI_HP0_FPD;
-  stopped -> pl_ps_irq0; pl_clk0 at the target clock), and with ``-tclargs build``
-  runs implementation to a bitstream and writes utilisation and timing reports
-  and the .xsa.
+- ``fenn_kv260.xdc``: constraints (the clock is the PS's pl_clk0, constrained by the PS IP);
+- ``build.tcl`` (``tcl.py``): project, block design, implementation, bitstream, bootgen;
+- ``fenn-dma.bif``: bootgen's input for the ``.bit.bin``;
+- ``fenn-dma.dtso`` (``overlay.py``): the device-tree overlay; ``firmware/fenn-dma/`` gets
+  ``shell.json`` now, ``fenn-dma.dtbo`` now when ``dtc`` is here (else build.tcl makes it)
+  and ``fenn-dma.bit.bin`` from build.tcl: the folder ``xmutil loadapp`` takes;
+- ``board.json``: the numbers all of these were made from; ``install.sh``: the board's step.
 
 Nothing here runs Vivado (it is not available to this project's CI).
 """
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from fenn_dma.errors import FennError
+from fenn_dma.boundary import write_outputs
 from fenn_dma.rtl.config import SocConfig
-from fenn_dma.rtl.generate import TOP_NAME, _write_atomic, generate
+from fenn_dma.rtl.generate import TOP_NAME, generate
 
-PART = "xck26-sfvc784-2LV-c"
-BOARD_PART = "xilinx.com:kv260_som:part0:1.4"
-PROJECT = "fenn_dma_kv260"
-WRAPPER = "fenn_kv260_wrapper"
-HOST_BASE = 0xA000_0000              # M_AXI_HPM0_FPD's window starts here
-TARGET_MHZ = 175.0                   # FeNN-DMA's published clock on the KV260
-DMA_PREFIX = "dram"                  # the SoC's AXI4 master to DRAM (rtl/soc.py)
-HP_DATA_WIDTHS = (32, 64, 128)       # what S_AXI_HP0_FPD can be set to
+from .design import DMA_PREFIX, TARGET_MHZ, WRAPPER, Kv260Design, ProjectError, bus_ports, check_options
+from .overlay import overlay_source, shell_json
+from .tcl import bif, build_tcl
 
 AXI_LITE_FIELDS = ("awaddr", "awprot", "awvalid", "awready", "wdata", "wstrb", "wvalid", "wready",
                    "bresp", "bvalid", "bready", "araddr", "arprot", "arvalid", "arready",
                    "rdata", "rresp", "rvalid", "rready")
 
 
-class ProjectError(FennError):
-    pass
-
-
 @dataclass(frozen=True)
 class Kv260Project:
     out_dir: Path
+    design: Kv260Design
     files: dict[str, Path]           # role -> path
-    dma_master: bool                 # whether the SoC had a DMA master to connect to S_AXI_HP0_FPD
 
-
-def _bus_ports(ports: list[dict], prefix: str) -> dict[str, dict]:
-    return {p["name"][len(prefix) + 2:]: p for p in ports if p["name"].startswith(prefix + "__")}
+    @property
+    def dma_master(self) -> bool:
+        """Whether the SoC had a DMA master to connect to the PS's HP port."""
+        return self.design.dma_bits is not None
 
 
 def wrapper_verilog(description: dict, *, dma_prefix: str = DMA_PREFIX, target_mhz: float = TARGET_MHZ) -> str:
     """The SoC inside a module whose ports Vivado's block design recognises as interfaces."""
     ports = description["ports"]
-    host = _bus_ports(ports, "host")
+    host = bus_ports(ports, "host")
     missing = [f for f in AXI_LITE_FIELDS if f not in host]
     if missing:
         raise ProjectError(f"the SoC's host port lacks AXI4-Lite signals {missing}; ports: "
                            f"{[p['name'] for p in ports]}")
-    dma = _bus_ports(ports, dma_prefix)
+    dma = bus_ports(ports, dma_prefix)
     busifs = ["S_AXI"] + (["M_AXI_DMA"] if dma else [])
     freq = int(round(target_mhz * 1e6))
     decls = [
@@ -100,108 +93,64 @@ def constraints(target_mhz: float = TARGET_MHZ) -> str:
             "set_property BITSTREAM.GENERAL.COMPRESS TRUE [current_design]\n")
 
 
-def project_tcl(files: dict[str, str], *, dma_master: bool, host_window: int, target_mhz: float = TARGET_MHZ,
-                dma_width: int = 128) -> str:
-    """The Vivado TCL script; ``files`` maps roles to file names relative to the script;
-    ``dma_width``: the DMA master's data width, which S_AXI_HP0_FPD is set to."""
-    hp0 = ""
-    if dma_master:
-        hp0 = f"""
-# DMA master (the SoC's `dram`) -> S_AXI_HP0_FPD (DDR through the PS), at the master's data width.
-set_property -dict [list CONFIG.PSU__USE__S_AXI_GP2 {{1}} CONFIG.PSU__SAXIGP2__DATA_WIDTH {{{dma_width}}}] $ps
-create_bd_cell -type ip -vlnv xilinx.com:ip:smartconnect:1.0 dma_sc
-set_property CONFIG.NUM_SI {{1}} [get_bd_cells dma_sc]
-connect_bd_intf_net [get_bd_intf_pins fenn/M_AXI_DMA] [get_bd_intf_pins dma_sc/S00_AXI]
-connect_bd_intf_net [get_bd_intf_pins dma_sc/M00_AXI] [get_bd_intf_pins zynq/S_AXI_HP0_FPD]
-connect_bd_net [get_bd_pins zynq/pl_clk0] [get_bd_pins dma_sc/aclk] [get_bd_pins zynq/saxihp0_fpd_aclk]
-connect_bd_net [get_bd_pins rst/peripheral_aresetn] [get_bd_pins dma_sc/aresetn]
-assign_bd_address -target_address_space [get_bd_addr_spaces fenn/M_AXI_DMA] [get_bd_addr_segs zynq/SAXIGP2/HP0_DDR_LOW]
+def install_script(design: Kv260Design) -> str:
+    return f"""#!/bin/sh
+# On the KV260 (Kria Ubuntu or PetaLinux), after build.tcl: install and load the {design.app} app.
+set -e
+here=$(dirname "$0")
+for f in {design.app}.bit.bin {design.app}.dtbo shell.json; do
+  [ -f "$here/firmware/{design.app}/$f" ] || {{ echo "missing firmware/{design.app}/$f (run build.tcl first)"; exit 1; }}
+done
+modprobe u-dma-buf 2>/dev/null || echo "note: no u-dma-buf module loaded; the DRAM buffer needs it"
+mkdir -p /lib/firmware/xilinx/{design.app}
+cp "$here"/firmware/{design.app}/* /lib/firmware/xilinx/{design.app}/
+xmutil unloadapp || true
+xmutil loadapp {design.app}
 """
-    else:
-        hp0 = "\n# The SoC has no DMA (no `dram` master): S_AXI_HP0_FPD stays unused.\n"
-    return f"""# Generated by fenn_dma.boards.kv260 (fenn-dma synth --board kv260).
-# vivado -mode batch -source create_project.tcl                  create the project and block design
-# vivado -mode batch -source create_project.tcl -tclargs build   ... and implement to a bitstream
-set here [file dirname [file normalize [info script]]]
-set build [expr {{[llength $argv] > 0 && [lindex $argv 0] eq "build"}}]
 
-create_project {PROJECT} $here/{PROJECT} -part {PART} -force
-if {{[catch {{set_property board_part {BOARD_PART} [current_project]}}]}} {{
-  puts "KV260 board files not installed: building for the bare part {PART}"
-}}
-add_files -norecurse [list $here/{files['verilog']} $here/{files['wrapper']}]
-add_files -fileset constrs_1 -norecurse $here/{files['constraints']}
-update_compile_order -fileset sources_1
 
-create_bd_design fenn
-set ps [create_bd_cell -type ip -vlnv xilinx.com:ip:zynq_ultra_ps_e zynq]
-catch {{apply_bd_automation -rule xilinx.com:bd_rule:zynq_ultra_ps_e -config {{apply_board_preset "1"}} $ps}}
-set_property -dict [list \\
-  CONFIG.PSU__USE__M_AXI_GP0 {{1}} CONFIG.PSU__USE__M_AXI_GP1 {{0}} CONFIG.PSU__USE__M_AXI_GP2 {{0}} \\
-  CONFIG.PSU__MAXIGP0__DATA_WIDTH {{32}} \\
-  CONFIG.PSU__FPGA_PL0_ENABLE {{1}} CONFIG.PSU__CRL_APB__PL0_REF_CTRL__FREQMHZ {{{target_mhz:g}}} \\
-  CONFIG.PSU__USE__IRQ0 {{1}}] $ps
-
-create_bd_cell -type module -reference {WRAPPER} fenn
-create_bd_cell -type ip -vlnv xilinx.com:ip:proc_sys_reset rst
-create_bd_cell -type ip -vlnv xilinx.com:ip:smartconnect:1.0 host_sc
-set_property -dict [list CONFIG.NUM_SI {{1}} CONFIG.NUM_MI {{1}}] [get_bd_cells host_sc]
-
-connect_bd_net [get_bd_pins zynq/pl_clk0] [get_bd_pins fenn/clk] [get_bd_pins rst/slowest_sync_clk] \\
-  [get_bd_pins host_sc/aclk] [get_bd_pins zynq/maxihpm0_fpd_aclk]
-connect_bd_net [get_bd_pins zynq/pl_resetn0] [get_bd_pins rst/ext_reset_in]
-connect_bd_net [get_bd_pins rst/peripheral_aresetn] [get_bd_pins fenn/resetn] [get_bd_pins host_sc/aresetn]
-
-# Host port: M_AXI_HPM0_FPD -> SmartConnect (protocol/width conversion to AXI4-Lite) -> S_AXI.
-connect_bd_intf_net [get_bd_intf_pins zynq/M_AXI_HPM0_FPD] [get_bd_intf_pins host_sc/S00_AXI]
-connect_bd_intf_net [get_bd_intf_pins host_sc/M00_AXI] [get_bd_intf_pins fenn/S_AXI]
-assign_bd_address -offset 0x{HOST_BASE:08X} -range 0x{host_window:X} [get_bd_addr_segs fenn/S_AXI/reg0]
-{hp0}
-# stopped -> PL-to-PS interrupt 0 (GIC SPI 89 on ZynqMP).
-connect_bd_net [get_bd_pins fenn/stopped] [get_bd_pins zynq/pl_ps_irq0]
-
-validate_bd_design
-save_bd_design
-set wrapper [make_wrapper -files [get_files fenn.bd] -top]
-add_files -norecurse $wrapper
-set_property top fenn_wrapper [current_fileset]
-update_compile_order -fileset sources_1
-
-if {{$build}} {{
-  launch_runs impl_1 -to_step write_bitstream -jobs 4
-  wait_on_run impl_1
-  open_run impl_1
-  report_utilization -file $here/utilization.rpt
-  report_timing_summary -file $here/timing_summary.rpt
-  write_hw_platform -fixed -include_bit -force $here/{PROJECT}.xsa
-}}
-"""
+def compile_overlay(source: str) -> bytes | None:
+    """The overlay compiled with ``dtc -@`` (None when dtc is not installed here)."""
+    dtc = shutil.which("dtc")
+    if dtc is None:
+        return None
+    done = subprocess.run([dtc, "-@", "-I", "dts", "-O", "dtb", "-o", "-", "-"], input=source.encode(),
+                          capture_output=True)
+    if done.returncode != 0:
+        raise ProjectError(f"dtc rejected the generated overlay: {done.stderr.decode(errors='replace')[-2000:]}")
+    return done.stdout
 
 
 def write_project(config: SocConfig, out_dir: Path, *, target_mhz: float = TARGET_MHZ,
-                  description_override: dict | None = None) -> Kv260Project:
-    """Generate the SoC's Verilog and the Vivado project files into ``out_dir``.
-    ``description_override`` replaces the port description (tests use it to add a DMA master)."""
+                  buffer_bytes: int | None = None, description_override: dict | None = None) -> Kv260Project:
+    """Generate the SoC's Verilog and the whole Vivado flow into ``out_dir``.
+    ``description_override`` replaces the port description (tests use it to vary the SoC's ports)."""
+    options = {"target_mhz": target_mhz} | ({"buffer_bytes": buffer_bytes} if buffer_bytes is not None else {})
+    check_options(**options)
+    if description_override is not None:        # refuse a bad design before the SoC's generation
+        Kv260Design.from_description(description_override, **options)
     rtl = generate(config)
     description = description_override or rtl.description
-    dram = _bus_ports(description["ports"], DMA_PREFIX)
-    dma_master = bool(dram)
-    dma_width = dram["wdata"]["width"] if dma_master else 128
-    if dma_width not in HP_DATA_WIDTHS:
-        raise ProjectError(f"the SoC's DMA master is {dma_width} bits wide; S_AXI_HP0_FPD takes "
-                           f"{', '.join(map(str, HP_DATA_WIDTHS))} (build the SoC with dma_data_bits = 128)")
-    names = {"verilog": f"{TOP_NAME}.v", "description": f"{TOP_NAME}.json", "wrapper": f"{WRAPPER}.v",
-             "constraints": "fenn_kv260.xdc", "tcl": "create_project.tcl"}
-    host_window = 1 << max(p["width"] for p in description["ports"] if p["name"] == "host__awaddr")
+    design = Kv260Design.from_description(description, **options)
+    overlay = overlay_source(design)
     texts = {
         "verilog": rtl.verilog,
         "description": json.dumps(description, indent=2) + "\n",
         "wrapper": wrapper_verilog(description, target_mhz=target_mhz),
         "constraints": constraints(target_mhz),
-        "tcl": project_tcl(names, dma_master=dma_master, host_window=host_window, target_mhz=target_mhz,
-                           dma_width=dma_width),
+        "bif": bif(design),
+        "overlay": overlay,
+        "shell": shell_json(),
+        "board": json.dumps(design.to_json(), indent=2) + "\n",
+        "install": install_script(design),
+        "tcl": build_tcl(design),
     }
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for role in ("verilog", "description", "wrapper", "constraints", "tcl"):     # the script last
-        _write_atomic(out_dir / names[role], texts[role])
-    return Kv260Project(out_dir, {role: out_dir / name for role, name in names.items()}, dma_master)
+    files = {role: out_dir / name for role, name in design.files.items()}
+    dtbo = compile_overlay(overlay)
+    if dtbo is not None:
+        files["dtbo"] = files["shell"].parent / f"{design.app}.dtbo"
+        texts["dtbo"] = dtbo
+    files["shell"].parent.mkdir(parents=True, exist_ok=True)
+    write_outputs({files[role]: texts[role] for role in texts})
+    files["install"].chmod(files["install"].stat().st_mode | 0o111)
+    return Kv260Project(out_dir, design, files)

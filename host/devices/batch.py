@@ -89,9 +89,8 @@ def run_batch(device, inputs: dict, steps: int | None, *, workers: int = 1, back
         if bar is not None:
             bar.close()
     result = concatenate(parts, **meta)
-    device.counters["instructions"] += int(result.instructions.sum())
-    device.counters["cycles"] += int(result.cycles.sum())
-    device.counters["calls"] += sum(p["calls"] for p in parts)
+    device.count(result.instructions.sum(), result.cycles.sum(), sum(p["calls"] for p in parts),
+                 *(None if a is None else a.sum() for a in (result.dma_mm2s_bytes, result.dma_s2mm_bytes)))
     return _checked(device, result)
 
 

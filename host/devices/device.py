@@ -25,6 +25,7 @@ from fenn_dma.compiler.abi import FirmwareSession, RunOutput, check_inputs, prog
 from .clock import clock_mhz
 from .errors import DeviceError, DeviceUnavailable
 from .registry import DeviceKind, parse, transport_factory
+from .results import DMA_ARRAYS
 
 DEFAULT_MAX_CYCLES = 10 ** 9        # per firmware call (one window of steps)
 
@@ -74,7 +75,8 @@ class Device:
         self._transport = None
         self._staged: dict | None = None
         self._closed = False
-        self.counters = {"instructions": 0, "cycles": 0, "calls": 0, "dma_bytes": None}
+        self.counters: dict = {}
+        self.reset_counters()
         if self.profile is not None and kind.reusable:      # open the machine now: a board or a build
             self._transport = self._open_transport(self.profile, None)
 
@@ -157,12 +159,28 @@ class Device:
         self._loaded().reset()
 
     def reset_counters(self) -> None:
-        self.counters = {"instructions": 0, "cycles": 0, "calls": 0, "dma_bytes": None}
+        """Zero the counters: ``instructions``, ``cycles``, ``calls`` (firmware calls) and the DMA
+        payload bytes ``dma_mm2s_bytes`` (read from DRAM), ``dma_s2mm_bytes`` (written to DRAM)
+        and ``dma_bytes`` (both), summed over every run since the load (docs/runtime.md)."""
+        self.counters = {"instructions": 0, "cycles": 0, "calls": 0, "dma_bytes": 0, "dma_mm2s_bytes": 0,
+                         "dma_s2mm_bytes": 0}
 
     def _count(self, out: RunOutput) -> None:
-        self.counters["instructions"] += out.instructions
-        self.counters["cycles"] += out.cycles
-        self.counters["calls"] += out.calls
+        self.count(out.instructions, out.cycles, out.calls, out.dma_mm2s_bytes, out.dma_s2mm_bytes)
+
+    def count(self, instructions: int, cycles: int, calls: int, mm2s: int | None, s2mm: int | None) -> None:
+        """Add a run's (or a batch's) figures to the counters; DMA bytes a device cannot count
+        make the DMA counters None."""
+        c = self.counters
+        c["instructions"] += int(instructions)
+        c["cycles"] += int(cycles)
+        c["calls"] += int(calls)
+        if mm2s is None or s2mm is None or c["dma_bytes"] is None:
+            c["dma_bytes"] = c["dma_mm2s_bytes"] = c["dma_s2mm_bytes"] = None
+        else:
+            c["dma_mm2s_bytes"] += int(mm2s)
+            c["dma_s2mm_bytes"] += int(s2mm)
+            c["dma_bytes"] = c["dma_mm2s_bytes"] + c["dma_s2mm_bytes"]
 
     def read_state(self, population: str, var: str = "V") -> np.ndarray:
         """A per-neuron state variable (``V``, ``I``, ``A``, ...) of a population now, as int16."""
@@ -174,7 +192,8 @@ class Device:
 
     def run_samples(self, inputs: dict[str, np.ndarray], steps: int | None = None, progress=None) -> dict:
         """Each sample of ``inputs`` ((batch, steps, size) arrays) from the initial state, here
-        in this process: {"records", "readouts", "cycles", "instructions"} arrays over samples."""
+        in this process: {"records", "readouts", "cycles", "instructions", "dma_mm2s_bytes",
+        "dma_s2mm_bytes"} arrays over samples (the DMA ones None where the device does not count)."""
         session = self._loaded()
         inputs, steps = check_inputs(session.io, inputs, steps, batch=True)
         B = next(iter(inputs.values())).shape[0] if inputs else 1
@@ -189,6 +208,9 @@ class Device:
                 "readouts": {k: np.stack([o.readouts[k] for o in outs]) for k in outs[0].readouts},
                 "cycles": np.array([o.cycles for o in outs], np.int64),
                 "instructions": np.array([o.instructions for o in outs], np.int64),
+                **{key: None if any(getattr(o, key) is None for o in outs)
+                   else np.array([getattr(o, key) for o in outs], np.int64)
+                   for key in DMA_ARRAYS},
                 "calls": sum(o.calls for o in outs)}
 
     def run_batch(self, inputs: dict[str, np.ndarray], steps: int | None = None, *, workers: int = 1,

@@ -12,7 +12,7 @@ import numpy as np
 from fenn_dma.boundary import write_outputs
 from fenn_dma.compiler.errors import ModelError
 
-from .results import BatchResult
+from .results import BatchResult, dma_summary
 
 
 @dataclass
@@ -29,7 +29,7 @@ class Evaluation:
         return {"accuracy": self.accuracy, "samples": r.samples, "device": r.device, "machine": r.machine,
                 "readout": self.readout, "confusion": self.confusion.tolist(),
                 "cycles_per_sample": float(r.cycles.mean()), "us_per_sample": float(r.microseconds.mean()),
-                "clock_mhz": r.clock_mhz,
+                "clock_mhz": r.clock_mhz, **dma_summary(r),
                 "saturation": r.saturation.to_dict() if r.saturation is not None else None}
 
     def save(self, path: str | Path) -> Path:

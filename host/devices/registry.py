@@ -1,10 +1,17 @@
 """The devices by name: ``iss``, ``rtl``, ``kv260``, ``ecp5:PORT``.
 
 Each kind names the module that makes its transport (``module:function``,
-called as ``function(spec, program, **options)``), so that a device whose code
-lives above the host layer (the Verilated SoC is a verification model, in
-``fenn_dma.verify``) or needs a board's tools is imported only when opened;
-``availability`` says, without opening anything, whether it can be used here.
+called as ``function(spec, program, **options)``), so that a device that needs a
+board's tools is imported only when opened; ``availability`` says, without
+opening anything, whether it can be used here.
+
+A transport whose code lives above the host layer is named in ``ABOVE_HOST``
+and nowhere else: the Verilated SoC is a verification model
+(``fenn_dma.verify.rtl_session``), which the host may not import
+(tests/test_layering.py). That table is the one declared exception: the
+layering test reads every ``fenn_dma...`` module named by a string in the
+product as an import, allows only these, and checks that each one exists with
+the transport function and that importing the host loads none of them.
 """
 from __future__ import annotations
 
@@ -43,10 +50,8 @@ def _rtl_available(arg: str | None) -> str | None:
 
 
 def _kv260_available(arg: str | None) -> str | None:
-    if not os.path.exists("/dev/uio0"):
-        return ("no FeNN-DMA bitstream's UIO device (/dev/uio0) on this machine: the kv260 device runs on the "
-                "board's Linux, through UIO and a DMA buffer (the boards work; docs/boards.md)")
-    return "the KV260 runtime (UIO + DMA buffer transport) is not built yet (the boards work; docs/boards.md)"
+    from .kv260 import why_unavailable
+    return why_unavailable()
 
 
 def _ecp5_available(arg: str | None) -> str | None:
@@ -61,13 +66,18 @@ def _ecp5_available(arg: str | None) -> str | None:
     return "the ECP5 serial-bridge transport is not built yet (the boards work; boards/uart_bridge.py)"
 
 
+# Transports above the host layer, loaded only when their device is opened (see the docstring).
+ABOVE_HOST: dict[str, str] = {
+    "rtl": "fenn_dma.verify.rtl_session:open_transport",
+}
+
 KINDS: dict[str, DeviceKind] = {k.name: k for k in (
     DeviceKind("iss", "the instruction-set simulator (fast C engine; engine='reference' for the Python oracle)",
                "fenn_dma.host.devices.iss:open_transport", False, ("engine",), _iss_available),
     DeviceKind("rtl", "the Verilated SoC with the vector unit, through its AXI4-Lite host port (native harness)",
-               "fenn_dma.verify.rtl_session:open_transport", True, ("verbose",), _rtl_available),
+               ABOVE_HOST["rtl"], True, ("verbose",), _rtl_available),
     DeviceKind("kv260", "a Kria KV260 board running the SoC (UIO + DMA buffer)",
-               "fenn_dma.host.devices.boards:open_kv260", True, (), _kv260_available),
+               "fenn_dma.host.devices.kv260:open_transport", True, (), _kv260_available),
     DeviceKind("ecp5", "an ECP5 board over its USB-serial bridge (ecp5:PORT)",
                "fenn_dma.host.devices.boards:open_ecp5", True, (), _ecp5_available),
 )}

@@ -20,7 +20,7 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from fenn_dma.isa import csrs
-from fenn_dma.rtl import hostmap as H
+from fenn_dma import hostmap as H
 from fenn_dma.rtl.bus import AXI_RESP_DECERR, AXI_RESP_SLVERR
 
 from .config import DmaConfig

@@ -6,7 +6,7 @@ from amaranth.sim import Simulator
 
 from fenn_dma.boards.ecp5 import BoardTop
 from fenn_dma.boards.uart_bridge import ACK, CMD_READ, CMD_WRITE
-from fenn_dma.rtl import hostmap as H
+from fenn_dma import hostmap as H
 from fenn_dma.rtl.config import SocConfig
 
 DIVISOR = 4

@@ -83,6 +83,7 @@ def test_batched_equals_one_by_one_and_over_processes(ff, batch, tmp_path):
         dev.reset()
         one = dev.run(inputs={k: v[b] for k, v in batch.items()})
         assert res.cycles[b] == one.cycles and res.instructions[b] == one.instructions
+        assert res.dma_bytes[b] == one.dma_bytes == 0                # no DRAM weights
         for k in one.records:
             np.testing.assert_array_equal(res.records[k][b], one.records[k])
         np.testing.assert_array_equal(res.readouts["output"][b], one.readouts["output"])
@@ -92,7 +93,8 @@ def test_batched_equals_one_by_one_and_over_processes(ff, batch, tmp_path):
     np.testing.assert_allclose(res.microseconds, res.cycles / 175.0)
     path = res.save(tmp_path / "out.npz")
     with np.load(path) as z:
-        assert set(z.files) >= {"hidden.spikes", "output.v", "output.readout", "cycles", "instructions", "us"}
+        assert set(z.files) >= {"hidden.spikes", "output.v", "output.readout", "cycles", "instructions", "us",
+                                "dma_bytes", "dma_mm2s_bytes", "dma_s2mm_bytes"}
         np.testing.assert_array_equal(z["hidden.spikes"], res.records["hidden.spikes"])
     assert [p.name for p in tmp_path.iterdir()] == ["out.npz"]       # no temporary file left
 

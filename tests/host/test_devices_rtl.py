@@ -1,5 +1,5 @@
 """The same compiled networks on the ``iss`` and ``rtl`` devices through the API:
-identical records, readouts, instructions and cycles; the RTL's own refusals and
+identical records, readouts, instructions, cycles and DMA bytes; the RTL's own refusals and
 stops. The SoC is the kv260 profile's vector SoC (the demo's), built once and
 cached (verify/rtl_native.py)."""
 from __future__ import annotations
@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from fenn_dma.host import open_device
-from fenn_dma.host.devices import DeviceUnavailable, LimitExceeded, RunError
+from fenn_dma.host.devices import LimitExceeded, RunError
 
 sys.path.insert(0, str(Path(__file__).parent))
 import device_nets as nets  # noqa: E402
@@ -38,6 +38,8 @@ def _same(a, b) -> None:
         np.testing.assert_array_equal(a.readouts[k], b.readouts[k], err_msg=k)
     np.testing.assert_array_equal(a.instructions, b.instructions)
     np.testing.assert_array_equal(a.cycles, b.cycles)
+    for k in ("dma_mm2s_bytes", "dma_s2mm_bytes"):
+        np.testing.assert_array_equal(getattr(a, k), getattr(b, k), err_msg=k)
 
 
 @pytest.mark.parametrize("name, rounding", [("feed_forward", "nearest"), ("recurrent", "stochastic"),
@@ -96,6 +98,7 @@ def test_streamed_weights_run_on_the_rtl_as_on_the_iss(rtl, name):
     iss = open_device("iss").load(program).run_batch(x)
     got = rtl.load(program).run_batch(x)
     _same(iss, got)
+    assert (got.dma_mm2s_bytes > 0).all()
 
 
 def test_rtl_abnormal_stop_and_cycle_limit(rtl):

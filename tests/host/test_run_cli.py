@@ -58,6 +58,35 @@ def test_run_on_a_device_writes_records_atomically(fenn, tmp_path, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.npz", "out.npz", "r.json"]
 
 
+def test_run_reports_dma_bytes_per_sample(tmp_path, capsys):
+    """A program with streamed weights: the DMA bytes per sample in the printout, the .npz and
+    the report equal the API's, for a batch and for one sample."""
+    net = nets.feed_forward()
+    for c in net.connections.values():
+        c.placement = "dram"
+    from fenn_dma.compiler.pipeline import compile_model
+    program, _ = compile_model(net, n_steps=nets.STEPS)
+    program.save(tmp_path / "s.fenn")
+    x = nets.spikes(program, 2, seed=4)
+    want = open_device("iss").load(program).run_batch(x)
+    assert (want.dma_bytes > 0).all()
+    for name, inputs, expected in (("batch", x, want.dma_bytes), ("one", {k: v[1] for k, v in x.items()},
+                                                                  want.dma_bytes[1])):
+        np.savez(tmp_path / f"{name}.npz", **inputs)
+        out, rep = tmp_path / f"{name}.out.npz", tmp_path / f"{name}.json"
+        assert main(["run", str(tmp_path / "s.fenn"), "--input", str(tmp_path / f"{name}.npz"), "-o", str(out),
+                     "--report", str(rep)]) == 0
+        text = capsys.readouterr().out
+        assert f", {np.mean(expected):.0f} DMA bytes/sample (MM2S {np.mean(expected):.0f}, S2MM 0)" in text
+        with np.load(out) as z:
+            np.testing.assert_array_equal(z["dma_bytes"], expected)
+            np.testing.assert_array_equal(z["dma_mm2s_bytes"], expected)
+            np.testing.assert_array_equal(z["dma_s2mm_bytes"], np.zeros_like(expected))
+        report = json.loads(rep.read_text())
+        assert report["dma_bytes_per_sample"] == report["dma_mm2s_bytes_per_sample"] == np.mean(expected)
+        assert report["dma_bytes"] == int(np.sum(expected)) and report["dma_s2mm_bytes_per_sample"] == 0
+
+
 def test_run_errors_name_the_cause(fenn, tmp_path, capsys):
     assert main(["run", str(fenn), "--device", "kv260", "--steps", "3"]) == 1
     assert "not available here" in capsys.readouterr().err
@@ -81,6 +110,7 @@ def test_cli_accuracy_equals_the_api(yinyang_fenn, tmp_path, capsys):
     assert report["accuracy"] == api.accuracy and report["samples"] == 60
     assert report["confusion"] == api.confusion.tolist()
     assert report["cycles_per_sample"] == pytest.approx(api.result.cycles.mean())
+    assert report["dma_bytes_per_sample"] == 0 and report["dma_bytes"] == 0       # no DRAM weights
     assert f"accuracy {100 * api.accuracy:.2f} % of 60 samples" in text and "confusion" in text
     with np.load(tmp_path / "eval.npz") as z:
         np.testing.assert_array_equal(z["predictions"], api.predictions)

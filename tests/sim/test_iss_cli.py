@@ -52,8 +52,9 @@ def test_json_state_and_images(files, capsys):
              "--llm", files / "l.bin", "--dram", files / "dr.bin", "--json", out, "--dump-mem")
     assert rc == 0
     state = json.loads(out.read_text())
-    assert set(state) == {"stop", "x", "v", "rng", "instret", "cycles", "mcycle", "minstret", "dmem", "vmem", "llm",
-                          "dram"}
+    assert set(state) == {"stop", "x", "v", "rng", "instret", "cycles", "mcycle", "minstret", "dma_bytes", "dmem",
+                          "vmem", "llm", "dram"}
+    assert state["dma_bytes"] == {"mm2s": 64, "s2mm": 0}              # the one 64-byte MM2S transfer
     assert state["rng"] == {"s0": [0] * 32, "s1": [0] * 32}          # never seeded
     assert state["mcycle"] == state["minstret"] == 0                  # mcountinhibit resets to 0b101
     assert state["stop"]["cause"] == "ecall" and state["stop"]["pc"] == 4 * 13
@@ -66,7 +67,7 @@ def test_json_state_and_images(files, capsys):
     assert llm[5, 2:4].view("<i2")[0] == 500
     assert state["instret"] > 14 and state["cycles"] > state["instret"]
     printed = capsys.readouterr().out
-    assert "ecall" in printed and "M instructions/s" in printed
+    assert "ecall" in printed and "M instructions/s" in printed and "DMA bytes: MM2S 64, S2MM 0" in printed
 
 
 def test_exit_code_and_trace(files, capsys):

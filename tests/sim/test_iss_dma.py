@@ -254,6 +254,27 @@ def test_both_channels_run_concurrently(run_asm, cfg):
     assert m.x[10] == DONE and m.x[11] == DONE
     assert np.array_equal(m.vmem[1024:1280], m.dram[:256])
     assert np.all(m.dram[0x4000:0x4040].view("<u2") == 0x2222)
+    assert m.dma_bytes == {"mm2s": 256, "s2mm": 64}
+
+
+NONE_MOVED = {"mm2s": 0, "s2mm": 0}
+
+
+@pytest.mark.parametrize("ch, src, dst, count, moved", [
+    ("mm2s", BASE + 128, 256, 128, {"mm2s": 128, "s2mm": 0}),
+    ("s2mm", 64, BASE + 0x1000, 192, {"mm2s": 0, "s2mm": 192}),
+    ("mm2s", ERR - 64, 256, 128, NONE_MOVED),             # slave error: nothing copied
+    ("s2mm", 0, BASE + 64 * 1024, 64, NONE_MOVED),        # decode error
+    ("mm2s", BASE + 32, 0, 64, NONE_MOVED),               # internal error (misaligned)
+    ("mm2s", BASE, 256, 0, NONE_MOVED),                   # an empty transfer
+])
+def test_each_channel_counts_the_bytes_its_completed_transfers_moved(run_asm, cfg, ch, src, dst, count, moved):
+    """docs/iss.md "DMA bytes": COUNT at a done completion, per channel; both engines (run_asm
+    compares their state, the count's slot included)."""
+    m = run_asm(transfer(ch, src, dst, count), config=cfg, setup=dram_pattern)
+    assert m.dma_bytes == moved
+    m.reset()
+    assert m.dma_bytes == NONE_MOVED
 
 
 def test_a_stop_leaves_a_transfer_in_flight(run_asm, cfg):
@@ -261,6 +282,7 @@ def test_a_stop_leaves_a_transfer_in_flight(run_asm, cfg):
                 config=cfg, setup=dram_pattern)
     assert m.last_stop.cause == StopCause.ECALL
     assert np.all(m.vmem[256:320].view("<u2") == 0xDEAD)
+    assert m.dma_bytes == NONE_MOVED                      # counted when it completes
     assert m.csr_read(csrs.MM2S_STATUS) == STARTING
 
 

@@ -1,8 +1,13 @@
-"""The host's address map of the SoC (AXI4-Lite), documented in docs/rtl.md.
-Shared by the RTL, the simulation harness and the board runtime."""
+"""The host's address map of the SoC (its AXI4-Lite port), documented in docs/rtl.md:
+the contract between the hardware and everything that drives it from outside (the
+RTL, the simulation harnesses, the board flows and the on-board drivers), so it
+sits in the base layer that all of them may import."""
 from __future__ import annotations
 
-from .config import HOST_DMEM_BASE, HOST_IMEM_BASE, HOST_LLM_BASE, HOST_VMEM_BASE, HOST_WINDOW
+HOST_WINDOW = 1 << 20                 # bytes of one region of the host map
+HOST_CTRL_BASE, HOST_IMEM_BASE, HOST_DMEM_BASE = 0, 1 * HOST_WINDOW, 2 * HOST_WINDOW
+HOST_VMEM_BASE, HOST_LLM_BASE = 3 * HOST_WINDOW, 4 * HOST_WINDOW     # with the vector unit
+HOST_ADDR_WIDTH = 23
 
 REGION_SHIFT = HOST_WINDOW.bit_length() - 1          # byte address bits inside one window
 REGION_CTRL, REGION_IMEM, REGION_DMEM = 0, HOST_IMEM_BASE >> REGION_SHIFT, HOST_DMEM_BASE >> REGION_SHIFT
@@ -40,3 +45,8 @@ CONTROL_START, CONTROL_HALT, CONTROL_CLEAR = 0, 1, 2
 STATUS_RUNNING, STATUS_STOPPED, STATUS_CLEARING, STATUS_CAUSE_SHIFT = 0, 1, 2, 8
 FEATURE_FULL_M, FEATURE_VECTOR, FEATURE_DMA = 0, 1, 2
 MAGIC_VALUE = 0xFE110D3A
+
+# The KV260's device-tree overlay names the nodes its on-board driver looks for
+# (boards/kv260 writes them, host/devices/kv260.py finds them by these names).
+KV260_UIO_NAME = "fenn_dma"           # /sys/class/uio/uioN/name
+KV260_UDMABUF_NAME = "udmabuf-fenn"   # /dev/<name>, /sys/class/u-dma-buf/<name>
