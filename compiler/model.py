@@ -164,6 +164,8 @@ class Population:
     formats: dict[str, str] = field(default_factory=dict)
     ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
     initial_v: np.ndarray | None = None      # per-neuron V at the start (None: 0)
+    # recorded neurons by variable: the first N (a sample, as NEST users record one); absent: all
+    record_size: dict[str, int] = field(default_factory=dict)
 
     @property
     def kind(self) -> str:
@@ -220,6 +222,28 @@ class Connection:
             else self.connectivity.delays is not None
 
 
+def record_sizes(owner: str, record: tuple[str, ...], first, size: int) -> dict[str, int]:
+    """``record_first`` (None, an int for every recorded variable, or a dict by variable) as
+    {var: N}, checked: each N an integer in 1..size, each variable one the population records."""
+    if first is None:
+        return {}
+    if not record:
+        raise ModelError(f"{owner}: record_first = {first!r} but the population records nothing; "
+                         f"pass record=('spikes',) or ('v',) too")
+    wanted = dict(first) if isinstance(first, dict) else {var: first for var in record}
+    out = {}
+    for var, n in wanted.items():
+        if var not in record:
+            raise ModelError(f"{owner}: record_first names {var!r}, which the population does not record; "
+                             f"allowed: {', '.join(record)}")
+        if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)) or not 1 <= n <= size:
+            raise ModelError(f"{owner}: record_first[{var!r}] = {n!r}; allowed: an integer from 1 to {size} "
+                             f"(the population's size): neurons 0..N-1 are recorded")
+        if n < size:
+            out[var] = int(n)
+    return out
+
+
 class Network:
     """Populations and the connections between them; ``dt`` in ms."""
 
@@ -233,9 +257,11 @@ class Network:
     def population(self, name: str, size: int, neuron, record=(), readout: str | None = None,
                    formats: dict[str, str] | None = None,
                    ranges: dict[str, tuple[float, float]] | None = None,
-                   initial_v=None) -> Population:
+                   initial_v=None, record_first=None) -> Population:
         """``initial_v``: V at the start of a run (and after ``Runtime.reset``), a value,
-        a per-neuron array or :class:`Uniform`; default 0."""
+        a per-neuron array or :class:`Uniform`; default 0. ``record_first``: record only
+        neurons 0..N-1, N for every recorded variable or ``{"spikes": N, "v": M}``
+        (default: all); the record window then holds ceil(N / 32) words (vectors) per step."""
         owner = f"population {name!r}"
         if name in self.populations:
             raise ModelError(f"{owner} is defined twice")
@@ -267,7 +293,8 @@ class Network:
             if source:
                 raise ModelError(f"{owner}: a spike source has no V to initialise")
             v0 = initial_values(initial_v, int(size), f"{owner}: initial_v")
-        pop = Population(name, int(size), neuron, record, readout, dict(formats or {}), dict(ranges or {}), v0)
+        pop = Population(name, int(size), neuron, record, readout, dict(formats or {}), dict(ranges or {}), v0,
+                         record_sizes(owner, record, record_first, int(size)))
         self.populations[name] = pop
         return pop
 

@@ -66,6 +66,7 @@ class QPopulation:
     readout: str | None = None
     readout_shift: int = 0
     record: tuple[str, ...] = ()
+    record_size: dict[str, int] = field(default_factory=dict)   # var -> first N recorded (absent: all)
     ring_depth: int = 0             # LLM ring slots (power of two); 0: no ring
     initial_v: np.ndarray | None = None   # int (size,) V at initialisation; None: 0
     extra: dict = field(default_factory=dict)   # a neuron model's own scalars/formats
@@ -91,6 +92,14 @@ class QPopulation:
     @property
     def words(self) -> int:
         return self.chunks
+
+    def recorded(self, var: str) -> int:
+        """Neurons 0..recorded(var)-1 of ``var`` are recorded."""
+        return self.record_size.get(var, self.size)
+
+    def recorded_chunks(self, var: str) -> int:
+        """Spike words (V vectors) per step of ``var``'s record."""
+        return -(-self.recorded(var) // LANES)
 
     @property
     def spiking(self) -> bool:
@@ -311,7 +320,8 @@ class QuantContext:
 
 def _quantise_population(net: Network, pop: Population, measured: dict, n_steps: int) -> QPopulation:
     n = pop.neuron
-    q = QPopulation(pop.name, pop.size, pop.kind, record=pop.record, readout=pop.readout)
+    q = QPopulation(pop.name, pop.size, pop.kind, record=pop.record, readout=pop.readout,
+                    record_size=dict(pop.record_size))
     if pop.is_input:
         return q
     owner = f"population {pop.name!r}"

@@ -292,10 +292,10 @@ class ReferenceSimulator:
             self.step({p.name: np.asarray(inputs[p.name])[:, k] for p in srcs})
             for (name, var) in rec:
                 s = self.state[name]
-                rec[(name, var)].append(s.spikes.copy() if var == "spikes"
-                                        else s.V[:, :q.populations[name].size].copy())
+                n = q.populations[name].recorded(var)
+                rec[(name, var)].append(s.spikes[:, :n].copy() if var == "spikes" else s.V[:, :n].copy())
         for (name, var), vals in rec.items():
-            n = q.populations[name].size
+            n = q.populations[name].recorded(var)
             empty = np.zeros((self.batch, 0, n), bool if var == "spikes" else np.int16)
             res.records[f"{name}.{var}"] = np.stack(vals, axis=1) if vals else empty
         for p in q.populations.values():

@@ -256,8 +256,50 @@ def offsets(inst: Instance) -> np.ndarray:
     return np.concatenate([[0], np.cumsum(inst.sizes)]).astype(np.int64)
 
 
+def sample_sizes(inst: Instance, sample=None) -> np.ndarray:
+    """Recorded neurons per population (8,): ``sample`` None (all), an int N (the first N of
+    every population, all of a smaller one) or ``{population: N}`` (the first N, 0 .. its
+    size; populations not named: none). Bad values: ModelError naming the population."""
+    if sample is None:
+        return inst.sizes.copy()
+    if isinstance(sample, dict):
+        unknown = sorted(set(sample) - set(POPULATIONS))
+        if unknown:
+            raise ModelError(f"microcircuit: sample names {', '.join(map(repr, unknown))}; allowed populations: "
+                             f"{', '.join(POPULATIONS)}")
+        out = np.zeros(8, np.int64)
+        for k, pop in enumerate(POPULATIONS):
+            n = sample.get(pop, 0)
+            if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)) \
+                    or not 0 <= n <= inst.sizes[k]:
+                raise ModelError(f"microcircuit: sample[{pop!r}] = {n!r}; allowed: an integer from 0 to "
+                                 f"{inst.sizes[k]} (the neurons of {pop} at this scale)")
+            out[k] = n
+        if not out.any():
+            raise ModelError("microcircuit: the sample records no neuron; give at least one population N >= 1")
+        return out
+    if isinstance(sample, (bool, np.bool_)) or not isinstance(sample, (int, np.integer)) or sample < 1:
+        raise ModelError(f"microcircuit: sample = {sample!r}; allowed: an integer >= 1 (the first N neurons of "
+                         f"every population), a dict {{population: N}} or None (all)")
+    return np.minimum(inst.sizes, int(sample))
+
+
+def positions(inst: Instance, sample=None) -> np.ndarray:
+    """Index in the compiler's population of each neuron (L23E's, then L23I's, ...): the
+    sampled neurons first (population by population), the others after them in the same
+    order, so that a sample is the population's recorded first neurons (``record_first``)."""
+    n_rec = sample_sizes(inst, sample)
+    first = np.concatenate([[0], np.cumsum(n_rec)])
+    rest = n_rec.sum() + np.concatenate([[0], np.cumsum(inst.sizes - n_rec)])
+    out = []
+    for k in range(8):
+        j = np.arange(inst.sizes[k])
+        out.append(np.where(j < n_rec[k], first[k] + j, rest[k] + j - n_rec[k]))
+    return np.concatenate(out).astype(np.int64)
+
+
 def to_network(inst: Instance, placement: str = "auto", v_format: str | None = "s6.9",
-               name: str = "microcircuit", dither_bias: bool = True):
+               name: str = "microcircuit", dither_bias: bool = True, sample=None):
     """The compiler's :class:`~fenn_dma.compiler.model.Network` of ``inst``.
 
     All eight populations are one compiler population ``"microcircuit"`` (the
@@ -270,7 +312,10 @@ def to_network(inst: Instance, placement: str = "auto", v_format: str | None = "
     Eight populations with a connection per projection would hold per-connection
     registers for up to 8 x layers connections in one propagation pass, more than
     the 31 scalar registers. ``v_format``: V's fixed-point format (None: from ranges);
-    ``dither_bias``: PoissonLIF's bias dither (off: the bias as rounded)."""
+    ``dither_bias``: PoissonLIF's bias dither (off: the bias as rounded); ``sample``: record
+    the spikes of only the first N neurons per population (:func:`sample_sizes`): the
+    neurons are placed in :func:`positions`' order, the sample first, and the population
+    records it (``record_first``; a window of ceil(N / 32) words per step)."""
     from fenn_dma.compiler.model import Dense, Exponential, Network
     from fenn_dma.compiler.neurons import PoissonLIF
 
@@ -278,9 +323,16 @@ def to_network(inst: Instance, placement: str = "auto", v_format: str | None = "
     _, _, p21, _ = propagators(p.dt)
     off = offsets(inst)
     n = int(off[-1])
+    pos = positions(inst, sample)
+    recorded = int(sample_sizes(inst, sample).sum())
+
+    def placed(a: np.ndarray) -> np.ndarray:           # natural order -> the compiler's order
+        out = np.empty_like(a)
+        out[pos] = a
+        return out
 
     def per_neuron(values) -> np.ndarray:
-        return np.concatenate([np.full(int(k), float(v)) for k, v in zip(inst.sizes, values)])
+        return placed(np.concatenate([np.full(int(k), float(v)) for k, v in zip(inst.sizes, values)]))
 
     bias = per_neuron([bias_mv(float(i), p.dt) for i in inst.i_bg])
     net = Network(dt=p.dt, name=name)
@@ -292,7 +344,8 @@ def to_network(inst: Instance, placement: str = "auto", v_format: str | None = "
                         float_seed=p.seed, dither_bias=dither_bias)
     pop = net.population("microcircuit", n, neuron, record=("spikes",),
                          formats={"V": v_format} if v_format else None,
-                         initial_v=np.concatenate(inst.v0) - E_L)
+                         initial_v=placed(np.concatenate(inst.v0) - E_L),
+                         record_first=recorded if recorded < n else None)
     per_layer: list[list] = []
     for pr in inst.projections:
         for r, lay in enumerate(layers(pr)):
@@ -303,7 +356,7 @@ def to_network(inst: Instance, placement: str = "auto", v_format: str | None = "
         wm = np.zeros((n, n))
         dm = np.zeros((n, n), np.int64)
         for pr, (pre, post, w, d) in items:
-            i, j = pre + off[pr.source], post + off[pr.target]
+            i, j = pos[pre + off[pr.source]], pos[post + off[pr.target]]
             wm[i, j] = w * p21
             # NEST: a spike of step t with delay d reaches V at step t + d + 1 (the current
             # first, V one step later); the compiler's V takes input in the arrival step
@@ -313,10 +366,21 @@ def to_network(inst: Instance, placement: str = "auto", v_format: str | None = "
     return net
 
 
-def split(spikes: np.ndarray, inst: Instance) -> dict[str, np.ndarray]:
-    """(steps, neurons) spikes of the compiler's population -> per population."""
-    off = offsets(inst)
-    return {name: spikes[..., off[k]:off[k + 1]] for k, name in enumerate(POPULATIONS)}
+def split(x: np.ndarray, inst: Instance, sample=None) -> dict[str, np.ndarray]:
+    """(..., columns) of the compiler's population (``to_network(inst, sample=sample)``)
+    -> per population: every neuron when ``x`` has a column per neuron (a float model's
+    record, or the record without a sample), else the sample's record (the first N of
+    each population)."""
+    if x.shape[-1] == inst.neurons:
+        x = x[..., positions(inst, sample)]
+        bounds = offsets(inst)
+    else:
+        n_rec = sample_sizes(inst, sample)
+        if x.shape[-1] != n_rec.sum():
+            raise ModelError(f"microcircuit: {x.shape[-1]} columns are neither the {inst.neurons} neurons nor the "
+                             f"sample's {int(n_rec.sum())}")
+        bounds = np.concatenate([[0], np.cumsum(n_rec)])
+    return {name: x[..., bounds[k]:bounds[k + 1]] for k, name in enumerate(POPULATIONS)}
 
 
 def build():

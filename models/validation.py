@@ -31,30 +31,39 @@ ENGINES = ("float", "iss", "reference")
 ROUNDING = "stochastic"
 
 
-def run_compiler(inst: mc.Instance, engine: str, t_ms: float, rounding: str = ROUNDING) -> dict[str, np.ndarray]:
+def restrict(spikes: dict[str, np.ndarray], inst: mc.Instance, sample=None) -> dict[str, np.ndarray]:
+    """Per-population spikes cut to the sample (the first N of each population; None: all)."""
+    n_rec = mc.sample_sizes(inst, sample)
+    return {pop: spikes[pop][:, :n_rec[k]] for k, pop in enumerate(mc.POPULATIONS)}
+
+
+def run_compiler(inst: mc.Instance, engine: str, t_ms: float, rounding: str = ROUNDING,
+                 sample=None) -> dict[str, np.ndarray]:
     """Per-population spikes of ``inst`` from the compiler's ``engine``: "float"
     (float64, numpy Poisson draws), "iss" (the compiled program on the fast ISS)
     or "reference" (the bit-exact numpy model of the same program), with stochastic
     rounding; "iss:nearest" (or ":truncate") compiles with that rounding instead; "iss-nodither"
-    without PoissonLIF's bias dither."""
+    without PoissonLIF's bias dither. ``sample``: the programs record only the first N
+    neurons of each population (``mc.sample_sizes``), the float model's record is cut to them."""
     engine, _, rnd = engine.partition(":")      # "iss:nearest": another rounding
     rounding = rnd or rounding
     dither = not engine.endswith("-nodither")    # "iss-nodither": the bias as rounded
     engine = engine.removesuffix("-nodither")
     steps = int(round(t_ms / inst.params.dt))
-    net = mc.to_network(inst, dither_bias=dither)
+    net = mc.to_network(inst, dither_bias=dither, sample=sample)
     if engine == "float":
         from fenn_dma.compiler.float_sim import simulate_float
         rec, _ = simulate_float(net, {}, steps=steps)
-        return mc.split(rec["microcircuit"]["spikes"][0].astype(bool), inst)
+        return restrict(mc.split(rec["microcircuit"]["spikes"][0].astype(bool), inst, sample), inst, sample)
     from fenn_dma.compiler.pipeline import compile_model
     program, qnet = compile_model(net, rounding=rounding, seed=inst.params.seed + 1)
     if engine == "iss":
         from fenn_dma.compiler.runtime import Runtime
-        return mc.split(Runtime(program).run({}, steps=steps).records["microcircuit.spikes"], inst)
+        return mc.split(Runtime(program).run({}, steps=steps).records["microcircuit.spikes"], inst, sample)
     if engine == "reference":
         from fenn_dma.compiler.reference import ReferenceSimulator
-        return mc.split(ReferenceSimulator(qnet).run({}, steps=steps).records["microcircuit.spikes"][0], inst)
+        return mc.split(ReferenceSimulator(qnet).run({}, steps=steps).records["microcircuit.spikes"][0], inst,
+                        sample)
     raise ValueError(f"unknown engine {engine!r}; use one of {ENGINES}")
 
 
@@ -76,9 +85,11 @@ class Comparison:
 
 
 def compare(params: mc.Params, t_ms: float, discard_ms: float = 500.0, nest_seeds: int = 3,
-            engines: tuple[str, ...] = ("float", "iss")) -> Comparison:
+            engines: tuple[str, ...] = ("float", "iss"), sample=None) -> Comparison:
     """NEST on the instances of seeds params.seed .. + nest_seeds - 1, the compiler's
-    ``engines`` on the first one; KS distances against NEST on that instance."""
+    ``engines`` on the first one; KS distances against NEST on that instance. ``sample``:
+    every simulator's statistics over the first N neurons of each population only (the
+    programs record only those; ``mc.sample_sizes``)."""
     if not nm.available():
         raise RuntimeError("NEST is not installed (pip install -e '.[nest]')")
     discard = int(round(discard_ms / params.dt))
@@ -86,13 +97,13 @@ def compare(params: mc.Params, t_ms: float, discard_ms: float = 500.0, nest_seed
     for i in range(nest_seeds):
         inst = mc.draw(replace(params, seed=params.seed + i))
         run = nm.simulate(inst, t_ms)
-        out.summaries[f"nest{i}"] = st.summary(run.spikes, params.dt, discard)
+        out.summaries[f"nest{i}"] = st.summary(restrict(run.spikes, inst, sample), params.dt, discard)
         out.wall[f"nest{i}"] = run.wall_s
         _progress(f"NEST seed {params.seed + i}: {run.wall_s:.1f} s")
     inst = mc.draw(params)
     for e in engines:
         t0 = time.perf_counter()
-        out.summaries[e] = st.summary(run_compiler(inst, e, t_ms), params.dt, discard)
+        out.summaries[e] = st.summary(run_compiler(inst, e, t_ms, sample=sample), params.dt, discard)
         out.wall[e] = time.perf_counter() - t0
         _progress(f"{e}: {out.wall[e]:.1f} s")
     ref = out.summaries["nest0"]
@@ -174,6 +185,9 @@ def main(argv=None) -> int:
     ap.add_argument("--seeds", type=int, default=4, help="NEST seeds (default 4)")
     ap.add_argument("--engines", default="float,iss",
                     help="of float, iss, reference, iss:nearest, iss:truncate, iss-nodither (default float,iss)")
+    ap.add_argument("--sample", type=int, default=None,
+                    help="record only the first N neurons of each population (all of a smaller one) and compare "
+                         "those (default: all)")
     ap.add_argument("--effects", action="store_true",
                     help="instead: mean rates per engine averaged over --seeds instances (fixed-point effects)")
     a = ap.parse_args(argv)
@@ -183,7 +197,7 @@ def main(argv=None) -> int:
         print(effects_table(rounding_effects(p, a.ms, a.discard, a.seeds, engines)))
         return 0
     c = compare(mc.Params(n_scale=a.scale, k_scale=a.k_scale or a.scale, background=a.background), a.ms, a.discard,
-                a.seeds, engines)
+                a.seeds, engines, sample=a.sample)
     print(table(c, engines))
     print("\nwall seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in c.wall.items()))
     return 0

@@ -18,7 +18,7 @@ from ..errors import ResourceError
 from ..memory import MemoryPlan, Region
 from ..placement import (ConnectionData, PlacementRequest, buffer_bytes, choose_placements, connection_data,
                          fuse_key)
-from ..quantise import LANES, QConnection, QNetwork, suffix
+from ..quantise import LANES, QConnection, QNetwork, QPopulation, suffix
 
 # DMEM control block (word 0 is the host/firmware "ready" flag of the FeNN ABI).
 # dma_status / dma_src: written by the firmware before it stops with ebreak on a
@@ -294,13 +294,17 @@ class _Planner:
         ins = [p for p in q.populations.values() if p.is_input]
         rec_s = [p for p in q.populations.values() if "spikes" in p.record]
         rec_v = [p for p in q.populations.values() if "v" in p.record]
-        dmem_step = sum(4 * p.words for p in ins + rec_s)
-        vmem_step = sum(2 * p.padded for p in rec_v)
+        # a record of the first N neurons keeps ceil(N / 32) words (vectors) per step; each step
+        # still writes all of them, its tail overwritten by the next step's: a tail of slack
+        dmem_step = sum(4 * p.words for p in ins) + sum(4 * p.recorded_chunks("spikes") for p in rec_s)
+        vmem_step = sum(VEC * p.recorded_chunks("v") for p in rec_v)
+        dmem_slack = sum(4 * (p.words - p.recorded_chunks("spikes")) for p in rec_s)
+        vmem_slack = sum(VEC * (p.chunks - p.recorded_chunks("v")) for p in rec_v)
         window = self.opt.window
         if dmem_step:
-            window = min(window, plan.free("dmem") // dmem_step)
+            window = min(window, max(plan.free("dmem") - dmem_slack, 0) // dmem_step)
         if vmem_step:
-            window = min(window, plan.free("vmem") // vmem_step)
+            window = min(window, max(plan.free("vmem") - vmem_slack, 0) // vmem_step)
         if window < 1:
             raise ResourceError(f"memory overflow: no room for one step of inputs/records "
                                 f"(dmem needs {dmem_step} B per step, {plan.free('dmem')} free; "
@@ -311,13 +315,23 @@ class _Planner:
                                         note=f"{window} steps x {p.words} spike words")
         records = []
         for p in rec_s:
+            w = p.recorded_chunks("spikes")
+            tail = 4 * (p.words - w)
             records.append(RecordWindow(p.name, "spikes", plan.place(
-                "dmem", f"{p.name}.spike_record", 4 * p.words * window, note=f"{window} steps x {p.words} words")))
+                "dmem", f"{p.name}.spike_record", 4 * w * window + tail,
+                note=f"{window} steps x {w} words" + _sample_note(p, "spikes", tail))))
         for p in rec_v:
+            c = p.recorded_chunks("v")
+            tail = VEC * (p.chunks - c)
             records.append(RecordWindow(p.name, "v", plan.place(
-                "vmem", f"{p.name}.v_record", 2 * p.padded * window, align=VEC,
-                note=f"{window} steps x {p.chunks} vectors")))
+                "vmem", f"{p.name}.v_record", VEC * c * window + tail, align=VEC,
+                note=f"{window} steps x {c} vectors" + _sample_note(p, "v", tail))))
         return window, inputs, tuple(records)
+
+
+def _sample_note(p: QPopulation, var: str, tail: int) -> str:
+    n = p.recorded(var)
+    return f" (neurons 0..{n - 1} of {p.size}; {tail} B tail)" if n < p.size else ""
 
 
 def _fused_runs(streamed: list[QConnection]) -> list[list[QConnection]]:

@@ -63,10 +63,10 @@ def io_map(q: QNetwork, layout: ProgramLayout, dram_base: int) -> dict:
                                       "kind": p.readout}
     for rec in layout.records:
         p = q.populations[rec.population]
+        n, c = p.recorded(rec.var), p.recorded_chunks(rec.var)      # neurons 0..n-1 in c words (vectors)
         if rec.var == "spikes":
-            io["records"][rec.key] = {"memory": "dmem", "addr": rec.region.offset, "words": p.words,
-                                      "size": p.size}
+            io["records"][rec.key] = {"memory": "dmem", "addr": rec.region.offset, "words": c, "size": n}
         else:
-            io["records"][rec.key] = {"memory": "vmem", "addr": rec.region.offset, "row_bytes": 2 * p.padded,
-                                      "size": p.size}
+            io["records"][rec.key] = {"memory": "vmem", "addr": rec.region.offset, "row_bytes": VEC * c,
+                                      "size": n}
     return io

@@ -172,7 +172,7 @@ class UpdateDriver:
                     self.update_chunk(ChunkArgs(p, consts, xs, 0 if bump else c * lay.stride, vslot,
                                                 2 * p.ring_depth * c, xspk, 4 * c, VEC * c, c,
                                                 last_mask if c == p.chunks - 1 else None))
-                for ptr, step in ((rec_v, 2 * p.padded), (rec_s, 4 * p.words)):
+                for ptr, step in ((rec_v, VEC * p.recorded_chunks("v")), (rec_s, 4 * p.recorded_chunks("spikes"))):
                     if ptr is not None:
                         em.addi(ptr, ptr, step)
             else:
@@ -202,8 +202,13 @@ class UpdateDriver:
                             em.op("lw", t0, -4, xspk)
                             em.op("and", t0, t0, last_mask, comment="drop padding lanes")
                             em.op("sw", t0, -4, xspk)
-                            if rec_s is not None:
+                            if rec_s is not None and p.recorded_chunks("spikes") == p.words:
                                 em.op("sw", t0, -4, rec_s)
+                # a record of the first N neurons: the next step overwrites this one's tail
+                for ptr, back in ((rec_v, VEC * (p.chunks - p.recorded_chunks("v"))),
+                                  (rec_s, 4 * (p.words - p.recorded_chunks("spikes")))):
+                    if ptr is not None and back:
+                        em.addi(ptr, ptr, -back)
 
     def update_chunk(self, args: ChunkArgs) -> None:
         """One 32-neuron chunk."""
@@ -288,13 +293,15 @@ class UpdateDriver:
             em.op("vstorev", V, off("V"), xs)
             for k, reg in I.items():
                 em.op("vstorev", reg, off(f"I{suffix(k)}"), xs)
+            def kept(var: str) -> bool:     # unrolled, a chunk beyond the recorded first N stores no record
+                return args.chunk is None or args.chunk < p.recorded_chunks(var)
             rec_v = self.regs.record_ptr(p.name, "v")
-            if rec_v is not None:
+            if rec_v is not None and kept("v"):
                 em.op("vstorev", V, args.record_offset, rec_v)
             if xz is not None:
                 if args.last_mask is not None:
                     em.op("and", xz, xz, args.last_mask, comment="drop padding lanes")
                 em.op("sw", xz, args.spike_offset, args.spikes)
                 rec_s = self.regs.record_ptr(p.name, "spikes")
-                if rec_s is not None:
+                if rec_s is not None and kept("spikes"):
                     em.op("sw", xz, args.spike_offset, rec_s)

@@ -205,3 +205,58 @@ def test_side_by_side_long():
         assert sum(ok.values()) >= 0.75 * len(ok), (e, [k for k, v in ok.items() if not v])
         loose = c.within(e, factor=3.0, slack=0.1)
         assert all(loose.values()), (e, [k for k, v in loose.items() if not v])
+
+
+SAMPLE = {"L23E": 40, "L4E": 17, "L5I": 11, "L6I": 3}      # L5I: all of its 11 neurons at scale 0.01
+
+
+def test_sample_records_the_first_neurons_of_each_population():
+    """``sample``: the program records only the first N neurons of the named populations (placed
+    first in the compiler's population): with the DC background, nearest rounding and no dither
+    the dynamics are integer and order-free, so the sample's record is the full program's,
+    neuron for neuron; the window holds 3 words per step instead of 25."""
+    inst = mc.draw(mc.Params(background="dc", seed=2))
+    full, _ = compile_model(mc.to_network(inst, dither_bias=False), rounding="nearest")
+    samp, _ = compile_model(mc.to_network(inst, dither_bias=False, sample=SAMPLE), rounding="nearest")
+    assert samp.io["records"]["microcircuit.spikes"]["words"] == 3 and full.io["records"]["microcircuit.spikes"][
+        "words"] == 25
+    a = mc.split(Runtime(full).run({}, steps=200).records["microcircuit.spikes"], inst)
+    rec = Runtime(samp).run({}, steps=200).records["microcircuit.spikes"]
+    assert rec.shape == (200, 71)
+    b = mc.split(rec, inst, SAMPLE)
+    for k, pop in enumerate(mc.POPULATIONS):
+        n = SAMPLE.get(pop, 0)
+        assert b[pop].shape == (200, n)
+        np.testing.assert_array_equal(b[pop], a[pop][:, :n], err_msg=pop)
+    assert rec.sum() > 5
+
+
+def test_sample_program_equals_reference():
+    inst = mc.draw(mc.Params(seed=1))
+    program, qnet = compile_model(mc.to_network(inst, sample=20), rounding="stochastic")
+    got = Runtime(program).run({}, steps=150).records["microcircuit.spikes"]
+    ref = ReferenceSimulator(qnet).run({}, steps=150).records["microcircuit.spikes"][0]
+    assert got.shape == (150, int(np.minimum(inst.sizes, 20).sum()))
+    np.testing.assert_array_equal(got, ref)
+    assert got.sum() > 10
+
+
+@pytest.mark.parametrize("sample, match", [
+    ({"L7E": 3}, r"sample names 'L7E'; allowed populations: L23E, L23I, L4E"),
+    ({"L5I": 12}, r"sample\['L5I'\] = 12; allowed: an integer from 0 to 11 \(the neurons of L5I at this scale\)"),
+    ({"L4E": -1}, r"sample\['L4E'\] = -1; allowed: an integer from 0"),
+    ({"L4E": 2.0}, r"sample\['L4E'\] = 2.0"),
+    ({"L4E": 0}, r"the sample records no neuron"),
+    (0, r"sample = 0; allowed: an integer >= 1"),
+    ("all", r"sample = 'all'; allowed"),
+])
+def test_bad_sample(sample, match):
+    inst = mc.draw(mc.Params())
+    with pytest.raises(ModelError, match=match):
+        mc.to_network(inst, sample=sample)
+
+
+def test_split_refuses_other_widths():
+    inst = mc.draw(mc.Params())
+    with pytest.raises(ModelError, match=r"5 columns are neither the 771 neurons nor the sample's 71"):
+        mc.split(np.zeros((3, 5), bool), inst, SAMPLE)
