@@ -88,16 +88,27 @@ def snntorch_model(kind: str, seed: int):
     return model
 
 
-def snntorch_run(model, x: np.ndarray) -> np.ndarray:
-    import snntorch.utils
+def run_peer(model, x: np.ndarray, passes_state: bool = True) -> np.ndarray:
+    """Output spikes (T, n) of a peer's torch model stepped over ``x`` (T, N_IN), one
+    sample: ``passes_state``: the model takes and returns its state (Norse's cells,
+    both peers' NIR graph modules); else it keeps it (snnTorch's ``init_hidden``,
+    reset here). Of a tuple output (spikes, membrane, ...) the spikes are taken."""
     import torch
 
-    snntorch.utils.reset(model)
-    out = []
+    if not passes_state:
+        import snntorch.utils
+        snntorch.utils.reset(model)
+    out, state = [], None
     with torch.no_grad():
         for t in range(len(x)):
-            s = model(torch.tensor(x[t][None], dtype=torch.float32))[0]
-            out.append(s.numpy()[0] > 0)
+            xt = torch.tensor(x[t][None], dtype=torch.float32)
+            if passes_state:
+                y, state = model(xt, state)
+            else:
+                y = model(xt)
+            while isinstance(y, tuple):
+                y = y[0]
+            out.append(np.asarray(y)[0] > 0)
     return np.array(out)
 
 
@@ -121,7 +132,7 @@ def snntorch_to_fenn(kind: str = "Leaky", seed: int = 0, steps: int = 80, deploy
             if not pop.is_input:
                 pop.neuron.refractory = net.dt
     x = _spikes(steps, seed + 1)
-    peer = snntorch_run(model, x)
+    peer = run_peer(model, x, passes_state=False)
     out_pop = _output_population(graph)
     fl, dep = _ours(net, x, out_pop, deployed)
     return Agreement(f"snnTorch {kind}" + (" + 1-step hold" if hold else ""), "peer -> fenn", steps, int(peer.sum()), _agree(fl, peer),
@@ -156,17 +167,6 @@ def norse_model(kind: str, seed: int, dt: float):
         for lin, gain in zip((model[0], model[2]), gains):
             lin.weight.mul_(gain)
     return model
-
-
-def norse_run(model, x: np.ndarray) -> np.ndarray:
-    import torch
-
-    state, out = None, []
-    with torch.no_grad():
-        for t in range(len(x)):
-            z, state = model(torch.tensor(x[t][None], dtype=torch.float32), state)
-            out.append(z.numpy()[0] > 0)
-    return np.array(out)
 
 
 def fix_norse_graph(graph, model, dt: float):
@@ -204,7 +204,7 @@ def norse_to_fenn(kind: str = "LIFBoxCell", seed: int = 0, steps: int = 80, depl
     graph = fix_norse_graph(nt.to_nir(model, torch.zeros(1, N_IN), dt=dt), model, dt)
     net = from_nir(graph, dt=dt * 1e3)       # Norse writes no step: ours, in ms
     x = _spikes(steps, seed + 1)
-    peer = norse_run(model, x)
+    peer = run_peer(model, x)
     fl, dep = _ours(net, x, _output_population(graph), deployed)
     return Agreement(f"Norse {kind}", "peer -> fenn", steps, int(peer.sum()), _agree(fl, peer),
                      _agree(dep, peer) if dep is not None else float("nan"))
@@ -232,8 +232,6 @@ def fenn_network(synapse: str, seed: int, dt: float = 1.0):
 
 
 def fenn_to_peer(peer: str, synapse: str = "delta", seed: int = 0, steps: int = 80) -> Agreement:
-    import torch
-
     from fenn_dma.compiler.nir_export import SNNTORCH_DT, retime, to_nir, unit_r
 
     net = fenn_network(synapse, seed)
@@ -243,31 +241,13 @@ def fenn_to_peer(peer: str, synapse: str = "delta", seed: int = 0, steps: int = 
     if peer == "snnTorch":
         from snntorch.import_nir import import_from_nir
         model = import_from_nir(retime(graph, SNNTORCH_DT))
-        state_out = _run_snntorch_graph_module(model, x, torch)
+        state_out = run_peer(model, x)
     else:
         import norse.torch as nt
         model = nt.from_nir(unit_r(graph), dt=float(graph.metadata["dt"]))
-        state_out = _run_norse_graph_module(model, x, torch)
+        state_out = run_peer(model, x)
     return Agreement(f"fenn {synapse} -> {peer}", "fenn -> peer", steps, int(state_out.sum()),
                      _agree(fl, state_out), float("nan"))
-
-
-def _run_snntorch_graph_module(model, x, torch) -> np.ndarray:
-    out, state = [], None
-    with torch.no_grad():
-        for t in range(len(x)):
-            y, state = model(torch.tensor(x[t][None], dtype=torch.float32), state)
-            out.append(np.asarray(y[0] if isinstance(y, tuple) else y)[0] > 0)
-    return np.array(out)
-
-
-def _run_norse_graph_module(model, x, torch) -> np.ndarray:
-    out, state = [], None
-    with torch.no_grad():
-        for t in range(len(x)):
-            y, state = model(torch.tensor(x[t][None], dtype=torch.float32), state)
-            out.append(np.asarray(y)[0] > 0)
-    return np.array(out)
 
 
 def table(seed: int = 0, steps: int = 80) -> list[Agreement]:

@@ -80,7 +80,6 @@ def test_our_export_runs_on_the_peer(peer, synapse):
 def test_written_files_are_read_by_the_peers(tmp_path):
     """Through nir.write / nir.read: arrays, explicit types, the step in the metadata."""
     import norse.torch as nt
-    import torch
     from snntorch.import_nir import import_from_nir
     net = interop.fenn_network("exp", 4)
     path = tmp_path / "ours.nir"
@@ -90,10 +89,10 @@ def test_written_files_are_read_by_the_peers(tmp_path):
     assert all(np.ndim(getattr(n, "tau_mem", np.zeros(1))) == 1 for n in graph.nodes.values())
     x = np.random.default_rng(0).random((50, interop.N_IN)) < 0.3
     ours, _ = interop._ours(net, x, "out", deployed=False)
-    got = interop._run_snntorch_graph_module(import_from_nir(graph), x, torch)
+    got = interop.run_peer(import_from_nir(graph), x)
     np.testing.assert_array_equal(got, ours)
     norse_graph = nir.read(str(path))
-    got = interop._run_norse_graph_module(nt.from_nir(unit_r(norse_graph), dt=SNNTORCH_DT), x, torch)
+    got = interop.run_peer(nt.from_nir(unit_r(norse_graph), dt=SNNTORCH_DT), x)
     np.testing.assert_array_equal(got, ours)
     assert from_nir(nir.read(str(path))).dt == net.dt       # our reader: exact, at our step
 
