@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fenn_dma.boundary import finite_float, nonnegative_int, positive_int
+from fenn_dma.boundary import finite_float, nonnegative_int, positive_int, write_outputs
 from fenn_dma.host.errors import ConfigError
 from fenn_dma.host.network import hidden_models
 
@@ -203,10 +203,11 @@ def run(args) -> int:
             summary["loihi_test_acc"] = loihi.accuracy(lnet, test.spikes.numpy(), test.labels.numpy())
     metrics = json.loads((out / "metrics.json").read_text())
     metrics["summary"] = summary
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
+    write_outputs({out / "metrics.json": json.dumps(metrics, indent=1)})
     print(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in summary.items()))
-    print(f"wrote {out}/ (checkpoint.pt, metrics.json, network.npz"
-          + (", network.nir" if args.export_nir else "") + (", network_netx.h5" if args.export_netx else "")
-          + (", curves.png, raster.png, delays.png" if cfg.plots else "") + ")")
+    written = ["checkpoint.pt", "metrics.json", "network.npz"] + (["network.nir"] if args.export_nir else []) \
+        + (["network_netx.h5"] if args.export_netx else []) \
+        + [p for p in ("curves.png", "raster.png", "delays.png") if cfg.plots and (out / p).is_file()]
+    print(f"wrote {out}/ ({', '.join(written)})")
     del np
     return 0
