@@ -89,6 +89,23 @@ class RunState:
     best: tuple | None = None
 
 
+def evaluate(scores: Callable[[torch.Tensor], torch.Tensor], data, batch_size: int = 256,
+             device="cpu") -> tuple[float, float]:
+    """(accuracy, mean cross-entropy loss) on a data set of (spikes, label) of a
+    network whose class scores of a batch are ``scores(x)`` (run without gradients)."""
+    loader = torch.utils.data.DataLoader(data, batch_size=batch_size, shuffle=False)
+    correct = total = 0
+    loss = 0.0
+    with torch.no_grad():
+        for x, y in loader:
+            x, y = x.to(device), y.to(device)
+            s = scores(x)
+            loss += torch.nn.functional.cross_entropy(s, y, reduction="sum").item()
+            correct += (s.argmax(1) == y).sum().item()
+            total += len(y)
+    return correct / max(total, 1), loss / max(total, 1)
+
+
 def phase_of(cfg, epoch: int) -> str:
     """The phase of 0-based ``epoch``: main, fine_tune, qat."""
     if epoch < cfg.epochs:

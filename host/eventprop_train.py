@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from fenn_dma.host.datasets import DatasetBundle, load_dataset
+from fenn_dma.host import epochs
 from fenn_dma.host.epochs import Method, RunState, resume_state, run_epochs
 from fenn_dma.host.errors import ConfigError
 from fenn_dma.host.eventprop import EventPropSNN, cross_entropy, forward_events, spike_count_penalty
@@ -64,17 +65,8 @@ def build_model(cfg, bundle: DatasetBundle) -> EventPropSNN:
 
 
 def evaluate(model: EventPropSNN, data, batch_size: int = 256, device="cpu") -> tuple[float, float]:
-    loader = torch.utils.data.DataLoader(data, batch_size=batch_size, shuffle=False)
-    correct = total = 0
-    loss = 0.0
-    with torch.no_grad():
-        for x, y in loader:
-            x, y = x.to(device), y.to(device)
-            s, _ = model(x)
-            loss += torch.nn.functional.cross_entropy(s, y, reduction="sum").item()
-            correct += (s.argmax(1) == y).sum().item()
-            total += len(y)
-    return correct / max(total, 1), loss / max(total, 1)
+    """(accuracy, mean loss) of ``model`` on a dataset of (spikes, label)."""
+    return epochs.evaluate(lambda x: model(x)[0], data, batch_size, device)
 
 
 class _EventProp(Method):

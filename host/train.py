@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from fenn_dma.boundary import output_folder, write_outputs
 from fenn_dma.errors import FennError
 from fenn_dma.host.datasets import DatasetBundle, load_dataset
+from fenn_dma.host import epochs
 from fenn_dma.host.epochs import METRICS, Method, RunState, read_checkpoint, resume_state, run_epochs
 from fenn_dma.host.errors import ConfigError
 from fenn_dma.host.snn import SNN, HiddenConfig, NetConfig
@@ -115,19 +116,11 @@ def _dist():
 
 def evaluate(model: SNN, data, batch_size: int = 256, device="cpu") -> tuple[float, float]:
     """(accuracy, mean loss) of ``model`` on a dataset of (spikes, label)."""
-    loader = torch.utils.data.DataLoader(data, batch_size=batch_size, shuffle=False)
-    correct = total = 0
-    loss = 0.0
     model.eval()
-    with torch.no_grad():
-        for x, y in loader:
-            x, y = x.to(device), y.to(device)
-            s = model(x)
-            loss += F.cross_entropy(s, y, reduction="sum").item()
-            correct += (s.argmax(1) == y).sum().item()
-            total += len(y)
-    model.train()
-    return correct / max(total, 1), loss / max(total, 1)
+    try:
+        return epochs.evaluate(model, data, batch_size, device)
+    finally:
+        model.train()
 
 
 def _dataset(split):

@@ -185,7 +185,13 @@ def run(args) -> int:
         raise ConfigError(f"--export-netx: netx files hold feed-forward {'/'.join(cuba)} layers without "
                           f"refractory periods; drop --recurrent / --refractory / --neuron {args.neuron}, "
                           "or omit --export-netx")
-    result = train(cfg, resume=args.resume)
+    try:
+        result = train(cfg, resume=args.resume)
+    except KeyboardInterrupt:
+        import sys
+        if (out_dir := Path(cfg.out_dir)).joinpath("checkpoint.pt").is_file():
+            print(f"fenn-dma train: continue with: fenn-dma train --resume {out_dir}", file=sys.stderr)
+        raise
     out = Path(cfg.out_dir)
     import torch.distributed as dist
     if dist.is_available() and dist.is_initialized() and dist.get_rank() != 0:

@@ -51,8 +51,10 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("case,stop", [("bptt-qat", 1), ("bptt-qat", 4), ("bptt-deepr", 2), ("eventprop", 2)])
+@pytest.mark.parametrize("case,stop", [("bptt-qat", 1), ("bptt-qat", 4), ("bptt-qat", 5),
+                                       ("bptt-deepr", 2), ("eventprop", 2)])
 def test_resumed_run_equals_the_uninterrupted_one(tmp_path, case, stop):
+    # stop 5 of 5: after the last epoch's checkpoint, before the final files
     whole = train(_cfg(tmp_path / "whole", **CASES[case]))
     part = tmp_path / "part"
     with pytest.raises(Stop):
@@ -106,3 +108,39 @@ def test_bad_resumes_are_named(tmp_path, capsys):
     (tmp_path / "damaged" / "checkpoint.pt").write_bytes(b"\x80\x04not a checkpoint")
     with pytest.raises(FennError, match="cannot read the checkpoint"):
         train(_cfg(tmp_path / "damaged"), resume=tmp_path / "damaged")
+
+
+def test_ctrl_c_then_resume_equals_the_uninterrupted_run(tmp_path):
+    """A real SIGINT to `fenn-dma train` somewhere after its first epoch: it stops with
+    the hint to resume, and `--resume` ends with the uninterrupted run's weights."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    argv = ["--dataset", "yinyang", "--steps", "12", "--hidden", "8", "--epochs", "30", "--max-batches", "2",
+            "--batch-size", "32", "--seed", "3", "--no-plots", "--no-progress"]
+    whole = tmp_path / "whole"
+    assert main(["train", *argv, "--out", str(whole)]) == 0
+    part = tmp_path / "part"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "fenn_dma.cli", "train", *argv, "--out", str(part)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    for line in proc.stdout:
+        if line.startswith("epoch=1 "):
+            proc.send_signal(signal.SIGINT)
+            break
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert f"continue with: fenn-dma train --resume {part}" in err and "Traceback" not in err
+    done = torch.load(part / "checkpoint.pt", weights_only=False)["epoch"]
+    assert 1 <= done < 30
+    assert main(["train", "--resume", str(part), "--no-progress"]) == 0
+    a = torch.load(whole / "checkpoint.pt", weights_only=False)
+    b = torch.load(part / "checkpoint.pt", weights_only=False)
+    assert a["epoch"] == b["epoch"] == 30
+    for k, v in a["model"].items():
+        assert torch.equal(b["model"][k], v), k
+    ma, mb = (json.loads((d / "metrics.json").read_text())["summary"] for d in (whole, part))
+    assert {k: v for k, v in ma.items() if k != "seconds_per_epoch"} == \
+        {k: v for k, v in mb.items() if k != "seconds_per_epoch"}
