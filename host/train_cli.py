@@ -189,7 +189,9 @@ def run(args) -> int:
         result = train(cfg, resume=args.resume)
     except KeyboardInterrupt:
         import sys
-        if (out_dir := Path(cfg.out_dir)).joinpath("checkpoint.pt").is_file():
+
+        from fenn_dma.host.epochs import CHECKPOINT
+        if (out_dir := Path(cfg.out_dir)).joinpath(CHECKPOINT).is_file():
             print(f"fenn-dma train: continue with: fenn-dma train --resume {out_dir}", file=sys.stderr)
         raise
     out = Path(cfg.out_dir)
