@@ -328,12 +328,16 @@ def run_folder(cfg: TrainConfig, main_rank: bool = True) -> Path | None:
 
 def finish_run(cfg: TrainConfig, out: Path, network, history: list, summary: dict, x0, traces: list,
                prediction: int, label: int) -> None:
-    """The run's final files: ``network.npz``, ``metrics.json`` with the summary, and the
-    plots of :func:`fenn_dma.host.plots.plot_run` (one test sample, batch axis first: its
-    inputs ``x0``, the layers' ``traces``, the prediction and the label)."""
-    network.save(out / "network.npz")         # with the formats, rounding and calibration recorded
-    write_outputs({out / METRICS: json.dumps({"config": _jsonable(cfg), "history": history,
-                                              "summary": summary}, indent=1)})
+    """The run's final files: ``network.npz`` and ``metrics.json`` with the summary (both or
+    neither), and the plots of :func:`fenn_dma.host.plots.plot_run` (one test sample, batch
+    axis first: its inputs ``x0``, the layers' ``traces``, the prediction and the label)."""
+    def save_network(path: Path) -> None:       # a file object: np.savez would add ".npz" to the temporary name
+        with open(path, "wb") as f:
+            network.save(f)                      # with the formats, rounding and calibration recorded
+
+    write_outputs({out / "network.npz": save_network,
+                   out / METRICS: json.dumps({"config": _jsonable(cfg), "history": history, "summary": summary},
+                                             indent=1)})
     if cfg.plots:
         from fenn_dma.host import plots
         plots.plot_run(out, history, np.asarray(x0.cpu()), traces, prediction, label,
