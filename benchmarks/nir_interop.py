@@ -2,7 +2,8 @@
 
     python benchmarks/nir_interop.py [--seeds 3] [--steps 200]
 
-Needs the `interop` extra (snnTorch 1.0, Norse 1.1). For each case: the
+Needs the `interop` extra (snnTorch 1.0, Norse 1.1, Spyx 1.0 on CPU JAX; the
+Spyx rows are left out, with a line saying so, where it does not import). For each case: the
 peer's own simulation against ours (float model; and the compiled program on
 the ISS for peer -> fenn), as the fraction of equal (step, neuron) output
 spikes, over several seeds.
@@ -32,6 +33,8 @@ def main() -> int:
         for r in table:
             rows.setdefault((r.case, r.direction), []).append(r)
     print(f"NIR interop, {args.seeds} seeds x {args.steps} steps, {interop.N_IN}-{interop.N_HIDDEN}-{interop.N_OUT}")
+    if not interop.spyx_available():
+        print("(Spyx does not import here: its rows are left out; pip install -e '.[interop]')")
     print(f"{'case':34s} {'direction':13s} {'peer spikes':>11s} {'float agree':>12s} {'ISS agree':>10s}")
     for (case, direction), rs in rows.items():
         dep = np.mean([r.deployed_agree for r in rs])

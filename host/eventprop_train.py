@@ -1,5 +1,5 @@
-"""``fenn-dma train --method eventprop``: the training loop of ``host/train.py`` with
-:class:`~fenn_dma.host.eventprop.EventPropSNN` and its exact gradients.
+"""``fenn-dma train --method eventprop``: :class:`~fenn_dma.host.eventprop.EventPropSNN`
+and its exact gradients, trained by the epoch runner of ``host/epochs.py`` (as BPTT is).
 
 Same outputs as BPTT: ``checkpoint.pt``, ``metrics.json`` (config, history, summary),
 ``network.npz`` (a :class:`~fenn_dma.host.network.TrainedNetwork`, so NIR export and
@@ -11,17 +11,15 @@ models other than LIF, refractory periods, different neuron parameters per hidde
 """
 from __future__ import annotations
 
-import copy
-import json
 import os
-import time
 from dataclasses import asdict
-from pathlib import Path
 
 import numpy as np
 import torch
 
 from fenn_dma.host.datasets import DatasetBundle, load_dataset
+from fenn_dma.host import epochs
+from fenn_dma.host.epochs import Method, RunState, resume_state, run_epochs
 from fenn_dma.host.errors import ConfigError
 from fenn_dma.host.eventprop import EventPropSNN, cross_entropy, forward_events, spike_count_penalty
 
@@ -67,22 +65,48 @@ def build_model(cfg, bundle: DatasetBundle) -> EventPropSNN:
 
 
 def evaluate(model: EventPropSNN, data, batch_size: int = 256, device="cpu") -> tuple[float, float]:
-    loader = torch.utils.data.DataLoader(data, batch_size=batch_size, shuffle=False)
-    correct = total = 0
-    loss = 0.0
-    with torch.no_grad():
-        for x, y in loader:
-            x, y = x.to(device), y.to(device)
-            s, _ = model(x)
-            loss += torch.nn.functional.cross_entropy(s, y, reduction="sum").item()
-            correct += (s.argmax(1) == y).sum().item()
-            total += len(y)
-    return correct / max(total, 1), loss / max(total, 1)
+    """(accuracy, mean loss) of ``model`` on a dataset of (spikes, label)."""
+    return epochs.evaluate(lambda x: model(x)[0], data, batch_size, device)
 
 
-def train_eventprop(cfg, bundle: DatasetBundle | None = None):
-    """Train by EventProp; returns :class:`~fenn_dma.host.train.TrainResult`."""
-    from fenn_dma.host.train import TrainResult, _dataset, _jsonable, _phase, _tqdm, record_deployment
+class _EventProp(Method):
+    """EventProp's exact gradients of :class:`EventPropSNN`; delays frozen after the main phase."""
+    name = "eventprop"
+
+    def __init__(self, cfg, bundle: DatasetBundle, train_set, device):
+        from fenn_dma.host.train import adam
+        self.cfg, self.device = cfg, device
+        self.model = model = build_model(cfg, bundle).to(device)
+        self.generator = torch.Generator().manual_seed(cfg.seed)
+        self.loader = torch.utils.data.DataLoader(train_set, batch_size=cfg.batch_size, shuffle=True,
+                                                  generator=self.generator)
+        self.delays = [d for d in list(model.delays) + list(model.rec_delays) if d.requires_grad]
+        self.opt = adam(cfg, list(model.weights) + list(model.rec_weights), self.delays)
+
+    def loss(self, x, y):
+        s, counts = self.model(x)
+        return cross_entropy(s, y) + spike_count_penalty(counts, self.cfg.rate_reg, self.cfg.spike_target), s
+
+    def evaluate(self, data):
+        return evaluate(self.model, data, device=self.device)
+
+    def start_epoch(self, epoch, phase, stage):
+        if phase != "main":
+            for d in self.delays:
+                d.requires_grad_(False)
+
+    def after_step(self):
+        self.model.clamp_delays()
+
+    def record(self, rec):
+        rec["sigma"] = 0.0          # delays are rounded in every forward pass: no annealing
+
+
+def train_eventprop(cfg, bundle: DatasetBundle | None = None, resume=None, on_epoch=None):
+    """Train by EventProp; returns :class:`~fenn_dma.host.train.TrainResult`. ``resume``
+    and ``on_epoch`` as in :func:`~fenn_dma.host.train.train`."""
+    from fenn_dma.host.train import (TrainResult, _jsonable, finish_run, record_deployment, run_folder, schedule,
+                                     splits)
 
     cfg.validate()
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
@@ -92,89 +116,28 @@ def train_eventprop(cfg, bundle: DatasetBundle | None = None):
     torch.manual_seed(cfg.seed)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     bundle = bundle or load_dataset(cfg.dataset, **cfg.data)
-    model = build_model(cfg, bundle).to(device)
-    train_set = _dataset(bundle.splits["train"])
-    val_set = _dataset(bundle.splits["val"]) if "val" in bundle.splits else None
-    test_set = _dataset(bundle.splits["test"])
-    loader = torch.utils.data.DataLoader(train_set, batch_size=cfg.batch_size, shuffle=True,
-                                         generator=torch.Generator().manual_seed(cfg.seed))
-    weights = list(model.weights) + list(model.rec_weights)
-    delays = [d for d in list(model.delays) + list(model.rec_delays) if d.requires_grad]
-    groups = [{"params": weights, "lr": cfg.lr}] + ([{"params": delays, "lr": cfg.lr_delay}] if delays else [])
-    opt = torch.optim.Adam(groups, betas=tuple(cfg.adam_betas))
+    train_set, val_set, test_set = splits(bundle)
+    method = _EventProp(cfg, bundle, train_set, device)
+    model = method.model
     total_epochs = cfg.epochs + cfg.fine_tune_epochs
-    sched = None
-    if cfg.lr_schedule == "cosine":
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total_epochs, eta_min=cfg.lr * 0.05)
-    elif cfg.lr_schedule == "step":
-        sched = torch.optim.lr_scheduler.MultiStepLR(opt, [total_epochs // 2, (3 * total_epochs) // 4], 0.3)
-    out = Path(cfg.out_dir) if cfg.out_dir else None
-    if out:
-        out.mkdir(parents=True, exist_ok=True)
-    history, stage, best = [], {}, None
-    select = cfg.select_best and val_set is not None
-    tqdm = _tqdm(cfg.progress)
-    for epoch in range(total_epochs):
-        phase = _phase(cfg, epoch)
-        if phase != "main":
-            for d in delays:
-                d.requires_grad_(False)
-        t0 = time.perf_counter()
-        tot_loss = correct = seen = 0.0
-        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{total_epochs} [{phase}, eventprop]", leave=False)
-        for bi, (x, y) in enumerate(bar):
-            if cfg.max_batches is not None and bi >= cfg.max_batches:
-                break
-            x, y = x.to(device), y.to(device)
-            s, counts = model(x)
-            loss = cross_entropy(s, y) + spike_count_penalty(counts, cfg.rate_reg, cfg.spike_target)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            model.clamp_delays()
-            tot_loss += loss.item() * len(y)
-            correct += (s.argmax(1) == y).sum().item()
-            seen += len(y)
-            if hasattr(bar, "set_postfix"):
-                bar.set_postfix(loss=f"{tot_loss / seen:.3f}", acc=f"{correct / seen:.3f}")
-        if sched is not None:
-            sched.step()
-        rec = {"epoch": epoch + 1, "phase": phase, "train_loss": tot_loss / max(seen, 1),
-               "train_acc": correct / max(seen, 1), "seconds": time.perf_counter() - t0, "sigma": 0.0}
-        if val_set is not None:
-            rec["val_acc"], rec["val_loss"] = evaluate(model, val_set, device=device)
-        history.append(rec)
-        if select and (best is None or rec["val_acc"] >= best[0]):
-            best = (rec["val_acc"], epoch + 1, copy.deepcopy(model.state_dict()))
-        if select and best is not None and (epoch + 1 == total_epochs or _phase(cfg, epoch + 1) != phase):
-            model.load_state_dict(best[2])
-            stage[f"selected_epoch_{phase}"], stage[f"val_acc_{phase}"] = best[1], best[0]
-            best = None
-        if cfg.verbose:
-            print(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in rec.items()),
-                  flush=True)
-        if out:
-            (out / "metrics.json").write_text(json.dumps({"config": _jsonable(cfg), "history": history}, indent=1))
-            if cfg.checkpoint_every and ((epoch + 1) % cfg.checkpoint_every == 0 or epoch + 1 == total_epochs):
-                torch.save({"epoch": epoch + 1, "model": model.state_dict(), "optimizer": opt.state_dict(),
-                            "method": "eventprop", "train_config": _jsonable(cfg)}, out / "checkpoint.pt")
+    method.sched = schedule(cfg, method.opt, total_epochs)
+    out = run_folder(cfg)
+    config_json = _jsonable(cfg)
+    state = resume_state(resume, method, config_json, total_epochs) if resume is not None else RunState()
+    run_epochs(cfg, method, state, total_epochs, val_set, out, config_json,
+               select=cfg.select_best and val_set is not None, on_epoch=on_epoch)
+    history = state.history
     summary = {"test_acc": evaluate(model, test_set, device=device)[0],
                "seconds_per_epoch": float(np.mean([h["seconds"] for h in history])), "weight_format": None,
                "method": "eventprop"}
     summary["test_acc_float"] = summary["test_acc"]
-    summary.update(stage)
+    summary.update(state.stage)
     net = record_deployment(model, cfg, bundle, train_set, test_set, summary)     # formats recorded
     if out:
-        net.save(out / "network.npz")
-        (out / "metrics.json").write_text(json.dumps({"config": _jsonable(cfg), "history": history,
-                                                      "summary": summary}, indent=1))
-        if cfg.plots:
-            from fenn_dma.host import plots
-            plots.plot_curves(history, out / "curves.png")
-            x0 = test_set[0][0].unsqueeze(0).to(device, model.weights[0].dtype)
-            with torch.no_grad():
-                _, _, saved = forward_events(model.spec, x0, [p.detach() for p in model.params()], record=True)
-            traces = [t.cpu().numpy() for t in saved["spikes"]] + [saved["v_out"].cpu().numpy()]
-            plots.plot_raster(traces, out / "raster.png")
-            plots.plot_delays([l.delays for l in net.layers], out / "delays.png")
+        x0, y0 = test_set[0]
+        x0 = x0.unsqueeze(0).to(device, model.weights[0].dtype)
+        with torch.no_grad():
+            scores, _, saved = forward_events(model.spec, x0, [p.detach() for p in model.params()], record=True)
+        traces = [t.cpu().numpy() for t in saved["spikes"]] + [saved["v_out"].cpu().numpy()]
+        finish_run(cfg, out, net, history, summary, x0, traces, int(scores.argmax(1)[0]), int(y0))
     return TrainResult(model, history, summary, bundle, net)

@@ -11,10 +11,8 @@ Phases (epochs counted in one sequence):
 """
 from __future__ import annotations
 
-import copy
 import json
 import os
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -22,8 +20,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from fenn_dma.boundary import output_folder, write_outputs
 from fenn_dma.errors import FennError
 from fenn_dma.host.datasets import DatasetBundle, load_dataset
+from fenn_dma.host import epochs
+from fenn_dma.host.epochs import METRICS, Method, RunState, read_checkpoint, resume_state, run_epochs
 from fenn_dma.host.errors import ConfigError
 from fenn_dma.host.snn import SNN, HiddenConfig, NetConfig
 
@@ -115,19 +116,11 @@ def _dist():
 
 def evaluate(model: SNN, data, batch_size: int = 256, device="cpu") -> tuple[float, float]:
     """(accuracy, mean loss) of ``model`` on a dataset of (spikes, label)."""
-    loader = torch.utils.data.DataLoader(data, batch_size=batch_size, shuffle=False)
-    correct = total = 0
-    loss = 0.0
     model.eval()
-    with torch.no_grad():
-        for x, y in loader:
-            x, y = x.to(device), y.to(device)
-            s = model(x)
-            loss += F.cross_entropy(s, y, reduction="sum").item()
-            correct += (s.argmax(1) == y).sum().item()
-            total += len(y)
-    model.train()
-    return correct / max(total, 1), loss / max(total, 1)
+    try:
+        return epochs.evaluate(model, data, batch_size, device)
+    finally:
+        model.train()
 
 
 def _dataset(split):
@@ -143,132 +136,146 @@ class TrainResult:
     network: object = None        # host.network.TrainedNetwork as saved (formats recorded); None: not made
 
 
-def train(cfg: TrainConfig, bundle: DatasetBundle | None = None) -> TrainResult:
+class _BPTT(Method):
+    """Surrogate-gradient BPTT of :class:`SNN`: delay annealing, hard-delay fine-tune, QAT."""
+    name = "bptt"
+
+    def __init__(self, cfg: TrainConfig, bundle: DatasetBundle, train_set, test_set, rank: int, world: int,
+                 distributed: bool, device):
+        self.cfg, self.bundle, self.train_set, self.test_set = cfg, bundle, train_set, test_set
+        self.device, self.main_rank = device, rank == 0
+        self.model = model = SNN(build_net_config(cfg, bundle)).to(device)
+        self.deepr = None
+        if cfg.deepr_connectivity is not None:        # sparse training, exactly K active connections
+            from fenn_dma.host.deepr import DeepR
+            self.deepr = DeepR(model, cfg.deepr_config())
+        self.sampler = (torch.utils.data.distributed.DistributedSampler(train_set, world, rank, seed=cfg.seed)
+                        if distributed else None)
+        self.generator = torch.Generator().manual_seed(cfg.seed)
+        self.loader = torch.utils.data.DataLoader(train_set, batch_size=cfg.batch_size,
+                                                  shuffle=self.sampler is None, sampler=self.sampler,
+                                                  generator=self.generator)
+        self.net_for_grad = model
+        if distributed:
+            self.net_for_grad = torch.nn.parallel.DistributedDataParallel(model, find_unused_parameters=True)
+        self.delay_params = list(model.d) + list(model.pos)
+        weight_params = [p for p in list(model.w) + list(model.w_rec) if p.requires_grad]
+        self.opt = adam(cfg, weight_params, self.delay_params)
+        self.sigma0 = model.sigma
+        self.qat_on = False
+
+    def loss(self, x, y):
+        if self.cfg.rate_reg:
+            s, traces = self.net_for_grad(x, record=True)
+            return F.cross_entropy(s, y) + self.cfg.rate_reg * sum(t.mean() for t in traces[:-1]), s
+        s = self.net_for_grad(x)
+        return F.cross_entropy(s, y), s
+
+    def evaluate(self, data):
+        return evaluate(self.model, data, device=self.device)
+
+    def start_epoch(self, epoch, phase, stage):
+        cfg, model = self.cfg, self.model
+        if phase == "main" and model.cfg.delay_mode != "none":
+            frac = epoch / max(cfg.epochs - 1, 1)
+            model.sigma = self.sigma0 + (cfg.sigma_end - self.sigma0) * frac
+            model.hard_delays = False
+        else:
+            model.hard_delays = True
+            for p in self.delay_params:
+                p.requires_grad_(False)
+        if phase == "qat" and not self.qat_on:
+            self.qat_on = True
+            if self.main_rank:
+                stage["test_acc_float"] = self.evaluate(self.test_set)[0]
+            if cfg.qat_format:
+                model.set_qat(cfg.qat_format, cfg.rounding)
+            if cfg.qat_states:
+                model.set_state_qat(_state_plan(model, cfg, self.bundle, self.train_set))
+            if self.main_rank:   # post-training quantisation, before any QAT step
+                stage["test_acc_ptq"] = self.evaluate(self.test_set)[0]
+
+    def after_step(self):
+        if self.deepr is not None:
+            self.deepr.step(self.opt)
+        self.model.clamp_delays()
+
+    def record(self, rec):
+        rec["sigma"] = float(self.model.sigma) if not self.model.hard_delays else 0.0
+        if self.deepr is not None:
+            rec["deepr_rewired"] = sum(self.deepr.take_rewired().values())
+
+    def deployable(self):
+        return self.model.hard_delays
+
+    def state(self):
+        m = self.model
+        return {"net_config": asdict(m.cfg), "sigma": m.sigma, "sigma0": self.sigma0, "hard_delays": m.hard_delays,
+                "weight_format": str(m.weight_fmt) if m.weight_fmt else None,
+                # the QAT formats as chosen when the phase began (from the weights then)
+                "qat": {"on": self.qat_on, "weight_fmt": m.weight_fmt, "rounding": getattr(m, "rounding", None),
+                        "fixed": m.fixed},
+                "deepr_rng": self.deepr.gen.get_state() if self.deepr is not None else None}
+
+    def load_state(self, ck):
+        m = self.model
+        self.sigma0, m.sigma, m.hard_delays = ck["sigma0"], ck["sigma"], ck["hard_delays"]
+        q = ck["qat"]
+        self.qat_on, m.weight_fmt, m.fixed = q["on"], q["weight_fmt"], q["fixed"]
+        if q["rounding"] is not None:
+            m.rounding = q["rounding"]
+        if self.deepr is not None:
+            self.deepr.gen.set_state(ck["deepr_rng"])
+
+
+def adam(cfg, weights: list, delays: list) -> torch.optim.Optimizer:
+    """Adam over the weights (``lr``) and the learned delays (``lr_delay``)."""
+    groups = [{"params": weights, "lr": cfg.lr}] + ([{"params": delays, "lr": cfg.lr_delay}] if delays else [])
+    return torch.optim.Adam(groups, betas=tuple(cfg.adam_betas))
+
+
+def schedule(cfg, opt, total_epochs: int):
+    """The learning-rate schedule of ``cfg.lr_schedule`` (None: constant)."""
+    if cfg.lr_schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total_epochs, eta_min=cfg.lr * 0.05)
+    if cfg.lr_schedule == "step":     # x0.3 at 50 % and 75 % of the epochs
+        return torch.optim.lr_scheduler.MultiStepLR(opt, [total_epochs // 2, (3 * total_epochs) // 4], 0.3)
+    return None
+
+
+def train(cfg: TrainConfig, bundle: DatasetBundle | None = None, resume: str | Path | None = None,
+          on_epoch=None) -> TrainResult:
+    """Train as ``cfg`` says. ``resume``: a run folder whose ``checkpoint.pt`` (written
+    with the same options) the run continues from; the result equals that of a run never
+    interrupted. ``on_epoch(record)``: called after each epoch's checkpoint."""
     cfg.validate()
+    if resume is not None:
+        read_checkpoint(resume)          # a missing or damaged folder named before any work
+        if cfg.out_dir is None:
+            cfg.out_dir = str(resume)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     if cfg.method == "eventprop":
         from fenn_dma.host.eventprop_train import train_eventprop
-        return train_eventprop(cfg, bundle)
+        return train_eventprop(cfg, bundle, resume=resume, on_epoch=on_epoch)
     torch.manual_seed(cfg.seed)
     rank, world, distributed = _dist()
     device = torch.device(f"cuda:{rank % torch.cuda.device_count()}" if torch.cuda.is_available() else "cpu")
     bundle = bundle or load_dataset(cfg.dataset, **cfg.data)
-    model = SNN(build_net_config(cfg, bundle)).to(device)
-    deepr = None
-    if cfg.deepr_connectivity is not None:        # sparse training, exactly K active connections
-        from fenn_dma.host.deepr import DeepR
-        deepr = DeepR(model, cfg.deepr_config())
-    train_set = _dataset(bundle.splits["train"])
-    val_set = _dataset(bundle.splits["val"]) if "val" in bundle.splits else None
-    test_set = _dataset(bundle.splits["test"])
-    sampler = (torch.utils.data.distributed.DistributedSampler(train_set, world, rank, seed=cfg.seed)
-               if distributed else None)
-    loader = torch.utils.data.DataLoader(train_set, batch_size=cfg.batch_size, shuffle=sampler is None,
-                                         sampler=sampler, generator=torch.Generator().manual_seed(cfg.seed))
-    net_for_grad = model
-    if distributed:
-        net_for_grad = torch.nn.parallel.DistributedDataParallel(model, find_unused_parameters=True)
-    delay_params = list(model.d) + list(model.pos)
-    weight_params = [p for p in list(model.w) + list(model.w_rec) if p.requires_grad]
-    groups = [{"params": weight_params, "lr": cfg.lr}]
-    if delay_params:
-        groups.append({"params": delay_params, "lr": cfg.lr_delay})
-    opt = torch.optim.Adam(groups, betas=tuple(cfg.adam_betas))
+    train_set, val_set, test_set = splits(bundle)
+    method = _BPTT(cfg, bundle, train_set, test_set, rank, world, distributed, device)
+    model = method.model
     total_epochs = cfg.epochs + cfg.fine_tune_epochs + cfg.qat_epochs
-    sched = None
-    if cfg.lr_schedule == "cosine":
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total_epochs, eta_min=cfg.lr * 0.05)
-    elif cfg.lr_schedule == "step":     # x0.3 at 50 % and 75 % of the epochs
-        sched = torch.optim.lr_scheduler.MultiStepLR(opt, [total_epochs // 2, (3 * total_epochs) // 4], 0.3)
-    out = Path(cfg.out_dir) if cfg.out_dir else None
+    method.sched = schedule(cfg, method.opt, total_epochs)
     main_rank = rank == 0
-    if out and main_rank:
-        out.mkdir(parents=True, exist_ok=True)
-    sigma0 = model.sigma
-    history: list = []
-    stage: dict = {}
+    out = run_folder(cfg, main_rank)
+    config_json = _jsonable(cfg)
+    state = resume_state(resume, method, config_json, total_epochs) if resume is not None else RunState()
     # checkpoint selection by validation accuracy (never test): per phase, over the
     # epochs whose network is deployable (hard delays); single-process runs only
     select = cfg.select_best and val_set is not None and not distributed
-    best = None
-    qat_on = False
-    tqdm = _tqdm(cfg.progress and main_rank)
-    for epoch in range(total_epochs):
-        phase = _phase(cfg, epoch)
-        if phase == "main" and model.cfg.delay_mode != "none":
-            frac = epoch / max(cfg.epochs - 1, 1)
-            model.sigma = sigma0 + (cfg.sigma_end - sigma0) * frac
-            model.hard_delays = False
-        else:
-            model.hard_delays = True
-            for p in delay_params:
-                p.requires_grad_(False)
-        if phase == "qat" and not qat_on:
-            qat_on = True
-            model.hard_delays = True
-            if main_rank:
-                stage["test_acc_float"] = evaluate(model, test_set, device=device)[0]
-            if cfg.qat_format:
-                model.set_qat(cfg.qat_format, cfg.rounding)
-            if cfg.qat_states:
-                model.set_state_qat(_state_plan(model, cfg, bundle, train_set))
-            if main_rank:   # post-training quantisation, before any QAT step
-                stage["test_acc_ptq"] = evaluate(model, test_set, device=device)[0]
-        if sampler is not None:
-            sampler.set_epoch(epoch)
-        t0 = time.perf_counter()
-        tot_loss = correct = seen = 0.0
-        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{total_epochs} [{phase}]", leave=False)
-        for bi, (x, y) in enumerate(bar):
-            if cfg.max_batches is not None and bi >= cfg.max_batches:
-                break
-            x, y = x.to(device), y.to(device)
-            if cfg.rate_reg:
-                s, traces = net_for_grad(x, record=True)
-                loss = F.cross_entropy(s, y) + cfg.rate_reg * sum(t.mean() for t in traces[:-1])
-            else:
-                s = net_for_grad(x)
-                loss = F.cross_entropy(s, y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            if deepr is not None:
-                deepr.step(opt)
-            model.clamp_delays()
-            tot_loss += loss.item() * len(y)
-            correct += (s.argmax(1) == y).sum().item()
-            seen += len(y)
-            if hasattr(bar, "set_postfix"):
-                bar.set_postfix(loss=f"{tot_loss / seen:.3f}", acc=f"{correct / seen:.3f}")
-        if sched is not None:
-            sched.step()
-        rec = {"epoch": epoch + 1, "phase": phase, "train_loss": tot_loss / max(seen, 1),
-               "train_acc": correct / max(seen, 1), "seconds": time.perf_counter() - t0,
-               "sigma": float(model.sigma) if not model.hard_delays else 0.0}
-        if deepr is not None:
-            rec["deepr_rewired"] = sum(deepr.take_rewired().values())
-        if val_set is not None and main_rank:
-            rec["val_acc"], rec["val_loss"] = evaluate(model, val_set, device=device)
-        history.append(rec)
-        if select and model.hard_delays and (best is None or rec["val_acc"] >= best[0]):
-            best = (rec["val_acc"], epoch + 1, copy.deepcopy(model.state_dict()))
-        if select and best is not None and (epoch + 1 == total_epochs or _phase(cfg, epoch + 1) != phase):
-            model.load_state_dict(best[2])
-            stage[f"selected_epoch_{phase}"] = best[1]
-            stage[f"val_acc_{phase}"] = best[0]
-            best = None
-        if main_rank and cfg.verbose:
-            msg = " ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in rec.items())
-            print(msg, flush=True)
-        if out and main_rank:
-            (out / "metrics.json").write_text(json.dumps({"config": _jsonable(cfg), "history": history}, indent=1))
-            if cfg.checkpoint_every and ((epoch + 1) % cfg.checkpoint_every == 0 or epoch + 1 == total_epochs):
-                torch.save({"epoch": epoch + 1, "model": model.state_dict(), "optimizer": opt.state_dict(),
-                            "net_config": asdict(model.cfg), "train_config": _jsonable(cfg),
-                            "sigma": model.sigma, "hard_delays": model.hard_delays,
-                            "weight_format": str(model.weight_fmt) if model.weight_fmt else None},
-                           out / "checkpoint.pt")
+    run_epochs(cfg, method, state, total_epochs, val_set, out, config_json, main_rank, select, on_epoch)
+    history, stage, deepr = state.history, state.stage, method.deepr
     model.hard_delays = True
     summary = {"test_acc": evaluate(model, test_set, device=device)[0],
                "seconds_per_epoch": float(np.mean([h["seconds"] for h in history])),
@@ -282,19 +289,59 @@ def train(cfg: TrainConfig, bundle: DatasetBundle | None = None) -> TrainResult:
     if main_rank:    # the deployed network: its fixed-point formats recorded, its accuracy on the compiler's reference
         network = record_deployment(model, cfg, bundle, train_set, test_set, summary)
     if out and main_rank:
-        net = network
-        net.save(out / "network.npz")         # with the formats, rounding and calibration recorded
-        (out / "metrics.json").write_text(json.dumps({"config": _jsonable(cfg), "history": history,
-                                                      "summary": summary}, indent=1))
-        if cfg.plots:
-            from fenn_dma.host import plots
-            plots.plot_curves(history, out / "curves.png")
-            x0 = test_set[0][0].unsqueeze(0).to(device)
-            with torch.no_grad():
-                _, traces = model(x0, record=True)
-            plots.plot_raster([t.cpu().numpy() for t in traces], out / "raster.png")
-            plots.plot_delays([l.delays for l in net.layers], out / "delays.png")
+        x0, y0 = test_set[0]
+        with torch.no_grad():
+            scores, traces = model(x0.unsqueeze(0).to(device), record=True)
+        finish_run(cfg, out, network, history, summary, x0.unsqueeze(0), [t.cpu().numpy() for t in traces],
+                   int(scores.argmax(1)[0]), int(y0))
     return TrainResult(model, history, summary, bundle, network)
+
+
+def resume_config(run_dir: str | Path) -> TrainConfig:
+    """The :class:`TrainConfig` a run folder's checkpoint was trained with, writing to
+    ``run_dir``: ``train(resume_config(d), resume=d)`` continues the run."""
+    saved = dict(read_checkpoint(run_dir)["train_config"])
+    unknown = set(saved) - set(TrainConfig.__dataclass_fields__)
+    if unknown:
+        raise ConfigError(f"--resume {run_dir}: the checkpoint's options {sorted(unknown)} are not this "
+                          "fenn-dma's; start a new run")
+    saved["adam_betas"] = tuple(saved.get("adam_betas", (0.9, 0.999)))
+    saved["out_dir"] = str(run_dir)
+    return TrainConfig(**saved)
+
+
+def splits(bundle: DatasetBundle):
+    """(train, validation or None, test) data sets of a bundle."""
+    return (_dataset(bundle.splits["train"]), _dataset(bundle.splits["val"]) if "val" in bundle.splits else None,
+            _dataset(bundle.splits["test"]))
+
+
+def run_folder(cfg: TrainConfig, main_rank: bool = True) -> Path | None:
+    """The output folder (created), or None without ``out_dir``."""
+    if not cfg.out_dir:
+        return None
+    out = Path(cfg.out_dir)
+    if main_rank:
+        output_folder(out, "--out")
+    return out
+
+
+def finish_run(cfg: TrainConfig, out: Path, network, history: list, summary: dict, x0, traces: list,
+               prediction: int, label: int) -> None:
+    """The run's final files: ``network.npz`` and ``metrics.json`` with the summary (both or
+    neither), and the plots of :func:`fenn_dma.host.plots.plot_run` (one test sample, batch
+    axis first: its inputs ``x0``, the layers' ``traces``, the prediction and the label)."""
+    def save_network(path: Path) -> None:       # a file object: np.savez would add ".npz" to the temporary name
+        with open(path, "wb") as f:
+            network.save(f)                      # with the formats, rounding and calibration recorded
+
+    write_outputs({out / "network.npz": save_network,
+                   out / METRICS: json.dumps({"config": _jsonable(cfg), "history": history, "summary": summary},
+                                             indent=1)})
+    if cfg.plots:
+        from fenn_dma.host import plots
+        plots.plot_run(out, history, np.asarray(x0.cpu()), traces, prediction, label,
+                       [l.delays for l in network.layers])
 
 
 def calibration_samples(cfg: TrainConfig, train_set) -> np.ndarray:
@@ -349,25 +396,9 @@ def deployed_network(model, cfg: TrainConfig, bundle: DatasetBundle, train_set, 
     return net, qnet
 
 
-def _phase(cfg: TrainConfig, epoch: int) -> str:
-    if epoch < cfg.epochs:
-        return "main"
-    return "fine_tune" if epoch < cfg.epochs + cfg.fine_tune_epochs else "qat"
-
-
 def _jsonable(cfg: TrainConfig) -> dict:
     d = asdict(cfg)
     d["net"] = {k: ([asdict(h) if isinstance(h, HiddenConfig) else h for h in v] if k == "hidden" else v)
                 for k, v in cfg.net.items()}
     d["data"] = {k: str(v) if isinstance(v, Path) else v for k, v in cfg.data.items()}
     return d
-
-
-def _tqdm(enabled: bool):
-    """tqdm, drawn only on a terminal (``disable=None``): a log file gets the epoch lines."""
-    if not enabled:
-        return lambda it, **kw: it
-    from functools import partial
-
-    from tqdm.auto import tqdm
-    return partial(tqdm, disable=None)

@@ -5,10 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from fenn_dma.boundary import finite_float, nonnegative_int, positive_int
+from fenn_dma.boundary import finite_float, nonnegative_int, positive_int, write_outputs
 from fenn_dma.host.errors import ConfigError
 from fenn_dma.host.network import hidden_models
+
+if TYPE_CHECKING:
+    from fenn_dma.host.train import TrainConfig
 
 FINITE = finite_float()
 POSITIVE = finite_float(0, above=True)
@@ -69,7 +73,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     t.add_argument("--deepr-l1", type=NONNEGATIVE, default=1e-5, help="DEEP R L1 prior alpha")
     t.add_argument("--config", help="JSON file of TrainConfig fields; command-line options given explicitly win")
     o = p.add_argument_group("output")
-    o.add_argument("--out", required=True, help="output folder")
+    o.add_argument("--out", help="output folder (required, except with --resume)")
+    o.add_argument("--resume", metavar="RUN_DIR",
+                   help="continue the run in RUN_DIR from its last checkpoint (its own options; options given "
+                        "here must equal them, except --no-progress, --no-plots, --threads and the exports); "
+                        "the result equals that of the run never interrupted")
     o.add_argument("--no-plots", action="store_true", help="do not draw curves.png, raster.png, delays.png")
     o.add_argument("--no-progress", action="store_true",
                    help="no progress bar (drawn only on a terminal; the one-line epoch summaries still print)")
@@ -126,19 +134,66 @@ def _config(args) -> "TrainConfig":
     return TrainConfig(**cfg)
 
 
+def _resume_config(args) -> "TrainConfig":
+    """The config of ``--resume RUN_DIR``: the run's own (from its checkpoint), with the
+    run-only options given here; a training option given here must equal the run's."""
+    from fenn_dma.host.epochs import RUN_ONLY
+    from fenn_dma.host.train import _jsonable, resume_config
+
+    if args.out is not None and Path(args.out).resolve() != Path(args.resume).resolve():
+        raise ConfigError(f"--resume {args.resume} continues the run in its own folder; drop --out {args.out}")
+    saved = resume_config(args.resume)
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    ns = {**vars(args), "out": args.resume}
+    given = _config(argparse.Namespace(**ns))
+    default = _config(argparse.Namespace(**{**ns, **{k: parser.get_default(k) for k in vars(args)
+                                                     if k not in ("out", "resume", "command")}}))
+    g, d, r = (_flat(_jsonable(c)) for c in (given, default, saved))
+    differ = [f"{k}: the run's {r.get(k)!r}, given {g[k]!r}" for k in sorted(g)
+              if k.split(".")[0] not in RUN_ONLY and g[k] != d.get(k) and g[k] != r.get(k)]
+    if differ:
+        raise ConfigError(f"--resume {args.resume}: options given that differ from the run's: " + "; ".join(differ)
+                          + " (drop them to continue the run, or train into a new --out)")
+    for name in RUN_ONLY:
+        setattr(saved, name, getattr(given, name))
+    return saved
+
+
+def _flat(d, prefix: str = "") -> dict:
+    """A nested config as {dotted key: value} (lists by index)."""
+    items = d.items() if isinstance(d, dict) else enumerate(d) if isinstance(d, (list, tuple)) else None
+    if items is None:
+        return {prefix: d}
+    out = {}
+    for k, v in items:
+        out.update(_flat(v, f"{prefix}.{k}" if prefix else str(k)))
+    return out
+
+
 def run(args) -> int:
     import numpy as np
 
     from fenn_dma.host.train import train
 
-    cfg = _config(args)
+    if args.resume is None and args.out is None:
+        raise ConfigError("--out FOLDER is required (or --resume RUN_DIR to continue a run)")
+    cfg = _resume_config(args) if args.resume is not None else _config(args)
     from fenn_dma.host.loihi import CUBA_UNITS
     cuba = [c.name for c in CUBA_UNITS if c.spiking]
     if args.export_netx and (args.recurrent or args.refractory > 0 or args.neuron not in cuba):
         raise ConfigError(f"--export-netx: netx files hold feed-forward {'/'.join(cuba)} layers without "
                           f"refractory periods; drop --recurrent / --refractory / --neuron {args.neuron}, "
                           "or omit --export-netx")
-    result = train(cfg)
+    try:
+        result = train(cfg, resume=args.resume)
+    except KeyboardInterrupt:
+        import sys
+
+        from fenn_dma.host.epochs import CHECKPOINT
+        if (out_dir := Path(cfg.out_dir)).joinpath(CHECKPOINT).is_file():
+            print(f"fenn-dma train: continue with: fenn-dma train --resume {out_dir}", file=sys.stderr)
+        raise
     out = Path(cfg.out_dir)
     import torch.distributed as dist
     if dist.is_available() and dist.is_initialized() and dist.get_rank() != 0:
@@ -156,10 +211,11 @@ def run(args) -> int:
             summary["loihi_test_acc"] = loihi.accuracy(lnet, test.spikes.numpy(), test.labels.numpy())
     metrics = json.loads((out / "metrics.json").read_text())
     metrics["summary"] = summary
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
+    write_outputs({out / "metrics.json": json.dumps(metrics, indent=1)})
     print(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in summary.items()))
-    print(f"wrote {out}/ (checkpoint.pt, metrics.json, network.npz"
-          + (", network.nir" if args.export_nir else "") + (", network_netx.h5" if args.export_netx else "")
-          + (", curves.png, raster.png, delays.png" if cfg.plots else "") + ")")
+    written = ["checkpoint.pt", "metrics.json", "network.npz"] + (["network.nir"] if args.export_nir else []) \
+        + (["network_netx.h5"] if args.export_netx else []) \
+        + [p for p in ("curves.png", "raster.png", "delays.png") if cfg.plots and (out / p).is_file()]
+    print(f"wrote {out}/ ({', '.join(written)})")
     del np
     return 0

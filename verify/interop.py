@@ -1,5 +1,5 @@
 """NIR with the real peers, both ways: small networks built and exported by
-snnTorch and Norse with their own exporters, compiled here and compared
+snnTorch, Norse and Spyx with their own exporters, compiled here and compared
 spike for spike with the peer's own simulation; and our export imported and
 run by each peer. Used by tests/host/test_interop.py and
 benchmarks/nir_interop.py (the agreement table).
@@ -16,8 +16,17 @@ model, never in our importer (docs/compiler.md, "NIR with the peers"):
   ``tau``), plain torch tensors (``nir.write`` cannot chunk 0-d ones), and
   ``None`` for ``LIBoxCell``; the taus are corrected and the parameters made
   numpy arrays. Its ``from_nir`` takes the step as an argument.
+- Spyx 1.0 ``spyx.nir.to_nir`` writes ``r = beta`` and ``w_in = 1`` where its
+  cells add at gain 1 (``r = tau_mem / dt``, ``w_in = tau_syn / dt``) and no step
+  (``fix_spyx_graph``); its neurons reset by subtraction, which NIR's CubaLIF
+  cannot say (imported as ``LIFSubtract``, ``subtract_reset``), and fire before
+  they integrate, so its output trails ours by one step per spiking layer
+  (``spyx_lag``; compared shifted). Its ``from_nir`` takes the step as an argument
+  and simulates subtractive reset whatever the graph says, so the graph it runs is
+  one of ``LIFSubtract`` neurons.
 
-Agreement: the fraction of (step, neuron) output spikes that are equal.
+Agreement: the fraction of (step, neuron) output spikes that are equal (for Spyx
+over the steps both sides cover after the lag).
 """
 from __future__ import annotations
 
@@ -88,16 +97,27 @@ def snntorch_model(kind: str, seed: int):
     return model
 
 
-def snntorch_run(model, x: np.ndarray) -> np.ndarray:
-    import snntorch.utils
+def run_peer(model, x: np.ndarray, passes_state: bool = True) -> np.ndarray:
+    """Output spikes (T, n) of a peer's torch model stepped over ``x`` (T, N_IN), one
+    sample: ``passes_state``: the model takes and returns its state (Norse's cells,
+    both peers' NIR graph modules); else it keeps it (snnTorch's ``init_hidden``,
+    reset here). Of a tuple output (spikes, membrane, ...) the spikes are taken."""
     import torch
 
-    snntorch.utils.reset(model)
-    out = []
+    if not passes_state:
+        import snntorch.utils
+        snntorch.utils.reset(model)
+    out, state = [], None
     with torch.no_grad():
         for t in range(len(x)):
-            s = model(torch.tensor(x[t][None], dtype=torch.float32))[0]
-            out.append(s.numpy()[0] > 0)
+            xt = torch.tensor(x[t][None], dtype=torch.float32)
+            if passes_state:
+                y, state = model(xt, state)
+            else:
+                y = model(xt)
+            while isinstance(y, tuple):
+                y = y[0]
+            out.append(np.asarray(y)[0] > 0)
     return np.array(out)
 
 
@@ -121,7 +141,7 @@ def snntorch_to_fenn(kind: str = "Leaky", seed: int = 0, steps: int = 80, deploy
             if not pop.is_input:
                 pop.neuron.refractory = net.dt
     x = _spikes(steps, seed + 1)
-    peer = snntorch_run(model, x)
+    peer = run_peer(model, x, passes_state=False)
     out_pop = _output_population(graph)
     fl, dep = _ours(net, x, out_pop, deployed)
     return Agreement(f"snnTorch {kind}" + (" + 1-step hold" if hold else ""), "peer -> fenn", steps, int(peer.sum()), _agree(fl, peer),
@@ -156,17 +176,6 @@ def norse_model(kind: str, seed: int, dt: float):
         for lin, gain in zip((model[0], model[2]), gains):
             lin.weight.mul_(gain)
     return model
-
-
-def norse_run(model, x: np.ndarray) -> np.ndarray:
-    import torch
-
-    state, out = None, []
-    with torch.no_grad():
-        for t in range(len(x)):
-            z, state = model(torch.tensor(x[t][None], dtype=torch.float32), state)
-            out.append(z.numpy()[0] > 0)
-    return np.array(out)
 
 
 def fix_norse_graph(graph, model, dt: float):
@@ -204,24 +213,135 @@ def norse_to_fenn(kind: str = "LIFBoxCell", seed: int = 0, steps: int = 80, depl
     graph = fix_norse_graph(nt.to_nir(model, torch.zeros(1, N_IN), dt=dt), model, dt)
     net = from_nir(graph, dt=dt * 1e3)       # Norse writes no step: ours, in ms
     x = _spikes(steps, seed + 1)
-    peer = norse_run(model, x)
+    peer = run_peer(model, x)
     fl, dep = _ours(net, x, _output_population(graph), deployed)
     return Agreement(f"Norse {kind}", "peer -> fenn", steps, int(peer.sum()), _agree(fl, peer),
                      _agree(dep, peer) if dep is not None else float("nan"))
 
 
+# --- Spyx ---------------------------------------------------------------------------------------
+
+SPYX_DT = 1e-3      # seconds: the step of both sides (Spyx's to_nir/from_nir take it as an argument)
+
+
+def spyx_model(seed: int):
+    """Linear -> CuBaLIF -> Linear -> CuBaLIF (Spyx 1.0, Flax NNX), per-population alpha, beta."""
+    import spyx.nn as snn
+    from flax import nnx
+
+    rngs = nnx.Rngs(seed)
+    model = snn.Sequential(nnx.Linear(N_IN, N_HIDDEN, use_bias=False, rngs=rngs),
+                           snn.CuBaLIF((N_HIDDEN,), alpha=0.8, beta=0.9, rngs=rngs),
+                           nnx.Linear(N_HIDDEN, N_OUT, use_bias=False, rngs=rngs),
+                           snn.CuBaLIF((N_OUT,), alpha=0.7, beta=0.85, rngs=rngs))
+    for lin, gain in ((model.layers[0], 0.6), (model.layers[2], 0.5)):
+        lin.kernel[...] = lin.kernel[...] * gain
+    return model
+
+
+def spyx_run(model, x: np.ndarray) -> np.ndarray:
+    """Output spikes (T, n) of a Spyx model over ``x`` (T, N_IN), Spyx's own scan."""
+    import jax.numpy as jnp
+    import spyx.nn as snn
+
+    out, _ = snn.run(model, jnp.asarray(x[:, None], jnp.float32))
+    return np.asarray(out)[:, 0] > 0
+
+
+def fix_spyx_graph(graph, dt: float):
+    """Spyx 1.0's export, repaired: its CuBaLIF adds the input to the current and the
+    current to V at gain 1, so NIR's ``w_in = tau_syn / dt`` and ``r = tau_mem / dt``
+    (Spyx writes ``w_in = 1`` and ``r = beta``); the step it exported at, in the
+    metadata (it writes none)."""
+    import nir
+
+    for node in graph.nodes.values():
+        if isinstance(node, nir.CubaLIF):
+            node.w_in = np.asarray(node.tau_syn, np.float64) / dt
+            node.r = np.asarray(node.tau_mem, np.float64) / dt
+        elif isinstance(node, nir.LIF):
+            node.r = np.asarray(node.tau, np.float64) / dt
+    graph.metadata = {**dict(graph.metadata or {}), "dt": dt}
+    return graph
+
+
+def subtract_reset(net) -> None:
+    """Every LIF of ``net`` made a LIFSubtract (same leak and threshold): Spyx's neurons
+    reset by subtracting the threshold, which NIR's CubaLIF (reset to ``v_reset``)
+    cannot say."""
+    from fenn_dma.compiler.neurons.lif import LIF
+    from fenn_dma.compiler.neurons.lif_subtract import LIFSubtract
+
+    for pop in net.populations.values():
+        if isinstance(pop.neuron, LIF):
+            pop.neuron = LIFSubtract(tau_mem=pop.neuron.tau_mem, threshold=pop.neuron.threshold,
+                                     bias=pop.neuron.bias)
+
+
+def spyx_lag(graph) -> int:
+    """Steps by which Spyx's output trails ours: a Spyx neuron emits at step t the spike
+    of its membrane at t-1 (it fires before it integrates), one step per spiking layer."""
+    import nir
+    return sum(isinstance(n, (nir.LIF, nir.CubaLIF, nir.IF)) for n in graph.nodes.values())
+
+
+def _agree_lagged(peer: np.ndarray, ours: np.ndarray, lag: int) -> float:
+    return _agree(peer[lag:], ours[:len(ours) - lag])
+
+
+def spyx_to_fenn(seed: int = 0, steps: int = 80, deployed: bool = True) -> Agreement:
+    import spyx.nir
+
+    from fenn_dma.compiler.nir_import import from_nir
+
+    model = spyx_model(seed)
+    graph = fix_spyx_graph(spyx.nir.to_nir(model, {"input": np.array([N_IN])}, {"output": np.array([N_OUT])},
+                                           dt=SPYX_DT), SPYX_DT)
+    net = from_nir(graph)               # the step from the repaired metadata
+    subtract_reset(net)
+    x = _spikes(steps, seed + 1)
+    peer = spyx_run(model, x)
+    fl, dep = _ours(net, x, _output_population(graph), deployed)
+    lag = spyx_lag(graph)
+    return Agreement("Spyx CuBaLIF", "peer -> fenn", steps - lag, int(peer.sum()), _agree_lagged(peer, fl, lag),
+                     _agree_lagged(peer, dep, lag) if dep is not None else float("nan"))
+
+
+def fenn_to_spyx(seed: int = 0, steps: int = 80) -> Agreement:
+    """Our export (LIFSubtract, Exponential synapses: the neurons Spyx simulates) imported
+    and run by Spyx's ``from_nir`` at the graph's own step."""
+    import jax.numpy as jnp
+    import spyx.nir
+
+    from fenn_dma.compiler.nir_export import to_nir
+
+    net = fenn_network("exp", seed, neuron="LIFSubtract")
+    x = _spikes(steps, seed + 1)
+    fl, _ = _ours(net, x, "out", deployed=False)
+    graph = to_nir(net)
+    _, out = spyx.nir.from_nir(graph, jnp.asarray(x[:, None], jnp.float32), dt=float(graph.metadata["dt"]))
+    peer = np.asarray(out)[:, 0] > 0
+    lag = spyx_lag(graph)
+    return Agreement("fenn LIFSubtract exp -> Spyx", "fenn -> peer", steps - lag, int(peer.sum()),
+                     _agree_lagged(peer, fl, lag), float("nan"))
+
+
 # --- our export, run by the peers ---------------------------------------------------------------
 
-def fenn_network(synapse: str, seed: int, dt: float = 1.0):
-    """input -> hidden (LIF) -> out (LIF), our model API; ``synapse``: "delta" or "exp"."""
+def fenn_network(synapse: str, seed: int, dt: float = 1.0, neuron: str = "LIF"):
+    """input -> hidden -> out, our model API; ``synapse``: "delta" or "exp"; ``neuron``:
+    "LIF" or "LIFSubtract"."""
     from fenn_dma.compiler.model import Delta, Dense, Exponential, Network, SpikeInput
     from fenn_dma.compiler.neurons import LIF
+    from fenn_dma.compiler.neurons.lif_subtract import LIFSubtract
+
+    cls = LIFSubtract if neuron == "LIFSubtract" else LIF
 
     rng = np.random.default_rng(seed)
     net = Network(dt=dt, name=f"interop_{synapse}")
     src = net.population("input", N_IN, SpikeInput())
-    hid = net.population("hidden", N_HIDDEN, LIF(tau_mem=10.0, threshold=1.0))
-    out = net.population("out", N_OUT, LIF(tau_mem=20.0, threshold=1.0), record=("spikes",),
+    hid = net.population("hidden", N_HIDDEN, cls(tau_mem=10.0, threshold=1.0))
+    out = net.population("out", N_OUT, cls(tau_mem=20.0, threshold=1.0), record=("spikes",),
                              readout="spike_count")
     syn = Delta() if synapse == "delta" else Exponential(5.0)
     gain = 1.2 if synapse == "delta" else 0.5
@@ -232,8 +352,6 @@ def fenn_network(synapse: str, seed: int, dt: float = 1.0):
 
 
 def fenn_to_peer(peer: str, synapse: str = "delta", seed: int = 0, steps: int = 80) -> Agreement:
-    import torch
-
     from fenn_dma.compiler.nir_export import SNNTORCH_DT, retime, to_nir, unit_r
 
     net = fenn_network(synapse, seed)
@@ -243,31 +361,13 @@ def fenn_to_peer(peer: str, synapse: str = "delta", seed: int = 0, steps: int = 
     if peer == "snnTorch":
         from snntorch.import_nir import import_from_nir
         model = import_from_nir(retime(graph, SNNTORCH_DT))
-        state_out = _run_snntorch_graph_module(model, x, torch)
+        state_out = run_peer(model, x)
     else:
         import norse.torch as nt
         model = nt.from_nir(unit_r(graph), dt=float(graph.metadata["dt"]))
-        state_out = _run_norse_graph_module(model, x, torch)
+        state_out = run_peer(model, x)
     return Agreement(f"fenn {synapse} -> {peer}", "fenn -> peer", steps, int(state_out.sum()),
                      _agree(fl, state_out), float("nan"))
-
-
-def _run_snntorch_graph_module(model, x, torch) -> np.ndarray:
-    out, state = [], None
-    with torch.no_grad():
-        for t in range(len(x)):
-            y, state = model(torch.tensor(x[t][None], dtype=torch.float32), state)
-            out.append(np.asarray(y[0] if isinstance(y, tuple) else y)[0] > 0)
-    return np.array(out)
-
-
-def _run_norse_graph_module(model, x, torch) -> np.ndarray:
-    out, state = [], None
-    with torch.no_grad():
-        for t in range(len(x)):
-            y, state = model(torch.tensor(x[t][None], dtype=torch.float32), state)
-            out.append(np.asarray(y)[0] > 0)
-    return np.array(out)
 
 
 def table(seed: int = 0, steps: int = 80) -> list[Agreement]:
@@ -276,4 +376,16 @@ def table(seed: int = 0, steps: int = 80) -> list[Agreement]:
             snntorch_to_fenn("Synaptic", seed, steps, hold=True),
             norse_to_fenn("LIFBoxCell", seed, steps), norse_to_fenn("LIFCell", seed, steps)]
     rows += [fenn_to_peer(p, s, seed, steps) for p in ("snnTorch", "Norse") for s in ("delta", "exp")]
+    if spyx_available():
+        rows += [spyx_to_fenn(seed, steps), fenn_to_spyx(seed, steps)]
     return rows
+
+
+def spyx_available() -> bool:
+    """Whether Spyx (and JAX) import here (the `interop` extra installs them)."""
+    import importlib
+    try:
+        importlib.import_module("spyx.nir")
+    except ImportError:
+        return False
+    return True

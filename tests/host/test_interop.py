@@ -1,5 +1,5 @@
-"""NIR with the real peers (the `interop` extra: snnTorch 1.0, Norse 1.1), both
-ways; the cases and the peers' exporter work-arounds are in verify/interop.py,
+"""NIR with the real peers (the `interop` extra: snnTorch 1.0, Norse 1.1, Spyx 1.0 on
+CPU JAX), both ways; the cases and the peers' exporter work-arounds are in verify/interop.py,
 the table is printed by benchmarks/nir_interop.py."""
 import contextlib
 import io
@@ -80,7 +80,6 @@ def test_our_export_runs_on_the_peer(peer, synapse):
 def test_written_files_are_read_by_the_peers(tmp_path):
     """Through nir.write / nir.read: arrays, explicit types, the step in the metadata."""
     import norse.torch as nt
-    import torch
     from snntorch.import_nir import import_from_nir
     net = interop.fenn_network("exp", 4)
     path = tmp_path / "ours.nir"
@@ -90,12 +89,67 @@ def test_written_files_are_read_by_the_peers(tmp_path):
     assert all(np.ndim(getattr(n, "tau_mem", np.zeros(1))) == 1 for n in graph.nodes.values())
     x = np.random.default_rng(0).random((50, interop.N_IN)) < 0.3
     ours, _ = interop._ours(net, x, "out", deployed=False)
-    got = interop._run_snntorch_graph_module(import_from_nir(graph), x, torch)
+    got = interop.run_peer(import_from_nir(graph), x)
     np.testing.assert_array_equal(got, ours)
     norse_graph = nir.read(str(path))
-    got = interop._run_norse_graph_module(nt.from_nir(unit_r(norse_graph), dt=SNNTORCH_DT), x, torch)
+    got = interop.run_peer(nt.from_nir(unit_r(norse_graph), dt=SNNTORCH_DT), x)
     np.testing.assert_array_equal(got, ours)
     assert from_nir(nir.read(str(path))).dt == net.dt       # our reader: exact, at our step
+
+
+def _spyx():
+    return pytest.importorskip("spyx.nir", reason="Spyx (JAX) not installed (pip install -e '.[interop]')")
+
+
+def test_spyx_export_compiles_and_matches_spyx():
+    _spyx()
+    r = interop.spyx_to_fenn(seed=1, steps=120)
+    assert r.peer_spikes > 50
+    assert r.float_agree == 1.0
+    assert r.deployed_agree >= 0.85         # fixed point (benchmarks/nir_interop.py reports it)
+
+
+def test_spyx_workarounds_are_needed():
+    """Each repair of Spyx's graph is real: without it the spikes differ."""
+    spyx_nir = _spyx()
+    model = interop.spyx_model(1)
+    x = interop._spikes(120, 2)
+    peer = interop.spyx_run(model, x)
+
+    def agreement(fix=True, subtract=True, lag=True):
+        graph = spyx_nir.to_nir(model, {"input": np.array([interop.N_IN])}, {"output": np.array([interop.N_OUT])},
+                                dt=interop.SPYX_DT)
+        if fix:
+            graph = interop.fix_spyx_graph(graph, interop.SPYX_DT)
+        net = from_nir(graph, dt=interop.SPYX_DT * 1e3)
+        if subtract:
+            interop.subtract_reset(net)
+        ours, _ = interop._ours(net, x, interop._output_population(graph), deployed=False)
+        return interop._agree_lagged(peer, ours, interop.spyx_lag(graph) if lag else 0)
+
+    assert interop.spyx_lag(spyx_nir.to_nir(model, {"input": np.array([6])}, {"output": np.array([4])})) == 2
+    assert agreement() == 1.0
+    assert agreement(fix=False) < 0.95 and agreement(subtract=False) < 1.0 and agreement(lag=False) < 0.95
+
+
+def test_our_export_runs_on_spyx(tmp_path):
+    """Our graph, through nir.write / nir.read, imported and run by Spyx at its recorded step."""
+    _spyx()
+    r = interop.fenn_to_spyx(seed=3, steps=120)
+    assert r.peer_spikes > 50
+    assert r.float_agree == 1.0
+    import jax.numpy as jnp
+    import spyx.nir
+    net = interop.fenn_network("exp", 4, neuron="LIFSubtract")
+    path = tmp_path / "ours.nir"
+    nir.write(str(path), to_nir(net))
+    graph = nir.read(str(path))
+    x = np.random.default_rng(0).random((60, interop.N_IN)) < 0.3
+    ours, _ = interop._ours(net, x, "out", deployed=False)
+    _, out = spyx.nir.from_nir(graph, jnp.asarray(x[:, None], jnp.float32), dt=float(graph.metadata["dt"]))
+    lag = interop.spyx_lag(graph)
+    np.testing.assert_array_equal(np.asarray(out)[lag:, 0] > 0, ours[:-lag])
+    assert ours.sum() > 20
 
 
 def test_unit_r_refuses_a_shared_linear():
