@@ -39,6 +39,7 @@ XREG_BASE = 0x80      # RW: x0..x31 at XREG_BASE + 4 i (writes only while stoppe
 # register's offset, c = 0 MM2S, 1 S2MM; the same registers as the core's DMA CSRs.
 DMA_BASE, DMA_CHANNEL_STRIDE = 0x100, 0x20
 DMA_SRC, DMA_DST, DMA_COUNT, DMA_CONTROL, DMA_STATUS = 0x00, 0x04, 0x08, 0x0C, 0x10
+DMA_MOVED = 0x14     # R (host port only): bytes of the transfers ended done since the core's start or a clear
 DMA_END = DMA_BASE + 2 * DMA_CHANNEL_STRIDE
 
 CONTROL_START, CONTROL_HALT, CONTROL_CLEAR = 0, 1, 2

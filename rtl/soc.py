@@ -21,7 +21,7 @@ from .bus import axi4, axi4_lite
 from .config import HOST_ADDR_WIDTH, SocConfig
 from .core import Core
 from .dma.engine import DmaEngine
-from .dma.regs import host_word
+from .dma.regs import HOST_OFFSETS, host_word
 from .vector import VectorBlock, VectorConfig
 
 
@@ -145,6 +145,7 @@ class Soc(wiring.Component):
             in_dma = ctrl & (byte_off >= H.DMA_BASE) & (byte_off < H.DMA_END)
             dma_word = offset - H.DMA_BASE // 4
             m.d.comb += [dma.vmem_wait.eq(vector.dma_wait), dma.clear.eq(clear_go), dma_busy.eq(dma.busy),
+                         dma.run_start.eq(core.start),
                          dma.host.addr.eq(dma_word[:len(dma.host.addr)]), dma.host.w_en.eq(bus.w_en & in_dma),
                          dma.host.w_data.eq(bus.w_data), dma.host.w_strb.eq(bus.w_strb)]
             dma_read = dma.host.r_data
@@ -186,7 +187,7 @@ class Soc(wiring.Component):
         if dma_read is not None:                   # (unmapped, so 0, without the DMA)
             readable[H.DMA_DATA_BITS] = cfg.dma_data_bits
             for channel in range(2):
-                for index in range(5):
+                for index in HOST_OFFSETS:
                     readable[H.DMA_BASE + 4 * host_word(channel, index)] = dma_read
         with m.If(bus.r_en):
             with m.Switch(byte_off):

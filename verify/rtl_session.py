@@ -158,8 +158,9 @@ class RtlTransport:
         self._check(memory, addr, 4 * n)
         return self.host_read_words(WINDOWS[memory] + addr, n).astype("<u4").tobytes()[:nbytes]
 
-    def _dram_beats(self) -> tuple[int, int]:
-        """(beats read, beats written) by the DMA since the load, counted by the harness's DRAM."""
+    def dram_beats(self) -> tuple[int, int]:
+        """(beats read, beats written) by the DMA since the load, counted by the harness's DRAM
+        model (the tests' check on the SoC's own MOVED registers)."""
         if not self.soc.config.dma:
             return 0, 0
         counts, image = (ctypes.c_uint64 * 6)(), (ctypes.c_uint8 * 1)()     # no byte of the image
@@ -169,16 +170,15 @@ class RtlTransport:
 
     def start(self, entry: int, max_cycles: int) -> Stop:
         out = self._out
-        before = self._dram_beats()
         self._lib.fenn_native_host_start(self._handle, entry, max_cycles, out)
-        after = self._dram_beats()
         cause = StopCause.from_code(out[OUT_STATUS] >> H.STATUS_CAUSE_SHIFT & 0xF)
-        # DMA bytes: the DRAM's beats times the port width. The firmware waits for each of its
-        # transfers to end done before it stops, so these are the ISS's bytes of completed
-        # transfers (docs/runtime.md "Counters").
-        beat = self.soc.config.dma_data_bits // 8
+        # DMA bytes: each channel's MOVED register (the bytes of its transfers that ended done
+        # since the start: the ISS's count, docs/runtime.md "Counters"), read as a board's driver does.
+        moved = tuple(int(w) for w in self.host_read_words(H.DMA_BASE + H.DMA_MOVED, 1)) + \
+            tuple(int(w) for w in self.host_read_words(H.DMA_BASE + H.DMA_CHANNEL_STRIDE + H.DMA_MOVED, 1)) \
+            if self.soc.config.dma else (0, 0)
         return Stop(str(cause), int(out[OUT_STOP_PC]), int(out[OUT_INSTRET]), int(out[OUT_CYCLES]),
-                    limit=bool(out[OUT_HALTED]), dma_bytes=tuple(beat * (b - a) for a, b in zip(before, after)))
+                    limit=bool(out[OUT_HALTED]), dma_bytes=moved)
 
     def vector_state(self) -> tuple[np.ndarray, np.ndarray]:
         """v0..v31 as (32, 32) int16 and the lanes' RNG state as (2, 32) uint16 (s0, s1)."""

@@ -359,7 +359,10 @@ class Kv260Transport:
             cause = str(StopCause.from_code(code))
         except ValueError:
             raise DeviceError(f"kv260: STATUS 0x{status:08x} holds stop cause {code}, which no cause has") from None
-        return Stop(cause, self._reg(H.STOP_PC), self._reg64(H.INSTRET), self._reg64(H.CYCLES), limit=halted)
+        moved = tuple(self._reg(H.DMA_BASE + ch * H.DMA_CHANNEL_STRIDE + H.DMA_MOVED) for ch in (0, 1)) \
+            if self.hw.dma else (0, 0)
+        return Stop(cause, self._reg(H.STOP_PC), self._reg64(H.INSTRET), self._reg64(H.CYCLES), limit=halted,
+                    dma_bytes=moved)
 
     def close(self) -> None:
         while self._closers:

@@ -36,6 +36,7 @@ class DmaEngine(wiring.Component):
             "csr": In(csr_port_signature()),
             "host": In(host_port_signature()),
             "clear": In(1),
+            "run_start": In(1),          # the core starts a run: MOVED to 0
             "busy": Out(1),
             "axi": Out(axi4(config.addr_bits, config.data_bits)),
             "vmem": Out(RowPortSignature(rows=config.vmem_rows, row_bits=8 * config.row_bytes, byte_writes=True)),
@@ -51,7 +52,8 @@ class DmaEngine(wiring.Component):
         m.submodules.arbiter = arb = VmemArbiter(cfg)
         wiring.connect(m, wiring.flipped(self.csr), regs.csr)
         wiring.connect(m, wiring.flipped(self.host), regs.host)
-        m.d.comb += [regs.clear.eq(self.clear), self.busy.eq(regs.busy), arb.wait.eq(self.vmem_wait)]
+        m.d.comb += [regs.clear.eq(self.clear), regs.run_start.eq(self.run_start), self.busy.eq(regs.busy),
+                     arb.wait.eq(self.vmem_wait)]
         wiring.connect(m, regs.mm2s, mm2s.ch)
         wiring.connect(m, regs.s2mm, s2mm.ch)
         wiring.connect(m, mm2s.vmem, arb.write)

@@ -9,7 +9,9 @@ the host's port, with the rules of sim/dma.py:
   below 2^19 and the VMEM range inside VMEM, else STATUS = idle | internal error and
   nothing moves;
 - STATUS: idle (reset), starting (until the first beat moves), transferring, then
-  idle | done / slave error / decode error from the bus.
+  idle | done / slave error / decode error from the bus;
+- MOVED (host port only, read-only): the bytes of the transfers that ended done since
+  the core's last start (``run_start``) or clear, the ISS's DMA bytes (docs/runtime.md).
 
 Both ports in one cycle: each write applies; to the same register the core's wins.
 """
@@ -26,7 +28,7 @@ from fenn_dma.rtl.bus import AXI_RESP_DECERR, AXI_RESP_SLVERR
 from .config import DmaConfig
 from .interface import channel_signature, csr_port_signature, host_port_signature
 
-SRC, DST, COUNT, CONTROL, STATUS = range(5)          # register index inside a channel
+SRC, DST, COUNT, CONTROL, STATUS, MOVED = range(6)   # register index inside a channel
 MM2S, S2MM = 0, 1
 CHANNEL_CSRS = (
     {SRC: csrs.MM2S_SRC_ADDR, DST: csrs.MM2S_DST_ADDR, COUNT: csrs.MM2S_COUNT, CONTROL: csrs.MM2S_CONTROL,
@@ -34,7 +36,8 @@ CHANNEL_CSRS = (
     {SRC: csrs.S2MM_SRC_ADDR, DST: csrs.S2MM_DST_ADDR, COUNT: csrs.S2MM_COUNT, CONTROL: csrs.S2MM_CONTROL,
      STATUS: csrs.S2MM_STATUS},
 )
-HOST_OFFSETS = {SRC: H.DMA_SRC, DST: H.DMA_DST, COUNT: H.DMA_COUNT, CONTROL: H.DMA_CONTROL, STATUS: H.DMA_STATUS}
+HOST_OFFSETS = {SRC: H.DMA_SRC, DST: H.DMA_DST, COUNT: H.DMA_COUNT, CONTROL: H.DMA_CONTROL, STATUS: H.DMA_STATUS,
+                MOVED: H.DMA_MOVED}
 
 WRITE_LAYOUT = data.StructLayout({"en": 1, "reg": range(4), "data": 32, "mask": 32})
 
@@ -46,13 +49,15 @@ def host_word(channel: int, reg: int) -> int:
 
 class ChannelRegisters(wiring.Component):
     """One channel. ``host_w`` then ``core_w`` apply in a cycle (the core's wins on a
-    register both write); ``clear`` (only while idle) brings the reset state back."""
+    register both write); ``clear`` (only while idle) brings the reset state back;
+    ``run_start`` zeroes ``moved``."""
 
     def __init__(self, config: DmaConfig, *, vmem_is_dst: bool):
         self.config, self.vmem_is_dst = config, vmem_is_dst
         super().__init__({
-            "host_w": In(WRITE_LAYOUT), "core_w": In(WRITE_LAYOUT), "clear": In(1),
+            "host_w": In(WRITE_LAYOUT), "core_w": In(WRITE_LAYOUT), "clear": In(1), "run_start": In(1),
             "src": Out(32), "dst": Out(32), "count": Out(32), "status": Out(8), "busy": Out(1),
+            "moved": Out(32),
             "engine": Out(channel_signature(config)),
         })
 
@@ -81,6 +86,7 @@ class ChannelRegisters(wiring.Component):
 
         status = Signal(8, init=csrs.DMA_IDLE)       # while idle
         transferring = Signal()
+        latched = Signal(range(csrs.DMA_MAX_COUNT))  # the running transfer's COUNT (for MOVED)
         eng = self.engine
         row_shift = (cfg.row_bytes - 1).bit_length()
         m.d.comb += [eng.cmd.payload.dram.eq(dram_addr),
@@ -93,15 +99,20 @@ class ChannelRegisters(wiring.Component):
                 result = Mux(eng.resp == AXI_RESP_SLVERR, csrs.DMA_SLAVE_ERROR,
                              Mux(eng.resp == AXI_RESP_DECERR, csrs.DMA_DECODE_ERROR, csrs.DMA_DONE))
                 m.d.sync += [self.busy.eq(0), transferring.eq(0), status.eq(csrs.DMA_IDLE | result)]
+                with m.If(result == csrs.DMA_DONE):
+                    m.d.sync += self.moved.eq(self.moved + latched)
         with m.Elif(start):
             with m.If(bad):
                 m.d.sync += status.eq(csrs.DMA_IDLE | csrs.DMA_INTERNAL_ERROR)
             with m.Else():
                 m.d.comb += eng.cmd.valid.eq(1)
                 with m.If(eng.cmd.ready):
-                    m.d.sync += self.busy.eq(1)
+                    m.d.sync += [self.busy.eq(1), latched.eq(self.count)]
+        with m.If(self.run_start):
+            m.d.sync += self.moved.eq(0)
         with m.If(self.clear & ~self.busy):
-            m.d.sync += [status.eq(csrs.DMA_IDLE), self.src.eq(0), self.dst.eq(0), self.count.eq(0)]
+            m.d.sync += [status.eq(csrs.DMA_IDLE), self.src.eq(0), self.dst.eq(0), self.count.eq(0),
+                         self.moved.eq(0)]
         m.d.comb += self.status.eq(Mux(self.busy, Mux(transferring, csrs.DMA_TRANSFERRING, csrs.DMA_STARTING),
                                        status))
         return m
@@ -114,7 +125,7 @@ class DmaRegisters(wiring.Component):
         self.config = config
         super().__init__({
             "csr": In(csr_port_signature()), "host": In(host_port_signature()), "clear": In(1),
-            "mm2s": Out(channel_signature(config)), "s2mm": Out(channel_signature(config)),
+            "run_start": In(1), "mm2s": Out(channel_signature(config)), "s2mm": Out(channel_signature(config)),
             "busy": Out(1),
         })
 
@@ -125,7 +136,7 @@ class DmaRegisters(wiring.Component):
             ch = ChannelRegisters(self.config, vmem_is_dst=index == MM2S)
             m.submodules[name] = ch
             wiring.connect(m, ch.engine, wiring.flipped(getattr(self, name)))
-            m.d.comb += ch.clear.eq(self.clear)
+            m.d.comb += [ch.clear.eq(self.clear), ch.run_start.eq(self.run_start)]
             chans.append(ch)
         m.d.comb += self.busy.eq(chans[MM2S].busy | chans[S2MM].busy)
 
@@ -148,7 +159,8 @@ class DmaRegisters(wiring.Component):
                         m.d.comb += self.csr.r_data.eq(value)
         with m.Switch(self.host.addr):
             for index, ch in enumerate(chans):
-                for reg, value in ((SRC, ch.src), (DST, ch.dst), (COUNT, ch.count), (STATUS, ch.status)):
+                for reg, value in ((SRC, ch.src), (DST, ch.dst), (COUNT, ch.count), (STATUS, ch.status),
+                                   (MOVED, ch.moved)):
                     with m.Case(host_word(index, reg)):
                         m.d.comb += self.host.r_data.eq(value)
         return m

@@ -1,7 +1,7 @@
 """The DMA through the device API. DMA bytes (docs/runtime.md "Counters"): a network with
 streamed weights moves, per sample, what its program implies -- one MM2S transfer of the
 source's DRAM row per spike the run delivers -- identically on the fast and the reference
-ISS engines and on the RTL (the harness's DRAM beats); a network without DRAM weights moves
+ISS engines and on the RTL (the SoC's MOVED registers, equal to the harness DRAM's beats); a network without DRAM weights moves
 none. A DMA error stops the run with ``DmaError`` naming the address and the connection."""
 from __future__ import annotations
 
@@ -143,6 +143,11 @@ def test_the_rtl_counts_the_same_dma_bytes_and_reports_the_same_dma_error():
         got = rtl.load(program).run_batch(x)
         check(got, expected)
         assert rtl.counters["dma_bytes"] == int(expected.sum())
+        # The SoC's MOVED registers (what the device reports, as a board's driver reads them)
+        # agree with the harness's DRAM model: every beat it served, times the port width.
+        transport = rtl._transport
+        beat = transport.soc.config.dma_data_bits // 8
+        assert tuple(beat * b for b in transport.dram_beats()) == (int(expected.sum()), 0)
         plain = nets.compiled("feed_forward")
         check(rtl.load(plain).run_batch(nets.spikes(plain, 1)), np.zeros(1, np.int64))
         check_dma_error(rtl, streamed("feed_forward", "input")[1])

@@ -70,6 +70,11 @@ def transfer(ch: str, src: int, dst: int, count: int, status_reg: str) -> str:
 """
 
 
+async def moved(axi) -> tuple[int, int]:
+    """Each channel's MOVED register (host port only)."""
+    return tuple([await axi.read_dword(H.DMA_BASE + ch * H.DMA_CHANNEL_STRIDE + H.DMA_MOVED) for ch in (0, 1)])
+
+
 @cocotb.test()
 async def program_moves_rows_both_ways(dut):
     axi, dram, checker = await setup(dut)
@@ -90,6 +95,7 @@ async def program_moves_rows_both_ways(dut):
     assert (x[16], x[17]) == (0x1FC0, n)
     assert vmem(dut)[:n] == dram.mem[0x1FC0:0x1FC0 + n]
     assert dram.mem[0x9000:0x9000 + n] == dram.mem[0x1FC0:0x1FC0 + n]
+    assert await moved(axi) == (n, n)            # the bytes of the run's done transfers
     checker.final()
 
 
@@ -103,6 +109,7 @@ async def rule_break_and_decode_error_from_a_program(dut):
     assert x[12] == x[13] == csrs.DMA_IDLE | csrs.DMA_INTERNAL_ERROR
     assert x[15] == csrs.DMA_IDLE | csrs.DMA_DECODE_ERROR
     assert x[17] == csrs.DMA_IDLE | csrs.DMA_DECODE_ERROR         # runs off the end of the slave's DRAM
+    assert await moved(axi) == (0, 0)            # rule breaks and bus errors move no counted bytes
     checker.final()
 
 
@@ -124,9 +131,13 @@ async def host_programs_the_dma_registers(dut):
         assert status == DONE, hex(status)
     assert vmem(dut)[0x100:0x500] == dram.mem[0x2000:0x2400]
     assert dram.mem[0xA000:0xA400] == dram.mem[0x2000:0x2400]
+    assert await moved(axi) == (1024, 1024)      # MOVED counts the host's transfers too (no start since)
+    await axi.write_dword(mm2s + H.DMA_MOVED, 5)  # read-only
+    assert await moved(axi) == (1024, 1024)
     # The core's CSRs see the host's values.
     result = await run_job(dut, axi, {**job("csrr a0, mm2s_src_addr\ncsrr a1, s2mm_status\necall\n")})
     assert result["x"][10:12] == [0, csrs.DMA_IDLE]      # CONTROL.clear reset the DMA's registers
+    assert await moved(axi) == (0, 0)            # ... and MOVED; the start zeroes it as well
     checker.final()
 
 
