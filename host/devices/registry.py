@@ -55,10 +55,10 @@ def _ecp5_available(arg: str | None) -> str | None:
         ports = sorted(glob.glob("/dev/ttyUSB*") + glob.glob("/dev/ttyACM*"))
         found = f"serial ports here: {', '.join(ports)}" if ports else "no USB serial port on this machine"
         return f"name the board's serial port, ecp5:PORT (e.g. ecp5:/dev/ttyUSB0; {found})"
-    if importlib.util.find_spec("serial") is None:
-        return "pyserial is not installed (pip install 'fenn-dma[boards]')"
     if "://" not in arg and not os.path.exists(arg):        # a pyserial URL (socket://...) is not a file
         return f"no serial port {arg} on this machine (is the ECP5 board plugged in?)"
+    if importlib.util.find_spec("serial") is None:
+        return "pyserial is not installed (pip install 'fenn-dma[boards]')"
     return None
 
 
