@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from .hostport import HostPortTransport
 from .serial_link import DEFAULT_BAUD, SerialLink
+from .uartbone import DRAM_WINDOW
 
 
 def open_transport(spec, program=None, port: str = "", baud: int = DEFAULT_BAUD,
                    timeout: float = 2.0) -> HostPortTransport:
     """The board on serial port ``port`` (a device path or a pyserial URL), checked to be
     machine ``spec``; ``timeout``: seconds to wait for an answer before a ``LinkError``."""
-    return HostPortTransport(SerialLink(port, baud, timeout), spec, f"ecp5:{port}")
+    return HostPortTransport(SerialLink(port, baud, timeout), spec, f"ecp5:{port}", dram_window=DRAM_WINDOW)

