@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from amaranth import ClockDomain, ClockSignal, Module, ResetSignal, Signal
+from amaranth import ClockDomain, ClockSignal, Const, Module, ResetSignal, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -126,7 +126,7 @@ def _split(m: Module, bridge, host, dram) -> None:
     """The bridge's AXI4-Lite to the SoC's host port (below ``DRAM_WINDOW``, truncated to its
     width) or the DRAM window's port. The bridge drives one address register on both AW and
     AR and holds it until the response, so a combinational choice of the target is enough."""
-    in_dram = (bridge.awaddr >= DRAM_WINDOW) if dram is not None else 0     # awaddr == araddr in the bridge
+    in_dram = (bridge.awaddr >= DRAM_WINDOW) if dram is not None else Const(0, 1)   # awaddr == araddr
     targets = [(host, ~in_dram)] + ([(dram, in_dram)] if dram is not None else [])
     for target, chosen in targets:
         width = len(target.awaddr)

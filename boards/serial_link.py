@@ -2,8 +2,10 @@
 (pyserial; any of its URLs, e.g. ``/dev/ttyUSB0`` or ``socket://host:port``).
 
 Frames as ``boards/uartbone.py`` describes them; unlike LiteX's ``CommUART``
-(which waits forever), a read that gets no full answer in ``timeout`` seconds
-is a ``LinkError`` naming the port and the address.
+(which waits forever), a read that gets no full answer in time is a
+``LinkError`` naming the port and the address. Writes are not answered, so a
+read after a long write (an image) also waits for the bytes still on the line:
+its time is ``timeout`` plus their transmission time at ``baud``.
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from fenn_dma.errors import FennError
 from . import uartbone as ub
 
 DEFAULT_BAUD = 115_200
+BITS_PER_BYTE = 10                  # 8N1: start, 8 data, stop
 
 
 class LinkError(FennError):
@@ -28,7 +31,8 @@ class SerialLink:
             import serial
         except ImportError:
             raise LinkError("pyserial is not installed (pip install 'fenn-dma[boards]')") from None
-        self.port_name, self.timeout = port, timeout
+        self.port_name, self.timeout, self.baud = port, timeout, baud
+        self._unanswered = 0            # bytes sent since the last answer
         try:
             self.port = serial.serial_for_url(port, baud, timeout=timeout)
         except (serial.SerialException, ValueError, OSError) as exc:
@@ -49,11 +53,14 @@ class SerialLink:
             where = addr + ub.WORD_BYTES * at
             self._send(ub.read_frame(where, n), where)
             want = ub.WORD_BYTES * n
+            wait = self.timeout + (self._unanswered + want) * BITS_PER_BYTE / self.baud
+            self.port.timeout = wait
             data = self.port.read(want)
             if len(data) < want:
                 raise LinkError(f"{self.port_name}: no answer to a read of {n} words at host address {where:#x} "
-                                f"({len(data)} of {want} bytes in {self.timeout:g} s): is the board configured "
+                                f"({len(data)} of {want} bytes in {wait:.3g} s): is the board configured "
                                 f"with the FeNN-DMA bitstream, and is this its serial port at this baud rate?")
+            self._unanswered = 0
             out += ub.parse_words(data)
         return np.array(out, np.uint32)
 
@@ -61,6 +68,7 @@ class SerialLink:
         try:
             self.port.write(data)
             self.port.flush()
+            self._unanswered += len(data)
         except Exception as exc:          # pyserial raises SerialException / OSError per backend
             raise LinkError(f"{self.port_name}: writing the frame for host address {addr:#x} failed: {exc}") from None
 

