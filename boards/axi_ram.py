@@ -38,14 +38,15 @@ class AxiRam(wiring.Component):
         m = Module()
         words = self.size // 4
         m.submodules.mem = mem = Memory(shape=32, depth=words, init=[])
-        self._dram_port(m, mem, words)
-        self._host_port(m, mem, words)
+        # Each read sees the other port's write of the same cycle (DP16KD leaves that read
+        # undefined otherwise, and yosys then builds the RAM from flip-flops).
+        dram_w, host_w = mem.write_port(granularity=8), mem.write_port(granularity=8)
+        self._dram_port(m, dram_w, mem.read_port(transparent_for=(host_w,)), words)
+        self._host_port(m, host_w, mem.read_port(transparent_for=(dram_w,)), words)
         return m
 
-    def _dram_port(self, m: Module, mem: Memory, words: int) -> None:
+    def _dram_port(self, m: Module, wp, rp, words: int) -> None:
         axi = self.dram
-        wp = mem.write_port(granularity=8)
-        rp = mem.read_port(transparent_for=())
         addr = Signal.like(axi.awaddr)
         left = Signal(8)                      # beats after this one
         bid = Signal.like(axi.awid)
@@ -91,10 +92,8 @@ class AxiRam(wiring.Component):
                     with m.If(left != 0):
                         m.next = "READ"
 
-    def _host_port(self, m: Module, mem: Memory, words: int) -> None:
+    def _host_port(self, m: Module, wp, rp, words: int) -> None:
         lite = self.host
-        wp = mem.write_port(granularity=8)
-        rp = mem.read_port(transparent_for=())
         addr = Signal.like(lite.awaddr)
         m.d.comb += addr.eq(Mux(lite.awvalid, lite.awaddr, lite.araddr))
         word = addr[2:][:(words - 1).bit_length()]
