@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fenn_dma.arch import ROW_BYTES, MachineSpec
+from fenn_dma.arch import LANES, ROW_BYTES, MachineSpec
 from fenn_dma.compiler.abi import Stop
 from fenn_dma.errors import FennError
 from fenn_dma.isa.causes import StopCause
@@ -52,7 +52,7 @@ class HostPortTransport:
                              f"{H.MAGIC_VALUE:#010x}: is the board configured with the FeNN-DMA bitstream?")
         imem, dmem = (int(v) for v in self.link.read(H.IMEM_SIZE, 2))
         features, vmem, llm = (int(v) for v in self.link.read(H.FEATURES, 3))
-        self.sizes = {"imem": imem, "dmem": dmem, "vmem": vmem, "llm": 32 * llm}
+        self.sizes = {"imem": imem, "dmem": dmem, "vmem": vmem, "llm": LANES * llm}     # LLMs lane-major
         board = {"imem_size": imem, "dmem_size": dmem, "vmem_size": vmem, "llm_size": llm,
                  "full_m": _bit(features, H.FEATURE_FULL_M), "vector": _bit(features, H.FEATURE_VECTOR)}
         wanted = {k: getattr(spec, k) for k in board}
