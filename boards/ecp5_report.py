@@ -25,6 +25,12 @@ class ReportError(FennError):
     """nextpnr's report lacks what the flow needs."""
 
 
+def clock_name(net: str) -> str:
+    """The design's clock of a nextpnr clock net: ``posedge $glbnet$clk$TRELLIS_IO_IN`` -> ``clk``."""
+    net = net.split(" ")[-1].removeprefix("$glbnet$")
+    return net.split("$")[0] or net
+
+
 @dataclass
 class CriticalPath:
     clock: str
@@ -43,7 +49,7 @@ class CriticalPath:
         def where(point: dict) -> str:
             return f"{point.get('cell', '?')}.{point.get('port', '?')}"
         logic = [s for s in steps if s.get("type") in ("logic", "clk-to-q", "setup")]
-        return cls(clock=str(entry.get("to") or entry.get("from") or "?"), start=where(steps[0].get("from", {})),
+        return cls(clock=clock_name(str(entry.get("to") or entry.get("from") or "?")), start=where(steps[0].get("from", {})),
                    end=where(steps[-1].get("to", {})), delay_ns=round(sum(float(s.get("delay", 0)) for s in steps), 3),
                    logic_ns=round(sum(float(s.get("delay", 0)) for s in logic), 3),
                    levels=sum(1 for s in steps if s.get("type") == "logic"))
@@ -82,7 +88,7 @@ class Ecp5Result:
         if self.critical_path:
             p = self.critical_path
             lines += ["", f"Critical path ({p.clock}): {p.start} -> {p.end}, {p.delay_ns} ns "
-                      f"({p.logic_ns} ns in {p.levels} logic levels, the rest routing)."]
+                      f"({p.logic_ns} ns in cells, {p.levels} logic levels; the rest routing)."]
         lines += ["", "Program the board (not run by the flow):", ""]
         lines += [f"- {what}: `{cmd}`" for what, cmd in self.program.items()]
         return "\n".join(lines) + "\n"
@@ -94,7 +100,7 @@ def parse_nextpnr_report(report: dict) -> tuple[dict[str, float], dict[str, floa
     fmax = report.get("fmax", {})
     if not fmax:
         raise ReportError("nextpnr's report has no Fmax entry (no clock was constrained?)")
-    clock = {name.removeprefix("$glbnet$"): v for name, v in fmax.items()}
+    clock = {clock_name(name): v for name, v in fmax.items()}
     achieved = {c: round(float(v["achieved"]), 2) for c, v in clock.items()}
     constraint = {c: float(v["constraint"]) for c, v in clock.items()}
     used = {cell: {"used": int(v["used"]), "available": int(v["available"])}
