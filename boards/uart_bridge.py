@@ -1,15 +1,14 @@
-"""A serial bridge onto the SoC's AXI4-Lite host port, for boards without a CPU.
+"""A serial bridge onto the SoC's AXI4-Lite host port, for boards without a CPU:
+LiteX's UARTBone (``boards/uartbone.py`` describes the frames), so LiteX's own
+``litex_server --uart`` / ``RemoteClient`` and the ``ecp5`` device both talk to it.
 
-8N1 UART at ``clock / divisor`` baud. Frames from the host (little-endian):
-
-- ``'W'`` (0x57), address (4 bytes), data (4 bytes): a word write (all byte
-  strobes); the bridge answers ``ACK`` (0x06) once the write response came.
-- ``'R'`` (0x52), address (4 bytes): a word read; the bridge answers the
-  4 data bytes.
-
-Any other byte where a command is expected is ignored, so a host resynchronises
-by sending a few bytes that are not commands. Addresses are the host map's
-byte addresses (docs/rtl.md), truncated to the SoC's address width.
+8N1 UART at ``clock / divisor`` baud. The frame's word address ``a`` is the host
+map's byte address ``4 a`` (docs/rtl.md), truncated to the SoC's address width.
+Differences from LiteX's bridge, both at the edges of the protocol: LiteX drops a
+frame that has lasted 100 ms, this one a frame whose next byte has not come for
+``timeout`` cycles (so a long read answer is never cut); a frame of length 0
+moves no word (LiteX's would run until its timer fires). Unknown commands are
+dropped after their address, as LiteX does.
 """
 
 from amaranth import Cat, Module, Signal
@@ -18,7 +17,7 @@ from amaranth.lib.wiring import In, Out
 
 from fenn_dma.rtl.bus import axi4_lite
 
-CMD_WRITE, CMD_READ, ACK = 0x57, 0x52, 0x06
+from .uartbone import ADDRESS_BYTES, CMD_READ_FIXED, CMD_READ_INCR, CMD_WRITE_FIXED, CMD_WRITE_INCR, WORD_BYTES
 
 
 class UartRx(wiring.Component):
@@ -98,10 +97,12 @@ class UartTx(wiring.Component):
 
 
 class UartHostBridge(wiring.Component):
-    """UART frames in, AXI4-Lite transactions out (one at a time), answers back."""
+    """UARTBone frames in, AXI4-Lite word transactions out (one at a time), read words back."""
 
-    def __init__(self, divisor: int, addr_width: int):
-        self.divisor, self.addr_width = divisor, addr_width
+    def __init__(self, divisor: int, addr_width: int, timeout: int):
+        if timeout < 12 * divisor:
+            raise ValueError(f"UARTBone timeout {timeout} cycles: must be longer than a byte ({10 * divisor})")
+        self.divisor, self.addr_width, self.timeout = divisor, addr_width, timeout
         super().__init__({"rx": In(1, init=1), "tx": Out(1), "axi": Out(axi4_lite(addr_width))})
 
     def elaborate(self, platform):
@@ -111,33 +112,62 @@ class UartHostBridge(wiring.Component):
         m.d.comb += [urx.rx.eq(self.rx), self.tx.eq(utx.tx)]
         axi = self.axi
 
-        is_write = Signal()
-        args = Signal(64)           # bytes shifted in from the top: after 8 bytes, address then data
-        count = Signal(range(9))
-        reply = Signal(32)
-        reply_left = Signal(range(5))
+        cmd = Signal(8)
+        length = Signal(8)
+        word_addr = Signal(32)
+        data = Signal(32)
+        done = Signal(8)                          # words of the frame moved so far
+        nbytes = Signal(range(WORD_BYTES + 1))    # bytes of the address or word in hand
         aw_done, w_done = Signal(), Signal()
-        addr = Signal(32)
-        m.d.comb += addr.eq(args[:32])
-        m.d.comb += [axi.awaddr.eq(addr), axi.araddr.eq(addr), axi.wdata.eq(args[32:]), axi.wstrb.eq(0xF),
-                     axi.awprot.eq(0), axi.arprot.eq(0), utx.data.eq(reply[:8])]
+        idle = Signal(range(self.timeout + 1))    # cycles since the last byte of an open frame
+        is_write = (cmd == CMD_WRITE_INCR) | (cmd == CMD_WRITE_FIXED)
+        is_read = (cmd == CMD_READ_INCR) | (cmd == CMD_READ_FIXED)
+        incr = (cmd == CMD_WRITE_INCR) | (cmd == CMD_READ_INCR)
+        last = done + 1 == length
+
+        byte_addr = Cat(Signal(2), word_addr)[:self.addr_width]
+        m.d.comb += [axi.awaddr.eq(byte_addr), axi.araddr.eq(byte_addr), axi.wdata.eq(data), axi.wstrb.eq(0xF),
+                     axi.awprot.eq(0), axi.arprot.eq(0), utx.data.eq(data[24:])]
+
+        def next_word():
+            m.d.sync += [done.eq(done + 1), word_addr.eq(word_addr + incr), nbytes.eq(0)]
+
+        def received():
+            """In a state that waits for the host's next byte: the byte, or the frame dropped
+            after ``timeout`` quiet cycles (the host resynchronises by pausing, as with LiteX's)."""
+            m.d.sync += idle.eq(idle + 1)
+            with m.If(~urx.valid & (idle == self.timeout)):
+                m.next = "COMMAND"
+            return m.If(urx.valid)
 
         with m.FSM():
             with m.State("COMMAND"):
-                with m.If(urx.valid & ((urx.data == CMD_WRITE) | (urx.data == CMD_READ))):
-                    m.d.sync += [is_write.eq(urx.data == CMD_WRITE), count.eq(0)]
-                    m.next = "ARGS"
-            with m.State("ARGS"):
                 with m.If(urx.valid):
-                    m.d.sync += [args.eq(Cat(args[8:], urx.data)), count.eq(count + 1)]
-                    with m.If(is_write & (count == 7)):
+                    m.d.sync += [cmd.eq(urx.data), nbytes.eq(0), done.eq(0), idle.eq(0)]
+                    m.next = "LENGTH"
+            with m.State("LENGTH"):
+                with received():
+                    m.d.sync += [length.eq(urx.data), idle.eq(0)]
+                    m.next = "ADDRESS"
+            with m.State("ADDRESS"):
+                with received():
+                    m.d.sync += [word_addr.eq(Cat(urx.data, word_addr)), nbytes.eq(nbytes + 1), idle.eq(0)]
+                    with m.If(nbytes == ADDRESS_BYTES - 1):
+                        m.d.sync += nbytes.eq(0)
+                        with m.If(length == 0):
+                            m.next = "COMMAND"
+                        with m.Elif(is_write):
+                            m.next = "DATA"
+                        with m.Elif(is_read):
+                            m.next = "READ"
+                        with m.Else():
+                            m.next = "COMMAND"          # not a UARTBone command: dropped
+            with m.State("DATA"):
+                with received():
+                    m.d.sync += [data.eq(Cat(urx.data, data)), nbytes.eq(nbytes + 1), idle.eq(0)]
+                    with m.If(nbytes == WORD_BYTES - 1):
                         m.d.sync += [aw_done.eq(0), w_done.eq(0)]
                         m.next = "WRITE"
-                    with m.Elif(~is_write & (count == 3)):
-                        m.next = "ALIGN_READ"
-            with m.State("ALIGN_READ"):        # four bytes came: move the address down
-                m.d.sync += args.eq(args[32:])
-                m.next = "READ"
             with m.State("WRITE"):
                 m.d.comb += [axi.awvalid.eq(~aw_done), axi.wvalid.eq(~w_done), axi.bready.eq(1)]
                 with m.If(axi.awready):
@@ -145,8 +175,11 @@ class UartHostBridge(wiring.Component):
                 with m.If(axi.wready):
                     m.d.sync += w_done.eq(1)
                 with m.If(axi.bvalid):
-                    m.d.sync += [reply.eq(ACK), reply_left.eq(1)]
-                    m.next = "REPLY"
+                    next_word()
+                    m.d.sync += idle.eq(0)
+                    m.next = "DATA"
+                    with m.If(last):
+                        m.next = "COMMAND"
             with m.State("READ"):
                 m.d.comb += axi.arvalid.eq(1)
                 with m.If(axi.arready):
@@ -154,12 +187,15 @@ class UartHostBridge(wiring.Component):
             with m.State("READ_DATA"):
                 m.d.comb += axi.rready.eq(1)
                 with m.If(axi.rvalid):
-                    m.d.sync += [reply.eq(axi.rdata), reply_left.eq(4)]
-                    m.next = "REPLY"
-            with m.State("REPLY"):
-                with m.If(reply_left == 0):
-                    m.next = "COMMAND"
-                with m.Elif(utx.ready):
+                    m.d.sync += [data.eq(axi.rdata), nbytes.eq(0)]
+                    m.next = "SEND"
+            with m.State("SEND"):                        # most significant byte first
+                with m.If(utx.ready):
                     m.d.comb += utx.start.eq(1)
-                    m.d.sync += [reply.eq(reply >> 8), reply_left.eq(reply_left - 1)]
+                    m.d.sync += [data.eq(data << 8), nbytes.eq(nbytes + 1)]
+                    with m.If(nbytes == WORD_BYTES - 1):
+                        next_word()
+                        m.next = "READ"
+                        with m.If(last):
+                            m.next = "COMMAND"
         return m

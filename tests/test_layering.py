@@ -4,7 +4,7 @@ so that a lazy import cannot bring a cycle back):
 
     errors, arch, cli_machine, boundary, dram, hostmap  <-  isa  <-  sim  <-  compiler  <-  host
                                                                 compiler  <-  models
-                      isa  <-  rtl  <-  boards
+                      isa  <-  rtl  <-  boards         compiler  <-  boards
     verify (the verification code), then benchmarks, examples and tests above all;
     cli.py (the command line) above everything.
 
@@ -44,7 +44,7 @@ ALLOWED: dict[str, set[str]] = {
     "host": BASE | {"isa", "sim", "compiler", "firmware"},
     "models": BASE | {"isa", "sim", "compiler", "firmware"},   # published networks (models/)
     "rtl": BASE | {"isa"},
-    "boards": BASE | {"isa", "rtl"},
+    "boards": BASE | {"isa", "rtl", "compiler"},     # compiler: the host ABI's Transport/Stop (board devices)
     "demo": {"*"},                  # the end-to-end demo: the whole pipeline, like the command line
     "__init__": set(),
     "verify": BASE | {"isa", "sim", "compiler", "host", "rtl", "boards", "firmware"},

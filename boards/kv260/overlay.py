@@ -81,7 +81,7 @@ def overlay_source(design: Kv260Design) -> str:
 \t\t\t\tassigned-clock-rates = <{hz}>;
 \t\t\t}};
 
-\t\t\t/* The SoC's AXI4-Lite host window on M_AXI_HPM0_FPD (rtl/hostmap.py), for UIO. */
+\t\t\t/* The SoC's AXI4-Lite host window on M_AXI_HPM0_FPD (hostmap.py), for UIO. */
 \t\t\t{design.uio_name}: {design.uio_name}@{design.host_base:x} {{
 \t\t\t\tcompatible = "generic-uio";
 \t\t\t\treg = <{_cells(design.host_base)} {_cells(design.host_window)}>;

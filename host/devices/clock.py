@@ -8,7 +8,7 @@ from __future__ import annotations
 KV260_MHZ = 175.0
 ECP5_MHZ = 25.0
 CLOCK_MHZ: dict[str, float] = {
-    "kv260": KV260_MHZ, "ecp5": ECP5_MHZ,
+    "kv260": KV260_MHZ, "ecp5": ECP5_MHZ, "ulx3s": ECP5_MHZ,
     "sim-small": KV260_MHZ, "test-iss": KV260_MHZ, "test-vector": KV260_MHZ, "test-random": KV260_MHZ,
     "sim-small-scalar": ECP5_MHZ, "test-rtl": ECP5_MHZ,
 }

@@ -59,16 +59,18 @@ def _ecp5_available(arg: str | None) -> str | None:
         import glob
         ports = sorted(glob.glob("/dev/ttyUSB*") + glob.glob("/dev/ttyACM*"))
         found = f"serial ports here: {', '.join(ports)}" if ports else "no USB serial port on this machine"
-        return (f"name the board's serial port, ecp5:PORT (e.g. ecp5:/dev/ttyUSB0; {found}); the ECP5 "
-                "serial-bridge transport is not built yet (the boards work; boards/uart_bridge.py)")
-    if not os.path.exists(arg):
+        return f"name the board's serial port, ecp5:PORT (e.g. ecp5:/dev/ttyUSB0; {found})"
+    if "://" not in arg and not os.path.exists(arg):        # a pyserial URL (socket://...) is not a file
         return f"no serial port {arg} on this machine (is the ECP5 board plugged in?)"
-    return "the ECP5 serial-bridge transport is not built yet (the boards work; boards/uart_bridge.py)"
+    if importlib.util.find_spec("serial") is None:
+        return "pyserial is not installed (pip install 'fenn-dma[boards]')"
+    return None
 
 
 # Transports above the host layer, loaded only when their device is opened (see the docstring).
 ABOVE_HOST: dict[str, str] = {
     "rtl": "fenn_dma.verify.rtl_session:open_transport",
+    "ecp5": "fenn_dma.boards.ecp5_device:open_transport",   # the UARTBone link lives with the bridge's framing
 }
 
 KINDS: dict[str, DeviceKind] = {k.name: k for k in (
@@ -78,8 +80,8 @@ KINDS: dict[str, DeviceKind] = {k.name: k for k in (
                ABOVE_HOST["rtl"], True, ("verbose",), _rtl_available),
     DeviceKind("kv260", "a Kria KV260 board running the SoC (UIO + DMA buffer)",
                "fenn_dma.host.devices.kv260:open_transport", True, (), _kv260_available),
-    DeviceKind("ecp5", "an ECP5 board over its USB-serial bridge (ecp5:PORT)",
-               "fenn_dma.host.devices.boards:open_ecp5", True, (), _ecp5_available),
+    DeviceKind("ecp5", "an ECP5 board over its USB-serial UARTBone bridge (ecp5:PORT, a device or pyserial URL)",
+               ABOVE_HOST["ecp5"], True, ("baud", "timeout"), _ecp5_available),
 )}
 
 
@@ -87,7 +89,7 @@ def parse(name: str) -> tuple[DeviceKind, str | None]:
     """``"ecp5:/dev/ttyUSB0"`` -> (the ecp5 kind, "/dev/ttyUSB0")."""
     if not isinstance(name, str):
         raise DeviceUnavailable(f"a device is named by a string ({', '.join(KINDS)}), not {type(name).__name__}")
-    kind, _, arg = name.partition(":")
+    kind, _, arg = name.partition(":")          # ecp5:socket://host:port keeps its URL whole
     if kind not in KINDS:
         raise DeviceUnavailable(f"unknown device {name!r}; devices: iss, rtl, kv260, ecp5:PORT")
     if arg and kind != "ecp5":
