@@ -39,6 +39,11 @@ class ConnState:
     stream: StreamRow | None = None   # the leader of a DRAM row (codegen/streaming.py)
 
 
+# Chunks per loop iteration of a streamed dense row (VMEM accumulators): about 2/STREAM_BLOCK
+# cycles of loop overhead per 32 synapses, against the DMA's 4 at the 128-bit port.
+STREAM_BLOCK = 32
+
+
 def _bits(stride: int) -> int | None:
     return stride.bit_length() - 1 if stride & (stride - 1) == 0 else None
 
@@ -181,14 +186,17 @@ class Propagation:
             self._row_address(c, st, idx, row)
             self.dense_row(c, st, row)
 
-    def dense_row(self, c: QConnection, st: ConnState, row: str) -> None:
+    def dense_row(self, c: QConnection, st: ConnState, row: str, streamed: bool = False) -> None:
         """Add the dense row at VMEM address ``row`` (advanced by the loops) to the
-        target's accumulator."""
+        target's accumulator; ``streamed``: the row is a DMA buffer (VMEM accumulators
+        then take the long-block loop, :meth:`_dense_stream_accumulate`)."""
         em = self.em
         tgt = self.q.populations[c.target]
         lay = self.layout.populations[tgt.name]
         resident = self.regs.resident[tgt.name]
-        if c.mode == "direct" and c.group in resident:
+        if streamed and c.mode == "direct" and c.group not in resident and lay.stride < 2048:
+            self._dense_stream_accumulate(c, row, lay, tgt)
+        elif c.mode == "direct" and c.group in resident:
             with em.scope() as t:
                 w = [t.v("weight a"), t.v("weight b")]
                 for k, acc in enumerate(resident[c.group]):
@@ -248,6 +256,57 @@ class Propagation:
                 em.op("addi", row, row, VEC * n)
                 add_store(n - 1)
                 em.addi(ptr, ptr, stride * n)
+
+            rest = tgt.chunks % U
+            if rest:
+                block(rest)
+            if tgt.chunks >= U:
+                lab = em.new_label("chunks")
+                em.label(lab)
+                block(U)
+                em.op("bne", row, end, lab)
+
+    def _dense_stream_accumulate(self, c: QConnection, row: str, lay: PopLayout, tgt: QPopulation) -> None:
+        """acc[k] += row[k] as :meth:`_dense_vmem_accumulate` (same instructions per chunk,
+        same order, so the same results), in blocks of up to ``STREAM_BLOCK`` chunks: a
+        streamed row is as long as the DMA brings it, 4 cycles per 32 synapses, so the
+        loop's overhead per block (and the immediate range's pointer steps, an ``addi``
+        when the next offset would pass 2047) must stay well under that."""
+        em = self.em
+        stride = lay.stride
+        U = min(STREAM_BLOCK, tgt.chunks)
+        with em.scope() as t:
+            w, a = (t.v("weight a"), t.v("weight b")), (t.v("acc a"), t.v("acc b"))
+            ptr, end = t.x("acc ptr"), t.x("row end")
+            em.li(ptr, lay.state.offset + lay.offsets[f"acc{suffix(c.group)}"])
+            em.addi(end, row, tgt.padded * 2)
+
+            def block(n: int) -> None:
+                moved = {row: 0, ptr: 0}             # bytes each pointer has advanced in this block
+
+                def at(reg: str, offset: int, keep: int) -> int:
+                    """``offset`` (from the block's start) as an immediate on ``reg``, stepping
+                    ``reg`` to ``keep`` (an offset still to be used) when it would not fit."""
+                    if offset - moved[reg] > 2047:
+                        em.op("addi", reg, reg, keep - moved[reg])
+                        moved[reg] = keep
+                    return offset - moved[reg]
+
+                def load(k):
+                    em.op("vloadv", w[k % 2], at(row, VEC * k, VEC * k), row)
+                    em.op("vloadv", a[k % 2], at(ptr, stride * k, stride * max(k - 1, 0)), ptr)
+
+                def add_store(k):
+                    em.op("vadd_s", a[k % 2], a[k % 2], w[k % 2])
+                    em.op("vstorev", a[k % 2], at(ptr, stride * k, stride * k), ptr)
+
+                load(0)
+                for k in range(1, n):
+                    load(k)
+                    add_store(k - 1)
+                em.addi(row, row, VEC * n - moved[row])
+                add_store(n - 1)
+                em.addi(ptr, ptr, stride * n - moved[ptr])
 
             rest = tgt.chunks % U
             if rest:

@@ -246,4 +246,4 @@ class Streaming:
             else:
                 row = t.x("row")
                 em.addi(row, buf, self.layout.connections[c.name].row_offset)
-                self.deliver.dense_row(c, st, row)
+                self.deliver.dense_row(c, st, row, streamed=True)

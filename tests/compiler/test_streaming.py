@@ -113,3 +113,30 @@ def test_unrolled_dense_accumulation_with_remainders(run_pair, unroll):
     for k in ref.records:
         np.testing.assert_array_equal(got.records[k], ref.records[k][0], err_msg=k)
     assert ref.records["h.spikes"].sum() > 50
+
+
+@pytest.mark.parametrize("targets,refractory", [(2400, 0), (1000, 2)])
+def test_long_streamed_rows_step_their_pointers(run_pair, targets, refractory):
+    """Streamed dense rows of 75 / 32 chunks (VMEM accumulators) go through the long-block
+    loop, whose offsets pass the 12-bit immediate range and are stepped: the same
+    results as the reference and as VMEM-resident weights (another state stride with
+    a refractory counter)."""
+    r = np.random.default_rng(7)
+    w = r.normal(0.05, 0.3, (40, targets))
+    runs = {}
+    for pl in ("dram", "vmem"):
+        n = Network()
+        i = n.population("in", 40, SpikeInput())
+        h = n.population("h", targets, LIF(tau_mem=10, threshold=0.6, refractory=refractory),
+                         record=("spikes", "v"))
+        n.connect(i, h, Dense(w), Exponential(5), placement=pl)
+        q, compiled, ref, got = run_pair(n, steps=12, rate=0.3, options=CompileOptions(resident_registers=0))
+        for k in ref.records:
+            np.testing.assert_array_equal(got.records[k], ref.records[k][0], err_msg=f"{pl}: {k}")
+        runs[pl] = got
+        if pl == "dram":
+            assert compiled.plan.region("h.state").size // q.populations["h"].chunks < 2048
+            assert "Lchunks" in compiled.asm.listing
+    for k, rec in runs["vmem"].records.items():
+        np.testing.assert_array_equal(runs["dram"].records[k], rec, err_msg=k)
+    assert runs["vmem"].records["h.spikes"].sum() > 100
