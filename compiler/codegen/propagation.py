@@ -42,6 +42,8 @@ class ConnState:
 # Chunks per loop iteration of a streamed dense row (VMEM accumulators): about 2/STREAM_BLOCK
 # cycles of loop overhead per 32 synapses, against the DMA's 4 at the 128-bit port.
 STREAM_BLOCK = 32
+# Columns per loop iteration of a streamed sparse row (a power of two).
+STREAM_COLUMNS = 4
 
 
 def _bits(stride: int) -> int | None:
@@ -327,12 +329,18 @@ class Propagation:
             em.op("lw", end, 4, ent)
             self.sparse_columns(c, st, col, end, tgt)
 
-    def sparse_columns(self, c: QConnection, st: ConnState, col: str, end: str, tgt: QPopulation) -> None:
-        """Deliver the packed ELL columns at VMEM [col, end) (``col`` advances)."""
+    def sparse_columns(self, c: QConnection, st: ConnState, col: str, end: str, tgt: QPopulation,
+                       streamed: bool = False) -> None:
+        """Deliver the packed ELL columns at VMEM [col, end) (``col`` advances);
+        ``streamed``: a DMA buffer's row, taken ``STREAM_COLUMNS`` columns at a time
+        (:meth:`_sparse_stream_columns`)."""
         em = self.em
         D = tgt.ring_depth
         done, lab = em.new_label("row_done"), em.new_label("column")
         em.op("beq", col, end, done)
+        if streamed and c.constant_weight is None:
+            self._sparse_stream_columns(c, st, col, end, tgt, done)
+            return
         if c.constant_weight is not None:
             # words are LLM addresses (unused lanes -1: skipped), the weight a register;
             # two columns per iteration so that no add follows the load it reads
@@ -363,18 +371,69 @@ class Propagation:
             em.label(lab)
             em.op("vloadv", vp, 0, col)
             em.op("addi", col, col, VEC)
-            if D > 1:
-                with em.scope() as t2:
-                    vr = t2.v("row part")
-                    em.op("vadd", va, vp, st.time)
-                    em.op("vandadd", va, va, st.ring, (2 * D - 1).bit_length(), comment="slot (t+offset+d) mod D")
-                    em.op("vand", vr, vp, st.row_mask)
-                    em.op("vadd", va, va, vr)
-            else:
-                em.op("vandadd", va, vp, st.ring, c.index_bits, comment="target address in the lane")
+            self._column_address(c, st, vp, va, D)
             em.op("vloadl", vacc, 0, va)
             em.op("vand", vw, vp, st.weight_mask, comment="weight bits")
             em.op("vadd_s", vacc, vacc, vw)
             em.op("vstorel", vacc, 0, va)
             em.op("bne", col, end, lab)
+            em.label(done)
+
+    def _column_address(self, c: QConnection, st: ConnState, vp: str, va: str, D: int) -> None:
+        """va = the LLM address of each lane's target (ring slot included) from packed word vp."""
+        em = self.em
+        if D > 1:
+            with em.scope() as t2:
+                vr = t2.v("row part")
+                em.op("vadd", va, vp, st.time)
+                em.op("vandadd", va, va, st.ring, (2 * D - 1).bit_length(), comment="slot (t+offset+d) mod D")
+                em.op("vand", vr, vp, st.row_mask)
+                em.op("vadd", va, va, vr)
+        else:
+            em.op("vandadd", va, vp, st.ring, c.index_bits, comment="target address in the lane")
+
+    def _sparse_stream_columns(self, c: QConnection, st: ConnState, col: str, end: str, tgt: QPopulation,
+                               done: str) -> None:
+        """The columns of a streamed sparse row (at least one): the first ``n mod U`` one by
+        one, then ``U`` = ``STREAM_COLUMNS`` per iteration: their packed words loaded
+        together, their addresses, then column after column load, add, store. A column's
+        store precedes the next column's load (an unused lane's word 0 addresses ring row
+        0, as a real synapse of that lane may), so the LLM sees the one-column order."""
+        em = self.em
+        D = tgt.ring_depth
+        U = STREAM_COLUMNS
+        with em.scope() as t:
+            vp = [t.v(f"packed {k}") for k in range(U)]
+            va = [t.v(f"address {k}") for k in range(U)]
+            vacc = t.v("acc")
+            single, blocks = em.new_label("column"), em.new_label("columns")
+            with em.scope() as t2:
+                left = t2.x("columns left")
+                em.op("sub", left, end, col)
+                em.op("andi", left, left, VEC * (U - 1), comment="bytes of the columns before whole blocks")
+                em.op("add", left, left, col)
+                em.op("beq", left, col, blocks)
+                em.label(single)
+                em.op("vloadv", vp[0], 0, col)
+                em.op("addi", col, col, VEC)
+                self._column_address(c, st, vp[0], va[0], D)
+                em.op("vloadl", vacc, 0, va[0])
+                em.op("vand", vp[0], vp[0], st.weight_mask, comment="weight bits")
+                em.op("vadd_s", vacc, vacc, vp[0])
+                em.op("vstorel", vacc, 0, va[0])
+                em.op("bne", col, left, single)
+            em.op("beq", col, end, done)
+            em.label(blocks)
+            for k in range(U):
+                em.op("vloadv", vp[k], VEC * k, col)
+            for k in range(U):
+                self._column_address(c, st, vp[k], va[k], D)
+            for k in range(U):
+                em.op("vloadl", vacc, 0, va[k])
+                em.op("vand", vp[k], vp[k], st.weight_mask, comment="weight bits")
+                if k == U - 1:
+                    em.op("addi", col, col, VEC * U)
+                em.op("vadd_s", vacc, vacc, vp[k])
+                em.op("vstorel", vacc, 0, va[k])
+            em.op("bne", col, end, blocks)
             em.label(done)

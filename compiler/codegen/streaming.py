@@ -242,7 +242,7 @@ class Streaming:
                 em.op("slli", end, end, 6)
                 em.op("add", end, end, buf)
                 em.op("addi", col, buf, 0)
-                self.deliver.sparse_columns(c, st, col, end, tgt)
+                self.deliver.sparse_columns(c, st, col, end, tgt, streamed=True)
             else:
                 row = t.x("row")
                 em.addi(row, buf, self.layout.connections[c.name].row_offset)

@@ -140,3 +140,34 @@ def test_long_streamed_rows_step_their_pointers(run_pair, targets, refractory):
     for k, rec in runs["vmem"].records.items():
         np.testing.assert_array_equal(runs["dram"].records[k], rec, err_msg=k)
     assert runs["vmem"].records["h.spikes"].sum() > 100
+
+
+@pytest.mark.parametrize("delays", [False, True])
+def test_streamed_sparse_rows_in_blocks_of_columns(run_pair, delays):
+    """Streamed sparse rows of 0 to ~12 columns (every remainder of the 4-column blocks),
+    unused lanes addressing ring row 0 beside real synapses to it: the same results as
+    the reference and as VMEM-resident columns."""
+    r = np.random.default_rng(11)
+    n_in, n_h = 48, 300
+    dense_rows = r.random(n_in) < 0.5
+    mask = r.random((n_in, n_h)) < np.where(dense_rows, 0.25, 0.03)[:, None]
+    mask[:, :32] |= r.random((n_in, 32)) < 0.5           # ring row 0 of many lanes used
+    mask[5] = False                                       # an empty row
+    pre, post = np.nonzero(mask)
+    w = r.normal(0.1, 0.4, pre.size)
+    d = r.integers(0, 3, pre.size) if delays else None
+    runs = {}
+    for pl in ("dram", "vmem"):
+        n = Network()
+        i = n.population("in", n_in, SpikeInput())
+        h = n.population("h", n_h, LIF(tau_mem=10, threshold=0.6), record=("spikes", "v"))
+        n.connect(i, h, Sparse(pre, post, w, delays=d), Exponential(5), placement=pl)
+        q, compiled, ref, got = run_pair(n, steps=15, rate=0.4, options=CompileOptions(resident_registers=0))
+        for k in ref.records:
+            np.testing.assert_array_equal(got.records[k], ref.records[k][0], err_msg=f"{pl}: {k}")
+        runs[pl] = got
+    counts = np.bincount(pre * 32 + post % 32, minlength=n_in * 32).reshape(n_in, 32).max(axis=1)
+    assert set(counts % 4) == {0, 1, 2, 3} and 0 in counts
+    for k, rec in runs["vmem"].records.items():
+        np.testing.assert_array_equal(runs["dram"].records[k], rec, err_msg=k)
+    assert runs["vmem"].records["h.spikes"].sum() > 100
