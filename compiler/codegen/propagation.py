@@ -338,7 +338,7 @@ class Propagation:
         D = tgt.ring_depth
         done, lab = em.new_label("row_done"), em.new_label("column")
         em.op("beq", col, end, done)
-        if streamed and c.constant_weight is None:
+        if streamed:
             self._sparse_stream_columns(c, st, col, end, tgt, done)
             return
         if c.constant_weight is not None:
@@ -395,17 +395,19 @@ class Propagation:
     def _sparse_stream_columns(self, c: QConnection, st: ConnState, col: str, end: str, tgt: QPopulation,
                                done: str) -> None:
         """The columns of a streamed sparse row (at least one): the first ``n mod U`` one by
-        one, then ``U`` = ``STREAM_COLUMNS`` per iteration: their packed words loaded
-        together, their addresses, then column after column load, add, store. A column's
-        store precedes the next column's load (an unused lane's word 0 addresses ring row
-        0, as a real synapse of that lane may), so the LLM sees the one-column order."""
+        one, then ``U`` = ``STREAM_COLUMNS`` per iteration, their words loaded together.
+
+        Packed words: then the addresses, then column after column load, add, store: a
+        column's store precedes the next column's load (an unused lane's word 0 addresses
+        ring row 0, as a real synapse of that lane may), so the LLM sees the one-column
+        order. Constant weight (words are addresses, unused lanes -1 and skipped, a row's
+        synapses have distinct targets): all the loads, then the adds and stores."""
         em = self.em
         D = tgt.ring_depth
         U = STREAM_COLUMNS
         with em.scope() as t:
             vp = [t.v(f"packed {k}") for k in range(U)]
             va = [t.v(f"address {k}") for k in range(U)]
-            vacc = t.v("acc")
             single, blocks = em.new_label("column"), em.new_label("columns")
             with em.scope() as t2:
                 left = t2.x("columns left")
@@ -416,24 +418,41 @@ class Propagation:
                 em.label(single)
                 em.op("vloadv", vp[0], 0, col)
                 em.op("addi", col, col, VEC)
-                self._column_address(c, st, vp[0], va[0], D)
-                em.op("vloadl", vacc, 0, va[0])
-                em.op("vand", vp[0], vp[0], st.weight_mask, comment="weight bits")
-                em.op("vadd_s", vacc, vacc, vp[0])
-                em.op("vstorel", vacc, 0, va[0])
+                if c.constant_weight is not None:
+                    em.op("vloadl", va[0], 0, vp[0])
+                    em.op("addi", "zero", "zero", 0, comment="load-use slot")
+                    em.op("vadd_s", va[0], va[0], st.weight)
+                    em.op("vstorel", va[0], 0, vp[0])
+                else:
+                    self._column_address(c, st, vp[0], va[0], D)
+                    em.op("vloadl", vp[1], 0, va[0])
+                    em.op("vand", vp[0], vp[0], st.weight_mask, comment="weight bits")
+                    em.op("vadd_s", vp[1], vp[1], vp[0])
+                    em.op("vstorel", vp[1], 0, va[0])
                 em.op("bne", col, left, single)
             em.op("beq", col, end, done)
             em.label(blocks)
             for k in range(U):
                 em.op("vloadv", vp[k], VEC * k, col)
-            for k in range(U):
-                self._column_address(c, st, vp[k], va[k], D)
-            for k in range(U):
-                em.op("vloadl", vacc, 0, va[k])
-                em.op("vand", vp[k], vp[k], st.weight_mask, comment="weight bits")
-                if k == U - 1:
-                    em.op("addi", col, col, VEC * U)
-                em.op("vadd_s", vacc, vacc, vp[k])
-                em.op("vstorel", vacc, 0, va[k])
+            if c.constant_weight is not None:
+                for k in range(U):
+                    em.op("vloadl", va[k], 0, vp[k])
+                for k in range(U):
+                    if k == 1:
+                        em.op("addi", col, col, VEC * U)
+                    em.op("vadd_s", va[k], va[k], st.weight)
+                    em.op("vstorel", va[k], 0, vp[k])
+            else:
+                with em.scope() as t2:
+                    vacc = t2.v("acc")
+                    for k in range(U):
+                        self._column_address(c, st, vp[k], va[k], D)
+                    for k in range(U):
+                        em.op("vloadl", vacc, 0, va[k])
+                        em.op("vand", vp[k], vp[k], st.weight_mask, comment="weight bits")
+                        if k == U - 1:
+                            em.op("addi", col, col, VEC * U)
+                        em.op("vadd_s", vacc, vacc, vp[k])
+                        em.op("vstorel", vacc, 0, va[k])
             em.op("bne", col, end, blocks)
             em.label(done)

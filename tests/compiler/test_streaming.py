@@ -142,11 +142,12 @@ def test_long_streamed_rows_step_their_pointers(run_pair, targets, refractory):
     assert runs["vmem"].records["h.spikes"].sum() > 100
 
 
-@pytest.mark.parametrize("delays", [False, True])
-def test_streamed_sparse_rows_in_blocks_of_columns(run_pair, delays):
+@pytest.mark.parametrize("kind", ["weights", "delays", "constant"])
+def test_streamed_sparse_rows_in_blocks_of_columns(run_pair, kind):
     """Streamed sparse rows of 0 to ~12 columns (every remainder of the 4-column blocks),
-    unused lanes addressing ring row 0 beside real synapses to it: the same results as
-    the reference and as VMEM-resident columns."""
+    unused lanes addressing ring row 0 beside real synapses to it (packed words), or
+    skipped (a constant weight): the same results as the reference and as VMEM-resident
+    columns."""
     r = np.random.default_rng(11)
     n_in, n_h = 48, 300
     dense_rows = r.random(n_in) < 0.5
@@ -154,8 +155,8 @@ def test_streamed_sparse_rows_in_blocks_of_columns(run_pair, delays):
     mask[:, :32] |= r.random((n_in, 32)) < 0.5           # ring row 0 of many lanes used
     mask[5] = False                                       # an empty row
     pre, post = np.nonzero(mask)
-    w = r.normal(0.1, 0.4, pre.size)
-    d = r.integers(0, 3, pre.size) if delays else None
+    w = np.full(pre.size, 0.3) if kind == "constant" else r.normal(0.1, 0.4, pre.size)
+    d = r.integers(0, 3, pre.size) if kind == "delays" else None
     runs = {}
     for pl in ("dram", "vmem"):
         n = Network()
@@ -166,6 +167,7 @@ def test_streamed_sparse_rows_in_blocks_of_columns(run_pair, delays):
         for k in ref.records:
             np.testing.assert_array_equal(got.records[k], ref.records[k][0], err_msg=f"{pl}: {k}")
         runs[pl] = got
+        assert (q.connections["in->h"].constant_weight is not None) == (kind == "constant")
     counts = np.bincount(pre * 32 + post % 32, minlength=n_in * 32).reshape(n_in, 32).max(axis=1)
     assert set(counts % 4) == {0, 1, 2, 3} and 0 in counts
     for k, rec in runs["vmem"].records.items():
