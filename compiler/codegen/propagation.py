@@ -82,7 +82,7 @@ class Propagation:
         with em.scope() as shared_scope:
             shared = Constants(shared_scope)
             if any(c.placement == "dram" for c in conns):
-                self.streaming.emit_pass(src, conns, shared)
+                self.streaming.emit_pass(g, src, conns, shared)
                 return
             with em.scope() as t:
                 xw, xend, word, idx, tmp = (t.x(n) for n in ("word ptr", "word end", "word", "index", "tmp"))
