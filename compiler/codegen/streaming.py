@@ -24,10 +24,12 @@ spike, connections in definition order), so the arithmetic, saturation
 included, is unchanged. When the step has exactly one such pass, its first
 DMA is started earlier (``Prefetch``): where its source's spikes for it are
 known (after the source's input step or update, ``prefetch_point``), so that
-the DRAM latency and the first row overlap the rest of the step. A DMA error (status with an error bit) jumps to a
-handler that stores MM2S_STATUS and MM2S_SRC_ADDR in the control block
-(``dma_status``, ``dma_src``) and stops with ``ebreak`` (codegen/control.py);
-the runtime reports it.
+the DRAM latency and the first row overlap the rest of the step.
+
+A DMA error (status with an error bit) jumps to a handler that stores
+MM2S_STATUS and MM2S_SRC_ADDR in the control block (``dma_status``,
+``dma_src``) and stops with ``ebreak`` (codegen/control.py); the runtime
+reports it.
 """
 from __future__ import annotations
 
