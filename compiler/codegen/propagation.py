@@ -42,6 +42,9 @@ class ConnState:
 # Chunks per loop iteration of a streamed dense row (VMEM accumulators): about 2/STREAM_BLOCK
 # cycles of loop overhead per 32 synapses, against the DMA's 4 at the 128-bit port.
 STREAM_BLOCK = 32
+# Chunks of a streamed dense row up to which it is one block, no loop (about 4 instructions
+# a chunk of code).
+STREAM_WHOLE = 96
 # Columns per loop iteration of a streamed sparse row (a power of two).
 STREAM_COLUMNS = 4
 
@@ -270,32 +273,34 @@ class Propagation:
 
     def _dense_stream_accumulate(self, c: QConnection, row: str, lay: PopLayout, tgt: QPopulation) -> None:
         """acc[k] += row[k] as :meth:`_dense_vmem_accumulate` (same instructions per chunk,
-        same order, so the same results), in blocks of up to ``STREAM_BLOCK`` chunks: a
-        streamed row is as long as the DMA brings it, 4 cycles per 32 synapses, so the
-        loop's overhead per block (and the immediate range's pointer steps, an ``addi``
-        when the next offset would pass 2047) must stay well under that."""
+        same order, so the same results), as one block up to ``STREAM_WHOLE`` chunks, else
+        in blocks of ``STREAM_BLOCK``: a streamed row is added about as fast as the DMA
+        brings it, 4 cycles per 32 synapses, so the loop's overhead per block (and the
+        immediate range's pointer steps, an ``addi`` when the next offset would pass
+        2047) must stay well under that."""
         em = self.em
         stride = lay.stride
         U = min(STREAM_BLOCK, tgt.chunks)
+        whole = tgt.chunks <= STREAM_WHOLE
         with em.scope() as t:
             w, a = (t.v("weight a"), t.v("weight b")), (t.v("acc a"), t.v("acc b"))
-            ptr, end = t.x("acc ptr"), t.x("row end")
+            ptr = t.x("acc ptr")
             em.li(ptr, lay.state.offset + lay.offsets[f"acc{suffix(c.group)}"])
-            em.addi(end, row, tgt.padded * 2)
 
-            def block(n: int) -> None:
+            def block(n: int, last: bool = False) -> None:
                 moved = {row: 0, ptr: 0}             # bytes each pointer has advanced in this block
 
                 def at(reg: str, offset: int, keep: int) -> int:
                     """``offset`` (from the block's start) as an immediate on ``reg``, stepping
-                    ``reg`` to ``keep`` (an offset still to be used) when it would not fit."""
+                    ``reg`` to ``keep`` (the previous chunk's offset, which fitted: the step
+                    fits too) when it would not fit."""
                     if offset - moved[reg] > 2047:
                         em.op("addi", reg, reg, keep - moved[reg])
                         moved[reg] = keep
                     return offset - moved[reg]
 
                 def load(k):
-                    em.op("vloadv", w[k % 2], at(row, VEC * k, VEC * k), row)
+                    em.op("vloadv", w[k % 2], at(row, VEC * k, VEC * max(k - 1, 0)), row)
                     em.op("vloadv", a[k % 2], at(ptr, stride * k, stride * max(k - 1, 0)), ptr)
 
                 def add_store(k):
@@ -306,10 +311,17 @@ class Propagation:
                 for k in range(1, n):
                     load(k)
                     add_store(k - 1)
-                em.addi(row, row, VEC * n - moved[row])
+                if not last:
+                    em.addi(row, row, VEC * n - moved[row])
                 add_store(n - 1)
-                em.addi(ptr, ptr, stride * n - moved[ptr])
+                if not last:
+                    em.addi(ptr, ptr, stride * n - moved[ptr])
 
+            if whole:
+                block(tgt.chunks, last=True)
+                return
+            end = t.x("row end")
+            em.addi(end, row, tgt.padded * 2)
             rest = tgt.chunks % U
             if rest:
                 block(rest)

@@ -115,12 +115,13 @@ def test_unrolled_dense_accumulation_with_remainders(run_pair, unroll):
     assert ref.records["h.spikes"].sum() > 50
 
 
-@pytest.mark.parametrize("targets,refractory", [(2400, 0), (1000, 2)])
+@pytest.mark.parametrize("targets,refractory", [(2400, 0), (1000, 2), (3200, 0)])
 def test_long_streamed_rows_step_their_pointers(run_pair, targets, refractory):
-    """Streamed dense rows of 75 / 32 chunks (VMEM accumulators) go through the long-block
-    loop, whose offsets pass the 12-bit immediate range and are stepped: the same
-    results as the reference and as VMEM-resident weights (another state stride with
-    a refractory counter)."""
+    """Streamed dense rows (VMEM accumulators) of 75 / 32 chunks (one block) and 100 chunks
+    (a remainder block and a loop of 32-chunk blocks), whose offsets pass the 12-bit
+    immediate range and are stepped: the same results as the reference and as
+    VMEM-resident weights (another state stride with a refractory counter)."""
+    from fenn_dma.compiler.codegen.propagation import STREAM_WHOLE
     r = np.random.default_rng(7)
     w = r.normal(0.05, 0.3, (40, targets))
     runs = {}
@@ -136,7 +137,7 @@ def test_long_streamed_rows_step_their_pointers(run_pair, targets, refractory):
         runs[pl] = got
         if pl == "dram":
             assert compiled.plan.region("h.state").size // q.populations["h"].chunks < 2048
-            assert "Lchunks" in compiled.asm.listing
+            assert ("Lchunks" in compiled.asm.listing) == (q.populations["h"].chunks > STREAM_WHOLE)
     for k, rec in runs["vmem"].records.items():
         np.testing.assert_array_equal(runs["dram"].records[k], rec, err_msg=k)
     assert runs["vmem"].records["h.spikes"].sum() > 100
