@@ -36,6 +36,8 @@ class CodeGenerator:
                 control.emit_input_step(em, pop, regs)
             else:
                 update.emit_update(pop)
+            if prop.streaming is not None:
+                prop.streaming.prefetch_point(name)
         control.emit_step_end(em, regs)
         control.emit_exit(em, q, layout, regs)
         if layout.dma_buffers is not None:

@@ -39,6 +39,16 @@ class ConnState:
     stream: StreamRow | None = None   # the leader of a DRAM row (codegen/streaming.py)
 
 
+# Chunks per loop iteration of a streamed dense row (VMEM accumulators): about 2/STREAM_BLOCK
+# cycles of loop overhead per 32 synapses, against the DMA's 4 at the 128-bit port.
+STREAM_BLOCK = 32
+# Chunks of a streamed dense row up to which it is one block, no loop (about 4 instructions
+# a chunk of code).
+STREAM_WHOLE = 96
+# Columns per loop iteration of a streamed sparse row (a power of two).
+STREAM_COLUMNS = 4
+
+
 def _bits(stride: int) -> int | None:
     return stride.bit_length() - 1 if stride & (stride - 1) == 0 else None
 
@@ -75,7 +85,7 @@ class Propagation:
         with em.scope() as shared_scope:
             shared = Constants(shared_scope)
             if any(c.placement == "dram" for c in conns):
-                self.streaming.emit_pass(src, conns, shared)
+                self.streaming.emit_pass(g, src, conns, shared)
                 return
             with em.scope() as t:
                 xw, xend, word, idx, tmp = (t.x(n) for n in ("word ptr", "word end", "word", "index", "tmp"))
@@ -181,14 +191,17 @@ class Propagation:
             self._row_address(c, st, idx, row)
             self.dense_row(c, st, row)
 
-    def dense_row(self, c: QConnection, st: ConnState, row: str) -> None:
+    def dense_row(self, c: QConnection, st: ConnState, row: str, streamed: bool = False) -> None:
         """Add the dense row at VMEM address ``row`` (advanced by the loops) to the
-        target's accumulator."""
+        target's accumulator; ``streamed``: the row is a DMA buffer (VMEM accumulators
+        then take the long-block loop, :meth:`_dense_stream_accumulate`)."""
         em = self.em
         tgt = self.q.populations[c.target]
         lay = self.layout.populations[tgt.name]
         resident = self.regs.resident[tgt.name]
-        if c.mode == "direct" and c.group in resident:
+        if streamed and c.mode == "direct" and c.group not in resident and lay.stride < 2048:
+            self._dense_stream_accumulate(c, row, lay, tgt)
+        elif c.mode == "direct" and c.group in resident:
             with em.scope() as t:
                 w = [t.v("weight a"), t.v("weight b")]
                 for k, acc in enumerate(resident[c.group]):
@@ -258,6 +271,66 @@ class Propagation:
                 block(U)
                 em.op("bne", row, end, lab)
 
+    def _dense_stream_accumulate(self, c: QConnection, row: str, lay: PopLayout, tgt: QPopulation) -> None:
+        """acc[k] += row[k] as :meth:`_dense_vmem_accumulate` (same instructions per chunk,
+        same order, so the same results), as one block up to ``STREAM_WHOLE`` chunks, else
+        in blocks of ``STREAM_BLOCK``: a streamed row is added about as fast as the DMA
+        brings it, 4 cycles per 32 synapses, so the loop's overhead per block (and the
+        immediate range's pointer steps, an ``addi`` when the next offset would pass
+        2047) must stay well under that."""
+        em = self.em
+        stride = lay.stride
+        U = min(STREAM_BLOCK, tgt.chunks)
+        whole = tgt.chunks <= STREAM_WHOLE
+        with em.scope() as t:
+            w, a = (t.v("weight a"), t.v("weight b")), (t.v("acc a"), t.v("acc b"))
+            ptr = t.x("acc ptr")
+            em.li(ptr, lay.state.offset + lay.offsets[f"acc{suffix(c.group)}"])
+
+            def block(n: int, last: bool = False) -> None:
+                moved = {row: 0, ptr: 0}             # bytes each pointer has advanced in this block
+
+                def at(reg: str, offset: int, keep: int) -> int:
+                    """``offset`` (from the block's start) as an immediate on ``reg``, stepping
+                    ``reg`` to ``keep`` (the previous chunk's offset, which fitted: the step
+                    fits too) when it would not fit."""
+                    if offset - moved[reg] > 2047:
+                        em.op("addi", reg, reg, keep - moved[reg])
+                        moved[reg] = keep
+                    return offset - moved[reg]
+
+                def load(k):
+                    em.op("vloadv", w[k % 2], at(row, VEC * k, VEC * max(k - 1, 0)), row)
+                    em.op("vloadv", a[k % 2], at(ptr, stride * k, stride * max(k - 1, 0)), ptr)
+
+                def add_store(k):
+                    em.op("vadd_s", a[k % 2], a[k % 2], w[k % 2])
+                    em.op("vstorev", a[k % 2], at(ptr, stride * k, stride * k), ptr)
+
+                load(0)
+                for k in range(1, n):
+                    load(k)
+                    add_store(k - 1)
+                if not last:
+                    em.addi(row, row, VEC * n - moved[row])
+                add_store(n - 1)
+                if not last:
+                    em.addi(ptr, ptr, stride * n - moved[ptr])
+
+            if whole:
+                block(tgt.chunks, last=True)
+                return
+            end = t.x("row end")
+            em.addi(end, row, tgt.padded * 2)
+            rest = tgt.chunks % U
+            if rest:
+                block(rest)
+            if tgt.chunks >= U:
+                lab = em.new_label("chunks")
+                em.label(lab)
+                block(U)
+                em.op("bne", row, end, lab)
+
     def _sparse_body(self, c: QConnection, st: ConnState, idx: str, tgt: QPopulation) -> None:
         em = self.em
         with em.scope() as t:
@@ -268,12 +341,18 @@ class Propagation:
             em.op("lw", end, 4, ent)
             self.sparse_columns(c, st, col, end, tgt)
 
-    def sparse_columns(self, c: QConnection, st: ConnState, col: str, end: str, tgt: QPopulation) -> None:
-        """Deliver the packed ELL columns at VMEM [col, end) (``col`` advances)."""
+    def sparse_columns(self, c: QConnection, st: ConnState, col: str, end: str, tgt: QPopulation,
+                       streamed: bool = False) -> None:
+        """Deliver the packed ELL columns at VMEM [col, end) (``col`` advances);
+        ``streamed``: a DMA buffer's row, taken ``STREAM_COLUMNS`` columns at a time
+        (:meth:`_sparse_stream_columns`)."""
         em = self.em
         D = tgt.ring_depth
         done, lab = em.new_label("row_done"), em.new_label("column")
         em.op("beq", col, end, done)
+        if streamed:
+            self._sparse_stream_columns(c, st, col, end, tgt, done)
+            return
         if c.constant_weight is not None:
             # words are LLM addresses (unused lanes -1: skipped), the weight a register;
             # two columns per iteration so that no add follows the load it reads
@@ -304,18 +383,88 @@ class Propagation:
             em.label(lab)
             em.op("vloadv", vp, 0, col)
             em.op("addi", col, col, VEC)
-            if D > 1:
-                with em.scope() as t2:
-                    vr = t2.v("row part")
-                    em.op("vadd", va, vp, st.time)
-                    em.op("vandadd", va, va, st.ring, (2 * D - 1).bit_length(), comment="slot (t+offset+d) mod D")
-                    em.op("vand", vr, vp, st.row_mask)
-                    em.op("vadd", va, va, vr)
-            else:
-                em.op("vandadd", va, vp, st.ring, c.index_bits, comment="target address in the lane")
+            self._column_address(c, st, vp, va, D)
             em.op("vloadl", vacc, 0, va)
             em.op("vand", vw, vp, st.weight_mask, comment="weight bits")
             em.op("vadd_s", vacc, vacc, vw)
             em.op("vstorel", vacc, 0, va)
             em.op("bne", col, end, lab)
+            em.label(done)
+
+    def _column_address(self, c: QConnection, st: ConnState, vp: str, va: str, D: int) -> None:
+        """va = the LLM address of each lane's target (ring slot included) from packed word vp."""
+        em = self.em
+        if D > 1:
+            with em.scope() as t2:
+                vr = t2.v("row part")
+                em.op("vadd", va, vp, st.time)
+                em.op("vandadd", va, va, st.ring, (2 * D - 1).bit_length(), comment="slot (t+offset+d) mod D")
+                em.op("vand", vr, vp, st.row_mask)
+                em.op("vadd", va, va, vr)
+        else:
+            em.op("vandadd", va, vp, st.ring, c.index_bits, comment="target address in the lane")
+
+    def _sparse_stream_columns(self, c: QConnection, st: ConnState, col: str, end: str, tgt: QPopulation,
+                               done: str) -> None:
+        """The columns of a streamed sparse row (at least one): the first ``n mod U`` one by
+        one, then ``U`` = ``STREAM_COLUMNS`` per iteration, their words loaded together.
+
+        Packed words: then the addresses, then column after column load, add, store: a
+        column's store precedes the next column's load (an unused lane's word 0 addresses
+        ring row 0, as a real synapse of that lane may), so the LLM sees the one-column
+        order. Constant weight (words are addresses, unused lanes -1 and skipped, a row's
+        synapses have distinct targets): all the loads, then the adds and stores."""
+        em = self.em
+        D = tgt.ring_depth
+        U = STREAM_COLUMNS
+        with em.scope() as t:
+            vp = [t.v(f"packed {k}") for k in range(U)]
+            va = [t.v(f"address {k}") for k in range(U)]
+            single, blocks = em.new_label("column"), em.new_label("columns")
+            with em.scope() as t2:
+                left = t2.x("columns left")
+                em.op("sub", left, end, col)
+                em.op("andi", left, left, VEC * (U - 1), comment="bytes of the columns before whole blocks")
+                em.op("add", left, left, col)
+                em.op("beq", left, col, blocks)
+                em.label(single)
+                em.op("vloadv", vp[0], 0, col)
+                em.op("addi", col, col, VEC)
+                if c.constant_weight is not None:
+                    em.op("vloadl", va[0], 0, vp[0])
+                    em.op("addi", "zero", "zero", 0, comment="load-use slot")
+                    em.op("vadd_s", va[0], va[0], st.weight)
+                    em.op("vstorel", va[0], 0, vp[0])
+                else:
+                    self._column_address(c, st, vp[0], va[0], D)
+                    em.op("vloadl", vp[1], 0, va[0])
+                    em.op("vand", vp[0], vp[0], st.weight_mask, comment="weight bits")
+                    em.op("vadd_s", vp[1], vp[1], vp[0])
+                    em.op("vstorel", vp[1], 0, va[0])
+                em.op("bne", col, left, single)
+            em.op("beq", col, end, done)
+            em.label(blocks)
+            for k in range(U):
+                em.op("vloadv", vp[k], VEC * k, col)
+            if c.constant_weight is not None:
+                for k in range(U):
+                    em.op("vloadl", va[k], 0, vp[k])
+                for k in range(U):
+                    if k == 1:
+                        em.op("addi", col, col, VEC * U)
+                    em.op("vadd_s", va[k], va[k], st.weight)
+                    em.op("vstorel", va[k], 0, vp[k])
+            else:
+                with em.scope() as t2:
+                    vacc = t2.v("acc")
+                    for k in range(U):
+                        self._column_address(c, st, vp[k], va[k], D)
+                    for k in range(U):
+                        em.op("vloadl", vacc, 0, va[k])
+                        em.op("vand", vp[k], vp[k], st.weight_mask, comment="weight bits")
+                        if k == U - 1:
+                            em.op("addi", col, col, VEC * U)
+                        em.op("vadd_s", vacc, vacc, vp[k])
+                        em.op("vstorel", vacc, 0, va[k])
+            em.op("bne", col, end, blocks)
             em.label(done)

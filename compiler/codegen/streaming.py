@@ -21,10 +21,15 @@ sparse connection's columns::
 
 Rows are therefore added in the same order as without streaming (spike by
 spike, connections in definition order), so the arithmetic, saturation
-included, is unchanged. A DMA error (status with an error bit) jumps to a
-handler that stores MM2S_STATUS and MM2S_SRC_ADDR in the control block
-(``dma_status``, ``dma_src``) and stops with ``ebreak`` (codegen/control.py);
-the runtime reports it.
+included, is unchanged. When the step has exactly one such pass, its first
+DMA is started earlier (``Prefetch``): where its source's spikes for it are
+known (after the source's input step or update, ``prefetch_point``), so that
+the DRAM latency and the first row overlap the rest of the step.
+
+A DMA error (status with an error bit) jumps to a handler that stores
+MM2S_STATUS and MM2S_SRC_ADDR in the control block (``dma_status``,
+``dma_src``) and stops with ``ebreak`` (codegen/control.py); the runtime
+reports it.
 """
 from __future__ import annotations
 
@@ -34,9 +39,10 @@ from typing import TYPE_CHECKING, Callable
 from fenn_dma.isa import csrs
 
 from ..quantise import QConnection, QNetwork, QPopulation
+from ..schedule import Group
 from .control import DMA_ERROR_LABEL, ProgramRegisters
 from .emitter import Constants, Emitter
-from .layout import ProgramLayout
+from .layout import CONTROL, ProgramLayout
 
 if TYPE_CHECKING:
     from .propagation import ConnState, Propagation
@@ -44,6 +50,24 @@ if TYPE_CHECKING:
 DMA_OK = csrs.DMA_IDLE | csrs.DMA_DONE
 DMA_ERRORS = csrs.DMA_INTERNAL_ERROR | csrs.DMA_DECODE_ERROR | csrs.DMA_SLAVE_ERROR
 ERROR_LABEL = DMA_ERROR_LABEL
+
+
+def _fixed_count(rows: "list[StreamRow]") -> int | None:
+    """The bytes of every transfer of a pass when they are all the same (dense rows)."""
+    counts = {r.count for r in rows}
+    return None if None in counts or len(counts) > 1 else counts.pop()
+
+
+@dataclass(frozen=True)
+class Prefetch:
+    """The one pass with streamed rows (``group``) gets its first transfer started early:
+    where its source's spike words for that pass become final (after the source's input
+    step or update), while the step's other work runs. ``after_first_step``: the pass
+    comes before that point in a step, so the point prepares the next step's pass (and
+    the window's first step starts its own)."""
+
+    group: Group
+    after_first_step: bool
 
 
 def _pow2(n: int) -> int | None:
@@ -72,6 +96,53 @@ class Streaming:
         self.em, self.q, self.layout, self.regs = em, q, layout, regs
         self.dram_base = dram_base
         self.deliver = deliver
+        self.prefetch = self._plan_prefetch()
+
+    def _plan_prefetch(self) -> Prefetch | None:
+        """A :class:`Prefetch` when exactly one pass of the step streams rows (then nothing
+        else uses the MM2S channel or the buffers between its passes)."""
+        sch = self.q.schedule
+        placed = [(g, None) for g in sch.phase1] + [(g, name) for name in sch.order for g in sch.before_update[name]]
+        streamed = [(g, name) for g, name in placed
+                    if any(self.q.connections[c].placement == "dram" for c in g.connections)]
+        if len(streamed) != 1:
+            return None
+        g, before = streamed[0]
+        first = before is None or sch.order.index(before) <= sch.order.index(g.source)
+        return Prefetch(g, first)
+
+    def prefetch_point(self, name: str) -> None:
+        """After population ``name``'s input step or update: start the prefetched pass's
+        first transfer if ``name`` is its source (and the pass runs again in this window)."""
+        pf = self.prefetch
+        if pf is None or pf.group.source != name:
+            return
+        em = self.em
+        src = self.q.populations[name]
+        c = next(self.q.connections[n] for n in pf.group.connections
+                 if self.q.connections[n].placement == "dram"
+                 and self.layout.connections[n].stream_unit == n)
+        em.region = f"{name} prefetch"
+        with em.scope() as t:
+            xw, xend, word, wbase, idx, tmp, buf = (t.x(n) for n in (
+                "word ptr", "word end", "word", "word bit base", "spike", "tmp", "DMA buffer"))
+            skip = em.new_label("no_prefetch")
+            if pf.after_first_step:
+                em.op("addi", tmp, self.regs.steps_left, -1)
+                em.op("beq", tmp, "zero", skip, comment="the window's last step: no next pass")
+            if src.is_input:
+                em.op("addi", xw, self.regs.in_prev[name], 0, comment="the next pass's words")
+            else:
+                em.li(xw, self.layout.populations[name].spikes.offset)
+            em.addi(xend, xw, 4 * src.words)
+            em.op("addi", wbase, "zero", 0)
+            em.op("lw", word, 0, xw)
+            self._find_spike(xw, xend, word, wbase, idx, tmp, skip)
+            with em.scope() as cs:
+                row = self.setup(c, lambda n: cs.x(f"{c.name} {n}"))
+                em.li(buf, self.layout.dma_buffers[0])
+                self._start_row(c, row, idx, buf, None)       # COUNT too: the pass may write it once
+            em.label(skip)
 
     def setup(self, c: QConnection, xr: Callable[[str], str]) -> StreamRow | None:
         """The row registers of a leader (``xr(name)``: a register of the connection's
@@ -97,7 +168,7 @@ class Streaming:
             row.count = stride                 # a dense row is transferred whole
         return row
 
-    def emit_pass(self, src: QPopulation, conns: list[QConnection], shared: Constants) -> None:
+    def emit_pass(self, group: Group, src: QPopulation, conns: list[QConnection], shared: Constants) -> None:
         em = self.em
         with em.scope() as t:
             xw, xend, word, wbase, idx, nxt, tmp = (t.x(n) for n in (
@@ -113,9 +184,9 @@ class Streaming:
             em.li(flip, b0 ^ b1)
             with em.scope() as cs:
                 states = [self.deliver.setup(c, cs, shared) for c in conns]
-                self._loop(conns, states, xw, xend, word, wbase, idx, nxt, tmp, buf, flip)
+                self._loop(group, conns, states, xw, xend, word, wbase, idx, nxt, tmp, buf, flip)
 
-    def _loop(self, conns, states, xw, xend, word, wbase, idx, nxt, tmp, buf, flip) -> None:
+    def _loop(self, group, conns, states, xw, xend, word, wbase, idx, nxt, tmp, buf, flip) -> None:
         em = self.em
         unit_of = {c.name: self.layout.connections[c.name].stream_unit for c in conns}
         state_of = {c.name: st for c, st in zip(conns, states)}
@@ -124,8 +195,7 @@ class Streaming:
             if c.placement == "dram":
                 members.setdefault(unit_of[c.name], []).append(c)
         units = [(self.q.connections[u], state_of[u]) for u in members]
-        counts = {st.stream.count for _, st in units}
-        fixed_count = None if None in counts or len(counts) > 1 else counts.pop()
+        fixed_count = _fixed_count([st.stream for _, st in units])
         if fixed_count is not None:
             em.li(tmp, fixed_count)
             em.op("csrrw", "zero", csrs.MM2S_COUNT, tmp, comment="every streamed row of this source")
@@ -134,7 +204,16 @@ class Streaming:
         em.op("addi", wbase, "zero", 0)
         em.op("lw", word, 0, xw)
         self._find_spike(xw, xend, word, wbase, idx, tmp, done)
-        self._start_row(units[0], idx, buf, fixed_count)
+        pf = self.prefetch
+        if pf is not None and pf.group == group:
+            if pf.after_first_step:          # the previous step's prefetch point started it
+                skip = em.new_label("prefetched")
+                em.op("lw", tmp, CONTROL.steps, "zero")
+                em.op("bne", tmp, self.regs.steps_left, skip, comment="not the window's first step: started")
+                self._start_row(units[0][0], units[0][1].stream, idx, buf, fixed_count)
+                em.label(skip)
+        else:
+            self._start_row(units[0][0], units[0][1].stream, idx, buf, fixed_count)
         em.label(loop)
         em.op("addi", nxt, "zero", -1)
         self._find_spike(xw, xend, word, wbase, nxt, tmp, go)
@@ -152,11 +231,11 @@ class Streaming:
                     other = t.x("other buffer")
                     em.op("xor", other, buf, flip)
                     if pos + 1 < len(units):
-                        self._start_row(units[pos + 1], idx, other, fixed_count)
+                        self._start_row(units[pos + 1][0], units[pos + 1][1].stream, idx, other, fixed_count)
                     else:
                         skip = em.new_label("no_next_row")
                         em.op("blt", nxt, "zero", skip)
-                        self._start_row(units[0], nxt, other, fixed_count)
+                        self._start_row(units[0][0], units[0][1].stream, nxt, other, fixed_count)
                         em.label(skip)
             self._streamed_body(c, state_of[unit] if c.sparse else st, idx, buf)
             if c is members[unit][-1]:
@@ -183,11 +262,9 @@ class Streaming:
         em.op("and", word, word, tmp, comment="clear its bit")
         em.op("add", out, out, wbase)
 
-    def _start_row(self, unit: "tuple[QConnection, ConnState]", j: str, dst: str, fixed_count: int | None) -> None:
+    def _start_row(self, c: QConnection, row: StreamRow, j: str, dst: str, fixed_count: int | None) -> None:
         """Start the MM2S transfer of row ``j`` of a streamed connection into VMEM ``dst``."""
         em = self.em
-        c, st = unit
-        row = st.stream
         with em.scope() as t:
             a = t.x("DRAM address")
             sh = _pow2(row.stride)
@@ -242,8 +319,8 @@ class Streaming:
                 em.op("slli", end, end, 6)
                 em.op("add", end, end, buf)
                 em.op("addi", col, buf, 0)
-                self.deliver.sparse_columns(c, st, col, end, tgt)
+                self.deliver.sparse_columns(c, st, col, end, tgt, streamed=True)
             else:
                 row = t.x("row")
                 em.addi(row, buf, self.layout.connections[c.name].row_offset)
-                self.deliver.dense_row(c, st, row)
+                self.deliver.dense_row(c, st, row, streamed=True)

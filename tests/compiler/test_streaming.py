@@ -113,3 +113,114 @@ def test_unrolled_dense_accumulation_with_remainders(run_pair, unroll):
     for k in ref.records:
         np.testing.assert_array_equal(got.records[k], ref.records[k][0], err_msg=k)
     assert ref.records["h.spikes"].sum() > 50
+
+
+@pytest.mark.parametrize("targets,refractory", [(2400, 0), (1000, 2), (3200, 0)])
+def test_long_streamed_rows_step_their_pointers(run_pair, targets, refractory):
+    """Streamed dense rows (VMEM accumulators) of 75 / 32 chunks (one block) and 100 chunks
+    (a remainder block and a loop of 32-chunk blocks), whose offsets pass the 12-bit
+    immediate range and are stepped: the same results as the reference and as
+    VMEM-resident weights (another state stride with a refractory counter)."""
+    from fenn_dma.compiler.codegen.propagation import STREAM_WHOLE
+    r = np.random.default_rng(7)
+    w = r.normal(0.05, 0.3, (40, targets))
+    runs = {}
+    for pl in ("dram", "vmem"):
+        n = Network()
+        i = n.population("in", 40, SpikeInput())
+        h = n.population("h", targets, LIF(tau_mem=10, threshold=0.6, refractory=refractory),
+                         record=("spikes", "v"))
+        n.connect(i, h, Dense(w), Exponential(5), placement=pl)
+        q, compiled, ref, got = run_pair(n, steps=12, rate=0.3, options=CompileOptions(resident_registers=0))
+        for k in ref.records:
+            np.testing.assert_array_equal(got.records[k], ref.records[k][0], err_msg=f"{pl}: {k}")
+        runs[pl] = got
+        if pl == "dram":
+            assert compiled.plan.region("h.state").size // q.populations["h"].chunks < 2048
+            assert ("Lchunks" in compiled.asm.listing) == (q.populations["h"].chunks > STREAM_WHOLE)
+    for k, rec in runs["vmem"].records.items():
+        np.testing.assert_array_equal(runs["dram"].records[k], rec, err_msg=k)
+    assert runs["vmem"].records["h.spikes"].sum() > 100
+
+
+@pytest.mark.parametrize("kind", ["weights", "delays", "constant"])
+def test_streamed_sparse_rows_in_blocks_of_columns(run_pair, kind):
+    """Streamed sparse rows of 0 to ~12 columns (every remainder of the 4-column blocks),
+    unused lanes addressing ring row 0 beside real synapses to it (packed words), or
+    skipped (a constant weight): the same results as the reference and as VMEM-resident
+    columns."""
+    r = np.random.default_rng(11)
+    n_in, n_h = 48, 300
+    dense_rows = r.random(n_in) < 0.5
+    mask = r.random((n_in, n_h)) < np.where(dense_rows, 0.25, 0.03)[:, None]
+    mask[:, :32] |= r.random((n_in, 32)) < 0.5           # ring row 0 of many lanes used
+    mask[5] = False                                       # an empty row
+    pre, post = np.nonzero(mask)
+    w = np.full(pre.size, 0.3) if kind == "constant" else r.normal(0.1, 0.4, pre.size)
+    d = r.integers(0, 3, pre.size) if kind == "delays" else None
+    runs = {}
+    for pl in ("dram", "vmem"):
+        n = Network()
+        i = n.population("in", n_in, SpikeInput())
+        h = n.population("h", n_h, LIF(tau_mem=10, threshold=0.6), record=("spikes", "v"))
+        n.connect(i, h, Sparse(pre, post, w, delays=d), Exponential(5), placement=pl)
+        q, compiled, ref, got = run_pair(n, steps=15, rate=0.4, options=CompileOptions(resident_registers=0))
+        for k in ref.records:
+            np.testing.assert_array_equal(got.records[k], ref.records[k][0], err_msg=f"{pl}: {k}")
+        runs[pl] = got
+        assert (q.connections["in->h"].constant_weight is not None) == (kind == "constant")
+    counts = np.bincount(pre * 32 + post % 32, minlength=n_in * 32).reshape(n_in, 32).max(axis=1)
+    assert set(counts % 4) == {0, 1, 2, 3} and 0 in counts
+    for k, rec in runs["vmem"].records.items():
+        np.testing.assert_array_equal(runs["dram"].records[k], rec, err_msg=k)
+    assert runs["vmem"].records["h.spikes"].sum() > 100
+
+
+def _one_streamed_pass(case: str) -> Network:
+    """Networks whose step has exactly one pass with streamed rows: over the input (before
+    the point its next rows are known), over a recurrent population (idem), a latency-0 pass
+    after its source's update, a sparse one."""
+    r = np.random.default_rng(3)
+    n = Network()
+    i = n.population("in", 50, SpikeInput())
+    h = n.population("h", 120, LIF(tau_mem=10, threshold=0.5), record=("spikes", "v"))
+    o = n.population("o", 40, LIF(tau_mem=10, threshold=0.5), record=("spikes",))
+    pl = {"input": ("dram", "vmem", "vmem"), "recurrent": ("vmem", "dram", "vmem"),
+          "latency0": ("vmem", "vmem", "dram"), "sparse": ("vmem", "dram", "vmem")}[case]
+    n.connect(i, h, Dense(r.normal(0.1, 0.3, (50, 120))), Exponential(5), placement=pl[0])
+    if case == "sparse":
+        pre, post = np.nonzero(r.random((120, 120)) < 0.2)
+        n.connect(h, h, Sparse(pre, post, r.normal(0, 0.2, pre.size)), Exponential(10), placement=pl[1])
+    else:
+        n.connect(h, h, Dense(r.normal(0.0, 0.1, (120, 120))), Exponential(10), placement=pl[1])
+    n.connect(h, o, Dense(r.normal(0.1, 0.3, (120, 40))), Exponential(5), latency=0, placement=pl[2])
+    return n
+
+
+@pytest.mark.parametrize("case,after_first_step", [("input", True), ("recurrent", True),
+                                                   ("latency0", False), ("sparse", True)])
+def test_the_one_streamed_pass_is_prefetched_across_steps_and_windows(run_pair, make_inputs, case,
+                                                                     after_first_step):
+    """The first transfer of the one streamed pass starts where its source's spikes are
+    known (codegen/streaming.py ``Prefetch``): the same results, over windows of 7 steps
+    (a window's last step prefetches nothing, its first starts its own), and the DMA moves
+    exactly the rows the spikes imply (no transfer that the next pass does not use)."""
+    net = _one_streamed_pass(case)
+    q, compiled, ref, got = run_pair(net, steps=30, rate=0.3, seed=0, options=CompileOptions(window=7))
+    for k in ref.records:
+        np.testing.assert_array_equal(got.records[k], ref.records[k][0], err_msg=k)
+    assert got.calls == 5
+    (c,) = [c for c in q.connections.values() if c.placement == "dram"]
+    assert f"{c.source} prefetch" in compiled.asm.regions
+    assert any("prefetched" in label for label in compiled.asm.labels) == after_first_step
+    # MM2S bytes, independently: a row (or its used columns) per delivered spike
+    spikes = make_inputs(net, 30, 0.3, 0)["in"][0] if c.source == "in" else got.records["h.spikes"]
+    delivered = spikes[:30 - c.latency].sum(axis=0).astype(np.int64)
+    if c.sparse:
+        from fenn_dma.compiler.sparse_layout import ell_layout
+        per_row = 64 * ell_layout(c, q.populations[c.target]).counts
+    else:
+        ((_, size, _),) = compiled.io["dram_regions"].values()
+        per_row = size // q.populations[c.source].size
+    assert got.dma_mm2s_bytes == int((delivered * per_row).sum())
+    assert ref.records["h.spikes"].sum() > 100

@@ -53,17 +53,66 @@ def network(seed: int, sparse: bool) -> Network:
     return n
 
 
+def one_streamed_pass(seed: int, which: str) -> Network:
+    """Inputs -> 96 LIF -> 32 LIF where one pass streams (its first transfer started early,
+    codegen/streaming.py Prefetch) and the rest is small and sparse in VMEM: "input" (dense
+    in -> h and in -> o with delays, one fused row), "recurrent" (h -> h sparse with delays and
+    h -> o dense: two rows a spike), "latency0" (h -> o dense, latency 0)."""
+    r = np.random.default_rng(seed)
+    n = Network(name=f"prefetch{seed}")
+    i = n.population("in", 64 if which == "input" else 16, SpikeInput())     # (8 KiB of VMEM)
+    h = n.population("h", 96, LIF(tau_mem=20, threshold=0.5, refractory=2), record=("spikes", "v"))
+    o = n.population("o", 32, LIF(tau_mem=20, threshold=0.5), record=("spikes",))
+
+    def sparse(a, b, p, placement, **kw):
+        pre, post = np.nonzero(r.random((a.size, b.size)) < p)
+        n.connect(a, b, Sparse(pre, post, r.normal(0.2, 0.3, pre.size), delays=r.integers(0, 3, pre.size)),
+                  Exponential(10), placement=placement, **kw)
+
+    def dense(a, b, placement, **kw):
+        n.connect(a, b, Dense(r.normal(0.1, 0.3, (a.size, b.size))), Exponential(5), placement=placement, **kw)
+
+    if which == "input":
+        dense(i, h, "dram")
+        n.connect(i, o, Dense(r.normal(0.1, 0.3, (64, 32)), delays=r.integers(0, 4, (64, 32))), Delta(),
+                  placement="dram")
+        sparse(h, o, 0.1, "vmem")
+    elif which == "recurrent":
+        sparse(i, h, 0.3, "vmem")
+        sparse(h, h, 0.2, "dram")
+        dense(h, o, "dram")
+    else:
+        sparse(i, h, 0.3, "vmem")
+        dense(h, o, "dram", latency=0)
+    return n
+
+
 @pytest.mark.parametrize("latency", LATENCIES)
 def test_streamed_networks_on_the_rtl_equal_the_iss(dma_soc, latency):
+    cases = [(seed, network(seed, sparse), "sparse" if sparse else "dense", 1024)
+             for seed, sparse in ((1, True), (2, False), (3, True))]
+    check_on_rtl(dma_soc, latency, cases)
+
+
+@pytest.mark.parametrize("latency", LATENCIES)
+def test_prefetched_streamed_passes_on_the_rtl_equal_the_iss(dma_soc, latency):
+    """Windows of 8 steps: a window's first step starts its own first transfer, its last
+    prefetches none."""
+    check_on_rtl(dma_soc, latency, [(4 + k, one_streamed_pass(4 + k, which), which, 8)
+                                    for k, which in enumerate(("input", "recurrent", "latency0"))])
+
+
+def check_on_rtl(dma_soc, latency: str, cases) -> None:
+    """Each (seed, network, label, window) compiled, run by the Runtime (equal to the reference),
+    its windows run on the RTL and on fresh ISS runs: the same state, stop and cycles."""
     cfg = machine(latency)
     sizes = MachineSizes.from_config(cfg)
     labels, jobs, checks = [], [], []
-    for seed, sparse in ((1, True), (2, False), (3, True)):
-        net = network(seed, sparse)
+    for seed, net, kind, window in cases:
         q = quantise(net, n_steps=STEPS)
-        compiled = compile_network(q, CompileOptions(resident_registers=4, sizes=sizes))
+        compiled = compile_network(q, CompileOptions(resident_registers=4, sizes=sizes, window=window))
         assert sorted({c.placement for c in q.connections.values()}) == ["dram", "vmem"]
-        x = {"in": np.random.default_rng(seed).random((STEPS, 64)) < 0.25}
+        x = {"in": np.random.default_rng(seed).random((STEPS, net.populations["in"].size)) < 0.25}
         rt, out, windows = windows_of_run(compiled, cfg, x)
         ref = ReferenceSimulator(q, 1).run({"in": x["in"][None]})
         for k in ref.records:
@@ -73,7 +122,7 @@ def test_streamed_networks_on_the_rtl_equal_the_iss(dma_soc, latency):
         assert out.records["h.spikes"].sum() > 20
         first = len(jobs)
         for w, images in enumerate(windows):
-            labels.append(f"seed {seed} ({'sparse' if sparse else 'dense'}, {latency}) window {w}")
+            labels.append(f"seed {seed} ({kind}, {latency}) window {w}")
             jobs.append(images)
         checks.append((labels[first], out, range(first, len(jobs)), rt))
     programs = [Program(images={k: j[k] for k in ("imem", "dmem", "vmem")}) for j in jobs]
