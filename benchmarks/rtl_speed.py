@@ -71,7 +71,9 @@ def shd_network(steps: int) -> None:
     cycles = sum(s["cycles"] for s in states)
     print(_rate_line(f"native harness, SHD 700-256-20 network, {steps} steps in {len(windows)} windows",
                      cycles, cpu, wall))
-    print(f"  the Runtime's ISS: {out.cycles} cycles (RTL {cycles}) in {iss:.2f} s with its host work")
+    print(f"  the Runtime's ISS: {out.cycles} cycles (RTL {cycles}) in {iss:.2f} s with its host work; the RTL's "
+          f"time also holds each window's VMEM ({config.vmem_size // 1024} KiB) and LLM images written and read "
+          f"back over the host port (a word takes 3 cycles), which its cycles do not count")
 
 
 
