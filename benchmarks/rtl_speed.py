@@ -1,27 +1,87 @@
 """Simulated cycles per second of the Verilated SoC (cocotb + Verilator), for a
 long-running loop, and the harness's throughput on short random programs,
-beside the ISS's speed on the same programs.
+beside the ISS's speed on the same programs; then the native harness
+(verify/rtl_native.py) on the vector SoC: the same loop, and with --shd a compiled
+SHD-sized network (700-256-20, one sample of --steps steps) run window by window as
+the compiler's Runtime runs it, each against the goal of 1 M cycles/s (CPU time).
 
 Reference: 0.08 M cycles/s measured when every clock edge woke Python (cocotb's
 Python clock and ClockCycles); the figure depends on the machine's load, so
 compare runs made side by side.
 
-Run: .venv/bin/python benchmarks/rtl_speed.py
+Run: .venv/bin/python benchmarks/rtl_speed.py [--shd] [--steps 1170]
 """
 from __future__ import annotations
 
+import argparse
 import time
 
+import numpy as np
+
+from fenn_dma.isa.program import Program
 from fenn_dma.sim.config import profile
 from fenn_dma.sim.machine import Machine
 from fenn_dma.verify.kernels import counted_loop
 from fenn_dma.verify.random_program import SCALAR_RTL, random_program
 from fenn_dma.verify.rtl_harness import build
-from fenn_dma.verify.runner import iss_state, run_many_on_rtl, soc_config
+from fenn_dma.verify.runner import (build_soc, iss_state, needs_dma, run_many_on_rtl, run_windows_on_rtl,
+                                    soc_config, windows_of_run)
+
+GOAL = 1_000_000          # simulated cycles/s on the vector SoC (issue 11)
+
+
+def _rate_line(label: str, cycles: int, cpu: float, wall: float) -> str:
+    return (f"{label}: {cycles / cpu / 1e6:.2f} M cycles/s of CPU time ({cycles / GOAL / cpu:.2f} of the "
+            f"1 M goal), {cycles / wall / 1e6:.2f} M/s wall ({cycles} cycles)")
+
+
+def vector_loop() -> None:
+    """The counted loop on the vector SoC of the vector tests, native harness."""
+    from fenn_dma.verify.random_program import VECTOR_TEST_CONFIG
+    from fenn_dma.verify.rtl_native import run_batch_native
+    from fenn_dma.verify.runner import _job
+    cfg = soc_config(VECTOR_TEST_CONFIG, vector=True)
+    soc = build_soc(cfg, "native")
+    job = _job(counted_loop(200_000, "<long>"), VECTOR_TEST_CONFIG, cfg, 100_000_000, "no")
+    t, c = time.perf_counter(), time.process_time()
+    r = run_batch_native(cfg, [job], soc=soc)[0]
+    print(_rate_line("native harness, vector SoC, long loop", r["cycles"], time.process_time() - c,
+                     time.perf_counter() - t))
+
+
+def shd_network(steps: int) -> None:
+    """FeNN's SHD network (benchmarks/shd_kernel.py) compiled, one Poisson sample, on the ISS
+    and then its windows on the native vector SoC (with the DMA when the program uses it)."""
+    from shd_kernel import build as shd_build
+
+    from fenn_dma.compiler.pipeline import compile_model
+    from fenn_dma.compiler.runtime import Runtime
+    program, _ = compile_model(shd_build(), rounding="stochastic", n_steps=steps)
+    config = Runtime(program).machine.config
+    x = np.random.default_rng(1).random((steps, 700)) < 0.01
+    t = time.perf_counter()
+    rt, out, windows = windows_of_run(program, config, {"input": x})
+    iss = time.perf_counter() - t
+    images = [Program(images={k: w[k] for k in ("imem", "dmem", "vmem")}) for w in windows]
+    dma = any(needs_dma(p, w["dram"]) for p, w in zip(images, windows))
+    soc = build_soc(soc_config(config, vector=True, dma=dma), "native")
+    t, c = time.perf_counter(), time.process_time()
+    states = run_windows_on_rtl(windows, config, soc)
+    wall, cpu = time.perf_counter() - t, time.process_time() - c
+    cycles = sum(s["cycles"] for s in states)
+    print(_rate_line(f"native harness, SHD 700-256-20 network, {steps} steps in {len(windows)} windows",
+                     cycles, cpu, wall))
+    print(f"  the Runtime's ISS: {out.cycles} cycles (RTL {cycles}) in {iss:.2f} s with its host work; the RTL's "
+          f"time also holds each window's VMEM ({config.vmem_size // 1024} KiB) and LLM images written and read "
+          f"back over the host port (a word takes 3 cycles), which its cycles do not count")
 
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--shd", action="store_true", help="also the SHD-sized network (a 512 KiB-VMEM SoC build)")
+    parser.add_argument("--steps", type=int, default=1170, help="timesteps of the SHD sample (default 1170)")
+    args = parser.parse_args()
     config = profile("test-rtl")         # the RTL tests' scalar SoC (fenn_dma.arch)
     soc = build(soc_config(config))
     short = counted_loop(10, "<short>")
@@ -53,6 +113,9 @@ def main() -> None:
     iss_batch = time.perf_counter() - t
     print(f"differential harness: 200 random programs in {rtl_batch:.1f} s on the RTL "
           f"({rtl_batch / 200 * 1e3:.0f} ms each, one launch) vs {iss_batch:.2f} s on the ISS")
+    vector_loop()
+    if args.shd:
+        shd_network(args.steps)
 
 
 if __name__ == "__main__":

@@ -41,7 +41,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              f"(default {DEFAULT_MAX_INSTRUCTIONS:,})")
     parser.add_argument("--trace", metavar="FILE",
                         help="write one line per executed instruction (pc, word, disassembly, register written); "
-                             "runs on the reference engine. With --backend rtl: the VCD waves of the run")
+                             "runs on the reference engine. With --backend rtl: the waves of the run, FST for a "
+                             "FILE ending in .fst, else VCD")
     parser.add_argument("--json", metavar="FILE", help="write the final state as JSON")
     parser.add_argument("--dump-mem", action="store_true", help="add base64 memory images to the JSON")
     add_profile_argument(parser)

@@ -13,9 +13,11 @@ RNG state, which have no host window (``verify/native/public.vlt``).
 
 Builds live beside the cocotb ones (``rtl_harness.cache_root()``), in a folder
 keyed by the Verilog's hash and the harness sources' hash, behind a file lock.
-Waves: ``trace="run.vcd"`` uses a second build made with ``--trace`` (VCD; built
-only when asked); the plain build has no tracing code at all. VCD rather than FST:
-Verilator's FST writer needs the lz4 headers, which a plain machine lacks.
+Waves: ``trace="run.vcd"`` (VCD) or ``trace="run.fst"`` (FST, by the file's suffix) uses
+a second build made with ``--trace`` or ``--trace-fst`` (built only when asked); the plain
+build has no tracing code at all. Verilator's FST writer calls liblz4: where its headers
+are missing but the library is there (a plain Debian machine), ``native/lz4/lz4.h``
+declares the two functions it uses.
 """
 from __future__ import annotations
 
@@ -40,7 +42,8 @@ from fenn_dma.errors import FennError
 from .rtl_harness import LINT_WAIVERS, RtlSimError, cache_root
 
 NATIVE_DIR = Path(__file__).resolve().parent / "native"
-HARNESS_SOURCES = ("harness.cpp", "public.vlt")
+HARNESS_SOURCES = ("harness.cpp", "public.vlt", "lz4/lz4.h")
+TRACE_FORMATS = ("vcd", "fst")
 LIBRARY = "libfenn_native.so"
 ABI = 2
 READ_DMEM = ("host", "backdoor", "no")
@@ -70,12 +73,22 @@ def toolchain_missing() -> str | None:
     return None
 
 
+def trace_format(path: str | os.PathLike) -> str:
+    """The wave format a trace file gets: FST for a ``.fst`` file, VCD for any other."""
+    return "fst" if os.fspath(path).lower().endswith(".fst") else "vcd"
+
+
 @dataclass(frozen=True)
 class NativeSoc:
-    """A built native harness: the shared library for one SoC configuration."""
+    """A built native harness: the shared library for one SoC configuration.
+    ``traced``: False, or the wave format its tracing code writes (True means VCD)."""
     config: SocConfig
     build_dir: Path
-    traced: bool
+    traced: bool | str
+
+    @property
+    def trace_format(self) -> str | None:
+        return "vcd" if self.traced is True else (self.traced or None)
 
     @property
     def library(self) -> Path:
@@ -95,16 +108,57 @@ def _harness_digest(traced: bool, vector: bool, dma: bool = False) -> str:
     return h.hexdigest()[:12]
 
 
-def build_native(config: SocConfig, *, trace: bool = False, verbose: bool = False) -> NativeSoc:
-    """The native harness for ``config`` (with tracing code if ``trace``), built unless cached."""
+def _trace_build(trace: bool | str) -> str | None:
+    """``build_native``'s trace argument as a format, or None."""
+    if trace in (False, None, ""):
+        return None
+    if trace is True:
+        return "vcd"
+    if trace not in TRACE_FORMATS:
+        raise RtlSimError(f"trace = {trace!r}: the native harness writes {' or '.join(TRACE_FORMATS)} waves")
+    return trace
+
+
+def _lz4_flags(build_dir: Path) -> tuple[list[str], list[str]]:
+    """Compiler and linker flags for Verilator's FST writer, which includes <lz4.h> and links
+    -llz4: the system's development files where present, else the shim header and a link to
+    the shared library in the build folder. RtlSimError when there is no liblz4 at all."""
+    header = subprocess.run(["c++", "-x", "c++", "-fsyntax-only", "-"], input="#include <lz4.h>\n",
+                            capture_output=True, text=True).returncode == 0
+    libraries: dict[str, str] = {}
+    for line in subprocess.run(["ldconfig", "-p"], capture_output=True, text=True).stdout.splitlines():
+        name, _, path = line.strip().partition(" ")
+        if name.startswith("liblz4.so") and "=>" in path:
+            libraries.setdefault(name, path.rsplit("=>", 1)[1].strip())
+    if not libraries:
+        raise RtlSimError("FST waves need liblz4 (Verilator's FST writer compresses with it), which this "
+                          "machine lacks: install liblz4-dev, or write VCD waves (a .vcd trace file)")
+    includes = [] if header else [f"-I{NATIVE_DIR / 'lz4'}"]
+    if "liblz4.so" in libraries:
+        return includes, []
+    runtime = Path(sorted(libraries.values())[0])
+    lib_dir = build_dir / "lz4"
+    lib_dir.mkdir(exist_ok=True)
+    link = lib_dir / "liblz4.so"
+    if not link.is_symlink():
+        link.symlink_to(runtime)
+    return includes, [f"-L{lib_dir}"]
+
+
+def build_native(config: SocConfig, *, trace: bool | str = False, verbose: bool = False) -> NativeSoc:
+    """The native harness for ``config``, built unless cached; ``trace``: with tracing code that
+    writes "vcd" (or True) or "fst" waves."""
     from filelock import FileLock
 
     from fenn_dma.rtl.generate import TOP_NAME, generate
     from fenn_dma.rtl.toolchain import env_with_verilator, verilator_bin_dir
 
+    fmt = _trace_build(trace)
     rtl = generate(config)
-    build_dir = cache_root() / f"native-{TOP_NAME}-{rtl.digest}-{_harness_digest(trace, config.vector, config.dma)}" \
-                               f"{'-trace' if trace else ''}"
+    traced: bool | str = {None: False, "vcd": True}.get(fmt, fmt)     # VCD builds keep their old digest
+    suffix = {None: "", "vcd": "-trace", "fst": "-trace-fst"}[fmt]
+    build_dir = cache_root() / f"native-{TOP_NAME}-{rtl.digest}-{_harness_digest(traced, config.vector, config.dma)}" \
+                               f"{suffix}"
     build_dir.mkdir(parents=True, exist_ok=True)
     stamp = build_dir / "built.json"
     with FileLock(str(build_dir) + ".lock"):
@@ -119,16 +173,20 @@ def build_native(config: SocConfig, *, trace: bool = False, verbose: bool = Fals
             if config.dma:
                 defines.append("-DFENN_NATIVE_DMA")     # the DRAM slave on the dram__* ports
                 sources.append(str(NATIVE_DIR / "public.vlt"))
-            extra = []
-            if trace:
+            extra, ldflags = [], []
+            if fmt:
                 defines.append("-DFENN_NATIVE_TRACE")
-                extra.append("--trace")
+                extra.append("--trace" if fmt == "vcd" else "--trace-fst")
+            if fmt == "fst":
+                defines.append("-DFENN_NATIVE_TRACE_FST")
+                includes, ldflags = _lz4_flags(build_dir)
+                defines.extend(includes)
             jobs = str(max(1, min(2, os.cpu_count() or 1)))
             cmd = [str(verilator_bin_dir() / "verilator"), "--cc", "--exe", "--build", "-j", jobs,
                    *VERILATOR_ARGS, *extra, "--top-module", TOP_NAME, "--prefix", "Vfenn_soc",
                    "-Mdir", str(build_dir / "obj"), "-o", LIBRARY,
                    "-CFLAGS", " ".join(["-fPIC", "-fvisibility=hidden", *defines]),
-                   "-LDFLAGS", "-shared -Wl,-Bsymbolic",
+                   "-LDFLAGS", " ".join(["-shared -Wl,-Bsymbolic", *ldflags]),
                    "-MAKEFLAGS", MAKE_VARIABLES,
                    *sources, str(source), str(NATIVE_DIR / "harness.cpp")]
             log = build_dir / "build.log"
@@ -138,9 +196,9 @@ def build_native(config: SocConfig, *, trace: bool = False, verbose: bool = Fals
             if done.returncode != 0:
                 raise RtlSimError(f"building the native harness failed (exit {done.returncode}); "
                                   f"see {log}:\n{log.read_text()[-3000:]}")
-            stamp.write_text(json.dumps({"config": config.to_dict(), "traced": trace,
+            stamp.write_text(json.dumps({"config": config.to_dict(), "traced": traced,
                                          "build_seconds": round(time.perf_counter() - t0, 1)}))
-    return NativeSoc(config, build_dir, trace)
+    return NativeSoc(config, build_dir, traced)
 
 
 _libraries: dict[Path, ctypes.CDLL] = {}
@@ -278,8 +336,10 @@ class NativeRun:
     _handle = None
 
     def __init__(self, soc: NativeSoc, trace: str | os.PathLike | None = None):
-        if trace is not None and not soc.traced:
-            raise RtlSimError("a trace needs the traced build: build_native(config, trace=True)")
+        if trace is not None and soc.trace_format != trace_format(trace):
+            fmt = trace_format(trace)
+            raise RtlSimError(f"a {fmt.upper()} trace ({os.fspath(trace)}) needs the traced build of that format: "
+                              f"build_native(config, trace={fmt!r})")
         self.soc = soc
         self._lib = _library(soc)
         sizes = (ctypes.c_uint32 * 5)()
@@ -378,12 +438,13 @@ def run_batch_native(config: SocConfig, jobs, *, trace: str | os.PathLike | None
                      soc: NativeSoc | None = None) -> list[dict]:
     """Run every job, in order, on one instance of the native harness; one result dict per job,
     the same as ``rtl_harness.run_batch``'s. ``trace``: write the waves of the whole batch to
-    this VCD file (builds the traced variant on first use)."""
+    this file, FST if it ends in .fst, else VCD (builds that traced variant on first use)."""
     jobs = list(jobs)
     checked = [_check_job(i, job, config) for i, job in enumerate(jobs)]
     if not checked:
         return []
-    if soc is None or soc.config != config or (trace is not None and not soc.traced):
-        soc = build_native(config, trace=trace is not None)
+    wanted = trace_format(trace) if trace is not None else None
+    if soc is None or soc.config != config or (wanted is not None and soc.trace_format != wanted):
+        soc = build_native(config, trace=wanted or False)
     with NativeRun(soc, trace) as run:
         return [run.run(job, i) for i, job in enumerate(checked)]

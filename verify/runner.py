@@ -29,7 +29,7 @@ from fenn_dma.sim.dma import DMA_CSRS
 from fenn_dma.sim.machine import UNINITIALISED, Machine
 
 from .rtl_harness import RtlJob, VerilatedSoc, build, run_batch
-from .rtl_native import NativeSoc, build_native, run_batch_native
+from .rtl_native import NativeSoc, build_native, run_batch_native, trace_format
 
 # The RTL harnesses: "native" (the C++ run loop of verify/native, the default: ~20x faster) and
 # "cocotb" (cocotb + cocotbext-axi on the same Verilog: the protocol-level path, kept in the tests).
@@ -247,8 +247,8 @@ def run_cli(args) -> int:
     harness = getattr(args, "rtl_harness", "native")
     if args.trace:
         if harness != "native":
-            raise FennError("--trace with --backend rtl writes VCD waves, which the native harness makes "
-                            "(--rtl-harness native)")
+            raise FennError("--trace with --backend rtl writes waves (FST for a .fst file, else VCD), which the "
+                            "native harness makes (--rtl-harness native)")
         check_output(args.trace, "--trace")
     if args.json:
         check_output(args.json, "--json")
@@ -272,7 +272,7 @@ def run_cli(args) -> int:
     unit = "with" if vector else "without"
     print(f"building/loading the Verilated SoC for profile {full.name} ({unit} the vector unit, "
           f"{harness} harness{', traced' if args.trace else ''}) ...", flush=True)
-    soc = build_native(soc_cfg, trace=bool(args.trace)) if harness == "native" else build_soc(soc_cfg, harness)
+    soc = build_native(soc_cfg, trace=trace_format(args.trace) if args.trace else False) if harness == "native" else build_soc(soc_cfg, harness)
     t0 = time.perf_counter()
     state = _state(run_jobs(soc, [job], trace=args.trace or None)[0], args.dump_mem)
     seconds = time.perf_counter() - t0

@@ -14,7 +14,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     iss_cli.add_arguments(parser)
     # The names only (not .runner, which imports the RTL and Amaranth: the ISS backend starts without them).
     parser.add_argument("--rtl-harness", choices=("native", "cocotb"), default="native",
-                        help="with --backend rtl: the native C++ run loop (fast; --trace writes VCD waves) "
+                        help="with --backend rtl: the native C++ run loop (fast; --trace writes VCD or FST waves) "
                              "or the cocotb testbench")
 
 

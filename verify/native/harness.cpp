@@ -24,12 +24,16 @@
 #endif
 
 #include "Vfenn_soc.h"
-#include "verilated.h"
-#ifdef FENN_NATIVE_VECTOR
 #include "Vfenn_soc___024root.h"
-#endif
+#include "verilated.h"
 #ifdef FENN_NATIVE_TRACE
+#ifdef FENN_NATIVE_TRACE_FST
+#include "verilated_fst_c.h"
+using TraceFile = VerilatedFstC;
+#else
 #include "verilated_vcd_c.h"
+using TraceFile = VerilatedVcdC;
+#endif
 #endif
 
 namespace {
@@ -228,7 +232,7 @@ struct Harness {
     std::unique_ptr<VerilatedContext> context;
     std::unique_ptr<Vfenn_soc> top;
 #ifdef FENN_NATIVE_TRACE
-    std::unique_ptr<VerilatedVcdC> trace;
+    std::unique_ptr<TraceFile> trace;
 #endif
     uint64_t time = 0;        // trace time: 5 units a half cycle, a clock period is 10
     uint64_t cycles = 0;      // rising edges since the model was built
@@ -265,6 +269,24 @@ struct Harness {
 #endif
     }
     void cycle() { low(); high(); }
+
+    // A clock cycle of the free-running core, with one eval instead of two. The low phase's eval
+    // only settles the inputs (the design has no negedge logic), and while the core runs no input
+    // changes, so it is skipped: what it would do for the edge is mark clk low for the posedge
+    // trigger, which is done here on the model's own trigger state (Verilator 5's name for it; a
+    // rename breaks the build, not the timing). A cycle costs about a third less on the vector SoC.
+    // The traced build and the DRAM slave (which acts between the phases) keep both evals.
+    void run_cycle() {
+#if defined(FENN_NATIVE_TRACE) || defined(FENN_NATIVE_DMA)
+        cycle();
+#else
+        top->clk = 1;
+        top->rootp->__Vtrigprevexpr___TOP__clk__0 = 0;
+        top->eval();
+        time += 10;
+        ++cycles;
+#endif
+    }
 
     void write(uint32_t addr, uint32_t data, uint32_t strb = 0xF) {
         top->host___05Fawaddr = addr;
@@ -325,7 +347,7 @@ struct Harness {
         if (!top->stopped) {
             const uint64_t limit = max_cycles + HALT_LAG;
             // `stopped` is a register output: sampled after each rising edge.
-            for (uint64_t n = 0; !top->stopped && n < limit; ++n) cycle();
+            for (uint64_t n = 0; !top->stopped && n < limit; ++n) run_cycle();
             if (!top->stopped) {
                 write(CONTROL, 1u << CONTROL_HALT);
                 halted = true;
@@ -407,7 +429,7 @@ FENN_EXPORT int fenn_native_has_trace(void) {
 
 FENN_EXPORT const char* fenn_native_error(void* handle) { return static_cast<Harness*>(handle)->error.c_str(); }
 
-// A new model out of reset; trace_path: a VCD file to write (traced build only), or null.
+// A new model out of reset; trace_path: a VCD or FST file to write (the traced build of that format), or null.
 // sizes[0..4] <- IMEM_SIZE, DMEM_SIZE, VMEM_SIZE, LLM_SIZE, FEATURES read over the host port.
 FENN_EXPORT void* fenn_native_new(const char* trace_path, uint32_t imem_base, uint32_t dmem_base, uint32_t vmem_base,
                       uint32_t llm_base, uint32_t* sizes) {
@@ -422,7 +444,7 @@ FENN_EXPORT void* fenn_native_new(const char* trace_path, uint32_t imem_base, ui
 #ifdef FENN_NATIVE_TRACE
     if (trace_path && *trace_path) {
         h->context->traceEverOn(true);
-        h->trace = std::make_unique<VerilatedVcdC>();
+        h->trace = std::make_unique<TraceFile>();
         h->top->trace(h->trace.get(), 99);
         h->trace->open(trace_path);
     }
