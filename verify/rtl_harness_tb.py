@@ -143,6 +143,14 @@ def _read_vector_state(dut) -> dict:
     return {"v": v, "rng": rng, "vmem": vmem.hex(), "llm": llm.hex()}
 
 
+def host_master(dut) -> AxiLiteMaster:
+    """The host's AXI4-Lite master on the SoC's ``host_*`` port, quiet."""
+    axi = AxiLiteMaster(AxiLiteBus.from_prefix(dut, "host_"), dut.clk, dut.rst)
+    axi.write_if.log.setLevel("WARNING")
+    axi.read_if.log.setLevel("WARNING")
+    return axi
+
+
 @cocotb.test()
 async def run_jobs(dut):
     spec = json.loads(open(os.environ["FENN_RTL_JOBS"]).read())
@@ -154,9 +162,7 @@ async def run_jobs(dut):
         dram = ModelDram(dut, dut.clk, dut.rst, get_sim_steps(PERIOD_NS, "ns"), spec["config"]["dma_data_bits"] // 8)
     await ClockCycles(dut.clk, 2)
     dut.rst.value = 0
-    axi = AxiLiteMaster(AxiLiteBus.from_prefix(dut, "host_"), dut.clk, dut.rst)
-    axi.write_if.log.setLevel("WARNING")
-    axi.read_if.log.setLevel("WARNING")
+    axi = host_master(dut)
     results = []
     for index, job in enumerate(spec["jobs"]):
         results.append(await run_job(dut, axi, job, dram, index))

@@ -198,3 +198,41 @@ def test_back_pressure_on_many_random_programs(dma_soc, cocotb_soc, stall):
     cfg, rps, labels = random_set(range(100, 200), "ddr4", steady=True)
     three_ways(labels, [rp.program for rp in rps], cfg, dma_soc, cocotb_soc, [undefined_ranges(cfg)] * len(rps),
                [rp.dram_image for rp in rps], [rp.llm_image for rp in rps], fields=STATE_FIELDS, stall=stall)
+
+
+@pytest.mark.slow
+def test_plain_axiram_is_the_model_at_latency_2(cocotb_soc):
+    """Why the hooks: cocotbext-axi's AxiRam as shipped (plain_axiram_tb.py) reads, cycle by cycle,
+    the STATUS phases the ISS predicts at latency 2 and at no other, on both channels from one
+    burst to 16 (4 KiB): its latency is fixed at 2, so ModelDram makes it the model's L."""
+    import json
+    import tempfile
+    from dataclasses import replace
+
+    from fenn_dma.dram import DramTiming
+    from fenn_dma.rtl.generate import TOP_NAME
+    from fenn_dma.sim import DmaModel
+    from fenn_dma.verify.rtl_harness import _runner, job_json
+    from fenn_dma.verify.runner import _job
+    from test_dma_diff_timing import program
+
+    cfg = machine("short")
+    base = cfg.dram_base
+    assert base % cfg.dram_size == 0                # AxiRam's address % size is the window
+    cases = [(ch, n, d) for ch in ("mm2s", "s2mm") for n, d in ((64, 0), (256, 10), (4096, 260))]
+    programs = [assemble(program(ch, base if ch == "mm2s" else 0, 0 if ch == "mm2s" else base, n, d))
+                for ch, n, d in cases]
+    jobs = [job_json(_job(p, cfg, cocotb_soc.config, 100_000, "no")) for p in programs]
+    with tempfile.TemporaryDirectory(prefix="fenn-axiram-") as tmp:
+        jobs_file, out = Path(tmp) / "jobs.json", Path(tmp) / "out.json"
+        jobs_file.write_text(json.dumps({"size": cfg.dram_size, "jobs": jobs}))
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        _runner().test(test_module="plain_axiram_tb", hdl_toplevel=TOP_NAME, hdl_toplevel_lang="verilog",
+                       build_dir=cocotb_soc.build_dir, test_dir=tmp, log_file=Path(tmp) / "sim.log",
+                       extra_env={"FENN_AXIRAM_JOBS": str(jobs_file), "FENN_AXIRAM_OUT": str(out)})
+        assert out.exists(), (Path(tmp) / "sim.log").read_text()[-3000:]
+        rtl = json.loads(out.read_text())
+    for case, p, r in zip(cases, programs, rtl):
+        matching = [lat for lat in range(1, 12)
+                    if iss_state(p, replace(cfg, dma=DmaModel(DramTiming(latency=lat))))["x"][12:32] == r["x"][12:32]]
+        assert matching == [2], (case, matching)
