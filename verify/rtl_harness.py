@@ -5,7 +5,9 @@ Many programs run in one simulator launch: ``run_batch`` writes the jobs to
 a JSON file, launches the Verilated SoC once with the cocotb test module
 ``rtl_harness_tb`` (which loads each program over the AXI4-Lite host port,
 runs it to the stop and reads the final state back over the same port), and
-returns one result per job. Builds live under ``~/.cache/fenn-dma/verilator``
+returns one result per job. With the DMA, the SoC's AXI4 master talks to
+cocotbext-axi's AXI4 slave held to fenn_dma.dram's timing (``cocotb_dram``), so
+DRAM jobs give the native harness's results, cycles included (docs/dma.md). Builds live under ``~/.cache/fenn-dma/verilator``
 (or ``$FENN_DMA_CACHE``) in a folder keyed by a hash of the Verilog and of the
 cocotb and Verilator it links against (``toolchain_fingerprint``), behind
 a file lock, so reruns and pytest-xdist workers share them.
