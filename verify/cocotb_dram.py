@@ -7,8 +7,8 @@ the native harness's C++ slave does):
   to 2, which would drop ARREADY with several bursts waiting for their latency).
 - A read burst's first R beat is taken ``latency`` cycles after its AR handshake, the beats
   follow one a cycle, a burst's after the previous burst's; B is taken ``latency`` cycles after
-  a write burst's last W beat. cocotbext-axi has no latency setting (its own is one or two
-  cycles), so each handshake is stamped with its clock edge as the sink samples it (an instance
+  a write burst's last W beat. cocotbext-axi has no latency setting (as shipped it is the
+  model at L = 2: tests/rtl_dma plain_axiram_tb.py), so each handshake is stamped with its clock edge as the sink samples it (an instance
   ``_transaction_obj``), and the burst's first beat (its B) is handed to the source half a cycle
   before the edge that drives it: the source then presents it on exactly the model's edge,
   whatever the order of coroutines within an edge. This needs ``latency`` >= 2.
