@@ -5,7 +5,9 @@ Many programs run in one simulator launch: ``run_batch`` writes the jobs to
 a JSON file, launches the Verilated SoC once with the cocotb test module
 ``rtl_harness_tb`` (which loads each program over the AXI4-Lite host port,
 runs it to the stop and reads the final state back over the same port), and
-returns one result per job. Builds live under ``~/.cache/fenn-dma/verilator``
+returns one result per job. With the DMA, the SoC's AXI4 master talks to
+cocotbext-axi's AXI4 slave held to fenn_dma.dram's timing (``cocotb_dram``), so
+DRAM jobs give the native harness's results, cycles included (docs/dma.md). Builds live under ``~/.cache/fenn-dma/verilator``
 (or ``$FENN_DMA_CACHE``) in a folder keyed by a hash of the Verilog and of the
 cocotb and Verilator it links against (``toolchain_fingerprint``), behind
 a file lock, so reruns and pytest-xdist workers share them.
@@ -31,6 +33,8 @@ from fenn_dma.rtl.toolchain import verilator_bin_dir
 
 LINT_WAIVERS = Path(__file__).resolve().parent.parent / "rtl" / "verilator_lint.vlt"
 TB_MODULE = "fenn_dma.verify.rtl_harness_tb"
+# verify/cocotb_dram.py queues a burst's first beat half a cycle before the edge before its own.
+COCOTB_MIN_LATENCY = 2
 
 
 class RtlSimError(FennError):
@@ -54,10 +58,12 @@ class RtlJob:
     vmem: bytes = b""
     llm: bytes = b""
     read_vector: bool = False
-    # With the DMA (native harness only, verify/rtl_native.py): the DRAM window the SoC's AXI4
-    # master sees (dram_size bytes at dram_base, the image from its start, the rest 0), its
-    # SLVERR regions ([start, end) absolute), its latency in cycles (fenn_dma.dram) and
-    # back-pressure (0 none, else /256 a cycle); the result then reports the DRAM image.
+    # With the DMA (both harnesses: the native one's C++ slave, the cocotb one's cocotbext-axi
+    # slave, verify/cocotb_dram.py): the DRAM window the SoC's AXI4 master sees (dram_size bytes
+    # at dram_base, the image from its start, the rest 0), its SLVERR regions ([start, end)
+    # absolute), its latency in cycles (fenn_dma.dram; the cocotb slave needs >= 2) and
+    # back-pressure (0 none, else /256 a cycle); the result then reports the DRAM image, both
+    # STATUS words at the stop and the bursts and beats moved.
     dram: bytes = b""
     dram_base: int = 0
     dram_size: int = 0
@@ -65,16 +71,19 @@ class RtlJob:
     dram_latency: int = DramTiming.preset(DEFAULT_PRESET).latency     # the ISS's default too
     dram_stall: int = 0
 
-    @property
-    def uses_dram(self) -> bool:
-        return bool(self.dram or self.dram_size)
-
     def to_json(self) -> dict:
-        return {"imem": self.imem.hex(), "dmem": self.dmem.hex(), "entry": self.entry,
-                "max_cycles": self.max_cycles, "read_dmem": self.read_dmem,
-                "write_dmem": self.write_dmem,
-                "x_init": {str(k): v for k, v in self.x_init.items()},
-                "vmem": self.vmem.hex(), "llm": self.llm.hex(), "read_vector": self.read_vector}
+        return job_json(self)
+
+
+def job_json(job) -> dict:
+    """The cocotb bench's form of a job (``RtlJob`` or rtl_native's checked copy of one)."""
+    return {"imem": job.imem.hex(), "dmem": job.dmem.hex(), "entry": job.entry,
+            "max_cycles": job.max_cycles, "read_dmem": job.read_dmem, "write_dmem": job.write_dmem,
+            "x_init": {str(k): v for k, v in job.x_init.items()},
+            "vmem": job.vmem.hex(), "llm": job.llm.hex(), "read_vector": job.read_vector,
+            "dram": job.dram.hex(), "dram_base": job.dram_base, "dram_size": job.dram_size,
+            "dram_errors": [list(e) for e in job.dram_errors], "dram_latency": job.dram_latency,
+            "dram_stall": job.dram_stall}
 
 
 def toolchain_missing() -> str | None:
@@ -163,16 +172,22 @@ def build(config: SocConfig, verbose: bool = False) -> VerilatedSoc:
 
 
 def run_batch(soc: VerilatedSoc, jobs: list[RtlJob], *, log: bool = False) -> list[dict]:
-    """Run every job, in order, in one launch of the simulator; one result dict per job."""
+    """Run every job, in order, in one launch of the simulator; one result dict per job (the
+    native harness's: ``rtl_native.run_batch_native``). Jobs are checked as that harness checks
+    them, and a DRAM latency below the cocotb slave's ``MIN_LATENCY`` is refused."""
     if not jobs:
         return []
-    if any(getattr(j, "uses_dram", False) for j in jobs):
-        raise RtlSimError("the cocotb harness has no DRAM model: run DMA jobs on the native harness")
+    from .rtl_native import _check_job      # one set of rules for both harnesses (it imports this module)
+    checked = [_check_job(i, job, soc.config) for i, job in enumerate(jobs)]
+    for i, job in enumerate(checked):
+        if job.dram_size and job.dram_latency < COCOTB_MIN_LATENCY:
+            raise RtlSimError(f"job {i}: dram_latency = {job.dram_latency}: the cocotb harness's DRAM answers "
+                              f"no sooner than {COCOTB_MIN_LATENCY} cycles (the native harness's from 1)")
     with tempfile.TemporaryDirectory(prefix="fenn-rtl-") as tmp:
         tmp_path = Path(tmp)
         jobs_file, results_file = tmp_path / "jobs.json", tmp_path / "results.json"
         jobs_file.write_text(json.dumps({"config": soc.config.to_dict(),
-                                         "jobs": [j.to_json() for j in jobs]}))
+                                         "jobs": [job_json(j) for j in checked]}))
         runner = _runner()
         runner.test(test_module=TB_MODULE, hdl_toplevel=TOP_NAME, hdl_toplevel_lang="verilog",
                     build_dir=soc.build_dir, test_dir=tmp_path,

@@ -2,7 +2,10 @@
 
 For each job: clear the memories and registers (CONTROL.clear), write the
 images over AXI4-Lite, start, wait for the ``stopped`` line (or halt the core
-at the cycle limit) and read the state back over AXI4-Lite.
+at the cycle limit) and read the state back over AXI4-Lite. With the DMA, the
+``dram__*`` master talks to ``cocotb_dram.ModelDram`` (cocotbext-axi's AXI4
+slave held to fenn_dma.dram's timing), set up with the job's DRAM first; after
+the stop, a transfer still running finishes and the DRAM image is read back.
 """
 from __future__ import annotations
 
@@ -12,10 +15,17 @@ import os
 import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, First, RisingEdge
+from cocotb.utils import get_sim_steps
 from cocotbext.axi import AxiLiteBus, AxiLiteMaster
 
+from fenn_dma.isa import csrs
 from fenn_dma.isa.causes import StopCause
 from fenn_dma import hostmap as H
+
+PERIOD_NS = 10
+DMA_STATUS = [H.DMA_BASE + ch * H.DMA_CHANNEL_STRIDE + H.DMA_STATUS for ch in (0, 1)]
+DMA_BUSY = csrs.DMA_STARTING | csrs.DMA_TRANSFERRING
+DRAIN_LIMIT = 1 << 22      # cycles a transfer may still take after the stop (the native harness's)
 
 
 async def _read64(axi, addr: int) -> int:
@@ -24,7 +34,11 @@ async def _read64(axi, addr: int) -> int:
     return lo | hi << 32
 
 
-async def run_job(dut, axi: AxiLiteMaster, job: dict) -> dict:
+async def run_job(dut, axi: AxiLiteMaster, job: dict, dram=None, index: int = 0) -> dict:
+    """One job; ``dram``: the SoC's ModelDram (None: nothing on the dram port, or the caller's own)."""
+    if dram is not None:
+        dram.setup(bytes.fromhex(job["dram"]), job["dram_base"], job["dram_size"], job["dram_errors"],
+                   job["dram_latency"], job["dram_stall"], index + 1)
     await axi.write_dword(H.CONTROL, 1 << H.CONTROL_CLEAR)
     while (await axi.read_dword(H.STATUS)) >> H.STATUS_CLEARING & 1:
         await ClockCycles(dut.clk, 256)
@@ -66,9 +80,27 @@ async def run_job(dut, axi: AxiLiteMaster, job: dict) -> dict:
         size = await axi.read_dword(H.DMEM_SIZE)
         array = dut.dmem
         result["dmem"] = b"".join(int(array[i].value).to_bytes(4, "little") for i in range(size // 4)).hex()
+    if dram is not None:
+        dma_status = [await axi.read_dword(at) for at in DMA_STATUS]
     if job.get("read_vector"):
         result.update(_read_vector_state(dut))
+    if dram is not None:
+        await _drain(dut, axi, dram)
+        if job["dram_size"]:
+            result["dram"] = bytes(dram.image).hex()
+            result["dma_status"] = dma_status
+            result["dram_traffic"] = dict(dram.counts)
     return result
+
+
+async def _drain(dut, axi: AxiLiteMaster, dram) -> None:
+    """A transfer still in flight at the stop finishes now (the next job's CONTROL.clear would wait
+    for it anyway), so that none of its bursts reaches the next job's DRAM."""
+    for _ in range(DRAIN_LIMIT):
+        if dram.idle() and not any([await axi.read_dword(at) & DMA_BUSY for at in DMA_STATUS]):
+            return
+        await ClockCycles(dut.clk, 1)
+    raise RuntimeError("the DMA did not finish after the stop")
 
 
 # The vector unit's RAM arrays (rtl/vector): VMEM rows of 64 bytes, v0-v31 as 512-bit rows,
@@ -111,19 +143,29 @@ def _read_vector_state(dut) -> dict:
     return {"v": v, "rng": rng, "vmem": vmem.hex(), "llm": llm.hex()}
 
 
-@cocotb.test()
-async def run_jobs(dut):
-    spec = json.loads(open(os.environ["FENN_RTL_JOBS"]).read())
-    Clock(dut.clk, 10, unit="ns").start()
-    dut.rst.value = 1
-    await ClockCycles(dut.clk, 2)
-    dut.rst.value = 0
+def host_master(dut) -> AxiLiteMaster:
+    """The host's AXI4-Lite master on the SoC's ``host_*`` port, quiet."""
     axi = AxiLiteMaster(AxiLiteBus.from_prefix(dut, "host_"), dut.clk, dut.rst)
     axi.write_if.log.setLevel("WARNING")
     axi.read_if.log.setLevel("WARNING")
+    return axi
+
+
+@cocotb.test()
+async def run_jobs(dut):
+    spec = json.loads(open(os.environ["FENN_RTL_JOBS"]).read())
+    Clock(dut.clk, PERIOD_NS, unit="ns").start()
+    dut.rst.value = 1
+    dram = None
+    if spec["config"].get("dma"):
+        from fenn_dma.verify.cocotb_dram import ModelDram
+        dram = ModelDram(dut, dut.clk, dut.rst, get_sim_steps(PERIOD_NS, "ns"), spec["config"]["dma_data_bits"] // 8)
+    await ClockCycles(dut.clk, 2)
+    dut.rst.value = 0
+    axi = host_master(dut)
     results = []
-    for job in spec["jobs"]:
-        results.append(await run_job(dut, axi, job))
+    for index, job in enumerate(spec["jobs"]):
+        results.append(await run_job(dut, axi, job, dram, index))
     path = os.environ["FENN_RTL_RESULTS"]
     with open(path + ".tmp", "w") as f:
         json.dump(results, f)

@@ -52,7 +52,7 @@ def run_jobs(soc: "VerilatedSoc | NativeSoc", jobs: list[RtlJob], *, trace=None)
     return run_batch(soc, jobs)
 
 # Images the RTL can load: IMEM and DMEM over the host port, VMEM and LLM through the RAM
-# arrays (with the vector unit), DRAM into the native harness's DRAM model (with the DMA).
+# arrays (with the vector unit), DRAM into the harness's DRAM model (with the DMA).
 RTL_IMAGES = ("imem", "dmem", "vmem", "llm", "dram")
 VECTOR_IMAGES = ("vmem", "llm")
 
@@ -184,7 +184,7 @@ def run_many_on_rtl(programs: list[Program], config: MachineConfig, *, llm_image
     """Final states of ``programs`` (each from reset, LLM images lane-major and DRAM images
     beside them) in one simulator launch. ``soc``: a build to reuse; else one is built, with
     the vector unit when ``vector`` says so (default: when a program needs it) and the DMA when
-    ``dma`` does (default: when a program needs it; the native harness only). The DRAM window,
+    ``dma`` does (default: when a program needs it; either harness). The DRAM window,
     its error regions and latency are ``config``'s (its DmaModel); ``dram_stall``: the DRAM's
     back-pressure (0 none: the ISS's cycles hold only then); ``x_inits``: x registers to start
     each program with ({register: value}). ``dmem_via``: read DMEM back over
@@ -252,9 +252,6 @@ def run_cli(args) -> int:
         check_output(args.trace, "--trace")
     if args.json:
         check_output(args.json, "--json")
-    if args.dram and harness != "native":
-        raise FennError("--dram with --backend rtl needs the native harness (--rtl-harness native): "
-                        "the cocotb one has no DRAM model")
     program = load_program(args.program)
     for memory in ("dmem", "vmem"):
         if getattr(args, memory):

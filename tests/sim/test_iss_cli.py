@@ -117,10 +117,6 @@ def test_json_rng_state(files):
 
 
 def test_errors_are_reported_not_raised(files, capsys):
-    dram = files / "dr.bin"
-    # The cocotb harness has no DRAM model (the native one does: tests/rtl_dma).
-    assert sim(files / "p.s", "--backend", "rtl", "--rtl-harness", "cocotb", "--dram", dram) == 1
-    assert "--dram" in capsys.readouterr().err
     big = files / "big.bin"
     big.write_bytes(bytes(1 << 20))
     assert sim(files / "p.s", "--profile", "sim-small", "--vmem", big) == 1
