@@ -1,7 +1,7 @@
 """Training speed and peak memory: our BPTT and EventProp beside snnTorch / Norse (same machine, same run).
 
     .venv/bin/python benchmarks/train_speed.py                 # every case, every installed peer, memory vs T
-    .venv/bin/python benchmarks/train_speed.py --quick         # T / 10, n = 4096 left out, 1 repeat (smoke test)
+    .venv/bin/python benchmarks/train_speed.py --quick         # T / 20, n = 4096 left out, 1 repeat (smoke test)
     .venv/bin/python benchmarks/train_speed.py --cases on512 --repeats 5 --memory no
     .venv/bin/python benchmarks/train_speed.py --memory only   # peak memory vs T (BPTT, EventProp)
     .venv/bin/python benchmarks/train_speed.py --yinyang       # the old Yin-Yang per-epoch comparison
@@ -17,8 +17,8 @@ mark reached after building the model and inputs. Every figure is also printed
 as a ratio to ours (BPTT and EventProp).
 
 EventProp's spike buffers are sized by a pilot forward pass (1-entry buffers,
-whose overflow reports the busiest neuron's count) to exactly that count, as a
-user sizes ``--max-spikes``; that buffer, not T, is what its memory grows with.
+whose overflow reports the busiest neuron's count) to 1.5 x that count + 2 (at most
+T), as a user sizes ``--max-spikes``; that buffer, not T, is what its memory grows with.
 
 Cases (input: Bernoulli spikes, p = 0.05, fixed seed):
 
@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import resource
 import statistics
@@ -55,7 +56,8 @@ CASES = {
 FRAMEWORKS = ("ours", "eventprop", "snntorch", "norse", "norse-compiled")
 TAU_MEM, TAU_SYN, DT, SLOPE = 20.0, 5.0, 1.0, 10.0
 MEM_TS = (250, 500, 1000, 2000)   # the memory-vs-T sweep
-QUICK_T = 10                      # --quick divides every T by this
+QUICK_T = 20                      # --quick divides every T by this
+BUFFER_MARGIN = 1.5               # EventProp's spike buffers: the pilot's busiest neuron x this
 
 
 def _maxrss_mib() -> float:
@@ -75,8 +77,9 @@ def _ours(case, torch):
 
 
 def _sized_eventprop(make, x, torch):
-    """An EventPropSNN whose spike buffers hold exactly the busiest neuron's spikes on ``x``
-    (a pilot forward with 1-entry buffers counts them; the buffer is what grows with spikes)."""
+    """An EventPropSNN whose spike buffers hold the busiest neuron's spikes on ``x`` plus
+    ``BUFFER_MARGIN`` (the steps change the weights), at most T: a pilot forward with 1-entry
+    buffers counts them. The buffer, not T, is what EventProp's memory grows with."""
     from fenn_dma.host.eventprop import SpikeBufferOverflow, forward_events
     pilot = make(1)
     try:
@@ -85,7 +88,8 @@ def _sized_eventprop(make, x, torch):
         worst = 1
     except SpikeBufferOverflow as exc:
         worst = exc.worst
-    return make(max(worst, 1)), worst
+    size = min(x.shape[1], math.ceil(worst * BUFFER_MARGIN) + 2)
+    return make(size), size
 
 
 def _eventprop(case, torch, x):
@@ -290,28 +294,28 @@ def speed(a) -> int:
                   f"{_ratio(r['s'], ep.get('s')):>8s} {r['peak_mib']:9.0f} {r['step_mib']:9.0f} "
                   f"{_ratio(r['step_mib'], bp.get('step_mib')):>8s} {_ratio(r['step_mib'], ep.get('step_mib')):>8s}")
         if "max_spikes" in ep:
-            print(f"  (EventProp's spike buffers: {ep['max_spikes']} entries per neuron, the busiest neuron's count)")
+            print(f"  (EventProp's spike buffers: {ep['max_spikes']} entries per neuron: 1.5 x the busiest neuron's count + 2, at most T)")
     print("\n/BPTT, /EvProp: this framework's figure over ours (> 1: ours is faster / smaller by that factor). "
           "step MiB: what the training steps added to the peak after building the model and the input.")
     return 0
 
 
 def memory_vs_T(a) -> int:
-    """Peak memory of BPTT and EventProp on the recurrent case as T grows (input rate fixed)."""
+    """Peak memory of BPTT and EventProp on one case as T grows (input rate fixed)."""
     Ts = [max(T // QUICK_T, 10) for T in MEM_TS] if a.quick else MEM_TS
-    case = dict(CASES["rec"])
+    case = dict(CASES[a.memory_case])
     print(f"\nPeak memory vs T: {_describe(dict(case, T='T'))}, input rate 0.05, 1 step after 1 warm-up")
     print(f"  {'T':>6s} {'BPTT step MiB':>14s} {'BPTT s':>8s} {'EvProp step MiB':>16s} {'EvProp s':>9s} "
           f"{'buffer/neuron':>14s}")
     for T in Ts:
-        bp = _run_case("rec", "ours", T, 1, a.timeout)
-        ep = _run_case("rec", "eventprop", T, 1, a.timeout)
+        bp = _run_case(a.memory_case, "ours", T, 1, a.timeout)
+        ep = _run_case(a.memory_case, "eventprop", T, 1, a.timeout)
         cells = []
         for r in (bp, ep):
             cells.append(("skipped", r["skip"][:40]) if "skip" in r else (f"{r['step_mib']:.0f}", f"{r['s']:.2f}"))
         print(f"  {T:6d} {cells[0][0]:>14s} {cells[0][1]:>8s} {cells[1][0]:>16s} {cells[1][1]:>9s} "
               f"{ep.get('max_spikes', ''):>14}")
-    print("  buffer/neuron: EventProp's spike-buffer entries per neuron (the busiest neuron's spikes); "
+    print("  buffer/neuron: EventProp's spike-buffer entries per neuron (from the busiest neuron's spikes); "
           "EventProp keeps those, BPTT every state at every step")
     return 0
 
@@ -382,6 +386,7 @@ def main(argv=None) -> int:
                     help=f"T / {QUICK_T}, no n = 4096, 1 repeat (a smoke test)")
     ap.add_argument("--memory", choices=("also", "only", "no"), default="also",
                     help="the peak-memory-vs-T sweep (BPTT and EventProp, T = 250 ... 2000)")
+    ap.add_argument("--memory-case", choices=list(CASES), default="on512", help="the sweep's case")
     ap.add_argument("--timeout", type=int, default=1800, help="seconds per (case, framework)")
     ap.add_argument("--yinyang", action="store_true", help="the Yin-Yang per-epoch comparison instead")
     ap.add_argument("--samples", type=int, default=5000, help="Yin-Yang training samples")

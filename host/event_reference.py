@@ -98,7 +98,6 @@ def _integral(L, V0, I0, span):
 def simulate(layers: list, inputs: list, n_in: int, t_end: float, readout: str = "sum"):
     """One sample. ``inputs``: list of (time ms, input index). Returns (scores (C,),
     spike times per hidden layer: list of lists per neuron)."""
-    nL = len(layers)
     V = [np.zeros(L.W.shape[0]) for L in layers]
     I = [np.zeros(L.W.shape[0]) for L in layers]
     A = [np.zeros(L.W.shape[0]) for L in layers]
