@@ -60,6 +60,7 @@ from fenn_dma.host.snn import SpikeFn
 
 READOUTS = ("sum", "max")
 VDOT_FLOOR = 1e-3          # Vdot- is clamped to >= VDOT_FLOOR * threshold / tau_mem
+INPUT_CHUNK = 32           # forward: the input projection in GEMMs of this many steps (memory B x 32 x n)
 
 
 class SpikeBufferOverflow(ConfigError):
@@ -253,7 +254,13 @@ def forward_events(spec: Spec, x: torch.Tensor, params, record: bool = False):
                 if record:
                     v_out[:, t] = V
             L["V"] = V
-            for s_, grp in ((src, L["g_ff"]), (z, L["g_rec"])):
+            if li == 0:                                 # the input: dense, so GEMMs of INPUT_CHUNK steps
+                if t % INPUT_CHUNK == 0:
+                    chunk = [x[:, t:t + INPUT_CHUNK] @ Wd.T for _, Wd in L["g_ff"]]
+                for (d, _), P in zip(L["g_ff"], chunk):
+                    if t + 1 + d < T:
+                        L["buf"][(t + 1 + d) % L["R"]] += P[:, t % INPUT_CHUNK]
+            for s_, grp in (() if li == 0 else ((src, L["g_ff"]),)) + ((z, L["g_rec"]),):
                 ev = _events(s_)
                 if ev is None:
                     continue
@@ -335,12 +342,16 @@ def backward_events(spec: Spec, x, params, saved, grad_scores, grad_counts, need
                 slot = t + 1 + d
                 if slot >= T:
                     continue
-                LI, LU = ringI[tgt][slot % R[tgt]][b_i], ringU[tgt][slot % R[tgt]][b_i]    # (spikes, n_tgt)
+                LI = ringI[tgt][slot % R[tgt]][b_i]                                        # (spikes, n_tgt)
+                LU = ringU[tgt][slot % R[tgt]]
                 cW = (LI * v_i[:, None]).T
                 grads[tgt][gslot].index_add_(1, n_i, cW if m is None else cW * m[:, n_i])
-                Q = LI / pt.tau_syn - pt.kappa * LU
+                want_d = D is not None and need[(tgt, gslot)]
+                if not want_d and src < 0:
+                    continue                    # no delay gradient, no spike time to move: dL/dw only
+                Q = LI / pt.tau_syn - pt.kappa * LU[b_i]
                 Wn = Wd[:, n_i]
-                if D is not None and need[(tgt, gslot)]:
+                if want_d:
                     grads[tgt][gslot + 1].index_add_(1, n_i, (Q * v_i[:, None]).T * Wn * pt.dt)
                 if src >= 0:
                     G[src].index_put_((b_i, n_i), v_i * (Q * Wn.T).sum(1), accumulate=True)
