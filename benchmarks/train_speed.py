@@ -4,6 +4,7 @@
     .venv/bin/python benchmarks/train_speed.py --quick         # T / 20, n = 4096 left out, 1 repeat (smoke test)
     .venv/bin/python benchmarks/train_speed.py --cases on512 --repeats 5 --memory no
     .venv/bin/python benchmarks/train_speed.py --memory only   # peak memory vs T (BPTT, EventProp)
+    .venv/bin/python benchmarks/train_speed.py --memory only --memory-spikes fixed   # same input spikes at every T
     .venv/bin/python benchmarks/train_speed.py --yinyang       # the old Yin-Yang per-epoch comparison
 
 Peers: ``pip install -e '.[peers]'`` (snnTorch 1.0, Norse 1.1); an absent peer
@@ -56,6 +57,7 @@ CASES = {
 FRAMEWORKS = ("ours", "eventprop", "snntorch", "norse", "norse-compiled")
 TAU_MEM, TAU_SYN, DT, SLOPE = 20.0, 5.0, 1.0, 10.0
 MEM_TS = (250, 500, 1000, 2000)   # the memory-vs-T sweep
+RATE = 0.05                       # input spike probability per step and channel
 QUICK_T = 20                      # --quick divides every T by this
 BUFFER_MARGIN = 1.5               # EventProp's spike buffers: the pilot's busiest neuron x this
 
@@ -183,7 +185,7 @@ def _norse(case, torch, compiled=False):
     return list(rcell_mod.parameters()) + list(fc2.parameters()), fwd, True
 
 
-def worker(case_name: str, fw: str, T: int | None, repeats: int) -> dict:
+def worker(case_name: str, fw: str, T: int | None, repeats: int, rate: float = RATE) -> dict:
     """One (case, framework) in this process; returns seconds per step and memory."""
     import torch
     import torch.nn.functional as F
@@ -193,7 +195,7 @@ def worker(case_name: str, fw: str, T: int | None, repeats: int) -> dict:
         case["T"] = T
     gen = torch.Generator().manual_seed(0)
     n_in = case["n"] if case["kind"] == "on" else case["n_in"]
-    x = (torch.rand(case["batch"], case["T"], n_in, generator=gen) < 0.05).float()
+    x = (torch.rand(case["batch"], case["T"], n_in, generator=gen) < rate).float()
     y = torch.randint(0, case.get("n_out", 1), (case["batch"],), generator=gen)
     extra = {}
     try:
@@ -246,9 +248,11 @@ def _version(fw: str) -> str:
     return {"ours": "ours BPTT (fenn_dma.host.snn)", "eventprop": "ours EventProp (host.eventprop)"}.get(fw, fw)
 
 
-def _run_case(case_name, fw, T, repeats, timeout):
+def _run_case(case_name, fw, T, repeats, timeout, rate=None):
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     cmd = [sys.executable, __file__, "--worker", case_name, fw, "--repeats", str(repeats)]
+    if rate is not None:
+        cmd += ["--rate", repr(rate)]
     if T:
         cmd += ["--T", str(T)]
     try:
@@ -304,12 +308,16 @@ def memory_vs_T(a) -> int:
     """Peak memory of BPTT and EventProp on one case as T grows (input rate fixed)."""
     Ts = [max(T // QUICK_T, 10) for T in MEM_TS] if a.quick else MEM_TS
     case = dict(CASES[a.memory_case])
-    print(f"\nPeak memory vs T: {_describe(dict(case, T='T'))}, input rate 0.05, 1 step after 1 warm-up")
+    fixed = a.memory_spikes == "fixed"
+    how = (f"input rate {RATE} x {Ts[0]} / T (the same number of input spikes at every T)" if fixed
+           else f"input rate {RATE}")
+    print(f"\nPeak memory vs T: {_describe(dict(case, T='T'))}, {how}, 1 step after 1 warm-up")
     print(f"  {'T':>6s} {'BPTT step MiB':>14s} {'BPTT s':>8s} {'EvProp step MiB':>16s} {'EvProp s':>9s} "
           f"{'buffer/neuron':>14s}")
     for T in Ts:
-        bp = _run_case(a.memory_case, "ours", T, 1, a.timeout)
-        ep = _run_case(a.memory_case, "eventprop", T, 1, a.timeout)
+        rate = RATE * Ts[0] / T if fixed else None
+        bp = _run_case(a.memory_case, "ours", T, 1, a.timeout, rate)
+        ep = _run_case(a.memory_case, "eventprop", T, 1, a.timeout, rate)
         cells = []
         for r in (bp, ep):
             cells.append(("skipped", r["skip"][:40]) if "skip" in r else (f"{r['step_mib']:.0f}", f"{r['s']:.2f}"))
@@ -387,13 +395,16 @@ def main(argv=None) -> int:
     ap.add_argument("--memory", choices=("also", "only", "no"), default="also",
                     help="the peak-memory-vs-T sweep (BPTT and EventProp, T = 250 ... 2000)")
     ap.add_argument("--memory-case", choices=list(CASES), default="on512", help="the sweep's case")
+    ap.add_argument("--memory-spikes", choices=("rate", "fixed"), default="rate",
+                    help="the sweep's input: a fixed rate (spikes grow with T) or a fixed number of spikes")
+    ap.add_argument("--rate", type=float, default=RATE, help=argparse.SUPPRESS)
     ap.add_argument("--timeout", type=int, default=1800, help="seconds per (case, framework)")
     ap.add_argument("--yinyang", action="store_true", help="the Yin-Yang per-epoch comparison instead")
     ap.add_argument("--samples", type=int, default=5000, help="Yin-Yang training samples")
     ap.add_argument("--worker", nargs=2, metavar=("CASE", "FRAMEWORK"), help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     if a.worker:
-        print(json.dumps(worker(a.worker[0], a.worker[1], a.T, a.repeats)))
+        print(json.dumps(worker(a.worker[0], a.worker[1], a.T, a.repeats, a.rate)))
         return 0
     if a.yinyang:
         return yinyang(a)
