@@ -1,17 +1,25 @@
-"""BPTT training speed and peak memory here and in snnTorch / Norse (same machine, same run).
+"""Training speed and peak memory: our BPTT and EventProp beside snnTorch / Norse (same machine, same run).
 
-    .venv/bin/python benchmarks/train_speed.py                 # every case, every installed peer
-    .venv/bin/python benchmarks/train_speed.py --quick         # T / 5, n = 4096 left out, 1 repeat
-    .venv/bin/python benchmarks/train_speed.py --cases on512 --repeats 5
+    .venv/bin/python benchmarks/train_speed.py                 # every case, every installed peer, memory vs T
+    .venv/bin/python benchmarks/train_speed.py --quick         # T / 20, n = 4096 left out, 1 repeat (smoke test)
+    .venv/bin/python benchmarks/train_speed.py --cases on512 --repeats 5 --memory no
+    .venv/bin/python benchmarks/train_speed.py --memory only   # peak memory vs T (BPTT, EventProp)
+    .venv/bin/python benchmarks/train_speed.py --memory only --memory-spikes fixed   # same input spikes at every T
     .venv/bin/python benchmarks/train_speed.py --yinyang       # the old Yin-Yang per-epoch comparison
 
 Peers: ``pip install -e '.[peers]'`` (snnTorch 1.0, Norse 1.1); an absent peer
 is skipped with the reason. Every (case, framework) runs in its own subprocess,
 one thread, and times forward + backward + Adam step: the median over
 ``--repeats`` steps after one warm-up step (which also compiles for
-torch.compile). Peak memory is the subprocess's ``ru_maxrss`` (torch allocates
-outside tracemalloc): ``peak`` is the whole process, ``step`` what the steps
-added to the high-water mark reached after building the model and inputs.
+torch.compile). Peak memory is the subprocess's ``ru_maxrss`` (peak RSS; torch
+allocates outside tracemalloc and has no allocator statistics on the CPU):
+``peak`` is the whole process, ``step`` what the steps added to the high-water
+mark reached after building the model and inputs. Every figure is also printed
+as a ratio to ours (BPTT and EventProp).
+
+EventProp's spike buffers are sized by a pilot forward pass (1-entry buffers,
+whose overflow reports the busiest neuron's count) to 1.5 x that count + 2 (at most
+T), as a user sizes ``--max-spikes``; that buffer, not T, is what its memory grows with.
 
 Cases (input: Bernoulli spikes, p = 0.05, fixed seed):
 
@@ -21,7 +29,9 @@ Cases (input: Bernoulli spikes, p = 0.05, fixed seed):
   cross-entropy on the mean readout voltage, random labels.
 
 Frameworks: ours (``fenn_dma.host.snn``: the projection of all steps in one
-GEMM, then the fused LIF layer); snnTorch (``nn.Linear`` + ``snn.Synaptic`` /
+GEMM, then the fused LIF layer); EventProp (``fenn_dma.host.eventprop``: the
+same LIF network, exact gradients; on the ON protocol the loss is the spike
+count, injected into the jumps, plus a 1-neuron LI readout it needs); snnTorch (``nn.Linear`` + ``snn.Synaptic`` /
 ``snn.RSynaptic`` stepped in a Python loop, its standard usage; Synaptic: the
 same current-based LIF as ours); Norse (``nn.Linear`` + ``LIFCell`` /
 ``LIFRecurrentCell`` + ``LICell`` stepped in a loop); Norse with the cells
@@ -31,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import resource
 import statistics
@@ -43,8 +54,12 @@ CASES = {
     "on4096": dict(kind="on", n=4096, batch=16, T=500),
     "rec": dict(kind="rec", n_in=700, hidden=256, n_out=20, batch=32, T=1000),
 }
-FRAMEWORKS = ("ours", "snntorch", "norse", "norse-compiled")
+FRAMEWORKS = ("ours", "eventprop", "snntorch", "norse", "norse-compiled")
 TAU_MEM, TAU_SYN, DT, SLOPE = 20.0, 5.0, 1.0, 10.0
+MEM_TS = (250, 500, 1000, 2000)   # the memory-vs-T sweep
+RATE = 0.05                       # input spike probability per step and channel
+QUICK_T = 20                      # --quick divides every T by this
+BUFFER_MARGIN = 1.5               # EventProp's spike buffers: the pilot's busiest neuron x this
 
 
 def _maxrss_mib() -> float:
@@ -61,6 +76,46 @@ def _ours(case, torch):
     m = SNN(NetConfig(case["n_in"], case["n_out"], [HiddenConfig(case["hidden"], recurrent=True)],
                       surrogate_slope=SLOPE))
     return list(m.parameters()), m, False
+
+
+def _sized_eventprop(make, x, torch):
+    """An EventPropSNN whose spike buffers hold the busiest neuron's spikes on ``x`` plus
+    ``BUFFER_MARGIN`` (the steps change the weights), at most T: a pilot forward with 1-entry
+    buffers counts them. The buffer, not T, is what EventProp's memory grows with."""
+    from fenn_dma.host.eventprop import SpikeBufferOverflow, forward_events
+    pilot = make(1)
+    try:
+        with torch.no_grad():
+            forward_events(pilot.spec, x, pilot.params())
+        worst = 1
+    except SpikeBufferOverflow as exc:
+        worst = exc.worst
+    size = min(x.shape[1], math.ceil(worst * BUFFER_MARGIN) + 2)
+    return make(size), size
+
+
+def _eventprop(case, torch, x):
+    """EventProp (fenn_dma.host.eventprop): on the ON protocol one LIF layer n -> n with the
+    loss = its spike count (injected into the jumps, as spike-count regularisation is) and a
+    1-neuron LI readout (EventPropFunction needs one; O(n) per step)."""
+    from fenn_dma.host.eventprop import EventPropSNN
+    if case["kind"] == "on":
+        n = case["n"]
+
+        def make(ms):
+            return EventPropSNN(n, [n], 1, tau_mem=TAU_MEM, tau_syn=TAU_SYN, dt=DT, max_spikes=ms)
+        m, worst = _sized_eventprop(make, x, torch)
+
+        def fwd(x_):
+            scores, counts = m(x_)
+            return counts[0].sum() + scores.sum()
+        return [p for p in m.parameters() if p.requires_grad], fwd, worst
+
+    def make(ms):
+        return EventPropSNN(case["n_in"], [case["hidden"]], case["n_out"], tau_mem=TAU_MEM, tau_syn=TAU_SYN,
+                            dt=DT, recurrent=True, readout="sum", max_spikes=ms)
+    m, worst = _sized_eventprop(make, x, torch)
+    return [p for p in m.parameters() if p.requires_grad], lambda x_: m(x_)[0], worst
 
 
 def _snntorch(case, torch):
@@ -130,7 +185,7 @@ def _norse(case, torch, compiled=False):
     return list(rcell_mod.parameters()) + list(fc2.parameters()), fwd, True
 
 
-def worker(case_name: str, fw: str, T: int | None, repeats: int) -> dict:
+def worker(case_name: str, fw: str, T: int | None, repeats: int, rate: float = RATE) -> dict:
     """One (case, framework) in this process; returns seconds per step and memory."""
     import torch
     import torch.nn.functional as F
@@ -138,21 +193,25 @@ def worker(case_name: str, fw: str, T: int | None, repeats: int) -> dict:
     case = dict(CASES[case_name])
     if T:
         case["T"] = T
+    gen = torch.Generator().manual_seed(0)
+    n_in = case["n"] if case["kind"] == "on" else case["n_in"]
+    x = (torch.rand(case["batch"], case["T"], n_in, generator=gen) < rate).float()
+    y = torch.randint(0, case.get("n_out", 1), (case["batch"],), generator=gen)
+    extra = {}
     try:
         if fw == "ours":
             params, fwd, time_major = _ours(case, torch)
+        elif fw == "eventprop":
+            params, fwd, worst = _eventprop(case, torch, x)
+            time_major, extra["max_spikes"] = False, worst
         elif fw == "snntorch":
             params, fwd, time_major = _snntorch(case, torch)
         else:
             params, fwd, time_major = _norse(case, torch, compiled=fw == "norse-compiled")
     except ImportError as exc:
         return {"skip": f"not installed ({exc.name}): pip install -e '.[peers]'"}
-    gen = torch.Generator().manual_seed(0)
-    n_in = case["n"] if case["kind"] == "on" else case["n_in"]
-    x = (torch.rand(case["batch"], case["T"], n_in, generator=gen) < 0.05).float()
     if time_major:
         x = x.transpose(0, 1).contiguous()
-    y = torch.randint(0, case.get("n_out", 1), (case["batch"],), generator=gen)
     opt = torch.optim.Adam(params, lr=1e-3)
 
     def step():
@@ -173,7 +232,7 @@ def worker(case_name: str, fw: str, T: int | None, repeats: int) -> dict:
     except Exception as exc:             # noqa: BLE001 - e.g. torch.compile without a working toolchain
         return {"skip": f"failed: {type(exc).__name__}: {str(exc).splitlines()[0][:160]}"}
     peak = _maxrss_mib()
-    return {"s": statistics.median(times), "peak_mib": peak, "step_mib": peak - base}
+    return {"s": statistics.median(times), "peak_mib": peak, "step_mib": peak - base, **extra}
 
 
 def _version(fw: str) -> str:
@@ -186,12 +245,14 @@ def _version(fw: str) -> str:
             return f"Norse {version('norse')}" + (" + torch.compile" if fw == "norse-compiled" else "")
     except ImportError:
         pass
-    return {"ours": "ours (fenn_dma.host.snn)"}.get(fw, fw)
+    return {"ours": "ours BPTT (fenn_dma.host.snn)", "eventprop": "ours EventProp (host.eventprop)"}.get(fw, fw)
 
 
-def _run_case(case_name, fw, T, repeats, timeout):
+def _run_case(case_name, fw, T, repeats, timeout, rate=None):
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     cmd = [sys.executable, __file__, "--worker", case_name, fw, "--repeats", str(repeats)]
+    if rate is not None:
+        cmd += ["--rate", repr(rate)]
     if T:
         cmd += ["--T", str(T)]
     try:
@@ -205,29 +266,65 @@ def _run_case(case_name, fw, T, repeats, timeout):
     return json.loads(lines[-1])
 
 
+def _describe(case) -> str:
+    if case["kind"] == "on":
+        return f"Linear {case['n']}->{case['n']} + LIF, batch {case['batch']}, T = {case['T']}"
+    return f"{case['n_in']}-{case['hidden']}(recurrent)-{case['n_out']}, batch {case['batch']}, T = {case['T']}"
+
+
+def _ratio(a, b) -> str:
+    return f"{a / b:7.2f}x" if a and b else ""
+
+
 def speed(a) -> int:
     import torch
-    print(f"BPTT training step (forward + backward + Adam), 1 thread, median of {a.repeats} steps after "
-          f"1 warm-up; torch {torch.__version__}")
+    print(f"Training step (forward + backward + Adam), 1 thread each, median of {a.repeats} steps after "
+          f"1 warm-up; torch {torch.__version__}; memory: the worker process's peak RSS (ru_maxrss)")
     for case_name in a.cases:
         case = dict(CASES[case_name])
-        T = a.T or (max(case["T"] // 5, 10) if a.quick else None)
+        T = a.T or (max(case["T"] // QUICK_T, 10) if a.quick else None)
         if T:
             case["T"] = T
-        what = (f"Linear {case['n']}->{case['n']} + LIF, batch {case['batch']}, T = {case['T']}"
-                if case["kind"] == "on" else
-                f"{case['n_in']}-{case['hidden']}(recurrent)-{case['n_out']}, batch {case['batch']}, T = {case['T']}")
-        print(f"\n{case_name}: {what}")
-        print(f"  {'framework':34s} {'s/step':>8s} {'peer/ours':>10s} {'peak MiB':>9s} {'step MiB':>9s}")
+        print(f"\n{case_name}: {_describe(case)}")
+        print(f"  {'framework':34s} {'s/step':>8s} {'/BPTT':>8s} {'/EvProp':>8s} {'peak MiB':>9s} "
+              f"{'step MiB':>9s} {'/BPTT':>8s} {'/EvProp':>8s}")
         res = {fw: _run_case(case_name, fw, T, a.repeats, a.timeout) for fw in a.frameworks}
-        ours = res.get("ours", {}).get("s")
+        bp, ep = res.get("ours", {}), res.get("eventprop", {})
         for fw, r in res.items():
             if "skip" in r:
                 print(f"  {_version(fw):34s} skipped: {r['skip']}")
                 continue
-            ratio = f"{r['s'] / ours:9.2f}x" if ours and fw != "ours" else ""
-            print(f"  {_version(fw):34s} {r['s']:8.3f} {ratio:>10s} {r['peak_mib']:9.0f} {r['step_mib']:9.0f}")
-    print("\npeer/ours > 1: ours is faster by that factor. Goal: > 1 for every peer and case.")
+            print(f"  {_version(fw):34s} {r['s']:8.3f} {_ratio(r['s'], bp.get('s')):>8s} "
+                  f"{_ratio(r['s'], ep.get('s')):>8s} {r['peak_mib']:9.0f} {r['step_mib']:9.0f} "
+                  f"{_ratio(r['step_mib'], bp.get('step_mib')):>8s} {_ratio(r['step_mib'], ep.get('step_mib')):>8s}")
+        if "max_spikes" in ep:
+            print(f"  (EventProp's spike buffers: {ep['max_spikes']} entries per neuron: 1.5 x the busiest neuron's count + 2, at most T)")
+    print("\n/BPTT, /EvProp: this framework's figure over ours (> 1: ours is faster / smaller by that factor). "
+          "step MiB: what the training steps added to the peak after building the model and the input.")
+    return 0
+
+
+def memory_vs_T(a) -> int:
+    """Peak memory of BPTT and EventProp on one case as T grows (input rate fixed)."""
+    Ts = [max(T // QUICK_T, 10) for T in MEM_TS] if a.quick else MEM_TS
+    case = dict(CASES[a.memory_case])
+    fixed = a.memory_spikes == "fixed"
+    how = (f"input rate {RATE} x {Ts[0]} / T (the same number of input spikes at every T)" if fixed
+           else f"input rate {RATE}")
+    print(f"\nPeak memory vs T: {_describe(dict(case, T='T'))}, {how}, 1 step after 1 warm-up")
+    print(f"  {'T':>6s} {'BPTT step MiB':>14s} {'BPTT s':>8s} {'EvProp step MiB':>16s} {'EvProp s':>9s} "
+          f"{'buffer/neuron':>14s}")
+    for T in Ts:
+        rate = RATE * Ts[0] / T if fixed else None
+        bp = _run_case(a.memory_case, "ours", T, 1, a.timeout, rate)
+        ep = _run_case(a.memory_case, "eventprop", T, 1, a.timeout, rate)
+        cells = []
+        for r in (bp, ep):
+            cells.append(("skipped", r["skip"][:40]) if "skip" in r else (f"{r['step_mib']:.0f}", f"{r['s']:.2f}"))
+        print(f"  {T:6d} {cells[0][0]:>14s} {cells[0][1]:>8s} {cells[1][0]:>16s} {cells[1][1]:>9s} "
+              f"{ep.get('max_spikes', ''):>14}")
+    print("  buffer/neuron: EventProp's spike-buffer entries per neuron (from the busiest neuron's spikes); "
+          "EventProp keeps those, BPTT every state at every step")
     return 0
 
 
@@ -293,14 +390,21 @@ def main(argv=None) -> int:
                     help=f"comma-separated, of: {', '.join(FRAMEWORKS)}")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--T", type=int, default=None, help="override every case's T")
-    ap.add_argument("--quick", action="store_true", help="T / 5, no n = 4096, 1 repeat (development)")
+    ap.add_argument("--quick", action="store_true",
+                    help=f"T / {QUICK_T}, no n = 4096, 1 repeat (a smoke test)")
+    ap.add_argument("--memory", choices=("also", "only", "no"), default="also",
+                    help="the peak-memory-vs-T sweep (BPTT and EventProp, T = 250 ... 2000)")
+    ap.add_argument("--memory-case", choices=list(CASES), default="on512", help="the sweep's case")
+    ap.add_argument("--memory-spikes", choices=("rate", "fixed"), default="rate",
+                    help="the sweep's input: a fixed rate (spikes grow with T) or a fixed number of spikes")
+    ap.add_argument("--rate", type=float, default=RATE, help=argparse.SUPPRESS)
     ap.add_argument("--timeout", type=int, default=1800, help="seconds per (case, framework)")
     ap.add_argument("--yinyang", action="store_true", help="the Yin-Yang per-epoch comparison instead")
     ap.add_argument("--samples", type=int, default=5000, help="Yin-Yang training samples")
     ap.add_argument("--worker", nargs=2, metavar=("CASE", "FRAMEWORK"), help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     if a.worker:
-        print(json.dumps(worker(a.worker[0], a.worker[1], a.T, a.repeats)))
+        print(json.dumps(worker(a.worker[0], a.worker[1], a.T, a.repeats, a.rate)))
         return 0
     if a.yinyang:
         return yinyang(a)
@@ -311,7 +415,8 @@ def main(argv=None) -> int:
         a.repeats = 1 if a.repeats == 3 else a.repeats
         if "--cases" not in (argv or sys.argv):
             a.cases = [c for c in a.cases if c != "on4096"]
-    return speed(a)
+    rc = 0 if a.memory == "only" else speed(a)
+    return rc or (memory_vs_T(a) if a.memory != "no" else 0)
 
 
 if __name__ == "__main__":

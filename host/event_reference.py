@@ -22,6 +22,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy.optimize import brentq
 
+ADAPT_GRID = 16                     # ALIF: V - theta sampled at span / ADAPT_GRID steps for the bracket
+
 
 @dataclass
 class RefLayer:
@@ -34,6 +36,8 @@ class RefLayer:
     spiking: bool = True
     Wrec: np.ndarray | None = None
     Drec: np.ndarray | None = None  # ms
+    tau_adapt: float = 0.0          # ms; ALIF: threshold + beta_adapt * A, dA/dt = -A / tau_adapt, +1 per spike
+    beta_adapt: float = 0.0
 
 
 def _coef(L: RefLayer, I0):
@@ -57,17 +61,29 @@ def _extremum(L, V0, I0):
     return s if s > 0 else None
 
 
-def _first_crossing(L, V0, I0, span):
-    """First s in (0, span] with V(s) = threshold, or None."""
+def _theta(L, A0, s):
+    return L.threshold + L.beta_adapt * A0 * math.exp(-s / L.tau_adapt) if L.beta_adapt else L.threshold
+
+
+def _first_crossing(L, V0, I0, span, A0=0.0):
+    """First s in (0, span] with V(s) = threshold (+ beta_adapt A(s) for ALIF), or None.
+
+    LIF: ``V`` has at most one extremum, so it and ``span`` bracket the first root. ALIF:
+    the threshold decays too, so ``V - theta`` is also sampled on ``ADAPT_GRID`` points
+    (a crossing and re-crossing inside one grid cell would be missed; the tiny problems'
+    inter-event intervals are well under a millisecond)."""
     pts = []
     s_ext = _extremum(L, V0, I0)
     if s_ext is not None and s_ext < span:
         pts.append(s_ext)
-    pts.append(span)
+    if L.beta_adapt and A0:
+        pts += list(np.linspace(0.0, span, ADAPT_GRID + 1)[1:-1])
+    pts = sorted(pts) + [span]
     lo = 0.0
     for p in pts:
-        if _v(L, V0, I0, p) > L.threshold:
-            return brentq(lambda s: _v(L, V0, I0, s) - L.threshold, lo, p, xtol=1e-15, rtol=4 * np.finfo(float).eps)
+        if _v(L, V0, I0, p) > _theta(L, A0, p):
+            return brentq(lambda s: _v(L, V0, I0, s) - _theta(L, A0, s), lo, p, xtol=1e-15,
+                          rtol=4 * np.finfo(float).eps)
         lo = p
     return None
 
@@ -82,9 +98,9 @@ def _integral(L, V0, I0, span):
 def simulate(layers: list, inputs: list, n_in: int, t_end: float, readout: str = "sum"):
     """One sample. ``inputs``: list of (time ms, input index). Returns (scores (C,),
     spike times per hidden layer: list of lists per neuron)."""
-    nL = len(layers)
     V = [np.zeros(L.W.shape[0]) for L in layers]
     I = [np.zeros(L.W.shape[0]) for L in layers]
+    A = [np.zeros(L.W.shape[0]) for L in layers]
     spikes = [[[] for _ in range(L.W.shape[0])] for L in layers[:-1]]
     heap, seq = [], 0
 
@@ -112,7 +128,7 @@ def simulate(layers: list, inputs: list, n_in: int, t_end: float, readout: str =
         if span > 0:
             for li, L in enumerate(layers[:-1]):
                 for n in range(L.W.shape[0]):
-                    s = _first_crossing(L, V[li][n], I[li][n], span)
+                    s = _first_crossing(L, V[li][n], I[li][n], span, A[li][n])
                     if s is not None and (best is None or s < best[0]):
                         best = (s, li, n)
         step = best[0] if best is not None else span
@@ -130,10 +146,13 @@ def simulate(layers: list, inputs: list, n_in: int, t_end: float, readout: str =
             for n in range(L.W.shape[0]):
                 V[li][n] = _v(L, V[li][n], I[li][n], step)
                 I[li][n] *= math.exp(-step / L.tau_syn)
+                if L.beta_adapt:
+                    A[li][n] *= math.exp(-step / L.tau_adapt)
         t += step
         if best is not None:
             _, li, n = best
             V[li][n] = 0.0
+            A[li][n] += 1.0
             spikes[li][n].append(t)
             L = layers[li]
             if L.Wrec is not None:
@@ -187,9 +206,10 @@ def params_of(layers) -> list:
     return out
 
 
-def tiny_problem(seed: int = 3, deep: bool = False):
+def tiny_problem(seed: int = 3, deep: bool = False, adaptive: bool = False):
     """A 3-3(recurrent)-2 network with continuous delays on every projection and two
-    input samples (spike times on a 0.5 ms grid) over 30 ms; ``deep``: 3-3-3-2, no recurrence."""
+    input samples (spike times on a 0.5 ms grid) over 30 ms; ``deep``: 3-3-3-2, no recurrence;
+    ``adaptive``: the hidden layer is ALIF (tau_adapt 15 ms, beta_adapt 0.3)."""
     rng = np.random.default_rng(seed)
     n_in, nh, C = 3, 3, 2
     W0 = rng.uniform(0.4, 0.8, (nh, n_in))
@@ -200,6 +220,8 @@ def tiny_problem(seed: int = 3, deep: bool = False):
     W1 = rng.uniform(-1, 1, (C, nh))
     D1 = rng.uniform(0, 3, (C, nh))
     layers = [RefLayer(W0, D0, 10.0, 5.0, 1.0, 1.0, True, Wr, Dr), RefLayer(W1, D1, 20.0, 5.0, 1.0, 1.0, False)]
+    if adaptive:
+        layers[0] = replace(layers[0], tau_adapt=15.0, beta_adapt=0.3)
     if deep:        # a second hidden layer, both feed-forward; weak enough that the grid error stays small
         r = np.random.default_rng(0)
         layers = [RefLayer(r.uniform(0.15, 0.3, (nh, n_in)), r.uniform(0, 3, (nh, n_in)), 10.0, 5.0, 1.0),
@@ -226,7 +248,7 @@ def eventprop_gradients(prob, readout: str, dt: float):
     pops, P, scale = [], [], []
     for li, L in enumerate(prob["layers"]):
         pop = Population(f"layer{li}", L.W.shape[0], L.tau_mem, L.tau_syn, L.threshold, dt, L.spiking,
-                         L.Wrec is not None, 256)
+                         L.Wrec is not None, 256, L.tau_adapt, L.beta_adapt)
         pops.append(pop)
         c = L.kappa / pop.kappa
         arrs = [(L.W, c), (L.D, 1 / dt)] + ([(L.Wrec, c), (L.Drec, 1 / dt)] if L.Wrec is not None else [])
@@ -245,10 +267,11 @@ def eventprop_gradients(prob, readout: str, dt: float):
     return float(L.detach()), g
 
 
-def gradient_check(dts=(0.1, 0.05, 0.02, 0.01, 0.005, 0.002), readouts=("sum", "max"), deep: bool = False) -> list:
+def gradient_check(dts=(0.1, 0.05, 0.02, 0.01, 0.005, 0.002), readouts=("sum", "max"), deep: bool = False,
+                   adaptive: bool = False) -> list:
     """Rows (readout, dt, loss, reference loss, {param: relative error}) of EventProp against
     the finite-difference gradients of this reference; relative error = ||g - g_ref|| / ||g_ref||."""
-    prob = tiny_problem(deep=deep)
+    prob = tiny_problem(deep=deep, adaptive=adaptive)
     rows = []
     for readout in readouts:
         ref = reference_gradients(prob, readout)
@@ -262,13 +285,15 @@ def gradient_check(dts=(0.1, 0.05, 0.02, 0.01, 0.005, 0.002), readouts=("sum", "
 
 def main() -> None:
     """``python -m fenn_dma.host.event_reference``: print the gradient-check tables (markdown)."""
-    for deep, dts, readouts in ((False, (0.1, 0.05, 0.02, 0.01, 0.005, 0.002), ("sum", "max")),
-                                (True, (0.01, 0.005, 0.002), ("sum",))):
+    for deep, adaptive, dts, readouts in ((False, False, (0.1, 0.05, 0.02, 0.01, 0.005, 0.002), ("sum", "max")),
+                                          (True, False, (0.01, 0.005, 0.002), ("sum",)),
+                                          (False, True, (0.05, 0.02, 0.01, 0.005, 0.002), ("sum", "max"))):
         names = [n for n, _, _ in params_of(tiny_problem(deep=deep)["layers"])]
-        print("\n" + ("3-3-3-2 (two hidden layers)" if deep else "3-3(recurrent)-2") + "\n")
+        print("\n" + ("3-3-3-2 (two hidden layers)" if deep else "3-3(recurrent)-2")
+              + (", ALIF hidden" if adaptive else "") + "\n")
         print("| readout | dt (ms) | loss | reference loss | " + " | ".join(names) + " |")
         print("|---" * (4 + len(names)) + "|")
-        for readout, dt, L, lref, err in gradient_check(dts, readouts, deep):
+        for readout, dt, L, lref, err in gradient_check(dts, readouts, deep, adaptive):
             print(f"| {readout} | {dt:g} | {L:.4f} | {lref:.4f} | "
                   + " | ".join(f"{err[n]:.2%}" for n in names) + " |", flush=True)
 

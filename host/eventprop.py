@@ -60,10 +60,12 @@ from fenn_dma.host.snn import SpikeFn
 
 READOUTS = ("sum", "max")
 VDOT_FLOOR = 1e-3          # Vdot- is clamped to >= VDOT_FLOOR * threshold / tau_mem
+INPUT_CHUNK = 32           # forward: the input projection in GEMMs of this many steps (memory B x 32 x n)
 
 
 class SpikeBufferOverflow(ConfigError):
-    """A neuron fired more spikes in one sample than its EventProp spike buffer holds."""
+    """A neuron fired more spikes in one sample than its EventProp spike buffer holds
+    (``population``: its name, ``worst``: the busiest neuron's count)."""
 
 
 @dataclass(frozen=True)
@@ -79,12 +81,26 @@ class Population:
     spiking: bool = True           # False: the LI readout
     recurrent: bool = False
     max_spikes: int = 64           # spike buffer entries per neuron per sample
+    tau_adapt: float = 0.0         # ms; ALIF (with beta_adapt != 0): threshold + beta_adapt * A
+    beta_adapt: float = 0.0
 
     def __post_init__(self):
         if self.tau_mem <= 0 or self.tau_syn <= 0 or self.dt <= 0:
             raise ConfigError(f"population {self.name}: tau_mem, tau_syn and dt must be > 0 ms")
         if self.max_spikes < 1:
             raise ConfigError(f"population {self.name}: max_spikes must be >= 1, got {self.max_spikes}")
+        if self.beta_adapt != 0 and (self.tau_adapt <= 0 or not self.spiking):
+            raise ConfigError(f"population {self.name}: adaptation (beta_adapt {self.beta_adapt}) needs a spiking "
+                              f"population and tau_adapt > 0 ms, got {self.tau_adapt}")
+
+    @property
+    def adaptive(self) -> bool:
+        """ALIF: the threshold rises by ``beta_adapt`` per unit of ``A`` (decay ``rho``, +1 per spike)."""
+        return self.beta_adapt != 0
+
+    @property
+    def rho(self) -> float:
+        return math.exp(-self.dt / self.tau_adapt) if self.adaptive else 0.0
 
     @property
     def alpha(self) -> float:
@@ -183,12 +199,14 @@ def forward_events(spec: Spec, x: torch.Tensor, params, record: bool = False):
         layers.append(dict(p=p, g_ff=g_ff, g_rec=g_rec, R=R, Dff=Dr_ff, Drec=Dr_rec,
                            buf=torch.zeros(R, B, p.size, dtype=dt_, device=dev),
                            I=torch.zeros(B, p.size, dtype=dt_, device=dev),
-                           V=torch.zeros(B, p.size, dtype=dt_, device=dev)))
+                           V=torch.zeros(B, p.size, dtype=dt_, device=dev),
+                           A=torch.zeros(B, p.size, dtype=dt_, device=dev) if p.adaptive else None))
     bufs = []
     for L in layers[:-1]:
         p = L["p"]
         bufs.append(dict(times=torch.full((B, p.size, p.max_spikes), -1, dtype=torch.int32, device=dev),
                          vdot=torch.zeros(B, p.size, p.max_spikes, dtype=dt_, device=dev),
+                         vplus=torch.zeros(B, p.size, p.max_spikes, dtype=dt_, device=dev) if p.adaptive else None,
                          count=torch.zeros(B, p.size, dtype=torch.int64, device=dev)))
     C = spec.pops[-1].size
     vsum = torch.zeros(B, C, dtype=dt_, device=dev)
@@ -206,18 +224,28 @@ def forward_events(spec: Spec, x: torch.Tensor, params, record: bool = False):
             V = p.beta * L["V"] + L["I"]
             z = None
             if p.spiking:
-                zb = V > p.threshold
+                theta = p.threshold + p.beta_adapt * L["A"] if p.adaptive else p.threshold
+                zb = V > theta
                 if bool(zb.any()):
                     b_i, n_i = zb.nonzero(as_tuple=True)
                     sb = bufs[li]
                     k = sb["count"][b_i, n_i].clamp(max=p.max_spikes - 1)
                     sb["times"][b_i, n_i, k] = t
-                    sb["vdot"][b_i, n_i, k] = p.kappa * L["I"][b_i, n_i] - p.threshold / p.tau_mem
+                    kI = p.kappa * L["I"][b_i, n_i]
+                    if p.adaptive:           # d(V - theta)/dt before the spike, and dV/dt after it
+                        A_ = L["A"][b_i, n_i]
+                        sb["vdot"][b_i, n_i, k] = (kI - (p.threshold + p.beta_adapt * A_) / p.tau_mem
+                                                   + p.beta_adapt * A_ / p.tau_adapt)
+                        sb["vplus"][b_i, n_i, k] = kI
+                    else:
+                        sb["vdot"][b_i, n_i, k] = kI - p.threshold / p.tau_mem
                     sb["count"][b_i, n_i] += 1
                     V = V.masked_fill(zb, 0.0)
                     z = zb.to(dt_)
                     if record:
                         rec_spk[li][:, t] = z
+                if p.adaptive:
+                    L["A"] = p.rho * L["A"] + (zb.to(dt_) if z is not None else 0.0)
             else:
                 vsum += V
                 better = V > vmax
@@ -226,7 +254,13 @@ def forward_events(spec: Spec, x: torch.Tensor, params, record: bool = False):
                 if record:
                     v_out[:, t] = V
             L["V"] = V
-            for s_, grp in ((src, L["g_ff"]), (z, L["g_rec"])):
+            if li == 0:                                 # the input: dense, so GEMMs of INPUT_CHUNK steps
+                if t % INPUT_CHUNK == 0:
+                    chunk = [x[:, t:t + INPUT_CHUNK] @ Wd.T for _, Wd in L["g_ff"]]
+                for (d, _), P in zip(L["g_ff"], chunk):
+                    if t + 1 + d < T:
+                        L["buf"][(t + 1 + d) % L["R"]] += P[:, t % INPUT_CHUNK]
+            for s_, grp in (() if li == 0 else ((src, L["g_ff"]),)) + ((z, L["g_rec"]),):
                 ev = _events(s_)
                 if ev is None:
                     continue
@@ -239,10 +273,12 @@ def forward_events(spec: Spec, x: torch.Tensor, params, record: bool = False):
     for L, sb in zip(layers[:-1], bufs):
         worst = int(sb["count"].max()) if sb["count"].numel() else 0
         if worst > L["p"].max_spikes:
-            raise SpikeBufferOverflow(
+            exc = SpikeBufferOverflow(
                 f"population {L['p'].name}: a neuron fired {worst} spikes in one sample but its EventProp "
                 f"spike buffer holds {L['p'].max_spikes}; raise max_spikes (Population.max_spikes, "
                 f"fenn-dma train --max-spikes) or lower the firing rate (spike-count regularisation)")
+            exc.population, exc.worst = L["p"].name, worst
+            raise exc
     scores = vsum / T if spec.readout == "sum" else vmax
     saved = dict(bufs=bufs, amax=amax, Dff=[L["Dff"] for L in layers], Drec=[L["Drec"] for L in layers],
                  R=[L["R"] for L in layers])
@@ -267,6 +303,7 @@ def backward_events(spec: Spec, x, params, saved, grad_scores, grad_counts, need
     ringU = [torch.zeros(R[i], B, p.size, dtype=dt_, device=dev) for i, p in enumerate(spec.pops)]
     lamU = [torch.zeros(B, p.size, dtype=dt_, device=dev) for p in spec.pops]
     lamI = [torch.zeros(B, p.size, dtype=dt_, device=dev) for p in spec.pops]
+    lamA = [torch.zeros(B, p.size, dtype=dt_, device=dev) if p.adaptive else None for p in spec.pops]
     bufs = saved["bufs"]
     ptr = [sb["count"].clamp(max=p.max_spikes) - 1 for sb, p in zip(bufs, spec.pops)]
     gc = [None if g is None else g.to(dt_) for g in grad_counts]
@@ -281,14 +318,16 @@ def backward_events(spec: Spec, x, params, saved, grad_scores, grad_counts, need
     gout = grad_scores.to(dt_)
     amax = saved["amax"]
     for t in range(T - 1, -1, -1):
-        spk, vdm = [], []
+        spk, vdm, vdp = [], [], []
         for i in range(nL - 1):
             p, sb = spec.pops[i], bufs[i]
             q = ptr[i].clamp(min=0).unsqueeze(-1)
             hit = (ptr[i] >= 0) & (sb["times"].gather(2, q).squeeze(-1) == t)
             ptr[i] = ptr[i] - hit.to(ptr[i].dtype)
             spk.append(hit.to(dt_))
-            vdm.append(sb["vdot"].gather(2, q).squeeze(-1).clamp(min=VDOT_FLOOR * p.threshold / p.tau_mem))
+            vm = sb["vdot"].gather(2, q).squeeze(-1)
+            vdp.append(sb["vplus"].gather(2, q).squeeze(-1) if p.adaptive else vm + p.threshold / p.tau_mem)
+            vdm.append(vm.clamp(min=VDOT_FLOOR * p.threshold / p.tau_mem))
         G = [torch.zeros(B, p.size, dtype=dt_, device=dev) for p in spec.pops[:-1]]
         for i in range(nL - 1):
             if gc[i] is not None:
@@ -303,21 +342,28 @@ def backward_events(spec: Spec, x, params, saved, grad_scores, grad_counts, need
                 slot = t + 1 + d
                 if slot >= T:
                     continue
-                LI, LU = ringI[tgt][slot % R[tgt]][b_i], ringU[tgt][slot % R[tgt]][b_i]    # (spikes, n_tgt)
+                LI = ringI[tgt][slot % R[tgt]][b_i]                                        # (spikes, n_tgt)
+                LU = ringU[tgt][slot % R[tgt]]
                 cW = (LI * v_i[:, None]).T
                 grads[tgt][gslot].index_add_(1, n_i, cW if m is None else cW * m[:, n_i])
-                Q = LI / pt.tau_syn - pt.kappa * LU
+                want_d = D is not None and need[(tgt, gslot)]
+                if not want_d and src < 0:
+                    continue                    # no delay gradient, no spike time to move: dL/dw only
+                Q = LI / pt.tau_syn - pt.kappa * LU[b_i]
                 Wn = Wd[:, n_i]
-                if D is not None and need[(tgt, gslot)]:
+                if want_d:
                     grads[tgt][gslot + 1].index_add_(1, n_i, (Q * v_i[:, None]).T * Wn * pt.dt)
                 if src >= 0:
                     G[src].index_put_((b_i, n_i), v_i * (Q * Wn.T).sum(1), accumulate=True)
         for i, p in enumerate(spec.pops):
             if p.spiking:
                 lamV = p.beta * lamU[i]
-                vm = vdm[i]
-                vp = vm + p.threshold / p.tau_mem
-                lamUi = torch.where(spk[i] > 0, (vp * lamV - G[i]) / vm, lamV)
+                num = vdp[i] * lamV - G[i]
+                if p.adaptive:                  # lamA[i] = dL/dA[t] (after this step's jump)
+                    num = num - lamA[i] / p.tau_adapt
+                lamUi = torch.where(spk[i] > 0, num / vdm[i], lamV)
+                if p.adaptive:                  # dL/dA[t-1]: decay, and the threshold's share of this spike
+                    lamA[i] = p.rho * lamA[i] - p.beta_adapt * lamUi * spk[i]
             else:
                 g = gout / T if spec.readout == "sum" else gout * (amax == t).to(dt_)
                 lamUi = g + p.beta * lamU[i]
@@ -397,6 +443,7 @@ def dense_forward(spec: Spec, x: torch.Tensor, params, surrogate=None):
         rec = [(d, _masked(Wr, m)) for d, m in _groups(Wr, _round_delays(Dr))] if p.recurrent else []
         I = torch.zeros(B, p.size, dtype=x.dtype, device=x.device)
         V = torch.zeros_like(I)
+        A = torch.zeros_like(I)
         outs = []
         for t in range(T):
             a = ff[:, t]
@@ -407,12 +454,15 @@ def dense_forward(spec: Spec, x: torch.Tensor, params, surrogate=None):
             I = p.alpha * I + a
             V = p.beta * V + I
             if p.spiking:
-                hard = (V > p.threshold).to(x.dtype)
+                theta = p.threshold + p.beta_adapt * A if p.adaptive else p.threshold
+                hard = (V > theta).to(x.dtype)
                 if surrogate is None:
                     z = hard
                 else:
-                    z = SpikeFn.apply(V - p.threshold, float(surrogate))
+                    z = SpikeFn.apply(V - theta, float(surrogate))
                 V = V * (1 - hard) if surrogate is None else V * (1 - z.detach())
+                if p.adaptive:
+                    A = p.rho * A + z
                 outs.append(z)
             else:
                 outs.append(V)
@@ -425,7 +475,8 @@ def dense_forward(spec: Spec, x: torch.Tensor, params, surrogate=None):
 
 
 class EventPropSNN(torch.nn.Module):
-    """Input -> LIF hidden layers (optionally recurrent) -> LI readout, trained by EventProp.
+    """Input -> LIF (or ALIF: ``beta_adapt != 0``) hidden layers (optionally recurrent) -> LI readout,
+    trained by EventProp.
 
     ``delays``: learn per-synapse delays (steps, in ``[0, max_delay]``) on the
     feed-forward projections (and the recurrent ones with ``rec_delays``).
@@ -434,10 +485,10 @@ class EventPropSNN(torch.nn.Module):
     def __init__(self, n_inputs: int, hidden: list, n_out: int, *, tau_mem=20.0, tau_syn=5.0,
                  threshold=1.0, dt=1.0, recurrent=False, readout="sum", delays=False, rec_delays=False,
                  max_delay=0, max_spikes=64, tau_mem_out=None, tau_syn_out=None, seed=0,
-                 dtype=torch.float32):
+                 dtype=torch.float32, tau_adapt=0.0, beta_adapt=0.0):
         super().__init__()
-        pops = [Population(f"hidden{i}", n, tau_mem, tau_syn, threshold, dt, True, recurrent, max_spikes)
-                for i, n in enumerate(hidden)]
+        pops = [Population(f"hidden{i}", n, tau_mem, tau_syn, threshold, dt, True, recurrent, max_spikes,
+                           tau_adapt, beta_adapt) for i, n in enumerate(hidden)]
         pops.append(Population("readout", n_out, tau_mem_out or tau_mem, tau_syn_out or tau_syn, 1.0, dt,
                                False, False, max_spikes))
         self.spec = Spec(n_inputs, tuple(pops), readout)
@@ -487,7 +538,9 @@ class EventPropSNN(torch.nn.Module):
         from fenn_dma.host.network import Layer, NeuronParams, TrainedNetwork
         layers, r = [], 0
         for i, p in enumerate(self.spec.pops):
-            np_ = NeuronParams("LIF" if p.spiking else "LI", p.tau_mem, p.tau_syn, p.threshold, p.dt)
+            model = ("ALIF" if p.adaptive else "LIF") if p.spiking else "LI"
+            np_ = NeuronParams(model, p.tau_mem, p.tau_syn, p.threshold, p.dt, 0, p.tau_adapt if p.adaptive else 0.0,
+                               p.beta_adapt)
             wr = None
             if p.recurrent:
                 if bool((torch.round(self.rec_delays[r].detach()) > 0).any()):

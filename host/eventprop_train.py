@@ -7,7 +7,7 @@ deployment apply unchanged), ``curves.png``, ``raster.png``, ``delays.png``.
 Phases: ``epochs`` with learned delays (rounded in every forward pass, so every epoch's
 network is the deployable one), then ``fine_tune_epochs`` with the delays frozen.
 Not supported with EventProp (a :class:`ConfigError`): QAT, DEEP R, position delays,
-models other than LIF, refractory periods, different neuron parameters per hidden layer.
+models other than LIF / ALIF, refractory periods, different neuron parameters per hidden layer.
 """
 from __future__ import annotations
 
@@ -36,15 +36,17 @@ def build_model(cfg, bundle: DatasetBundle) -> EventPropSNN:
     if net.get("delay_mode", "none") not in ("none", "synapse"):
         bad.append(f"--delays {net['delay_mode']} (use none or synapse)")
     for h in hidden:
-        if h.get("model", "LIF") != "LIF" or h.get("refractory", 0):
-            bad.append(f"--neuron {h.get('model', 'LIF')} / --refractory {h.get('refractory', 0)} (LIF, 0 only)")
+        if h.get("model", "LIF") not in ("LIF", "ALIF") or h.get("refractory", 0):
+            bad.append(f"--neuron {h.get('model', 'LIF')} / --refractory {h.get('refractory', 0)} "
+                       "(LIF or ALIF, 0 only)")
             break
-    keys = ("tau_mem", "tau_syn", "threshold", "recurrent")
+    keys = ("model", "tau_mem", "tau_syn", "threshold", "recurrent", "tau_adapt", "beta_adapt")
     if any(tuple(h.get(k) for k in keys) != tuple(hidden[0].get(k) for k in keys) for h in hidden):
         bad.append("different neuron parameters per hidden layer")
     if bad:
         raise ConfigError("--method eventprop does not support " + "; ".join(bad))
     h0 = hidden[0]
+    alif = h0.get("model", "LIF") == "ALIF"
     learn = net.get("delay_mode", "none") == "synapse"
     K = int(net.get("max_delay", 16))
     reduce = net.get("readout_reduce", "mean")
@@ -55,7 +57,9 @@ def build_model(cfg, bundle: DatasetBundle) -> EventPropSNN:
                      threshold=float(h0.get("threshold", 1.0)), dt=bundle.dt, recurrent=bool(h0.get("recurrent")),
                      readout="sum" if reduce == "mean" else "max", delays=learn, max_delay=K - 1 if learn else 0,
                      max_spikes=int(cfg.max_spikes), tau_mem_out=float(net.get("readout_tau_mem", 20.0)),
-                     tau_syn_out=float(net.get("readout_tau_syn", 5.0)), seed=cfg.seed)
+                     tau_syn_out=float(net.get("readout_tau_syn", 5.0)), seed=cfg.seed,
+                     tau_adapt=float(h0.get("tau_adapt", 2000.0)) if alif else 0.0,
+                     beta_adapt=float(h0.get("beta_adapt", 0.0174)) if alif else 0.0)
     scale = float(net.get("weight_scale", 1.0))
     if scale != 1.0:
         with torch.no_grad():

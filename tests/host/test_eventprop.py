@@ -147,8 +147,12 @@ def test_buffer_overflow_names_population_and_bound():
     m = EventPropSNN(6, [8], 3, max_spikes=2, dtype=torch.float64)
     with torch.no_grad():
         m.weights[0].fill_(5.0)
-    with pytest.raises(SpikeBufferOverflow, match=r"population hidden0: .* holds 2; raise max_spikes"):
+    with pytest.raises(SpikeBufferOverflow, match=r"population hidden0: .* holds 2; raise max_spikes") as info:
         m(_input(p=0.5))
+    big = EventPropSNN(6, [8], 3, max_spikes=40, dtype=torch.float64)
+    big.load_state_dict(m.state_dict())
+    _, counts = big(_input(p=0.5))
+    assert info.value.population == "hidden0" and info.value.worst == int(counts[0].max()) > 2
 
 
 def test_spike_count_regularisation_pushes_rates_down():
@@ -230,5 +234,5 @@ def test_train_cli_method_eventprop_writes_the_bptt_outputs_and_deploys(tmp_path
 def test_train_cli_method_eventprop_refuses_what_it_cannot_do(tmp_path, capsys):
     from fenn_dma.cli import main
     rc = main(["train", "--out", str(tmp_path / "o"), "--method", "eventprop", "--steps", "8", "--no-progress",
-               "--neuron", "ALIF"])
-    assert rc == 1 and "--method eventprop does not support --neuron ALIF" in capsys.readouterr().err
+               "--refractory", "2"])
+    assert rc == 1 and "--method eventprop does not support --neuron LIF / --refractory 2" in capsys.readouterr().err
