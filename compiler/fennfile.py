@@ -15,14 +15,13 @@ with its plan's memory sizes (what the compiler then assumed).
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import zipfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from fenn_dma.arch import DEFAULT_SPEC, LANES, MEMORY_NAMES, MachineSpec
+from fenn_dma.boundary import write_outputs
 from fenn_dma.errors import FennError
 
 from .errors import ProgramFileError
@@ -66,21 +65,15 @@ class FennProgram:
                 "images": {k: len(v) for k, v in self.images.items()}}
 
     def save(self, path: str | Path) -> None:
-        """Write atomically (a temporary file renamed over ``path``)."""
-        path = Path(path)
-        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent or ".")
-        try:
-            with os.fdopen(fd, "wb") as f, zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as z:
+        """Write atomically (a temporary file renamed over ``path``, with the umask's mode)."""
+        def write(tmp: Path) -> None:
+            with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
                 z.writestr("manifest.json", json.dumps(self.manifest(), indent=1))
                 for k, v in self.images.items():
                     if v:
                         z.writestr(f"{k}.bin", v)
                 z.writestr("listing.s", self.listing)
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        write_outputs({Path(path): write})
 
 
 MANIFEST_LIMIT = 64 << 20       # bytes: a manifest or listing larger than this is not one we wrote

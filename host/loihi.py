@@ -54,14 +54,13 @@ maps real weights and threshold to integers (``weight = 2 round(W k / 2)``,
 """
 from __future__ import annotations
 
-import os
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from fenn_dma.boundary import write_outputs
 from fenn_dma.compiler.neurons import LI, LIF
 from fenn_dma.host.errors import ExportError
 from fenn_dma.host.network import TrainedNetwork
@@ -178,9 +177,8 @@ def export_netx(net: TrainedNetwork | LoihiNetwork, path: str | Path) -> LoihiNe
     lnet = convert(net) if isinstance(net, TrainedNetwork) else net
     _expressible(lnet)
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+
+    def write(tmp: Path) -> None:
         with h5py.File(tmp, "w") as f:
             f.attrs["simulator"] = "fenn_dma.host.loihi"      # attributes: netx reads none of them
             f.attrs["readout_reduce"] = lnet.readout_reduce
@@ -195,11 +193,8 @@ def export_netx(net: TrainedNetwork | LoihiNetwork, path: str | Path) -> LoihiNe
                 if layer.delay.any():
                     g.create_dataset("delay", data=layer.delay.astype(np.int32))
                 _neuron(g, layer.i_decay, layer.v_decay, layer.vth_mant)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+
+    write_outputs({path: write})
     return lnet
 
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import os
 import struct
-import tempfile
 from pathlib import Path
 
+from fenn_dma.boundary import write_outputs
 from fenn_dma.errors import FennError
 
 from .asm_layout import section_memory
@@ -34,21 +34,6 @@ ELF_HEADER, PHDR, SHDR, SYM = 52, 32, 40, 16
 
 class ProgramFileError(FennError):
     """A program file that cannot be read or written."""
-
-
-def write_atomic(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename, so a
-    failure never leaves a half-written file."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or ".")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def memory_of_symbol(sym: Symbol) -> str | None:
@@ -136,7 +121,7 @@ def elf_bytes(program: Program) -> bytes:
 
 
 def write_elf(program: Program, path: str | Path) -> None:
-    write_atomic(path, elf_bytes(program))
+    write_outputs({path: elf_bytes(program)})
 
 
 def raw_paths(path: str | Path) -> dict[str, Path]:
@@ -148,14 +133,16 @@ def write_raw(program: Program, path: str | Path) -> list[Path]:
     """IMEM to ``path``; DMEM/VMEM to ``path.dmem``/``path.vmem`` when not empty
     (a stale one from an earlier run is removed, so the set always matches).
     Returns the files written."""
-    written = []
+    outputs, stale = {}, []
     for memory, p in raw_paths(path).items():
         image = program.images.get(memory, b"")
         if image or memory == "imem":
-            write_atomic(p, image)
-            written.append(p)
+            outputs[p] = image
         elif p.exists():
-            p.unlink()
+            stale.append(p)
+    written = write_outputs(outputs)           # all of them or none
+    for p in stale:
+        p.unlink()
     return written
 
 

