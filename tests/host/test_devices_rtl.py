@@ -20,16 +20,6 @@ import device_nets as nets  # noqa: E402
 pytestmark = pytest.mark.rtl
 
 
-@pytest.fixture(scope="module")
-def rtl():
-    from fenn_dma.verify.rtl_native import toolchain_missing
-    reason = toolchain_missing()
-    if reason:
-        pytest.skip(f"the rtl device needs the Verilator toolchain: {reason}")
-    with open_device("rtl", "kv260") as dev:
-        yield dev
-
-
 def _same(a, b) -> None:
     assert set(a.records) == set(b.records) and set(a.readouts) == set(b.readouts)
     for k in a.records:

@@ -18,16 +18,6 @@ pytestmark = pytest.mark.rtl
 SCALE = 0.0132                      # the largest that fits one core (benchmarks/microcircuit.py)
 
 
-@pytest.fixture(scope="module")
-def rtl():
-    from fenn_dma.verify.rtl_native import toolchain_missing
-    reason = toolchain_missing()
-    if reason:
-        pytest.skip(f"the rtl device needs the Verilator toolchain: {reason}")
-    with open_device("rtl", "kv260") as dev:
-        yield dev
-
-
 def compiled(sample=None):
     inst = mc.draw(mc.Params(n_scale=SCALE, k_scale=SCALE))
     prog, _ = compile_model(mc.to_network(inst, sample=sample), rounding=ROUNDING, seed=1)
