@@ -150,8 +150,7 @@ class HostPortTransport:
         status, pc = regs[0], regs[1]
         cause = StopCause.from_code(status >> H.STATUS_CAUSE_SHIFT & 0xF)
         # DMA bytes: each channel's MOVED register (docs/dma.md), as the rtl device reads them.
-        moved = tuple(int(self.link.read(H.DMA_BASE + ch * H.DMA_CHANNEL_STRIDE + H.DMA_MOVED, 1)[0])
-                      for ch in (0, 1)) if self.dma else (0, 0)
+        moved = H.dma_moved(lambda a: self.link.read(a, 1)[0]) if self.dma else (0, 0)
         return Stop(str(cause), pc, regs[5] | regs[6] << 32, regs[3] | regs[4] << 32, limit=limit,
                     dma_bytes=moved)
 

@@ -174,9 +174,7 @@ class RtlTransport:
         cause = StopCause.from_code(out[OUT_STATUS] >> H.STATUS_CAUSE_SHIFT & 0xF)
         # DMA bytes: each channel's MOVED register (the bytes of its transfers that ended done
         # since the start: the ISS's count, docs/runtime.md "Counters"), read as a board's driver does.
-        moved = tuple(int(w) for w in self.host_read_words(H.DMA_BASE + H.DMA_MOVED, 1)) + \
-            tuple(int(w) for w in self.host_read_words(H.DMA_BASE + H.DMA_CHANNEL_STRIDE + H.DMA_MOVED, 1)) \
-            if self.soc.config.dma else (0, 0)
+        moved = H.dma_moved(lambda a: self.host_read_words(a, 1)[0]) if self.soc.config.dma else (0, 0)
         return Stop(str(cause), int(out[OUT_STOP_PC]), int(out[OUT_INSTRET]), int(out[OUT_CYCLES]),
                     limit=bool(out[OUT_HALTED]), dma_bytes=moved)
 

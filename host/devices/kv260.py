@@ -359,8 +359,7 @@ class Kv260Transport:
             cause = str(StopCause.from_code(code))
         except ValueError:
             raise DeviceError(f"kv260: STATUS 0x{status:08x} holds stop cause {code}, which no cause has") from None
-        moved = tuple(self._reg(H.DMA_BASE + ch * H.DMA_CHANNEL_STRIDE + H.DMA_MOVED) for ch in (0, 1)) \
-            if self.hw.dma else (0, 0)
+        moved = H.dma_moved(self._reg) if self.hw.dma else (0, 0)
         return Stop(cause, self._reg(H.STOP_PC), self._reg64(H.INSTRET), self._reg64(H.CYCLES), limit=halted,
                     dma_bytes=moved)
 
