@@ -38,6 +38,7 @@ class HostPortTransport:
 
     def __init__(self, link, spec: MachineSpec, name: str, dram_window: int | None = None):
         self.link, self.name, self.dram_window = link, name, dram_window
+        self._dram_base = spec.dram_base        # the loaded program's (load)
         try:
             self._check_board(spec)
         except BaseException:
@@ -94,6 +95,7 @@ class HostPortTransport:
             data = images.get(memory, b"")
             if data:
                 self._write_image(memory, data, skip_zero=memory in ("imem", "dmem"))
+        self._dram_base = dram_base
         if dram:
             self._stage_dram(dram, dram_base)
 
@@ -128,6 +130,12 @@ class HostPortTransport:
 
     def read(self, memory: str, addr: int, nbytes: int) -> bytes:
         n = -(-nbytes // 4)
+        if memory == "dram":      # a record S2MM wrote: the DRAM window, from the program's DRAM base
+            offset = self._dram_base - self.spec.dram_base + addr
+            if self._no_dram() or offset < 0 or offset % 4 or offset + 4 * n > self.spec.dram_size:
+                raise BoardError(f"{self.name}: DRAM bytes 0x{self._dram_base + addr:x}.. ({nbytes}) are outside "
+                                 f"the board's DRAM window ({self.spec.dram_size} bytes at {self.spec.dram_base:#x})")
+            return self.link.read(self.dram_window + offset, n).astype("<u4").tobytes()[:nbytes]
         self._check(memory, addr, 4 * n)
         return self.link.read(WINDOWS[memory] + addr, n).astype("<u4").tobytes()[:nbytes]
 

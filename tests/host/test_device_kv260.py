@@ -217,8 +217,13 @@ class HarnessDram:
         self.image[offset:offset + len(data)] = data
         self.rtl.dram_setup(bytes(self.image), self.phys_addr)
 
+    def read(self, offset: int, nbytes: int) -> bytes:
+        return self.rtl.dram_image(offset + nbytes)[offset:]
+
     def sync_for_device(self, offset: int, size: int) -> None:
         assert 0 <= offset and offset + size <= self.size
+
+    sync_for_cpu = sync_for_device
 
 
 @pytest.fixture(scope="module")
