@@ -109,12 +109,13 @@ def run(machine: "Machine", max_instructions: int | None) -> Stop:
     if _fastiss is None:
         raise FastEngineError(f"the fast ISS engine is not built: {build_hint()}; "
                               "or run with engine='reference'")
-    key = machine.imem.tobytes()
-    cached = machine._fast_code
-    if cached is None or cached[0] != key:
-        cached = machine._fast_code = (key, predecode(machine))
     cfg = machine.config
     params = np.array(cfg.cycle_model.as_params(), np.int64)
+    key = (machine.imem.tobytes(), params.tobytes())
+    cached = machine._fast_code
+    if cached is None or cached[0] != key:
+        # translated once per program and cycle model (the costs of straight-line runs are folded in)
+        cached = machine._fast_code = (key, _fastiss.translate(predecode(machine), params, _CONSTS))
     dma = dict(zip(("dma_mm2s_first", "dma_mm2s_done", "dma_mm2s_error", "dma_s2mm_first", "dma_s2mm_done",
                     "dma_s2mm_error", "dma_zero", "dma_beat_bytes", "dma_max_burst", "dma_boundary",
                     "dma_outstanding"), cfg.dma.as_params()))
