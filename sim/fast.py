@@ -7,9 +7,8 @@ cycle-model parameters are matched by name the same way.
 """
 from __future__ import annotations
 
+from array import array
 from typing import TYPE_CHECKING
-
-import numpy as np
 
 from fenn_dma.errors import FennError
 from fenn_dma.isa import csrs, table
@@ -75,23 +74,22 @@ if _fastiss is not None:
     try:
         # CSR numbers and DMA constants come from isa/csrs.py, rounding codes from isa/table.py,
         # looked up by the C engine's names.
-        _CSR_NUMBERS = np.array([csrs.CSR_BY_NAME[n].number for n in _fastiss.CSRS], np.int64)
-        _CONSTS = np.array([getattr(table if n.startswith("ROUND_") else csrs, n) for n in _fastiss.CONSTS],
-                           np.int64)
+        _CSR_NUMBERS = array("q", [csrs.CSR_BY_NAME[n].number for n in _fastiss.CSRS])
+        _CONSTS = array("q", [getattr(table if n.startswith("ROUND_") else csrs, n) for n in _fastiss.CONSTS])
     except (KeyError, AttributeError) as exc:
         raise FastEngineError(f"the C engine names a CSR or constant that isa/csrs.py / isa/table.py lack: "
                               f"{exc}") from exc
 
 
-def predecode(machine: "Machine") -> np.ndarray:
-    """The (IMEM words, 8) int32 table the C engine executes."""
+def predecode(machine: "Machine") -> array:
+    """The table the C engine translates: one row of COLUMNS (int32) per IMEM word, flat."""
     instrs = machine.decoded()
     rows: dict[int, tuple[int, ...]] = {}   # by id(): decode_imem shares repeated words
     illegal = (_OP_IDS["illegal"], 0, 0, 0, 0, 0, 0, 0)
-    table = []
+    table = array("i")
     for ins in instrs:
         if ins is None:
-            table.append(illegal)
+            table.extend(illegal)
             continue
         row = rows.get(id(ins))
         if row is None:
@@ -101,8 +99,8 @@ def predecode(machine: "Machine") -> np.ndarray:
                                    xsrc - (1 << 32) if xsrc >> 31 else xsrc,
                                    vsrc - (1 << 32) if vsrc >> 31 else vsrc,
                                    int(spec.sat) | spec.round << FLAG_ROUND_SHIFT)
-        table.append(row)
-    return np.array(table, np.int32).reshape(len(instrs), len(COLUMNS))
+        table.extend(row)
+    return table
 
 
 def run(machine: "Machine", max_instructions: int | None) -> Stop:
@@ -110,8 +108,9 @@ def run(machine: "Machine", max_instructions: int | None) -> Stop:
         raise FastEngineError(f"the fast ISS engine is not built: {build_hint()}; "
                               "or run with engine='reference'")
     cfg = machine.config
-    params = np.array(cfg.cycle_model.as_params(), np.int64)
-    key = (machine.imem.tobytes(), params.tobytes())
+    params = array("q", cfg.cycle_model.as_params())
+    b = machine.buffers
+    key = (bytes(b["imem"]), params.tobytes())
     cached = machine._fast_code
     if cached is None or cached[0] != key:
         # translated once per program and cycle model (the costs of straight-line runs are folded in)
@@ -120,9 +119,9 @@ def run(machine: "Machine", max_instructions: int | None) -> Stop:
                     "dma_s2mm_error", "dma_zero", "dma_beat_bytes", "dma_max_burst", "dma_boundary",
                     "dma_outstanding"), cfg.dma.as_params()))
     misc_values = {**dma, "dram_base": cfg.dram_base, "hartid": cfg.hartid}
-    misc = np.array([misc_values[n] for n in _fastiss.MISC], np.int64)
+    misc = array("q", [misc_values[n] for n in _fastiss.MISC])
     limit = -1 if max_instructions is None else int(max_instructions)
-    cause, pc = _fastiss.run(cached[1], machine.x, machine.v, machine.s0, machine.s1, machine.dmem,
-                             machine.vmem, machine.llm, machine.dram, machine.core, machine.dma,
-                             machine.dram_error_regions, params, misc, _CSR_NUMBERS, _CONSTS, limit)
+    cause, pc = _fastiss.run(cached[1], b["x"], b["v"], b["s0"], b["s1"], b["dmem"], b["vmem"], b["llm"],
+                             b["dram"], b["core"], b["dma"], b["dram_error_regions"], params, misc, _CSR_NUMBERS,
+                             _CONSTS, limit)
     return Stop(STOP_CAUSES[cause], pc)

@@ -8,14 +8,16 @@ derived here from the table (``InstrSpec.vector_sources()`` /
 """
 from __future__ import annotations
 
-import numpy as np
+import struct
 
 from fenn_dma.isa.codec import Instruction, try_decode
 
 
-def decode_imem(imem: np.ndarray, extensions: frozenset[str]) -> list[Instruction | None]:
-    """One entry per IMEM word: the decoded instruction, or None for an illegal word."""
-    words = np.asarray(imem, dtype=np.uint8).view("<u4").tolist()
+def decode_imem(imem, extensions: frozenset[str]) -> list[Instruction | None]:
+    """One entry per IMEM word (``imem``: its bytes, little-endian words): the decoded
+    instruction, or None for an illegal word."""
+    data = bytes(imem)
+    words = struct.unpack(f"<{len(data) // 4}I", data[:len(data) // 4 * 4])
     cache: dict[int, Instruction | None] = {}   # IMEM is mostly zeros and repeated words
     out = []
     for w in words:
