@@ -8,10 +8,9 @@ a run on the fast engine needs no numpy (`fenn-dma sim` starts without it).
 """
 from __future__ import annotations
 
-import base64
 import mmap
-import struct
 import warnings
+from array import array
 from typing import TYPE_CHECKING
 
 from fenn_dma.arch import DMA_CHANNELS, MEMORY_NAMES, RESET_FILL
@@ -79,7 +78,7 @@ class Machine:
             "x": bytearray(32 * 4), "v": bytearray(32 * cfg.lanes * 2), "s0": bytearray(cfg.lanes * 2),
             "s1": bytearray(cfg.lanes * 2), "core": bytearray(len(CORE_FIELDS) * 8),
             "dma": bytearray(DMA_CHANNELS * len(DMA_FIELDS) * 8),
-            "dram_error_regions": bytearray(struct.pack(f"={len(regions)}Q", *regions)),
+            "dram_error_regions": bytearray(array("Q", regions).tobytes()),
         }
         self._views: dict[str, "np.ndarray"] = {}
         self._core = memoryview(self.buffers["core"]).cast("Q")
@@ -255,6 +254,7 @@ class Machine:
             "dma_bytes": self.dma_bytes,
         }
         if dump_mem:
+            import base64
             for name in ("dmem", "vmem", "llm", "dram"):
                 d[name] = base64.b64encode(bytes(b[name])).decode("ascii")
         return d

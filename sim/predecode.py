@@ -8,7 +8,8 @@ derived here from the table (``InstrSpec.vector_sources()`` /
 """
 from __future__ import annotations
 
-import struct
+import sys
+from array import array
 
 from fenn_dma.isa.codec import Instruction, try_decode
 
@@ -17,7 +18,11 @@ def decode_imem(imem, extensions: frozenset[str]) -> list[Instruction | None]:
     """One entry per IMEM word (``imem``: its bytes, little-endian words): the decoded
     instruction, or None for an illegal word."""
     data = bytes(imem)
-    words = struct.unpack(f"<{len(data) // 4}I", data[:len(data) // 4 * 4])
+    words = array("I")
+    assert words.itemsize == 4
+    words.frombytes(data[:len(data) // 4 * 4])
+    if sys.byteorder == "big":
+        words.byteswap()
     cache: dict[int, Instruction | None] = {}   # IMEM is mostly zeros and repeated words
     out = []
     for w in words:
