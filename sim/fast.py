@@ -15,7 +15,7 @@ from fenn_dma.isa import csrs, table
 from fenn_dma.isa.table import OPS
 
 from .cycle_model import CycleModel
-from .predecode import scalar_source_mask, vector_source_mask
+from .predecode import program_words, scalar_source_mask, vector_source_mask
 from .state import CORE_FIELDS, DMA_FIELDS
 from .stop import STOP_CAUSES, Stop
 
@@ -87,7 +87,10 @@ def predecode(machine: "Machine") -> array:
     rows: dict[int, tuple[int, ...]] = {}   # by id(): decode_imem shares repeated words
     illegal = (_OP_IDS["illegal"], 0, 0, 0, 0, 0, 0, 0)
     table = array("i")
-    for ins in instrs:
+    used = program_words(bytes(machine.buffers["imem"]))   # the words after it are zero words
+    if used < len(instrs) and instrs[used] is not None:
+        used = len(instrs)                   # a zero word that decodes (it does not: illegal in RV32)
+    for ins in instrs[:used]:
         if ins is None:
             table.extend(illegal)
             continue
@@ -100,6 +103,7 @@ def predecode(machine: "Machine") -> array:
                                    vsrc - (1 << 32) if vsrc >> 31 else vsrc,
                                    int(spec.sat) | spec.round << FLAG_ROUND_SHIFT)
         table.extend(row)
+    table += array("i", illegal) * (len(instrs) - used)
     return table
 
 

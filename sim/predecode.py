@@ -25,11 +25,19 @@ def decode_imem(imem, extensions: frozenset[str]) -> list[Instruction | None]:
         words.byteswap()
     cache: dict[int, Instruction | None] = {}   # IMEM is mostly zeros and repeated words
     out = []
-    for w in words:
+    used = program_words(data)
+    for w in words[:used]:
         if w not in cache:
             cache[w] = try_decode(w, extensions)
         out.append(cache[w])
+    if used < len(words):                        # the zero words after the program, all alike
+        out += [try_decode(0, extensions)] * (len(words) - used)
     return out
+
+
+def program_words(imem: bytes) -> int:
+    """Words up to the last nonzero byte of IMEM (the rest are zero words)."""
+    return (len(imem.rstrip(b"\0")) + 3) // 4
 
 
 def vector_source_mask(ins: Instruction) -> int:
