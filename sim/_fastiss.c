@@ -282,6 +282,9 @@ static inline int16_t wrap16(int32_t v)
  * test_iss_generic_build.py runs that build against the reference), plain loops do the same. Products
  * and rounding sums are exact in int32 (|a * b| <= 2^30, an addend < 2^15 for shifts <= 15). */
 
+/* Inlined into the handlers, where saturation, rounding and the test are constants. */
+#define ROWFN static inline __attribute__((always_inline))
+
 #if defined(__SSE2__) && !defined(FENN_ISS_GENERIC)
 #define FENN_ISS_SSE2 1
 #include <emmintrin.h>
@@ -294,7 +297,7 @@ static inline __m128i rol16v(__m128i x, int k)
 }
 
 /* One Xoroshiro32++ step of the 8 lanes of vector j; returns their outputs. */
-static inline __m128i rng_step(uint16_t *s0, uint16_t *s1, int j)
+ROWFN __m128i rng_step(uint16_t *s0, uint16_t *s1, int j)
 {
     __m128i a = VLD(s0, j), b = VLD(s1, j);
     const __m128i out = _mm_add_epi16(rol16v(_mm_add_epi16(a, b), 9), a);
@@ -307,7 +310,7 @@ static inline __m128i rng_step(uint16_t *s0, uint16_t *s1, int j)
 }
 
 /* The int32 lanes lo/hi back to int16: saturated, or wrapped (the low 16 bits). */
-static inline __m128i pack32(__m128i lo, __m128i hi, int sat)
+ROWFN __m128i pack32(__m128i lo, __m128i hi, int sat)
 {
     if (!sat) {
         lo = _mm_srai_epi32(_mm_slli_epi32(lo, 16), 16);
@@ -316,19 +319,19 @@ static inline __m128i pack32(__m128i lo, __m128i hi, int sat)
     return _mm_packs_epi32(lo, hi);
 }
 
-static inline void row_add(int16_t *r, const int16_t *p, const int16_t *q, int sat)
+ROWFN void row_add(int16_t *r, const int16_t *p, const int16_t *q, int sat)
 {
     for (int j = 0; j < 4; j++)
         VST(r, j, sat ? _mm_adds_epi16(VLD(p, j), VLD(q, j)) : _mm_add_epi16(VLD(p, j), VLD(q, j)));
 }
 
-static inline void row_sub(int16_t *r, const int16_t *p, const int16_t *q, int sat)
+ROWFN void row_sub(int16_t *r, const int16_t *p, const int16_t *q, int sat)
 {
     for (int j = 0; j < 4; j++)
         VST(r, j, sat ? _mm_subs_epi16(VLD(p, j), VLD(q, j)) : _mm_sub_epi16(VLD(p, j), VLD(q, j)));
 }
 
-static inline void row_and(int16_t *r, const int16_t *p, const int16_t *q)
+ROWFN void row_and(int16_t *r, const int16_t *p, const int16_t *q)
 {
     for (int j = 0; j < 4; j++)
         VST(r, j, _mm_and_si128(VLD(p, j), VLD(q, j)));
@@ -336,7 +339,7 @@ static inline void row_and(int16_t *r, const int16_t *p, const int16_t *q)
 
 /* (p * q + rounding) >> shift; stochastic: the addend is each lane's RNG output & (2^shift - 1)
  * (the RNG advances once, also when shift = 0), else the constant rc. */
-static inline void row_mul(int16_t *r, const int16_t *p, const int16_t *q, int shift, int32_t rc, int stoch,
+ROWFN void row_mul(int16_t *r, const int16_t *p, const int16_t *q, int shift, int32_t rc, int stoch,
                            int sat, uint16_t *s0, uint16_t *s1)
 {
     const __m128i sh = _mm_cvtsi32_si128(shift), zero = _mm_setzero_si128();
@@ -356,7 +359,7 @@ static inline void row_mul(int16_t *r, const int16_t *p, const int16_t *q, int s
 }
 
 /* wrap16((p + rounding) >> shift), the rounding as row_mul's. */
-static inline void row_srai(int16_t *r, const int16_t *p, int shift, int32_t rc, int stoch, uint16_t *s0,
+ROWFN void row_srai(int16_t *r, const int16_t *p, int shift, int32_t rc, int stoch, uint16_t *s0,
                             uint16_t *s1)
 {
     const __m128i sh = _mm_cvtsi32_si128(shift), zero = _mm_setzero_si128();
@@ -374,7 +377,7 @@ static inline void row_srai(int16_t *r, const int16_t *p, int shift, int32_t rc,
     }
 }
 
-static inline void row_slli(int16_t *r, const int16_t *p, int shift)
+ROWFN void row_slli(int16_t *r, const int16_t *p, int shift)
 {
     const __m128i sh = _mm_cvtsi32_si128(shift);
     for (int j = 0; j < 4; j++)
@@ -382,7 +385,7 @@ static inline void row_slli(int16_t *r, const int16_t *p, int shift)
 }
 
 /* Bit i: lane i of p == q (eq) or p < q (!eq). */
-static inline uint32_t row_test(const int16_t *p, const int16_t *q, int eq)
+ROWFN uint32_t row_test(const int16_t *p, const int16_t *q, int eq)
 {
     __m128i c[4];
     for (int j = 0; j < 4; j++)
@@ -392,7 +395,7 @@ static inline uint32_t row_test(const int16_t *p, const int16_t *q, int eq)
 }
 
 /* r = q in the lanes whose bit of mask is set. */
-static inline void row_sel(int16_t *r, const int16_t *q, uint32_t mask)
+ROWFN void row_sel(int16_t *r, const int16_t *q, uint32_t mask)
 {
     const __m128i bit = _mm_setr_epi16(1, 2, 4, 8, 16, 32, 64, 128);
     for (int j = 0; j < 4; j++) {
@@ -401,7 +404,7 @@ static inline void row_sel(int16_t *r, const int16_t *q, uint32_t mask)
     }
 }
 
-static inline void row_fill(int16_t *r, int16_t value)
+ROWFN void row_fill(int16_t *r, int16_t value)
 {
     const __m128i x = _mm_set1_epi16(value);
     for (int j = 0; j < 4; j++)
@@ -409,14 +412,14 @@ static inline void row_fill(int16_t *r, int16_t value)
 }
 
 /* (uint16)(p & m) + add, wrapped */
-static inline void row_andadd(int16_t *r, const int16_t *p, uint16_t m, uint16_t add)
+ROWFN void row_andadd(int16_t *r, const int16_t *p, uint16_t m, uint16_t add)
 {
     const __m128i vm = _mm_set1_epi16((short)m), va = _mm_set1_epi16((short)add);
     for (int j = 0; j < 4; j++)
         VST(r, j, _mm_add_epi16(_mm_and_si128(VLD(p, j), vm), va));
 }
 
-static inline void row_rng(int16_t *r, uint16_t *s0, uint16_t *s1)
+ROWFN void row_rng(int16_t *r, uint16_t *s0, uint16_t *s1)
 {
     for (int j = 0; j < 4; j++)
         VST(r, j, _mm_srli_epi16(rng_step(s0, s1, j), 1));
@@ -444,22 +447,22 @@ static inline uint16_t rng_lane(uint16_t *s0, uint16_t *s1, int i)
 #define GROW(expr) do { int16_t tmp_[LANES]; for (int i = 0; i < LANES; i++) tmp_[i] = (expr); \
                         memcpy(r, tmp_, sizeof tmp_); } while (0)
 
-static inline void row_add(int16_t *r, const int16_t *p, const int16_t *q, int sat)
+ROWFN void row_add(int16_t *r, const int16_t *p, const int16_t *q, int sat)
 {
     GROW(sat ? sat16((int32_t)p[i] + q[i]) : wrap16((int32_t)p[i] + q[i]));
 }
 
-static inline void row_sub(int16_t *r, const int16_t *p, const int16_t *q, int sat)
+ROWFN void row_sub(int16_t *r, const int16_t *p, const int16_t *q, int sat)
 {
     GROW(sat ? sat16((int32_t)p[i] - q[i]) : wrap16((int32_t)p[i] - q[i]));
 }
 
-static inline void row_and(int16_t *r, const int16_t *p, const int16_t *q)
+ROWFN void row_and(int16_t *r, const int16_t *p, const int16_t *q)
 {
     GROW((int16_t)(p[i] & q[i]));
 }
 
-static inline void row_mul(int16_t *r, const int16_t *p, const int16_t *q, int shift, int32_t rc, int stoch,
+ROWFN void row_mul(int16_t *r, const int16_t *p, const int16_t *q, int shift, int32_t rc, int stoch,
                            int sat, uint16_t *s0, uint16_t *s1)
 {
     const uint16_t m = (uint16_t)((1u << shift) - 1);
@@ -471,19 +474,19 @@ static inline void row_mul(int16_t *r, const int16_t *p, const int16_t *q, int s
     memcpy(r, tmp, sizeof tmp);
 }
 
-static inline void row_srai(int16_t *r, const int16_t *p, int shift, int32_t rc, int stoch, uint16_t *s0,
+ROWFN void row_srai(int16_t *r, const int16_t *p, int shift, int32_t rc, int stoch, uint16_t *s0,
                             uint16_t *s1)
 {
     const uint16_t m = (uint16_t)((1u << shift) - 1);
     GROW(wrap16(((int32_t)p[i] + (stoch ? (int32_t)(rng_lane(s0, s1, i) & m) : rc)) >> shift));
 }
 
-static inline void row_slli(int16_t *r, const int16_t *p, int shift)
+ROWFN void row_slli(int16_t *r, const int16_t *p, int shift)
 {
     GROW(wrap16((int32_t)((uint32_t)(int32_t)p[i] << shift)));
 }
 
-static inline uint32_t row_test(const int16_t *p, const int16_t *q, int eq)
+ROWFN uint32_t row_test(const int16_t *p, const int16_t *q, int eq)
 {
     uint32_t mask = 0;
     for (int i = 0; i < LANES; i++)
@@ -491,23 +494,23 @@ static inline uint32_t row_test(const int16_t *p, const int16_t *q, int eq)
     return mask;
 }
 
-static inline void row_sel(int16_t *r, const int16_t *q, uint32_t mask)
+ROWFN void row_sel(int16_t *r, const int16_t *q, uint32_t mask)
 {
     GROW((mask >> i) & 1 ? q[i] : r[i]);
 }
 
-static inline void row_fill(int16_t *r, int16_t value)
+ROWFN void row_fill(int16_t *r, int16_t value)
 {
     for (int i = 0; i < LANES; i++)
         r[i] = value;
 }
 
-static inline void row_andadd(int16_t *r, const int16_t *p, uint16_t m, uint16_t add)
+ROWFN void row_andadd(int16_t *r, const int16_t *p, uint16_t m, uint16_t add)
 {
     GROW((int16_t)(uint16_t)(((uint16_t)p[i] & m) + add));
 }
 
-static inline void row_rng(int16_t *r, uint16_t *s0, uint16_t *s1)
+ROWFN void row_rng(int16_t *r, uint16_t *s0, uint16_t *s1)
 {
     GROW((int16_t)(rng_lane(s0, s1, i) >> 1));
 }
@@ -516,7 +519,7 @@ static inline void row_rng(int16_t *r, uint16_t *s0, uint16_t *s1)
 
 /* Per-lane shift amounts (rare in kernels): plain loops on every host. rs1 * 2^amount: wrapped, the
  * bits shifted out are lost; saturated, an amount >= 16 saturates a nonzero lane. */
-static inline void row_sll(int16_t *r, const int16_t *p, const int16_t *q, int sat)
+ROWFN void row_sll(int16_t *r, const int16_t *p, const int16_t *q, int sat)
 {
     int16_t tmp[LANES];
     for (int i = 0; i < LANES; i++) {
@@ -528,7 +531,7 @@ static inline void row_sll(int16_t *r, const int16_t *p, const int16_t *q, int s
     memcpy(r, tmp, sizeof tmp);
 }
 
-static inline void row_sra(int16_t *r, const int16_t *p, const int16_t *q)
+ROWFN void row_sra(int16_t *r, const int16_t *p, const int16_t *q)
 {
     int16_t tmp[LANES];
     for (int i = 0; i < LANES; i++)
