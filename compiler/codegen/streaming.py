@@ -314,12 +314,9 @@ class Streaming:
         tgt = self.q.populations[c.target]
         with em.scope() as t:
             if c.sparse:
-                col, end = t.x("column"), t.x("column end")
-                self._column_count(st.stream, idx, end)
-                em.op("slli", end, end, 6)
-                em.op("add", end, end, buf)
-                em.op("addi", col, buf, 0)
-                self.deliver.sparse_columns(c, st, col, end, tgt, streamed=True)
+                n = t.x("columns")
+                self._column_count(st.stream, idx, n)
+                self.deliver.sparse_stream_row(c, st, n, buf)
             else:
                 row = t.x("row")
                 em.addi(row, buf, self.layout.connections[c.name].row_offset)

@@ -143,20 +143,42 @@ def test_long_streamed_rows_step_their_pointers(run_pair, targets, refractory):
     assert runs["vmem"].records["h.spikes"].sum() > 100
 
 
-@pytest.mark.parametrize("kind", ["weights", "delays", "constant"])
-def test_streamed_sparse_rows_in_blocks_of_columns(run_pair, kind):
-    """Streamed sparse rows of 0 to ~12 columns (every remainder of the 4-column blocks),
-    unused lanes addressing ring row 0 beside real synapses to it (packed words), or
-    skipped (a constant weight): the same results as the reference and as VMEM-resident
-    columns."""
+def _sparse_rows(shape: str, r: np.random.Generator) -> tuple[int, np.ndarray]:
+    """(sources, targets) masks of the streamed sparse tests. ``short``: rows of 0 to 7
+    columns (each count), ring row 0 of many lanes used (unused lanes' words address it too); ``long``:
+    row j has exactly j columns (0 to 69: every entry block, and the 32-column run taken
+    once, twice and three times), lane 0 the fullest, the other lanes random below it."""
+    if shape == "short":
+        n_in, n_h = 48, 300
+        dense_rows = r.random(n_in) < 0.5
+        mask = r.random((n_in, n_h)) < np.where(dense_rows, 0.25, 0.03)[:, None]
+        mask[:, :32] |= r.random((n_in, 32)) < 0.5
+        mask[5] = False                                   # an empty row
+        mask[6] = np.arange(n_h) == 40                    # a row of one column
+        return n_h, mask
+    n_in, rows = 70, 70
+    n_h = 32 * rows
+    depth = np.arange(n_h) // 32                          # each target's row in its lane
+    mask = (depth[None, :] < np.arange(n_in)[:, None]) & (r.random((n_in, n_h)) < 0.5)
+    mask[:, ::32] = depth[None, ::32] < np.arange(n_in)[:, None]
+    return n_h, mask
+
+
+@pytest.mark.parametrize("kind,shape", [("weights", "short"), ("delays", "short"), ("constant", "short"),
+                                        ("weights", "long"), ("delays", "long"), ("constant", "long")])
+def test_streamed_sparse_rows_in_column_blocks(run_pair, kind, shape):
+    """Streamed sparse rows entering the connection's column blocks at every block (rows of
+    0 to 32 columns), and rows longer than the 32-block run (it runs again per 32 further
+    columns); packed words (unused lanes addressing ring row 0 beside real synapses to it),
+    with delays, or a constant weight (unused lanes skipped): the same results as the
+    reference and as VMEM-resident columns."""
+    from fenn_dma.compiler.codegen.propagation import STREAM_COLUMNS
     r = np.random.default_rng(11)
-    n_in, n_h = 48, 300
-    dense_rows = r.random(n_in) < 0.5
-    mask = r.random((n_in, n_h)) < np.where(dense_rows, 0.25, 0.03)[:, None]
-    mask[:, :32] |= r.random((n_in, 32)) < 0.5           # ring row 0 of many lanes used
-    mask[5] = False                                       # an empty row
+    n_h, mask = _sparse_rows(shape, r)
+    n_in = mask.shape[0]
     pre, post = np.nonzero(mask)
-    w = np.full(pre.size, 0.3) if kind == "constant" else r.normal(0.1, 0.4, pre.size)
+    w = np.full(pre.size, 0.3 if shape == "short" else 0.05) if kind == "constant" \
+        else r.normal(0.1, 0.4 if shape == "short" else 0.06, pre.size)
     d = r.integers(0, 3, pre.size) if kind == "delays" else None
     runs = {}
     for pl in ("dram", "vmem"):
@@ -169,11 +191,25 @@ def test_streamed_sparse_rows_in_blocks_of_columns(run_pair, kind):
             np.testing.assert_array_equal(got.records[k], ref.records[k][0], err_msg=f"{pl}: {k}")
         runs[pl] = got
         assert (q.connections["in->h"].constant_weight is not None) == (kind == "constant")
-    counts = np.bincount(pre * 32 + post % 32, minlength=n_in * 32).reshape(n_in, 32).max(axis=1)
-    assert set(counts % 4) == {0, 1, 2, 3} and 0 in counts
+        if pl == "dram":
+            labels = compiled.asm.labels
+            assert any("column_more" in lab for lab in labels) == (shape == "long")
+            assert sum(lab.startswith(".Lcolumn_block_") for lab in labels) == min(mask_columns(mask).max(), STREAM_COLUMNS) - 1
+    counts = mask_columns(mask)
+    if shape == "short":
+        assert set(counts) == set(range(counts.max() + 1)) and counts.max() < STREAM_COLUMNS
+    else:
+        assert set(counts) == set(range(n_in))
     for k, rec in runs["vmem"].records.items():
         np.testing.assert_array_equal(runs["dram"].records[k], rec, err_msg=k)
     assert runs["vmem"].records["h.spikes"].sum() > 100
+
+
+def mask_columns(mask: np.ndarray) -> np.ndarray:
+    """ELL columns per source row: its fullest lane's synapses."""
+    n_in, n_h = mask.shape
+    pre, post = np.nonzero(mask)
+    return np.bincount(pre * 32 + post % 32, minlength=n_in * 32).reshape(n_in, 32).max(axis=1)
 
 
 def _one_streamed_pass(case: str) -> Network:
