@@ -9,7 +9,7 @@ into this module for the delivery of each row.
 Adding a kind of propagation: a field set in :meth:`Propagation.setup` for the
 registers and constants it needs (in :class:`ConnState`), and a delivery in
 :meth:`Propagation.body` (VMEM rows) / :meth:`Propagation.dense_row` /
-:meth:`Propagation.sparse_columns` (rows streamed from DRAM come through these).
+:meth:`Propagation.sparse_stream_row` (rows streamed from DRAM come through these).
 """
 from __future__ import annotations
 

@@ -311,7 +311,6 @@ class Streaming:
 
     def _streamed_body(self, c: QConnection, st: "ConnState", idx: str, buf: str) -> None:
         em = self.em
-        tgt = self.q.populations[c.target]
         with em.scope() as t:
             if c.sparse:
                 n = t.x("columns")
