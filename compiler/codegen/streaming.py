@@ -317,15 +317,8 @@ class Streaming:
         """As :meth:`_find_spike`, and ``run`` = how many sources from ``out`` on spike one
         after the other in its word (at most ``most``, below 32), their bits cleared."""
         em = self.em
-        have, nextw, capped = em.new_label("have_run"), em.new_label("next_word"), em.new_label("run_capped")
-        em.op("bne", word, "zero", have)
-        em.label(nextw)
-        em.op("addi", xw, xw, 4)
-        em.op("beq", xw, xend, none_label)
-        em.op("lw", word, 0, xw)
-        em.op("addi", wbase, wbase, 32)
-        em.op("beq", word, "zero", nextw)
-        em.label(have)
+        capped = em.new_label("run_capped")
+        self._skip_empty_words(xw, xend, word, wbase, none_label)
         em.op("ctz", out, word, comment="next spiking neuron")
         em.op("srl", tmp, word, out)
         em.op("xori", tmp, tmp, -1)
@@ -359,6 +352,16 @@ class Streaming:
         """out = index of the next spike (clearing its bit), or jump to ``none_label``
         past the last word. ``word`` holds the not yet taken bits of word ``xw``."""
         em = self.em
+        self._skip_empty_words(xw, xend, word, wbase, none_label)
+        em.op("ctz", out, word, comment="next spiking neuron")
+        em.op("addi", tmp, word, -1)
+        em.op("and", word, word, tmp, comment="clear its bit")
+        em.op("add", out, out, wbase)
+
+    def _skip_empty_words(self, xw, xend, word, wbase, none_label) -> None:
+        """Until ``word`` (the not yet taken bits of word ``xw``) has a bit: the next words,
+        or jump to ``none_label`` past the last."""
+        em = self.em
         have, nextw = em.new_label("have_spike"), em.new_label("next_word")
         em.op("bne", word, "zero", have)
         em.label(nextw)
@@ -368,10 +371,6 @@ class Streaming:
         em.op("addi", wbase, wbase, 32)
         em.op("beq", word, "zero", nextw)
         em.label(have)
-        em.op("ctz", out, word, comment="next spiking neuron")
-        em.op("addi", tmp, word, -1)
-        em.op("and", word, word, tmp, comment="clear its bit")
-        em.op("add", out, out, wbase)
 
     def _start_row(self, c: QConnection, row: StreamRow, j: str, dst: str, fixed_count: int | None) -> None:
         """Start the MM2S transfer of row ``j`` of a streamed connection into VMEM ``dst``."""
