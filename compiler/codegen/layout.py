@@ -44,8 +44,11 @@ CONTROL = ControlBlock()
 CTRL = CONTROL.offsets()      # (the same as a dict, for the I/O map and importers)
 CTRL_SIZE = 64
 # Most rows of consecutive spiking sources that one transfer of the prefetched pass brings
-# (buffer room permitting; below 32, the spike-word shift that takes a run).
-STREAM_RUN = 8
+# (buffer room permitting; below 32, the spike-word shift that takes a run). Longer runs
+# expose their first transfer beyond what the prefetch overlaps: the 2560-target kernel of
+# benchmarks/va_benchmark.py (8 inputs spiking, 4 MiB VMEM) takes 4.84 / 4.51 / 4.42 / 4.36
+# / 4.74 / 6.20 cycles per 32 synapses at ddr4 with runs of up to 1 / 2 / 3 / 4 / 5 / 8 rows.
+STREAM_RUN = 4
 VEC = ROW_BYTES  # bytes per vector
 
 
