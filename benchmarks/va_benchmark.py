@@ -203,6 +203,16 @@ def kernel_per32_rtl(soc, n_target: int, sparse: bool, latency: str, steps: int 
 GOALS = {"dense": 4.5, "sparse": 6.0}    # issue #10: cycles per 32 synapses, DRAM weights, on the RTL
 
 
+def kernel_columns_per32(n_target: int) -> float:
+    """ELL columns of the sparse kernel's rows per 32 synapses: a row has as many columns as
+    its fullest lane (compiler/sparse_layout.py), the floor of its cost in vector steps."""
+    from fenn_dma.compiler.sparse_layout import ell_layout
+    net, synapses = kernel_net(n_target, True)
+    q = quantise(net)
+    (c,) = q.connections.values()
+    return float(ell_layout(c, q.populations[c.target]).counts.mean()) / (synapses / 32)
+
+
 def rtl_figures() -> None:
     from fenn_dma.verify.runner import build_soc, soc_config
     t0 = time.perf_counter()
@@ -223,6 +233,9 @@ def rtl_figures() -> None:
             same &= s0 and s1
         print(f"  {latency:<8} {figs['dense value']:6.2f} {figs['dense']:<28} {figs['sparse value']:6.2f} "
               f"{figs['sparse']:<32} {'same cycles' if same else 'DIFFERENT'}")
+    cols = kernel_columns_per32(RTL_TARGETS)
+    print(f"  sparse rows: {cols:.2f} ELL columns per 32 synapses (a row is as long as its fullest lane), "
+          f"so at least {6 * cols:.2f} cycles per 32 synapses at 6 vector instructions a column")
 
 
 def main() -> int:

@@ -21,6 +21,7 @@ from ..memory import MemoryPlan, Region
 from ..placement import (ConnectionData, PlacementRequest, buffer_bytes, choose_placements, connection_data,
                          fuse_key)
 from ..quantise import LANES, QConnection, QNetwork, QPopulation, suffix
+from ..schedule import Group
 
 # DMEM control block (word 0 is the host/firmware "ready" flag of the FeNN ABI).
 # dma_status / dma_src: written by the firmware before it stops with ebreak on a
@@ -44,6 +45,12 @@ class ControlBlock:
 CONTROL = ControlBlock()
 CTRL = CONTROL.offsets()      # (the same as a dict, for the I/O map and importers)
 CTRL_SIZE = 64
+# Most rows of consecutive spiking sources that one transfer of the prefetched pass brings
+# (buffer room permitting; below 32, the spike-word shift that takes a run). Longer runs
+# expose their first transfer beyond what the prefetch overlaps: the 2560-target kernel of
+# benchmarks/va_benchmark.py (8 inputs spiking, 4 MiB VMEM) takes 4.84 / 4.51 / 4.42 / 4.36
+# / 4.74 / 6.20 cycles per 32 synapses at ddr4 with runs of up to 1 / 2 / 3 / 4 / 5 / 8 rows.
+STREAM_RUN = 4
 VEC = ROW_BYTES  # bytes per vector
 
 
@@ -251,8 +258,12 @@ class _Planner:
         streamed = [c for c in q.connections.values() if c.placement == "dram"]
         if streamed:
             size = buffer_bytes([r for r in requests if choice[r.name] == "dram"])
-            a = plan.place("vmem", "dma_buffer0", size, align=VEC, note="streamed row (ping)")
-            bb = plan.place("vmem", "dma_buffer1", size, align=VEC, note="streamed row (pong)")
+            run = self._run_rows(data, requests, choice)
+            note = "streamed row" if run is None else f"streamed rows (up to {run[0]} of {run[1]} B)"
+            if run is not None:
+                size = max(size, run[0] * run[1])
+            a = plan.place("vmem", "dma_buffer0", size, align=VEC, note=note + " (ping)")
+            bb = plan.place("vmem", "dma_buffer1", size, align=VEC, note=note + " (pong)")
             self.dma_buffers = (a.offset, bb.offset)
         for c in q.connections.values():
             self.conns[c.name] = self._place_connection(c, data[c.name])
@@ -268,6 +279,33 @@ class _Planner:
                 self.conns[c.name] = replace(self.conns[c.name], dram=region, row_offset=off,
                                               stream_unit=fused[0].name)
                 off += data[c.name].row_bytes
+
+    def _run_rows(self, data: dict[str, ConnectionData], requests: list[PlacementRequest],
+                  choice: dict[str, str]) -> tuple[int, int] | None:
+        """(rows, bytes per row) that one transfer of the prefetched pass may bring when
+        its sources spike one after the other (codegen/streaming.py), or None: the pass
+        must stream one dense DRAM row per spike, and the buffers of ``rows`` rows must
+        fit VMEM beside the weights and a whole window of V records (so that the
+        window does not shrink)."""
+        pf = prefetched_pass(self.q)
+        if pf is None:
+            return None
+        conns = [self.q.connections[n] for n in pf[0].connections]
+        streamed = [c for c in conns if c.placement == "dram"]
+        if any(c.sparse for c in streamed) or len(_fused_runs(streamed)) != 1:
+            return None
+        row = sum(data[c.name].row_bytes for c in streamed)
+        weights = sum(-(-r.vmem_bytes // VEC) * VEC for r in requests if choice[r.name] == "vmem")
+        vmem_step, vmem_slack = self._vmem_record_step()
+        spare = self.plan.free("vmem") - weights - self.opt.window * vmem_step - vmem_slack
+        rows = min(STREAM_RUN, spare // (2 * row))
+        return (rows, row) if rows >= 2 else None
+
+    def _vmem_record_step(self) -> tuple[int, int]:
+        """VMEM bytes of V records per step, and the slack after the last (_place_windows)."""
+        rec_v = [p for p in self.q.populations.values() if "v" in p.record]
+        return (sum(VEC * p.recorded_chunks("v") for p in rec_v),
+                sum(VEC * (p.chunks - p.recorded_chunks("v")) for p in rec_v))
 
     def _place_connection(self, c: QConnection, d: ConnectionData) -> ConnectionLayout:
         tgt = self.q.populations[c.target]
@@ -324,8 +362,7 @@ class _Planner:
             if dmem_step:
                 window = min(window, max(plan.free("dmem") - dmem_slack - 4 * len(rec_v), 0) // dmem_step)
         else:
-            vmem_step = sum(VEC * p.recorded_chunks("v") for p in rec_v)
-            vmem_slack = sum(VEC * (p.chunks - p.recorded_chunks("v")) for p in rec_v)
+            vmem_step, vmem_slack = self._vmem_record_step()
             window = min(window, max(plan.free("vmem") - vmem_slack, 0) // vmem_step) if vmem_step else window
         if window < 1:      # (the VMEM slots of DRAM records: plan.check names an overflow)
             raise ResourceError(f"memory overflow: no room for one step of inputs/records "
@@ -391,6 +428,21 @@ class _Planner:
 def _sample_note(p: QPopulation, var: str, tail: int | None = None) -> str:
     n = p.recorded(var)
     return f" (neurons 0..{n - 1} of {p.size}{'' if tail is None else f'; {tail} B tail'})" if n < p.size else ""
+
+
+def prefetched_pass(q: QNetwork) -> tuple[Group, bool] | None:
+    """The step's one pass with streamed rows, when exactly one has them (nothing else then
+    uses the MM2S channel or the row buffers between its passes), and whether it comes
+    before the point where its source's next spikes are known (its input step or update):
+    then that point prepares the next step's pass (codegen/streaming.py ``Prefetch``)."""
+    sch = q.schedule
+    placed = [(g, None) for g in sch.phase1] + [(g, name) for name in sch.order for g in sch.before_update[name]]
+    streamed = [(g, name) for g, name in placed
+                if any(q.connections[c].placement == "dram" for c in g.connections)]
+    if len(streamed) != 1:
+        return None
+    g, before = streamed[0]
+    return g, before is None or sch.order.index(before) <= sch.order.index(g.source)
 
 
 def _fused_runs(streamed: list[QConnection]) -> list[list[QConnection]]:

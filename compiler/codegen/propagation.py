@@ -9,7 +9,7 @@ into this module for the delivery of each row.
 Adding a kind of propagation: a field set in :meth:`Propagation.setup` for the
 registers and constants it needs (in :class:`ConnState`), and a delivery in
 :meth:`Propagation.body` (VMEM rows) / :meth:`Propagation.dense_row` /
-:meth:`Propagation.sparse_columns` (rows streamed from DRAM come through these).
+:meth:`Propagation.sparse_stream_row` (rows streamed from DRAM come through these).
 """
 from __future__ import annotations
 
@@ -37,6 +37,7 @@ class ConnState:
     row_mask: str | None = None       # vector: the ring row bits of a packed word (sparse, depth > 1)
     delay_offset: str | None = None   # scalar: bytes from a weight row to its delay row (dense ring)
     stream: StreamRow | None = None   # the leader of a DRAM row (codegen/streaming.py)
+    columns: "ColumnBlocks | None" = None  # a streamed sparse row's straight-line code (:meth:`Propagation._column_blocks`)
 
 
 # Chunks per loop iteration of a streamed dense row (VMEM accumulators): about 2/STREAM_BLOCK
@@ -45,8 +46,25 @@ STREAM_BLOCK = 32
 # Chunks of a streamed dense row up to which it is one block, no loop (about 4 instructions
 # a chunk of code).
 STREAM_WHOLE = 96
-# Columns per loop iteration of a streamed sparse row (a power of two).
-STREAM_COLUMNS = 4
+# Columns of a streamed sparse row that one straight-line run of column blocks takes (a
+# power of two; a block addresses its word from the run's end with a 12-bit offset).
+STREAM_COLUMNS = 32
+
+
+@dataclass
+class ColumnBlocks:
+    """The out-of-line code of a streamed sparse connection (emitted once per pass): one
+    block per column, the last block first, entered ``n`` blocks before the end by a
+    computed jump for a row of ``n`` columns (rows longer than ``count``: the first
+    ``n mod count`` columns, then the whole run again per ``count`` further columns)."""
+
+    entry: str                    # scalar: the address past the last block
+    end: str                      # scalar: the end of the columns the run takes (DMA buffer)
+    size: str                     # scalar: bytes of one block
+    words: tuple[str, ...]        # vector: the column's packed words (two in turn, constant weight)
+    done: str                     # label: where the run returns to
+    count: int                    # blocks
+    row_end: str | None = None    # scalar: the row's end (rows longer than ``count``)
 
 
 def _bits(stride: int) -> int | None:
@@ -160,6 +178,8 @@ class Propagation:
             else:
                 doff = tgt.padded * 2 if c.placement == "dram" else cl.delays.offset - cl.weights.offset
                 st.delay_offset = shared.x(doff, f"delay row offset {doff}", doff)
+        if c.placement == "dram" and c.sparse:
+            st.columns = self._column_blocks(c, st, scope, shared)
         return st
 
     def _fill_time(self, r: str, offset: int) -> None:
@@ -341,18 +361,12 @@ class Propagation:
             em.op("lw", end, 4, ent)
             self.sparse_columns(c, st, col, end, tgt)
 
-    def sparse_columns(self, c: QConnection, st: ConnState, col: str, end: str, tgt: QPopulation,
-                       streamed: bool = False) -> None:
-        """Deliver the packed ELL columns at VMEM [col, end) (``col`` advances);
-        ``streamed``: a DMA buffer's row, taken ``STREAM_COLUMNS`` columns at a time
-        (:meth:`_sparse_stream_columns`)."""
+    def sparse_columns(self, c: QConnection, st: ConnState, col: str, end: str, tgt: QPopulation) -> None:
+        """Deliver the packed ELL columns at VMEM [col, end) (``col`` advances)."""
         em = self.em
         D = tgt.ring_depth
         done, lab = em.new_label("row_done"), em.new_label("column")
         em.op("beq", col, end, done)
-        if streamed:
-            self._sparse_stream_columns(c, st, col, end, tgt, done)
-            return
         if c.constant_weight is not None:
             # words are LLM addresses (unused lanes -1: skipped), the weight a register;
             # two columns per iteration so that no add follows the load it reads
@@ -404,67 +418,100 @@ class Propagation:
         else:
             em.op("vandadd", va, vp, st.ring, c.index_bits, comment="target address in the lane")
 
-    def _sparse_stream_columns(self, c: QConnection, st: ConnState, col: str, end: str, tgt: QPopulation,
-                               done: str) -> None:
-        """The columns of a streamed sparse row (at least one): the first ``n mod U`` one by
-        one, then ``U`` = ``STREAM_COLUMNS`` per iteration, their words loaded together.
+    def _column_blocks(self, c: QConnection, st: ConnState, scope: Scope, shared: Constants) -> ColumnBlocks | None:
+        """The column blocks of a streamed sparse connection, emitted here (out of line,
+        jumped over; the jump sets ``entry``), or None when no row has a column.
 
-        Packed words: then the addresses, then column after column load, add, store: a
-        column's store precedes the next column's load (an unused lane's word 0 addresses
-        ring row 0, as a real synapse of that lane may), so the LLM sees the one-column
-        order. Constant weight (words are addresses, unused lanes -1 and skipped, a row's
-        synapses have distinct targets): all the loads, then the adds and stores."""
+        Each block delivers one column (its packed word already in a register) and loads
+        the next one's word: 6 instructions a column with packed words, 4 with a constant
+        weight, 9 with a ring of depth > 1; no loop overhead, no load-use nop (each load's
+        slot holds the block's next independent instruction). Columns are delivered in
+        order, each column's store before the next one's load (an unused lane's word 0
+        adds 0 to ring row 0, which a real synapse of that lane may also address), so the
+        LLM sees the order of :meth:`sparse_columns`."""
         em = self.em
-        D = tgt.ring_depth
-        U = STREAM_COLUMNS
-        with em.scope() as t:
-            vp = [t.v(f"packed {k}") for k in range(U)]
-            va = [t.v(f"address {k}") for k in range(U)]
-            single, blocks = em.new_label("column"), em.new_label("columns")
-            with em.scope() as t2:
-                left = t2.x("columns left")
-                em.op("sub", left, end, col)
-                em.op("andi", left, left, VEC * (U - 1), comment="bytes of the columns before whole blocks")
-                em.op("add", left, left, col)
-                em.op("beq", left, col, blocks)
-                em.label(single)
-                em.op("vloadv", vp[0], 0, col)
-                em.op("addi", col, col, VEC)
-                if c.constant_weight is not None:
-                    em.op("vloadl", va[0], 0, vp[0])
-                    em.op("addi", "zero", "zero", 0, comment="load-use slot")
-                    em.op("vadd_s", va[0], va[0], st.weight)
-                    em.op("vstorel", va[0], 0, vp[0])
-                else:
-                    self._column_address(c, st, vp[0], va[0], D)
-                    em.op("vloadl", vp[1], 0, va[0])
-                    em.op("vand", vp[0], vp[0], st.weight_mask, comment="weight bits")
-                    em.op("vadd_s", vp[1], vp[1], vp[0])
-                    em.op("vstorel", vp[1], 0, va[0])
-                em.op("bne", col, left, single)
-            em.op("beq", col, end, done)
-            em.label(blocks)
-            for k in range(U):
-                em.op("vloadv", vp[k], VEC * k, col)
-            if c.constant_weight is not None:
-                for k in range(U):
-                    em.op("vloadl", va[k], 0, vp[k])
-                for k in range(U):
-                    if k == 1:
-                        em.op("addi", col, col, VEC * U)
-                    em.op("vadd_s", va[k], va[k], st.weight)
-                    em.op("vstorel", va[k], 0, vp[k])
+        cl = self.layout.connections[c.name]
+        K = cl.dram.size // self.q.populations[c.source].size // VEC
+        if K == 0:
+            return None
+        R = min(K, STREAM_COLUMNS)
+        const = c.constant_weight is not None
+        D = self.q.populations[c.target].ring_depth
+
+        def v(name):
+            return scope.v(f"{c.name} {name}")
+
+        words = (v("word a"), v("word b")) if const else (v("word"),)
+        acc = v("acc")
+        addr, weight = (None, None) if const else (v("address"), v("weight"))
+        end = scope.x(f"{c.name} columns end")
+        entry = scope.x(f"{c.name} column entry")
+        row_end = scope.x(f"{c.name} row end") if K > R else None
+
+        def block(r: int) -> list[tuple]:
+            """Block ``r`` from the end: its column's word is at -VEC (r + 1) from ``end``."""
+            nxt = [] if r == 0 else [("vloadv", words[(r - 1) % len(words)], -VEC * r, end)]
+            if const:
+                w = words[r % 2]
+                slot = nxt or [("addi", "zero", "zero", 0)]          # the load-use slot
+                return [("vloadl", acc, 0, w)] + slot + [("vadd_s", acc, acc, st.weight), ("vstorel", acc, 0, w)]
+            w = words[0]
+            if D > 1:
+                address = [("vadd", addr, w, st.time),
+                           ("vandadd", addr, addr, st.ring, (2 * D - 1).bit_length()),
+                           ("vand", weight, w, st.row_mask), ("vadd", addr, addr, weight)]
             else:
-                with em.scope() as t2:
-                    vacc = t2.v("acc")
-                    for k in range(U):
-                        self._column_address(c, st, vp[k], va[k], D)
-                    for k in range(U):
-                        em.op("vloadl", vacc, 0, va[k])
-                        em.op("vand", vp[k], vp[k], st.weight_mask, comment="weight bits")
-                        if k == U - 1:
-                            em.op("addi", col, col, VEC * U)
-                        em.op("vadd_s", vacc, vacc, vp[k])
-                        em.op("vstorel", vacc, 0, va[k])
-            em.op("bne", col, end, blocks)
-            em.label(done)
+                address = [("vandadd", addr, w, st.ring, c.index_bits)]
+            return address + [("vloadl", acc, 0, addr), ("vand", weight, w, st.weight_mask)] + nxt \
+                + [("vadd_s", acc, acc, weight), ("vstorel", acc, 0, addr)]
+
+        S = 4 * len(block(1 if R > 1 else 0))
+        size = shared.x(("column block", S), f"column block {S}", S)
+        done, over, start = em.new_label("columns_done"), em.new_label("column_blocks"), em.new_label("column_run")
+        em.label(em.new_label("column_jump"))
+        em.op("jal", entry, over, comment="entry = the first block (the code below runs per row)")
+        for r in range(R - 1, -1, -1):
+            em.label(start if r == R - 1 else em.new_label("column_block"))
+            for op in block(r):
+                em.op(*op)
+        if row_end is not None:
+            em.label(em.new_label("column_more"))
+            em.op("beq", end, row_end, done)
+            em.op("addi", end, end, VEC * R // 2)
+            em.op("addi", end, end, VEC * R // 2)
+            em.op("vloadv", words[(R - 1) % len(words)], -VEC * R, end, comment="the next run's first word")
+            em.op("jal", "zero", start)
+        else:
+            for _ in range((S - 4 * len(block(0))) // 4 + 1):        # a row of 0 columns enters at the last
+                em.label(em.new_label("column_return"))
+                em.op("jal", "zero", done)
+        em.label(over)
+        em.op("addi", entry, entry, S * R, comment="past the last block")
+        return ColumnBlocks(entry, end, size, words, done, R, row_end)
+
+    def sparse_stream_row(self, c: QConnection, st: ConnState, n: str, buf: str) -> None:
+        """Deliver the streamed sparse row of ``n`` columns (a register, overwritten) in
+        DMA buffer ``buf``: load its first word, jump to the ``n``-th block from the end of
+        the connection's column blocks; they return to ``done``."""
+        em = self.em
+        tab = st.columns
+        if tab is None:
+            return
+        R = tab.count
+        with em.scope() as t:
+            j = t.x("block entry")
+            for w in tab.words:
+                em.op("vloadv", w, 0, buf, comment="the row's first word")
+            if tab.row_end is not None:
+                em.op("beq", n, "zero", tab.done)
+                em.op("slli", j, n, 6)
+                em.op("add", tab.row_end, buf, j)
+                em.op("addi", n, n, -1)
+                em.op("andi", n, n, R - 1)
+                em.op("addi", n, n, 1, comment="columns of the first run")
+            em.op("slli", j, n, 6)
+            em.op("add", tab.end, buf, j)
+            em.op("mul", j, n, tab.size)
+            em.op("sub", j, tab.entry, j)
+            em.op("jalr", "zero", 0, j, comment="the row's first column block")
+            em.label(tab.done)

@@ -42,7 +42,7 @@ from ..quantise import QConnection, QNetwork, QPopulation
 from ..schedule import Group
 from .control import DMA_ERROR_LABEL, ProgramRegisters
 from .emitter import Constants, Emitter
-from .layout import CONTROL, ProgramLayout
+from .layout import CONTROL, STREAM_RUN, ProgramLayout, prefetched_pass
 
 if TYPE_CHECKING:
     from .propagation import ConnState, Propagation
@@ -68,6 +68,7 @@ class Prefetch:
 
     group: Group
     after_first_step: bool
+    run: int = 1          # rows of consecutive spiking sources one transfer may bring (dense)
 
 
 def _pow2(n: int) -> int | None:
@@ -99,17 +100,22 @@ class Streaming:
         self.prefetch = self._plan_prefetch()
 
     def _plan_prefetch(self) -> Prefetch | None:
-        """A :class:`Prefetch` when exactly one pass of the step streams rows (then nothing
-        else uses the MM2S channel or the buffers between its passes)."""
-        sch = self.q.schedule
-        placed = [(g, None) for g in sch.phase1] + [(g, name) for name in sch.order for g in sch.before_update[name]]
-        streamed = [(g, name) for g, name in placed
-                    if any(self.q.connections[c].placement == "dram" for c in g.connections)]
-        if len(streamed) != 1:
+        """A :class:`Prefetch` when exactly one pass of the step streams rows (layout.py
+        ``prefetched_pass``), with the rows one transfer of it may bring."""
+        pf = prefetched_pass(self.q)
+        if pf is None:
             return None
-        g, before = streamed[0]
-        first = before is None or sch.order.index(before) <= sch.order.index(g.source)
-        return Prefetch(g, first)
+        g, first = pf
+        units = {self.layout.connections[c].stream_unit for c in g.connections
+                 if self.q.connections[c].placement == "dram"}
+        run = 1
+        if len(units) == 1:
+            (u,) = units
+            c = self.q.connections[u]
+            if not c.sparse:
+                row = self.layout.connections[u].dram.size // self.q.populations[c.source].size
+                run = min(STREAM_RUN, self.layout.plan.region("dma_buffer0").size // row)
+        return Prefetch(g, first, run)
 
     def prefetch_point(self, name: str) -> None:
         """After population ``name``'s input step or update: start the prefetched pass's
@@ -137,11 +143,18 @@ class Streaming:
             em.addi(xend, xw, 4 * src.words)
             em.op("addi", wbase, "zero", 0)
             em.op("lw", word, 0, xw)
-            self._find_spike(xw, xend, word, wbase, idx, tmp, skip)
             with em.scope() as cs:
+                run = cs.x("run") if pf.run > 1 else None
+                if run is None:
+                    self._find_spike(xw, xend, word, wbase, idx, tmp, skip)
+                else:
+                    self._find_run(xw, xend, word, wbase, idx, run, tmp, skip, pf.run)
                 row = self.setup(c, lambda n: cs.x(f"{c.name} {n}"))
                 em.li(buf, self.layout.dma_buffers[0])
-                self._start_row(c, row, idx, buf, None)       # COUNT too: the pass may write it once
+                if run is None:
+                    self._start_row(c, row, idx, buf, None)   # COUNT too: the pass may write it once
+                else:
+                    self._start_run(row, idx, run, buf)
             em.label(skip)
 
     def setup(self, c: QConnection, xr: Callable[[str], str]) -> StreamRow | None:
@@ -195,6 +208,10 @@ class Streaming:
             if c.placement == "dram":
                 members.setdefault(unit_of[c.name], []).append(c)
         units = [(self.q.connections[u], state_of[u]) for u in members]
+        pf = self.prefetch
+        if pf is not None and pf.group == group and pf.run > 1:
+            self._run_loop(conns, states, units[0][1].stream, pf, xw, xend, word, wbase, idx, nxt, tmp, buf, flip)
+            return
         fixed_count = _fixed_count([st.stream for _, st in units])
         if fixed_count is not None:
             em.li(tmp, fixed_count)
@@ -204,7 +221,6 @@ class Streaming:
         em.op("addi", wbase, "zero", 0)
         em.op("lw", word, 0, xw)
         self._find_spike(xw, xend, word, wbase, idx, tmp, done)
-        pf = self.prefetch
         if pf is not None and pf.group == group:
             if pf.after_first_step:          # the previous step's prefetch point started it
                 skip = em.new_label("prefetched")
@@ -244,9 +260,107 @@ class Streaming:
         em.op("bge", idx, "zero", loop)
         em.label(done)
 
+    def _run_loop(self, conns, states, row: StreamRow, pf: Prefetch, xw, xend, word, wbase, idx, nxt, tmp,
+                  buf, flip) -> None:
+        """The prefetched pass of one dense DRAM row per spike, its sources taken in runs
+        of up to ``pf.run`` spiking one after the other in a spike word (``_find_run``):
+        one transfer per run (rows next to each other in DRAM and in the buffer), so the
+        DRAM latency is paid once per run; the run's rows are delivered one by one in
+        spike order, every connection of the pass for each, as in :meth:`_loop`."""
+        em = self.em
+        with em.scope() as t:
+            m, nm, rowp = t.x("run"), t.x("next run"), t.x("row in run")
+            done, loop, go, inner = (em.new_label(n) for n in ("stream_done", "stream_run", "stream_go",
+                                                                  "stream_row"))
+            em.op("addi", wbase, "zero", 0)
+            em.op("lw", word, 0, xw)
+            self._find_run(xw, xend, word, wbase, idx, m, tmp, done, pf.run)
+            if pf.after_first_step:              # the previous step's prefetch point started it
+                skip = em.new_label("prefetched")
+                em.op("lw", tmp, CONTROL.steps, "zero")
+                em.op("bne", tmp, self.regs.steps_left, skip, comment="not the window's first step: started")
+                self._start_run(row, idx, m, buf)
+                em.label(skip)
+            em.label(loop)
+            em.op("addi", nxt, "zero", -1)
+            self._find_run(xw, xend, word, wbase, nxt, nm, tmp, go, pf.run)
+            em.label(go)
+            self._wait_dma(tmp)
+            with em.scope() as t2:
+                other = t2.x("other buffer")
+                skip = em.new_label("no_next_run")
+                em.op("xor", other, buf, flip)
+                em.op("blt", nxt, "zero", skip)
+                self._start_run(row, nxt, nm, other)
+                em.label(skip)
+            em.op("addi", rowp, buf, 0)
+            em.label(inner)
+            for c, st in zip(conns, states):
+                if c.placement != "dram":
+                    self.deliver.body(c, st, idx)
+                    continue
+                with em.scope() as t2:
+                    r = t2.x("row")
+                    em.addi(r, rowp, self.layout.connections[c.name].row_offset)
+                    self.deliver.dense_row(c, st, r, streamed=True)
+            em.addi(rowp, rowp, row.stride)
+            em.op("addi", idx, idx, 1)
+            em.op("addi", m, m, -1)
+            em.op("bne", m, "zero", inner, comment="the run's next row")
+            em.op("xor", buf, buf, flip, comment="swap row buffers")
+            em.op("addi", idx, nxt, 0)
+            em.op("addi", m, nm, 0)
+            em.op("bge", idx, "zero", loop)
+            em.label(done)
+
+    def _find_run(self, xw, xend, word, wbase, out, run, tmp, none_label, most: int) -> None:
+        """As :meth:`_find_spike`, and ``run`` = how many sources from ``out`` on spike one
+        after the other in its word (at most ``most``, below 32), their bits cleared."""
+        em = self.em
+        capped = em.new_label("run_capped")
+        self._skip_empty_words(xw, xend, word, wbase, none_label)
+        em.op("ctz", out, word, comment="next spiking neuron")
+        em.op("srl", tmp, word, out)
+        em.op("xori", tmp, tmp, -1)
+        em.op("ctz", run, tmp, comment="and those spiking after it")
+        em.op("addi", tmp, run, -most)
+        em.op("blt", tmp, "zero", capped)
+        em.op("addi", run, "zero", most)
+        em.label(capped)
+        em.op("addi", tmp, "zero", 1)
+        em.op("sll", tmp, tmp, run)
+        em.op("addi", tmp, tmp, -1)
+        em.op("sll", tmp, tmp, out)
+        em.op("xor", word, word, tmp, comment="clear their bits")
+        em.op("add", out, out, wbase)
+
+    def _start_run(self, row: StreamRow, j: str, m: str, dst: str) -> None:
+        """Start the MM2S transfer of the ``m`` dense rows from source ``j`` on into VMEM ``dst``."""
+        em = self.em
+        with em.scope() as t:
+            a = t.x("DRAM address")
+            sh = _pow2(row.stride)
+            em.op("mul" if sh is None else "slli", a, j, row.stride_reg if sh is None else sh)
+            em.op("add", a, a, row.base)
+            em.op("csrrw", "zero", csrs.MM2S_SRC_ADDR, a)
+            em.op("csrrw", "zero", csrs.MM2S_DST_ADDR, dst)
+            em.op("mul" if sh is None else "slli", a, m, row.stride_reg if sh is None else sh)
+            em.op("csrrw", "zero", csrs.MM2S_COUNT, a, comment="the run's rows")
+            em.op("csrrwi", "zero", csrs.MM2S_CONTROL, 1, comment="start DMA")
+
     def _find_spike(self, xw, xend, word, wbase, out, tmp, none_label) -> None:
         """out = index of the next spike (clearing its bit), or jump to ``none_label``
         past the last word. ``word`` holds the not yet taken bits of word ``xw``."""
+        em = self.em
+        self._skip_empty_words(xw, xend, word, wbase, none_label)
+        em.op("ctz", out, word, comment="next spiking neuron")
+        em.op("addi", tmp, word, -1)
+        em.op("and", word, word, tmp, comment="clear its bit")
+        em.op("add", out, out, wbase)
+
+    def _skip_empty_words(self, xw, xend, word, wbase, none_label) -> None:
+        """Until ``word`` (the not yet taken bits of word ``xw``) has a bit: the next words,
+        or jump to ``none_label`` past the last."""
         em = self.em
         have, nextw = em.new_label("have_spike"), em.new_label("next_word")
         em.op("bne", word, "zero", have)
@@ -257,10 +371,6 @@ class Streaming:
         em.op("addi", wbase, wbase, 32)
         em.op("beq", word, "zero", nextw)
         em.label(have)
-        em.op("ctz", out, word, comment="next spiking neuron")
-        em.op("addi", tmp, word, -1)
-        em.op("and", word, word, tmp, comment="clear its bit")
-        em.op("add", out, out, wbase)
 
     def _start_row(self, c: QConnection, row: StreamRow, j: str, dst: str, fixed_count: int | None) -> None:
         """Start the MM2S transfer of row ``j`` of a streamed connection into VMEM ``dst``."""
@@ -311,15 +421,11 @@ class Streaming:
 
     def _streamed_body(self, c: QConnection, st: "ConnState", idx: str, buf: str) -> None:
         em = self.em
-        tgt = self.q.populations[c.target]
         with em.scope() as t:
             if c.sparse:
-                col, end = t.x("column"), t.x("column end")
-                self._column_count(st.stream, idx, end)
-                em.op("slli", end, end, 6)
-                em.op("add", end, end, buf)
-                em.op("addi", col, buf, 0)
-                self.deliver.sparse_columns(c, st, col, end, tgt, streamed=True)
+                n = t.x("columns")
+                self._column_count(st.stream, idx, n)
+                self.deliver.sparse_stream_row(c, st, n, buf)
             else:
                 row = t.x("row")
                 em.addi(row, buf, self.layout.connections[c.name].row_offset)

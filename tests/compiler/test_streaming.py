@@ -143,20 +143,42 @@ def test_long_streamed_rows_step_their_pointers(run_pair, targets, refractory):
     assert runs["vmem"].records["h.spikes"].sum() > 100
 
 
-@pytest.mark.parametrize("kind", ["weights", "delays", "constant"])
-def test_streamed_sparse_rows_in_blocks_of_columns(run_pair, kind):
-    """Streamed sparse rows of 0 to ~12 columns (every remainder of the 4-column blocks),
-    unused lanes addressing ring row 0 beside real synapses to it (packed words), or
-    skipped (a constant weight): the same results as the reference and as VMEM-resident
-    columns."""
+def _sparse_rows(shape: str, r: np.random.Generator) -> tuple[int, np.ndarray]:
+    """(sources, targets) masks of the streamed sparse tests. ``short``: rows of 0 to 7
+    columns (each count), ring row 0 of many lanes used (unused lanes' words address it too); ``long``:
+    row j has exactly j columns (0 to 69: every entry block, and the 32-column run taken
+    once, twice and three times), lane 0 the fullest, the other lanes random below it."""
+    if shape == "short":
+        n_in, n_h = 48, 300
+        dense_rows = r.random(n_in) < 0.5
+        mask = r.random((n_in, n_h)) < np.where(dense_rows, 0.25, 0.03)[:, None]
+        mask[:, :32] |= r.random((n_in, 32)) < 0.5
+        mask[5] = False                                   # an empty row
+        mask[6] = np.arange(n_h) == 40                    # a row of one column
+        return n_h, mask
+    n_in, rows = 70, 70
+    n_h = 32 * rows
+    depth = np.arange(n_h) // 32                          # each target's row in its lane
+    mask = (depth[None, :] < np.arange(n_in)[:, None]) & (r.random((n_in, n_h)) < 0.5)
+    mask[:, ::32] = depth[None, ::32] < np.arange(n_in)[:, None]
+    return n_h, mask
+
+
+@pytest.mark.parametrize("kind,shape", [("weights", "short"), ("delays", "short"), ("constant", "short"),
+                                        ("weights", "long"), ("delays", "long"), ("constant", "long")])
+def test_streamed_sparse_rows_in_column_blocks(run_pair, kind, shape):
+    """Streamed sparse rows entering the connection's column blocks at every block (rows of
+    0 to 32 columns), and rows longer than the 32-block run (it runs again per 32 further
+    columns); packed words (unused lanes addressing ring row 0 beside real synapses to it),
+    with delays, or a constant weight (unused lanes skipped): the same results as the
+    reference and as VMEM-resident columns."""
+    from fenn_dma.compiler.codegen.propagation import STREAM_COLUMNS
     r = np.random.default_rng(11)
-    n_in, n_h = 48, 300
-    dense_rows = r.random(n_in) < 0.5
-    mask = r.random((n_in, n_h)) < np.where(dense_rows, 0.25, 0.03)[:, None]
-    mask[:, :32] |= r.random((n_in, 32)) < 0.5           # ring row 0 of many lanes used
-    mask[5] = False                                       # an empty row
+    n_h, mask = _sparse_rows(shape, r)
+    n_in = mask.shape[0]
     pre, post = np.nonzero(mask)
-    w = np.full(pre.size, 0.3) if kind == "constant" else r.normal(0.1, 0.4, pre.size)
+    w = np.full(pre.size, 0.3 if shape == "short" else 0.05) if kind == "constant" \
+        else r.normal(0.1, 0.4 if shape == "short" else 0.06, pre.size)
     d = r.integers(0, 3, pre.size) if kind == "delays" else None
     runs = {}
     for pl in ("dram", "vmem"):
@@ -169,11 +191,25 @@ def test_streamed_sparse_rows_in_blocks_of_columns(run_pair, kind):
             np.testing.assert_array_equal(got.records[k], ref.records[k][0], err_msg=f"{pl}: {k}")
         runs[pl] = got
         assert (q.connections["in->h"].constant_weight is not None) == (kind == "constant")
-    counts = np.bincount(pre * 32 + post % 32, minlength=n_in * 32).reshape(n_in, 32).max(axis=1)
-    assert set(counts % 4) == {0, 1, 2, 3} and 0 in counts
+        if pl == "dram":
+            labels = compiled.asm.labels
+            assert any("column_more" in lab for lab in labels) == (shape == "long")
+            assert sum(lab.startswith(".Lcolumn_block_") for lab in labels) == min(mask_columns(mask).max(), STREAM_COLUMNS) - 1
+    counts = mask_columns(mask)
+    if shape == "short":
+        assert set(counts) == set(range(counts.max() + 1)) and counts.max() < STREAM_COLUMNS
+    else:
+        assert set(counts) == set(range(n_in))
     for k, rec in runs["vmem"].records.items():
         np.testing.assert_array_equal(runs["dram"].records[k], rec, err_msg=k)
     assert runs["vmem"].records["h.spikes"].sum() > 100
+
+
+def mask_columns(mask: np.ndarray) -> np.ndarray:
+    """ELL columns per source row: its fullest lane's synapses."""
+    n_in, n_h = mask.shape
+    pre, post = np.nonzero(mask)
+    return np.bincount(pre * 32 + post % 32, minlength=n_in * 32).reshape(n_in, 32).max(axis=1)
 
 
 def _one_streamed_pass(case: str) -> Network:
@@ -224,3 +260,65 @@ def test_the_one_streamed_pass_is_prefetched_across_steps_and_windows(run_pair, 
         per_row = size // q.populations[c.source].size
     assert got.dma_mm2s_bytes == int((delivered * per_row).sum())
     assert ref.records["h.spikes"].sum() > 100
+
+
+def test_a_streamed_row_longer_than_one_dma_transfer_is_refused():
+    """A streamed sparse row (its fullest lane's columns, 64 bytes each) or a fused dense row
+    of DMA_MAX_COUNT bytes or more cannot be one transfer: a ResourceError naming the
+    connections and the largest transfer; one column less is placed."""
+    from fenn_dma.compiler.errors import ResourceError
+    from fenn_dma.compiler.placement import PlacementRequest, choose_placements
+    longest = csrs.DMA_MAX_COUNT - 64
+    ok = [PlacementRequest("in->h", "dram", 64 * 10, longest, "in|delayed", sparse=True)]
+    assert choose_placements(ok, 1 << 20) == {"in->h": "dram"}
+    too_long = [PlacementRequest("in->h", "dram", 64 * 10, longest + 64, "in|delayed", sparse=True),
+                PlacementRequest("h->o", "dram", 64, 64, "h|delayed")]
+    with pytest.raises(ResourceError, match=r"connections \['in->h', 'h->o'\]: a streamed row of 524288 bytes "
+                                            r"exceeds the DMA's largest transfer \(524224 bytes\)"):
+        choose_placements(too_long, 1 << 20)
+
+
+def test_the_prefetched_dense_pass_takes_runs_of_spiking_sources_in_one_transfer():
+    """The one streamed pass, one fused dense row per spike (384 bytes: the stride is not a
+    power of two), takes sources spiking one after the other in a spike word in runs of up
+    to STREAM_RUN rows per transfer: whole words spiking, runs up to bit 31 and from bit 0
+    of the next word, runs longer than STREAM_RUN, lone spikes; a VMEM connection of the same
+    pass still delivered spike by spike. The same results as the reference and as VMEM
+    weights, windows of 5 steps, and the DMA moves exactly the delivered rows."""
+    from fenn_dma.compiler.codegen.layout import STREAM_RUN
+    r = np.random.default_rng(5)
+    steps = 20
+    x = r.random((steps, 70)) < 0.3
+    x[0] = True                                  # every word whole
+    x[1] = False
+    x[1, list(range(0, 10)) + list(range(25, 41))] = True    # runs across the word boundary
+    x[2] = False
+    x[2, ::2] = True                             # lone spikes
+    x[3, :] = False
+    x[3, 31] = x[3, 32] = True
+    w_h, w_o = r.normal(0.05, 0.2, (70, 100)), r.normal(0.05, 0.2, (70, 40))
+    pre, post = np.nonzero(r.random((70, 40)) < 0.2)
+    w_s = r.normal(0.1, 0.2, pre.size)
+    runs = {}
+    for pl in ("dram", "vmem"):
+        n = Network()
+        i = n.population("in", 70, SpikeInput())
+        h = n.population("h", 100, LIF(tau_mem=10, threshold=0.8), record=("spikes", "v"))
+        o = n.population("o", 40, LIF(tau_mem=10, threshold=0.8), record=("spikes",))
+        n.connect(i, h, Dense(w_h), Exponential(5), placement=pl)
+        n.connect(i, o, Dense(w_o), Exponential(5), placement=pl)
+        n.connect(i, o, Sparse(pre, post, w_s), Exponential(5), placement="vmem", name="in->o sparse")
+        q = quantise(n, n_steps=steps)
+        compiled = compile_network(q, CompileOptions(window=5))
+        got = Runtime(compiled).run({"in": x})
+        ref = ReferenceSimulator(q, 1).run({"in": x[None]})
+        for k in ref.records:
+            np.testing.assert_array_equal(got.records[k], ref.records[k][0], err_msg=f"{pl}: {k}")
+        runs[pl] = got
+        if pl == "dram":
+            assert any("stream_run" in lab for lab in compiled.asm.labels)
+            assert f"up to {STREAM_RUN} of 384 B" in compiled.plan.region("dma_buffer0").note
+            assert got.dma_mm2s_bytes == 384 * int(x[:steps - 1].sum())     # latency 1: the last step's wait
+    for k, rec in runs["vmem"].records.items():
+        np.testing.assert_array_equal(runs["dram"].records[k], rec, err_msg=k)
+    assert runs["vmem"].records["h.spikes"].sum() > 50

@@ -57,7 +57,9 @@ def one_streamed_pass(seed: int, which: str) -> Network:
     """Inputs -> 96 LIF -> 32 LIF where one pass streams (its first transfer started early,
     codegen/streaming.py Prefetch) and the rest is small and sparse in VMEM: "input" (dense
     in -> h and in -> o with delays, one fused row), "recurrent" (h -> h sparse with delays and
-    h -> o dense: two rows a spike), "latency0" (h -> o dense, latency 0)."""
+    h -> o dense: two rows a spike), "latency0" (h -> o dense, latency 0), "runs" (in -> h dense
+    alone: room for row buffers of several rows, so runs of inputs spiking one after the other
+    share a transfer)."""
     r = np.random.default_rng(seed)
     n = Network(name=f"prefetch{seed}")
     i = n.population("in", 64 if which == "input" else 16, SpikeInput())     # (8 KiB of VMEM)
@@ -77,6 +79,9 @@ def one_streamed_pass(seed: int, which: str) -> Network:
         n.connect(i, o, Dense(r.normal(0.1, 0.3, (64, 32)), delays=r.integers(0, 4, (64, 32))), Delta(),
                   placement="dram")
         sparse(h, o, 0.1, "vmem")
+    elif which == "runs":
+        dense(i, h, "dram")
+        sparse(h, o, 0.05, "vmem")
     elif which == "recurrent":
         sparse(i, h, 0.3, "vmem")
         sparse(h, h, 0.2, "dram")
@@ -98,8 +103,13 @@ def test_streamed_networks_on_the_rtl_equal_the_iss(dma_soc, latency):
 def test_prefetched_streamed_passes_on_the_rtl_equal_the_iss(dma_soc, latency):
     """Windows of 8 steps: a window's first step starts its own first transfer, its last
     prefetches none."""
-    check_on_rtl(dma_soc, latency, [(4 + k, one_streamed_pass(4 + k, which), which, 8)
-                                    for k, which in enumerate(("input", "recurrent", "latency0"))])
+    cases = [(4 + k, one_streamed_pass(4 + k, which), which, 8)
+             for k, which in enumerate(("input", "recurrent", "latency0", "runs"))]
+    runs = compile_network(quantise(cases[-1][1], n_steps=STEPS),
+                           CompileOptions(resident_registers=4, sizes=MachineSizes.from_config(machine(latency)),
+                                          window=8))
+    assert any("stream_run" in label for label in runs.asm.labels)
+    check_on_rtl(dma_soc, latency, cases)
 
 
 def check_on_rtl(dma_soc, latency: str, cases) -> None:
