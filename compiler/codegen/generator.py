@@ -40,7 +40,7 @@ class CodeGenerator:
                 prop.streaming.prefetch_point(name)
         control.emit_step_end(em, regs)
         control.emit_exit(em, q, layout, regs)
-        if layout.dma_buffers is not None:
+        if layout.dma_buffers is not None or layout.delay_rings:
             control.emit_dma_error_handler(em)
         items, filled, nops = fill_load_use_slots(em.finish())
         asm = assemble_items(items, filled, nops)
