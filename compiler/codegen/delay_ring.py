@@ -93,6 +93,9 @@ class DelayRing:
             em.op("slli", tc, tc, _pow2(rp.slot), comment="(t mod depth) P")
             em.li(mask, rp.depth * rp.slot - 1)
             em.li(rbase, rp.ring.offset)
+            vtc, vmask = t.v("slot of t"), t.v("ring mask")
+            em.op("vfill", vtc, tc)
+            em.op("vfill", vmask, mask)
             done, loop, go = em.new_label("vring_done"), em.new_label("vring_spike"), em.new_label("vring_go")
             em.op("addi", wbase, "zero", 0)
             em.op("lw", word, 0, xw)
@@ -110,7 +113,7 @@ class DelayRing:
                 em.op("xor", other, buf, flip)
                 self._start_row(rp, nxt, other, base, counts, stride)
             em.label(skip)
-            self._deliver(rp, idx, buf, counts, tc, mask, rbase)
+            self._deliver(rp, idx, buf, counts, vtc, vmask, rbase)
             em.op("xor", buf, buf, flip, comment="swap row buffers")
             em.op("addi", idx, nxt, 0)
             em.op("bge", idx, "zero", loop)
@@ -178,9 +181,10 @@ class DelayRing:
             em.op("jal", "zero", DMA_ERROR_LABEL)
             em.label(ok)
 
-    def _deliver(self, rp: RingPass, idx: str, buf: str, counts: str, tc: str, mask: str, rbase: str) -> None:
-        """Add the segments of the row in ``buf`` (spike ``idx``) to their cells: per
-        segment 9 instructions, the next cell's address computed while this one's
+    def _deliver(self, rp: RingPass, idx: str, buf: str, counts: str, vtc: str, vmask: str, rbase: str) -> None:
+        """Add the segments of the row in ``buf`` (spike ``idx``) to their cells: a group's
+        headers become cell indices ((h + (t mod depth) P) & mask) as one vector, then per
+        segment 7 instructions, the next cell's address computed while this one's
         accumulator loads; each cell is stored before the next segment loads (a cell
         may recur in the next segment, from the next connection)."""
         em = self.em
@@ -195,14 +199,14 @@ class DelayRing:
             lab = em.new_label("vring_group")
 
             def address(k: int) -> None:
-                em.op("add", a[k % 2], h, tc)
-                em.op("and", a[k % 2], a[k % 2], mask, comment="cell (t + r) mod depth, chunk")
-                em.op("slli", a[k % 2], a[k % 2], _pow2(VEC))
+                em.op("slli", a[k % 2], h, _pow2(VEC))
                 em.op("add", a[k % 2], a[k % 2], rbase)
 
             em.label(lab)
             em.op("vloadv", H, 0, seg)
             em.op("vloadv", w[0], VEC, seg)
+            em.op("vadd", H, H, vtc)
+            em.op("vand", H, H, vmask, comment="cells (t + r) mod depth, chunk")
             em.op("vextract", h, H, 0)
             address(0)
             for k in range(SEGMENTS):
