@@ -39,6 +39,8 @@ from .emitter import Emitter
 from .layout import ProgramLayout
 from .streaming import DMA_ERRORS, DMA_OK
 
+PASS_SCALARS = 23     # a pass's 16 registers, the delivery's 5, one temporary, and one to spare
+
 
 def _pow2(n: int) -> int | None:
     return n.bit_length() - 1 if n > 0 and n & (n - 1) == 0 else None
@@ -55,6 +57,10 @@ class DelayRing:
     def _passes(self, g: Group) -> list[RingPass]:
         return [rp for rp in self.layout.delay_rings
                 if rp.source == g.source and set(rp.connections) <= set(g.connections)]
+
+    def scalars(self, g: Group) -> int:
+        """Scalar registers a pass of ``g`` onto VMEM rings takes at most (0: none)."""
+        return PASS_SCALARS if self._passes(g) else 0
 
     def others(self, g: Group, conns: list[QConnection]) -> list[QConnection]:
         """The connections of ``g`` that are not delivered onto a VMEM ring."""

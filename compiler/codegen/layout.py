@@ -165,6 +165,8 @@ class _Planner:
         self.dmem_data: list[tuple[int, bytes]] = []
         self.dram_data: list[tuple[int, bytes]] = []
         self.dma_buffers: tuple[int, int] | None = None
+        self.delay_rings: tuple = ()                      # (codegen/delay_ring_layout.py)
+        self.ring_buffers: tuple[int, int] | None = None
 
     def _set_pop(self, name: str, **changes) -> None:
         self.pops[name] = replace(self.pops[name], **changes)

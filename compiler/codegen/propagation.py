@@ -68,8 +68,9 @@ class Propagation:
         that may need their registers."""
         em = self.em
         conns = [self.q.connections[n] for n in g.connections]
+        need = max(14 + 4 * len(conns), self.rings.scalars(g) if self.rings is not None else 0)
         spill = [(f"{key} record pointer", reg) for key, reg in self.regs.records.items()] \
-            if em.scalars_free < 14 + 4 * len(conns) else []
+            if em.scalars_free < need else []
         base = self.layout.plan.region("spill").offset
         for k, (_, reg) in enumerate(spill):
             em.op("sw", reg, base + 4 * k, "zero", comment="spill during the pass")

@@ -154,3 +154,26 @@ def test_vmem_ring_on_the_rtl_equals_the_iss(rtl):
         np.testing.assert_array_equal(got.records[k], iss.records[k], err_msg=k)
     assert (got.cycles, got.instructions, got.calls) == (iss.cycles, iss.instructions, iss.calls) \
         and iss.calls == 3
+
+
+def test_several_rings_passes_and_records():
+    """Four populations, each with its VMEM ring fed by an input (latency 0) and by the next
+    population (latency 1), eight record pointers held: every pass onto a ring, registers
+    spilled where needed, = the reference."""
+    rng = np.random.default_rng(1)
+    n = Network(name="many")
+    ins = [n.population(f"in{k}", 16, SpikeInput()) for k in range(3)]
+    pops = [n.population(f"p{k}", 40, LIF(tau_mem=10, threshold=0.4), record=("spikes", "v")) for k in range(4)]
+    for k, p in enumerate(pops):
+        n.connect(ins[k % 3], p, Dense(rng.normal(0.3, 0.2, (16, 40)), delays=rng.integers(0, 9, (16, 40))),
+                  Exponential(4))
+        n.connect(pops[(k + 1) % 4], p, Dense(rng.normal(0, 0.2, (40, 40)), delays=rng.integers(0, 9, (40, 40))),
+                  Exponential(4), latency=1)
+    prog, q = program(n, delay_ring="vmem")
+    assert sum(r.name.endswith(".vring") for r in prog.plan.regions) == 4
+    x = {f"in{k}": rng.random((STEPS, 16)) < 0.3 for k in range(3)}
+    got = Runtime(prog).run(x).records
+    ref = ReferenceSimulator(q).run({k: v[None] for k, v in x.items()}).records
+    assert sum(int(got[f"p{k}.spikes"].sum()) for k in range(4)) > 0
+    for k in ref:
+        np.testing.assert_array_equal(got[k], ref[k][0], err_msg=k)

@@ -3,7 +3,7 @@
 program spike for spike, and the rtl device equals the iss device in records, instructions,
 cycles, counters and end state; at scale 0.05 (3858 neurons: the LLM ring of 7744 B per lane
 does not fit, "auto" chooses VMEM) it runs with the model's delays and equals the reference
-(``slow``: about 2 min, mostly the compile and the reference)."""
+for 300 steps (``slow``: about 2-3 min, mostly the compile and the reference)."""
 from __future__ import annotations
 
 import numpy as np
@@ -64,7 +64,7 @@ def test_vmem_ring_microcircuit_rtl_equals_iss(rtl, small):
 def test_scale_005_runs_with_its_delays_and_equals_reference():
     program, qnet = compiled(0.05, seed=0)
     assert program.plan.used["llm"] == 0 and qnet.populations["microcircuit"].ring_depth == 32
-    got = Runtime(program).run({}, steps=120).records["microcircuit.spikes"]
-    ref = ReferenceSimulator(qnet).run({}, steps=120).records["microcircuit.spikes"][0]
+    got = Runtime(program).run({}, steps=300).records["microcircuit.spikes"]
+    ref = ReferenceSimulator(qnet).run({}, steps=300).records["microcircuit.spikes"][0]
     np.testing.assert_array_equal(got, ref)
-    assert got[:10].sum() > 50 and got[60:].sum() > 10
+    assert got[:10].sum() > 50 and got[200:].sum() > 20     # the initial burst, the activity after its lull
