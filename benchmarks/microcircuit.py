@@ -33,7 +33,7 @@ per-neuron update and per-32-synapse propagation costs as ratios to FeNN-DMA's
 published Vogels-Abbott costs (../shared/docs/benchmarks.md; no published FeNN
 microcircuit figure exists).
 
-    .venv/bin/python benchmarks/microcircuit.py              # scales 0.05, 0.1 and 0.0132; 1 s (~5 min)
+    .venv/bin/python benchmarks/microcircuit.py              # scales 0.0132, 0.05, 0.053, 0.1; 1 s (~12 min loaded)
     .venv/bin/python benchmarks/microcircuit.py --ms 2000 --scales 0.0132 --threads 2 --rtl-ms 300
 """
 from __future__ import annotations
@@ -69,7 +69,18 @@ def ring_depth(p: mc.Params) -> int:
 def largest_scale(llm_bytes: int, digits: int = 4) -> float:
     """The largest n_scale = k_scale (to ``digits`` decimals) whose ring fits ``llm_bytes`` per lane."""
     depth = ring_depth(mc.Params())
-    fits = lambda s: llm_ring_bytes(-(-int(mc.sizes(mc.Params(n_scale=s)).sum()) // 32), depth) <= llm_bytes  # noqa: E731
+    return _largest(lambda chunks: llm_ring_bytes(chunks, depth) <= llm_bytes, digits)
+
+
+def largest_vmem_scale(vmem_bytes: int, digits: int = 4) -> float:
+    """The largest scale whose VMEM ring takes at most half of ``vmem_bytes`` (the rest: the
+    state, about 640 B per chunk, and the row buffers; the compile of that scale checks it)."""
+    depth = ring_depth(mc.Params())
+    return _largest(lambda chunks: 2 * vmem_ring_bytes(chunks, depth) <= vmem_bytes, digits)
+
+
+def _largest(fits_chunks, digits: int) -> float:
+    fits = lambda s: fits_chunks(-(-int(mc.sizes(mc.Params(n_scale=s)).sum()) // 32))  # noqa: E731
     lo, hi = 1e-4, 1.0
     while hi - lo > 10 ** -digits:
         mid = (lo + hi) / 2
@@ -183,9 +194,9 @@ def rtl_rows(rtl: dict, dt: float, steps_iss: int) -> None:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--scales", default="0.05,0.1,largest",
-                    help="n_scale = k_scale values; 'largest': the largest whose delay ring fits the LLM "
-                         "(default 0.05,0.1,largest)")
+    ap.add_argument("--scales", default="0.05,0.1,largest,largest-vmem",
+                    help="n_scale = k_scale values; 'largest': the largest whose delay ring fits the LLM, "
+                         "'largest-vmem': the largest whose ring fits VMEM (default 0.05,0.1,largest,largest-vmem)")
     ap.add_argument("--ms", type=float, default=1000.0, help="model time per run (default 1000 ms)")
     ap.add_argument("--discard", type=float, default=200.0, help="transient left out of rates and events (ms)")
     ap.add_argument("--threads", type=int, default=1, help="NEST threads (default 1)")
@@ -193,7 +204,9 @@ def main(argv=None) -> int:
     ap.add_argument("--rtl-ms", type=float, default=100.0,
                     help="model time on the rtl device at the largest LLM-ring scale (default 100 ms; 0: none)")
     ap.add_argument("--rtl-vmem-ms", type=float, default=3.0,
-                    help="model time on the rtl device at the largest VMEM-ring scale (default 3 ms; 0: none)")
+                    help="model time on the rtl device at --rtl-vmem-scale (default 3 ms; 0: none)")
+    ap.add_argument("--rtl-vmem-scale", type=float, default=0.05,
+                    help="the VMEM-ring scale run on the rtl device (default 0.05; else the largest measured)")
     a = ap.parse_args(argv)
     spec = PROFILES["kv260"]
     dt = mc.Params().dt
@@ -202,7 +215,8 @@ def main(argv=None) -> int:
     rows = []
     best: dict[str, tuple] = {}            # ring memory -> (fenn_run, row) of the largest measured scale
     limit = min(spec.llm_size, LLM_OFFSET_LIMIT)
-    scales = [largest_scale(limit) if x == "largest" else float(x) for x in a.scales.split(",")]
+    named = {"largest": lambda: largest_scale(limit), "largest-vmem": lambda: largest_vmem_scale(spec.vmem_size)}
+    scales = [named[x]() if x in named else float(x) for x in a.scales.split(",")]
     for s in sorted(scales):
         p = mc.Params(n_scale=s, k_scale=s, background="poisson")
         inst = mc.draw(p)
@@ -230,11 +244,13 @@ def main(argv=None) -> int:
                          iss_s=f["iss_s"], plan=f["program"].plan, rate=float(f["spikes"][discard:].mean() / (dt * 1e-3)))
                 r["fenn_events_model"] = events_per_model_s(f["spikes"], deg, dt, discard)
                 best[r["ring"]] = (f, r)
+                if r["ring"] == "VMEM" and s == a.rtl_vmem_scale:
+                    best["rtl VMEM"] = (f, r)
         rows.append((r, inst))
     rtl = {}
     for ring, ms in (("LLM", a.rtl_ms), ("VMEM", a.rtl_vmem_ms)):
-        if ring in best and ms > 0:
-            f, r = best[ring]
+        f, r = best.get("rtl VMEM" if ring == "VMEM" and "rtl VMEM" in best else ring, (None, None))
+        if f is not None and ms > 0:
             rtl[r["scale"]] = (rtl_run(f["program"], int(round(ms / dt)), int(round(RTL_BURST_MS / dt))),
                                f["iss_s"], ring)
     fit = best.get("VMEM")
