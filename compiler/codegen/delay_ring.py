@@ -126,14 +126,8 @@ class DelayRing:
             em.label(done)
 
     def _groups(self, rp: RingPass, j: str, counts: str, out: str) -> None:
-        em = self.em
-        if rp.count_bytes == 1:
-            em.op("add", out, j, counts)
-            em.op("lbu", out, 0, out)
-        else:
-            em.op("slli", out, j, 1)
-            em.op("add", out, out, counts)
-            em.op("lhu", out, 0, out)
+        self.em.op("add", out, j, counts)
+        self.em.op("lbu", out, 0, out)
 
     def _find_spike(self, rp, xw, xend, word, wbase, out, tmp, counts, none_label) -> None:
         """out = the next spiking source with a non-empty row (its bit cleared), or jump to

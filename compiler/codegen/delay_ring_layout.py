@@ -81,8 +81,7 @@ class RingPass:
     connections: tuple[str, ...]   # in definition order
     rows: Region                   # DRAM: one row per source neuron, ``stride`` bytes apart
     stride: int
-    counts: Region                 # DMEM: groups of SEGMENTS per row
-    count_bytes: int               # 1 or 2 per entry
+    counts: Region                 # DMEM: groups of SEGMENTS per row, 1 B each (a row is below 2^19 B)
     ring: Region                   # VMEM
     depth: int
     slot: int                      # P, vectors per slot
@@ -159,13 +158,12 @@ def plan_rings(q: QNetwork, plan: MemoryPlan, ring_base: dict[str, dict[int, int
                           note=f"{rr.rows.shape[0]} rows x {stride} B: {rr.segments} segments onto "
                                f"{target}.vring{suffix(k)}")
         dram_data.append((rows.offset, rr.rows.astype("<i2").tobytes()))
-        cb = 1 if rr.groups.max(initial=0) < 256 else 2
-        table = rr.groups.astype("<u1" if cb == 1 else "<u2")
+        table = rr.groups.astype("<u1")            # < 256: stride < DMA_MAX_COUNT = 256 groups
         counts = plan.place("dmem", f"{label}.ring_groups", table.nbytes, note="segment groups per row")
         dmem_data.append((counts.offset, table.tobytes()))
         tgt = q.populations[target]
         ring = plan.region(f"{target}.vring{suffix(k)}")
-        passes.append(RingPass(g.source, target, k, names, rows, stride, counts, cb, ring, tgt.ring_depth,
+        passes.append(RingPass(g.source, target, k, names, rows, stride, counts, ring, tgt.ring_depth,
                                slot_vectors(tgt.chunks), rr.segments))
         for c in conns:
             c.placement = "dram"
