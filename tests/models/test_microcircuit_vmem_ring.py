@@ -3,7 +3,7 @@
 program spike for spike, and the rtl device equals the iss device in records, instructions,
 cycles, counters and end state; at scale 0.05 (3858 neurons: the LLM ring of 7744 B per lane
 does not fit, "auto" chooses VMEM) it runs with the model's delays and equals the reference
-for 300 steps (``slow``: about 2-3 min, mostly the compile and the reference)."""
+for 300 steps (``slow``: about 1 min, mostly the compile and the reference)."""
 from __future__ import annotations
 
 import numpy as np
