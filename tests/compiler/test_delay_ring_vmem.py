@@ -177,3 +177,15 @@ def test_several_rings_passes_and_records():
     assert sum(int(got[f"p{k}.spikes"].sum()) for k in range(4)) > 0
     for k in ref:
         np.testing.assert_array_equal(got[k], ref[k][0], err_msg=k)
+
+
+def test_vmem_ring_program_round_trips_through_a_fenn_file(tmp_path):
+    from fenn_dma.compiler.fennfile import load
+    from fenn_dma.compiler.pipeline import to_program
+    prog, _ = program(net(33), window=6, delay_ring="vmem")
+    to_program(prog).save(tmp_path / "r.fenn")
+    back = load(tmp_path / "r.fenn")
+    a, b = Runtime(prog).run(inputs()), Runtime(back).run(inputs())
+    assert a.cycles == b.cycles
+    for k in a.records:
+        np.testing.assert_array_equal(a.records[k], b.records[k], err_msg=k)
