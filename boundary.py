@@ -16,8 +16,6 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import tempfile
-import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Union
 
@@ -142,6 +140,7 @@ def write_outputs(outputs: dict[str | os.PathLike, Content]) -> list[Path]:
     ``str``, or a callable that writes the file at the path it is given), then all
     renamed into place. The files get the mode the umask gives (not mkstemp's 0600).
     An OSError becomes an :class:`OutputError` naming the file."""
+    import tempfile         # here, not at the top: `fenn-dma sim` without --json does not need it
     mode = file_mode()
     staged: list[tuple[str, Path]] = []
     try:
@@ -175,6 +174,8 @@ def write_outputs(outputs: dict[str | os.PathLike, Content]) -> list[Path]:
 def load_npz(path: str | os.PathLike, option: str) -> "dict[str, np.ndarray]":
     """The arrays of an ``.npz`` file (np.savez), without pickles; an ``.npy`` or any
     other file is refused by name."""
+    import zipfile
+
     import numpy as np      # here, not at the top: every command imports this module at start-up
     p = Path(path)
     if not p.is_file():

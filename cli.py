@@ -54,10 +54,14 @@ class _VersionAction(argparse.Action):
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser; with ``only`` (a known command) that command's subparser alone, with its
+    arguments (each subparser costs start-up time; `fenn-dma --help` lists them all)."""
     parser = argparse.ArgumentParser(prog="fenn-dma", description="FeNN-DMA tools")
     parser.add_argument("--version", action=_VersionAction)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module_name, help_text) in SUBCOMMANDS.items():
+        if only is not None and name != only:
+            continue
         p = sub.add_parser(name, help=help_text, description=help_text, formatter_class=HelpFormatter)
         if name == only:
             importlib.import_module(module_name).add_arguments(p)

@@ -41,6 +41,9 @@ DMA_BASE, DMA_CHANNEL_STRIDE = 0x100, 0x20
 DMA_SRC, DMA_DST, DMA_COUNT, DMA_CONTROL, DMA_STATUS = 0x00, 0x04, 0x08, 0x0C, 0x10
 DMA_MOVED = 0x14     # R (host port only): bytes of the transfers ended done since the core's start or a clear
 DMA_END = DMA_BASE + 2 * DMA_CHANNEL_STRIDE
+DMA_CHANNELS = 2
+# MOVED of MM2S and of S2MM: the DMA bytes a driver reports after the stop (docs/runtime.md "Counters").
+DMA_MOVED_ADDRS = tuple(DMA_BASE + c * DMA_CHANNEL_STRIDE + DMA_MOVED for c in range(DMA_CHANNELS))
 
 CONTROL_START, CONTROL_HALT, CONTROL_CLEAR = 0, 1, 2
 STATUS_RUNNING, STATUS_STOPPED, STATUS_CLEARING, STATUS_CAUSE_SHIFT = 0, 1, 2, 8
@@ -51,3 +54,9 @@ MAGIC_VALUE = 0xFE110D3A
 # (boards/kv260 writes them, host/devices/kv260.py finds them by these names).
 KV260_UIO_NAME = "fenn_dma"           # /sys/class/uio/uioN/name
 KV260_UDMABUF_NAME = "udmabuf-fenn"   # /dev/<name>, /sys/class/u-dma-buf/<name>
+
+
+def dma_moved(read_word) -> tuple[int, ...]:
+    """(MM2S bytes, S2MM bytes): each channel's MOVED register read through ``read_word(addr)``,
+    the one host-port read every driver (rtl, kv260, ecp5) makes after the stop."""
+    return tuple(int(read_word(addr)) for addr in DMA_MOVED_ADDRS)

@@ -6,7 +6,7 @@ setup(
         Extension(
             "fenn_dma.sim._fastiss",
             sources=["sim/_fastiss.c"],
-            extra_compile_args=["-O2", "-std=c11", "-Wall", "-Wno-unused-label"],
+            extra_compile_args=["-O3", "-std=gnu11", "-Wall", "-Wno-unused-label"],
             optional=True,  # without a C compiler the reference engine still works
         )
     ],

@@ -38,6 +38,7 @@ class HostPortTransport:
 
     def __init__(self, link, spec: MachineSpec, name: str, dram_window: int | None = None):
         self.link, self.name, self.dram_window = link, name, dram_window
+        self._dram_base = spec.dram_base        # the loaded program's (load)
         try:
             self._check_board(spec)
         except BaseException:
@@ -94,6 +95,7 @@ class HostPortTransport:
             data = images.get(memory, b"")
             if data:
                 self._write_image(memory, data, skip_zero=memory in ("imem", "dmem"))
+        self._dram_base = dram_base
         if dram:
             self._stage_dram(dram, dram_base)
 
@@ -128,6 +130,12 @@ class HostPortTransport:
 
     def read(self, memory: str, addr: int, nbytes: int) -> bytes:
         n = -(-nbytes // 4)
+        if memory == "dram":      # a record S2MM wrote: the DRAM window, from the program's DRAM base
+            offset = self._dram_base - self.spec.dram_base + addr
+            if self._no_dram() or offset < 0 or offset % 4 or offset + 4 * n > self.spec.dram_size:
+                raise BoardError(f"{self.name}: DRAM bytes 0x{self._dram_base + addr:x}.. ({nbytes}) are outside "
+                                 f"the board's DRAM window ({self.spec.dram_size} bytes at {self.spec.dram_base:#x})")
+            return self.link.read(self.dram_window + offset, n).astype("<u4").tobytes()[:nbytes]
         self._check(memory, addr, 4 * n)
         return self.link.read(WINDOWS[memory] + addr, n).astype("<u4").tobytes()[:nbytes]
 
@@ -150,8 +158,7 @@ class HostPortTransport:
         status, pc = regs[0], regs[1]
         cause = StopCause.from_code(status >> H.STATUS_CAUSE_SHIFT & 0xF)
         # DMA bytes: each channel's MOVED register (docs/dma.md), as the rtl device reads them.
-        moved = tuple(int(self.link.read(H.DMA_BASE + ch * H.DMA_CHANNEL_STRIDE + H.DMA_MOVED, 1)[0])
-                      for ch in (0, 1)) if self.dma else (0, 0)
+        moved = H.dma_moved(lambda a: self.link.read(a, 1)[0]) if self.dma else (0, 0)
         return Stop(str(cause), pc, regs[5] | regs[6] << 32, regs[3] | regs[4] << 32, limit=limit,
                     dma_bytes=moved)
 

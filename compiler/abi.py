@@ -40,7 +40,8 @@ class RunError(FennError):
 
 
 class DmaError(RunError):
-    """A DMA transfer failed; ``address`` and ``connections`` name it."""
+    """A DMA transfer failed; ``address`` and ``connections`` (streamed weights) or
+    ``records`` (a record in DRAM) name it."""
 
 
 class LimitExceeded(RunError):
@@ -63,7 +64,8 @@ class Stop:
 
 class Transport(Protocol):
     """What a device must do for the ABI. Addresses are byte offsets in a memory
-    (``"dmem"``, ``"vmem"``); reads and writes are whole 32-bit words."""
+    (``"dmem"``, ``"vmem"``; ``"dram"`` from the DRAM base ``load`` was given, read
+    only, for records in DRAM); reads and writes are whole 32-bit words."""
 
     spec: MachineSpec
 
@@ -240,7 +242,7 @@ class FirmwareSession:
             raw = self.transport.read("dmem", spec["addr"], 4 * n * spec["words"])
             return unpack_spikes(np.frombuffer(raw, "<u4").reshape(n, spec["words"]), spec["size"])
         rb = spec["row_bytes"]
-        raw = self.transport.read("vmem", spec["addr"], n * rb)
+        raw = self.transport.read(spec["memory"], spec["addr"], n * rb)      # vmem, or dram (S2MM)
         return np.frombuffer(raw, "<i2").reshape(n, rb // 2)[:, :spec["size"]].copy()
 
     def _raise_stop(self, stop: Stop, first: int, n: int) -> None:
@@ -250,6 +252,9 @@ class FirmwareSession:
         if stop.cause == "ebreak" and status & (csrs.DMA_INTERNAL_ERROR | csrs.DMA_DECODE_ERROR
                                                | csrs.DMA_SLAVE_ERROR):
             addr = self._word("dma_src")
+            base = int(self.io.get("dram_base", 0))
+            recorded = [k for k, r in self.io["records"].items() if r["memory"] == "dram"
+                        and base + r["addr"] <= addr < base + r["addr"] + r["row_bytes"] * self.io["window"]]
             why = [name for bit, name in ((csrs.DMA_INTERNAL_ERROR, "internal error (alignment/count/VMEM range)"),
                                           (csrs.DMA_DECODE_ERROR, "decode error (address outside DRAM)"),
                                           (csrs.DMA_SLAVE_ERROR, "slave error (the DRAM answered with an error)"))
@@ -258,10 +263,12 @@ class FirmwareSession:
                      if start <= addr < start + size for c in cs]
             where = f" ({'connections' if len(conns) > 1 else 'connection'} {', '.join(map(repr, conns))})" \
                 if conns else ""
-            error = DmaError(f"DMA error streaming weights from DRAM address 0x{addr:08x}{where}: MM2S status "
-                             f"0x{status:02x}, {'; '.join(why)}; the firmware stopped with {stop.cause} at pc "
-                             f"0x{stop.pc:08x} during {steps}", stop.cause, stop.pc)
-            error.address, error.connections = addr, conns
+            what = f"recording {recorded[0]} to" if recorded else "streaming weights from"
+            error = DmaError(f"DMA error {what} DRAM address 0x{addr:08x}{where}: "
+                             f"{'S2MM' if recorded else 'MM2S'} status 0x{status:02x}, {'; '.join(why)}; the "
+                             f"firmware stopped with {stop.cause} at pc 0x{stop.pc:08x} during {steps}",
+                             stop.cause, stop.pc)
+            error.address, error.connections, error.records = addr, conns, recorded
             raise error
         raise RunError(f"{self.name}: the program stopped with {stop.cause} at pc 0x{stop.pc:08x} during {steps} "
                        "(expected ecall with ready = 1)", stop.cause, stop.pc)

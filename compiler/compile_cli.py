@@ -29,6 +29,7 @@ from fenn_dma.cli_machine import add_profile_argument, resolve_profile
 
 from .codegen import CompileOptions, MachineSizes
 from .codegen.delay_ring_layout import RING_MEMORIES
+from .codegen.layout import RECORD_MEMORIES
 from .errors import ModelError
 from .fixedpoint import ROUNDINGS
 from .model import Network
@@ -72,6 +73,9 @@ def add_arguments(parser: argparse.ArgumentParser, model_help: str = MODEL_HELP,
     parser.add_argument("--window", type=positive_int, default=1024, help="most steps per firmware call (buffers)")
     parser.add_argument("--delay-ring", choices=RING_MEMORIES, default="auto",
                         help="memory of the delay rings: the LLM, VMEM, or auto (the LLM while it fits; default)")
+    parser.add_argument("--record-memory", choices=RECORD_MEMORIES, default="auto",
+                        help="where V records collect: vmem; dram (S2MM copies each step's rows out, a machine "
+                             "with the DMA); auto (default): dram where VMEM would shorten the window")
     parser.add_argument("--dt", type=finite_float(0, above=True), default=None,
                         help="step in ms of a NIR graph (default: the graph's own, from its metadata or "
                              "snnTorch's r = tau/dt; an error when it says none)")
@@ -186,8 +190,8 @@ def compile_deployment(args: argparse.Namespace, dep: Deployment) -> int:
     if args.dmem:
         sizes.dmem = args.dmem
     program, _, report = build_program(dep, args.rounding, args.seed, args.steps,
-                                       CompileOptions(window=args.window, sizes=sizes,
-                                                      delay_ring=args.delay_ring))
+                                       CompileOptions(window=args.window, record_memory=args.record_memory,
+                                                      sizes=sizes, delay_ring=args.delay_ring))
     deploy = program.metadata["deploy"]
     outputs = {out: program.save}
     if args.listing:

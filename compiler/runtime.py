@@ -85,6 +85,8 @@ class IssTransport:
         self._memory(memory)[addr:addr + len(data)] = memoryview(data).cast("B")
 
     def read(self, memory: str, addr: int, nbytes: int) -> bytes:
+        if memory == "dram":                    # from the program's DRAM base
+            addr += self.dram_base - self.machine.config.dram_base
         return self._memory(memory)[addr:addr + nbytes].tobytes()
 
     def start(self, entry: int, max_cycles: int) -> Stop:

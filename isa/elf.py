@@ -16,7 +16,6 @@ from pathlib import Path
 from fenn_dma.boundary import write_outputs
 from fenn_dma.errors import FennError
 
-from .asm_layout import section_memory
 from .program import MEMORIES, Program, Symbol
 
 MEMORY_BASE = {"imem": 0x0000_0000, "dmem": 0x1000_0000, "vmem": 0x2000_0000}
@@ -37,6 +36,7 @@ class ProgramFileError(FennError):
 
 
 def memory_of_symbol(sym: Symbol) -> str | None:
+    from .asm_layout import section_memory     # the assembler's stack: loading an ELF does not need it
     return None if sym.section is None else section_memory(sym.section)
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .assembler import assemble_file
 from .codec import try_decode
 from .elf import ProgramFileError, load_elf, load_raw
 from .program import Program
@@ -43,6 +42,7 @@ def load_program(path: str | Path, kind: str | None = None, require_code: bool =
     detected = kind is None
     kind = kind or file_kind(path)
     if kind == "asm":
+        from .assembler import assemble_file    # here: an ELF or raw image starts without the assembler
         program = assemble_file(path)
     elif kind == "elf":
         program = load_elf(path)

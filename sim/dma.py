@@ -30,13 +30,15 @@ definitions where docs/isa.md leaves them open; the RTL engine, rtl/dma, keeps t
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from fenn_dma.dram import BURST_BOUNDARY, DEFAULT_PRESET, MAX_BURST, OUTSTANDING, DramTiming
 from fenn_dma.isa import csrs
 
-from .state import DMA, MM2S, S2MM
+from .state import DMA, DMA_FIELDS, MM2S, S2MM
+
+if TYPE_CHECKING:
+    import numpy as np
 
 # CSR number -> (channel, register name).
 DMA_CSRS: dict[int, tuple[int, str]] = {
@@ -48,6 +50,12 @@ DMA_CSRS: dict[int, tuple[int, str]] = {
     csrs.S2MM_STATUS: (S2MM, "status"),
 }
 NEVER = (1 << 64) - 1
+
+
+def reset_channels(slots) -> None:
+    """Both channels idle, every slot else 0; ``slots``: the flat uint64 state (any sequence)."""
+    for i in range(len(slots)):
+        slots[i] = csrs.DMA_IDLE if i % len(DMA_FIELDS) == DMA["status"] else 0
 
 
 @dataclass(frozen=True)
@@ -94,8 +102,7 @@ class DmaChannels:
         self.error_regions = error_regions  # (n, 2) uint64: [start, end) absolute DRAM addresses
 
     def reset(self) -> None:
-        self.state[:] = 0
-        self.state[:, DMA["status"]] = csrs.DMA_IDLE
+        reset_channels(self.state.reshape(-1))
 
     def read(self, ch: int, reg: str, now: int) -> int:
         s = self.state[ch]

@@ -7,16 +7,15 @@ cycle-model parameters are matched by name the same way.
 """
 from __future__ import annotations
 
+from array import array
 from typing import TYPE_CHECKING
-
-import numpy as np
 
 from fenn_dma.errors import FennError
 from fenn_dma.isa import csrs, table
 from fenn_dma.isa.table import OPS
 
 from .cycle_model import CycleModel
-from .predecode import scalar_source_mask, vector_source_mask
+from .predecode import program_words, scalar_source_mask, vector_source_mask
 from .state import CORE_FIELDS, DMA_FIELDS
 from .stop import STOP_CAUSES, Stop
 
@@ -75,23 +74,25 @@ if _fastiss is not None:
     try:
         # CSR numbers and DMA constants come from isa/csrs.py, rounding codes from isa/table.py,
         # looked up by the C engine's names.
-        _CSR_NUMBERS = np.array([csrs.CSR_BY_NAME[n].number for n in _fastiss.CSRS], np.int64)
-        _CONSTS = np.array([getattr(table if n.startswith("ROUND_") else csrs, n) for n in _fastiss.CONSTS],
-                           np.int64)
+        _CSR_NUMBERS = array("q", [csrs.CSR_BY_NAME[n].number for n in _fastiss.CSRS])
+        _CONSTS = array("q", [getattr(table if n.startswith("ROUND_") else csrs, n) for n in _fastiss.CONSTS])
     except (KeyError, AttributeError) as exc:
         raise FastEngineError(f"the C engine names a CSR or constant that isa/csrs.py / isa/table.py lack: "
                               f"{exc}") from exc
 
 
-def predecode(machine: "Machine") -> np.ndarray:
-    """The (IMEM words, 8) int32 table the C engine executes."""
+def predecode(machine: "Machine") -> array:
+    """The table the C engine translates: one row of COLUMNS (int32) per IMEM word, flat."""
     instrs = machine.decoded()
     rows: dict[int, tuple[int, ...]] = {}   # by id(): decode_imem shares repeated words
     illegal = (_OP_IDS["illegal"], 0, 0, 0, 0, 0, 0, 0)
-    table = []
-    for ins in instrs:
+    table = array("i")
+    used = program_words(bytes(machine.buffers["imem"]))   # the words after it are zero words
+    if used < len(instrs) and instrs[used] is not None:
+        used = len(instrs)                   # a zero word that decodes (it does not: illegal in RV32)
+    for ins in instrs[:used]:
         if ins is None:
-            table.append(illegal)
+            table.extend(illegal)
             continue
         row = rows.get(id(ins))
         if row is None:
@@ -101,27 +102,30 @@ def predecode(machine: "Machine") -> np.ndarray:
                                    xsrc - (1 << 32) if xsrc >> 31 else xsrc,
                                    vsrc - (1 << 32) if vsrc >> 31 else vsrc,
                                    int(spec.sat) | spec.round << FLAG_ROUND_SHIFT)
-        table.append(row)
-    return np.array(table, np.int32).reshape(len(instrs), len(COLUMNS))
+        table.extend(row)
+    table += array("i", illegal) * (len(instrs) - used)
+    return table
 
 
 def run(machine: "Machine", max_instructions: int | None) -> Stop:
     if _fastiss is None:
         raise FastEngineError(f"the fast ISS engine is not built: {build_hint()}; "
                               "or run with engine='reference'")
-    key = machine.imem.tobytes()
+    cfg = machine.config
+    params = array("q", cfg.cycle_model.as_params())
+    b = machine.buffers
+    key = (bytes(b["imem"]), params.tobytes())
     cached = machine._fast_code
     if cached is None or cached[0] != key:
-        cached = machine._fast_code = (key, predecode(machine))
-    cfg = machine.config
-    params = np.array(cfg.cycle_model.as_params(), np.int64)
+        # translated once per program and cycle model (the costs of straight-line runs are folded in)
+        cached = machine._fast_code = (key, _fastiss.translate(predecode(machine), params, _CONSTS))
     dma = dict(zip(("dma_mm2s_first", "dma_mm2s_done", "dma_mm2s_error", "dma_s2mm_first", "dma_s2mm_done",
                     "dma_s2mm_error", "dma_zero", "dma_beat_bytes", "dma_max_burst", "dma_boundary",
                     "dma_outstanding"), cfg.dma.as_params()))
     misc_values = {**dma, "dram_base": cfg.dram_base, "hartid": cfg.hartid}
-    misc = np.array([misc_values[n] for n in _fastiss.MISC], np.int64)
+    misc = array("q", [misc_values[n] for n in _fastiss.MISC])
     limit = -1 if max_instructions is None else int(max_instructions)
-    cause, pc = _fastiss.run(cached[1], machine.x, machine.v, machine.s0, machine.s1, machine.dmem,
-                             machine.vmem, machine.llm, machine.dram, machine.core, machine.dma,
-                             machine.dram_error_regions, params, misc, _CSR_NUMBERS, _CONSTS, limit)
+    cause, pc = _fastiss.run(cached[1], b["x"], b["v"], b["s0"], b["s1"], b["dmem"], b["vmem"], b["llm"],
+                             b["dram"], b["core"], b["dma"], b["dram_error_regions"], params, misc, _CSR_NUMBERS,
+                             _CONSTS, limit)
     return Stop(STOP_CAUSES[cause], pc)

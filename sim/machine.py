@@ -1,15 +1,17 @@
-"""The machine: architectural state in numpy buffers, loading, and the run API.
+"""The machine: architectural state in flat buffers, loading, and the run API.
 
-Both engines execute on these very buffers (the C engine through the buffer
-protocol), so a machine can be run by one engine, inspected, and continued
-by the other.
+The state lives in plain buffers (``Machine.buffers``: bytearrays, and an anonymous mapping for the
+DRAM model, whose untouched pages cost nothing); ``m.x``, ``m.v``, ``m.dmem`` ... are numpy views of
+them, made on first use. Both engines execute on these very buffers (the C engine through the
+buffer protocol), so a machine can be run by one engine, inspected, and continued by the other, and
+a run on the fast engine needs no numpy (`fenn-dma sim` starts without it).
 """
 from __future__ import annotations
 
-import base64
+import mmap
 import warnings
-
-import numpy as np
+from array import array
+from typing import TYPE_CHECKING
 
 from fenn_dma.arch import DMA_CHANNELS, MEMORY_NAMES, RESET_FILL
 from fenn_dma.errors import FennError
@@ -19,54 +21,102 @@ from fenn_dma.isa.program import MEMORIES as PROGRAM_MEMORIES
 from fenn_dma.isa.program import Program
 
 from .config import MachineConfig
-from .dma import DMA_CSRS, DmaChannels
+from .dma import DMA_CSRS, reset_channels
 from .predecode import decode_imem
 from .state import CHANNEL_NAMES, CORE, CORE_FIELDS, DMA, DMA_FIELDS, NO_VLOAD
 from .stop import Stop
 
+if TYPE_CHECKING:
+    import numpy as np
+
+    from .dma import DmaChannels
+
 UNINITIALISED = RESET_FILL  # VMEM and LLM reset pattern (fenn_dma.arch)
 ENGINES = ("auto", "fast", "reference")
+# Buffers from this size on are anonymous mappings: zero pages until written.
+MAPPED_BYTES = 1 << 20
+
+
+def _zeroed(size: int):
+    return mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE) if size >= MAPPED_BYTES and hasattr(mmap, "MAP_PRIVATE") \
+        else bytearray(size)
+
+
+def _view(name: str, dtype: str, shape, doc: str) -> property:
+    """A numpy view of buffer ``name`` (made once; numpy is imported on first use)."""
+    def get(self: "Machine") -> "np.ndarray":
+        view = self._views.get(name)
+        if view is None:
+            import numpy as np
+            view = self._views[name] = np.frombuffer(self.buffers[name], dtype).reshape(shape(self.config))
+        return view
+    return property(get, doc=doc)
 
 
 class Machine:
+    # The state as numpy views of ``buffers`` (shapes and types as docs/iss.md "State" lists them).
+    imem = _view("imem", "u1", lambda c: (c.imem_size,), "IMEM bytes")
+    dmem = _view("dmem", "u1", lambda c: (c.dmem_size,), "DMEM bytes")
+    vmem = _view("vmem", "u1", lambda c: (c.vmem_size,), "VMEM bytes")
+    llm = _view("llm", "u1", lambda c: (c.lanes, c.llm_size), "lane-local memories, [lane, byte]")
+    dram = _view("dram", "u1", lambda c: (c.dram_size,), "the DRAM model's bytes (from dram_base)")
+    x = _view("x", "u4", lambda c: (32,), "scalar registers")
+    v = _view("v", "i2", lambda c: (32, c.lanes), "vector registers, [register, lane]")
+    s0 = _view("s0", "u2", lambda c: (c.lanes,), "per-lane RNG state, first half")
+    s1 = _view("s1", "u2", lambda c: (c.lanes,), "per-lane RNG state, second half")
+    core = _view("core", "u8", lambda c: (len(CORE_FIELDS),), "scalar state slots (state.CORE_FIELDS)")
+    dma = _view("dma", "u8", lambda c: (DMA_CHANNELS, len(DMA_FIELDS)), "DMA channels' slots (state.DMA_FIELDS)")
+    dram_error_regions = _view("dram_error_regions", "u8", lambda c: (-1, 2),
+                               "[start, end) DRAM addresses answered with a slave error")
+
     def __init__(self, config: MachineConfig | None = None):
         self.config = cfg = config or MachineConfig()
-        self.imem = np.zeros(cfg.imem_size, np.uint8)
-        self.dmem = np.zeros(cfg.dmem_size, np.uint8)
-        self.vmem = np.zeros(cfg.vmem_size, np.uint8)
-        self.llm = np.zeros((cfg.lanes, cfg.llm_size), np.uint8)
-        self.dram = np.zeros(cfg.dram_size, np.uint8)
-        self.x = np.zeros(32, np.uint32)
-        self.v = np.zeros((32, cfg.lanes), np.int16)
-        self.s0 = np.zeros(cfg.lanes, np.uint16)
-        self.s1 = np.zeros(cfg.lanes, np.uint16)
-        self.core = np.zeros(len(CORE_FIELDS), np.uint64)
-        self.dma = np.zeros((DMA_CHANNELS, len(DMA_FIELDS)), np.uint64)
-        self.dram_error_regions = np.array(cfg.dram_error_regions, dtype=np.uint64).reshape(-1, 2)
-        self.dma_channels = DmaChannels(self.dma, cfg.dma, self.vmem, self.dram, cfg.dram_base,
-                                        self.dram_error_regions)
+        regions = [int(a) for region in cfg.dram_error_regions for a in region]
+        self.buffers = {
+            "imem": bytearray(cfg.imem_size), "dmem": _zeroed(cfg.dmem_size), "vmem": bytearray(cfg.vmem_size),
+            "llm": bytearray(cfg.lanes * cfg.llm_size), "dram": _zeroed(cfg.dram_size),
+            "x": bytearray(32 * 4), "v": bytearray(32 * cfg.lanes * 2), "s0": bytearray(cfg.lanes * 2),
+            "s1": bytearray(cfg.lanes * 2), "core": bytearray(len(CORE_FIELDS) * 8),
+            "dma": bytearray(DMA_CHANNELS * len(DMA_FIELDS) * 8),
+            "dram_error_regions": bytearray(array("Q", regions).tobytes()),
+        }
+        self._views: dict[str, "np.ndarray"] = {}
+        self._core = memoryview(self.buffers["core"]).cast("Q")
+        self._dma_channels: "DmaChannels | None" = None
         self.last_stop: Stop | None = None
         self._decoded: tuple[bytes, list[Instruction | None]] | None = None
-        self._fast_code = None  # the C engine's predecoded table, cached by fast.py
-        self.reset()
+        self._fast_code = None  # the C engine's translated program, cached by fast.py
+        self._reset(fresh=True)
+
+    @property
+    def dma_channels(self) -> "DmaChannels":
+        """The reference logic of both DMA channels over this machine's buffers."""
+        if self._dma_channels is None:
+            from .dma import DmaChannels
+            cfg = self.config
+            self._dma_channels = DmaChannels(self.dma, cfg.dma, self.vmem, self.dram, cfg.dram_base,
+                                             self.dram_error_regions)
+        return self._dma_channels
 
     def reset(self) -> None:
         """Reset state: VMEM/LLM 0xDEAD, DMEM/DRAM zero, registers and RNG zero,
         mcountinhibit 0b101, DMA idle, cycles = the cycle model's pipeline fill.
         IMEM keeps its contents."""
-        self.dmem[:] = 0
-        self.dram[:] = 0
-        self.vmem.view("<u2")[:] = UNINITIALISED
-        self.llm.view("<u2")[:] = UNINITIALISED
-        self.x[:] = 0
-        self.v[:] = 0
-        self.s0[:] = 0
-        self.s1[:] = 0
-        self.core[:] = 0
-        self.core[CORE["mcountinhibit"]] = csrs.MCOUNTINHIBIT_RESET
-        self.core[CORE["vload_dest"]] = NO_VLOAD
-        self.core[CORE["cycles"]] = self.config.cycle_model.pipeline_fill
-        self.dma_channels.reset()
+        self._reset(fresh=False)
+
+    def _reset(self, fresh: bool) -> None:
+        b = self.buffers
+        zero = ("x", "v", "s0", "s1", "core", "dma") + (() if fresh else ("dmem", "dram"))  # new buffers are zero
+        for name in zero:
+            b[name][:] = bytes(len(b[name]))
+        fill = UNINITIALISED.to_bytes(2, "little")
+        for name in ("vmem", "llm"):
+            b[name][:] = fill * (len(b[name]) // 2)
+        core = self._core
+        core[CORE["mcountinhibit"]] = csrs.MCOUNTINHIBIT_RESET
+        core[CORE["vload_dest"]] = NO_VLOAD
+        core[CORE["cycles"]] = self.config.cycle_model.pipeline_fill
+        reset_channels(memoryview(b["dma"]).cast("Q"))
         self.last_stop = None
 
     # --- loading ------------------------------------------------------------
@@ -76,37 +126,35 @@ class Machine:
         for name, image in program.images.items():
             if name not in PROGRAM_MEMORIES:
                 raise FennError(f"program image {name!r}: the ISS loads imem, dmem and vmem images")
-            self._write_image(name, getattr(self, name), image)
+            self._write_image(name, image)
         self.pc = program.entry
 
-    @staticmethod
-    def _write_image(name: str, memory: np.ndarray, image: bytes, offset: int = 0) -> None:
-        if offset + len(image) > memory.size:
+    def _write_image(self, name: str, image: bytes, offset: int = 0) -> None:
+        memory = self.buffers[name]
+        if offset < 0 or offset + len(image) > len(memory):
             raise FennError(f"{name} image of {len(image)} bytes at offset {offset} does not fit "
-                            f"in {name} ({memory.size} bytes)")
-        memory[offset:offset + len(image)] = np.frombuffer(bytes(image), np.uint8)
+                            f"in {name} ({len(memory)} bytes)")
+        memory[offset:offset + len(image)] = bytes(image)
 
     def load_image(self, memory: str, image: bytes, offset: int = 0) -> None:
         """Raw image into imem/dmem/vmem/dram at a byte offset, or into llm
         lane-major (all of lane 0, then lane 1, ...)."""
-        if memory == "llm":
-            self._write_image("llm", self.llm.reshape(-1), image, offset)
-        elif memory in MEMORY_NAMES:
-            self._write_image(memory, getattr(self, memory), image, offset)
+        if memory in MEMORY_NAMES:   # the LLM buffer is lane-major already
+            self._write_image(memory, image, offset)
         else:
             raise FennError(f"unknown memory {memory!r}; known: {', '.join(MEMORY_NAMES)}")
 
     def decoded(self) -> list[Instruction | None]:
         """IMEM decoded (cached until IMEM changes)."""
-        data = self.imem.tobytes()
+        data = bytes(self.buffers["imem"])
         if self._decoded is None or self._decoded[0] != data:
-            self._decoded = (data, decode_imem(self.imem, self.config.extensions))
+            self._decoded = (data, decode_imem(data, self.config.extensions))
         return self._decoded[1]
 
     # --- scalar state -------------------------------------------------------
 
     def _get(self, name: str) -> int:
-        return int(self.core[CORE[name]])
+        return self._core[CORE[name]]
 
     @property
     def pc(self) -> int:
@@ -114,7 +162,7 @@ class Machine:
 
     @pc.setter
     def pc(self, value: int) -> None:
-        self.core[CORE["pc"]] = value & 0xFFFFFFFF
+        self._core[CORE["pc"]] = value & 0xFFFFFFFF
 
     @property
     def instret(self) -> int:
@@ -131,7 +179,8 @@ class Machine:
         """Payload bytes each DMA channel moved since reset, counted as each transfer completes
         done (``mm2s``: read from DRAM into VMEM, ``s2mm``: written from VMEM to DRAM); a
         transfer that fails or is still in flight counts nothing (docs/iss.md "DMA bytes")."""
-        return {name: int(self.dma[ch, DMA["moved"]]) for ch, name in enumerate(CHANNEL_NAMES)}
+        slots = memoryview(self.buffers["dma"]).cast("Q")
+        return {name: slots[ch * len(DMA_FIELDS) + DMA["moved"]] for ch, name in enumerate(CHANNEL_NAMES)}
 
     @property
     def mcycle(self) -> int:
@@ -190,11 +239,14 @@ class Machine:
 
     def state_dict(self, dump_mem: bool = False) -> dict:
         """The final state as JSON-ready data (the shape the RTL harness also produces)."""
+        b, lanes = self.buffers, self.config.lanes
+        v = memoryview(b["v"]).cast("h").tolist()
         d = {
             "stop": self.last_stop.to_json() if self.last_stop else None,
-            "x": [int(r) for r in self.x],
-            "v": [[int(lane) for lane in row] for row in self.v],
-            "rng": {"s0": [int(s) for s in self.s0], "s1": [int(s) for s in self.s1]},   # per lane
+            "x": memoryview(b["x"]).cast("I").tolist(),
+            "v": [v[r * lanes:(r + 1) * lanes] for r in range(32)],
+            "rng": {"s0": memoryview(b["s0"]).cast("H").tolist(),
+                    "s1": memoryview(b["s1"]).cast("H").tolist()},   # per lane
             "instret": self.instret,
             "cycles": self.cycles,
             "mcycle": self.mcycle,
@@ -202,10 +254,9 @@ class Machine:
             "dma_bytes": self.dma_bytes,
         }
         if dump_mem:
-            d["dmem"] = base64.b64encode(self.dmem.tobytes()).decode("ascii")
-            d["vmem"] = base64.b64encode(self.vmem.tobytes()).decode("ascii")
-            d["llm"] = base64.b64encode(self.llm.tobytes()).decode("ascii")
-            d["dram"] = base64.b64encode(self.dram.tobytes()).decode("ascii")
+            import base64
+            for name in ("dmem", "vmem", "llm", "dram"):
+                d[name] = base64.b64encode(bytes(b[name])).decode("ascii")
         return d
 
     def snapshot(self) -> dict[str, np.ndarray]:

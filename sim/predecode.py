@@ -8,21 +8,36 @@ derived here from the table (``InstrSpec.vector_sources()`` /
 """
 from __future__ import annotations
 
-import numpy as np
+import sys
+from array import array
 
 from fenn_dma.isa.codec import Instruction, try_decode
 
 
-def decode_imem(imem: np.ndarray, extensions: frozenset[str]) -> list[Instruction | None]:
-    """One entry per IMEM word: the decoded instruction, or None for an illegal word."""
-    words = np.asarray(imem, dtype=np.uint8).view("<u4").tolist()
+def decode_imem(imem, extensions: frozenset[str]) -> list[Instruction | None]:
+    """One entry per IMEM word (``imem``: its bytes, little-endian words): the decoded
+    instruction, or None for an illegal word."""
+    data = bytes(imem)
+    words = array("I")
+    assert words.itemsize == 4
+    words.frombytes(data[:len(data) // 4 * 4])
+    if sys.byteorder == "big":
+        words.byteswap()
     cache: dict[int, Instruction | None] = {}   # IMEM is mostly zeros and repeated words
     out = []
-    for w in words:
+    used = program_words(data)
+    for w in words[:used]:
         if w not in cache:
             cache[w] = try_decode(w, extensions)
         out.append(cache[w])
+    if used < len(words):                        # the zero words after the program, all alike
+        out += [try_decode(0, extensions)] * (len(words) - used)
     return out
+
+
+def program_words(imem: bytes) -> int:
+    """Words up to the last nonzero byte of IMEM (the rest are zero words)."""
+    return (len(imem.rstrip(b"\0")) + 3) // 4
 
 
 def vector_source_mask(ins: Instruction) -> int:

@@ -14,7 +14,6 @@ least N instructions.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
@@ -134,8 +133,10 @@ def run(args: argparse.Namespace) -> int:
         return _interrupted(machine)
     seconds = time.perf_counter() - t0
     if args.json:
+        import json
         outputs[args.json] = json.dumps(machine.state_dict(dump_mem=args.dump_mem))
-    write_outputs(outputs)
+    if outputs:
+        write_outputs(outputs)
     location = program.source_map.get(stop.pc)
     where = f" ({location})" if location else ""
     ips = machine.instret / seconds if seconds > 0 else float("inf")

@@ -154,9 +154,20 @@ class RtlTransport:
         self.host_write_words(WINDOWS[memory] + addr, np.frombuffer(data, "<u4"))
 
     def read(self, memory: str, addr: int, nbytes: int) -> bytes:
+        if memory == "dram":                   # records in DRAM: from the base the image was set up at
+            return self.dram_image(addr + nbytes)[addr:]
         n = -(-nbytes // 4)
         self._check(memory, addr, 4 * n)
         return self.host_read_words(WINDOWS[memory] + addr, n).astype("<u4").tobytes()[:nbytes]
+
+    def dram_image(self, nbytes: int) -> bytes:
+        """The DRAM model's first ``nbytes`` now (what the DMA wrote included)."""
+        image = (ctypes.c_uint8 * nbytes)()
+        counts = (ctypes.c_uint64 * 6)()
+        if not self.soc.config.dma or self._lib.fenn_native_dram_read(self._handle, image, nbytes, counts) != 0:
+            why = self._lib.fenn_native_error(self._handle).decode() if self.soc.config.dma else NO_DRAM
+            raise DeviceError(f"rtl: DRAM bytes 0..{nbytes - 1}: {why}")
+        return bytes(image)
 
     def dram_beats(self) -> tuple[int, int]:
         """(beats read, beats written) by the DMA since the load, counted by the harness's DRAM
@@ -174,9 +185,7 @@ class RtlTransport:
         cause = StopCause.from_code(out[OUT_STATUS] >> H.STATUS_CAUSE_SHIFT & 0xF)
         # DMA bytes: each channel's MOVED register (the bytes of its transfers that ended done
         # since the start: the ISS's count, docs/runtime.md "Counters"), read as a board's driver does.
-        moved = tuple(int(w) for w in self.host_read_words(H.DMA_BASE + H.DMA_MOVED, 1)) + \
-            tuple(int(w) for w in self.host_read_words(H.DMA_BASE + H.DMA_CHANNEL_STRIDE + H.DMA_MOVED, 1)) \
-            if self.soc.config.dma else (0, 0)
+        moved = H.dma_moved(lambda a: self.host_read_words(a, 1)[0]) if self.soc.config.dma else (0, 0)
         return Stop(str(cause), int(out[OUT_STOP_PC]), int(out[OUT_INSTRET]), int(out[OUT_CYCLES]),
                     limit=bool(out[OUT_HALTED]), dma_bytes=moved)
 

@@ -12,7 +12,10 @@ from ..quantise import QNetwork, QPopulation
 from .emitter import Emitter
 from .layout import CONTROL, VEC, ProgramLayout
 
-DMA_ERROR_LABEL = ".Ldma_error"
+DMA_ERROR_LABEL = ".Ldma_error"          # MM2S (streamed weights)
+S2MM_ERROR_LABEL = ".Ls2mm_error"        # S2MM (records in DRAM, codegen/record_dma.py)
+DMA_BUSY = csrs.DMA_STARTING | csrs.DMA_TRANSFERRING
+DMA_ERRORS = csrs.DMA_INTERNAL_ERROR | csrs.DMA_DECODE_ERROR | csrs.DMA_SLAVE_ERROR
 
 
 @dataclass(frozen=True)
@@ -107,9 +110,10 @@ def emit_init(em: Emitter, q: QNetwork, layout: ProgramLayout) -> None:
         em.op("sw", "zero", CONTROL.init, "zero")
 
 
-def emit_run_preamble(em: Emitter, q: QNetwork, layout: ProgramLayout) -> ProgramRegisters:
+def emit_run_preamble(em: Emitter, q: QNetwork, layout: ProgramLayout, dram_base: int = 0) -> ProgramRegisters:
     """``.Lrun``: load the steps to run and ``t``, clear the register-resident
-    accumulators, point at the input and record windows; ``.Lstep`` follows."""
+    accumulators, point at the input and record windows (a DRAM record's pointer
+    word at its DRAM window, ``dram_base`` + offset); ``.Lstep`` follows."""
     em.region = "control"
     em.label(".Lrun")
     hold = em.program
@@ -136,6 +140,12 @@ def emit_run_preamble(em: Emitter, q: QNetwork, layout: ProgramLayout) -> Progra
     for r in layout.records:
         records[r.key] = hold.x(f"{r.key} record pointer")
         em.li(records[r.key], r.region.offset)
+        if r.dram is not None:
+            with em.scope() as s:
+                t0, word = s.x("tmp"), s.x("pointer word")
+                em.li(t0, dram_base + r.dram.offset)
+                em.li(word, r.dram_ptr.offset)
+                em.op("sw", t0, 0, word, comment=f"{r.key}: DRAM window start")
     em.op("bne", steps_left, "zero", ".Lstep")
     em.op("jal", "zero", ".Ldone")
     em.label(".Lstep")
@@ -169,18 +179,37 @@ def emit_exit(em: Emitter, q: QNetwork, layout: ProgramLayout, regs: ProgramRegi
                 em.op("lw", t0, 4 * w, prev)
                 em.op("sw", t0, 4 * w, t1)
         em.op("sw", regs.t, CONTROL.t, "zero")
+        if any(r.dram is not None for r in layout.records):
+            wait_s2mm(em)           # the last record copy in DRAM before the host reads it
         em.op("addi", t0, "zero", 1)
         em.op("sw", t0, CONTROL.ready, "zero")
         em.op("ecall")
 
 
-def emit_dma_error_handler(em: Emitter) -> None:
-    """The shared exit of a failed DMA transfer (codegen/streaming.py jumps here):
-    MM2S_STATUS and MM2S_SRC_ADDR into the control block, then ``ebreak``."""
+def wait_s2mm(em: Emitter) -> None:
+    """Poll S2MM_STATUS until the channel is not busy; an error bit jumps to the S2MM exit."""
+    with em.scope() as s:
+        st, t = s.x("status"), s.x("bits")
+        poll = em.new_label("s2mm_wait")
+        em.label(poll)
+        em.op("csrrs", st, csrs.S2MM_STATUS, "zero")
+        em.op("andi", t, st, DMA_BUSY)
+        em.op("bne", t, "zero", poll, comment="the previous copy still runs")
+        em.op("andi", t, st, DMA_ERRORS)
+        em.op("bne", t, "zero", S2MM_ERROR_LABEL)
+
+
+def emit_dma_error_handler(em: Emitter, channel: str = "mm2s") -> None:
+    """The shared exit of a failed DMA transfer (codegen/streaming.py, codegen/record_dma.py
+    jump here): the channel's STATUS and its DRAM address (MM2S_SRC_ADDR, S2MM_DST_ADDR)
+    into the control block, then ``ebreak``; the runtime tells the channels apart by the
+    DRAM region the address is in."""
+    label, status, addr = {"mm2s": (DMA_ERROR_LABEL, csrs.MM2S_STATUS, csrs.MM2S_SRC_ADDR),
+                           "s2mm": (S2MM_ERROR_LABEL, csrs.S2MM_STATUS, csrs.S2MM_DST_ADDR)}[channel]
     em.region = "control"
-    em.label(DMA_ERROR_LABEL)
-    em.op("csrrs", "t0", csrs.MM2S_STATUS, "zero")
+    em.label(label)
+    em.op("csrrs", "t0", status, "zero")
     em.op("sw", "t0", CONTROL.dma_status, "zero", comment="DMA error: status for the host")
-    em.op("csrrs", "t0", csrs.MM2S_SRC_ADDR, "zero")
+    em.op("csrrs", "t0", addr, "zero")
     em.op("sw", "t0", CONTROL.dma_src, "zero")
     em.op("ebreak")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..emit import assemble_items, fill_load_use_slots
 from ..quantise import QNetwork
-from . import control
+from . import control, record_dma
 from .emitter import Emitter
 from .layout import CompileOptions, plan_layout
 from .packaging import Compiled, images, io_map
@@ -23,7 +23,7 @@ class CodeGenerator:
         em = Emitter()
         control.emit_start(em)
         control.emit_init(em, q, layout)
-        regs = control.emit_run_preamble(em, q, layout)
+        regs = control.emit_run_preamble(em, q, layout, opt.sizes.dram_base)
         prop = Propagation(em, q, layout, regs, opt.unroll, opt.sizes.dram_base)
         update = UpdateDriver(em, q, layout, regs)
         for g in q.schedule.phase1:
@@ -36,12 +36,15 @@ class CodeGenerator:
                 control.emit_input_step(em, pop, regs)
             else:
                 update.emit_update(pop)
+                record_dma.emit_copy_out(em, layout, regs, name)
             if prop.streaming is not None:
                 prop.streaming.prefetch_point(name)
         control.emit_step_end(em, regs)
         control.emit_exit(em, q, layout, regs)
         if layout.dma_buffers is not None or layout.delay_rings:
             control.emit_dma_error_handler(em)
+        if any(r.dram is not None for r in layout.records):
+            control.emit_dma_error_handler(em, "s2mm")
         items, filled, nops = fill_load_use_slots(em.finish())
         asm = assemble_items(items, filled, nops)
         layout.plan.place("imem", "code", 4 * len(asm.words), note=f"{len(asm.words)} instructions")

@@ -14,7 +14,9 @@ import numpy as np
 
 from fenn_dma.arch import DEFAULT_SPEC, LLM_OFFSET_LIMIT, ROW_BYTES, MachineSpec
 
-from ..errors import ResourceError
+from fenn_dma.isa.csrs import DMA_ALIGN
+
+from ..errors import ModelError, ResourceError
 from ..memory import MemoryPlan, Region
 from ..placement import (ConnectionData, PlacementRequest, buffer_bytes, choose_placements, connection_data,
                          fuse_key)
@@ -75,9 +77,16 @@ class MachineSizes:
                                        llm_size=self.llm, dram_size=self.dram, dram_base=self.dram_base)
 
 
+RECORD_MEMORIES = ("auto", "vmem", "dram")
+
+
 @dataclass
 class CompileOptions:
     window: int = 1024            # most steps per run call (input and record buffers)
+    # Where V records collect (docs/compiler.md "Records in DRAM"): "vmem", a window of
+    # rows in VMEM; "dram", two VMEM rows sets that S2MM copies to a DRAM window step by
+    # step; "auto", DRAM on a machine with the DMA when VMEM would shorten the window.
+    record_memory: str = "auto"
     resident_registers: int = 12  # vector registers for register-resident accumulators
     unroll: int = 8               # chunks per iteration of the dense VMEM-accumulator loop
     delay_ring: str = "auto"      # delay rings in "llm", "vmem" or "auto" (codegen/delay_ring.py)
@@ -118,7 +127,13 @@ class ConnectionLayout:
 class RecordWindow:
     population: str
     var: str                                  # "spikes" | "v"
-    region: Region
+    region: Region                            # the window (DMEM, VMEM), or the VMEM slots of a DRAM record
+    dram: Region | None = None                # DRAM record: the window S2MM fills, one row set per step
+    dram_ptr: Region | None = None            # ... and the DMEM word holding its next DRAM address
+
+    @property
+    def slot(self) -> int:                    # DRAM record: bytes per VMEM slot (a step, with its tail)
+        return self.region.size // 2
 
     @property
     def key(self) -> str:                     # the record's public name (runtime, io map)
@@ -329,15 +344,22 @@ class _Planner:
         # a record of the first N neurons keeps ceil(N / 32) words (vectors) per step; each step
         # still writes all of them, its tail overwritten by the next step's: a tail of slack
         dmem_step = sum(4 * p.words for p in ins) + sum(4 * p.recorded_chunks("spikes") for p in rec_s)
-        vmem_step = sum(VEC * p.recorded_chunks("v") for p in rec_v)
         dmem_slack = sum(4 * (p.words - p.recorded_chunks("spikes")) for p in rec_s)
-        vmem_slack = sum(VEC * (p.chunks - p.recorded_chunks("v")) for p in rec_v)
         window = self.opt.window
         if dmem_step:
             window = min(window, max(plan.free("dmem") - dmem_slack, 0) // dmem_step)
-        if vmem_step:
-            window = min(window, max(plan.free("vmem") - vmem_slack, 0) // vmem_step)
-        if window < 1:
+        in_dram, window = self._v_record_memory(rec_v, window)
+        if in_dram:
+            # two VMEM slots of a whole step each (S2MM reads one while the next step writes
+            # the other) and a DRAM pointer word per record: no VMEM per step
+            vmem_step = 0
+            if dmem_step:
+                window = min(window, max(plan.free("dmem") - dmem_slack - 4 * len(rec_v), 0) // dmem_step)
+        else:
+            vmem_step = sum(VEC * p.recorded_chunks("v") for p in rec_v)
+            vmem_slack = sum(VEC * (p.chunks - p.recorded_chunks("v")) for p in rec_v)
+            window = min(window, max(plan.free("vmem") - vmem_slack, 0) // vmem_step) if vmem_step else window
+        if window < 1:      # (the VMEM slots of DRAM records: plan.check names an overflow)
             raise ResourceError(f"memory overflow: no room for one step of inputs/records "
                                 f"(dmem needs {dmem_step} B per step, {plan.free('dmem')} free; "
                                 f"vmem needs {vmem_step} B per step, {plan.free('vmem')} free)")
@@ -355,15 +377,52 @@ class _Planner:
         for p in rec_v:
             c = p.recorded_chunks("v")
             tail = VEC * (p.chunks - c)
+            if in_dram:
+                slots = plan.place("vmem", f"{p.name}.v_slots", 2 * VEC * p.chunks, align=VEC,
+                                   note=f"2 steps x {p.chunks} vectors, copied to DRAM by S2MM")
+                dram = plan.place("dram", f"{p.name}.v_record", VEC * c * window, align=DMA_ALIGN,
+                                  note=f"{window} steps x {c} vectors" + _sample_note(p, "v"))
+                ptr = plan.place("dmem", f"{p.name}.v_record_ptr", 4, note="next DRAM address of the V record")
+                records.append(RecordWindow(p.name, "v", slots, dram, ptr))
+                continue
             records.append(RecordWindow(p.name, "v", plan.place(
                 "vmem", f"{p.name}.v_record", VEC * c * window + tail, align=VEC,
                 note=f"{window} steps x {c} vectors" + _sample_note(p, "v", tail))))
         return window, inputs, tuple(records)
 
+    def _v_record_memory(self, rec_v: list[QPopulation], window: int) -> tuple[bool, int]:
+        """Whether the V records go to DRAM (CompileOptions.record_memory), and the window
+        (``window`` steps at most) DRAM then holds."""
+        mode, spec, plan = self.opt.record_memory, self.opt.sizes.machine, self.plan
+        if mode not in RECORD_MEMORIES:
+            raise ModelError(f"record_memory {mode!r}: allowed are {', '.join(map(repr, RECORD_MEMORIES))}")
+        if not rec_v or mode == "vmem":
+            return False, window
+        names = ", ".join(p.name for p in rec_v)
+        if not spec.dma:
+            if mode == "dram":
+                raise ModelError(f"record_memory 'dram': machine {spec.name!r} has no DMA to copy the V records "
+                                 f"of {names} to DRAM (choose 'vmem' or a machine with dma = True)")
+            return False, window
+        dram_step = sum(VEC * p.recorded_chunks("v") for p in rec_v)
+        in_dram = min(window, max(plan.free("dram") - -plan.used["dram"] % DMA_ALIGN, 0) // dram_step)
+        slots = sum(2 * VEC * p.chunks for p in rec_v)
+        if mode == "dram":
+            if in_dram < 1:
+                raise ResourceError(f"record_memory 'dram': the V records of {names} need {dram_step} B of DRAM "
+                                    f"per step, {plan.free('dram')} B are free")
+            return True, in_dram
+        in_vmem = max(plan.free("vmem") - sum(VEC * (p.chunks - p.recorded_chunks("v")) for p in rec_v), 0) \
+            // dram_step
+        # auto: DRAM where it gives the longer window (fewer calls; on a board, records read
+        # from the DMA buffer instead of word by word through the host port's VMEM window)
+        if in_vmem < window and in_dram > in_vmem and plan.free("vmem") >= slots:
+            return True, in_dram
+        return False, window
 
-def _sample_note(p: QPopulation, var: str, tail: int) -> str:
+def _sample_note(p: QPopulation, var: str, tail: int | None = None) -> str:
     n = p.recorded(var)
-    return f" (neurons 0..{n - 1} of {p.size}; {tail} B tail)" if n < p.size else ""
+    return f" (neurons 0..{n - 1} of {p.size}{'' if tail is None else f'; {tail} B tail'})" if n < p.size else ""
 
 
 def _fused_runs(streamed: list[QConnection]) -> list[list[QConnection]]:

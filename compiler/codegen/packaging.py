@@ -34,7 +34,7 @@ def images(layout: ProgramLayout, asm: Assembled) -> dict[str, bytes]:
         vmem[off:off + len(data)] = data
     dmem[CONTROL.init:CONTROL.init + 4] = (1).to_bytes(4, "little")
     out = {"imem": imem, "dmem": bytes(dmem), "vmem": bytes(vmem)}
-    if layout.dram_data:
+    if plan.used["dram"]:        # streamed weights, and record windows (zeros) the DMA writes
         dram = bytearray(plan.used["dram"])
         for off, data in layout.dram_data:
             dram[off:off + len(data)] = data
@@ -66,6 +66,9 @@ def io_map(q: QNetwork, layout: ProgramLayout, dram_base: int) -> dict:
         n, c = p.recorded(rec.var), p.recorded_chunks(rec.var)      # neurons 0..n-1 in c words (vectors)
         if rec.var == "spikes":
             io["records"][rec.key] = {"memory": "dmem", "addr": rec.region.offset, "words": c, "size": n}
+        elif rec.dram is not None:      # addr: from the DRAM base (codegen/record_dma.py)
+            io["records"][rec.key] = {"memory": "dram", "addr": rec.dram.offset, "row_bytes": VEC * c,
+                                      "size": n}
         else:
             io["records"][rec.key] = {"memory": "vmem", "addr": rec.region.offset, "row_bytes": VEC * c,
                                       "size": n}

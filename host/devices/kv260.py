@@ -63,7 +63,11 @@ class DramBuffer(Protocol):
 
     def write(self, offset: int, data: bytes) -> None: ...
 
+    def read(self, offset: int, nbytes: int) -> bytes: ...
+
     def sync_for_device(self, offset: int, size: int) -> None: ...
+
+    def sync_for_cpu(self, offset: int, size: int) -> None: ...
 
 
 # --- the board's devices, found through sysfs ----------------------------------------------------
@@ -157,6 +161,10 @@ class MappedRegion:
         self._range(offset, -(-len(data) // 4) * 4)
         self._map[offset:offset + len(data)] = data
 
+    def read(self, offset: int, nbytes: int) -> bytes:
+        self._range(offset - offset % 4, -(-(nbytes + offset % 4) // 4) * 4)
+        return bytes(self._map[offset:offset + nbytes])
+
     def close(self) -> None:
         self._words.release()
         self._map.close()
@@ -173,14 +181,23 @@ class UdmaBuffer:
     def write(self, offset: int, data: bytes) -> None:
         self.region.write(offset, data)
 
+    def read(self, offset: int, nbytes: int) -> bytes:
+        return self.region.read(offset, nbytes)
+
     def sync_for_device(self, offset: int, size: int) -> None:
-        for attr, value in (("sync_offset", offset), ("sync_size", size), ("sync_direction", 1),
-                            ("sync_for_device", 1)):
+        self._sync(offset, size, 1, "sync_for_device", "cleaning the DRAM buffer for the SoC's DMA")
+
+    def sync_for_cpu(self, offset: int, size: int) -> None:
+        self._sync(offset, size, 2, "sync_for_cpu", "invalidating the CPU's cache of what the SoC's DMA wrote")
+
+    def _sync(self, offset: int, size: int, direction: int, attr_done: str, why: str) -> None:
+        # u-dma-buf's manual sync: direction 1 = to the device, 2 = from it (DMA_FROM_DEVICE)
+        for attr, value in (("sync_offset", offset), ("sync_size", size), ("sync_direction", direction),
+                            (attr_done, 1)):
             try:
                 (self.folder / attr).write_text(f"{value}\n")
             except OSError as exc:
-                raise DeviceError(f"kv260: cannot write {self.folder / attr} (cleaning the DRAM buffer for "
-                                  f"the SoC's DMA): {exc.strerror}") from None
+                raise DeviceError(f"kv260: cannot write {self.folder / attr} ({why}): {exc.strerror}") from None
 
     def close(self) -> None:
         self.region.close()
@@ -229,6 +246,7 @@ class Kv260Transport:
         self.hw = hw
         self.spec = board_spec(spec, buffer)
         self._sizes = {"imem": hw.imem_size, "dmem": hw.dmem_size, "vmem": hw.vmem_size, "llm": 32 * hw.llm_size}
+        self._dram_base = buffer.phys_addr       # the loaded program's (load)
 
     # --- registers --------------------------------------------------------------------------------
 
@@ -300,6 +318,7 @@ class Kv260Transport:
             data = images.get(memory, b"")
             if data:
                 self.write(memory, 0, data, skip_zero=memory in ("imem", "dmem"))
+        self._dram_base = dram_base
         if dram:
             offset = dram_base - self.buffer.phys_addr
             self.buffer.write(offset, bytes(dram))
@@ -329,6 +348,13 @@ class Kv260Transport:
                 self.regs.write_words(base + 4 * int(run[0]), words[run[0]:run[-1] + 1])
 
     def read(self, memory: str, addr: int, nbytes: int) -> bytes:
+        if memory == "dram":       # a record the SoC's S2MM wrote, from the program's DRAM base
+            offset = self._dram_base - self.buffer.phys_addr + addr
+            if offset < 0 or offset + nbytes > self.buffer.size:
+                raise DeviceError(f"kv260: DRAM bytes 0x{self._dram_base + addr:x}.. ({nbytes}) are outside the "
+                                  f"u-dma-buf buffer ({self.buffer.size} bytes at 0x{self.buffer.phys_addr:x})")
+            self.buffer.sync_for_cpu(offset, nbytes)
+            return self.buffer.read(offset, nbytes)
         n = -(-nbytes // 4)
         self._check(memory, addr, 4 * n)
         return self.regs.read_words(WINDOWS[memory] + addr, n).astype("<u4").tobytes()[:nbytes]
@@ -359,8 +385,7 @@ class Kv260Transport:
             cause = str(StopCause.from_code(code))
         except ValueError:
             raise DeviceError(f"kv260: STATUS 0x{status:08x} holds stop cause {code}, which no cause has") from None
-        moved = tuple(self._reg(H.DMA_BASE + ch * H.DMA_CHANNEL_STRIDE + H.DMA_MOVED) for ch in (0, 1)) \
-            if self.hw.dma else (0, 0)
+        moved = H.dma_moved(self._reg) if self.hw.dma else (0, 0)
         return Stop(cause, self._reg(H.STOP_PC), self._reg64(H.INSTRET), self._reg64(H.CYCLES), limit=halted,
                     dma_bytes=moved)
 

@@ -32,14 +32,16 @@ PHYS = 0x7000_0000                    # where the buffer lies (a CMA address on 
 BUFFER = 1 << 20
 
 
-def streamed(name: str, spec):
-    """``name`` of device_nets with every connection's weights in DRAM, compiled for ``spec``."""
+def streamed(name: str, spec, record_memory: str = "auto"):
+    """``name`` of device_nets with every connection's weights in DRAM, compiled for ``spec``
+    (V records where ``record_memory`` says)."""
     from fenn_dma.compiler.codegen.layout import CompileOptions, MachineSizes
     from fenn_dma.compiler.pipeline import compile_model
     net = nets.NETWORKS[name]()
     for c in net.connections.values():
         c.placement = "dram"
-    program, _ = compile_model(net, n_steps=nets.STEPS, options=CompileOptions(sizes=MachineSizes.from_spec(spec)))
+    program, _ = compile_model(net, n_steps=nets.STEPS, options=CompileOptions(
+        sizes=MachineSizes.from_spec(spec), record_memory=record_memory))
     assert program.images.get("dram")
     return program
 
@@ -217,8 +219,13 @@ class HarnessDram:
         self.image[offset:offset + len(data)] = data
         self.rtl.dram_setup(bytes(self.image), self.phys_addr)
 
+    def read(self, offset: int, nbytes: int) -> bytes:
+        return self.rtl.dram_image(offset + nbytes)[offset:]
+
     def sync_for_device(self, offset: int, size: int) -> None:
         assert 0 <= offset and offset + size <= self.size
+
+    sync_for_cpu = sync_for_device
 
 
 @pytest.fixture(scope="module")
@@ -243,11 +250,13 @@ def _samples(session: FirmwareSession, x: dict) -> list:
 
 
 @pytest.mark.rtl
-@pytest.mark.parametrize("name", ["feed_forward", "delays"])
-def test_the_driver_on_the_simulated_soc_equals_iss_and_rtl(simulated, board_spec, name):
+@pytest.mark.parametrize("name, records", [("feed_forward", "auto"), ("delays", "auto"), ("feed_forward", "dram")])
+def test_the_driver_on_the_simulated_soc_equals_iss_and_rtl(simulated, board_spec, name, records):
     """DRAM-streamed weights staged in the buffer and streamed by the SoC's DMA: identical
-    records, readouts, instructions and cycles on the kv260 driver, the rtl and the iss devices."""
-    program = streamed(name, board_spec)
+    records, readouts, instructions and cycles on the kv260 driver, the rtl and the iss devices
+    (with V records in DRAM too, read back from the buffer)."""
+    program = streamed(name, board_spec, records)
+    assert any(r["memory"] == "dram" for r in program.io["records"].values()) == (records == "dram")
     x = nets.spikes(program, 2, seed=3)
     iss = open_device("iss").load(program).run_batch(x)
     with open_device("rtl", "kv260") as dev:

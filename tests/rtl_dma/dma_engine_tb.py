@@ -291,6 +291,15 @@ async def both_channels_under_back_pressure(dut):
     checker.final()
 
 
+async def _program_at(ports, ch, dram_addr: int, count: int):
+    """Start channel ``ch`` on ``count`` bytes at ``dram_addr`` (read for MM2S, written for
+    S2MM) and VMEM row 0."""
+    if ch == MM2S:
+        await ports.program(MM2S, dram_addr, 0, count)
+    else:
+        await ports.program(S2MM, 0, dram_addr, count)
+
+
 @cocotb.test()
 async def bus_errors_end_the_transfer(dut):
     ports, checker = await setup(dut)
@@ -302,10 +311,7 @@ async def bus_errors_end_the_transfer(dut):
         for ch, start, want in ((MM2S, 0x1800, csrs.DMA_SLAVE_ERROR), (MM2S, 0x2C00, csrs.DMA_DECODE_ERROR),
                                 (S2MM, 0x9800, csrs.DMA_SLAVE_ERROR), (S2MM, 0xB000, csrs.DMA_DECODE_ERROR),
                                 (MM2S, 0xFC00, csrs.DMA_DECODE_ERROR)):   # runs off the slave's 64 KiB
-            if ch == MM2S:
-                await ports.program(MM2S, start, 0, 4096)
-            else:
-                await ports.program(S2MM, 0, start, 4096)
+            await _program_at(ports, ch, start, 4096)
             status, _ = await ports.wait(ch)
             assert status == csrs.DMA_IDLE | want, (ch, hex(start), hex(status))
             # The next transfer works, from a clean state.
@@ -325,10 +331,7 @@ async def bus_errors_end_the_transfer(dut):
         port.log.setLevel("ERROR")
     for ch, start, want in ((MM2S, 0x1000, csrs.DMA_SLAVE_ERROR), (MM2S, 0x2000, csrs.DMA_DECODE_ERROR),
                             (S2MM, 0x1000, csrs.DMA_SLAVE_ERROR), (S2MM, 0x2000, csrs.DMA_DECODE_ERROR)):
-        if ch == MM2S:
-            await ports.program(MM2S, start, 0, 1024)
-        else:
-            await ports.program(S2MM, 0, start, 1024)
+        await _program_at(ports, ch, start, 1024)
         status, _ = await ports.wait(ch)
         assert status == csrs.DMA_IDLE | want, (ch, hex(start), hex(status))
     await ClockCycles(dut.clk, 4)

@@ -58,6 +58,19 @@ def _prev(m, a, names):
     return prev, started
 
 
+def _engine_under_proof(m, proof, engine, platform):
+    """The engine wired to the proof's ports (free inputs), with the registers' rule that a
+    command's DRAM address is 64-byte aligned assumed; its formal view."""
+    dut = engine(CONFIG)
+    dut._MustUse__silence = True
+    m.submodules.dut = dut.elaborate(platform)
+    wiring.connect(m, wiring.flipped(proof.axi), dut.axi)
+    wiring.connect(m, wiring.flipped(proof.ch), dut.ch)
+    wiring.connect(m, dut.vmem, wiring.flipped(proof.vmem))
+    m.d.comb += Assume(proof.ch.cmd.payload.dram[:6] == 0)
+    return dut.formal_view
+
+
 class ReadProof(wiring.Component):
     axi: Out(axi4_read(32, CONFIG.data_bits))
     ch: In(channel_signature(CONFIG))
@@ -65,14 +78,7 @@ class ReadProof(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        dut = ReadEngine(CONFIG)
-        dut._MustUse__silence = True
-        m.submodules.dut = dut.elaborate(platform)
-        wiring.connect(m, wiring.flipped(self.axi), dut.axi)
-        wiring.connect(m, wiring.flipped(self.ch), dut.ch)
-        wiring.connect(m, dut.vmem, wiring.flipped(self.vmem))
-        a, v = self.axi, dut.formal_view
-        m.d.comb += Assume(self.ch.cmd.payload.dram[:6] == 0)
+        a, v = self.axi, _engine_under_proof(m, self, ReadEngine, platform)
         prev, started = _prev(m, a, ("arvalid", "arready", "araddr", "arlen", "arsize", "arburst", "arcache"))
         _stable(m, prev, a, "arvalid", "arready", ("araddr", "arlen", "arsize", "arburst", "arcache"), started)
         _burst_rules(m, a, "ar")
@@ -89,14 +95,7 @@ class WriteProof(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        dut = WriteEngine(CONFIG)
-        dut._MustUse__silence = True
-        m.submodules.dut = dut.elaborate(platform)
-        wiring.connect(m, wiring.flipped(self.axi), dut.axi)
-        wiring.connect(m, wiring.flipped(self.ch), dut.ch)
-        wiring.connect(m, dut.vmem, wiring.flipped(self.vmem))
-        a, v = self.axi, dut.formal_view
-        m.d.comb += Assume(self.ch.cmd.payload.dram[:6] == 0)
+        a, v = self.axi, _engine_under_proof(m, self, WriteEngine, platform)
         names = ("awvalid", "awready", "awaddr", "awlen", "awsize", "awburst", "awcache",
                  "wvalid", "wready", "wdata", "wstrb", "wlast")
         prev, started = _prev(m, a, names)

@@ -122,3 +122,35 @@ def test_errors_are_reported_not_raised(files, capsys):
     assert sim(files / "p.s", "--profile", "sim-small", "--vmem", big) == 1
     assert "does not fit" in capsys.readouterr().err
     assert sim(files / "missing.s") == 1
+
+
+START_UP_CHECK = """
+import sys
+from fenn_dma.cli import main
+assert main(["sim", sys.argv[1]]) == 0
+print(" ".join(sorted(m for m in sys.modules if m.split(".")[0] in ("numpy", "tempfile", "json", "zipfile")
+                      or m.startswith(("fenn_dma.isa.asm", "fenn_dma.isa.assembler", "fenn_dma.sim.reference")))))
+"""
+
+
+@pytest.mark.parametrize("kind", ["s", "raw"])
+def test_start_up_imports_only_what_the_run_needs(tmp_path, kind):
+    """`fenn-dma sim` on a vector program: no numpy, no reference engine, no output helpers; the
+    assembler only for source (docs/iss.md "Speed")."""
+    import subprocess
+    import sys
+    source = "li a0, 3\n vlui v1, 2\n1: vadd v2, v2, v1\n addi a0, a0, -1\n bnez a0, 1b\n ecall\n"
+    path = tmp_path / ("p.s" if kind == "s" else "p.bin")
+    if kind == "s":
+        path.write_text(source)
+    else:
+        write_raw(assemble(source, "p"), path)
+    out = subprocess.run([sys.executable, "-c", START_UP_CHECK, str(path)], capture_output=True, text=True,
+                         check=True).stdout.splitlines()
+    assert out[0].startswith("stop: ecall")
+    loaded = out[-1].split()
+    if kind == "s":
+        assert "fenn_dma.isa.assembler" in loaded, loaded
+        assert all(m.startswith("fenn_dma.isa.asm") or m == "fenn_dma.isa.assembler" for m in loaded), loaded
+    else:
+        assert loaded == [], loaded
