@@ -28,6 +28,7 @@ from fenn_dma.boundary import check_output, finite_float, load_npz, nonnegative_
 from fenn_dma.cli_machine import add_profile_argument, resolve_profile
 
 from .codegen import CompileOptions, MachineSizes
+from .codegen.delay_ring_layout import RING_MEMORIES
 from .codegen.layout import RECORD_MEMORIES
 from .errors import ModelError
 from .fixedpoint import ROUNDINGS
@@ -70,6 +71,8 @@ def add_arguments(parser: argparse.ArgumentParser, model_help: str = MODEL_HELP,
                         help="run length a v_sum readout is sized for (default: the calibration inputs' steps, "
                              f"else the steps the trained network records, else {DEFAULT_STEPS})")
     parser.add_argument("--window", type=positive_int, default=1024, help="most steps per firmware call (buffers)")
+    parser.add_argument("--delay-ring", choices=RING_MEMORIES, default="auto",
+                        help="memory of the delay rings: the LLM, VMEM, or auto (the LLM while it fits; default)")
     parser.add_argument("--record-memory", choices=RECORD_MEMORIES, default="auto",
                         help="where V records collect: vmem; dram (S2MM copies each step's rows out, a machine "
                              "with the DMA); auto (default): dram where VMEM would shorten the window")
@@ -188,7 +191,7 @@ def compile_deployment(args: argparse.Namespace, dep: Deployment) -> int:
         sizes.dmem = args.dmem
     program, _, report = build_program(dep, args.rounding, args.seed, args.steps,
                                        CompileOptions(window=args.window, record_memory=args.record_memory,
-                                                      sizes=sizes))
+                                                      sizes=sizes, delay_ring=args.delay_ring))
     deploy = program.metadata["deploy"]
     outputs = {out: program.save}
     if args.listing:

@@ -33,6 +33,8 @@ The generator in parts (docs/compiler.md, "Code generator structure"):
 - ``control``: start, initialisation, run preamble, step end, exit, DMA error;
 - ``propagation``: spike passes (dense, sparse, ring buffers; ``ConnState``);
 - ``streaming``: passes with rows streamed from DRAM (composed into propagation);
+- ``delay_ring`` / ``delay_ring_layout``: delay rings in VMEM (rows of segments
+  streamed from DRAM) for populations whose LLM ring does not fit;
 - ``update``: the neuron-update driver;
 - ``packaging``: images and the I/O map (``Compiled``);
 - ``generator``: ``CodeGenerator`` / ``compile_network``, the parts in program order.

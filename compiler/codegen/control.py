@@ -48,7 +48,7 @@ def emit_start(em: Emitter) -> None:
 
 
 def emit_init(em: Emitter, q: QNetwork, layout: ProgramLayout) -> None:
-    """Zero the state (V to its initial value), the rings and the spike words; seed the RNG; t = 0."""
+    """Zero the state (V to its initial value), the rings (LLM, VMEM) and the spike words; seed the RNG; t = 0."""
     with em.scope() as s:
         vz = s.v("zero")
         em.op("vlui", vz, 0)
@@ -88,6 +88,14 @@ def emit_init(em: Emitter, q: QNetwork, layout: ProgramLayout) -> None:
                 em.op("vstorel", vz, 0, va)
                 em.op("addi", p_ptr, p_ptr, 2)
                 em.op("bne", p_ptr, p_end, lab)
+        for r in {rp.ring.name: rp.ring for rp in layout.delay_rings}.values():     # VMEM delay rings
+            lab = em.new_label("init_vring")
+            em.li(p_ptr, r.offset)
+            em.li(p_end, r.end)
+            em.label(lab)
+            em.op("vstorev", vz, 0, p_ptr)
+            em.addi(p_ptr, p_ptr, VEC)
+            em.op("bne", p_ptr, p_end, lab)
         for p in q.populations.values():
             lay = layout.populations[p.name]
             if lay.spikes is not None:

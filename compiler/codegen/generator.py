@@ -41,7 +41,7 @@ class CodeGenerator:
                 prop.streaming.prefetch_point(name)
         control.emit_step_end(em, regs)
         control.emit_exit(em, q, layout, regs)
-        if layout.dma_buffers is not None:
+        if layout.dma_buffers is not None or layout.delay_rings:
             control.emit_dma_error_handler(em)
         if any(r.dram is not None for r in layout.records):
             control.emit_dma_error_handler(em, "s2mm")

@@ -22,6 +22,7 @@ from ..placement import (ConnectionData, PlacementRequest, buffer_bytes, choose_
                          fuse_key)
 from ..quantise import LANES, QConnection, QNetwork, QPopulation, suffix
 from ..schedule import Group
+from .delay_ring_layout import check_vmem_fits, choose_ring_memory, plan_rings, slot_vectors, vmem_ring_bytes
 
 # DMEM control block (word 0 is the host/firmware "ready" flag of the FeNN ABI).
 # dma_status / dma_src: written by the firmware before it stops with ebreak on a
@@ -95,6 +96,7 @@ class CompileOptions:
     record_memory: str = "auto"
     resident_registers: int = 12  # vector registers for register-resident accumulators
     unroll: int = 8               # chunks per iteration of the dense VMEM-accumulator loop
+    delay_ring: str = "auto"      # delay rings in "llm", "vmem" or "auto" (codegen/delay_ring.py)
     sizes: MachineSizes = field(default_factory=MachineSizes)
 
 
@@ -108,7 +110,8 @@ class PopLayout:
     dynamic: tuple[str, ...] = ()             # offsets zeroed at init
     params_vector: tuple[str, ...] = ()       # per-neuron parameters stored in the block
     spikes: Region | None = None              # current spike words (DMEM)
-    ring_base: dict[int, int] = field(default_factory=dict)            # LLM ring per synapse group
+    ring_base: dict[int, int] = field(default_factory=dict)            # ring per synapse group (LLM or VMEM)
+    ring_memory: str = "llm"                  # where the rings are: "llm" | "vmem" (codegen/delay_ring.py)
     resident: dict[int, tuple[str, ...]] = field(default_factory=dict)  # owner names of register-resident
     #                                                                     accumulators per group (one per chunk)
 
@@ -156,6 +159,8 @@ class ProgramLayout:
     dmem_data: tuple[tuple[int, bytes], ...]  # initial contents (offset, bytes)
     vmem_data: tuple[tuple[int, bytes], ...]
     dram_data: tuple[tuple[int, bytes], ...]
+    delay_rings: tuple = ()                   # codegen/delay_ring.RingPass per pass onto a VMEM ring
+    ring_buffers: tuple[int, int] | None = None   # their VMEM ping-pong row buffers
 
     def record(self, population: str, var: str) -> RecordWindow | None:
         for r in self.records:
@@ -182,6 +187,8 @@ class _Planner:
         self.dmem_data: list[tuple[int, bytes]] = []
         self.dram_data: list[tuple[int, bytes]] = []
         self.dma_buffers: tuple[int, int] | None = None
+        self.delay_rings: tuple = ()                      # (codegen/delay_ring_layout.py)
+        self.ring_buffers: tuple[int, int] | None = None
 
     def _set_pop(self, name: str, **changes) -> None:
         self.pops[name] = replace(self.pops[name], **changes)
@@ -198,6 +205,8 @@ class _Planner:
         seed = plan.place("vmem", "rng_seed", 2 * VEC, align=VEC, note="Xoroshiro32++ s0, s1")
         self.vmem_data.append((seed.offset, self.q.rng_seed.astype("<u2").tobytes()))
         budget = self.opt.resident_registers
+        llm_limit = min(self.opt.sizes.llm, LLM_OFFSET_LIMIT)
+        self.ring_memory = choose_ring_memory(q, self.opt.delay_ring, llm_limit)
         for p in q.populations.values():
             if p.is_input:
                 continue
@@ -226,36 +235,47 @@ class _Planner:
                     block[:, names.index(k), :].flat[:p.size] = values[k]
                 self.vmem_data.append((state.offset, block.astype("<i2").tobytes()))
             ring_base: dict[int, int] = {}
+            memory = self.ring_memory.get(p.name, "llm")
             for k, g in enumerate(p.synapses):
-                if g.has_ring:
+                if g.has_ring and memory == "vmem":
+                    ring_base[k] = plan.place("vmem", f"{p.name}.vring{suffix(k)}",
+                                              vmem_ring_bytes(p.chunks, p.ring_depth), align=VEC,
+                                              note=f"{p.ring_depth} slots x {slot_vectors(p.chunks)} vectors "
+                                                   f"({p.chunks} chunks)").offset
+                elif g.has_ring:
                     r = plan.place("llm", f"{p.name}.ring{suffix(k)}", p.chunks * 2 * p.ring_depth, align=2,
                                    note=f"{p.ring_depth} slots x {p.chunks} rows per lane")
                     ring_base[k] = r.offset
             self._set_pop(p.name, state=state, stride=stride, offsets=offsets, dynamic=tuple(dyn),
-                          params_vector=tuple(params), ring_base=ring_base, resident=resident)
+                          params_vector=tuple(params), ring_base=ring_base, resident=resident, ring_memory=memory)
         self._place_connections()
+        check_vmem_fits(q, plan, self.ring_memory, llm_limit)
         window, inputs, records = self._place_windows()
         plan.check()
         if plan.used["llm"] > LLM_OFFSET_LIMIT:
             raise ResourceError(f"ring buffers need {plan.used['llm']} bytes per lane; LLM addresses are "
                                 f"reached by 12-bit offsets, so at most {LLM_OFFSET_LIMIT} are usable")
         return ProgramLayout(plan, self.pops, self.conns, window, inputs, records, self.dma_buffers,
-                             tuple(self.dmem_data), tuple(self.vmem_data), tuple(self.dram_data))
+                             tuple(self.dmem_data), tuple(self.vmem_data), tuple(self.dram_data),
+                             self.delay_rings, self.ring_buffers)
 
     def _place_connections(self) -> None:
         """Weights in VMEM while they fit (or as the connection asks), else in the DRAM
         image, streamed per spike into two VMEM row buffers (compiler/placement.py)."""
         q, plan = self.q, self.plan
+        vring = {c.name: c for c in q.connections.values()
+                 if c.mode == "ring" and self.pops[c.target].ring_memory == "vmem"}
+        self._place_rings(vring)
         data = {c.name: connection_data(c, q.populations[c.target],
                                         self.pops[c.target].ring_base.get(c.group, 0))
-                for c in q.connections.values()}
+                for c in q.connections.values() if c.name not in vring}
         reserve = sum(2 * p.padded for p in q.populations.values() if "v" in p.record)   # one step of V records
         requests = [PlacementRequest(c.name, c.placement, data[c.name].vmem_bytes, data[c.name].row_bytes,
-                                     fuse_key(c), c.sparse) for c in q.connections.values()]
+                                     fuse_key(c), c.sparse) for c in q.connections.values() if c.name in data]
         choice = choose_placements(requests, plan.free("vmem") - reserve)
         for c in q.connections.values():
-            c.placement = choice[c.name]
-        streamed = [c for c in q.connections.values() if c.placement == "dram"]
+            c.placement = choice.get(c.name, c.placement)
+        streamed = [c for c in q.connections.values() if c.placement == "dram" and c.name in data]
         if streamed:
             size = buffer_bytes([r for r in requests if choice[r.name] == "dram"])
             run = self._run_rows(data, requests, choice)
@@ -266,7 +286,8 @@ class _Planner:
             bb = plan.place("vmem", "dma_buffer1", size, align=VEC, note=note + " (pong)")
             self.dma_buffers = (a.offset, bb.offset)
         for c in q.connections.values():
-            self.conns[c.name] = self._place_connection(c, data[c.name])
+            if c.name in data:
+                self.conns[c.name] = self._place_connection(c, data[c.name])
         for fused in _fused_runs(streamed):     # dense rows streamed one after the other: one transfer
             rows = np.concatenate([data[c.name].dense_rows() for c in fused], axis=1)
             region = plan.place("dram", "+".join(c.name for c in fused) + ".rows", rows.nbytes, align=VEC,
@@ -306,6 +327,17 @@ class _Planner:
         rec_v = [p for p in self.q.populations.values() if "v" in p.record]
         return (sum(VEC * p.recorded_chunks("v") for p in rec_v),
                 sum(VEC * (p.chunks - p.recorded_chunks("v")) for p in rec_v))
+
+    def _place_rings(self, conns: dict[str, QConnection]) -> None:
+        """The rows of the connections onto VMEM rings (codegen/delay_ring_layout.py)."""
+        base = {p: lay.ring_base for p, lay in self.pops.items() if lay.ring_memory == "vmem"}
+        passes, self.ring_buffers, dram, dmem = plan_rings(self.q, self.plan, base)
+        self.delay_rings = passes
+        self.dram_data.extend(dram)
+        self.dmem_data.extend(dmem)
+        for rp in passes:
+            for n in rp.connections:
+                self.conns[n] = ConnectionLayout(dram=rp.rows)
 
     def _place_connection(self, c: QConnection, d: ConnectionData) -> ConnectionLayout:
         tgt = self.q.populations[c.target]

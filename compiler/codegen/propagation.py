@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from ..quantise import LANES, QConnection, QNetwork, QPopulation, suffix
 from ..schedule import Group
 from .control import ProgramRegisters
+from .delay_ring import DelayRing
 from .emitter import Constants, Emitter, Scope
 from .layout import VEC, PopLayout, ProgramLayout
 from .streaming import Streaming, StreamRow
@@ -77,6 +78,7 @@ class Propagation:
         self.em, self.q, self.layout, self.regs = em, q, layout, regs
         self.unroll = unroll
         self.streaming = Streaming(em, q, layout, regs, dram_base, self) if layout.dma_buffers else None
+        self.rings = DelayRing(em, q, layout, regs, dram_base) if layout.delay_rings else None
 
     def emit_group(self, g: Group) -> None:
         """One pass over the spike words of ``g.source`` delivering every connection of ``g``.
@@ -84,13 +86,18 @@ class Propagation:
         that may need their registers."""
         em = self.em
         conns = [self.q.connections[n] for n in g.connections]
+        need = max(14 + 4 * len(conns), self.rings.scalars(g) if self.rings is not None else 0)
         spill = [(f"{key} record pointer", reg) for key, reg in self.regs.records.items()] \
-            if em.scalars_free < 14 + 4 * len(conns) else []
+            if em.scalars_free < need else []
         base = self.layout.plan.region("spill").offset
         for k, (_, reg) in enumerate(spill):
             em.op("sw", reg, base + 4 * k, "zero", comment="spill during the pass")
         with em.lent(spill):
-            self._emit_pass(g, conns)
+            rest = conns if self.rings is None else self.rings.others(g, conns)
+            if rest:
+                self._emit_pass(g, rest)
+            if self.rings is not None:      # VMEM delay rings: after the pass's streamed rows (MM2S free)
+                self.rings.emit_group(g)
         for k, (_, reg) in enumerate(spill):
             em.op("lw", reg, base + 4 * k, "zero")
 

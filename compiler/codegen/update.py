@@ -16,7 +16,7 @@ for instructions, chunk temporaries (freed when the chunk is done), ``par`` /
 from __future__ import annotations
 
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fenn_dma.isa.table import ROUND_SUFFIX
 
@@ -26,6 +26,7 @@ from ..quantise import DECAY_SHIFT, LANES, QNetwork, QPopulation, suffix
 from ..reference import readout_round
 from .control import ProgramRegisters
 from .emitter import Emitter, Scope
+from .delay_ring_layout import slot_vectors
 from .layout import VEC, PopLayout, ProgramLayout
 
 
@@ -45,6 +46,8 @@ class ChunkArgs:
     record_offset: int            # bytes from the V record pointer to this chunk's vector
     chunk: int | None
     last_mask: str | None         # scalar: the valid lanes of the last spike word (last chunk only)
+    vring: dict[int, str] = field(default_factory=dict)   # synapse group -> scalar: this step's VMEM ring
+    #                                                       slot (chunk 0, or this chunk's in the loop)
 
 
 class ChunkCode(UpdateEmitter):
@@ -147,7 +150,8 @@ class UpdateDriver:
             xs = held.x(f"{p.name} state ptr")
             em.li(xs, lay.state.offset)
             vslot = None
-            if p.ring_depth:
+            vring = self._vmem_ring_slots(p, lay, held)
+            if p.ring_depth and not vring:
                 vslot = held.v(f"{p.name} ring slot")
                 with em.scope() as t:
                     tmp = t.x("tmp")
@@ -171,7 +175,7 @@ class UpdateDriver:
                         em.addi(xs, xs, lay.stride)
                     self.update_chunk(ChunkArgs(p, consts, xs, 0 if bump else c * lay.stride, vslot,
                                                 2 * p.ring_depth * c, xspk, 4 * c, VEC * c, c,
-                                                last_mask if c == p.chunks - 1 else None))
+                                                last_mask if c == p.chunks - 1 else None, vring))
                 for ptr, step in ((rec_v, VEC * p.recorded_chunks("v")), (rec_s, 4 * p.recorded_chunks("spikes"))):
                     if ptr is not None:
                         em.addi(ptr, ptr, step)
@@ -186,7 +190,9 @@ class UpdateDriver:
                         em.op("vlui", vstep, 2 * p.ring_depth)
                     em.label(lab)
                     # (no resident accumulators)
-                    self.update_chunk(ChunkArgs(p, consts, xs, 0, vslot, 0, xspk, 0, 0, None, None))
+                    self.update_chunk(ChunkArgs(p, consts, xs, 0, vslot, 0, xspk, 0, 0, None, None, vring))
+                    for reg in vring.values():
+                        em.op("addi", reg, reg, VEC)
                     em.addi(xs, xs, lay.stride)
                     if xspk:
                         em.op("addi", xspk, xspk, 4)
@@ -209,6 +215,21 @@ class UpdateDriver:
                                   (rec_s, 4 * (p.words - p.recorded_chunks("spikes")))):
                     if ptr is not None and back:
                         em.addi(ptr, ptr, -back)
+
+    def _vmem_ring_slots(self, p: QPopulation, lay: PopLayout, held: Scope) -> dict[int, str]:
+        """Pointers to this step's slot of each VMEM delay ring (codegen/delay_ring.py)."""
+        if lay.ring_memory != "vmem":
+            return {}
+        out = {}
+        with self.em.scope() as t:
+            tmp = t.x("tmp")
+            self.em.op("andi", tmp, self.regs.t, p.ring_depth - 1)
+            self.em.op("slli", tmp, tmp, (slot_vectors(p.chunks) * VEC).bit_length() - 1)
+            for k, base in lay.ring_base.items():
+                out[k] = held.x(f"{p.name} ring{suffix(k)} slot")
+                self.em.li(out[k], base)
+                self.em.op("add", out[k], out[k], tmp, comment="this step's VMEM ring slot")
+        return out
 
     def update_chunk(self, args: ChunkArgs) -> None:
         """One 32-neuron chunk."""
@@ -240,8 +261,13 @@ class UpdateDriver:
                     em.op("vstorev", vzero, off(f"acc{suffix(k)}"), xs)
                 if g.has_ring:
                     r = tmpv(f"ring input{suffix(k)}")
-                    em.op("vloadl", r, args.ring_offset + lay.ring_base[k], args.ring_slot)
-                    em.op("vstorel", vzero, args.ring_offset + lay.ring_base[k], args.ring_slot)
+                    if k in args.vring:
+                        at = VEC * args.chunk if args.chunk is not None else 0
+                        em.op("vloadv", r, at, args.vring[k])
+                        em.op("vstorev", vzero, at, args.vring[k])
+                    else:
+                        em.op("vloadl", r, args.ring_offset + lay.ring_base[k], args.ring_slot)
+                        em.op("vstorel", vzero, args.ring_offset + lay.ring_base[k], args.ring_slot)
                     if val is not None:
                         s = tmpv(f"input sum{suffix(k)}")
                         em.op("vadd_s", s, val, r)

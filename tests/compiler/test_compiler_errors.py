@@ -80,7 +80,8 @@ def test_weights_and_delays_out_of_range():
     net, i, h = _two(n=32 * 40)
     net.connect(i, h, Dense(np.ones((8, 32 * 40)) * 0.1, delays=np.full((8, 32 * 40), 30)))
     with pytest.raises(ResourceError, match="memory overflow: llm needs 2560 bytes"):
-        compile_network(quantise(net))
+        compile_network(quantise(net), CompileOptions(delay_ring="llm"))
+    assert compile_network(quantise(net)).plan.used["llm"] == 0     # "auto": the ring goes to VMEM
     net, i, h = _two(n=32 * 600)
     h.formats["V"] = "s1.14"
     # (two different weights: a single weight would be a register, with no packing)
