@@ -86,7 +86,9 @@ class Propagation:
         that may need their registers."""
         em = self.em
         conns = [self.q.connections[n] for n in g.connections]
-        need = max(14 + 4 * len(conns), self.rings.scalars(g) if self.rings is not None else 0)
+        # streamed sparse rows also hold their column blocks' entry, end, size and row end
+        blocks = sum(4 for c in conns if c.sparse and c.placement == "dram")
+        need = max(14 + 4 * len(conns) + blocks, self.rings.scalars(g) if self.rings is not None else 0)
         spill = [(f"{key} record pointer", reg) for key, reg in self.regs.records.items()] \
             if em.scalars_free < need else []
         base = self.layout.plan.region("spill").offset
