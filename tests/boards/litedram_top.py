@@ -17,17 +17,22 @@ ADDR_BITS = HOST_ADDR_BITS = 32
 
 
 class LiteDramTop(wiring.Component):
-    """``sim``: LiteDRAM's SDRAM model (Verilator); else the real PHY, its pins IO ports (yosys)."""
+    """``sim``: LiteDRAM's SDRAM model (Verilator); else the real PHY, its pins IO ports (yosys).
+    ``host=False`` leaves the host port idle and off the top (the 85F's package has too few
+    pins for both AXI ports and the SDRAM's)."""
 
-    def __init__(self, sim: bool = True):
+    def __init__(self, sim: bool = True, host: bool = True):
         self.core = generate(LiteDramConfig(sys_clk_hz=CLOCK_HZ, sim=sim))
-        super().__init__({"dram": In(axi4(ADDR_BITS, 32)), "host": In(axi4_lite(HOST_ADDR_BITS)), "ready": Out(1)})
+        self.with_host = host
+        ports = {"dram": In(axi4(ADDR_BITS, 32)), "ready": Out(1)}
+        super().__init__(ports | ({"host": In(axi4_lite(HOST_ADDR_BITS))} if host else {}))
 
     def elaborate(self, platform):
         m = Module()
         m.submodules.ram = ram = LiteDram(self.core, ADDR_BITS, HOST_ADDR_BITS)
         wiring.connect(m, wiring.flipped(self.dram), ram.dram)
-        wiring.connect(m, wiring.flipped(self.host), ram.host)
+        if self.with_host:
+            wiring.connect(m, wiring.flipped(self.host), ram.host)
         m.d.comb += self.ready.eq(ram.ready)
         return m
 

