@@ -1,6 +1,6 @@
 """Integer execute units of the scalar core (execute stage, combinational)."""
 
-from amaranth import Cat, Module, Mux, signed
+from amaranth import Cat, Module, Mux
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -66,8 +66,28 @@ class Shifter(wiring.Component):
         return m
 
 
+def _leading_zeros(bits):
+    """(all zero, the number of zeros above the highest set bit) of ``bits`` (MSB last, a power of
+    two of them), as a balanced tree: the count's log2(len) bits are valid when not all zero."""
+    if len(bits) == 2:
+        return ~bits[1] & ~bits[0], ~bits[1]
+    half = len(bits) // 2
+    lo_zero, lo_count = _leading_zeros(bits[:half])
+    hi_zero, hi_count = _leading_zeros(bits[half:])
+    return hi_zero & lo_zero, Mux(hi_zero, Cat(lo_count, 1), Cat(hi_count, 0))
+
+
+def _popcount(bits):
+    """The number of set bits, as a balanced tree of adders."""
+    if len(bits) == 1:
+        return bits[0]
+    half = len(bits) // 2
+    return _popcount(bits[:half]) + _popcount(bits[half:])
+
+
 class Bitmanip(wiring.Component):
-    """The Zbb subset: clz, ctz, cpop, sext.b, sext.h (one result per op)."""
+    """The Zbb subset: clz, ctz, cpop, sext.b, sext.h (one result per op). Balanced trees, not
+    priority chains: these results are on the execute stage's path to the forwarding muxes."""
     x_a: In(32)
     x_clz: Out(6)
     x_ctz: Out(6)
@@ -78,16 +98,13 @@ class Bitmanip(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         a = self.x_a
-        clz = 32
-        for i in range(32):             # the highest set bit wins
-            clz = Mux(a[i], 31 - i, clz)
-        ctz = 32
-        for i in reversed(range(32)):   # the lowest set bit wins
-            ctz = Mux(a[i], i, ctz)
+        bits = [a[i] for i in range(32)]
+        clz_zero, clz = _leading_zeros(bits)
+        ctz_zero, ctz = _leading_zeros(bits[::-1])     # trailing zeros: leading zeros of the reversal
         m.d.comb += [
-            self.x_clz.eq(clz),
-            self.x_ctz.eq(ctz),
-            self.x_cpop.eq(sum(a[i] for i in range(32))),
+            self.x_clz.eq(Mux(clz_zero, 32, clz)),
+            self.x_ctz.eq(Mux(ctz_zero, 32, ctz)),
+            self.x_cpop.eq(_popcount(bits)),
             self.x_sext_b.eq(a[:8].as_signed()),
             self.x_sext_h.eq(a[:16].as_signed()),
         ]

@@ -16,6 +16,16 @@ followed by an instruction reading its rd costs one cycle (a VTST/VEXTRACT
 result is forwarded from execute like an ALU result); a vector unit that is
 not ready holds execute.
 
+Timing on an FPGA (docs/rtl.md, "Timing closure"): the instruction RAM's
+output is not registered, so decode gets what is left of the cycle after the
+RAM's clock-to-out. Decode therefore only notes a load-use hazard (x_wait,
+x_fwd1/2, registered): the dependent instruction waits one cycle in execute and
+takes the loaded value from writeback, the same one cycle the ISS charges. In
+execute, nothing with a long path waits for the stop decision: fetch follows
+a taken branch, the pipeline advances and a load reads, and a stop (the OR of
+its causes) then discards what moved; a store waits only for its own checks
+(rtl/loadstore.py), and retire, the CSR write and the counters for the stop.
+
 Cycles: a run of n retired instructions costs n + 3 cycles (two to fill
 fetch and decode, one for the stopping instruction in execute) plus one per
 taken branch or jump and one per load-use stall: the ISS's cycle model with
@@ -118,10 +128,13 @@ class Core(wiring.Component):
 
         running = self.running
         # Pipeline registers.
-        f_pc = Signal(32)
-        d_valid, d_pc, d_fetch_fault = Signal(), Signal(32), Signal()
-        x_valid, x = Signal(), Signal(dx_layout(ext))
-        w_valid, w = Signal(), Signal(XW_LAYOUT)
+        f_last = Signal(32)            # the address fetched last (entry - 4 before the first fetch)
+        d_valid, d_pc, d_fetch_fault = Signal(name="d_valid"), Signal(32, name="d_pc"), Signal(name="d_fetch_fault")
+        x_valid, x = Signal(name="x_valid"), Signal(dx_layout(ext), name="x")
+        # Load-use: execute holds an instruction that read the rd of the load just ahead of it
+        # (x_wait, one cycle) and takes the loaded value from writeback for src1/src2 (x_fwd1/2).
+        x_wait, x_fwd1, x_fwd2 = Signal(name="x_wait"), Signal(name="x_fwd1"), Signal(name="x_fwd2")
+        w_valid, w = Signal(name="w_valid"), Signal(XW_LAYOUT, name="w")
 
         # ---------------------------------------------------------------- decode
         m.d.comb += decoder.d_word.eq(self.imem.r_data)
@@ -139,11 +152,17 @@ class Core(wiring.Component):
             return Mux(x_writes & (x.d.rd == index), x_result,
                        Mux(w_valid & w.write & (w.rd == index), w_value, rf_data))
 
-        d_src1, d_src2 = Signal(32), Signal(32)
+        d_src1, d_src2 = Signal(32, name="d_src1"), Signal(32, name="d_src2")
         m.d.comb += [d_src1.eq(forward(dd.rs1, rf_rs1.data)), d_src2.eq(forward(dd.rs2, rf_rs2.data))]
-        load_use = Signal()
-        m.d.comb += load_use.eq(d_valid & x_writes & x_late & (
-            (dd.reads_rs1 & (dd.rs1 == x.d.rd)) | (dd.reads_rs2 & (dd.rs2 == x.d.rd))))
+        # Decode only notes a load-use hazard; the stall happens in execute from the registered note,
+        # so the instruction RAM's late output does not reach every pipeline enable.
+        x_load = Signal()
+        d_fwd1, d_fwd2 = Signal(name="d_fwd1"), Signal(name="d_fwd2")
+        m.d.comb += [x_load.eq(x_writes & x_late),
+                     d_fwd1.eq(x_load & dd.reads_rs1 & (dd.rs1 == x.d.rd)),
+                     d_fwd2.eq(x_load & dd.reads_rs2 & (dd.rs2 == x.d.rd))]
+        x_go = Signal()                # execute's instruction acts this cycle (valid, not waiting)
+        m.d.comb += x_go.eq(x_valid & ~x_wait)
 
         # --------------------------------------------------------------- execute
         op = x.d.op
@@ -227,51 +246,48 @@ class Core(wiring.Component):
         m.d.comb += [
             lsu.x_base.eq(x.src1), lsu.x_offset.eq(x.d.imm), lsu.x_store_data.eq(x.src2),
             lsu.x_size.eq(size), lsu.x_load.eq(is_load), lsu.x_store.eq(is_store),
-            lsu.x_enable.eq(x_valid & running & ~stop),
+            lsu.x_enable.eq(x_go & running & ~x.fetch_fault & ~x.d.illegal),
         ]
 
-        # Exceptions and normal stops, in priority order.
-        cause = Signal(RtlCause)
-        with m.If(x.fetch_fault):
-            m.d.comb += cause.eq(RtlCause.FETCH_FAULT)
-        with m.Elif(x.d.illegal):
-            m.d.comb += cause.eq(RtlCause.ILLEGAL_INSTRUCTION)
-        with m.Elif(op.ecall):
-            m.d.comb += cause.eq(RtlCause.ECALL)
-        with m.Elif(op.ebreak):
-            m.d.comb += cause.eq(RtlCause.EBREAK)
-        with m.Elif(taken & target[1]):
-            m.d.comb += cause.eq(RtlCause.MISALIGNED_FETCH)
-        with m.Elif(is_load & lsu.x_misaligned):
-            m.d.comb += cause.eq(RtlCause.MISALIGNED_LOAD)
-        with m.Elif(is_load & lsu.x_fault):
-            m.d.comb += cause.eq(RtlCause.LOAD_FAULT)
-        with m.Elif(is_store & lsu.x_misaligned):
-            m.d.comb += cause.eq(RtlCause.MISALIGNED_STORE)
-        with m.Elif(is_store & lsu.x_fault):
-            m.d.comb += cause.eq(RtlCause.STORE_FAULT)
+        # Exceptions and normal stops, in priority order. Whether the core stops is the OR of them
+        # all (the priority only chooses the cause): a short path to retire and the RAM enables.
+        causes = [
+            (x.fetch_fault, RtlCause.FETCH_FAULT),
+            (x.d.illegal, RtlCause.ILLEGAL_INSTRUCTION),
+            (op.ecall, RtlCause.ECALL),
+            (op.ebreak, RtlCause.EBREAK),
+            (taken & target[1], RtlCause.MISALIGNED_FETCH),
+            (is_load & lsu.x_misaligned, RtlCause.MISALIGNED_LOAD),
+            (is_load & lsu.x_fault, RtlCause.LOAD_FAULT),
+            (is_store & lsu.x_misaligned, RtlCause.MISALIGNED_STORE),
+            (is_store & lsu.x_fault, RtlCause.STORE_FAULT),
+        ]
         if self.has_vector:
             # A faulting vector memory access (its own cause; never depends on x_valid).
-            with m.Elif(x.d.vector & self.vector.x_fault):
-                m.d.comb += cause.eq(self.vector.x_cause)
-        m.d.comb += stop.eq(x_valid & running & (cause != RtlCause.NONE))
+            causes.append((x.d.vector & self.vector.x_fault, self.vector.x_cause))
+        cause = Signal(RtlCause)
+        m.d.comb += cause.eq(reduce(lambda rest, c: Mux(c[0], c[1], rest), reversed(causes), RtlCause.NONE))
+        m.d.comb += stop.eq(x_go & running & _any(*(c[0] for c in causes)))
 
         # Vector issue (execute) and its stall.
         x_hold = Signal()               # execute keeps its instruction this cycle
         if self.has_vector:
             vec = self.vector
             m.d.comb += [
-                vec.x_valid.eq(x_valid & running & x.d.vector & ~stop),
+                vec.x_valid.eq(x_go & running & x.d.vector & ~stop),
                 vec.x_word.eq(x.word), vec.x_src1.eq(x.src1), vec.x_src2.eq(x.src2),
                 x_hold.eq(vec.x_valid & ~vec.x_ready),
             ]
 
         retire = Signal()
-        redirect = Signal()
+        redirect = Signal()             # a retiring taken branch or jump
+        redirect_f = Signal()           # fetch follows the branch without waiting for the stop decision:
+                                        # a stop discards whatever is fetched after it
         bubbles = Signal(15)   # stall cycles since the last retirement, charged to the next one
         m.d.comb += [
-            retire.eq(x_valid & running & ~stop & ~x_hold),
+            retire.eq(x_go & running & ~stop & ~x_hold),
             redirect.eq(retire & taken),
+            redirect_f.eq(x_go & taken),
             csrf.x_addr.eq(x.d.imm[:12]),
             csrf.x_w_en.eq(retire & csr_writes),
             csrf.x_w_data.eq(csr_new),
@@ -285,10 +301,12 @@ class Core(wiring.Component):
                          self.dma.w_data.eq(csr_new)]
 
         # ----------------------------------------------------------------- fetch
-        hold = load_use | x_hold        # decode (and fetch) keep their instruction
+        hold = x_wait | x_hold          # execute, decode and fetch keep their instructions
         fetch_addr = Signal(32)
+        f_next = Signal(32)             # the next sequential fetch (off the redirect path)
         m.d.comb += [
-            fetch_addr.eq(Mux(redirect, target, f_pc)),
+            f_next.eq(f_last + 4),
+            fetch_addr.eq(Mux(redirect_f, target, f_next)),
             self.imem.addr.eq(fetch_addr[2:]),
             self.imem.r_en.eq(~hold),
         ]
@@ -317,35 +335,46 @@ class Core(wiring.Component):
             w.offset.eq(lsu.x_addr[:2]),
         ]
         with m.If(running):
-            m.d.sync += bubbles.eq(Mux(retire, 0, bubbles) + hold)
+            m.d.sync += bubbles.eq(Mux(retire, hold, bubbles + hold))
             m.d.sync += self.cycles.eq(self.cycles + 1)
-            m.d.sync += self.instret.eq(self.instret + retire)
+            with m.If(retire):          # an enable, not an addend: retire comes late
+                m.d.sync += self.instret.eq(self.instret + 1)
+            with m.If(x_wait):
+                # The load ahead is in writeback now: take its value.
+                m.d.sync += x_wait.eq(0)
+                with m.If(x_fwd1):
+                    m.d.sync += x.src1.eq(w_value)
+                with m.If(x_fwd2):
+                    m.d.sync += x.src2.eq(w_value)
+            with m.Elif(x_hold):
+                pass
+            with m.Else():
+                m.d.sync += [
+                    d_valid.eq(1), d_pc.eq(fetch_addr), d_fetch_fault.eq(fetch_addr >= cfg.imem_size),
+                    f_last.eq(fetch_addr),
+                    x_valid.eq(d_valid & ~redirect_f),
+                    x_wait.eq(d_valid & ~redirect_f & (d_fwd1 | d_fwd2)), x_fwd1.eq(d_fwd1), x_fwd2.eq(d_fwd2),
+                    x.pc.eq(d_pc), x.word.eq(self.imem.r_data), x.fetch_fault.eq(d_fetch_fault),
+                    x.d.eq(dd), x.src1.eq(d_src1), x.src2.eq(d_src2),
+                ]
+            # Last, so that it wins: the advance above does not wait for the stop decision (a long
+            # path); whatever it moved into fetch, decode and execute is discarded.
             with m.If(stop | self.halt):
-                # Stall cycles spent on the stopping instruction are not charged (as in the ISS).
-                m.d.sync += [running.eq(0), self.stopped.eq(1), d_valid.eq(0), x_valid.eq(0),
-                             self.cycles.eq(self.cycles + 1 - bubbles)]
+                # Stall cycles spent on the stopping instruction are not charged (as in the ISS;
+                # a load-use wait in progress is one of them).
+                m.d.sync += [running.eq(0), self.stopped.eq(1), d_valid.eq(0), x_valid.eq(0), x_wait.eq(0),
+                             self.cycles.eq(self.cycles + 1 - bubbles - x_wait)]
                 with m.If(stop):
                     m.d.sync += [self.cause.eq(cause), self.stop_pc.eq(x.pc)]
                 with m.Else():
                     m.d.sync += [self.cause.eq(RtlCause.HALTED),
                                  self.stop_pc.eq(Mux(x_valid & ~retire, x.pc,
-                                                     Mux(redirect, target, Mux(d_valid, d_pc, f_pc))))]
-            with m.Elif(x_hold):
-                pass
-            with m.Elif(load_use):
-                m.d.sync += x_valid.eq(0)
-            with m.Else():
-                m.d.sync += [
-                    d_valid.eq(1), d_pc.eq(fetch_addr), d_fetch_fault.eq(fetch_addr >= cfg.imem_size),
-                    f_pc.eq(fetch_addr + 4),
-                    x_valid.eq(d_valid & ~redirect),
-                    x.pc.eq(d_pc), x.word.eq(self.imem.r_data), x.fetch_fault.eq(d_fetch_fault),
-                    x.d.eq(dd), x.src1.eq(d_src1), x.src2.eq(d_src2),
-                ]
+                                                     Mux(redirect, target, Mux(d_valid, d_pc, f_next))))]
         with m.If(self.start):
             m.d.sync += [
                 running.eq(1), self.stopped.eq(0), self.cause.eq(RtlCause.NONE), self.stop_pc.eq(0),
-                f_pc.eq(self.entry), d_valid.eq(0), x_valid.eq(0), w_valid.eq(0), bubbles.eq(0),
+                f_last.eq(self.entry - 4), d_valid.eq(0), x_valid.eq(0), x_wait.eq(0), w_valid.eq(0),
+                bubbles.eq(0),
                 self.cycles.eq(0), self.instret.eq(0),
             ]
         m.d.comb += csrf.clear.eq(self.start)

@@ -5,6 +5,14 @@ built at elaboration from the table's ``InstrSpec``s and ``BitField``s, so no
 encoding is written twice. Which opcodes are legal depends on the
 extensions the core is built with; vector instructions are decoded only when
 the core has a vector unit.
+
+Decode is on the FPGA's critical path (the instruction RAM's output is not
+registered), so only ``illegal`` compares every fixed bit of every spec. Each
+other output (an op bit, an immediate's selection, a register-use flag) looks
+at the fewest fixed bits that tell the specs where it holds from the specs
+where it does not (``term_mask``: the opcode, then funct3, then funct7, then
+all): exact for every legal word, and don't-care for an illegal one, which
+stops the core in execute before any of its decoded fields has an effect.
 """
 from __future__ import annotations
 
@@ -65,6 +73,20 @@ def field_value(word, fld: F.BitField):
     return value.as_signed() if fld.signed else value
 
 
+# The bits a decode term may look at, narrowest first: opcode, + funct3, + funct7, every fixed bit.
+TERM_LEVELS = (0x0000007F, 0x0000707F, 0xFE00707F, 0xFFFFFFFF)
+
+
+def term_mask(spec: InstrSpec, others) -> int:
+    """The narrowest ``TERM_LEVELS`` part of ``spec``'s mask under which no word of a spec in
+    ``others`` matches ``spec`` (specs never overlap, so the whole mask always does)."""
+    for level in TERM_LEVELS:
+        mask = spec.mask & level
+        if all((spec.match ^ t.match) & mask & t.mask for t in others):
+            return mask
+    raise AssertionError(f"{spec.mnemonic} overlaps another spec")
+
+
 def _has_operand(spec: InstrSpec, kind: str, slot: str) -> bool:
     return any(o.kind == kind and o.slot == slot for o in spec.operands)
 
@@ -91,42 +113,53 @@ class Decoder(wiring.Component):
         m = Module()
         word, out = self.d_word, self.d_decoded
 
-        hits: dict[str, Signal] = {}
-        for spec in self.specs:
-            hit = Signal(name=f"is_{spec.mnemonic.replace('.', '_')}")
-            m.d.comb += hit.eq((word & spec.mask) == spec.match)
-            hits[spec.mnemonic] = hit
+        # One signal per distinct term, shared by every output that uses it.
+        term_signals: dict[tuple[int, int], Signal] = {}
 
-        def any_of(predicate) -> object:
-            chosen = [hits[s.mnemonic] for s in self.specs if predicate(s)]
-            return Cat(*chosen).any() if chosen else Const(0)
+        def term(mask: int, match: int) -> Signal:
+            if (mask, match) not in term_signals:
+                t = term_signals[mask, match] = Signal(name=f"t_{mask:08x}_{match:08x}")
+                m.d.comb += t.eq((word & mask) == match)
+            return term_signals[mask, match]
+
+        # Exact hits, for `illegal` only.
+        m.d.comb += out.illegal.eq(~Cat(*(term(spec.mask, spec.match) for spec in self.specs)).any())
+
+        def any_of(predicate, name: str, dont_care=lambda s: False):
+            """``predicate`` of the word's spec, exact on legal words (``term_mask``) except the
+            specs for which ``dont_care`` holds."""
+            chosen = [s for s in self.specs if predicate(s)]
+            others = [s for s in self.specs if not predicate(s) and not dont_care(s)]
+            terms = dict.fromkeys((mask, s.match & mask) for s in chosen for mask in (term_mask(s, others),))
+            value = Signal(name=name)
+            m.d.comb += value.eq(Cat(*(term(mask, match) for mask, match in terms)).any() if terms else 0)
+            return value
 
         for op in scalar_ops(self.extensions):
-            m.d.comb += out.op[op].eq(any_of(lambda s, op=op: s.op == op and not s.is_vector))
+            m.d.comb += out.op[op].eq(any_of(lambda s, op=op: s.op == op and not s.is_vector, f"op_{op}"))
         m.d.comb += [
-            out.vector.eq(any_of(lambda s: s.is_vector)),
-            out.vector_writes_rd.eq(any_of(lambda s: s.is_vector and _has_operand(s, F.XREG, "rd"))),
-            out.illegal.eq(~Cat(*hits.values()).any()),
-            out.reads_rs1.eq(any_of(lambda s: _has_operand(s, F.XREG, "rs1"))),
-            out.reads_rs2.eq(any_of(lambda s: _has_operand(s, F.XREG, "rs2"))),
-            out.writes_rd.eq(any_of(lambda s: not s.is_vector and _has_operand(s, F.XREG, "rd"))),
-            out.imm_b.eq(any_of(lambda s: _imm_field(s) is not None and not _has_operand(s, F.XREG, "rs2"))),
+            out.vector.eq(any_of(lambda s: s.is_vector, "vector")),
+            out.vector_writes_rd.eq(any_of(lambda s: s.is_vector and _has_operand(s, F.XREG, "rd"),
+                                           "vector_writes_rd")),
+            out.reads_rs1.eq(any_of(lambda s: _has_operand(s, F.XREG, "rs1"), "reads_rs1")),
+            out.reads_rs2.eq(any_of(lambda s: _has_operand(s, F.XREG, "rs2"), "reads_rs2")),
+            out.writes_rd.eq(any_of(lambda s: not s.is_vector and _has_operand(s, F.XREG, "rd"), "writes_rd")),
+            out.imm_b.eq(any_of(lambda s: _imm_field(s) is not None and not _has_operand(s, F.XREG, "rs2"),
+                                "imm_b")),
             out.rd.eq(field_value(word, F.RD)),
             out.rs1.eq(field_value(word, F.RS1)),
             out.rs2.eq(field_value(word, F.RS2)),
         ]
 
-        # The immediate: one extraction per distinct field, selected by the specs using it.
-        by_field: dict[F.BitField, list[InstrSpec]] = {}
-        for spec in self.specs:
-            fld = _imm_field(spec)
-            if fld is not None:
-                by_field.setdefault(fld, []).append(spec)
+        # The immediate: one extraction per distinct field, selected where a spec uses it.
+        fields = tuple(dict.fromkeys(f for f in map(_imm_field, self.specs) if f is not None))
         imm = Const(0, signed(32))
-        for fld, specs in by_field.items():
-            used = Cat(*(hits[s.mnemonic] for s in specs)).any()
-            value = Signal(signed(32), name=f"imm_{len(specs)}_{fld.mask:08x}")
+        for fld in fields:
+            # Nothing reads the immediate of a spec without one.
+            used = any_of(lambda s, fld=fld: _imm_field(s) == fld, f"imm_{fld.mask:08x}_used",
+                          dont_care=lambda s: _imm_field(s) is None)
+            value = Signal(signed(32), name=f"imm_{fld.mask:08x}")
             m.d.comb += value.eq(field_value(word, fld))
-            imm = imm | value.as_unsigned().replicate(1) & used.replicate(32)
+            imm = imm | value.as_unsigned() & used.replicate(32)
         m.d.comb += out.imm.eq(imm)
         return m

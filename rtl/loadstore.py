@@ -1,8 +1,14 @@
 """Scalar load/store unit: address, alignment and range checks in execute,
-the data RAM access, and the load data's extraction in writeback."""
+the data RAM access, and the load data's extraction in writeback.
+
+The RAM access does not wait for the core's stop decision (a long path: it
+needs this unit's own checks): a load reads whenever one is in execute (a
+read has no effect, and a stopping load's data is never used), and a store
+writes unless it is misaligned or out of range, the only stops a legal,
+fetched store can raise."""
 from __future__ import annotations
 
-from amaranth import Module, Mux, Signal
+from amaranth import Cat, Module, Mux
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -17,7 +23,7 @@ class LoadStore(wiring.Component):
         super().__init__({
             "x_base": In(32), "x_offset": In(32), "x_store_data": In(32),
             "x_size": In(2), "x_load": In(1), "x_store": In(1),
-            "x_enable": In(1),          # the access may happen (valid and not stopping)
+            "x_enable": In(1),          # a legal instruction in execute may access (it is not held)
             "x_addr": Out(32), "x_misaligned": Out(1), "x_fault": Out(1),
             "w_size": In(2), "w_unsigned": In(1), "w_offset": In(2),
             "w_data": Out(32),
@@ -40,17 +46,19 @@ class LoadStore(wiring.Component):
         store_data = Mux(self.x_size == SIZE_WORD, self.x_store_data,
                          Mux(self.x_size == SIZE_HALF, self.x_store_data[:16].replicate(2),
                              self.x_store_data[:8].replicate(4)))
-        with m.If(self.x_enable & self.x_store):
+        with m.If(self.x_enable & self.x_store & ~misaligned & ~self.x_fault):
             m.d.comb += self.dmem.w_en.eq((byte_mask << addr[:2])[:4])
         m.d.comb += self.dmem.w_data.eq(store_data)
 
-        shifted = Signal(32)
-        m.d.comb += shifted.eq(self.dmem.r_data >> (self.w_offset * 8))
-        with m.Switch(self.w_size):
-            with m.Case(SIZE_BYTE):
-                m.d.comb += self.w_data.eq(Mux(self.w_unsigned, shifted[:8], shifted[:8].as_signed()))
-            with m.Case(SIZE_HALF):
-                m.d.comb += self.w_data.eq(Mux(self.w_unsigned, shifted[:16], shifted[:16].as_signed()))
-            with m.Default():
-                m.d.comb += self.w_data.eq(shifted)
+        # Load data, byte by byte straight from the RAM's word (it arrives late: the RAM's output is not
+        # registered). A load in writeback is aligned (a misaligned one stopped in execute), so a
+        # word's offset is 0 and a halfword's 0 or 2.
+        data, off = self.dmem.r_data, self.w_offset
+        byte = [data[8 * i:8 * i + 8] for i in range(4)]
+        is_byte, is_half = self.w_size == SIZE_BYTE, self.w_size == SIZE_HALF
+        low = Mux(off[1], Mux(off[0], byte[3], byte[2]), Mux(off[0], byte[1], byte[0]))
+        sign = Mux(is_half, Mux(off[1], data[31], data[15]), low[7]) & ~self.w_unsigned
+        ext = sign.replicate(8)
+        m.d.comb += self.w_data.eq(Cat(low, Mux(is_byte, ext, Mux(off[1], byte[3], byte[1])),
+                                       Mux(is_byte | is_half, ext, byte[2]), Mux(is_byte | is_half, ext, byte[3])))
         return m
