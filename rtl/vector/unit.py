@@ -188,7 +188,7 @@ class VectorUnit(wiring.Component):
             with m.Default():
                 m.d.comb += w_data.eq(w_result)
         m.d.comb += [vrf.w_addr.eq(w_rd), vrf.w_en.eq(Mux(w_write, w_lanes, 0)), vrf.w_data.eq(w_data),
-                     vrf.w_forward.eq(w_source == WbSource.LANES)]
+                     vrf.w_forward.eq(w_source == WbSource.LANES), vrf.w_forward_data.eq(w_result)]
         vmem_row = data.View(row, self.vmem.r_data)
         for i, lane in enumerate(lane_units):
             m.d.comb += [lane.w_load_s0.eq(w_load_s0), lane.w_load_s1.eq(w_load_s1), lane.w_row.eq(vmem_row[i]),
