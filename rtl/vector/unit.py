@@ -139,8 +139,12 @@ class VectorUnit(wiring.Component):
             with m.Case(*LLM_STORES):
                 with m.If(l_faults):
                     m.d.comb += cause.eq(Mux(l_misaligned, RtlCause.MISALIGNED_STORE, RtlCause.STORE_FAULT))
-        m.d.comb += [issue.x_ready.eq(1), issue.x_cause.eq(cause), issue.x_fault.eq(cause != RtlCause.NONE),
-                     commit.eq(issue.x_valid & (cause == RtlCause.NONE))]
+        # Whether it faults, flat (the cause's priority logic stays off the commit path).
+        fault = Signal()
+        m.d.comb += fault.eq((_is(op, VMEM_LOADS + VMEM_STORES) & (v_misaligned | v_out_of_range)) |
+                             (_is(op, LLM_LOADS + LLM_STORES) & l_faults))
+        m.d.comb += [issue.x_ready.eq(1), issue.x_cause.eq(cause), issue.x_fault.eq(fault),
+                     commit.eq(issue.x_valid & ~fault)]
 
         # Memory accesses (writes happen now, reads return in writeback).
         m.d.comb += [self.vmem.addr.eq(vaddr[offset_bits:]),
