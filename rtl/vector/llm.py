@@ -5,13 +5,18 @@ halfwords (a BRAM18 per lane by default), with two synchronous ports:
   halfword address (``x_addr``), the word's half chosen by the low bit;
 - the host port: one 32-bit word of one lane per access, byte writes, in
   the lane-major layout of ``Machine.load_image("llm", ...)``.
+
+A read of a word the other port writes in the same cycle sees the old word,
+or with ``collisions`` transparent (ECP5 DP16KD) the new one.
 """
 from __future__ import annotations
 
-from amaranth import Cat, Module, Mux, Signal
+from amaranth import Module, Mux, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
+
+from fenn_dma.rtl.config import TRANSPARENT_COLLISIONS
 
 from .config import ISS_FILL, VectorConfig
 from .interface import LanePortSignature
@@ -40,9 +45,12 @@ class LaneLocalMemory(wiring.Component):
         ext_lane = Signal.like(ext.lane)
         with m.If(ext.r_en):
             m.d.sync += ext_lane.eq(ext.lane)
+        both = self.config.collisions == TRANSPARENT_COLLISIONS
         for lane, mem in enumerate(self.mems):
             m.submodules[f"lane{lane}"] = mem
-            wr, rd = mem.write_port(granularity=16), mem.read_port()
+            wr = mem.write_port(granularity=16)
+            ext_wr = mem.write_port(granularity=8)
+            rd = mem.read_port(transparent_for=(ext_wr,) if both else ())
             addr = self.x_addr[lane]
             high = Signal(name=f"high{lane}")              # which half the last read asked for
             with m.If(self.x_r_en[lane]):
@@ -52,7 +60,7 @@ class LaneLocalMemory(wiring.Component):
                          wr.en.eq(Mux(self.x_w_en[lane], Mux(addr[0], 0b10, 0b01), 0)),
                          self.w_r_data[lane].eq(Mux(high, rd.data[16:], rd.data[:16]))]
             ext_sel = ext.lane == lane
-            ext_wr, ext_rd = mem.write_port(granularity=8), mem.read_port()
+            ext_rd = mem.read_port(transparent_for=(wr,) if both else ())
             # One address for the host's read and write (the clear's while clearing): with the
             # lanes' port that makes two read/write ports, a true dual-port block RAM for yosys
             # (three ports with separate addresses would be built from flip-flops).

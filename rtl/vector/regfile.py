@@ -5,7 +5,10 @@ port with a write enable per lane (VSEL and VLOADL write only some lanes, so
 no third "old rd" read port is needed), written in writeback. The value being
 written is forwarded to the reads of the same cycle, lane by lane, unless it
 comes from memory (the load-use slot, docs/isa.md section 6, makes that path
-unnecessary). On UltraScale+ this maps to distributed RAM, one copy per read port.
+unnecessary). The forwarded value has its own input, ``w_forward_data`` (the
+lanes' registered result, equal to ``w_data`` whenever ``w_forward``), so that no
+path runs from a memory's read data into the execute stage's lanes. On
+UltraScale+ this maps to distributed RAM, one copy per read port.
 """
 from __future__ import annotations
 
@@ -29,7 +32,8 @@ class VectorRegFile(wiring.Component):
             "x_rs1_addr": In(5), "x_rs1_data": Out(row),
             "x_rs2_addr": In(5), "x_rs2_data": Out(row),
             "w_addr": In(5), "w_en": In(lanes), "w_data": In(row),
-            "w_forward": In(1),     # w_data may be forwarded (it is not a memory read)
+            "w_forward": In(1),     # w_data may be forwarded (it is not a memory read) ...
+            "w_forward_data": In(row),  # ... and equals this
             "clear": In(1), "clear_addr": In(5),    # write zeros to clear_addr instead
         })
 
@@ -46,5 +50,5 @@ class VectorRegFile(wiring.Component):
             m.d.comb += rd.addr.eq(addr)
             hit = self.w_forward & (self.w_addr == addr)
             for lane in range(self.lanes):
-                m.d.comb += out[lane].eq(Mux(hit & self.w_en[lane], self.w_data[lane], rd.data[lane]))
+                m.d.comb += out[lane].eq(Mux(hit & self.w_en[lane], self.w_forward_data[lane], rd.data[lane]))
         return m

@@ -139,8 +139,12 @@ class VectorUnit(wiring.Component):
             with m.Case(*LLM_STORES):
                 with m.If(l_faults):
                     m.d.comb += cause.eq(Mux(l_misaligned, RtlCause.MISALIGNED_STORE, RtlCause.STORE_FAULT))
-        m.d.comb += [issue.x_ready.eq(1), issue.x_cause.eq(cause), issue.x_fault.eq(cause != RtlCause.NONE),
-                     commit.eq(issue.x_valid & (cause == RtlCause.NONE))]
+        # Whether it faults, flat (the cause's priority logic stays off the commit path).
+        fault = Signal()
+        m.d.comb += fault.eq((_is(op, VMEM_LOADS + VMEM_STORES) & (v_misaligned | v_out_of_range)) |
+                             (_is(op, LLM_LOADS + LLM_STORES) & l_faults))
+        m.d.comb += [issue.x_ready.eq(1), issue.x_cause.eq(cause), issue.x_fault.eq(fault),
+                     commit.eq(issue.x_valid & ~fault)]
 
         # Memory accesses (writes happen now, reads return in writeback).
         m.d.comb += [self.vmem.addr.eq(vaddr[offset_bits:]),
@@ -188,7 +192,7 @@ class VectorUnit(wiring.Component):
             with m.Default():
                 m.d.comb += w_data.eq(w_result)
         m.d.comb += [vrf.w_addr.eq(w_rd), vrf.w_en.eq(Mux(w_write, w_lanes, 0)), vrf.w_data.eq(w_data),
-                     vrf.w_forward.eq(w_source == WbSource.LANES)]
+                     vrf.w_forward.eq(w_source == WbSource.LANES), vrf.w_forward_data.eq(w_result)]
         vmem_row = data.View(row, self.vmem.r_data)
         for i, lane in enumerate(lane_units):
             m.d.comb += [lane.w_load_s0.eq(w_load_s0), lane.w_load_s1.eq(w_load_s1), lane.w_row.eq(vmem_row[i]),

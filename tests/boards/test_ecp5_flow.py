@@ -51,7 +51,9 @@ def test_refuses_what_cannot_fit(tmp_path):
         build(profile("kv260"), tmp_path)
     with pytest.raises(BoardFlowError, match="must be 32 bits wide"):
         build(profile("ulx3s"), tmp_path, dram_size=32 * 1024)
-    with pytest.raises(BoardFlowError, match=r"VMEM 232, LLM 32.*DP16KD block RAMs.*; ULX3S 85F .* has 208"):
+    with pytest.raises(BoardFlowError, match="collisions = 'transparent' to map to DP16KD"):
+        build(profile("ulx3s").with_(dma_data_bits=32), tmp_path, dram_size=32 * 1024)
+    with pytest.raises(BoardFlowError, match=r"VMEM 256, LLM 64.*DP16KD block RAMs.*; ULX3S 85F .* has 208"):
         build(board_config(profile("kv260")), tmp_path, dram_size=32 * 1024)
     with pytest.raises(BoardFlowError, match="DP16KD"):
         build(SocConfig(imem_size=1 << 20, dmem_size=1 << 20), tmp_path)
@@ -65,8 +67,8 @@ def test_ulx3s_profile_fits_the_block_ram_with_room_for_the_register_files():
     config = board_config(SocConfig.from_spec(spec))
     assert config.vector and config.dma and config.dma_data_bits == BOARDS["ulx3s-85f"].dram_data_bits == 32
     brams = bram_estimate(config, spec.dram_size)
-    assert brams == {"IMEM": 8, "DMEM": 32, "VMEM": 58, "LLM": 32, "DRAM window": 16}
-    assert sum(brams.values()) <= BOARDS["ulx3s-85f"].dp16kd - 40
+    assert brams == {"IMEM": 8, "DMEM": 32, "VMEM": 64, "LLM": 64, "DRAM window": 16}
+    assert sum(brams.values()) <= BOARDS["ulx3s-85f"].dp16kd - 24
 
 
 def test_programming_commands_name_the_bitstream():
@@ -108,7 +110,8 @@ def test_flow_builds_a_bitstream_and_a_report(tmp_path):
 @pytest.mark.slow
 def test_ulx3s_vector_profile_builds(tmp_path):
     """The vector SoC with the DMA and its DRAM window: hours on a shared two-core machine
-    (Yosys and nextpnr run as WebAssembly)."""
+    (Yosys and nextpnr run as WebAssembly; yosys' SHARE pass alone ran over 30 minutes here
+    under load). VMEM and the LLMs are block RAM (board_config's collision rules)."""
     missing = tools_missing()
     if missing:
         pytest.skip(missing)
@@ -119,3 +122,4 @@ def test_ulx3s_vector_profile_builds(tmp_path):
     report = _check_build(out, result, config)
     assert report["summary"]["DP16KD"]["used"] >= sum(bram_estimate(config, spec.dram_size).values())
     assert report["summary"]["MULT18"]["used"] >= 32               # a multiplier per lane
+    assert report["summary"]["FF"]["used"] < 30_000                # VMEM alone would be 1 M flip-flops

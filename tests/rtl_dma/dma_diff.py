@@ -22,14 +22,26 @@ def machine(latency: str):
     return replace(SMALL_CONFIG, dma=DmaModel(DramTiming.preset(latency)))
 
 
-@pytest.fixture(scope="session")
-def dma_soc():
+def _native_soc(**changes):
     from fenn_dma.verify.rtl_native import toolchain_missing
     reason = toolchain_missing()
     if reason:
         pytest.skip(reason)
     from fenn_dma.verify.runner import build_soc, soc_config
-    return build_soc(soc_config(SMALL_CONFIG, vector=True, dma=True), "native")
+    return build_soc(soc_config(SMALL_CONFIG, vector=True, dma=True).with_(**changes), "native")
+
+
+@pytest.fixture(scope="session")
+def dma_soc():
+    return _native_soc()
+
+
+@pytest.fixture(scope="session")
+def dma_soc_transparent():
+    """The same SoC with VMEM and the LLMs built as the ECP5 flow builds them (every read
+    transparent to the other port's write; docs/vector_unit.md "Collisions")."""
+    from fenn_dma.rtl.config import TRANSPARENT_COLLISIONS
+    return _native_soc(collisions=TRANSPARENT_COLLISIONS)
 
 
 def compare(labels, iss_states, rtl_states, undefined=None, fields=DMA_FIELDS) -> list[str]:

@@ -17,7 +17,7 @@ from fenn_dma.verify.random_program import DMA_RTL, random_program, undefined_ra
 from fenn_dma.verify.runner import iss_state, run_many_on_rtl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from dma_diff import LATENCIES, compare, dma_soc, machine  # noqa: E402,F401
+from dma_diff import LATENCIES, compare, dma_soc, dma_soc_transparent, machine  # noqa: E402,F401
 
 pytestmark = pytest.mark.rtl
 DEFAULT_SEEDS = range(0, 150)          # per latency: 300 programs in the default run
@@ -48,6 +48,12 @@ def test_random_dma_programs_match_iss(dma_soc, latency):
     reads = Counter(v for s in iss for v in s["x"][4:29])
     assert reads[csrs.DMA_STARTING] + reads[csrs.DMA_TRANSFERRING] > 0, "no STATUS read saw a transfer running"
     assert Counter(s["stop"]["cause"] for s in iss)["ecall"] > len(rps) // 2
+
+
+@pytest.mark.parametrize("latency", LATENCIES)
+def test_random_dma_programs_match_iss_with_transparent_memories(dma_soc_transparent, latency):
+    """VMEM and the LLMs with the ECP5 collision rules: the same programs, the same states."""
+    run(DEFAULT_SEEDS, latency, dma_soc_transparent)
 
 
 @pytest.mark.slow
