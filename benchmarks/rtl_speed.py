@@ -1,7 +1,8 @@
 """Simulated cycles per second of the Verilated SoC (cocotb + Verilator), for a
 long-running loop, and the harness's throughput on short random programs,
 beside the ISS's speed on the same programs; then the native harness
-(verify/rtl_native.py) on the vector SoC: the same loop, and with --shd a compiled
+(verify/rtl_native.py): the loop on the scalar and on the vector SoC, a vector
+kernel (LIF) on the vector SoC, and with --shd a compiled
 SHD-sized network (700-256-20, one sample of --steps steps) run window by window as
 the compiler's Runtime runs it, each against the goal of 1 M cycles/s (CPU time).
 
@@ -35,18 +36,30 @@ def _rate_line(label: str, cycles: int, cpu: float, wall: float) -> str:
             f"1 M goal), {cycles / wall / 1e6:.2f} M/s wall ({cycles} cycles)")
 
 
-def vector_loop() -> None:
-    """The counted loop on the vector SoC of the vector tests, native harness."""
+def native_loops() -> None:
+    """The native harness, side by side: the counted loop on the scalar SoC and on the vector SoC of
+    the vector tests (the 32 lanes idle), and the LIF kernel on the vector SoC (7 vector
+    instructions per 32 neurons, the lanes busy), each checked against the ISS's cycles."""
+    from fenn_dma.verify.kernels import lif_kernel
     from fenn_dma.verify.random_program import VECTOR_TEST_CONFIG
     from fenn_dma.verify.rtl_native import run_batch_native
     from fenn_dma.verify.runner import _job
-    cfg = soc_config(VECTOR_TEST_CONFIG, vector=True)
-    soc = build_soc(cfg, "native")
-    job = _job(counted_loop(200_000, "<long>"), VECTOR_TEST_CONFIG, cfg, 100_000_000, "no")
-    t, c = time.perf_counter(), time.process_time()
-    r = run_batch_native(cfg, [job], soc=soc)[0]
-    print(_rate_line("native harness, vector SoC, long loop", r["cycles"], time.process_time() - c,
-                     time.perf_counter() - t))
+    scalar_config = profile("test-rtl")
+    lif = lif_kernel(steps=1000)
+    cases = [("scalar SoC, long loop", scalar_config, False, counted_loop(400_000, "<long>")),
+             ("vector SoC, long loop (lanes idle)", VECTOR_TEST_CONFIG, True, counted_loop(200_000, "<long>")),
+             ("vector SoC, LIF kernel, 1000 steps (lanes busy)", VECTOR_TEST_CONFIG, True, lif.vp.program)]
+    for label, config, vector, program in cases:
+        cfg = soc_config(config, vector=vector)
+        soc = build_soc(cfg, "native")
+        job = _job(program, config, cfg, 100_000_000, "no")
+        t, c = time.perf_counter(), time.process_time()
+        r = run_batch_native(cfg, [job], soc=soc)[0]
+        line = _rate_line(f"native harness, {label}", r["cycles"], time.process_time() - c, time.perf_counter() - t)
+        iss = iss_state(program, config, 100_000_000)["cycles"]
+        print(line + ("" if iss == r["cycles"] else f"  [ISS: {iss} cycles: DIFFERENT]"))
+        if iss != r["cycles"]:
+            raise SystemExit(f"{label}: the RTL's cycles differ from the ISS's")
 
 
 def shd_network(steps: int) -> None:
@@ -122,7 +135,7 @@ def main() -> None:
     iss_batch = time.perf_counter() - t
     print(f"differential harness: 200 random programs in {rtl_batch:.1f} s on the RTL "
           f"({rtl_batch / 200 * 1e3:.0f} ms each, one launch) vs {iss_batch:.2f} s on the ISS")
-    vector_loop()
+    native_loops()
     if args.shd:
         shd_network(args.steps)
 

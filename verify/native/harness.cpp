@@ -36,6 +36,9 @@ using TraceFile = VerilatedVcdC;
 #endif
 #endif
 
+// The model's NBA region (Verilator's generated scheduler; see Harness::run_cycle).
+void Vfenn_soc___024root___eval_nba(Vfenn_soc___024root* vlSelf);
+
 namespace {
 
 // The control registers of rtl/hostmap.py (the window bases come from Python).
@@ -228,6 +231,13 @@ struct DramSlave {
 };
 #endif
 
+// The NBA trigger vector of the model (run_cycle): a VlTriggerVec (set/clear) in some Verilator 5
+// releases, an array of 64-bit words in others.
+template <class T> auto set_trigger(T& v, int) -> decltype(v.set(0, true), void()) { v.set(0, true); }
+template <class T> void set_trigger(T& v, long) { v[0] = 1; }
+template <class T> auto clear_trigger(T& v, int) -> decltype(v.clear(), void()) { v.clear(); }
+template <class T> void clear_trigger(T& v, long) { v[0] = 0; }
+
 struct Harness {
     std::unique_ptr<VerilatedContext> context;
     std::unique_ptr<Vfenn_soc> top;
@@ -270,19 +280,24 @@ struct Harness {
     }
     void cycle() { low(); high(); }
 
-    // A clock cycle of the free-running core, with one eval instead of two. The low phase's eval
-    // only settles the inputs (the design has no negedge logic), and while the core runs no input
-    // changes, so it is skipped: what it would do for the edge is mark clk low for the posedge
-    // trigger, which is done here on the model's own trigger state (Verilator 5's name for it; a
-    // rename breaks the build, not the timing). A cycle costs about a third less on the vector SoC.
-    // The traced build and the DRAM slave (which acts between the phases) keep both evals.
+    // A clock cycle of the free-running core: the model's NBA region alone (the posedge's
+    // sequential logic and the combinational logic after it), instead of two evals. While the
+    // core runs no input changes and the design has no negedge logic, so the low phase's eval
+    // and each eval's input-combinational region (every Amaranth `if (rst)` process reads the
+    // top-level rst) only recompute what the last NBA region left as it is, and the trigger
+    // computation would find the one posedge. The model's own scheduler entry points and
+    // trigger vector are used (Verilator 5's names: a rename breaks the build, not the timing).
+    // A cycle costs about half of two evals on the vector SoC. The traced build and the DRAM
+    // slave (which acts between the phases) keep both evals.
     void run_cycle() {
 #if defined(FENN_NATIVE_TRACE) || defined(FENN_NATIVE_DMA)
         cycle();
 #else
         top->clk = 1;
-        top->rootp->__Vtrigprevexpr___TOP__clk__0 = 0;
-        top->eval();
+        top->rootp->__Vtrigprevexpr___TOP__clk__0 = 1;     // as if eval() had seen this posedge
+        set_trigger(top->rootp->__VnbaTriggered, 0);
+        Vfenn_soc___024root___eval_nba(top->rootp);
+        clear_trigger(top->rootp->__VnbaTriggered, 0);
         time += 10;
         ++cycles;
 #endif
