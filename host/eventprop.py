@@ -21,9 +21,13 @@ in the forward pass.
 
 Forward pass: only the spike times (step) of every hidden neuron and, per spike,
 ``Vdot- = kappa I - threshold / tau_mem`` (the "I - V" value of mlGeNN in this
-normalisation: dV/dt just before the spike) are kept, in per-neuron buffers of
-``max_spikes`` entries; a neuron firing more often is a :class:`SpikeBufferOverflow`
+normalisation: dV/dt just before the spike) are kept, as one event list per block of
+``CHUNK`` steps, at most ``max_spikes`` per neuron and sample (the memory grows with the
+spikes, not with T); a neuron firing more often is a :class:`SpikeBufferOverflow`
 naming the population. The readout keeps its running sum (or max and argmax).
+Both passes run in blocks of ``CHUNK`` steps: what is linear in a block (projections,
+the jumps' feed-forward ``G``, weight and delay gradients) is one GEMM per delay value,
+and per step only the neuron (adjoint) update and the recurrent GEMM remain.
 
 Backward pass, reverse time, all layers together, adjoints ``lam_V`` (dL/dV after the
 reset) / ``lam_U`` (dL/dV before it) / ``lam_I``::
@@ -80,7 +84,7 @@ class Population:
     dt: float = 1.0
     spiking: bool = True           # False: the LI readout
     recurrent: bool = False
-    max_spikes: int = 64           # spike buffer entries per neuron per sample
+    max_spikes: int = 64           # bound on the spikes kept per neuron per sample
     tau_adapt: float = 0.0         # ms; ALIF (with beta_adapt != 0): threshold + beta_adapt * A
     beta_adapt: float = 0.0
 
