@@ -89,19 +89,29 @@ def sample_plan(split: str, per_class: int, seed: int, variation: Variation = Va
     return plan
 
 
-def audio(item: dict) -> np.ndarray:
-    """The augmented waveform (float, AUDIO_RATE) of one planned sample."""
-    from scipy.signal import resample_poly
-
+def speak(item: dict) -> tuple[np.ndarray, int]:
+    """espeak-ng's int16 samples and rate of one planned word (run in a fresh process: it imports
+    only numpy and the ctypes binding, not scipy, which was most of a word's cost)."""
     from fenn_dma.host.speech import Speech
 
-    pcm, rate = Speech().say(item["word"], item["voice"], item["rate"], item["pitch"], seed=item["noise_seed"])
+    return Speech().say(item["word"], item["voice"], item["rate"], item["pitch"], seed=item["noise_seed"])
+
+
+def augment(pcm: np.ndarray, rate: int, item: dict) -> np.ndarray:
+    """The planned gain, leading silence and noise on a spoken word, resampled to AUDIO_RATE."""
+    from scipy.signal import resample_poly
+
     x = resample_poly(pcm.astype(np.float64) / 32768.0, AUDIO_RATE, rate)
     x *= 10 ** (item["gain_db"] / 20)
     x = np.concatenate([np.zeros(int(AUDIO_RATE * item["lead_ms"] / 1e3)), x])
     power = float(np.mean(x ** 2)) or 1e-12
     noise = np.random.default_rng(item["noise_seed"]).normal(0, np.sqrt(power / 10 ** (item["snr_db"] / 10)), x.size)
     return x + noise
+
+
+def audio(item: dict) -> np.ndarray:
+    """The augmented waveform (float, AUDIO_RATE) of one planned sample."""
+    return augment(*speak(item), item)
 
 
 def spikes(wave: np.ndarray, channels: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -195,8 +205,9 @@ def _run(plan: list[dict], channels: int, jobs: int, progress: bool, split: str,
     todo = [i for i, r in enumerate(results) if r is None]
     spawn = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(jobs, mp_context=spawn, max_tasks_per_child=1) as pool:
-        waves = list(tqdm(pool.map(audio, [plan[i] for i in todo]), total=len(todo),
-                          desc=f"synthetic-shd {split}: speech", disable=not progress))
+        spoken = list(tqdm(pool.map(speak, [plan[i] for i in todo]), total=len(todo),
+                           desc=f"synthetic-shd {split}: speech", disable=not progress))
+    waves = [augment(pcm, rate, plan[i]) for (pcm, rate), i in zip(spoken, todo)]
     work = [(w, channels, plan[i]["noise_seed"] + 1) for w, i in zip(waves, todo)]
     bar = dict(total=len(work), desc=f"synthetic-shd {split}: cochlea", disable=not progress)
     if jobs == 1:
