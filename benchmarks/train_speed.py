@@ -2,7 +2,8 @@
 
     .venv/bin/python benchmarks/train_speed.py                 # every case, every installed peer, memory vs T
     .venv/bin/python benchmarks/train_speed.py --quick         # smoke test: T / 20, 1 repeat, no n = 4096, no
-                                                               # torch.compile peer, memory sweep at 2 T (< 60 s)
+                                                               # torch.compile peer, no memory sweep (--memory also:
+                                                               # the sweep at 2 T), two workers at a time
     .venv/bin/python benchmarks/train_speed.py --cases on512 --repeats 5 --memory no
     .venv/bin/python benchmarks/train_speed.py --memory only   # peak memory vs T (BPTT, EventProp)
     .venv/bin/python benchmarks/train_speed.py --memory only --memory-spikes fixed   # same input spikes at every T
@@ -61,6 +62,7 @@ MEM_TS = (250, 500, 1000, 2000)   # the memory-vs-T sweep
 RATE = 0.05                       # input spike probability per step and channel
 QUICK_T = 20                      # --quick divides every T by this
 QUICK_MEM_TS = 2                  # --quick: the memory sweep's first Ts only
+QUICK_WORKERS = 2                 # --quick: workers run at once (its figures are a smoke test, not a comparison)
 QUICK_SKIP = ("norse-compiled",)  # --quick: torch.compile's compilation alone takes longer than the smoke test
 BUFFER_MARGIN = 1.5               # EventProp's spike buffers: the pilot's busiest neuron x this
 
@@ -297,7 +299,13 @@ def speed(a) -> int:
         print(f"\n{case_name}: {_describe(case)}")
         print(f"  {'framework':34s} {'s/step':>8s} {'cpu s':>8s} {'/BPTT':>8s} {'/EvProp':>8s} {'peak MiB':>9s} "
               f"{'step MiB':>9s} {'/BPTT':>8s} {'/EvProp':>8s}")
-        res = {fw: _run_case(case_name, fw, T, a.repeats, a.timeout) for fw in a.frameworks}
+        if a.quick:                      # a smoke test: the workers two at a time (their start-up is most of it)
+            from concurrent.futures import ThreadPoolExecutor
+            with ThreadPoolExecutor(QUICK_WORKERS) as pool:
+                res = dict(zip(a.frameworks, pool.map(
+                    lambda fw: _run_case(case_name, fw, T, a.repeats, a.timeout), a.frameworks)))
+        else:
+            res = {fw: _run_case(case_name, fw, T, a.repeats, a.timeout) for fw in a.frameworks}
         bp, ep = res.get("ours", {}), res.get("eventprop", {})
         for fw, r in res.items():
             if "skip" in r:
@@ -404,7 +412,7 @@ def main(argv=None) -> int:
     ap.add_argument("--T", type=int, default=None, help="override every case's T")
     ap.add_argument("--quick", action="store_true",
                     help=f"T / {QUICK_T}, no n = 4096, no {', '.join(QUICK_SKIP)}, 1 repeat, the memory sweep "
-                         f"at {QUICK_MEM_TS} T (a smoke test)")
+                         f"only with --memory, at {QUICK_MEM_TS} T (a smoke test)")
     ap.add_argument("--memory", choices=("also", "only", "no"), default="also",
                     help="the peak-memory-vs-T sweep (BPTT and EventProp, T = 250 ... 2000)")
     ap.add_argument("--memory-case", choices=list(CASES), default="on512", help="the sweep's case")
@@ -430,6 +438,8 @@ def main(argv=None) -> int:
             a.cases = [c for c in a.cases if c != "on4096"]
         if "--frameworks" not in (argv or sys.argv):
             a.frameworks = [f for f in a.frameworks if f not in QUICK_SKIP]
+        if "--memory" not in (argv or sys.argv):
+            a.memory = "no"          # each worker is a process that imports torch: most of the smoke test's time
     rc = 0 if a.memory == "only" else speed(a)
     return rc or (memory_vs_T(a) if a.memory != "no" else 0)
 
