@@ -1,7 +1,9 @@
 """Training speed and peak memory: our BPTT and EventProp beside snnTorch / Norse (same machine, same run).
 
     .venv/bin/python benchmarks/train_speed.py                 # every case, every installed peer, memory vs T
-    .venv/bin/python benchmarks/train_speed.py --quick         # T / 20, n = 4096 left out, 1 repeat (smoke test)
+    .venv/bin/python benchmarks/train_speed.py --quick         # smoke test: T / 20, 1 repeat, no n = 4096, no
+                                                               # torch.compile peer, no memory sweep (--memory also:
+                                                               # the sweep at 2 T), two workers at a time
     .venv/bin/python benchmarks/train_speed.py --cases on512 --repeats 5 --memory no
     .venv/bin/python benchmarks/train_speed.py --memory only   # peak memory vs T (BPTT, EventProp)
     .venv/bin/python benchmarks/train_speed.py --memory only --memory-spikes fixed   # same input spikes at every T
@@ -59,6 +61,9 @@ TAU_MEM, TAU_SYN, DT, SLOPE = 20.0, 5.0, 1.0, 10.0
 MEM_TS = (250, 500, 1000, 2000)   # the memory-vs-T sweep
 RATE = 0.05                       # input spike probability per step and channel
 QUICK_T = 20                      # --quick divides every T by this
+QUICK_MEM_TS = 2                  # --quick: the memory sweep's first Ts only
+QUICK_WORKERS = 2                 # --quick: workers run at once (its figures are a smoke test, not a comparison)
+QUICK_SKIP = ("norse-compiled",)  # --quick: torch.compile's compilation alone takes longer than the smoke test
 BUFFER_MARGIN = 1.5               # EventProp's spike buffers: the pilot's busiest neuron x this
 
 
@@ -222,17 +227,18 @@ def worker(case_name: str, fw: str, T: int | None, repeats: int, rate: float = R
         opt.step()
 
     base = _maxrss_mib()
-    times = []
+    times, cpu = [], []
     try:
         for k in range(repeats + 1):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             step()
             if k:                        # the first step warms up (and compiles)
                 times.append(time.perf_counter() - t0)
+                cpu.append(time.process_time() - c0)
     except Exception as exc:             # noqa: BLE001 - e.g. torch.compile without a working toolchain
         return {"skip": f"failed: {type(exc).__name__}: {str(exc).splitlines()[0][:160]}"}
     peak = _maxrss_mib()
-    return {"s": statistics.median(times), "peak_mib": peak, "step_mib": peak - base, **extra}
+    return {"s": statistics.median(times), "cpu_s": statistics.median(cpu), "peak_mib": peak, "step_mib": peak - base, **extra}
 
 
 def _version(fw: str) -> str:
@@ -276,8 +282,13 @@ def _ratio(a, b) -> str:
     return f"{a / b:7.2f}x" if a and b else ""
 
 
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def speed(a) -> int:
     import torch
+    load0 = _load()
     print(f"Training step (forward + backward + Adam), 1 thread each, median of {a.repeats} steps after "
           f"1 warm-up; torch {torch.__version__}; memory: the worker process's peak RSS (ru_maxrss)")
     for case_name in a.cases:
@@ -286,27 +297,36 @@ def speed(a) -> int:
         if T:
             case["T"] = T
         print(f"\n{case_name}: {_describe(case)}")
-        print(f"  {'framework':34s} {'s/step':>8s} {'/BPTT':>8s} {'/EvProp':>8s} {'peak MiB':>9s} "
+        print(f"  {'framework':34s} {'s/step':>8s} {'cpu s':>8s} {'/BPTT':>8s} {'/EvProp':>8s} {'peak MiB':>9s} "
               f"{'step MiB':>9s} {'/BPTT':>8s} {'/EvProp':>8s}")
-        res = {fw: _run_case(case_name, fw, T, a.repeats, a.timeout) for fw in a.frameworks}
+        if a.quick:                      # a smoke test: the workers two at a time (their start-up is most of it)
+            from concurrent.futures import ThreadPoolExecutor
+            with ThreadPoolExecutor(QUICK_WORKERS) as pool:
+                res = dict(zip(a.frameworks, pool.map(
+                    lambda fw: _run_case(case_name, fw, T, a.repeats, a.timeout), a.frameworks)))
+        else:
+            res = {fw: _run_case(case_name, fw, T, a.repeats, a.timeout) for fw in a.frameworks}
         bp, ep = res.get("ours", {}), res.get("eventprop", {})
         for fw, r in res.items():
             if "skip" in r:
                 print(f"  {_version(fw):34s} skipped: {r['skip']}")
                 continue
-            print(f"  {_version(fw):34s} {r['s']:8.3f} {_ratio(r['s'], bp.get('s')):>8s} "
-                  f"{_ratio(r['s'], ep.get('s')):>8s} {r['peak_mib']:9.0f} {r['step_mib']:9.0f} "
+            print(f"  {_version(fw):34s} {r['s']:8.3f} {r['cpu_s']:8.3f} {_ratio(r['cpu_s'], bp.get('cpu_s')):>8s} "
+                  f"{_ratio(r['cpu_s'], ep.get('cpu_s')):>8s} {r['peak_mib']:9.0f} {r['step_mib']:9.0f} "
                   f"{_ratio(r['step_mib'], bp.get('step_mib')):>8s} {_ratio(r['step_mib'], ep.get('step_mib')):>8s}")
         if "max_spikes" in ep:
             print(f"  (EventProp's spike buffers: {ep['max_spikes']} entries per neuron: 1.5 x the busiest neuron's count + 2, at most T)")
-    print("\n/BPTT, /EvProp: this framework's figure over ours (> 1: ours is faster / smaller by that factor). "
+    print(f"\nload average before / after: {load0} / {_load()}")
+    print("cpu s: the step's CPU time (process_time), which a machine shared with other jobs inflates less than "
+          "s/step (wall). /BPTT, /EvProp: this framework's CPU time or memory over ours (> 1: ours is faster / "
+          "smaller by that factor). "
           "step MiB: what the training steps added to the peak after building the model and the input.")
     return 0
 
 
 def memory_vs_T(a) -> int:
     """Peak memory of BPTT and EventProp on one case as T grows (input rate fixed)."""
-    Ts = [max(T // QUICK_T, 10) for T in MEM_TS] if a.quick else MEM_TS
+    Ts = [max(T // QUICK_T, 10) for T in MEM_TS[:QUICK_MEM_TS]] if a.quick else MEM_TS
     case = dict(CASES[a.memory_case])
     fixed = a.memory_spikes == "fixed"
     how = (f"input rate {RATE} x {Ts[0]} / T (the same number of input spikes at every T)" if fixed
@@ -391,7 +411,8 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--T", type=int, default=None, help="override every case's T")
     ap.add_argument("--quick", action="store_true",
-                    help=f"T / {QUICK_T}, no n = 4096, 1 repeat (a smoke test)")
+                    help=f"T / {QUICK_T}, no n = 4096, no {', '.join(QUICK_SKIP)}, 1 repeat, the memory sweep "
+                         f"only with --memory, at {QUICK_MEM_TS} T (a smoke test)")
     ap.add_argument("--memory", choices=("also", "only", "no"), default="also",
                     help="the peak-memory-vs-T sweep (BPTT and EventProp, T = 250 ... 2000)")
     ap.add_argument("--memory-case", choices=list(CASES), default="on512", help="the sweep's case")
@@ -415,6 +436,10 @@ def main(argv=None) -> int:
         a.repeats = 1 if a.repeats == 3 else a.repeats
         if "--cases" not in (argv or sys.argv):
             a.cases = [c for c in a.cases if c != "on4096"]
+        if "--frameworks" not in (argv or sys.argv):
+            a.frameworks = [f for f in a.frameworks if f not in QUICK_SKIP]
+        if "--memory" not in (argv or sys.argv):
+            a.memory = "no"          # each worker is a process that imports torch: most of the smoke test's time
     rc = 0 if a.memory == "only" else speed(a)
     return rc or (memory_vs_T(a) if a.memory != "no" else 0)
 

@@ -21,9 +21,13 @@ in the forward pass.
 
 Forward pass: only the spike times (step) of every hidden neuron and, per spike,
 ``Vdot- = kappa I - threshold / tau_mem`` (the "I - V" value of mlGeNN in this
-normalisation: dV/dt just before the spike) are kept, in per-neuron buffers of
-``max_spikes`` entries; a neuron firing more often is a :class:`SpikeBufferOverflow`
+normalisation: dV/dt just before the spike) are kept, as one event list per block of
+``CHUNK`` steps, at most ``max_spikes`` per neuron and sample (the memory grows with the
+spikes, not with T); a neuron firing more often is a :class:`SpikeBufferOverflow`
 naming the population. The readout keeps its running sum (or max and argmax).
+Both passes run in blocks of ``CHUNK`` steps: what is linear in a block (projections,
+the jumps' feed-forward ``G``, weight and delay gradients) is one GEMM per delay value,
+and per step only the neuron (adjoint) update and the recurrent GEMM remain.
 
 Backward pass, reverse time, all layers together, adjoints ``lam_V`` (dL/dV after the
 reset) / ``lam_U`` (dL/dV before it) / ``lam_I``::
@@ -60,7 +64,7 @@ from fenn_dma.host.snn import SpikeFn
 
 READOUTS = ("sum", "max")
 VDOT_FLOOR = 1e-3          # Vdot- is clamped to >= VDOT_FLOOR * threshold / tau_mem
-INPUT_CHUNK = 32           # forward: the input projection in GEMMs of this many steps (memory B x 32 x n)
+CHUNK = 64                 # both passes run in blocks of this many steps (buffers B x (64 + max delay) x n)
 
 
 class SpikeBufferOverflow(ConfigError):
@@ -80,7 +84,7 @@ class Population:
     dt: float = 1.0
     spiking: bool = True           # False: the LI readout
     recurrent: bool = False
-    max_spikes: int = 64           # spike buffer entries per neuron per sample
+    max_spikes: int = 64           # bound on the spikes kept per neuron per sample
     tau_adapt: float = 0.0         # ms; ALIF (with beta_adapt != 0): threshold + beta_adapt * A
     beta_adapt: float = 0.0
 
@@ -152,16 +156,6 @@ def _groups(W: torch.Tensor, Dr: torch.Tensor | None):
     return [(int(d), (Dr == d).to(W.dtype)) for d in vals]
 
 
-def _events(s):
-    """(sample, neuron, value) of the non-zero entries of a (B, n) spike tensor, or None."""
-    if s is None:
-        return None
-    b_i, n_i = s.nonzero(as_tuple=True)
-    if b_i.numel() == 0:
-        return None
-    return b_i, n_i, s[b_i, n_i]
-
-
 def _masked(W, mask):
     return W if mask is None else W * mask
 
@@ -180,132 +174,174 @@ def _layer_params(spec: Spec, params):
     return out
 
 
+def _chunks(T: int):
+    """The passes' time blocks ``[(t0, t1)]`` of ``CHUNK`` steps (the last one shorter)."""
+    return [(t0, min(t0 + CHUNK, T)) for t0 in range(0, T, CHUNK)]
+
+
+def _time_major(x: torch.Tensor, t0: int, t1: int) -> torch.Tensor:
+    """``x[:, t0:t1]`` as a ``((t1 - t0) B, n)`` matrix, step-major (one row per (step, sample))."""
+    return x[:, t0:t1].transpose(0, 1).reshape((t1 - t0) * x.shape[0], x.shape[2])
+
+
+def _overflow(p: Population, worst: int) -> SpikeBufferOverflow:
+    exc = SpikeBufferOverflow(
+        f"population {p.name}: a neuron fired {worst} spikes in one sample but its EventProp "
+        f"spike buffer holds {p.max_spikes}; raise max_spikes (Population.max_spikes, "
+        f"fenn-dma train --max-spikes) or lower the firing rate (spike-count regularisation)")
+    exc.population, exc.worst = p.name, worst
+    return exc
+
+
 def forward_events(spec: Spec, x: torch.Tensor, params, record: bool = False):
     """The discrete forward pass without autograd. ``x (B, T, n_in)`` 0/1 spikes.
 
+    Time runs in blocks of ``CHUNK`` steps, layer after layer (a layer's input in a block
+    comes from spikes of earlier steps, so the previous layer's whole block is known): the
+    feed-forward projection of a block is one GEMM per delay value into the layer's
+    arrival buffer (``CHUNK + max delay + 1`` steps); per step only the neuron update (and
+    the recurrent GEMM) runs. At the end of a block its spikes become events (flat index
+    in the block, ``Vdot-``), the only per-spike record kept.
+
     Returns ``(scores (B, C), counts [per hidden (B, n)], saved)``; ``saved`` holds the
-    spike buffers (times, Vdot-), the readout argmax and the rounded delays; with
+    spike events of every block, the readout argmax and the rounded delays; with
     ``record`` also ``saved["spikes"]`` (dense hidden spike trains) and ``saved["v_out"]``.
     """
     B, T, _ = x.shape
     lp = _layer_params(spec, params)
     dev, dt_ = x.device, x.dtype
+
+    def zeros(*shape):
+        return torch.zeros(*shape, dtype=dt_, device=dev)
+
     layers = []
     for p, (W, D, Wr, Dr) in zip(spec.pops, lp):
         Dr_ff, Dr_rec = _round_delays(D), _round_delays(Dr)
         g_ff = [(d, _masked(W, m)) for d, m in _groups(W, Dr_ff)]
         g_rec = [(d, _masked(Wr, m)) for d, m in _groups(Wr, Dr_rec)] if p.recurrent else []
-        R = max([d for d, _ in g_ff] + [d for d, _ in g_rec]) + 2
-        layers.append(dict(p=p, g_ff=g_ff, g_rec=g_rec, R=R, Dff=Dr_ff, Drec=Dr_rec,
-                           buf=torch.zeros(R, B, p.size, dtype=dt_, device=dev),
-                           I=torch.zeros(B, p.size, dtype=dt_, device=dev),
-                           V=torch.zeros(B, p.size, dtype=dt_, device=dev),
-                           A=torch.zeros(B, p.size, dtype=dt_, device=dev) if p.adaptive else None))
-    bufs = []
-    for L in layers[:-1]:
-        p = L["p"]
-        bufs.append(dict(times=torch.full((B, p.size, p.max_spikes), -1, dtype=torch.int32, device=dev),
-                         vdot=torch.zeros(B, p.size, p.max_spikes, dtype=dt_, device=dev),
-                         vplus=torch.zeros(B, p.size, p.max_spikes, dtype=dt_, device=dev) if p.adaptive else None,
-                         count=torch.zeros(B, p.size, dtype=torch.int64, device=dev)))
+        R = max(d for d, _ in g_ff + g_rec) + 1
+        n = p.size
+        L = dict(p=p, g_ff=g_ff, g_rec=g_rec, R=R, Dff=Dr_ff, Drec=Dr_rec, arr=zeros(CHUNK + R, B, n),
+                 I=zeros(CHUNK + 1, B, n))              # I[k + 1]: step t0 + k; I[0] the block's carry
+        if p.spiking:
+            L.update(V=zeros(B, n), Z=zeros(CHUNK, B, n), count=zeros(B, n), events=[], full=False,
+                     A=zeros(CHUNK + 1, B, n) if p.adaptive else None)     # A[k]: A[t - 1], the threshold's
+        else:
+            L.update(V=zeros(CHUNK + 1, B, n))
+        layers.append(L)
     C = spec.pops[-1].size
-    vsum = torch.zeros(B, C, dtype=dt_, device=dev)
+    vsum = zeros(B, C)
     vmax = torch.full((B, C), -math.inf, dtype=dt_, device=dev)
     amax = torch.zeros(B, C, dtype=torch.int64, device=dev)
-    rec_spk = [torch.zeros(B, T, L["p"].size, dtype=dt_, device=dev) for L in layers[:-1]] if record else None
-    v_out = torch.zeros(B, T, C, dtype=dt_, device=dev) if record else None
-    for t in range(T):
-        src = x[:, t]
+    rec_spk = [zeros(B, T, L["p"].size) for L in layers[:-1]] if record else None
+    v_out = zeros(B, T, C) if record else None
+    for t0, t1 in _chunks(T):
+        c = t1 - t0
+        src = _time_major(x, t0, t1)
         for li, L in enumerate(layers):
-            p = L["p"]
-            slot = t % L["R"]
-            L["I"] = p.alpha * L["I"] + L["buf"][slot]
-            L["buf"][slot].zero_()
-            V = p.beta * L["V"] + L["I"]
-            z = None
+            p, arr, I = L["p"], L["arr"], L["I"]
+            n = p.size
+            for d, Wd in L["g_ff"]:
+                arr[1 + d:1 + d + c].view(c * B, n).addmm_(src, Wd.T)
             if p.spiking:
-                theta = p.threshold + p.beta_adapt * L["A"] if p.adaptive else p.threshold
-                zb = V > theta
-                if bool(zb.any()):
-                    b_i, n_i = zb.nonzero(as_tuple=True)
-                    sb = bufs[li]
-                    k = sb["count"][b_i, n_i].clamp(max=p.max_spikes - 1)
-                    sb["times"][b_i, n_i, k] = t
-                    kI = p.kappa * L["I"][b_i, n_i]
-                    if p.adaptive:           # d(V - theta)/dt before the spike, and dV/dt after it
-                        A_ = L["A"][b_i, n_i]
-                        sb["vdot"][b_i, n_i, k] = (kI - (p.threshold + p.beta_adapt * A_) / p.tau_mem
-                                                   + p.beta_adapt * A_ / p.tau_adapt)
-                        sb["vplus"][b_i, n_i, k] = kI
+                V, Z, A = L["V"], L["Z"], L["A"]
+                for k in range(c):
+                    torch.add(arr[k], I[k], alpha=p.alpha, out=I[k + 1])
+                    torch.add(I[k + 1], V, alpha=p.beta, out=V)
+                    if p.adaptive:
+                        zb = V > A[k] * p.beta_adapt + p.threshold
+                        torch.mul(A[k], p.rho, out=A[k + 1]).add_(zb)
                     else:
-                        sb["vdot"][b_i, n_i, k] = kI - p.threshold / p.tau_mem
-                    sb["count"][b_i, n_i] += 1
-                    V = V.masked_fill(zb, 0.0)
-                    z = zb.to(dt_)
-                    if record:
-                        rec_spk[li][:, t] = z
-                if p.adaptive:
-                    L["A"] = p.rho * L["A"] + (zb.to(dt_) if z is not None else 0.0)
-            else:
-                vsum += V
-                better = V > vmax
-                vmax = torch.where(better, V, vmax)
-                amax = torch.where(better, torch.full_like(amax, t), amax)
+                        zb = V > p.threshold
+                    V.masked_fill_(zb, 0.0)
+                    Z[k].copy_(zb)
+                    for d, Wd in L["g_rec"]:
+                        arr[k + 1 + d].addmm_(Z[k], Wd.T)
+                Zc = Z[:c]
+                L["count"] += Zc.sum(0)
+                if not L["full"] and float(L["count"].max()) > p.max_spikes:
+                    L["full"], L["events"] = True, None          # it will raise: keep counting only
+                ev = None
+                if not L["full"]:
+                    idx = Zc.reshape(-1).nonzero().squeeze(1)
+                    if idx.numel():
+                        kI = p.kappa * I[1:c + 1].reshape(-1)[idx]
+                        if p.adaptive:           # d(V - theta)/dt before the spike, and dV/dt after it
+                            A_ = A[:c].reshape(-1)[idx]
+                            ev = (idx, kI - (p.threshold + p.beta_adapt * A_) / p.tau_mem
+                                  + p.beta_adapt * A_ / p.tau_adapt, kI)
+                        else:
+                            ev = (idx, kI - p.threshold / p.tau_mem, None)
+                    L["events"].append(ev)
                 if record:
-                    v_out[:, t] = V
-            L["V"] = V
-            if li == 0:                                 # the input: dense, so GEMMs of INPUT_CHUNK steps
-                if t % INPUT_CHUNK == 0:
-                    chunk = [x[:, t:t + INPUT_CHUNK] @ Wd.T for _, Wd in L["g_ff"]]
-                for (d, _), P in zip(L["g_ff"], chunk):
-                    if t + 1 + d < T:
-                        L["buf"][(t + 1 + d) % L["R"]] += P[:, t % INPUT_CHUNK]
-            for s_, grp in (() if li == 0 else ((src, L["g_ff"]),)) + ((z, L["g_rec"]),):
-                ev = _events(s_)
-                if ev is None:
-                    continue
-                b_i, n_i, v_i = ev                      # only the spikes: O(spikes x targets) per step
-                for d, Wd in grp:
-                    if t + 1 + d < T:
-                        L["buf"][(t + 1 + d) % L["R"]].index_put_((b_i,), v_i[:, None] * Wd[:, n_i].T,
-                                                                  accumulate=True)
-            src = z
-    for L, sb in zip(layers[:-1], bufs):
-        worst = int(sb["count"].max()) if sb["count"].numel() else 0
+                    rec_spk[li][:, t0:t1] = Zc.transpose(0, 1)
+                if p.adaptive:
+                    A[0].copy_(A[c])
+                src = Zc.reshape(c * B, n)
+            else:
+                V = L["V"]
+                for k in range(c):
+                    torch.add(arr[k], I[k], alpha=p.alpha, out=I[k + 1])
+                    torch.add(I[k + 1], V[k], alpha=p.beta, out=V[k + 1])
+                Vk = V[1:c + 1]
+                vsum += Vk.sum(0)
+                m, at = Vk.max(0)                     # the first maximum, as a strict > scan keeps
+                better = m > vmax
+                vmax = torch.where(better, m, vmax)
+                amax = torch.where(better, at + t0, amax)
+                if record:
+                    v_out[:, t0:t1] = Vk.transpose(0, 1)
+                V[0].copy_(V[c])
+            I[0].copy_(I[c])
+            R = L["R"]
+            arr[:R] = arr[c:c + R].clone()
+            arr[R:].zero_()
+    for L in layers[:-1]:
+        worst = int(L["count"].max()) if L["count"].numel() else 0
         if worst > L["p"].max_spikes:
-            exc = SpikeBufferOverflow(
-                f"population {L['p'].name}: a neuron fired {worst} spikes in one sample but its EventProp "
-                f"spike buffer holds {L['p'].max_spikes}; raise max_spikes (Population.max_spikes, "
-                f"fenn-dma train --max-spikes) or lower the firing rate (spike-count regularisation)")
-            exc.population, exc.worst = L["p"].name, worst
-            raise exc
+            raise _overflow(L["p"], worst)
     scores = vsum / T if spec.readout == "sum" else vmax
-    saved = dict(bufs=bufs, amax=amax, Dff=[L["Dff"] for L in layers], Drec=[L["Drec"] for L in layers],
-                 R=[L["R"] for L in layers])
+    saved = dict(events=[L["events"] for L in layers[:-1]], amax=amax, Dff=[L["Dff"] for L in layers],
+                 Drec=[L["Drec"] for L in layers], R=[L["R"] for L in layers])
     if record:
         saved["spikes"], saved["v_out"] = rec_spk, v_out
-    return scores, [sb["count"].to(dt_) for sb in bufs], saved
+    return scores, [L["count"] for L in layers[:-1]], saved
 
 
 def backward_events(spec: Spec, x, params, saved, grad_scores, grad_counts, need_delays=None):
     """Reverse-time adjoint pass; returns the gradients of the flat parameter list
-    (``need_delays``: per population (ff, rec) whether the delay gradient is wanted; default all)."""
+    (``need_delays``: per population (ff, rec) whether the delay gradient is wanted; default all).
+
+    Blocks of ``CHUNK`` steps in reverse, layers from the readout down (a jump at step t
+    reads its targets' adjoints at t + 1 + d only, so the layer above's whole block is known):
+    per layer, buffers of ``CHUNK + max delay + 1`` steps of ``lam_I``, ``lam_U`` and
+    ``Q = lam_I / tau_syn - kappa lam_U`` (the arrival-time derivative); a block's spikes
+    scattered into dense ``(CHUNK, B, n)`` tensors; the feed-forward part of the jumps'
+    ``G``, and the weight and delay gradients, one GEMM per delay value and block; per step
+    only the adjoint update (and the recurrent GEMM where the step has spikes).
+    """
     B, T, _ = x.shape
     lp = _layer_params(spec, params)
     dev, dt_ = x.device, x.dtype
     nL = len(spec.pops)
+
+    def zeros(*shape):
+        return torch.zeros(*shape, dtype=dt_, device=dev)
+
     grads = []
     for (W, D, Wr, Dr) in lp:
         grads.append([torch.zeros_like(W), None if D is None else torch.zeros_like(D),
                       None if Wr is None else torch.zeros_like(Wr), None if Dr is None else torch.zeros_like(Dr)])
     R = saved["R"]
-    ringI = [torch.zeros(R[i], B, p.size, dtype=dt_, device=dev) for i, p in enumerate(spec.pops)]
-    ringU = [torch.zeros(R[i], B, p.size, dtype=dt_, device=dev) for i, p in enumerate(spec.pops)]
-    lamU = [torch.zeros(B, p.size, dtype=dt_, device=dev) for p in spec.pops]
-    lamI = [torch.zeros(B, p.size, dtype=dt_, device=dev) for p in spec.pops]
-    lamA = [torch.zeros(B, p.size, dtype=dt_, device=dev) if p.adaptive else None for p in spec.pops]
-    bufs = saved["bufs"]
-    ptr = [sb["count"].clamp(max=p.max_spikes) - 1 for sb, p in zip(bufs, spec.pops)]
+    LI = [zeros(CHUNK + R[i], B, p.size) for i, p in enumerate(spec.pops)]   # index j: step t0 + j
+    LU = [zeros(CHUNK + R[i], B, p.size) for i, p in enumerate(spec.pops)]
+    Q = [zeros(CHUNK + R[i], B, p.size) for i, p in enumerate(spec.pops)]
+    hid = spec.pops[:-1]
+    spk = [zeros(CHUNK, B, p.size) for p in hid]
+    vdm = [zeros(CHUNK, B, p.size) for p in hid]
+    vdp = [zeros(CHUNK, B, p.size) for p in hid]
+    Gc = [zeros(CHUNK, B, p.size) for p in hid]
+    lamA = [zeros(B, p.size) if p.adaptive else None for p in hid]
     gc = [None if g is None else g.to(dt_) for g in grad_counts]
     projs = []   # (target layer, source layer or -1 for input, W, D or None, rounded D, grad slot)
     for i, (W, D, Wr, Dr) in enumerate(lp):
@@ -313,64 +349,90 @@ def backward_events(spec: Spec, x, params, saved, grad_scores, grad_counts, need
         if spec.pops[i].recurrent:
             projs.append((i, i, Wr, Dr, saved["Drec"][i], 2))
     groups = [[(d, m, _masked(W, m)) for d, m in _groups(W, Dround)] for (_, _, W, _, Dround, _) in projs]
+    rec_groups = {tgt: grp for (tgt, src, *_), grp in zip(projs, groups) if src == tgt}
     need = {(tgt, gslot): True if need_delays is None else bool(need_delays[tgt][gslot // 2])
             for (tgt, _, _, _, _, gslot) in projs}
     gout = grad_scores.to(dt_)
     amax = saved["amax"]
-    for t in range(T - 1, -1, -1):
-        spk, vdm, vdp = [], [], []
-        for i in range(nL - 1):
-            p, sb = spec.pops[i], bufs[i]
-            q = ptr[i].clamp(min=0).unsqueeze(-1)
-            hit = (ptr[i] >= 0) & (sb["times"].gather(2, q).squeeze(-1) == t)
-            ptr[i] = ptr[i] - hit.to(ptr[i].dtype)
-            spk.append(hit.to(dt_))
-            vm = sb["vdot"].gather(2, q).squeeze(-1)
-            vdp.append(sb["vplus"].gather(2, q).squeeze(-1) if p.adaptive else vm + p.threshold / p.tau_mem)
-            vdm.append(vm.clamp(min=VDOT_FLOOR * p.threshold / p.tau_mem))
-        G = [torch.zeros(B, p.size, dtype=dt_, device=dev) for p in spec.pops[:-1]]
-        for i in range(nL - 1):
-            if gc[i] is not None:
-                G[i] = G[i] - gc[i] * spk[i]
-        for (tgt, src, W, D, Dround, gslot), grp in zip(projs, groups):
-            ev = _events(x[:, t] if src < 0 else spk[src])
-            if ev is None:
-                continue
-            b_i, n_i, v_i = ev                          # the spikes at t: (sample, source neuron, value)
-            pt = spec.pops[tgt]
-            for d, m, Wd in grp:
-                slot = t + 1 + d
-                if slot >= T:
-                    continue
-                LI = ringI[tgt][slot % R[tgt]][b_i]                                        # (spikes, n_tgt)
-                LU = ringU[tgt][slot % R[tgt]]
-                cW = (LI * v_i[:, None]).T
-                grads[tgt][gslot].index_add_(1, n_i, cW if m is None else cW * m[:, n_i])
-                want_d = D is not None and need[(tgt, gslot)]
-                if not want_d and src < 0:
-                    continue                    # no delay gradient, no spike time to move: dL/dw only
-                Q = LI / pt.tau_syn - pt.kappa * LU[b_i]
-                Wn = Wd[:, n_i]
-                if want_d:
-                    grads[tgt][gslot + 1].index_add_(1, n_i, (Q * v_i[:, None]).T * Wn * pt.dt)
-                if src >= 0:
-                    G[src].index_put_((b_i, n_i), v_i * (Q * Wn.T).sum(1), accumulate=True)
-        for i, p in enumerate(spec.pops):
-            if p.spiking:
-                lamV = p.beta * lamU[i]
-                num = vdp[i] * lamV - G[i]
-                if p.adaptive:                  # lamA[i] = dL/dA[t] (after this step's jump)
-                    num = num - lamA[i] / p.tau_adapt
-                lamUi = torch.where(spk[i] > 0, num / vdm[i], lamV)
-                if p.adaptive:                  # dL/dA[t-1]: decay, and the threshold's share of this spike
-                    lamA[i] = p.rho * lamA[i] - p.beta_adapt * lamUi * spk[i]
+    chunks = _chunks(T)
+    for ci in range(len(chunks) - 1, -1, -1):
+        t0, t1 = chunks[ci]
+        c = t1 - t0
+        if ci < len(chunks) - 1:                          # the later block's first steps move up
+            for i in range(nL):
+                for buf in (LI[i], LU[i], Q[i]):
+                    buf[CHUNK:CHUNK + R[i]] = buf[:R[i]].clone()
+        has = []
+        for i, p in enumerate(hid):
+            s, vm, vp = spk[i][:c], vdm[i][:c], vdp[i][:c]
+            s.zero_()
+            vm.fill_(1.0)
+            vp.zero_()
+            ev = saved["events"][i][ci]
+            if ev is not None:
+                idx, vdot, vplus = ev
+                s.view(-1)[idx] = 1.0
+                vm.view(-1)[idx] = vdot.clamp(min=VDOT_FLOOR * p.threshold / p.tau_mem)
+                vp.view(-1)[idx] = vplus if p.adaptive else vdot + p.threshold / p.tau_mem
+                has.append(s.reshape(c, -1).any(1).tolist())
             else:
-                g = gout / T if spec.readout == "sum" else gout * (amax == t).to(dt_)
-                lamUi = g + p.beta * lamU[i]
-            lamIi = lamUi + p.alpha * lamI[i]
-            lamU[i], lamI[i] = lamUi, lamIi
-            ringU[i][t % R[i]] = lamUi
-            ringI[i][t % R[i]] = lamIi
+                has.append([False] * c)
+            if gc[i] is not None:
+                torch.mul(s, gc[i], out=Gc[i][:c]).neg_()
+            else:
+                Gc[i][:c].zero_()
+        for i in range(nL - 1, -1, -1):
+            p = spec.pops[i]
+            LIb, LUb, Qb = LI[i], LU[i], Q[i]
+            if not p.spiking:
+                if spec.readout == "sum":
+                    g = (gout / T).expand(c, B, p.size)
+                else:
+                    steps = torch.arange(t0, t1, device=dev).view(c, 1, 1)
+                    g = gout * (amax.unsqueeze(0) == steps).to(dt_)
+                for k in range(c - 1, -1, -1):
+                    torch.add(g[k], LUb[k + 1], alpha=p.beta, out=LUb[k])
+                    torch.add(LUb[k], LIb[k + 1], alpha=p.alpha, out=LIb[k])
+            else:
+                s, vm, vp, G, hk = spk[i], vdm[i], vdp[i], Gc[i], has[i]
+                sb = s[:c] > 0
+                rgrp = rec_groups.get(i, [])
+                lA = lamA[i]
+                for k in range(c - 1, -1, -1):
+                    lamV = torch.mul(LUb[k + 1], p.beta, out=LUb[k])
+                    if hk[k]:
+                        Gk = G[k]
+                        for d, _, Wd in rgrp:        # the recurrent targets' Q at t + 1 + d
+                            Gk = torch.addmm(Gk, Qb[k + 1 + d], Wd)
+                        num = torch.addcmul(-Gk, vp[k], lamV)
+                        if p.adaptive:           # lA = dL/dA[t] (after this step's jump)
+                            num.sub_(lA, alpha=1.0 / p.tau_adapt)
+                        LUb[k] = torch.where(sb[k], num / vm[k], lamV)
+                        if p.adaptive:           # dL/dA[t-1]: decay, and the threshold's share of this spike
+                            lA.mul_(p.rho).addcmul_(LUb[k], s[k], value=-p.beta_adapt)
+                    elif p.adaptive:
+                        lA.mul_(p.rho)
+                    torch.add(LUb[k], LIb[k + 1], alpha=p.alpha, out=LIb[k])
+                    if rgrp:
+                        torch.add(LIb[k] / p.tau_syn, LUb[k], alpha=-p.kappa, out=Qb[k])
+            if not (p.spiking and p.recurrent):
+                torch.add(LIb[:c] / p.tau_syn, LUb[:c], alpha=-p.kappa, out=Qb[:c])
+            # this layer's block is done: the G of its sources' spikes, and the gradients of its inputs
+            for (tgt, src, W, D, Dround, gslot), grp in zip(projs, groups):
+                if tgt != i:
+                    continue
+                S = _time_major(x, t0, t1) if src < 0 else spk[src][:c].reshape(c * B, -1)
+                want_d = D is not None and need[(tgt, gslot)]
+                for d, m, Wd in grp:
+                    lI = LIb[1 + d:1 + d + c].reshape(c * B, p.size)
+                    gW = lI.T @ S
+                    grads[tgt][gslot] += gW if m is None else gW * m
+                    if want_d or (0 <= src < tgt):
+                        q = Qb[1 + d:1 + d + c].reshape(c * B, p.size)
+                        if want_d:
+                            grads[tgt][gslot + 1] += (q.T @ S) * Wd * p.dt
+                        if 0 <= src < tgt:       # feed-forward: the source's jumps read it
+                            Gc[src][:c].view(c * B, -1).addmm_(q, Wd)
     flat = []
     for p, g in zip(spec.pops, grads):
         flat += [g[0], g[1]]

@@ -123,15 +123,16 @@ class SpikingAudioDataset(torch.utils.data.Dataset):
             raise DatasetError(f"spiking audio file {path} not found; {WHERE}")
         if dt <= 0 or max_time <= 0:
             raise DatasetError(f"dt ({dt} ms) and max_time ({max_time} ms) must be > 0")
-        if channel_pool < 1 or n_channels % channel_pool:
-            raise DatasetError(f"channel_pool={channel_pool} must be >= 1 and divide {n_channels}")
         try:
             with h5py.File(path, "r") as f:
+                n_channels = int(f.attrs.get("channels", n_channels))    # a synthetic set of fewer channels says so
                 self.times, self.units, self.labels = _read_file(path, f, n_channels, limit)
         except OSError as exc:
             raise DatasetError(f"cannot read {path} as HDF5: {exc}") from exc
         except (RuntimeError, KeyError, ValueError, TypeError) as exc:   # h5py's, for damaged metadata inside
             raise DatasetError(f"{path}: damaged HDF5 file ({exc}); {WHERE}") from None
+        if channel_pool < 1 or n_channels % channel_pool:
+            raise DatasetError(f"channel_pool={channel_pool} must be >= 1 and divide {n_channels}")
         self.path = path
         self.dt = dt
         self.n_steps = int(np.ceil(max_time / dt))

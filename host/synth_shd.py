@@ -19,6 +19,11 @@ from a generator seeded with (seed, split, index), whatever ``jobs`` is.
 """
 from __future__ import annotations
 
+import hashlib
+import io
+import json
+import os
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +39,7 @@ VOICES = {"en": ("en+m1", "en+f2", "en+m3", "en-us+f4", "en+m4", "en-us+f2", "en
 TEST_VOICES = 2
 FILES = {"train": "synthetic_shd_train.h5", "test": "synthetic_shd_test.h5"}
 AUDIO_RATE = 16000           # Hz: the cochlea model's input (SHD's recordings were 48 kHz, resampled)
+PIPELINE = "espeak-ng+numpy-augment+lauscher-1.0.1-wave2spike/v1"   # in the cache key: change it with the pipeline
 DESCRIPTION = ("SYNTHETIC spoken digits (espeak-ng voices, numpy augmentation, lauscher cochlea model) "
                "in the SHD layout; not the Heidelberg recordings")
 
@@ -83,13 +89,18 @@ def sample_plan(split: str, per_class: int, seed: int, variation: Variation = Va
     return plan
 
 
-def audio(item: dict) -> np.ndarray:
-    """The augmented waveform (float, AUDIO_RATE) of one planned sample."""
-    from scipy.signal import resample_poly
-
+def speak(item: dict) -> tuple[np.ndarray, int]:
+    """espeak-ng's int16 samples and rate of one planned word (run in a fresh process: it imports
+    only numpy and the ctypes binding, not scipy, which was most of a word's cost)."""
     from fenn_dma.host.speech import Speech
 
-    pcm, rate = Speech().say(item["word"], item["voice"], item["rate"], item["pitch"], seed=item["noise_seed"])
+    return Speech().say(item["word"], item["voice"], item["rate"], item["pitch"], seed=item["noise_seed"])
+
+
+def augment(pcm: np.ndarray, rate: int, item: dict) -> np.ndarray:
+    """The planned gain, leading silence and noise on a spoken word, resampled to AUDIO_RATE."""
+    from scipy.signal import resample_poly
+
     x = resample_poly(pcm.astype(np.float64) / 32768.0, AUDIO_RATE, rate)
     x *= 10 ** (item["gain_db"] / 20)
     x = np.concatenate([np.zeros(int(AUDIO_RATE * item["lead_ms"] / 1e3)), x])
@@ -98,23 +109,50 @@ def audio(item: dict) -> np.ndarray:
     return x + noise
 
 
-def spikes(wave: np.ndarray, channels: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """(times s, units) of the cochlea model's spikes for ``wave``. The bushy cells'
-    input spikes are drawn from NumPy's global generator (lauscher's
-    ``BushyCell._sample``), seeded here with ``seed`` and restored after."""
-    from lauscher.audiowaves import MonoAudioWave
-    from lauscher.helpers import CommandLineArguments
-    from lauscher.transformations.wave2spike import Wave2Spike
+def audio(item: dict) -> np.ndarray:
+    """The augmented waveform (float, AUDIO_RATE) of one planned sample."""
+    return augment(*speak(item), item)
 
-    CommandLineArguments().num_concurrent_jobs = 1      # our processes are the parallelism
-    state = np.random.get_state()
-    np.random.seed(seed)
+
+def spikes(wave: np.ndarray, channels: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(times s, units) of the cochlea model's spikes for ``wave``, sorted by time then unit:
+    lauscher's ``Wave2Spike`` computed by ``host/cochlea.py`` (the same spikes, vectorised);
+    the bushy cells' fibres drawn from ``RandomState(seed)``, as lauscher draws them from
+    NumPy's global generator after ``np.random.seed(seed)``."""
+    from fenn_dma.host.cochlea import wave_to_spikes
+
+    times, units = wave_to_spikes(wave, AUDIO_RATE, channels, seed)
+    order = np.lexsort((units, times))
+    return times[order].astype(np.float32), units[order].astype(np.uint16)
+
+
+def cache_dir() -> Path:
+    """Where generated samples are kept (``$FENN_DMA_CACHE/synthetic-shd``, default ``~/.cache/fenn-dma``)."""
+    return Path(os.environ.get("FENN_DMA_CACHE", Path.home() / ".cache" / "fenn-dma")) / "synthetic-shd"
+
+
+def sample_key(item: dict, channels: int) -> str:
+    """A sample's cache key: everything its spikes depend on (its plan, the channels, the pipeline)."""
+    blob = json.dumps(dict(item, channels=channels, audio_rate=AUDIO_RATE, pipeline=PIPELINE), sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:32]
+
+
+def _cached(path: Path):
+    """A cached sample's (times, units), or None when absent or unreadable (then it is made again)."""
     try:
-        train = MonoAudioWave(wave, AUDIO_RATE).transform(Wave2Spike(num_channels=channels))
-    finally:
-        np.random.set_state(state)
-    order = np.lexsort((train.spike_labels, train.spike_times))
-    return train.spike_times[order].astype(np.float32), train.spike_labels[order].astype(np.uint16)
+        with np.load(path, allow_pickle=False) as z:
+            return z["times"], z["units"]
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        return None
+
+
+def _store(path: Path, times: np.ndarray, units: np.ndarray) -> None:
+    from fenn_dma.boundary import write_outputs
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    buf = io.BytesIO()
+    np.savez(buf, times=times, units=units)
+    write_outputs({path: buf.getvalue()})
 
 
 def _spikes_of(args: tuple[np.ndarray, int, int]) -> tuple[np.ndarray, np.ndarray]:
@@ -123,9 +161,11 @@ def _spikes_of(args: tuple[np.ndarray, int, int]) -> tuple[np.ndarray, np.ndarra
 
 def generate(out: str | Path, per_class: int = 30, test_per_class: int | None = None, channels: int = 700,
              seed: int = 0, jobs: int = 1, progress: bool = True,
-             classes: tuple[int, ...] | None = None) -> dict[str, Path]:
+             classes: tuple[int, ...] | None = None, cache: str | Path | None = "default") -> dict[str, Path]:
     """Write both files into folder ``out`` (all or none); returns their paths.
-    ``classes``: only these labels (default all 20)."""
+    ``classes``: only these labels (default all 20). ``cache``: a folder keeping every
+    sample made (keyed by :func:`sample_key`, so a sample is made once whatever the set it
+    is in), ``"default"`` for :func:`cache_dir`, None for none."""
     from fenn_dma.boundary import output_folder, write_outputs
 
     for name, value in (("per_class", per_class), ("channels", channels), ("jobs", jobs)):
@@ -142,32 +182,44 @@ def generate(out: str | Path, per_class: int = 30, test_per_class: int | None = 
     staged = {}
     for split, n in (("train", per_class), ("test", test_per_class)):
         plan = sample_plan(split, n, seed, classes=classes)
-        results = _run(plan, channels, jobs, progress, split)
+        results = _run(plan, channels, jobs, progress, split,
+                       None if cache is None else cache_dir() if cache == "default" else Path(cache))
         staged[folder / FILES[split]] = _writer(plan, results, channels, seed, split)
     write_outputs(staged)
     return {split: folder / name for split, name in FILES.items()}
 
 
-def _run(plan: list[dict], channels: int, jobs: int, progress: bool, split: str) -> list:
-    """Speech, then the cochlea model. espeak-ng keeps state from one utterance to the
-    next that neither its seed nor a re-initialisation resets, so every word is spoken
-    by a fresh process (spawned: nothing inherited), which makes a sample depend on
-    its plan alone, whatever ``jobs`` and the order."""
+def _run(plan: list[dict], channels: int, jobs: int, progress: bool, split: str, cache: Path | None) -> list:
+    """Speech, then the cochlea model, for the samples not in ``cache`` (then stored there).
+    espeak-ng keeps state from one utterance to the next that neither its seed nor a
+    re-initialisation resets, so every word is spoken by a fresh process (spawned:
+    nothing inherited), which makes a sample depend on its plan alone, whatever ``jobs``
+    and the order."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     from tqdm import tqdm
 
+    paths = [None if cache is None else cache / f"{sample_key(item, channels)}.npz" for item in plan]
+    results = [None if p is None else _cached(p) for p in paths]
+    todo = [i for i, r in enumerate(results) if r is None]
     spawn = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(jobs, mp_context=spawn, max_tasks_per_child=1) as pool:
-        waves = list(tqdm(pool.map(audio, plan), total=len(plan), desc=f"synthetic-shd {split}: speech",
-                          disable=not progress))
-    work = [(w, channels, item["noise_seed"] + 1) for w, item in zip(waves, plan)]
+        spoken = list(tqdm(pool.map(speak, [plan[i] for i in todo]), total=len(todo),
+                           desc=f"synthetic-shd {split}: speech", disable=not progress))
+    waves = [augment(pcm, rate, plan[i]) for (pcm, rate), i in zip(spoken, todo)]
+    work = [(w, channels, plan[i]["noise_seed"] + 1) for w, i in zip(waves, todo)]
     bar = dict(total=len(work), desc=f"synthetic-shd {split}: cochlea", disable=not progress)
     if jobs == 1:
-        return [_spikes_of(w) for w in tqdm(work, **bar)]
-    with ProcessPoolExecutor(jobs) as pool:
-        return list(tqdm(pool.map(_spikes_of, work), **bar))
+        made = [_spikes_of(w) for w in tqdm(work, **bar)]
+    else:
+        with ProcessPoolExecutor(jobs) as pool:
+            made = list(tqdm(pool.map(_spikes_of, work), **bar))
+    for i, r in zip(todo, made):
+        results[i] = r
+        if paths[i] is not None:
+            _store(paths[i], *r)
+    return results
 
 
 def _writer(plan: list[dict], results: list, channels: int, seed: int, split: str):
@@ -176,6 +228,7 @@ def _writer(plan: list[dict], results: list, channels: int, seed: int, split: st
         with h5py.File(path, "w") as f:
             f.attrs["description"] = DESCRIPTION
             f.attrs["generator"] = f"fenn_dma.host.synth_shd seed={seed} channels={channels} split={split}"
+            f.attrs["channels"] = channels          # host/shd.py reads this many input channels
             t = f.create_dataset("spikes/times", (len(plan),), dtype=h5py.vlen_dtype(np.dtype("float32")))
             u = f.create_dataset("spikes/units", (len(plan),), dtype=h5py.vlen_dtype(np.dtype("uint16")))
             for i, (times, units) in enumerate(results):

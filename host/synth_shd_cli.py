@@ -20,6 +20,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--jobs", type=int_at_least(1), default=1, help="worker processes")
     parser.add_argument("--classes", type=_labels, metavar="L,L,...",
                         help="only these labels (0-9 English, 10-19 German digits); default all 20")
+    cache = parser.add_mutually_exclusive_group()
+    cache.add_argument("--cache", metavar="DIR",
+                       help="keep every sample made here and reuse it (default $FENN_DMA_CACHE/synthetic-shd, "
+                            "else ~/.cache/fenn-dma/synthetic-shd)")
+    cache.add_argument("--no-cache", action="store_true", help="make every sample, keep none")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -37,7 +42,8 @@ def run(args: argparse.Namespace) -> int:
     from fenn_dma.host.synth_shd import generate
 
     paths = generate(args.out, args.per_class, args.test_per_class, args.channels, args.seed, args.jobs,
-                     progress=not args.no_progress, classes=args.classes)
+                     progress=not args.no_progress, classes=args.classes,
+                     cache=None if args.no_cache else (args.cache or "default"))
     print(f"wrote {', '.join(str(p) for p in paths.values())} (SYNTHETIC speech in the SHD layout; "
           f"train with --dataset synthetic-shd --data-path {args.out})")
     return 0

@@ -40,7 +40,7 @@ def made(tmp_path_factory):
     out = tmp_path_factory.mktemp("synth")
     # a word takes minutes at 700 channels here: two digits (one English, one German), 8 channels
     assert main(["synth-shd", "--out", str(out), "--per-class", "2", "--test-per-class", "1", "--channels", "8",
-                 "--classes", "3,17", "--jobs", "2", "--no-progress"]) == 0
+                 "--classes", "3,17", "--jobs", "2", "--no-progress", "--cache", str(out / "cache")]) == 0
     return out
 
 
@@ -58,7 +58,7 @@ def test_files_have_the_shd_layout_and_say_they_are_synthetic(made):
 
 
 def test_same_seed_same_spikes(made, tmp_path):
-    synth_shd.generate(tmp_path, 2, 1, channels=8, seed=0, jobs=1, progress=False, classes=(17, 3))
+    synth_shd.generate(tmp_path, 2, 1, channels=8, seed=0, jobs=1, progress=False, classes=(17, 3), cache=None)
     with h5py.File(made / synth_shd.FILES["test"]) as a, h5py.File(tmp_path / synth_shd.FILES["test"]) as b:
         for x, y in zip(a["spikes/times"], b["spikes/times"]):
             np.testing.assert_array_equal(x, y)
@@ -83,3 +83,43 @@ def test_errors(tmp_path):
     for bad in (["--per-class", "0"], ["--classes", "3,x"], ["--classes", "25"]):
         with pytest.raises(SystemExit):
             main(["synth-shd", "--out", str(tmp_path), *bad])
+
+
+def test_cochlea_is_lauschers_model_spike_for_spike():
+    """host/cochlea.py (vectorised) against lauscher's own Wave2Spike pipeline on a short tone in noise."""
+    from lauscher.audiowaves import MonoAudioWave
+    from lauscher.helpers import CommandLineArguments
+    from lauscher.transformations.wave2spike import Wave2Spike
+
+    from fenn_dma.host.cochlea import wave_to_spikes
+    t = np.arange(2400) / synth_shd.AUDIO_RATE
+    wave = np.sin(2 * np.pi * 440 * t) * np.hanning(t.size) + 0.05 * np.random.default_rng(0).normal(size=t.size)
+    CommandLineArguments().num_concurrent_jobs = 1
+    np.random.seed(5)
+    ref = MonoAudioWave(wave.copy(), synth_shd.AUDIO_RATE).transform(Wave2Spike(num_channels=12))
+    times, units = wave_to_spikes(wave, synth_shd.AUDIO_RATE, 12, 5)
+    assert len(times) > 20
+    np.testing.assert_array_equal(times, ref.spike_times)
+    np.testing.assert_array_equal(units, ref.spike_labels)
+
+
+def test_cache_keeps_each_sample_and_is_read_back(made, tmp_path):
+    cache = made / "cache"
+    files = sorted(cache.glob("*.npz"))
+    assert len(files) == 6                                   # 4 train + 2 test samples, one file each
+    plan = synth_shd.sample_plan("test", 1, 0, classes=(3, 17))
+    key = synth_shd.sample_key(plan[0], 8)
+    assert synth_shd.sample_key(plan[0], 9) != key and (cache / f"{key}.npz").is_file()
+    with np.load(cache / f"{key}.npz") as z:
+        stored = z["times"]
+    with h5py.File(made / synth_shd.FILES["test"]) as f:
+        np.testing.assert_array_equal(f["spikes/times"][0], stored)
+    # an entry is what a later set gets: change one, and a set made from the cache shows it
+    np.savez(cache / f"{key}.npz", times=np.array([0.5], np.float32), units=np.array([7], np.uint16))
+    synth_shd.generate(tmp_path, 2, 1, channels=8, progress=False, classes=(3, 17), cache=cache)
+    with h5py.File(tmp_path / synth_shd.FILES["test"]) as f:
+        assert list(f["spikes/times"][0]) == [0.5] and list(f["spikes/units"][0]) == [7]
+    (cache / f"{key}.npz").write_bytes(b"damaged")          # unreadable: made again and stored again
+    synth_shd.generate(tmp_path, 2, 1, channels=8, progress=False, classes=(3, 17), cache=cache)
+    with np.load(cache / f"{key}.npz") as z:
+        np.testing.assert_array_equal(z["times"], stored)
