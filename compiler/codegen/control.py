@@ -186,6 +186,21 @@ def emit_exit(em: Emitter, q: QNetwork, layout: ProgramLayout, regs: ProgramRegi
         em.op("ecall")
 
 
+def wait_mm2s(em: Emitter, tmp: str, hint: str = "dma") -> None:
+    """Poll MM2S_STATUS (into ``tmp``) until idle | done; an error bit jumps to the MM2S exit."""
+    with em.scope() as t:
+        t2 = t.x("status")
+        poll, ok = em.new_label(f"{hint}_wait"), em.new_label(f"{hint}_ok")
+        em.label(poll)
+        em.op("csrrs", tmp, csrs.MM2S_STATUS, "zero")
+        em.op("xori", t2, tmp, csrs.DMA_IDLE | csrs.DMA_DONE)
+        em.op("beq", t2, "zero", ok)
+        em.op("andi", t2, tmp, DMA_ERRORS)
+        em.op("beq", t2, "zero", poll, comment="still transferring")
+        em.op("jal", "zero", DMA_ERROR_LABEL)
+        em.label(ok)
+
+
 def wait_s2mm(em: Emitter) -> None:
     """Poll S2MM_STATUS until the channel is not busy; an error bit jumps to the S2MM exit."""
     with em.scope() as s:

@@ -33,11 +33,10 @@ from fenn_dma.isa import csrs
 
 from ..quantise import QConnection, QNetwork
 from ..schedule import Group
-from .control import DMA_ERROR_LABEL, ProgramRegisters
+from .control import ProgramRegisters, wait_mm2s
 from .delay_ring_layout import GROUP_BYTES, SEGMENTS, VEC, RingPass
 from .emitter import Emitter
 from .layout import ProgramLayout
-from .streaming import DMA_ERRORS, DMA_OK
 
 PASS_SCALARS = 23     # a pass's 16 registers, the delivery's 5, one temporary, and one to spare
 
@@ -168,18 +167,8 @@ class DelayRing:
             em.op("csrrwi", "zero", csrs.MM2S_CONTROL, 1, comment="start DMA")
 
     def _wait_dma(self, tmp: str) -> None:
-        em = self.em
-        with em.scope() as t:
-            t2 = t.x("status")
-            poll, ok = em.new_label("vring_dma_wait"), em.new_label("vring_dma_ok")
-            em.label(poll)
-            em.op("csrrs", tmp, csrs.MM2S_STATUS, "zero")
-            em.op("xori", t2, tmp, DMA_OK)
-            em.op("beq", t2, "zero", ok)
-            em.op("andi", t2, tmp, DMA_ERRORS)
-            em.op("beq", t2, "zero", poll, comment="still transferring")
-            em.op("jal", "zero", DMA_ERROR_LABEL)
-            em.label(ok)
+        """Poll MM2S_STATUS until idle; an error bit jumps to the error handler (codegen/control.py)."""
+        wait_mm2s(self.em, tmp, 'vring_dma')
 
     def _deliver(self, rp: RingPass, idx: str, buf: str, counts: str, vtc: str, vmask: str, rbase: str) -> None:
         """Add the segments of the row in ``buf`` (spike ``idx``) to their cells: a group's

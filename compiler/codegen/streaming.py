@@ -40,16 +40,12 @@ from fenn_dma.isa import csrs
 
 from ..quantise import QConnection, QNetwork, QPopulation
 from ..schedule import Group
-from .control import DMA_ERROR_LABEL, ProgramRegisters
+from .control import ProgramRegisters, wait_mm2s
 from .emitter import Constants, Emitter
 from .layout import CONTROL, STREAM_RUN, ProgramLayout, prefetched_pass
 
 if TYPE_CHECKING:
     from .propagation import ConnState, Propagation
-
-DMA_OK = csrs.DMA_IDLE | csrs.DMA_DONE
-DMA_ERRORS = csrs.DMA_INTERNAL_ERROR | csrs.DMA_DECODE_ERROR | csrs.DMA_SLAVE_ERROR
-ERROR_LABEL = DMA_ERROR_LABEL
 
 
 def _fixed_count(rows: "list[StreamRow]") -> int | None:
@@ -406,18 +402,7 @@ class Streaming:
 
     def _wait_dma(self, tmp: str) -> None:
         """Poll MM2S_STATUS until idle; an error bit jumps to the error handler (codegen/control.py)."""
-        em = self.em
-        with em.scope() as t:
-            t2 = t.x("status")
-            poll, ok = em.new_label("dma_wait"), em.new_label("dma_ok")
-            em.label(poll)
-            em.op("csrrs", tmp, csrs.MM2S_STATUS, "zero")
-            em.op("xori", t2, tmp, DMA_OK)
-            em.op("beq", t2, "zero", ok)
-            em.op("andi", t2, tmp, DMA_ERRORS)
-            em.op("beq", t2, "zero", poll, comment="still transferring")
-            em.op("jal", "zero", ERROR_LABEL)
-            em.label(ok)
+        wait_mm2s(self.em, tmp)
 
     def _streamed_body(self, c: QConnection, st: "ConnState", idx: str, buf: str) -> None:
         em = self.em
