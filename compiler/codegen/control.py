@@ -152,6 +152,17 @@ def emit_run_preamble(em: Emitter, q: QNetwork, layout: ProgramLayout, dram_base
     return ProgramRegisters(steps_left, t, zero, resident, in_prev, in_cur, records)
 
 
+def point_at_spike_words(em: Emitter, regs: ProgramRegisters, layout: ProgramLayout, src: QPopulation,
+                         xw: str, xend: str) -> None:
+    """``xw`` .. ``xend``: the latest step's spike words of ``src`` (an input's in its window),
+    the words every propagation pass over ``src`` scans."""
+    if src.is_input:
+        em.op("addi", xw, regs.in_prev[src.name], 0)
+    else:
+        em.li(xw, layout.populations[src.name].spikes.offset)
+    em.addi(xend, xw, 4 * src.words)
+
+
 def emit_input_step(em: Emitter, p: QPopulation, regs: ProgramRegisters) -> None:
     """An input population's update: this step's words become its latest spikes."""
     em.region = "input"

@@ -33,7 +33,7 @@ from fenn_dma.isa import csrs
 
 from ..quantise import QConnection, QNetwork
 from ..schedule import Group
-from .control import ProgramRegisters, wait_mm2s
+from .control import ProgramRegisters, point_at_spike_words, wait_mm2s
 from .delay_ring_layout import GROUP_BYTES, SEGMENTS, VEC, RingPass
 from .emitter import Emitter
 from .layout import ProgramLayout
@@ -82,11 +82,7 @@ class DelayRing:
             buf, flip, base, counts = t.x("ring row buffer"), t.x("buffer flip"), t.x("ring rows"), t.x("groups")
             tc, mask, rbase = t.x("slot of t"), t.x("ring mask"), t.x("ring base")
             stride = None if _pow2(rp.stride) is not None else t.x("ring row stride")
-            if src.is_input:
-                em.op("addi", xw, self.regs.in_prev[src.name], 0)
-            else:
-                em.li(xw, self.layout.populations[src.name].spikes.offset)
-            em.addi(xend, xw, 4 * src.words)
+            point_at_spike_words(em, self.regs, self.layout, src, xw, xend)
             b0, b1 = self.layout.ring_buffers
             em.li(buf, b0)
             em.li(flip, b0 ^ b1)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from ..quantise import LANES, QConnection, QNetwork, QPopulation, suffix
 from ..schedule import Group
-from .control import ProgramRegisters
+from .control import ProgramRegisters, point_at_spike_words
 from .delay_ring import DelayRing
 from .emitter import Constants, Emitter, Scope
 from .layout import VEC, PopLayout, ProgramLayout
@@ -116,11 +116,7 @@ class Propagation:
                 return
             with em.scope() as t:
                 xw, xend, word, idx, tmp = (t.x(n) for n in ("word ptr", "word end", "word", "index", "tmp"))
-                if src.is_input:
-                    em.op("addi", xw, self.regs.in_prev[src.name], 0)
-                else:
-                    em.li(xw, self.layout.populations[src.name].spikes.offset)
-                em.addi(xend, xw, 4 * src.words)
+                point_at_spike_words(em, self.regs, self.layout, src, xw, xend)
                 with em.scope() as cs:
                     states = [self.setup(c, cs, shared) for c in conns]
                     loop, skip, bits = em.new_label("word"), em.new_label("next_word"), em.new_label("spike")

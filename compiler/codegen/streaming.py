@@ -40,7 +40,7 @@ from fenn_dma.isa import csrs
 
 from ..quantise import QConnection, QNetwork, QPopulation
 from ..schedule import Group
-from .control import ProgramRegisters, wait_mm2s
+from .control import ProgramRegisters, point_at_spike_words, wait_mm2s
 from .emitter import Constants, Emitter
 from .layout import CONTROL, STREAM_RUN, ProgramLayout, prefetched_pass
 
@@ -183,11 +183,7 @@ class Streaming:
             xw, xend, word, wbase, idx, nxt, tmp = (t.x(n) for n in (
                 "word ptr", "word end", "word", "word bit base", "spike", "next spike", "tmp"))
             buf, flip = t.x("DMA buffer"), t.x("buffer flip")
-            if src.is_input:
-                em.op("addi", xw, self.regs.in_prev[src.name], 0)
-            else:
-                em.li(xw, self.layout.populations[src.name].spikes.offset)
-            em.addi(xend, xw, 4 * src.words)
+            point_at_spike_words(em, self.regs, self.layout, src, xw, xend)
             b0, b1 = self.layout.dma_buffers
             em.li(buf, b0)
             em.li(flip, b0 ^ b1)
