@@ -12,7 +12,7 @@ base error), so every package may use it.
 """
 from __future__ import annotations
 
-from dataclasses import MISSING, asdict, dataclass, fields, replace
+from collections import namedtuple
 
 from fenn_dma.errors import FennError
 
@@ -45,38 +45,40 @@ def _power_of_two(n: int) -> bool:
     return n > 0 and n & (n - 1) == 0
 
 
-@dataclass(frozen=True)
-class MachineSpec:
+# A plain record, not a dataclass: `fenn-dma sim` starts without the dataclasses module
+# (it imports inspect; docs/iss.md "Speed"). Field name -> type, in order, and the defaults.
+_SPEC_FIELDS = {"name": str, "imem_size": int, "dmem_size": int, "vmem_size": int, "llm_size": int,
+                "full_m": bool, "vector": bool, "dma": bool, "dram_base": int, "dram_size": int, "hart_id": int}
+_SPEC_DEFAULTS = {"dram_base": 0, "dram_size": 0, "hart_id": 0}
+
+
+class MachineSpec(namedtuple("MachineSpec", _SPEC_FIELDS, defaults=tuple(_SPEC_DEFAULTS.values()))):
     """One machine: memory sizes in bytes (``llm_size`` per lane), the optional
     extensions and units, the DRAM the program may use, the hart id.
 
     A machine without the vector unit has no VMEM and no LLM (sizes 0); one
-    without DMA reaches no DRAM (``dram_size`` 0)."""
+    without DMA reaches no DRAM (``dram_size`` 0). Immutable and validated
+    whenever built (``with_`` builds a new one)."""
 
-    name: str
-    imem_size: int
-    dmem_size: int
-    vmem_size: int
-    llm_size: int
-    full_m: bool            # mulh/mulhsu/mulhu/div/divu/rem/remu besides `mul`
-    vector: bool            # the vector unit, its VMEM and LLMs (the V extension)
-    dma: bool               # the DMA unit (DMA_CHANNELS channels between DRAM and VMEM)
-    dram_base: int = 0      # physical address of the program's DRAM window
-    dram_size: int = 0      # bytes of DRAM the program may use
-    hart_id: int = 0
+    __slots__ = ()
 
-    def __post_init__(self) -> None:
+    def __new__(cls, *args, **kwargs) -> "MachineSpec":
+        self = super().__new__(cls, *args, **kwargs)
+        self._validate()
+        return self
+
+    def _validate(self) -> None:
         def bad(field: str, allowed: str) -> SpecError:
             return SpecError(f"MachineSpec {self.name!r}: {field} = {getattr(self, field)!r}: {allowed}")
 
         if not isinstance(self.name, str) or not self.name:
             raise SpecError(f"MachineSpec name = {self.name!r}: must be a non-empty string")
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if f.type == "bool" and not isinstance(value, bool):
-                raise bad(f.name, "must be True or False")
-            if f.type == "int" and (isinstance(value, bool) or not isinstance(value, int)):
-                raise bad(f.name, "must be an integer")
+        for name, kind in _SPEC_FIELDS.items():
+            value = getattr(self, name)
+            if kind is bool and not isinstance(value, bool):
+                raise bad(name, "must be True or False")
+            if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
+                raise bad(name, "must be an integer")
         for name in ("imem_size", "dmem_size"):
             size = getattr(self, name)
             if size < ROW_BYTES or size % ROW_BYTES:
@@ -114,20 +116,20 @@ class MachineSpec:
         return self.vmem_size // ROW_BYTES
 
     def with_(self, **changes) -> "MachineSpec":
-        return replace(self, **changes)
+        return type(self)(**{**self._asdict(), **changes})
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return self._asdict()
 
     @classmethod
     def from_dict(cls, d: dict) -> "MachineSpec":
         if not isinstance(d, dict):
             raise SpecError(f"a machine description is a mapping of fields, not {type(d).__name__}")
-        unknown = sorted(set(d) - {f.name for f in fields(cls)})
+        unknown = sorted(set(d) - set(cls._fields))
         if unknown:
             raise SpecError(f"unknown MachineSpec field(s) {', '.join(unknown)}; "
-                            f"fields: {', '.join(f.name for f in fields(cls))}")
-        missing = [f.name for f in fields(cls) if f.name not in d and f.default is MISSING]
+                            f"fields: {', '.join(cls._fields)}")
+        missing = [n for n in cls._fields if n not in d and n not in cls._field_defaults]
         if missing:
             raise SpecError(f"MachineSpec is missing field(s) {', '.join(missing)}")
         return cls(**d)
@@ -138,11 +140,11 @@ class MachineSpec:
         if all(getattr(self, k) == v for k, v in sizes.items()):
             return self
         name = self.name if self.name.endswith("-custom") else f"{self.name}-custom"
-        return replace(self, name=name, **sizes)
+        return self.with_(name=name, **sizes)
 
     def differences(self, other: "MachineSpec", names: tuple[str, ...] | None = None) -> list[str]:
         """``field: mine != other's`` for each field (all but ``name`` by default) that differs."""
-        names = names or tuple(f.name for f in fields(self) if f.name != "name")
+        names = names or tuple(n for n in self._fields if n != "name")
         return [f"{n} {getattr(self, n)!r} != {getattr(other, n)!r}" for n in names
                 if getattr(self, n) != getattr(other, n)]
 

@@ -16,13 +16,18 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Union
 
 from fenn_dma.errors import FennError
 
+TYPE_CHECKING = False      # typing.TYPE_CHECKING without importing typing: `fenn-dma sim` starts faster
 if TYPE_CHECKING:
+    from typing import Callable, Union
+
     import numpy as np
+
+    Content = Union[bytes, str, Callable[[Path], None]]   # what write_outputs writes to one path
 
 
 class UsageError(FennError):
@@ -81,8 +86,29 @@ def finite_float(low: float | None = None, *, above: bool = False) -> Callable[[
     return parse
 
 
+def _terminal_columns() -> int:
+    """The width shutil.get_terminal_size would give ($COLUMNS, else the terminal's, else 80),
+    without importing shutil (with bz2 and lzma): argparse builds a formatter for every option
+    it adds, so every command would pay for it at start-up."""
+    try:
+        columns = int(os.environ.get("COLUMNS", 0))
+    except ValueError:
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns if columns > 0 else 80
+
+
 class HelpFormatter(argparse.HelpFormatter):
     """Shows every option's default (unless its help already names one, or it has none)."""
+
+    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24,
+                 width: int | None = None):
+        super().__init__(prog, indent_increment, max_help_position,
+                         _terminal_columns() - 2 if width is None else width)
 
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
@@ -130,9 +156,6 @@ def file_mode() -> int:
     umask = os.umask(0o22)
     os.umask(umask)
     return 0o666 & ~umask
-
-
-Content = Union[bytes, str, Callable[[Path], None]]
 
 
 def write_outputs(outputs: dict[str | os.PathLike, Content]) -> list[Path]:

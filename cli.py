@@ -56,7 +56,7 @@ class _VersionAction(argparse.Action):
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The parser; with ``only`` (a known command) that command's subparser alone, with its
     arguments (each subparser costs start-up time; `fenn-dma --help` lists them all)."""
-    parser = argparse.ArgumentParser(prog="fenn-dma", description="FeNN-DMA tools")
+    parser = argparse.ArgumentParser(prog="fenn-dma", description="FeNN-DMA tools", formatter_class=HelpFormatter)
     parser.add_argument("--version", action=_VersionAction)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module_name, help_text) in SUBCOMMANDS.items():

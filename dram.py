@@ -32,7 +32,7 @@ here. Standard library only: every layer may import this module.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections import namedtuple
 
 from fenn_dma.errors import FennError
 
@@ -61,15 +61,21 @@ class DramTimingError(FennError):
     """A DRAM timing model that cannot be (bad latency, beat width or preset name)."""
 
 
-@dataclass(frozen=True)
-class DramTiming:
+class DramTiming(namedtuple("DramTiming", "latency beat_bytes", defaults=(16,))):
     """``latency``: cycles from an AR handshake to the burst's first R beat, and from a
-    write burst's last W beat to its B; ``beat_bytes``: bytes a beat (the port width)."""
+    write burst's last W beat to its B; ``beat_bytes``: bytes a beat (the port width).
+    An immutable record (a named tuple: `fenn-dma sim` starts without the dataclasses module)."""
 
+    __slots__ = ()
     latency: int
-    beat_bytes: int = 16
+    beat_bytes: int
 
-    def __post_init__(self) -> None:
+    def __new__(cls, *args, **kwargs) -> "DramTiming":
+        self = super().__new__(cls, *args, **kwargs)
+        self._validate()
+        return self
+
+    def _validate(self) -> None:
         if isinstance(self.latency, bool) or not isinstance(self.latency, int) or self.latency < 1:
             raise DramTimingError(f"DramTiming.latency = {self.latency!r}: must be a whole number of cycles >= 1")
         bb = self.beat_bytes

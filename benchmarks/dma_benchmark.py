@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import time
-from dataclasses import replace
 
 from fenn_dma.dram import PRESETS, DramTiming
 from fenn_dma.isa.assembler import assemble
@@ -58,7 +57,7 @@ def main() -> int:
     programs = [assemble(program(c, s, REPEATS)) for c, s in cases]
     for name in args.latencies:
         timing = DramTiming.preset(name)
-        cfg = replace(MACHINE, dma=DmaModel(timing))
+        cfg = MACHINE.with_(dma=DmaModel(timing))
         t0 = time.perf_counter()
         rtl = run_many_on_rtl(programs, cfg, soc=soc, dump_mem=False)
         iss = [iss_state(p, cfg) for p in programs]

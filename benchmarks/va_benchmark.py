@@ -181,10 +181,8 @@ def kernel_per32_rtl(soc, n_target: int, sparse: bool, latency: str, steps: int 
     the difference between runs with ``spikes`` inputs spiking every step (from 0: the
     pass's own start and end included; between two non-zero counts: the cost of one more
     row in a running pass)."""
-    from dataclasses import replace
-
     from fenn_dma.verify.runner import run_windows_on_rtl, windows_of_run
-    cfg = replace(RTL_MACHINE, dma=DmaModel.preset(latency))
+    cfg = RTL_MACHINE.with_(dma=DmaModel.preset(latency))
     net, synapses = kernel_net(n_target, sparse)
     compiled = compile_network(quantise(net), CompileOptions(resident_registers=0, unroll=8,
                                                              sizes=MachineSizes.from_config(cfg)))

@@ -1,7 +1,7 @@
 """Encoding and decoding of instruction words, driven by the table."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import namedtuple
 
 from fenn_dma.errors import FennError
 
@@ -20,16 +20,17 @@ class IllegalInstruction(FennError):
         self.word = word
 
 
-@dataclass(frozen=True)
-class Instruction:
-    """A decoded instruction: its spec and the values of its slots."""
+class Instruction(namedtuple("Instruction", ("spec",) + SLOTS, defaults=(0,) * len(SLOTS))):
+    """A decoded instruction: its spec and the values of its slots (an immutable record, like
+    fields.BitField)."""
 
+    __slots__ = ()
     spec: InstrSpec
-    rd: int = 0
-    rs1: int = 0
-    rs2: int = 0
-    imm: int = 0
-    aux: int = 0
+    rd: int
+    rs1: int
+    rs2: int
+    imm: int
+    aux: int
 
     @property
     def mnemonic(self) -> str:

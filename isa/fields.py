@@ -7,17 +7,19 @@ the assembler, the disassembler and the RTL decoder use these objects.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import namedtuple
 
 
-@dataclass(frozen=True)
-class BitField:
+# The records here and in table.py/codec.py are immutable named tuples, not dataclasses: the
+# ISS starts without importing the dataclasses module (docs/iss.md "Speed").
+class BitField(namedtuple("BitField", "segments signed align", defaults=(False, 1))):
     """``segments``: (word bit, width, value bit) triples; ``align``: low value
     bits that are implicitly zero (branch offsets are multiples of 2)."""
 
+    __slots__ = ()
     segments: tuple[tuple[int, int, int], ...]
-    signed: bool = False
-    align: int = 1
+    signed: bool
+    align: int
 
     @property
     def width(self) -> int:
@@ -100,17 +102,18 @@ FENCE_FM = BitField((bits(31, 28),))
 XREG, VREG, IMM, PCREL, CSR, FENCE = "x", "v", "imm", "pcrel", "csr", "fence"
 
 
-@dataclass(frozen=True)
-class Operand:
+class Operand(namedtuple("Operand", "name kind field slot lo hi", defaults=(None, None))):
     """One operand of an instruction: its assembler name, kind, field, and the
-    slot of the decoded instruction (rd, rs1, rs2, imm, aux) that carries it."""
+    slot of the decoded instruction (rd, rs1, rs2, imm, aux) that carries it;
+    ``lo``, ``hi``: the accepted range, where wider than the field's own."""
 
+    __slots__ = ()
     name: str
     kind: str
     field: BitField
     slot: str
-    lo: int | None = None   # accepted range, where wider than the field's own
-    hi: int | None = None
+    lo: int | None
+    hi: int | None
 
     @property
     def min(self) -> int:

@@ -7,7 +7,7 @@ those of docs/isa.md: ``imem`` (code), ``dmem`` (scalar data), ``vmem``
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections import namedtuple
 
 from fenn_dma.arch import MEMORY_NAMES
 
@@ -25,30 +25,55 @@ SECTION_MEMORY = {
 }
 
 
-@dataclass(frozen=True)
-class Symbol:
+# Plain records, not dataclasses: loading a program for `fenn-dma sim` needs no dataclasses
+# module (docs/iss.md "Speed").
+class Symbol(namedtuple("Symbol", "name value section is_global", defaults=(False,))):
+    __slots__ = ()
     name: str
     value: int
     section: str | None  # None for absolute symbols (.equ/.set)
-    is_global: bool = False
+    is_global: bool
 
 
-@dataclass(frozen=True)
-class SourceLocation:
+class SourceLocation(namedtuple("SourceLocation", "file line text", defaults=("",))):
+    __slots__ = ()
     file: str
     line: int
-    text: str = ""
+    text: str
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}"
 
 
-@dataclass
 class Program:
-    images: dict[str, bytes] = field(default_factory=dict)   # memory name -> bytes from address 0
-    symbols: dict[str, Symbol] = field(default_factory=dict)
-    source_map: dict[int, SourceLocation] = field(default_factory=dict)  # IMEM byte address -> source
-    entry: int = 0
+    """A program's images (memory name -> bytes from address 0), symbols, source map (IMEM
+    byte address -> source) and entry point. Mutable: the assembler and loaders fill it in."""
+
+    __slots__ = ("images", "symbols", "source_map", "entry")
+
+    def __init__(self, images: dict[str, bytes] | None = None, symbols: dict[str, Symbol] | None = None,
+                 source_map: dict[int, SourceLocation] | None = None, entry: int = 0):
+        self.images = {} if images is None else images
+        self.symbols = {} if symbols is None else symbols
+        self.source_map = {} if source_map is None else source_map
+        self.entry = entry
+
+    def _fields(self) -> tuple:
+        return self.images, self.symbols, self.source_map, self.entry
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and self._fields() == other._fields()    # type: ignore[attr-defined]
+
+    __hash__ = None     # type: ignore[assignment]  # mutable
+
+    def __repr__(self) -> str:
+        return (f"Program(images={self.images!r}, symbols={self.symbols!r}, source_map={self.source_map!r}, "
+                f"entry={self.entry!r})")
+
+    def with_(self, **changes) -> "Program":
+        """A copy with some fields changed (the others shared)."""
+        fields = dict(zip(self.__slots__, self._fields()))
+        return Program(**{**fields, **changes})
 
     @property
     def text(self) -> bytes:

@@ -17,7 +17,7 @@ questions per semantic op.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from collections import namedtuple
 
 from fenn_dma.arch import LANE_BYTES, MEMORY_NAMES, ROW_BYTES
 
@@ -70,37 +70,45 @@ assert {DMEM, VMEM, LLM} <= set(MEMORY_NAMES)
 # Access widths: ROW_BYTES for vloadv, vstorev, vloadr0/1 (one VMEM row); LANE_BYTES per lane for vloadl, vstorel.
 
 
-@dataclass(frozen=True)
-class InstrSpec:
+_SPEC_FIELDS = ("mnemonic op ext fixed operands syntax sat round reads_rd kind memory width zero_extends "
+                "seeds_rng")
+
+
+class InstrSpec(namedtuple("InstrSpec", _SPEC_FIELDS, defaults=(False, ROUND_TRUNC, False, None, None, 0, False,
+                                                                 False))):
+    """One instruction (an immutable record, like fields.BitField). ``match`` and ``mask`` are
+    derived from ``fixed`` and the operands' fields when it is built."""
+
     mnemonic: str
     op: str
     ext: str
     fixed: tuple[tuple[F.BitField, int], ...]
     operands: tuple[Operand, ...]
-    syntax: str  # operand names in assembler order, e.g. "rd, imm(rs1)"
-    sat: bool = False
-    round: int = ROUND_TRUNC
-    reads_rd: bool = False  # rd's old value is a source (VSEL, VLOADL keep-old lanes)
-    kind: Kind | None = None    # required: every spec says what it is
-    memory: str | None = None   # DMEM, VMEM, LLM for loads and stores, else None
-    width: int = 0              # bytes per access (per lane for LLM); 0 when memory is None
-    zero_extends: bool = False  # a scalar load that zero-extends (lbu, lhu)
-    seeds_rng: bool = False     # loads the RNG state (vloadr0, vloadr1)
-    match: int = field(init=False)
-    mask: int = field(init=False)
+    syntax: str                 # operand names in assembler order, e.g. "rd, imm(rs1)"
+    sat: bool
+    round: int
+    reads_rd: bool              # rd's old value is a source (VSEL, VLOADL keep-old lanes)
+    kind: Kind | None           # required: every spec says what it is
+    memory: str | None          # DMEM, VMEM, LLM for loads and stores, else None
+    width: int                  # bytes per access (per lane for LLM); 0 when memory is None
+    zero_extends: bool          # a scalar load that zero-extends (lbu, lhu)
+    seeds_rng: bool             # loads the RNG state (vloadr0, vloadr1)
+    match: int                  # the fixed bits (set in __new__, kept in the instance's __dict__)
+    mask: int                   # every bit no operand uses
 
-    def __post_init__(self) -> None:
+    def __new__(cls, *args, **kwargs) -> "InstrSpec":
+        self = super().__new__(cls, *args, **kwargs)
         match = 0
         for fld, value in self.fixed:
             match |= fld.insert(value)
         operand_bits = 0
         for operand in self.operands:
             operand_bits |= operand.field.mask
-        object.__setattr__(self, "match", match)
-        object.__setattr__(self, "mask", ~operand_bits & 0xFFFFFFFF)
+        self.match, self.mask = match, ~operand_bits & 0xFFFFFFFF
         assert match & ~self.mask == 0, self.mnemonic
         assert isinstance(self.kind, Kind), f"{self.mnemonic}: no kind"
         assert (self.memory is None) == (self.width == 0) == (self.kind not in _MEMORY_KINDS), self.mnemonic
+        return self
 
     @property
     def opcode(self) -> int:
@@ -294,10 +302,17 @@ LOAD_USE_OPS = ops_where(lambda s: s.load_use)
 
 
 def _check_unique() -> None:
-    for i, a in enumerate(SPECS):
-        for b in SPECS[i + 1:]:
-            common = a.mask & b.mask
-            assert (a.match & common) != (b.match & common), f"{a.mnemonic} overlaps {b.mnemonic}"
+    """No word matches two specs. Only specs of one major opcode can (every mask covers the
+    opcode bits), so each opcode's few specs are compared among themselves."""
+    by_opcode: dict[int, list[InstrSpec]] = {}
+    for s in SPECS:
+        assert s.mask & 0x7F == 0x7F, s.mnemonic
+        by_opcode.setdefault(s.opcode, []).append(s)
+    for group in by_opcode.values():
+        for i, a in enumerate(group):
+            for b in group[i + 1:]:
+                common = a.mask & b.mask
+                assert (a.match & common) != (b.match & common), f"{a.mnemonic} overlaps {b.mnemonic}"
 
 
 _check_unique()

@@ -8,7 +8,7 @@ decodes full M unless told not to); ``from_spec`` gives the spec's.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from collections import namedtuple
 
 from fenn_dma.arch import DEFAULT_SPEC, LANES, M, ROW_BYTES, V, MachineSpec
 from fenn_dma.arch import PROFILES as SPECS
@@ -24,25 +24,46 @@ from .dma import DmaModel
 ISS_DRAM_LIMIT = 16 << 20
 
 
-@dataclass(frozen=True)
-class MachineConfig:
-    imem_size: int = DEFAULT_SPEC.imem_size
-    dmem_size: int = DEFAULT_SPEC.dmem_size
-    vmem_size: int = DEFAULT_SPEC.vmem_size
-    llm_size: int = DEFAULT_SPEC.llm_size          # bytes per lane
-    lanes: int = LANES
-    dram_size: int = min(DEFAULT_SPEC.dram_size, ISS_DRAM_LIMIT)
-    dram_base: int = DEFAULT_SPEC.dram_base
+_DEFAULTS = {
+    "imem_size": DEFAULT_SPEC.imem_size,
+    "dmem_size": DEFAULT_SPEC.dmem_size,
+    "vmem_size": DEFAULT_SPEC.vmem_size,
+    "llm_size": DEFAULT_SPEC.llm_size,            # bytes per lane
+    "lanes": LANES,
+    "dram_size": min(DEFAULT_SPEC.dram_size, ISS_DRAM_LIMIT),
+    "dram_base": DEFAULT_SPEC.dram_base,
     # [start, end) absolute DRAM address ranges the DRAM model answers with a
     # slave error (for testing the DMA's error path).
-    dram_error_regions: tuple[tuple[int, int], ...] = ()
-    extensions: frozenset[str] = ALL_EXTENSIONS
-    hartid: int = DEFAULT_SPEC.hart_id
-    cycle_model: CycleModel = field(default_factory=CycleModel)
-    dma: DmaModel = field(default_factory=DmaModel)
-    name: str = DEFAULT_SPEC.name                  # the machine's name (the spec's, in messages)
+    "dram_error_regions": (),
+    "extensions": ALL_EXTENSIONS,
+    "hartid": DEFAULT_SPEC.hart_id,
+    "cycle_model": CycleModel(),
+    "dma": DmaModel(),
+    "name": DEFAULT_SPEC.name,                    # the machine's name (the spec's, in messages)
+}
 
-    def __post_init__(self) -> None:
+
+class MachineConfig(namedtuple("MachineConfig", _DEFAULTS, defaults=tuple(_DEFAULTS.values()))):
+    """The ISS's machine (an immutable record, a named tuple rather than a dataclass so that
+    `fenn-dma sim` starts without the dataclasses module); ``with_`` makes a variant."""
+
+    __slots__ = ()
+    imem_size: int
+    dmem_size: int
+    vmem_size: int
+    llm_size: int
+    lanes: int
+    dram_size: int
+    dram_base: int
+    dram_error_regions: tuple[tuple[int, int], ...]
+    extensions: frozenset[str]
+    hartid: int
+    cycle_model: CycleModel
+    dma: DmaModel
+    name: str
+
+    def __new__(cls, *args, **kwargs) -> "MachineConfig":
+        self = super().__new__(cls, *args, **kwargs)
         if self.lanes != LANES:
             raise FennError(f"lanes = {self.lanes}: the ISA defines {LANES} lanes (32-bit masks)")
         for name in ("imem_size", "dmem_size", "vmem_size", "llm_size"):
@@ -51,7 +72,13 @@ class MachineConfig:
                 raise FennError(f"MachineConfig.{name} = {size}: must be a positive multiple of {ROW_BYTES}")
         if self.dram_size < 0 or self.dram_base < 0 or self.dram_base + self.dram_size > 1 << 32:
             raise FennError("MachineConfig: the DRAM model must lie inside the 32-bit address space")
-        object.__setattr__(self, "extensions", frozenset(self.extensions))
+        if not isinstance(self.extensions, frozenset):
+            self = super().__new__(cls, **{**self._asdict(), "extensions": frozenset(self.extensions)})
+        return self
+
+    def with_(self, **changes) -> "MachineConfig":
+        """This configuration with some fields changed (validated again)."""
+        return type(self)(**{**self._asdict(), **changes})
 
     @classmethod
     def from_spec(cls, spec: MachineSpec, **iss) -> "MachineConfig":
@@ -78,7 +105,7 @@ class MachineConfig:
                            dram_base=self.dram_base if vector else 0, dram_size=self.dram_size if vector else 0,
                            hart_id=self.hartid)
         named = SPECS.get(self.name)      # the ISS's DRAM model may be smaller than the machine's DRAM
-        if named is not None and named.differences(spec, tuple(n for n in spec.to_dict()
+        if named is not None and named.differences(spec, tuple(n for n in spec._fields
                                                                if n not in ("name", "dram_base", "dram_size"))):
             spec = spec.with_(name=f"{self.name}-custom")
         return spec
@@ -90,4 +117,4 @@ PROFILES: dict[str, MachineConfig] = {name: MachineConfig.from_spec(spec) for na
 
 def profile(name: str, **overrides) -> MachineConfig:
     """The ISS of the named machine (fenn_dma.arch.profile), with ISS overrides."""
-    return replace(MachineConfig.from_spec(spec_profile(name)), **overrides)
+    return MachineConfig.from_spec(spec_profile(name)).with_(**overrides)

@@ -25,7 +25,7 @@ the ground truth: the defaults are calibrated against it (rtl/core.py).
 """
 from __future__ import annotations
 
-from dataclasses import astuple, dataclass, fields
+from collections import namedtuple
 
 from fenn_dma.isa.table import Kind, ops_of
 
@@ -36,22 +36,31 @@ MUL_OPS = ops_of(Kind.MUL)
 DIV_OPS = ops_of(Kind.DIV)
 
 
-@dataclass(frozen=True)
-class CycleModel:
-    # Calibrated against the RTL (rtl/core.py, tests/rtl): fetch/decode fill 2 cycles and the
-    # stopping instruction's execute cycle 1; branches resolve in execute and redirect the fetch
-    # address in the same cycle, flushing only decode.
-    pipeline_fill: int = 3
-    taken_branch_penalty: int = 1
-    jump_penalty: int = 1
-    load_use_stall: int = 1
-    mul_extra: int = 0
-    div_extra: int = 0
+# The defaults, calibrated against the RTL (rtl/core.py, tests/rtl): fetch/decode fill 2 cycles
+# and the stopping instruction's execute cycle 1; branches resolve in execute and redirect the
+# fetch address in the same cycle, flushing only decode.
+_DEFAULTS = {"pipeline_fill": 3, "taken_branch_penalty": 1, "jump_penalty": 1, "load_use_stall": 1,
+             "mul_extra": 0, "div_extra": 0}
 
-    def __post_init__(self) -> None:
-        for f in fields(self):
-            if int(getattr(self, f.name)) < 0:
-                raise ValueError(f"CycleModel.{f.name} must be >= 0")
+
+class CycleModel(namedtuple("CycleModel", _DEFAULTS, defaults=tuple(_DEFAULTS.values()))):
+    """The model's parameters in cycles (an immutable record: a named tuple, so that the ISS
+    starts without the dataclasses module)."""
+
+    __slots__ = ()
+    pipeline_fill: int
+    taken_branch_penalty: int
+    jump_penalty: int
+    load_use_stall: int
+    mul_extra: int
+    div_extra: int
+
+    def __new__(cls, *args, **kwargs) -> "CycleModel":
+        self = super().__new__(cls, *args, **kwargs)
+        for name, value in zip(self._fields, self):
+            if int(value) < 0:
+                raise ValueError(f"CycleModel.{name} must be >= 0")
+        return self
 
     def cost(self, op: str, *, taken: bool, load_use: bool) -> int:
         """Cycles charged to one retired instruction of semantic op ``op``;
@@ -72,8 +81,8 @@ class CycleModel:
 
     def as_params(self) -> tuple[int, ...]:
         """The parameters as plain numbers, in field order (for the C engine)."""
-        return tuple(int(v) for v in astuple(self))
+        return tuple(int(v) for v in self)
 
     @classmethod
     def param_names(cls) -> tuple[str, ...]:
-        return tuple(f.name for f in fields(cls))
+        return cls._fields

@@ -29,14 +29,14 @@ definitions where docs/isa.md leaves them open; the RTL engine, rtl/dma, keeps t
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from collections import namedtuple
 
 from fenn_dma.dram import BURST_BOUNDARY, DEFAULT_PRESET, MAX_BURST, OUTSTANDING, DramTiming
 from fenn_dma.isa import csrs
 
 from .state import DMA, DMA_FIELDS, MM2S, S2MM
 
+TYPE_CHECKING = False      # typing.TYPE_CHECKING without importing typing (start-up time)
 if TYPE_CHECKING:
     import numpy as np
 
@@ -58,16 +58,19 @@ def reset_channels(slots) -> None:
         slots[i] = csrs.DMA_IDLE if i % len(DMA_FIELDS) == DMA["status"] else 0
 
 
-@dataclass(frozen=True)
-class DmaModel:
+class DmaModel(namedtuple("DmaModel", "dram", defaults=(DramTiming.preset(DEFAULT_PRESET),))):
     """The ISS's DMA timing: the DRAM's (``fenn_dma.dram.DramTiming``; by default the
-    realistic DDR4 preset) with the engine's measured constants (fenn_dma.dram)."""
+    realistic DDR4 preset) with the engine's measured constants (fenn_dma.dram). An
+    immutable record (a named tuple, like CycleModel)."""
 
-    dram: DramTiming = field(default_factory=lambda: DramTiming.preset(DEFAULT_PRESET))
+    __slots__ = ()
+    dram: DramTiming
 
-    def __post_init__(self) -> None:
+    def __new__(cls, *args, **kwargs) -> "DmaModel":
+        self = super().__new__(cls, *args, **kwargs)
         if not isinstance(self.dram, DramTiming):
             raise ValueError(f"DmaModel.dram = {self.dram!r}: must be a fenn_dma.dram.DramTiming")
+        return self
 
     @classmethod
     def preset(cls, name: str) -> "DmaModel":

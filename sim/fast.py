@@ -8,7 +8,6 @@ cycle-model parameters are matched by name the same way.
 from __future__ import annotations
 
 from array import array
-from typing import TYPE_CHECKING
 
 from fenn_dma.errors import FennError
 from fenn_dma.isa import csrs, table
@@ -19,6 +18,7 @@ from .predecode import program_words, scalar_source_mask, vector_source_mask
 from .state import CORE_FIELDS, DMA_FIELDS
 from .stop import STOP_CAUSES, Stop
 
+TYPE_CHECKING = False      # typing.TYPE_CHECKING without importing typing (start-up time)
 if TYPE_CHECKING:
     from .machine import Machine
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import mmap
 import warnings
 from array import array
-from typing import TYPE_CHECKING
 
 from fenn_dma.arch import DMA_CHANNELS, MEMORY_NAMES, RESET_FILL
 from fenn_dma.errors import FennError
@@ -26,6 +25,7 @@ from .predecode import decode_imem
 from .state import CHANNEL_NAMES, CORE, CORE_FIELDS, DMA, DMA_FIELDS, NO_VLOAD
 from .stop import Stop
 
+TYPE_CHECKING = False      # typing.TYPE_CHECKING without importing typing (start-up time)
 if TYPE_CHECKING:
     import numpy as np
 

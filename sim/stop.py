@@ -2,7 +2,7 @@
 themselves are ``isa.causes.StopCause``, shared with the RTL."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import namedtuple
 
 from fenn_dma.isa.causes import StopCause
 
@@ -11,11 +11,12 @@ from fenn_dma.isa.causes import StopCause
 STOP_CAUSES: tuple[StopCause, ...] = tuple(c for c in StopCause if c.iss)
 
 
-@dataclass(frozen=True)
-class Stop:
+class Stop(namedtuple("Stop", "cause pc")):
     """A stop: its cause and the pc of the instruction that caused it (for
-    ``max_instructions``: the pc of the next instruction to execute)."""
+    ``max_instructions``: the pc of the next instruction to execute). An immutable
+    record (a named tuple: the ISS starts without the dataclasses module)."""
 
+    __slots__ = ()
     cause: StopCause
     pc: int
 

@@ -4,8 +4,6 @@ final states (registers, both STATUS words, VMEM, DRAM, stop, cycles) that leave
 the destinations a bus error makes undefined (docs/dma.md)."""
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 
 from fenn_dma.dram import DramTiming
@@ -19,7 +17,7 @@ LATENCIES = ("short", "ddr4")
 def machine(latency: str):
     """The ISS of the DMA tests' SoC (random_program.SMALL_CONFIG: 8 KiB VMEM, 64 KiB DRAM at
     0x10000 with a SLVERR region) with the named DRAM latency."""
-    return replace(SMALL_CONFIG, dma=DmaModel(DramTiming.preset(latency)))
+    return SMALL_CONFIG.with_(dma=DmaModel(DramTiming.preset(latency)))
 
 
 def _native_soc(**changes):

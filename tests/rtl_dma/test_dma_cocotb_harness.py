@@ -207,8 +207,6 @@ def test_plain_axiram_is_the_model_at_latency_2(cocotb_soc):
     burst to 16 (4 KiB): its latency is fixed at 2, so ModelDram makes it the model's L."""
     import json
     import tempfile
-    from dataclasses import replace
-
     from fenn_dma.dram import DramTiming
     from fenn_dma.rtl.generate import TOP_NAME
     from fenn_dma.sim import DmaModel
@@ -234,5 +232,5 @@ def test_plain_axiram_is_the_model_at_latency_2(cocotb_soc):
         rtl = json.loads(out.read_text())
     for case, p, r in zip(cases, programs, rtl):
         matching = [lat for lat in range(1, 12)
-                    if iss_state(p, replace(cfg, dma=DmaModel(DramTiming(latency=lat))))["x"][12:32] == r["x"][12:32]]
+                    if iss_state(p, cfg.with_(dma=DmaModel(DramTiming(latency=lat))))["x"][12:32] == r["x"][12:32]]
         assert matching == [2], (case, matching)

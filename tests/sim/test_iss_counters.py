@@ -4,7 +4,6 @@ count before the reading instruction; an instruction is counted according to
 mcountinhibit as it stands after that instruction."""
 from __future__ import annotations
 
-from dataclasses import replace
 
 from fenn_dma.isa import csrs
 from fenn_dma.sim import CycleModel, Machine, StopCause
@@ -73,7 +72,7 @@ def test_mhartid_unlisted_and_read_only_csrs(run_asm, small):
         csrr a4, mm2s_count
         csrr a5, mm2s_control     # write-only: reads 0
         ecall
-    """, config=replace(small, hartid=3))
+    """, config=small.with_(hartid=3))
     assert list(m.x[10:16]) == [3, 0, 0, csrs.DMA_IDLE, 1234, 0]
     assert m.csr_read(csrs.MHARTID) == 3 and m.csr_read(csrs.MM2S_COUNT) == 1234
 
@@ -104,7 +103,7 @@ def test_cycle_model_penalties(run_asm, small):
         vloadv v2, 0(t0)          # 1 + 1 (address register)
         csrr a2, mcycle           # reads 10 + 1 (csrr a1) + 13 = 24
         ecall
-    """, config=replace(small, cycle_model=MODEL))
+    """, config=small.with_(cycle_model=MODEL))
     assert list(m.x[10:13]) == [4, 10, 24]
     assert m.mcycle == 25 and m.cycles == 4 + 25 and m.instret == 18   # two nops skipped
 
@@ -122,13 +121,13 @@ def test_cycle_model_parameters(run_asm, small):
         lw t2, 0(zero)            # 1
         add t3, t2, t2            # 1 + 3
         ecall
-    """, config=replace(small, cycle_model=model))
+    """, config=small.with_(cycle_model=model))
     assert m.cycles == 1 + 2 + 7 + 8 + 3 + 10 + 1 + 4
     assert m.instret == 10
 
 
 def test_stops_do_not_count_and_state_is_resumable(small):
-    m = Machine(replace(small, cycle_model=MODEL))
+    m = Machine(small.with_(cycle_model=MODEL))
     m.load(assemble("nop\nnop\nnop\necall"))
     assert m.run(max_instructions=2, engine="fast").cause == StopCause.MAX_INSTRUCTIONS
     assert m.cycles == 4 + 2

@@ -1,7 +1,6 @@
 """The DMA channels and the DRAM model (docs/isa.md section 2, sim/dma.py)."""
 from __future__ import annotations
 
-from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -25,7 +24,7 @@ INTERNAL, DECODE, SLAVE = IDLE | csrs.DMA_INTERNAL_ERROR, IDLE | csrs.DMA_DECODE
 
 @pytest.fixture
 def cfg(small):
-    return replace(small, dram_base=BASE, dram_size=64 * 1024, dram_error_regions=((ERR, ERR + 64),),
+    return small.with_(dram_base=BASE, dram_size=64 * 1024, dram_error_regions=((ERR, ERR + 64),),
                    dma=DmaModel(TIMING))
 
 
@@ -306,7 +305,7 @@ def test_a_failing_transfer_ends_after_the_bursts_already_issued(cfg, ch, dram, 
                                               else csrs.S2MM_CONTROL, zimm=1))
     ends = []
     for engine in ("reference", "fast"):
-        m = Machine(replace(cfg, vmem_size=16 * 1024))
+        m = Machine(cfg.with_(vmem_size=16 * 1024))
         m.load(program)
         while m.pc != start_pc:
             m.run(max_instructions=1, engine=engine)
@@ -321,6 +320,6 @@ def test_the_first_failing_burst_gives_the_error(run_asm, cfg):
     # A range that touches an error region and then leaves the window: the error region's burst
     # comes first, so a slave error (as the RTL answers); starting past the region, a decode error.
     end = BASE + 64 * 1024
-    big = replace(cfg, dram_error_regions=((end - 512, end - 448),))
+    big = cfg.with_(dram_error_regions=((end - 512, end - 448),))
     assert run_asm(transfer("mm2s", end - 1024, 0, 2048), config=big).x[11] == SLAVE
     assert run_asm(transfer("mm2s", end - 256, 0, 2048), config=big).x[11] == DECODE

@@ -109,7 +109,7 @@ COST_MODELS = [CycleModel(taken_branch_penalty=2, jump_penalty=3, load_use_stall
 def test_other_cycle_models_on_random_programs(model):
     for seed in range(0, 300, 10):
         rp = random_program(seed)
-        rp = replace(rp, config=replace(rp.config, cycle_model=model))
+        rp = replace(rp, config=rp.config.with_(cycle_model=model))
         ref, fst = fresh(rp), fresh(rp)
         ref.run(max_instructions=20_000, engine="reference")
         fst.run(max_instructions=20_000, engine="fast")
@@ -122,7 +122,7 @@ def test_a_translation_is_not_reused_for_another_cycle_model():
     m.load(program)
     m.run(engine="fast")
     default = m.cycles
-    m2 = Machine(replace(SMALL, cycle_model=CycleModel(mul_extra=5)))
+    m2 = Machine(SMALL.with_(cycle_model=CycleModel(mul_extra=5)))
     m2.load(program)
     m2._fast_code = m._fast_code          # a stale cache entry: keyed on the parameters, so rebuilt
     m2.run(engine="fast")

@@ -2,7 +2,6 @@
 Expected values are worked out from docs/isa.md and the RISC-V spec."""
 from __future__ import annotations
 
-from dataclasses import replace
 
 import pytest
 
@@ -81,7 +80,7 @@ def test_mul_and_m_extension(run_asm):
 
 
 def test_m_extension_absent_makes_div_illegal_but_keeps_mul(run_asm, small):
-    cfg = replace(small, extensions=BASE_EXTENSIONS)
+    cfg = small.with_(extensions=BASE_EXTENSIONS)
     m = run_asm("li t0, 6\nli t1, 3\nmul a0, t0, t1\ndiv a1, t0, t1\necall", config=cfg)
     assert m.x[10] == 18 and m.x[11] == 0
     assert m.last_stop.cause == StopCause.ILLEGAL_INSTRUCTION and m.last_stop.pc == 12
