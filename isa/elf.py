@@ -9,7 +9,6 @@ A raw program is the IMEM image in one file, plus ``FILE.dmem`` and
 """
 from __future__ import annotations
 
-import os
 import struct
 from pathlib import Path
 
@@ -27,8 +26,17 @@ EM_RISCV, ET_EXEC = 243, 2
 SHT_PROGBITS, SHT_SYMTAB, SHT_STRTAB = 1, 2, 3
 SHF_WRITE, SHF_ALLOC, SHF_EXECINSTR = 1, 2, 4
 PT_LOAD, PF_X, PF_W, PF_R = 1, 1, 2, 4
-STB_LOCAL, STB_GLOBAL, STT_NOTYPE, SHN_ABS = 0, 1, 0, 0xFFF1
+STB_LOCAL, STB_GLOBAL, STT_NOTYPE, STT_SECTION, STT_FILE = 0, 1, 0, 3, 4
+SHN_UNDEF, SHN_ABS = 0, 0xFFF1
+ELF_MAGIC, ELFCLASS32, ELFDATA2LSB = b"\x7fELF", 1, 1
 ELF_HEADER, PHDR, SHDR, SYM = 52, 32, 40, 16
+# The records' layouts (ELF32, little endian), for the writer and the reader alike. The header's
+# fields after its 16 bytes of e_ident: e_type, e_machine, e_version, e_entry, e_phoff, e_shoff,
+# e_flags, e_ehsize, e_phentsize, e_phnum, e_shentsize, e_shnum, e_shstrndx.
+EHDR_FORMAT = "<HHIIIIIHHHHHH"
+PHDR_FORMAT = "<IIIIIIII"        # p_type, p_offset, p_vaddr, p_paddr, p_filesz, p_memsz, p_flags, p_align
+SHDR_FORMAT = "<IIIIIIIIII"      # sh_name, sh_type, sh_flags, sh_addr, sh_offset, sh_size, sh_link, sh_info, ...
+SYM_FORMAT = "<IIIBBH"           # st_name, st_value, st_size, st_info, st_other, st_shndx
 
 
 class ProgramFileError(FennError):
@@ -91,7 +99,7 @@ def elf_bytes(program: Program) -> bytes:
             value = (MEMORY_BASE[memory] + sym.value) & 0xFFFFFFFF
             index = shndx.get(memory, SHN_ABS)  # a label at the end of an empty memory
         info = ((STB_GLOBAL if sym.is_global else STB_LOCAL) << 4) | STT_NOTYPE
-        symtab += struct.pack("<IIIBBH", strtab.add(sym.name), value, 0, info, 0, index)
+        symtab += struct.pack(SYM_FORMAT, strtab.add(sym.name), value, 0, info, 0, index)
     _pad4(out)
     symtab_offset = len(out)
     out += symtab
@@ -109,14 +117,14 @@ def elf_bytes(program: Program) -> bytes:
     _pad4(out)
     shoff = len(out)
     for s in sections:
-        out += struct.pack("<IIIIIIIIII", *s)
+        out += struct.pack(SHDR_FORMAT, *s)
 
-    ident = b"\x7fELF" + bytes([1, 1, 1, 0]) + bytes(8)  # ELFCLASS32, little endian, version 1, SysV ABI
-    out[:ELF_HEADER] = ident + struct.pack("<HHIIIIIHHHHHH", ET_EXEC, EM_RISCV, 1, program.entry & 0xFFFFFFFF,
+    ident = ELF_MAGIC + bytes([ELFCLASS32, ELFDATA2LSB, 1, 0]) + bytes(8)  # version 1, SysV ABI
+    out[:ELF_HEADER] = ident + struct.pack(EHDR_FORMAT, ET_EXEC, EM_RISCV, 1, program.entry & 0xFFFFFFFF,
                                            ELF_HEADER if phdrs else 0, shoff, 0, ELF_HEADER, PHDR, len(phdrs),
                                            SHDR, len(sections), shstrndx)
     for k, p in enumerate(phdrs):
-        out[ELF_HEADER + k * PHDR:ELF_HEADER + (k + 1) * PHDR] = struct.pack("<IIIIIIII", *p)
+        out[ELF_HEADER + k * PHDR:ELF_HEADER + (k + 1) * PHDR] = struct.pack(PHDR_FORMAT, *p)
     return bytes(out)
 
 
@@ -157,10 +165,10 @@ def _memory_at(address: int, what: str, path: str | Path) -> str:
                            f"({bases}, 0x{MEMORY_SPAN:x} bytes each)")
 
 
-def _check_segment(path, seg, k: int, file_size: int) -> tuple[str, int, int]:
-    """Memory, offset in it and end of PT_LOAD segment ``k``, refused when its
-    data lies past the end of the file or it leaves its memory's window."""
-    addr, offset, filesz, memsz = seg["p_paddr"], seg["p_offset"], seg["p_filesz"], seg["p_memsz"]
+def _check_segment(path, seg: tuple[int, ...], k: int, file_size: int) -> tuple[str, int, int]:
+    """Memory, offset in it and end of PT_LOAD segment ``k`` (its PHDR_FORMAT fields), refused
+    when its data lies past the end of the file or it leaves its memory's window."""
+    _, offset, _, addr, filesz, memsz, _, _ = seg
     where = f"{path}: segment {k} (p_paddr 0x{addr:08x})"
     if filesz > memsz:
         raise ProgramFileError(f"{where}: p_filesz {filesz} is larger than p_memsz {memsz}")
@@ -179,63 +187,100 @@ def load_elf(path: str | Path) -> Program:
     """A program from an ELF32 RISC-V executable (ours, or one linked by GNU ld
     with the same memory bases). Symbols keep their values within their memory.
     A file that is truncated, whose headers point past its end, or whose
-    segments overlap or leave the memory windows is refused."""
-    from elftools.common.exceptions import ELFError
-    from elftools.construct import ConstructError
-    from elftools.elf.elffile import ELFFile
+    segments overlap or leave the memory windows is refused.
 
+    Read here with struct (the formats above), not pyelftools: importing that costs
+    `fenn-dma sim` more than the rest of its start-up (docs/iss.md "Speed")."""
     try:
         with open(path, "rb") as f:
-            file_size = os.fstat(f.fileno()).st_size
-            elf = ELFFile(f)
-            if elf.elfclass != 32 or not elf.little_endian or elf["e_machine"] != "EM_RISCV":
-                raise ProgramFileError(f"{path}: not a 32-bit little-endian RISC-V ELF file "
-                                       f"(class {elf.elfclass}, machine {elf['e_machine']})")
-            for what, off, num, size in (("program", elf["e_phoff"], elf["e_phnum"], elf["e_phentsize"]),
-                                         ("section", elf["e_shoff"], elf["e_shnum"], elf["e_shentsize"])):
-                if num and off + num * size > file_size:
-                    raise ProgramFileError(f"{path}: its {num} {what} headers at offset {off} run past the end "
-                                           f"of the file ({file_size} bytes); the file is truncated or damaged")
-            images: dict[str, bytearray] = {}
-            loads = [s for s in elf.iter_segments() if s["p_type"] == "PT_LOAD" and s["p_memsz"]]
-            if not loads:
-                raise ProgramFileError(f"{path}: no loadable segment (is it an object file? link it first)")
-            spans: dict[str, list[tuple[int, int, int]]] = {}
-            for k, seg in enumerate(loads):
-                memory, start, end = _check_segment(path, seg, k, file_size)
-                for j, s0, e0 in spans.get(memory, ()):
-                    if start < e0 and s0 < end:
-                        raise ProgramFileError(f"{path}: segments {j} and {k} overlap in {memory} "
-                                               f"(0x{max(start, s0):x}-0x{min(end, e0):x})")
-                spans.setdefault(memory, []).append((k, start, end))
-                image = images.setdefault(memory, bytearray())
-                if end > len(image):
-                    image.extend(bytes(end - len(image)))
-                data = seg.data()
-                image[start:start + len(data)] = data
-            program = Program(images={m: bytes(b) for m, b in images.items()})
-            symtab = elf.get_section_by_name(".symtab")
-            if symtab is not None and not hasattr(symtab, "iter_symbols"):
-                raise ProgramFileError(f"{path}: section .symtab is not a symbol table")
-            for sym in symtab.iter_symbols() if symtab is not None else ():
-                if not sym.name or sym["st_info"]["type"] in ("STT_SECTION", "STT_FILE"):
-                    continue
-                value, shndx = sym["st_value"], sym["st_shndx"]
-                if shndx == "SHN_ABS":
-                    section, v = None, value - (1 << 32) if value >> 31 else value
-                elif shndx == "SHN_UNDEF":
-                    continue
-                else:
-                    memory = _memory_at(value, f"symbol '{sym.name}'", path)
-                    section, v = ELF_SECTION[memory], value - MEMORY_BASE[memory]
-                program.symbols[sym.name] = Symbol(sym.name, v, section, sym["st_info"]["bind"] != "STB_LOCAL")
-            entry = elf["e_entry"]
-            program.entry = entry if entry < MEMORY_SPAN else 0
-            return program
-    except (ELFError, ConstructError, struct.error, UnicodeDecodeError) as exc:
-        raise ProgramFileError(f"{path}: not a valid ELF file ({exc})") from None
+            data = f.read()
     except OSError as exc:
         raise ProgramFileError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        return _parse_elf(path, data)
+    except (struct.error, UnicodeDecodeError) as exc:
+        raise ProgramFileError(f"{path}: not a valid ELF file ({exc})") from None
+
+
+def _table(data: bytes, fmt: str, offset: int, num: int, entsize: int) -> list[tuple]:
+    """``num`` records of ``fmt``, ``entsize`` bytes apart from ``offset`` (struct.error past the end)."""
+    if num and entsize < struct.calcsize(fmt):
+        raise struct.error(f"entries of {entsize} bytes, shorter than the {struct.calcsize(fmt)} of the format")
+    return [struct.unpack_from(fmt, data, offset + k * entsize) for k in range(num)]
+
+
+def _string(data: bytes, table: tuple[int, ...], index: int) -> str:
+    """The NUL-terminated string at ``index`` of the string table section ``table`` (SHDR fields)."""
+    start, end = table[4] + index, table[4] + table[5]
+    if not 0 <= start < end <= len(data):
+        raise struct.error(f"string {index} lies outside its table")
+    stop = data.find(b"\0", start, end)
+    if stop < 0:
+        raise struct.error(f"string {index} is not terminated in its table")
+    return data[start:stop].decode("utf-8")
+
+
+def _parse_elf(path: str | Path, data: bytes) -> Program:
+    file_size = len(data)
+    if data[:4] != ELF_MAGIC:
+        raise struct.error("no ELF magic number")
+    (_, machine, _, entry, phoff, shoff, _, _, phentsize, phnum, shentsize, shnum,
+     shstrndx) = struct.unpack_from(EHDR_FORMAT, data, 16)
+    if data[4] != ELFCLASS32 or data[5] != ELFDATA2LSB or machine != EM_RISCV:
+        bits = {1: 32, 2: 64}.get(data[4], f"unknown {data[4]}")
+        order = {1: "little", 2: "big"}.get(data[5], f"unknown {data[5]}")
+        raise ProgramFileError(f"{path}: not a 32-bit little-endian RISC-V ELF file "
+                               f"(class {bits}, {order} endian, machine {machine})")
+    for what, off, num, size in (("program", phoff, phnum, phentsize), ("section", shoff, shnum, shentsize)):
+        if num and off + num * size > file_size:
+            raise ProgramFileError(f"{path}: its {num} {what} headers at offset {off} run past the end "
+                                   f"of the file ({file_size} bytes); the file is truncated or damaged")
+    phdrs = _table(data, PHDR_FORMAT, phoff, phnum, phentsize)
+    sections = _table(data, SHDR_FORMAT, shoff, shnum, shentsize)
+    images: dict[str, bytearray] = {}
+    loads = [p for p in phdrs if p[0] == PT_LOAD and p[5]]
+    if not loads:
+        raise ProgramFileError(f"{path}: no loadable segment (is it an object file? link it first)")
+    spans: dict[str, list[tuple[int, int, int]]] = {}
+    for k, seg in enumerate(loads):
+        memory, start, end = _check_segment(path, seg, k, file_size)
+        for j, s0, e0 in spans.get(memory, ()):
+            if start < e0 and s0 < end:
+                raise ProgramFileError(f"{path}: segments {j} and {k} overlap in {memory} "
+                                       f"(0x{max(start, s0):x}-0x{min(end, e0):x})")
+        spans.setdefault(memory, []).append((k, start, end))
+        image = images.setdefault(memory, bytearray())
+        if end > len(image):
+            image.extend(bytes(end - len(image)))
+        image[start:start + seg[4]] = data[seg[1]:seg[1] + seg[4]]
+    program = Program(images={m: bytes(b) for m, b in images.items()})
+    if sections and shstrndx >= len(sections):
+        raise struct.error(f"e_shstrndx {shstrndx} names no section (there are {len(sections)})")
+    names = [_string(data, sections[shstrndx], sh[0]) for sh in sections] if sections else []
+    symtab = sections[names.index(".symtab")] if ".symtab" in names else None
+    if symtab is not None:
+        if symtab[1] != SHT_SYMTAB:
+            raise ProgramFileError(f"{path}: section .symtab is not a symbol table")
+        if symtab[6] >= len(sections):
+            raise struct.error(f".symtab links to section {symtab[6]}, which does not exist")
+        strings = sections[symtab[6]]
+        count = symtab[5] // symtab[9] if symtab[9] else 0
+        if symtab[4] + symtab[5] > file_size:
+            raise struct.error(".symtab runs past the end of the file")
+        for name_at, value, _, info, _, shndx in _table(data, SYM_FORMAT, symtab[4], count, symtab[9]):
+            name = _string(data, strings, name_at)
+            if not name or info & 0xF in (STT_SECTION, STT_FILE):
+                continue
+            if shndx == SHN_ABS:
+                section, v = None, value - (1 << 32) if value >> 31 else value
+            elif shndx == SHN_UNDEF:
+                continue
+            else:
+                memory = _memory_at(value, f"symbol '{name}'", path)
+                section, v = ELF_SECTION[memory], value - MEMORY_BASE[memory]
+            program.symbols[name] = Symbol(name, v, section, info >> 4 != STB_LOCAL)
+    program.entry = entry if entry < MEMORY_SPAN else 0
+    return program
 
 
 def load_raw(path: str | Path) -> Program:

@@ -5,11 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from .codec import try_decode
-from .elf import ProgramFileError, load_elf, load_raw
+from .elf import ELF_MAGIC, ProgramFileError, load_elf, load_raw
 from .program import Program
 
 SOURCE_SUFFIXES = (".s", ".S", ".asm")
-ELF_MAGIC = b"\x7fELF"
 ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")   # a .fenn program is a zip archive
 
 
