@@ -3,13 +3,14 @@ symbols. Each handler reads one statement and adds items to the current
 section through the assembler object."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
-
 from .asm_expr import parse_expr
 from .asm_layout import Data, Fixed
 from .asm_lexer import IDENT, STRING, Statement, Token, did_you_mean
 
+TYPE_CHECKING = False      # typing.TYPE_CHECKING without importing typing (start-up time)
 if TYPE_CHECKING:
+    from typing import Callable
+
     from .assembler import _Assembler
 
 MAX_ALIGN_LOG2 = 16  # 64 KiB: larger alignments are surely a mistake in these memories

@@ -12,16 +12,32 @@ sections is still unknown (first pass).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol
+from collections import namedtuple
 
 from .asm_lexer import CHAR, IDENT, LOCALREF, NUMBER, OP, RELOC, Line, Token
 
+TYPE_CHECKING = False      # typing.TYPE_CHECKING without importing typing (start-up time)
+if TYPE_CHECKING:
+    from typing import Protocol
 
-@dataclass(frozen=True)
-class Value:
+    class Context(Protocol):
+        final: bool  # second pass: every symbol has its address
+        line: Line
+
+        def symbol(self, name: str, column: int) -> Value: ...
+        def local(self, number: int, direction: str, column: int) -> Value: ...
+        def dot(self) -> Value: ...
+        def pcrel_lo(self, label: Value, column: int) -> int: ...
+        def note_pcrel_hi(self, delta: int) -> None: ...
+
+# Records here are named tuples and plain classes, not dataclasses: `fenn-dma sim x.s` starts
+# without the dataclasses module (docs/iss.md "Speed").
+
+
+class Value(namedtuple("Value", "n section", defaults=(None,))):
+    __slots__ = ()
     n: int
-    section: str | None = None  # section of an address; None for an absolute number
+    section: str | None  # section of an address; None for an absolute number
 
     @property
     def is_address(self) -> bool:
@@ -34,17 +50,6 @@ class Unknown(Exception):
     def __init__(self, what: str):
         super().__init__(what)
         self.what = what
-
-
-class Context(Protocol):
-    final: bool  # second pass: every symbol has its address
-    line: Line
-
-    def symbol(self, name: str, column: int) -> Value: ...
-    def local(self, number: int, direction: str, column: int) -> Value: ...
-    def dot(self) -> Value: ...
-    def pcrel_lo(self, label: Value, column: int) -> int: ...
-    def note_pcrel_hi(self, delta: int) -> None: ...
 
 
 def hi20(x: int) -> int:
@@ -60,8 +65,10 @@ def lo12(x: int) -> int:
 
 # ---- tree ---------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
 class Expr:
+    """A node of the tree: each kind below is a named tuple whose first field is its ``column``."""
+
+    __slots__ = ()
     column: int
 
     def eval(self, ctx: Context) -> Value:
@@ -71,16 +78,16 @@ class Expr:
         return []
 
 
-@dataclass(frozen=True)
-class Num(Expr):
+class Num(namedtuple("Num", "column value"), Expr):
+    __slots__ = ()
     value: int
 
     def eval(self, ctx: Context) -> Value:
         return Value(self.value)
 
 
-@dataclass(frozen=True)
-class Sym(Expr):
+class Sym(namedtuple("Sym", "column name"), Expr):
+    __slots__ = ()
     name: str
 
     def eval(self, ctx: Context) -> Value:
@@ -90,8 +97,8 @@ class Sym(Expr):
         return [self.name]
 
 
-@dataclass(frozen=True)
-class LocalRef(Expr):
+class LocalRef(namedtuple("LocalRef", "column number direction"), Expr):
+    __slots__ = ()
     number: int
     direction: str  # 'b' or 'f'
 
@@ -102,8 +109,8 @@ class LocalRef(Expr):
         return [f"{self.number}{self.direction}"]
 
 
-@dataclass(frozen=True)
-class Unary(Expr):
+class Unary(namedtuple("Unary", "column op arg"), Expr):
+    __slots__ = ()
     op: str
     arg: Expr
 
@@ -118,8 +125,8 @@ class Unary(Expr):
         return self.arg.symbols()
 
 
-@dataclass(frozen=True)
-class Binary(Expr):
+class Binary(namedtuple("Binary", "column op left right"), Expr):
+    __slots__ = ()
     op: str
     left: Expr
     right: Expr
@@ -158,8 +165,8 @@ class Binary(Expr):
         return self.left.symbols() + self.right.symbols()
 
 
-@dataclass(frozen=True)
-class Reloc(Expr):
+class Reloc(namedtuple("Reloc", "column name arg"), Expr):
+    __slots__ = ()
     name: str  # %hi, %lo, %pcrel_hi, %pcrel_lo
     arg: Expr
 

@@ -8,9 +8,6 @@ label`` / ``jal rd, label``, ``jalr rs`` / ``jalr rd, imm(rs1)``, ``fence`` /
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable, Union
-
 from . import fields as F
 from .asm_expr import Value, hi20, lo12
 from .csrs import MCYCLE, MCYCLEH, MINSTRET, MINSTRETH
@@ -20,22 +17,30 @@ from .table import SPECS
 # What an expansion hands to the encoder per operand: a parsed operand (evaluated
 # there; a pc-relative one becomes target minus the instruction's own pc) or a
 # ready field value.
-Field = Union[Arg, int]
-Expansion = list[tuple[str, dict[str, Field]]]
-Evaluate = Callable[[Arg], Value]              # second pass: never fails to know
-TryEvaluate = Callable[[Arg], "Value | None"]  # first pass: None when not known yet
+TYPE_CHECKING = False      # typing.TYPE_CHECKING without importing typing (start-up time)
+if TYPE_CHECKING:
+    from typing import Callable, Union
+
+    Field = Union[Arg, int]
+    Expansion = list[tuple[str, dict[str, Field]]]
+    Evaluate = Callable[[Arg], Value]              # second pass: never fails to know
+    TryEvaluate = Callable[[Arg], "Value | None"]  # first pass: None when not known yet
 
 ZERO, RA, T1 = 0, 1, 6
 
 
-@dataclass(frozen=True)
 class Form:
-    mnemonic: str
-    syntax: str
-    kinds: dict[str, str]
-    expand: Callable[[dict[str, Arg], int, Evaluate, int], Expansion]  # (args, pc, evaluate, size)
-    size: Union[int, Callable[[dict[str, Arg], TryEvaluate], int]] = 4
-    pseudo: bool = True
+    """One form of a mnemonic: ``expand(args, pc, evaluate, size)`` gives its table instructions;
+    ``size``: bytes, or ``size(args, try_evaluate)``. A plain class (not a dataclass: the
+    assembler starts without the dataclasses module)."""
+
+    __slots__ = ("mnemonic", "syntax", "kinds", "expand", "size", "pseudo")
+
+    def __init__(self, mnemonic: str, syntax: str, kinds: dict[str, str],
+                 expand: Callable[[dict[str, Arg], int, Evaluate, int], Expansion],
+                 size: Union[int, Callable[[dict[str, Arg], TryEvaluate], int]] = 4, pseudo: bool = True):
+        self.mnemonic, self.syntax, self.kinds, self.expand, self.size, self.pseudo = (
+            mnemonic, syntax, kinds, expand, size, pseudo)
 
     @property
     def count(self) -> int:

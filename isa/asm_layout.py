@@ -7,8 +7,6 @@ alignment asked for inside it; the second pass turns items into bytes.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from .asm_expr import Expr, Value
 from .asm_lexer import Line, Statement
 from .asm_operands import Arg
@@ -29,58 +27,73 @@ def section_memory(name: str) -> str | None:
     return None
 
 
-@dataclass
+# Plain classes, not dataclasses: the assembler starts without the dataclasses module
+# (`fenn-dma sim x.s`, docs/iss.md "Speed").
 class Item:
-    index: int          # statement number (for local labels and messages)
-    statement: Statement
-    offset: int
-    size: int
+    """``index``: statement number (for local labels and messages)."""
+
+    __slots__ = ("index", "statement", "offset", "size")
+
+    def __init__(self, index: int, statement: Statement, offset: int, size: int):
+        self.index, self.statement, self.offset, self.size = index, statement, offset, size
 
 
-@dataclass
 class Fixed(Item):
-    data: bytes = b""
+    __slots__ = ("data",)
+
+    def __init__(self, index: int, statement: Statement, offset: int, size: int, data: bytes = b""):
+        super().__init__(index, statement, offset, size)
+        self.data = data
 
 
-@dataclass
 class Data(Item):
-    width: int = 4
-    values: list[Expr] = field(default_factory=list)
+    __slots__ = ("width", "values")
+
+    def __init__(self, index: int, statement: Statement, offset: int, size: int, width: int = 4,
+                 values: list[Expr] | None = None):
+        super().__init__(index, statement, offset, size)
+        self.width = width
+        self.values = [] if values is None else values
 
 
-@dataclass
 class Instr(Item):
-    form: Form | None = None
-    args: dict[str, Arg] = field(default_factory=dict)
+    __slots__ = ("form", "args")
+
+    def __init__(self, index: int, statement: Statement, offset: int, size: int, form: Form | None = None,
+                 args: dict[str, Arg] | None = None):
+        super().__init__(index, statement, offset, size)
+        self.form = form
+        self.args = {} if args is None else args
 
 
-@dataclass
 class Section:
-    name: str
-    memory: str
-    nobits: bool
-    size: int = 0
-    align: int = 1
-    base: int = 0
-    items: list[Item] = field(default_factory=list)
+    __slots__ = ("name", "memory", "nobits", "size", "align", "base", "items")
+
+    def __init__(self, name: str, memory: str, nobits: bool, size: int = 0, align: int = 1, base: int = 0,
+                 items: list[Item] | None = None):
+        self.name, self.memory, self.nobits = name, memory, nobits
+        self.size, self.align, self.base = size, align, base
+        self.items = [] if items is None else items
 
     def address(self, offset: int) -> int:
         return self.base + offset
 
 
-@dataclass
 class SymbolDef:
-    name: str
-    line: Line
-    column: int
-    index: int                     # statement number where it is defined
-    section: str | None = None     # labels: the section; address-valued .equ: its section
-    offset: int = 0                # labels: offset in the section
-    is_label: bool = True
-    value: Value | None = None     # .equ known in the first pass (addresses section-relative)
-    expr: Expr | None = None       # .equ to evaluate later
-    dot: Value | None = None       # location of the .equ statement (first-pass form)
-    is_global: bool = False
+    """A label or .equ: ``index`` the statement number where it is defined; ``section``: a
+    label's section, or an address-valued .equ's; ``offset``: a label's offset in its section;
+    ``value``: an .equ known in the first pass (addresses section-relative); ``expr``: an .equ
+    to evaluate later; ``dot``: the location of the .equ statement (first-pass form)."""
+
+    __slots__ = ("name", "line", "column", "index", "section", "offset", "is_label", "value", "expr", "dot",
+                 "is_global")
+
+    def __init__(self, name: str, line: Line, column: int, index: int, section: str | None = None,
+                 offset: int = 0, is_label: bool = True, value: Value | None = None, expr: Expr | None = None,
+                 dot: Value | None = None, is_global: bool = False):
+        self.name, self.line, self.column, self.index = name, line, column, index
+        self.section, self.offset, self.is_label = section, offset, is_label
+        self.value, self.expr, self.dot, self.is_global = value, expr, dot, is_global
 
     @property
     def where(self) -> str:

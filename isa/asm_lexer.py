@@ -6,10 +6,9 @@ as for RISC-V. Errors carry file:line:column and show the line with a caret.
 """
 from __future__ import annotations
 
-import difflib
 import os
 import re
-from dataclasses import dataclass, field
+from collections import namedtuple
 
 from fenn_dma.errors import FennError
 
@@ -30,6 +29,7 @@ class AsmError(FennError):
 
 def did_you_mean(name: str, choices) -> str:
     """'; did you mean 'x'?' for the nearest of ``choices``, or ''."""
+    import difflib      # here: only a misspelt name needs it, and it costs start-up time
     near = difflib.get_close_matches(name, list(choices), n=5, cutoff=0.6)
     if not near:
         return ""
@@ -40,10 +40,12 @@ def did_you_mean(name: str, choices) -> str:
     return f"; did you mean '{max(near, key=score)}'?"
 
 
-@dataclass(frozen=True)
-class Line:
+# Records here are named tuples and plain classes, not dataclasses: `fenn-dma sim x.s` starts
+# without the dataclasses module (docs/iss.md "Speed").
+class Line(namedtuple("Line", "file number text")):
     """One physical source line (for messages and the source map)."""
 
+    __slots__ = ()
     file: str
     number: int
     text: str
@@ -56,23 +58,27 @@ class Line:
 IDENT, NUMBER, LOCALREF, STRING, CHAR, OP, RELOC = "ident", "number", "localref", "string", "char", "op", "reloc"
 
 
-@dataclass(frozen=True)
-class Token:
+class Token(namedtuple("Token", "kind text column value", defaults=(None,))):
+    __slots__ = ()
     kind: str
     text: str
     column: int          # 1-based column of the first character
-    value: object = None  # int for NUMBER/CHAR, bytes for STRING, (n, 'f'|'b') for LOCALREF
+    value: object        # int for NUMBER/CHAR, bytes for STRING, (n, 'f'|'b') for LOCALREF; else None
 
 
-@dataclass
 class Statement:
-    """Labels, then an optional mnemonic/directive and its comma-separated operands."""
+    """Labels, then an optional mnemonic/directive and its comma-separated operands;
+    ``assignment``: ``sym = expr`` (name is the symbol, operands[0] the expression)."""
 
-    line: Line
-    labels: list[Token] = field(default_factory=list)
-    name: Token | None = None
-    operands: list[list[Token]] = field(default_factory=list)
-    assignment: bool = False  # ``sym = expr`` (name is the symbol, operands[0] the expression)
+    __slots__ = ("line", "labels", "name", "operands", "assignment")
+
+    def __init__(self, line: Line, labels: list[Token] | None = None, name: Token | None = None,
+                 operands: list[list[Token]] | None = None, assignment: bool = False):
+        self.line = line
+        self.labels = [] if labels is None else labels
+        self.name = name
+        self.operands = [] if operands is None else operands
+        self.assignment = assignment
 
     def error(self, message: str, column: int | None = None) -> AsmError:
         if column is None:

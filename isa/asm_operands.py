@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass
+from collections import namedtuple
 
 from . import fields as F
 from .asm_expr import Expr, Num, parse_expr
@@ -22,15 +22,16 @@ VECTOR_HELP = "a vector register v0-v31"
 FENCE_BITS = {"i": 8, "o": 4, "r": 2, "w": 1}
 
 
-@dataclass(frozen=True)
-class Arg:
-    """One parsed operand: a register number, or an expression evaluated later."""
+class Arg(namedtuple("Arg", "name kind column reg expr", defaults=(None, None))):
+    """One parsed operand: a register number, or an expression evaluated later (a named
+    tuple, not a dataclass: the assembler starts without the dataclasses module)."""
 
+    __slots__ = ()
     name: str
     kind: str
     column: int
-    reg: int | None = None
-    expr: Expr | None = None
+    reg: int | None
+    expr: Expr | None
 
 
 @functools.lru_cache(maxsize=None)

@@ -3,10 +3,12 @@ property tests and random instruction streams) and the boundary ones (each
 operand at its minimum, maximum and zero)."""
 from __future__ import annotations
 
-import random
-
 from .fields import Operand
 from .table import InstrSpec
+
+TYPE_CHECKING = False      # the assembler imports this module: no typing or random at start-up
+if TYPE_CHECKING:
+    import random
 
 
 def operand_choices(o: Operand) -> tuple[int, int, int]:
