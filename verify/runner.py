@@ -16,7 +16,6 @@ error regions and timing (fenn_dma.dram).
 from __future__ import annotations
 
 import base64
-from dataclasses import replace
 
 from fenn_dma.errors import FennError
 from fenn_dma.isa import csrs
@@ -76,7 +75,7 @@ def soc_config(config: MachineConfig, vector: bool | None = None, dma: bool = Fa
 def rtl_machine_config(config: MachineConfig, vector: bool = False) -> MachineConfig:
     """The ISS configuration that describes the SoC built: without the vector
     unit, extension V is dropped (vector instructions are illegal on both)."""
-    return config if vector else replace(config, extensions=frozenset(config.extensions - {V}))
+    return config if vector else config.with_(extensions=frozenset(config.extensions - {V}))
 
 
 def needs_vector(program: Program, llm: bytes = b"") -> bool:
