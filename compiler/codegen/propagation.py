@@ -14,6 +14,7 @@ registers and constants it needs (in :class:`ConnState`), and a delivery in
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 from ..quantise import LANES, QConnection, QNetwork, QPopulation, suffix
 from ..schedule import Group
@@ -21,7 +22,7 @@ from .control import ProgramRegisters, point_at_spike_words
 from .delay_ring import DelayRing
 from .emitter import Constants, Emitter, Scope
 from .layout import VEC, PopLayout, ProgramLayout
-from .streaming import Streaming, StreamRow
+from .streaming import ColumnRegisters, Streaming, StreamRow
 
 
 @dataclass
@@ -33,6 +34,7 @@ class ConnState:
     stride: str | None = None         # row stride register (dense, when not a power of two)
     time: str | None = None           # vector 2 (t + offset) (ring of depth > 1)
     ring: str | None = None           # scalar: the target's ring base (LLM)
+    ring_value: int | None = None     # that base when not held (streamed sparse, pass short of registers)
     weight: str | None = None         # vector: the connection's one weight (sparse, constant weight)
     weight_mask: str | None = None    # vector: the weight bits of a packed word (sparse)
     row_mask: str | None = None       # vector: the ring row bits of a packed word (sparse, depth > 1)
@@ -54,18 +56,24 @@ STREAM_COLUMNS = 32
 
 @dataclass
 class ColumnBlocks:
-    """The out-of-line code of a streamed sparse connection (emitted once per pass): one
-    block per column, the last block first, entered ``n`` blocks before the end by a
-    computed jump for a row of ``n`` columns (rows longer than ``count``: the first
-    ``n mod count`` columns, then the whole run again per ``count`` further columns)."""
+    """The straight-line code of a streamed sparse connection: one block per column,
+    the last block first, entered ``n`` blocks before the end by a computed jump for a
+    row of ``n`` columns (rows longer than ``count``: the first ``n mod count`` columns,
+    then the whole run again per ``count`` further columns). Emitted once per pass:
+    out of line at the pass's start when the connection holds ``entry`` (the address
+    past the last block), else at the row's delivery, which jumps over them and so
+    finds their address (one ``jal`` and one ``addi`` more per row, no register held)."""
 
-    entry: str                    # scalar: the address past the last block
+    entry: str | None             # scalar: the address past the last block (None: blocks inline)
     end: str                      # scalar: the end of the columns the run takes (DMA buffer)
     size: str                     # scalar: bytes of one block
     words: tuple[str, ...]        # vector: the column's packed words (two in turn, constant weight)
     done: str                     # label: where the run returns to
     count: int                    # blocks
+    emit: Callable[[], None]      # the blocks' code, from the first block to the return(s)
+    length: int                   # bytes of that code before its returns (S * count)
     row_end: str | None = None    # scalar: the row's end (rows longer than ``count``)
+    ring: tuple[str, int] | None = None   # (the pass's ring base register, this target's base) to set per row
 
 
 def _bits(stride: int) -> int | None:
@@ -136,8 +144,10 @@ class Propagation:
                         em.addi(st.row, st.row, st.word_step)
                     em.op("bne", xw, xend, loop)
 
-    def setup(self, c: QConnection, scope: Scope, shared: Constants) -> ConnState:
-        """Registers (from ``scope``) and constants (``shared``, the pass's) of one connection."""
+    def setup(self, c: QConnection, scope: Scope, shared: Constants,
+              columns: ColumnRegisters | None = None) -> ConnState:
+        """Registers (from ``scope``) and constants (``shared``, the pass's) of one connection;
+        ``columns``: the pass's registers of streamed sparse rows (:class:`ColumnRegisters`)."""
         em = self.em
         tgt = self.q.populations[c.target]
         cl = self.layout.connections[c.name]
@@ -146,8 +156,10 @@ class Propagation:
         def xr(name):
             return scope.x(f"{c.name} {name}")
 
+        columns = columns or ColumnRegisters(scope)
+        hold = c.placement == "dram" and columns.spare(self.streaming.held(c))
         if c.placement == "dram":
-            st.stream = self.streaming.setup(c, xr)     # rows come from the DMA buffer
+            st.stream = self.streaming.setup(c, xr, hold)     # rows come from the DMA buffer
         elif c.sparse:
             st.row = xr("row base")
             em.li(st.row, cl.rows.offset)
@@ -167,7 +179,11 @@ class Propagation:
                                    lambda r: self._fill_time(r, c.offset))
             if not (c.sparse and c.constant_weight is not None):
                 base = lay.ring_base[c.group]
-                st.ring = shared.x(base, f"ring base {base}", base)
+                if c.sparse and c.placement == "dram" and base not in shared.x_regs \
+                        and not columns.spare():
+                    st.ring_value = base          # loaded per row (:meth:`sparse_stream_row`)
+                else:
+                    st.ring = shared.x(base, f"ring base {base}", base)
             if c.sparse and c.constant_weight is not None:
                 st.weight = shared.v(("weight", c.constant_weight), f"weight {c.constant_weight}",
                                      lambda r: em.op("vlui", r, c.constant_weight & 0xFFFF,
@@ -184,7 +200,8 @@ class Propagation:
                 doff = tgt.padded * 2 if c.placement == "dram" else cl.delays.offset - cl.weights.offset
                 st.delay_offset = shared.x(doff, f"delay row offset {doff}", doff)
         if c.placement == "dram" and c.sparse:
-            st.columns = self._column_blocks(c, st, scope, shared)
+            st.columns = self._column_blocks(c, st, scope, shared, columns, hold)
+        columns.next()
         return st
 
     def _fill_time(self, r: str, offset: int) -> None:
@@ -423,9 +440,12 @@ class Propagation:
         else:
             em.op("vandadd", va, vp, st.ring, c.index_bits, comment="target address in the lane")
 
-    def _column_blocks(self, c: QConnection, st: ConnState, scope: Scope, shared: Constants) -> ColumnBlocks | None:
-        """The column blocks of a streamed sparse connection, emitted here (out of line,
-        jumped over; the jump sets ``entry``), or None when no row has a column.
+    def _column_blocks(self, c: QConnection, st: ConnState, scope: Scope, shared: Constants,
+                       regs: ColumnRegisters, hold: bool) -> ColumnBlocks | None:
+        """The column blocks of a streamed sparse connection (registers from ``regs``, the
+        pass's), emitted here (out of line, jumped over; the jump sets ``entry``) while
+        the pass has scalar registers to spare (``hold``, :meth:`setup`),
+        else at the row (:meth:`sparse_stream_row`); None when no row has a column.
 
         Each block delivers one column (its packed word already in a register) and loads
         the next one's word: 6 instructions a column with packed words, 4 with a constant
@@ -443,15 +463,13 @@ class Propagation:
         const = c.constant_weight is not None
         D = self.q.populations[c.target].ring_depth
 
-        def v(name):
-            return scope.v(f"{c.name} {name}")
-
-        words = (v("word a"), v("word b")) if const else (v("word"),)
-        acc = v("acc")
-        addr, weight = (None, None) if const else (v("address"), v("weight"))
-        end = scope.x(f"{c.name} columns end")
-        entry = scope.x(f"{c.name} column entry")
-        row_end = scope.x(f"{c.name} row end") if K > R else None
+        words = (regs.v("word a"), regs.v("word b")) if const else (regs.v("word a"),)
+        acc = regs.v("acc")
+        addr, weight = (None, None) if const else (regs.v("address"), regs.v("weight"))
+        end = regs.x("columns end")
+        entry = scope.x(f"{c.name} column entry") if hold else None
+        row_end = regs.x("row end") if K > R else None
+        ring = st.ring if st.ring_value is None else regs.x("ring base")
 
         def block(r: int) -> list[tuple]:
             """Block ``r`` from the end: its column's word is at -VEC (r + 1) from ``end``."""
@@ -463,36 +481,43 @@ class Propagation:
             w = words[0]
             if D > 1:
                 address = [("vadd", addr, w, st.time),
-                           ("vandadd", addr, addr, st.ring, (2 * D - 1).bit_length()),
+                           ("vandadd", addr, addr, ring, (2 * D - 1).bit_length()),
                            ("vand", weight, w, st.row_mask), ("vadd", addr, addr, weight)]
             else:
-                address = [("vandadd", addr, w, st.ring, c.index_bits)]
+                address = [("vandadd", addr, w, ring, c.index_bits)]
             return address + [("vloadl", acc, 0, addr), ("vand", weight, w, st.weight_mask)] + nxt \
                 + [("vadd_s", acc, acc, weight), ("vstorel", acc, 0, addr)]
 
         S = 4 * len(block(1 if R > 1 else 0))
         size = shared.x(("column block", S), f"column block {S}", S)
-        done, over, start = em.new_label("columns_done"), em.new_label("column_blocks"), em.new_label("column_run")
-        em.label(em.new_label("column_jump"))
-        em.op("jal", entry, over, comment="entry = the first block (the code below runs per row)")
-        for r in range(R - 1, -1, -1):
-            em.label(start if r == R - 1 else em.new_label("column_block"))
-            for op in block(r):
-                em.op(*op)
-        if row_end is not None:
-            em.label(em.new_label("column_more"))
-            em.op("beq", end, row_end, done)
-            em.op("addi", end, end, VEC * R // 2)
-            em.op("addi", end, end, VEC * R // 2)
-            em.op("vloadv", words[(R - 1) % len(words)], -VEC * R, end, comment="the next run's first word")
-            em.op("jal", "zero", start)
-        else:
-            for _ in range((S - 4 * len(block(0))) // 4 + 1):        # a row of 0 columns enters at the last
-                em.label(em.new_label("column_return"))
-                em.op("jal", "zero", done)
-        em.label(over)
-        em.op("addi", entry, entry, S * R, comment="past the last block")
-        return ColumnBlocks(entry, end, size, words, done, R, row_end)
+        done, start = em.new_label("columns_done"), em.new_label("column_run")
+
+        def emit() -> None:
+            for r in range(R - 1, -1, -1):
+                em.label(start if r == R - 1 else em.new_label("column_block"))
+                for op in block(r):
+                    em.op(*op)
+            if row_end is not None:
+                em.label(em.new_label("column_more"))
+                em.op("beq", end, row_end, done)
+                em.op("addi", end, end, VEC * R // 2)
+                em.op("addi", end, end, VEC * R // 2)
+                em.op("vloadv", words[(R - 1) % len(words)], -VEC * R, end, comment="the next run's first word")
+                em.op("jal", "zero", start)
+            else:
+                for _ in range((S - 4 * len(block(0))) // 4 + 1):        # a row of 0 columns enters at the last
+                    em.label(em.new_label("column_return"))
+                    em.op("jal", "zero", done)
+
+        if entry is not None:
+            over = em.new_label("column_blocks")
+            em.label(em.new_label("column_jump"))
+            em.op("jal", entry, over, comment="entry = the first block (the code below runs per row)")
+            emit()
+            em.label(over)
+            em.op("addi", entry, entry, S * R, comment="past the last block")
+        return ColumnBlocks(entry, end, size, words, done, R, emit, S * R, row_end,
+                            None if st.ring_value is None else (ring, st.ring_value))
 
     def sparse_stream_row(self, c: QConnection, st: ConnState, n: str, buf: str) -> None:
         """Deliver the streamed sparse row of ``n`` columns (a register, overwritten) in
@@ -507,6 +532,8 @@ class Propagation:
             j = t.x("block entry")
             for w in tab.words:
                 em.op("vloadv", w, 0, buf, comment="the row's first word")
+            if tab.ring is not None:
+                em.li(*tab.ring, comment="the target's ring base")
             if tab.row_end is not None:
                 em.op("beq", n, "zero", tab.done)
                 em.op("slli", j, n, 6)
@@ -516,7 +543,16 @@ class Propagation:
                 em.op("addi", n, n, 1, comment="columns of the first run")
             em.op("slli", j, n, 6)
             em.op("add", tab.end, buf, j)
-            em.op("mul", j, n, tab.size)
-            em.op("sub", j, tab.entry, j)
+            if tab.entry is not None:
+                em.op("mul", j, n, tab.size)
+                em.op("sub", j, tab.entry, j)
+            else:
+                over = em.new_label("column_blocks")
+                em.op("mul", n, n, tab.size)
+                em.op("jal", j, over, comment="j = the first block (the blocks are below)")
+                tab.emit()
+                em.label(over)
+                em.addi(j, j, tab.length)
+                em.op("sub", j, j, n)
             em.op("jalr", "zero", 0, j, comment="the row's first column block")
             em.label(tab.done)

@@ -41,7 +41,7 @@ from fenn_dma.isa import csrs
 from ..quantise import QConnection, QNetwork, QPopulation
 from ..schedule import Group
 from .control import ProgramRegisters, point_at_spike_words, wait_mm2s
-from .emitter import Constants, Emitter
+from .emitter import Constants, Emitter, Scope
 from .layout import CONTROL, STREAM_RUN, ProgramLayout, prefetched_pass
 
 if TYPE_CHECKING:
@@ -74,14 +74,74 @@ def _pow2(n: int) -> int | None:
 @dataclass
 class StreamRow:
     """Registers of a streamed connection that leads its DRAM row (the first of the
-    dense connections fused into it, or a sparse one)."""
+    dense connections fused into it, or a sparse one). A register left None (a pass
+    short of scalar registers, :data:`HELD_RESERVE`) is loaded from its value where used."""
 
-    base: str                         # the rows' DRAM address
+    base: str | None                  # the rows' DRAM address
+    base_value: int
     stride: int                       # bytes from one source's row to the next
     stride_reg: str | None = None     # the stride, when not a power of two
     counts: str | None = None         # sparse: the DMEM table of used columns per row
+    counts_value: int = 0
     count_bytes: int = 0              # sparse: bytes per entry of that table
     count: int | None = None          # dense: bytes per transfer (the whole row)
+
+
+# Scalar registers a streamed pass leaves free for its loop's temporaries (spike search,
+# DMA start, row delivery: at most 6 at once, plus one for a constant beyond 12 bits);
+# what a connection would hold beyond that is loaded again per row (a few instructions
+# against the row's ~40 cycles of DMA handling).
+HELD_RESERVE = 8
+
+
+class ColumnRegisters:
+    """The registers of the column blocks (codegen/propagation.py ``ColumnBlocks``), one
+    set per pass shared by its streamed sparse connections: a row's blocks run to their
+    end before the next row's (of any connection) start, so none of them lives across
+    rows. Taken from the pass's connection scope on first use. Also the pass's budget of
+    the registers a connection holds (:meth:`spare`), its connections (``conns``) set up
+    in order, :meth:`next` after each."""
+
+    def __init__(self, scope: Scope, conns: list[QConnection] = ()):
+        self.scope = scope
+        self.conns = list(conns)
+        self.set_up = 0
+        self._x: dict[str, str] = {}
+        self._v: dict[str, str] = {}
+
+    def next(self) -> None:
+        self.set_up += 1
+
+    def spare(self, n: int = 1) -> bool:
+        """Whether the connection being set up may hold ``n`` registers for the whole pass:
+        :data:`HELD_RESERVE` stay free beyond those it and the later connections surely
+        take (the column-block sizes (at most 3) and the columns end and row end not yet
+        taken, 2 per VMEM connection: row base, ring base or stride)."""
+        rest = self.conns[self.set_up:]
+        sparse = sum(c.sparse and c.placement == "dram" for c in rest)
+        pending = min(3, sparse) + 2 * sum(c.placement != "dram" for c in rest)
+        if sparse:
+            pending += ("columns end" not in self._x) + ("row end" not in self._x)
+        return self.scope.em.scalars_free >= HELD_RESERVE + pending + n
+
+    def x(self, role: str) -> str:
+        if role not in self._x:
+            self._x[role] = self.scope.x(f"streamed sparse {role}")
+        return self._x[role]
+
+    def v(self, role: str) -> str:
+        if role not in self._v:
+            self._v[role] = self.scope.v(f"streamed sparse {role}")
+        return self._v[role]
+
+
+def _held(em: Emitter, xr: Callable[[str], str], name: str, value: int, hold: bool) -> str | None:
+    """A register of the connection holding ``value``, or None (``hold`` false: the pass is short)."""
+    if not hold:
+        return None
+    r = xr(name)
+    em.li(r, value)
+    return r
 
 
 class Streaming:
@@ -145,7 +205,7 @@ class Streaming:
                     self._find_spike(xw, xend, word, wbase, idx, tmp, skip)
                 else:
                     self._find_run(xw, xend, word, wbase, idx, run, tmp, skip, pf.run)
-                row = self.setup(c, lambda n: cs.x(f"{c.name} {n}"))
+                row = self.setup(c, lambda n: cs.x(f"{c.name} {n}"), True)
                 em.li(buf, self.layout.dma_buffers[0])
                 if run is None:
                     self._start_row(c, row, idx, buf, None)   # COUNT too: the pass may write it once
@@ -153,25 +213,32 @@ class Streaming:
                     self._start_run(row, idx, run, buf)
             em.label(skip)
 
-    def setup(self, c: QConnection, xr: Callable[[str], str]) -> StreamRow | None:
+    def held(self, c: QConnection) -> int:
+        """Registers connection ``c`` holds through its pass when it may (:meth:`setup`,
+        and a sparse one's column-block entry)."""
+        cl = self.layout.connections[c.name]
+        if cl.stream_unit != c.name:
+            return 0
+        stride = cl.dram.size // self.q.populations[c.source].size
+        return 1 + (_pow2(stride) is None) + 2 * c.sparse
+
+    def setup(self, c: QConnection, xr: Callable[[str], str], hold: bool) -> StreamRow | None:
         """The row registers of a leader (``xr(name)``: a register of the connection's
-        scope); None for a dense connection whose part of the row arrives with the
-        leader's transfer."""
+        scope; ``hold`` false: none, their values loaded where used); None for a dense
+        connection whose part of the row arrives with the leader's transfer."""
         cl = self.layout.connections[c.name]
         if cl.stream_unit != c.name:
             return None
         em = self.em
-        base = xr("DRAM rows")
-        em.li(base, self.dram_base + cl.dram.offset)
+        base = self.dram_base + cl.dram.offset
         n_pre = self.q.populations[c.source].size
         stride = cl.dram.size // n_pre
-        row = StreamRow(base, stride)
+        row = StreamRow(_held(em, xr, "DRAM rows", base, hold), base, stride)
         if _pow2(stride) is None:
-            row.stride_reg = xr("DRAM row stride")
-            em.li(row.stride_reg, stride)
+            row.stride_reg = _held(em, xr, "DRAM row stride", stride, hold)
         if c.sparse:
-            row.counts = xr("column counts")
-            em.li(row.counts, cl.counts.offset)
+            row.counts_value = cl.counts.offset
+            row.counts = _held(em, xr, "column counts", row.counts_value, hold)
             row.count_bytes = cl.counts.size // n_pre
         else:
             row.count = stride                 # a dense row is transferred whole
@@ -188,7 +255,8 @@ class Streaming:
             em.li(buf, b0)
             em.li(flip, b0 ^ b1)
             with em.scope() as cs:
-                states = [self.deliver.setup(c, cs, shared) for c in conns]
+                columns = ColumnRegisters(cs, conns)    # one set for the pass's streamed sparse rows
+                states = [self.deliver.setup(c, cs, shared, columns) for c in conns]
                 self._loop(group, conns, states, xw, xend, word, wbase, idx, nxt, tmp, buf, flip)
 
     def _loop(self, group, conns, states, xw, xend, word, wbase, idx, nxt, tmp, buf, flip) -> None:
@@ -331,12 +399,11 @@ class Streaming:
         em = self.em
         with em.scope() as t:
             a = t.x("DRAM address")
-            sh = _pow2(row.stride)
-            em.op("mul" if sh is None else "slli", a, j, row.stride_reg if sh is None else sh)
-            em.op("add", a, a, row.base)
+            self._row_offset(row, j, a)
+            self._add_base(row, a)
             em.op("csrrw", "zero", csrs.MM2S_SRC_ADDR, a)
             em.op("csrrw", "zero", csrs.MM2S_DST_ADDR, dst)
-            em.op("mul" if sh is None else "slli", a, m, row.stride_reg if sh is None else sh)
+            self._row_offset(row, m, a)
             em.op("csrrw", "zero", csrs.MM2S_COUNT, a, comment="the run's rows")
             em.op("csrrwi", "zero", csrs.MM2S_CONTROL, 1, comment="start DMA")
 
@@ -369,12 +436,8 @@ class Streaming:
         em = self.em
         with em.scope() as t:
             a = t.x("DRAM address")
-            sh = _pow2(row.stride)
-            if sh is None:
-                em.op("mul", a, j, row.stride_reg)
-            else:
-                em.op("slli", a, j, sh)
-            em.op("add", a, a, row.base)
+            self._row_offset(row, j, a)
+            self._add_base(row, a)
             em.op("csrrw", "zero", csrs.MM2S_SRC_ADDR, a)
             em.op("csrrw", "zero", csrs.MM2S_DST_ADDR, dst)
             if fixed_count is None:
@@ -386,14 +449,37 @@ class Streaming:
                 em.op("csrrw", "zero", csrs.MM2S_COUNT, a)
             em.op("csrrwi", "zero", csrs.MM2S_CONTROL, 1, comment="start DMA")
 
+    def _row_offset(self, row: StreamRow, j: str, out: str) -> None:
+        """out = j * the row stride."""
+        em = self.em
+        sh = _pow2(row.stride)
+        if sh is not None:
+            em.op("slli", out, j, sh)
+            return
+        if row.stride_reg is None:
+            em.li(out, row.stride)
+        em.op("mul", out, j, out if row.stride_reg is None else row.stride_reg)
+
+    def _add_base(self, row: StreamRow, a: str) -> None:
+        if row.base is None:
+            self.em.addi(a, a, row.base_value)
+        else:
+            self.em.op("add", a, a, row.base)
+
     def _column_count(self, row: StreamRow, j: str, out: str) -> None:
         em = self.em
         if row.count_bytes == 1:
-            em.op("add", out, j, row.counts)
+            if row.counts is None:
+                em.addi(out, j, row.counts_value)
+            else:
+                em.op("add", out, j, row.counts)
             em.op("lbu", out, 0, out)
         else:
             em.op("slli", out, j, 1)
-            em.op("add", out, out, row.counts)
+            if row.counts is None:
+                em.addi(out, out, row.counts_value)
+            else:
+                em.op("add", out, out, row.counts)
             em.op("lhu", out, 0, out)
 
     def _wait_dma(self, tmp: str) -> None:

@@ -3,11 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, reject, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fenn_dma.compiler.codegen import CompileOptions, compile_network
-from fenn_dma.compiler.errors import ResourceError
 from fenn_dma.compiler.model import (ALIF, LI, LIF, Delta, Dense, Exponential, FixedProbability, Network,
                                      Sparse, SpikeInput)
 from fenn_dma.compiler.quantise import quantise
@@ -167,14 +166,5 @@ def _networks(draw):
 @given(_networks(), st.sampled_from(ROUNDINGS), st.integers(0, 3))
 def test_random_networks_match_reference(check_exact, spec, rounding, residency):
     net, seed = spec
-    try:
-        check_exact(net, steps=20, rate=0.3, seed=seed, rounding=rounding,
-                    options=CompileOptions(resident_registers=4 * residency, window=9))
-    except ResourceError as e:
-        # KNOWN LIMIT (closing note, #10): the streamed sparse column blocks hold 3 scalars per
-        # connection for the whole pass, so a pass over one source with several streamed sparse
-        # connections can run out of registers (a clear ResourceError). Only that case is let go.
-        sources = [c.source.name for c in net.connections.values() if c.sparse and c.placement != "vmem"]
-        if "out of scalar registers" in str(e) and len(sources) > len(set(sources)):
-            reject()
-        raise
+    check_exact(net, steps=20, rate=0.3, seed=seed, rounding=rounding,
+                options=CompileOptions(resident_registers=4 * residency, window=9))

@@ -322,3 +322,54 @@ def test_the_prefetched_dense_pass_takes_runs_of_spiking_sources_in_one_transfer
     for k, rec in runs["vmem"].records.items():
         np.testing.assert_array_equal(runs["dram"].records[k], rec, err_msg=k)
     assert runs["vmem"].records["h.spikes"].sum() > 50
+
+
+def _many_streamed_sparse(placement: str) -> Network:
+    """One source with seven streamed sparse connections (packed weights, delays, a
+    constant weight, rows longer than a 32-block run, two to one target) beside a
+    streamed dense one and a VMEM-resident sparse one: more than the pass's scalar
+    registers could hold column blocks and row registers for."""
+    r = np.random.default_rng(21)
+    n = Network()
+    i = n.population("in", 70, SpikeInput())
+    long_n, long_mask = _sparse_rows("long", r)
+    specs = [(300, 0.1, "weights"), (200, 0.2, "delays"), (150, 0.3, "constant"), (long_n, None, "weights"),
+             (90, 0.3, "weights"), (120, 0.2, "delays"), (120, 0.1, "weights")]
+    targets = {}
+    for k, (size, p, kind) in enumerate(specs):
+        name = "h5" if k == 6 else f"h{k}"           # the last two share a target
+        if name not in targets:
+            targets[name] = n.population(name, size, LIF(tau_mem=10, threshold=0.6),
+                                         record=("spikes", "v") if k < 4 else ("spikes",))
+        mask = long_mask if p is None else r.random((70, size)) < p
+        pre, post = np.nonzero(mask)
+        w = np.full(pre.size, 0.3) if kind == "constant" else r.normal(0.1, 0.06 if p is None else 0.4, pre.size)
+        d = r.integers(0, 3, pre.size) if kind == "delays" else None
+        n.connect(i, targets[name], Sparse(pre, post, w, delays=d), Exponential(5) if k % 2 else Delta(),
+                  placement=placement, name=f"s{k}")
+    n.connect(i, targets["h0"], Dense(r.normal(0, 0.2, (70, 300))), Delta(), placement=placement, name="dense")
+    pre, post = np.nonzero(r.random((70, 90)) < 0.2)
+    n.connect(i, targets["h4"], Sparse(pre, post, r.normal(0, 0.3, pre.size)), Delta(), placement="vmem",
+              name="resident")
+    return n
+
+
+@pytest.mark.parametrize("rounding,resident", [("nearest", 0), ("stochastic", 8)])
+def test_many_streamed_sparse_connections_from_one_source(run_pair, rounding, resident):
+    """Seven streamed sparse connections in one pass (more than can hold their column-block
+    entry and row registers: they find them per row, codegen/streaming.py
+    ``ColumnRegisters``): bit-exact with the reference and with VMEM-resident weights."""
+    opts = CompileOptions(resident_registers=resident, window=8)
+    runs = {}
+    for pl in ("dram", "vmem"):
+        q, compiled, ref, got = run_pair(_many_streamed_sparse(pl), steps=16, rate=0.3, rounding=rounding,
+                                         options=opts)
+        for k in ref.records:
+            np.testing.assert_array_equal(got.records[k], ref.records[k][0], err_msg=f"{pl}: {k}")
+        runs[pl] = (got, compiled)
+    listing = runs["dram"][1].asm.listing
+    assert listing.count("j = the first block") >= 4             # rows finding their blocks per row
+    assert "the target's ring base" in listing                   # and their target's ring
+    for k, rec in runs["vmem"][0].records.items():
+        np.testing.assert_array_equal(runs["dram"][0].records[k], rec, err_msg=k)
+    assert all(runs["vmem"][0].records[f"h{k}.spikes"].sum() > 20 for k in range(6))

@@ -148,3 +148,34 @@ def check_on_rtl(dma_soc, latency: str, cases) -> None:
         # The last window's final VMEM and DMEM are the Runtime's: its records and readouts.
         assert base64.b64decode(rtl[span[-1]]["vmem"]) == rt.machine.vmem.tobytes(), label
         assert base64.b64decode(rtl[span[-1]]["dmem"]) == rt.machine.dmem.tobytes(), label
+
+
+def many_streamed_sparse(seed: int) -> Network:
+    """64 inputs with six streamed sparse connections (packed weights, delays, a constant
+    weight; onto 96 and 32 LIF) in one pass: past the pass's register budget, so some
+    rows find their column blocks and ring base per row (codegen/streaming.py
+    ColumnRegisters); and a VMEM-resident h -> o."""
+    r = np.random.default_rng(seed)
+    n = Network(name=f"many_sparse{seed}")
+    i = n.population("in", 64, SpikeInput())
+    h = n.population("h", 96, LIF(tau_mem=20, threshold=0.5, refractory=2), record=("spikes", "v"))
+    o = n.population("o", 32, LIF(tau_mem=20, threshold=0.5), record=("spikes",))
+    for k, (tgt, p, kind) in enumerate(((h, 0.2, "delays"), (h, 0.1, "weights"), (o, 0.3, "constant"),
+                                        (o, 0.2, "delays"), (h, 0.1, "constant"), (o, 0.2, "weights"))):
+        pre, post = np.nonzero(r.random((64, tgt.size)) < p)
+        w = np.full(pre.size, 0.2) if kind == "constant" else r.normal(0.15, 0.3, pre.size)
+        d = r.integers(0, 3, pre.size) if kind == "delays" else None
+        n.connect(i, tgt, Sparse(pre, post, w, delays=d), Exponential(5) if k % 2 else Delta(),
+                  placement="dram", name=f"s{k}")
+    n.connect(h, o, Dense(r.normal(0.1, 0.3, (96, 32))), Exponential(5), placement="vmem", name="h->o vmem")
+    return n
+
+
+@pytest.mark.parametrize("latency", LATENCIES)
+def test_many_streamed_sparse_connections_on_the_rtl_equal_the_iss(dma_soc, latency):
+    net = many_streamed_sparse(9)
+    compiled = compile_network(quantise(net, n_steps=STEPS),
+                               CompileOptions(resident_registers=4, sizes=MachineSizes.from_config(machine(latency)),
+                                              window=1024))
+    assert "j = the first block" in compiled.asm.listing          # rows entering inline blocks
+    check_on_rtl(dma_soc, latency, [(9, net, "many sparse", 1024)])
