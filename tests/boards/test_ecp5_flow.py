@@ -109,9 +109,10 @@ def test_flow_builds_a_bitstream_and_a_report(tmp_path):
 
 @pytest.mark.slow
 def test_ulx3s_vector_profile_builds(tmp_path):
-    """The vector SoC with the DMA and its DRAM window: hours on a shared two-core machine
-    (Yosys and nextpnr run as WebAssembly; yosys' SHARE pass alone ran over 30 minutes here
-    under load). VMEM and the LLMs are block RAM (board_config's collision rules)."""
+    """The vector SoC with the DMA and its DRAM window: about 35 minutes of yosys (flattened
+    after its coarse passes, docs/boards.md "Synthesis script") and over half an hour of
+    nextpnr on a shared two-core machine (both as WebAssembly). VMEM and the LLMs are
+    block RAM (board_config's collision rules)."""
     missing = tools_missing()
     if missing:
         pytest.skip(missing)
