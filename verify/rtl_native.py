@@ -42,12 +42,18 @@ from fenn_dma.errors import FennError
 from .rtl_harness import LINT_WAIVERS, RtlSimError, cache_root
 
 NATIVE_DIR = Path(__file__).resolve().parent / "native"
-HARNESS_SOURCES = ("harness.cpp", "public.vlt", "lz4/lz4.h")
+HARNESS_SOURCES = ("harness.cpp", "public.vlt", "memories.vlt", "lz4/lz4.h")
 TRACE_FORMATS = ("vcd", "fst")
 LIBRARY = "libfenn_native.so"
-ABI = 2
+ABI = 3
 READ_DMEM = ("host", "backdoor", "no")
-WRITE_DMEM = ("host", "backdoor")     # both through the host port here: it costs cycles, not Python
+WRITE_DMEM = ("host", "backdoor")
+# fenn_native_job's access bits (harness.cpp, enum ACCESS_*): "backdoor" moves an image through the
+# memory's array (verify/native/memories.vlt) instead of the host port (3 cycles a word), as the
+# cocotb harness's VPI writes do. write_dmem = "backdoor": IMEM and DMEM written so;
+# read_dmem = "backdoor": DMEM read so; VMEM and the LLMs written and read so (RtlJob: "written
+# through the RAM arrays") unless read_dmem = "host", which moves them over the host port too.
+ACCESS_WRITE_BACKDOOR, ACCESS_READ_BACKDOOR, ACCESS_VECTOR_BACKDOOR = 1, 2, 4
 
 # Make variables of Verilator's generated Makefile (docs: "OPT_FAST ... OPT_SLOW"): the model's
 # per-cycle code optimised, its constructor and the once-run code (Slow files) not, the runtime
@@ -168,11 +174,12 @@ def build_native(config: SocConfig, *, trace: bool | str = False, verbose: bool 
             source.write_text(rtl.verilog)
             defines = []
             sources = [str(LINT_WAIVERS)]
+            sources.append(str(NATIVE_DIR / "memories.vlt"))
             if config.vector:
                 defines.append("-DFENN_NATIVE_VECTOR")
+                sources.append(str(NATIVE_DIR / "public.vlt"))
             if config.dma:
                 defines.append("-DFENN_NATIVE_DMA")     # the DRAM slave on the dram__* ports
-                sources.append(str(NATIVE_DIR / "public.vlt"))
             extra, ldflags = [], []
             if fmt:
                 defines.append("-DFENN_NATIVE_TRACE")
@@ -220,7 +227,7 @@ def _library(soc: NativeSoc) -> ctypes.CDLL:
     lib.fenn_native_job.argtypes = [ctypes.c_void_p, u8p, u32, u8p, u32, u8p, u32, u8p, u32, u32, u64,
                                     ctypes.POINTER(u32), u32, ctypes.c_int, ctypes.c_int,
                                     ctypes.POINTER(u64), ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
-                                    ctypes.c_void_p, ctypes.c_void_p]
+                                    ctypes.c_void_p, ctypes.c_void_p, u32]
     if soc.config.dma:
         lib.fenn_native_dram_setup.restype = ctypes.c_int
         lib.fenn_native_dram_setup.argtypes = [ctypes.c_void_p, u32, u32, u8p, u32, u32, u32, u32, u32,
@@ -330,6 +337,13 @@ def _check_dram(j: _Job, config: SocConfig, bad) -> None:
             raise bad(f"dram_errors ({start:#x}, {end:#x}): not a [start, end) range of 32-bit addresses")
 
 
+def _access(job: _Job) -> int:
+    """The job's ACCESS_* bits: which images move through the memories' arrays."""
+    return ((ACCESS_WRITE_BACKDOOR if job.write_dmem == "backdoor" else 0)
+            | (ACCESS_READ_BACKDOOR if job.read_dmem == "backdoor" else 0)
+            | (ACCESS_VECTOR_BACKDOOR if job.read_dmem != "host" else 0))
+
+
 class NativeRun:
     """One Verilated SoC instance, out of reset, that runs jobs one after another
     (each from CONTROL.clear). Close it (or use ``with``) to finish a trace file."""
@@ -375,7 +389,7 @@ class NativeRun:
         rc = self._lib.fenn_native_job(self._handle, job.imem, len(job.imem), job.dmem, len(job.dmem),
                                        job.vmem, len(job.vmem), job.llm, len(job.llm), job.entry, job.max_cycles,
                                        x_init, mask, int(dmem_out is not None), int(vector), self._out,
-                                       dmem_out, vmem_out, llm_out, v_out, rng_out)
+                                       dmem_out, vmem_out, llm_out, v_out, rng_out, _access(job))
         if rc != 0:
             raise RtlSimError(f"job {index}: {self._lib.fenn_native_error(self._handle).decode()}")
         out = self._out

@@ -12,12 +12,12 @@
 // needs from outside comes through the ports: the only public signals are the
 // vector register file rows and the lanes' RNG state (verify/native/public.vlt,
 // vector SoC only), which the host map has no window for.
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <memory>
 #include <string>
 #ifdef FENN_NATIVE_DMA
-#include <algorithm>
 #include <deque>
 #include <utility>
 #include <vector>
@@ -59,6 +59,11 @@ enum {
     OUT_STATUS = 0, OUT_STOP_PC = 1, OUT_X = 2, OUT_INSTRET = 34, OUT_CYCLES = 35, OUT_MCYCLE = 36,
     OUT_MINSTRET = 37, OUT_HALTED = 38, OUT_SIM_CYCLES = 39, OUT_WORDS = 40
 };
+
+// fenn_native_job's access bits (verify/rtl_native.py ACCESS_*): the IMEM and DMEM images written
+// into their arrays; DMEM read back from its array; the VMEM and LLM images written and read back
+// through their arrays. Clear bits use the host port (3 cycles a word).
+enum { ACCESS_WRITE_BACKDOOR = 1, ACCESS_READ_BACKDOOR = 2, ACCESS_VECTOR_BACKDOOR = 4 };
 
 
 #ifdef FENN_NATIVE_DMA
@@ -397,7 +402,52 @@ struct Harness {
     }
 };
 
+// ---- Backdoor: the memories' arrays in the model (verify/native/memories.vlt makes them public) ----
+// A word image (little-endian bytes, the tail padded with zeros) into / out of an array of 32-bit
+// words, as host-port word writes and reads at the same offsets would move it, without the three
+// cycles a word. The core is stopped whenever these run, and every read port of these memories is
+// synchronous, so the next edge sees the new contents.
+template <class Array> void put_words(Array& words, const uint8_t* data, uint32_t len) {
+    for (uint32_t at = 0; at < len; at += 4) {
+        uint32_t word = 0;
+        std::memcpy(&word, data + at, std::min<uint32_t>(4, len - at));
+        words[at / 4] = word;
+    }
+}
+template <class Array> void get_words(const Array& words, uint8_t* out, uint32_t len) {
+    for (uint32_t at = 0; at < len; at += 4) {
+        const uint32_t word = words[at / 4];
+        std::memcpy(out + at, &word, 4);
+    }
+}
+
 #ifdef FENN_NATIVE_VECTOR
+// VMEM's rows (512-bit words, 16 x 32 bits) as a byte image from byte 0.
+struct VmemWords {
+    decltype(Vfenn_soc___024root::fenn_soc__DOT__vector__DOT__vmem__DOT__mem)& rows;
+    uint32_t& operator[](uint32_t w) { return rows[w / 16][w % 16]; }
+    uint32_t operator[](uint32_t w) const { return rows[w / 16][w % 16]; }
+};
+
+// The LLMs as the host window and the ISS lay them out: lane-major, lane i at i * llm_size.
+#define FENN_LLM_LANE(n) root->fenn_soc__DOT__vector__DOT__unit__DOT__llm__DOT__lane##n.data(),
+struct LlmWords {
+    uint32_t* lanes[32];
+    uint32_t lane_words;
+    LlmWords(Vfenn_soc___024root* root, uint32_t llm_size)
+        : lanes{FENN_LLM_LANE(0) FENN_LLM_LANE(1) FENN_LLM_LANE(2) FENN_LLM_LANE(3) FENN_LLM_LANE(4)
+                FENN_LLM_LANE(5) FENN_LLM_LANE(6) FENN_LLM_LANE(7) FENN_LLM_LANE(8) FENN_LLM_LANE(9)
+                FENN_LLM_LANE(10) FENN_LLM_LANE(11) FENN_LLM_LANE(12) FENN_LLM_LANE(13) FENN_LLM_LANE(14)
+                FENN_LLM_LANE(15) FENN_LLM_LANE(16) FENN_LLM_LANE(17) FENN_LLM_LANE(18) FENN_LLM_LANE(19)
+                FENN_LLM_LANE(20) FENN_LLM_LANE(21) FENN_LLM_LANE(22) FENN_LLM_LANE(23) FENN_LLM_LANE(24)
+                FENN_LLM_LANE(25) FENN_LLM_LANE(26) FENN_LLM_LANE(27) FENN_LLM_LANE(28) FENN_LLM_LANE(29)
+                FENN_LLM_LANE(30) FENN_LLM_LANE(31)},
+          lane_words(llm_size / 4) {}
+    uint32_t& operator[](uint32_t w) { return lanes[w / lane_words][w % lane_words]; }
+    uint32_t operator[](uint32_t w) const { return lanes[w / lane_words][w % lane_words]; }
+};
+#undef FENN_LLM_LANE
+
 // v0..v31 from the vector register file's rows (public_flat_rd in verify/native/public.vlt):
 // lane i of a row is bits 16 i .. 16 i + 15 of the 512-bit word, as int16.
 void read_v(Harness* h, int16_t* v_out) {
@@ -432,7 +482,7 @@ void read_rng(Harness* h, uint16_t* rng_out) {
 
 extern "C" {
 
-FENN_EXPORT int fenn_native_abi(void) { return 2; }
+FENN_EXPORT int fenn_native_abi(void) { return 3; }
 
 FENN_EXPORT int fenn_native_has_trace(void) {
 #ifdef FENN_NATIVE_TRACE
@@ -562,13 +612,14 @@ FENN_EXPORT int fenn_native_dram_read(void* handle, uint8_t* out, uint32_t len, 
 // Run one job. x_init: 32 values, x_mask: which of them to write. read_dmem: 0 no, 1 yes
 // (dmem_out: dmem_size bytes). read_vector: vmem_out (vmem_size bytes), llm_out (32 * llm_size
 // bytes, lane-major), v_out (32 x 32 int16) and rng_out (s0 of lanes 0..31, then s1) are
-// filled. out: OUT_WORDS values.
+// filled. out: OUT_WORDS values. access: ACCESS_* bits, which images move through the memories'
+// arrays (backdoor) instead of the host port.
 // Returns 0, or -1 with fenn_native_error set.
 FENN_EXPORT int fenn_native_job(void* handle, const uint8_t* imem, uint32_t imem_len, const uint8_t* dmem, uint32_t dmem_len,
                     const uint8_t* vmem, uint32_t vmem_len, const uint8_t* llm, uint32_t llm_len, uint32_t entry,
                     uint64_t max_cycles, const uint32_t* x_init, uint32_t x_mask, int read_dmem, int read_vector,
                     uint64_t* out, uint8_t* dmem_out, uint8_t* vmem_out, uint8_t* llm_out, int16_t* v_out,
-                    uint16_t* rng_out) {
+                    uint16_t* rng_out, uint32_t access) {
     auto* h = static_cast<Harness*>(handle);
     h->error.clear();
     if (imem_len > h->imem_size || dmem_len > h->dmem_size || vmem_len > h->vmem_size ||
@@ -583,21 +634,45 @@ FENN_EXPORT int fenn_native_job(void* handle, const uint8_t* imem, uint32_t imem
     }
 #endif
     h->clear();
-    h->write_image(h->imem_base, imem, imem_len, true);
-    h->write_image(h->dmem_base, dmem, dmem_len, true);
-    h->write_image(h->vmem_base, vmem, vmem_len, false);
-    h->write_image(h->llm_base, llm, llm_len, false);
+    auto* root = h->top->rootp;
+    if (access & ACCESS_WRITE_BACKDOOR) {
+        put_words(root->fenn_soc__DOT__imem, imem, imem_len);
+        put_words(root->fenn_soc__DOT__dmem, dmem, dmem_len);
+    } else {
+        h->write_image(h->imem_base, imem, imem_len, true);
+        h->write_image(h->dmem_base, dmem, dmem_len, true);
+    }
+#ifdef FENN_NATIVE_VECTOR
+    if (access & ACCESS_VECTOR_BACKDOOR) {
+        VmemWords vmem_words{root->fenn_soc__DOT__vector__DOT__vmem__DOT__mem};
+        put_words(vmem_words, vmem, vmem_len);
+        LlmWords llm_words(root, h->llm_size);
+        put_words(llm_words, llm, llm_len);
+    } else
+#endif
+    {
+        h->write_image(h->vmem_base, vmem, vmem_len, false);
+        h->write_image(h->llm_base, llm, llm_len, false);
+    }
     for (int r = 0; r < 32; ++r) {
         if (x_mask >> r & 1) h->write(XREG_BASE + 4 * r, x_init[r]);
     }
     h->start_run(entry, max_cycles, out);
     out[OUT_X] = 0;
     for (int r = 1; r < 32; ++r) out[OUT_X + r] = h->read(XREG_BASE + 4 * r);
-    if (read_dmem) h->read_image(h->dmem_base, dmem_out, h->dmem_size);
+    if (read_dmem && (access & ACCESS_READ_BACKDOOR)) get_words(root->fenn_soc__DOT__dmem, dmem_out, h->dmem_size);
+    else if (read_dmem) h->read_image(h->dmem_base, dmem_out, h->dmem_size);
 #ifdef FENN_NATIVE_VECTOR
-    if (read_vector) {
+    if (read_vector && (access & ACCESS_VECTOR_BACKDOOR)) {
+        const VmemWords vmem_words{root->fenn_soc__DOT__vector__DOT__vmem__DOT__mem};
+        get_words(vmem_words, vmem_out, h->vmem_size);
+        const LlmWords llm_words(root, h->llm_size);
+        get_words(llm_words, llm_out, 32 * h->llm_size);
+    } else if (read_vector) {
         h->read_image(h->vmem_base, vmem_out, h->vmem_size);
         h->read_image(h->llm_base, llm_out, 32 * h->llm_size);
+    }
+    if (read_vector) {
         read_v(h, v_out);
         read_rng(h, rng_out);
     }
