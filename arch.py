@@ -64,6 +64,7 @@ class MachineSpec:
     dram_base: int = 0      # physical address of the program's DRAM window
     dram_size: int = 0      # bytes of DRAM the program may use
     hart_id: int = 0
+    mul_extra: int = 0      # extra cycles of mul* (the core's pipeline; the ISS's cycle model charges them)
 
     def __post_init__(self) -> None:
         def bad(field: str, allowed: str) -> SpecError:
@@ -103,6 +104,8 @@ class MachineSpec:
             raise bad("dram_size", "must be 0 on a machine without DMA (dma = False): nothing reaches DRAM")
         if not 0 <= self.hart_id < 1 << 32:
             raise bad("hart_id", "must fit in 32 bits")
+        if self.mul_extra < 0:
+            raise bad("mul_extra", "must be >= 0")
 
     @property
     def extensions(self) -> frozenset[str]:
@@ -189,9 +192,10 @@ PROFILES: dict[str, MachineSpec] = {p.name: p for p in (
     # Kria KV260 (Zynq UltraScale+): the sizes of the ISA; 2 GiB of its 4 GiB DDR4 for streamed weights.
     MachineSpec("kv260", imem_size=16 * KIB, dmem_size=128 * KIB, vmem_size=512 * KIB, llm_size=2048,
                 full_m=False, vector=True, dma=True, dram_base=0, dram_size=2 << 30),
-    # Lattice ECP5 (no URAM, fewer BRAMs): the scalar core with a smaller data memory.
+    # Lattice ECP5 (no URAM, fewer BRAMs): the scalar core with a smaller data memory; a two-cycle
+    # multiply (MULT18X18D and the partial-product adds in one cycle limited Fmax, docs/boards.md).
     MachineSpec("ecp5", imem_size=8 * KIB, dmem_size=32 * KIB, vmem_size=0, llm_size=0,
-                full_m=False, vector=False, dma=False),
+                full_m=False, vector=False, dma=False, mul_extra=1),
     # Simulation: a small whole machine (vector unit, DMA, 1 MiB DRAM) with full M.
     MachineSpec("sim-small", imem_size=4 * KIB, dmem_size=16 * KIB, vmem_size=64 * KIB, llm_size=512,
                 full_m=True, vector=True, dma=True, dram_size=1 << 20),
