@@ -29,7 +29,9 @@ its causes) then discards what moved; a store waits only for its own checks
 Cycles: a run of n retired instructions costs n + 3 cycles (two to fill
 fetch and decode, one for the stopping instruction in execute) plus one per
 taken branch or jump and one per load-use stall: the ISS's cycle model with
-pipeline_fill = 3 and penalties of 1.
+pipeline_fill = 3 and penalties of 1. Built with ``mul_extra`` (the ecp5 profile), every
+``mul*`` holds execute one cycle more (its partial products registered, rtl/alu.py):
+the ISS's ``mul_extra = 1``.
 
 A run starts on ``start`` (pc = ``entry``); ``ecall``, ``ebreak`` and every
 exception stop the core in execute, with the cause and pc held for the host.
