@@ -109,3 +109,15 @@ def test_ecp5_profile_soc_matches_its_iss():
     programs = [random_program(seed, 60, machine, SCALAR_RTL).program for seed in ECP5_SEEDS]
     iss, _ = _against_iss(programs, [f"seed {s}" for s in ECP5_SEEDS], machine, (soc, build_native(soc)))
     assert sum(s["stop"]["cause"] == "ecall" for s in iss) > len(ECP5_SEEDS) // 4
+
+
+def test_mul_extra_the_core_cannot_build_is_refused():
+    from fenn_dma.arch import SpecError
+    from fenn_dma.arch import profile as spec_profile
+    from fenn_dma.rtl.config import ConfigError, SocConfig
+    with pytest.raises(ConfigError, match="mul_extra = 2: the core builds 0 or 1"):
+        SocConfig(mul_extra=2)
+    with pytest.raises(SpecError, match="'ecp5': mul_extra = -1: must be >= 0"):
+        spec_profile("ecp5").with_(mul_extra=-1)
+    # A one-cycle SoC of the ecp5 sizes is not the ecp5 machine (its ISS would charge mul 2 cycles).
+    assert SocConfig.from_spec(spec_profile("ecp5")).with_(mul_extra=0).spec.name == "soc-custom"
