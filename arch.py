@@ -48,8 +48,9 @@ def _power_of_two(n: int) -> bool:
 # A plain record, not a dataclass: `fenn-dma sim` starts without the dataclasses module
 # (it imports inspect; docs/iss.md "Speed"). Field name -> type, in order, and the defaults.
 _SPEC_FIELDS = {"name": str, "imem_size": int, "dmem_size": int, "vmem_size": int, "llm_size": int,
-                "full_m": bool, "vector": bool, "dma": bool, "dram_base": int, "dram_size": int, "hart_id": int}
-_SPEC_DEFAULTS = {"dram_base": 0, "dram_size": 0, "hart_id": 0}
+                "full_m": bool, "vector": bool, "dma": bool, "dram_base": int, "dram_size": int, "hart_id": int,
+                "mul_extra": int}  # mul_extra: extra cycles of mul* (the core's pipeline; the ISS's cycle model charges them)
+_SPEC_DEFAULTS = {"dram_base": 0, "dram_size": 0, "hart_id": 0, "mul_extra": 0}
 
 
 class MachineSpec(namedtuple("MachineSpec", _SPEC_FIELDS, defaults=tuple(_SPEC_DEFAULTS.values()))):
@@ -105,6 +106,8 @@ class MachineSpec(namedtuple("MachineSpec", _SPEC_FIELDS, defaults=tuple(_SPEC_D
             raise bad("dram_size", "must be 0 on a machine without DMA (dma = False): nothing reaches DRAM")
         if not 0 <= self.hart_id < 1 << 32:
             raise bad("hart_id", "must fit in 32 bits")
+        if self.mul_extra < 0:
+            raise bad("mul_extra", "must be >= 0")
 
     @property
     def extensions(self) -> frozenset[str]:
@@ -191,9 +194,10 @@ PROFILES: dict[str, MachineSpec] = {p.name: p for p in (
     # Kria KV260 (Zynq UltraScale+): the sizes of the ISA; 2 GiB of its 4 GiB DDR4 for streamed weights.
     MachineSpec("kv260", imem_size=16 * KIB, dmem_size=128 * KIB, vmem_size=512 * KIB, llm_size=2048,
                 full_m=False, vector=True, dma=True, dram_base=0, dram_size=2 << 30),
-    # Lattice ECP5 (no URAM, fewer BRAMs): the scalar core with a smaller data memory.
+    # Lattice ECP5 (no URAM, fewer BRAMs): the scalar core with a smaller data memory; a two-cycle
+    # multiply (MULT18X18D and the partial-product adds in one cycle limited Fmax, docs/boards.md).
     MachineSpec("ecp5", imem_size=8 * KIB, dmem_size=32 * KIB, vmem_size=0, llm_size=0,
-                full_m=False, vector=False, dma=False),
+                full_m=False, vector=False, dma=False, mul_extra=1),
     # Simulation: a small whole machine (vector unit, DMA, 1 MiB DRAM) with full M.
     MachineSpec("sim-small", imem_size=4 * KIB, dmem_size=16 * KIB, vmem_size=64 * KIB, llm_size=512,
                 full_m=True, vector=True, dma=True, dram_size=1 << 20),

@@ -1,6 +1,6 @@
 """Integer execute units of the scalar core (execute stage, combinational)."""
 
-from amaranth import Cat, Module, Mux
+from amaranth import C, Cat, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -112,7 +112,11 @@ class Bitmanip(wiring.Component):
 
 
 class Multiplier(wiring.Component):
-    """32 x 32 multiply; the high word with either operand signed (mulh/mulhsu/mulhu)."""
+    """32 x 32 multiply; the high word with either operand signed (mulh/mulhsu/mulhu).
+
+    ``stages`` 1: combinational. ``stages`` 2: the partial products of 16-bit halves (each one
+    MULT18X18D on ECP5) are registered at the end of the first cycle and summed in the second:
+    the operands must stay the same for both cycles (the core holds the multiply in execute)."""
     x_a: In(32)
     x_b: In(32)
     x_a_signed: In(1)
@@ -120,13 +124,18 @@ class Multiplier(wiring.Component):
     x_low: Out(32)
     x_high: Out(32)
 
-    def __init__(self, high: bool):
+    def __init__(self, high: bool, stages: int = 1):
+        if stages not in (1, 2):
+            raise ValueError(f"Multiplier stages = {stages}: must be 1 or 2")
         self.high = high   # False: only `mul` is built
+        self.stages = stages
         super().__init__()
 
     def elaborate(self, platform):
         m = Module()
-        if self.high:
+        if self.stages == 2:
+            self._two_stages(m)
+        elif self.high:
             a = Cat(self.x_a, self.x_a[31] & self.x_a_signed).as_signed()
             b = Cat(self.x_b, self.x_b[31] & self.x_b_signed).as_signed()
             product = a * b
@@ -134,6 +143,27 @@ class Multiplier(wiring.Component):
         else:
             m.d.comb += self.x_low.eq((self.x_a * self.x_b)[:32])
         return m
+
+    def _two_stages(self, m):
+        a_lo, b_lo = self.x_a[:16], self.x_b[:16]
+        ll = Signal(32)
+        m.d.sync += ll.eq(a_lo * b_lo)
+        if not self.high:
+            # The low word needs only the low halves of the cross products.
+            lh, hl = Signal(16), Signal(16)
+            m.d.sync += [lh.eq((a_lo * self.x_b[16:])[:16]), hl.eq((self.x_a[16:] * b_lo)[:16])]
+            m.d.comb += self.x_low.eq((ll + Cat(C(0, 16), (lh + hl)[:16]))[:32])
+            return
+        # 33-bit operands (sign or zero extended) = hi * 2^16 + lo, hi signed 17 bits, lo unsigned 16.
+        a_hi = Cat(self.x_a[16:], self.x_a[31] & self.x_a_signed).as_signed()
+        b_hi = Cat(self.x_b[16:], self.x_b[31] & self.x_b_signed).as_signed()
+        lh, hl, hh = Signal(signed(33)), Signal(signed(33)), Signal(signed(34))
+        m.d.sync += [lh.eq(Cat(a_lo, C(0, 1)).as_signed() * b_hi),
+                     hl.eq(a_hi * Cat(b_lo, C(0, 1)).as_signed()),
+                     hh.eq(a_hi * b_hi)]
+        product = Signal(64)
+        m.d.comb += [product.eq(ll + (lh << 16) + (hl << 16) + (hh << 32)),
+                     self.x_low.eq(product[:32]), self.x_high.eq(product[32:])]
 
 
 class Divider(wiring.Component):

@@ -32,6 +32,8 @@ URAM_COLLISIONS = "uram"                 # UltraScale+ URAM288 (KV260): VMEM's e
 TRANSPARENT_COLLISIONS = "transparent"   # every read sees the other port's write: ECP5 DP16KD, which
                                          # leaves a collision undefined (yosys adds the bypass)
 COLLISIONS = (URAM_COLLISIONS, TRANSPARENT_COLLISIONS)
+# Extra cycles of a multiply the core can be built with (rtl/alu.py Multiplier stages - 1).
+MUL_EXTRAS = (0, 1)
 
 
 class ConfigError(FennError):
@@ -50,6 +52,7 @@ class SocConfig:
     dma: bool = False                           # the DMA engine (rtl/dma) and its AXI4 master `dram`
     dma_data_bits: int = 128                    # the AXI4 data width of `dram` (with dma)
     collisions: str = URAM_COLLISIONS           # VMEM/LLM same-cycle rules: the target RAM's (above)
+    mul_extra: int = DEFAULT_SPEC.mul_extra     # 0: one-cycle mul*; 1: two cycles (the ISS's CycleModel.mul_extra)
 
     def __post_init__(self) -> None:
         for name in ("imem_size", "dmem_size"):
@@ -65,6 +68,8 @@ class SocConfig:
                 raise ConfigError(f"llm_size = {self.llm_size}: must be a power of two up to "
                                   f"{HOST_WINDOW // LANES} bytes per lane")
 
+        if self.mul_extra not in MUL_EXTRAS:
+            raise ConfigError(f"mul_extra = {self.mul_extra!r}: the core builds {' or '.join(map(str, MUL_EXTRAS))}")
         if self.collisions not in COLLISIONS:
             raise ConfigError(f"collisions = {self.collisions!r}: must be one of {', '.join(COLLISIONS)}")
         if self.dma:
@@ -85,7 +90,7 @@ class SocConfig:
         """The SoC of ``spec`` (without a vector unit: no VMEM/LLM, sizes 0; with ``dma``, the engine)."""
         return cls(imem_size=spec.imem_size, dmem_size=spec.dmem_size, full_m=spec.full_m,
                    hart_id=spec.hart_id, vector=spec.vector, vmem_size=spec.vmem_size, llm_size=spec.llm_size,
-                   dma=spec.dma)
+                   dma=spec.dma, mul_extra=spec.mul_extra)
 
     @property
     def spec(self) -> MachineSpec:
@@ -93,7 +98,8 @@ class SocConfig:
         named after the profile it equals, else ``soc-custom``."""
         sizes = dict(imem_size=self.imem_size, dmem_size=self.dmem_size, full_m=self.full_m,
                      vector=self.vector, vmem_size=self.vmem_size if self.vector else 0,
-                     llm_size=self.llm_size if self.vector else 0, hart_id=self.hart_id)
+                     llm_size=self.llm_size if self.vector else 0, hart_id=self.hart_id,
+                     mul_extra=self.mul_extra)
         built = MachineSpec("soc", dma=self.dma, **sizes)
         name = next((n for n, s in SPECS.items()
                      if s.with_(name="soc", dram_base=0, dram_size=0) == built), "soc-custom")

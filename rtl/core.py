@@ -29,7 +29,9 @@ its causes) then discards what moved; a store waits only for its own checks
 Cycles: a run of n retired instructions costs n + 3 cycles (two to fill
 fetch and decode, one for the stopping instruction in execute) plus one per
 taken branch or jump and one per load-use stall: the ISS's cycle model with
-pipeline_fill = 3 and penalties of 1.
+pipeline_fill = 3 and penalties of 1. Built with ``mul_extra`` (the ecp5 profile), every
+``mul*`` holds execute one cycle more (its partial products registered, rtl/alu.py):
+the ISS's ``mul_extra = 1``.
 
 A run starts on ``start`` (pc = ``entry``); ``ecall``, ``ebreak`` and every
 exception stop the core in execute, with the cause and pc held for the host.
@@ -116,7 +118,7 @@ class Core(wiring.Component):
         m.submodules.logic = logic = Logic()
         m.submodules.shifter = shifter = Shifter()
         m.submodules.bitmanip = bitmanip = Bitmanip()
-        m.submodules.multiplier = multiplier = Multiplier(high=cfg.full_m)
+        m.submodules.multiplier = multiplier = Multiplier(high=cfg.full_m, stages=1 + cfg.mul_extra)
         m.submodules.loadstore = lsu = LoadStore(cfg.dmem_size)
         m.submodules.csrs = csrf = CsrFile(cfg.hart_id)
         m.submodules.regfile = regfile = Memory(shape=32, depth=32, init=[])
@@ -184,6 +186,7 @@ class Core(wiring.Component):
             ]
 
         is_load = _any(*(op[n] for n in _ops(specs, lambda s: s.kind == Kind.LOAD)))
+        is_mul = _any(*(op[n] for n in _ops(specs, lambda s: s.kind == Kind.MUL)))
         is_store = _any(*(op[n] for n in _ops(specs, lambda s: s.kind == Kind.STORE)))
         m.d.comb += x_late.eq(is_load)
 
@@ -269,15 +272,24 @@ class Core(wiring.Component):
         m.d.comb += cause.eq(reduce(lambda rest, c: Mux(c[0], c[1], rest), reversed(causes), RtlCause.NONE))
         m.d.comb += stop.eq(x_go & running & _any(*(c[0] for c in causes)))
 
-        # Vector issue (execute) and its stall.
+        # Vector issue (execute) and its stall; a two-cycle multiply's first cycle (its partial
+        # products are registered at its end; from registers only, off the stop path).
         x_hold = Signal()               # execute keeps its instruction this cycle
+        holds = []
+        x_mul_first = Signal()          # the multiply in execute is in its first cycle
+        x_mul_done = Signal()           # ... in its second
+        if cfg.mul_extra:
+            m.d.comb += x_mul_first.eq(x_go & is_mul & ~x_mul_done)
+            holds.append(x_mul_first)
         if self.has_vector:
             vec = self.vector
             m.d.comb += [
                 vec.x_valid.eq(x_go & running & x.d.vector & ~stop),
                 vec.x_word.eq(x.word), vec.x_src1.eq(x.src1), vec.x_src2.eq(x.src2),
-                x_hold.eq(vec.x_valid & ~vec.x_ready),
             ]
+            holds.append(vec.x_valid & ~vec.x_ready)
+        if holds:
+            m.d.comb += x_hold.eq(_any(*holds))
 
         retire = Signal()
         redirect = Signal()             # a retiring taken branch or jump
@@ -337,6 +349,8 @@ class Core(wiring.Component):
         with m.If(running):
             m.d.sync += bubbles.eq(Mux(retire, hold, bubbles + hold))
             m.d.sync += self.cycles.eq(self.cycles + 1)
+            if cfg.mul_extra:
+                m.d.sync += x_mul_done.eq(x_mul_first)
             with m.If(retire):          # an enable, not an addend: retire comes late
                 m.d.sync += self.instret.eq(self.instret + 1)
             with m.If(x_wait):
@@ -363,6 +377,7 @@ class Core(wiring.Component):
                 # Stall cycles spent on the stopping instruction are not charged (as in the ISS;
                 # a load-use wait in progress is one of them).
                 m.d.sync += [running.eq(0), self.stopped.eq(1), d_valid.eq(0), x_valid.eq(0), x_wait.eq(0),
+                             x_mul_done.eq(0),
                              self.cycles.eq(self.cycles + 1 - bubbles - x_wait)]
                 with m.If(stop):
                     m.d.sync += [self.cause.eq(cause), self.stop_pc.eq(x.pc)]
@@ -374,7 +389,7 @@ class Core(wiring.Component):
             m.d.sync += [
                 running.eq(1), self.stopped.eq(0), self.cause.eq(RtlCause.NONE), self.stop_pc.eq(0),
                 f_last.eq(self.entry - 4), d_valid.eq(0), x_valid.eq(0), x_wait.eq(0), w_valid.eq(0),
-                bubbles.eq(0),
+                x_mul_done.eq(0), bubbles.eq(0),
                 self.cycles.eq(0), self.instret.eq(0),
             ]
         m.d.comb += csrf.clear.eq(self.start)

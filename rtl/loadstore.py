@@ -38,7 +38,9 @@ class LoadStore(wiring.Component):
                          Mux(self.x_size == SIZE_HALF, addr[0], 0))
         m.d.comb += [
             self.x_misaligned.eq(misaligned),
-            self.x_fault.eq(addr >= self.dmem_size),
+            # dmem_size is a power of two: out of range is any address bit above it set (an OR
+            # tree, not a compare's carry chain after the address adder's, on the stop path).
+            self.x_fault.eq(addr[(self.dmem_size - 1).bit_length():].any()),
             self.dmem.addr.eq(addr[2:]),
             self.dmem.r_en.eq(self.x_enable & self.x_load),
         ]
