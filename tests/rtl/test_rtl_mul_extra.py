@@ -2,7 +2,6 @@
 cycle the ISS's model with CycleModel.mul_extra = 1, on the ISA suite, directed multiply
 sequences (dependent, after a load, before a branch, mcycle across them) and random programs,
 on the native harness; the ecp5 profile's own SoC (no full M) against its ISS."""
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,7 @@ from fenn_dma.verify.random_program import SCALAR_RTL, random_program
 
 SUITE = sorted((Path(__file__).resolve().parents[2] / "firmware" / "isa_tests").glob("*.s"))
 GP = 3
-TWO_CYCLE = replace(profile("test-rtl"), cycle_model=CycleModel(mul_extra=1))
+TWO_CYCLE = profile("test-rtl").with_(cycle_model=CycleModel(mul_extra=1))
 SEEDS = range(0, 1500)
 ECP5_SEEDS = range(0, 300)
 
