@@ -40,7 +40,7 @@ class Protocol:
     dt: float = 8.0               # ms per step
     max_time: float = 800.0       # ms: T = max_time / dt
     hidden: int = 256
-    epochs: int = 40
+    epochs: int = 30
     batch: int = 32
     max_delay: int = 16           # delay taps: 0 .. 15 steps
     max_spikes: int = 100         # EventProp's buffer per neuron and sample (T: cannot overflow)

@@ -370,6 +370,7 @@ def speed(a) -> int:
 
 def memory_vs_T(a) -> int:
     """Peak memory of BPTT and EventProp on one case as T grows (input rate fixed)."""
+    load0 = _load()
     Ts = [max(T // QUICK_T, 10) for T in MEM_TS[:QUICK_MEM_TS]] if a.quick else MEM_TS
     case = dict(CASES[a.memory_case])
     fixed = a.memory_spikes == "fixed"
@@ -389,6 +390,7 @@ def memory_vs_T(a) -> int:
               f"{ep.get('max_spikes', ''):>14}")
     print("  buffer/neuron: EventProp's spike-buffer entries per neuron (from the busiest neuron's spikes); "
           "EventProp keeps those, BPTT every state at every step")
+    print(f"  load average before / after: {load0} / {_load()}")
     return 0
 
 
