@@ -9,7 +9,7 @@
     .venv/bin/python benchmarks/train_speed.py --memory only --memory-spikes fixed   # same input spikes at every T
     .venv/bin/python benchmarks/train_speed.py --yinyang       # the old Yin-Yang per-epoch comparison
 
-Peers: ``pip install -e '.[peers]'`` (snnTorch 1.0, Norse 1.1); an absent peer
+Peers: ``pip install -e '.[peers]'`` (snnTorch 1.0, Norse 1.1, SpikingJelly 0.0.0.0.14); an absent peer
 is skipped with the reason. Every (case, framework) runs in its own subprocess,
 one thread, and times forward + backward + Adam step: the median over
 ``--repeats`` steps after one warm-up step (which also compiles for
@@ -37,7 +37,9 @@ count, injected into the jumps, plus a 1-neuron LI readout it needs); snnTorch (
 ``snn.RSynaptic`` stepped in a Python loop, its standard usage; Synaptic: the
 same current-based LIF as ours); Norse (``nn.Linear`` + ``LIFCell`` /
 ``LIFRecurrentCell`` + ``LICell`` stepped in a loop); Norse with the cells
-wrapped in ``torch.compile`` (skipped with the reason if it fails here).
+wrapped in ``torch.compile`` (skipped with the reason if it fails here); SpikingJelly
+(``LIFNode``, backend ``torch``: a voltage-only LIF, no synaptic current; the ON protocol in its
+multi-step mode, the recurrent case stepped).
 """
 from __future__ import annotations
 
@@ -56,7 +58,7 @@ CASES = {
     "on4096": dict(kind="on", n=4096, batch=16, T=500),
     "rec": dict(kind="rec", n_in=700, hidden=256, n_out=20, batch=32, T=1000),
 }
-FRAMEWORKS = ("ours", "eventprop", "snntorch", "norse", "norse-compiled")
+FRAMEWORKS = ("ours", "eventprop", "snntorch", "norse", "norse-compiled", "spikingjelly")
 TAU_MEM, TAU_SYN, DT, SLOPE = 20.0, 5.0, 1.0, 10.0
 MEM_TS = (250, 500, 1000, 2000)   # the memory-vs-T sweep
 RATE = 0.05                       # input spike probability per step and channel
@@ -190,6 +192,43 @@ def _norse(case, torch, compiled=False):
     return list(rcell_mod.parameters()) + list(fc2.parameters()), fwd, True
 
 
+def _spikingjelly(case, torch):
+    """SpikingJelly's LIFNode, backend "torch" (its CUDA/CuPy backends do not run on the CPU): a
+    voltage-only LIF (no synaptic current; tau in steps, hard reset to 0). ON protocol in its
+    multi-step mode (the projection of all steps in one GEMM, the node looping over T); the
+    recurrent case stepped in single-step mode, the readout a LIFNode that never fires."""
+    from spikingjelly.activation_based import functional, neuron, surrogate
+    tau = TAU_MEM / DT
+    sg = surrogate.Sigmoid(alpha=4.0)
+    if case["kind"] == "on":
+        n = case["n"]
+        fc = torch.nn.Linear(n, n, bias=False)
+        lif = neuron.LIFNode(tau=tau, decay_input=False, surrogate_function=sg, step_mode="m", backend="torch")
+
+        def fwd(x):                      # x (T, B, n)
+            functional.reset_net(lif)
+            T, B = x.shape[:2]
+            return lif(fc(x.reshape(T * B, n)).reshape(T, B, n)).sum()
+        return list(fc.parameters()), fwd, True
+    fc1 = torch.nn.Linear(case["n_in"], case["hidden"], bias=False)
+    rec = torch.nn.Linear(case["hidden"], case["hidden"], bias=False)
+    fc2 = torch.nn.Linear(case["hidden"], case["n_out"], bias=False)
+    lif = neuron.LIFNode(tau=tau, decay_input=False, surrogate_function=sg, backend="torch")
+    ro = neuron.LIFNode(tau=tau, decay_input=False, v_threshold=1e9, surrogate_function=sg, backend="torch")
+
+    def fwd(x):
+        functional.reset_net(lif)
+        functional.reset_net(ro)
+        spk = torch.zeros(x.shape[1], case["hidden"])
+        acc = 0
+        for t in range(x.shape[0]):
+            spk = lif(fc1(x[t]) + rec(spk))
+            ro(fc2(spk))
+            acc = acc + ro.v
+        return acc / x.shape[0]
+    return list(fc1.parameters()) + list(rec.parameters()) + list(fc2.parameters()), fwd, True
+
+
 def worker(case_name: str, fw: str, T: int | None, repeats: int, rate: float = RATE) -> dict:
     """One (case, framework) in this process; returns seconds per step and memory."""
     import torch
@@ -211,6 +250,8 @@ def worker(case_name: str, fw: str, T: int | None, repeats: int, rate: float = R
             time_major, extra["max_spikes"] = False, worst
         elif fw == "snntorch":
             params, fwd, time_major = _snntorch(case, torch)
+        elif fw == "spikingjelly":
+            params, fwd, time_major = _spikingjelly(case, torch)
         else:
             params, fwd, time_major = _norse(case, torch, compiled=fw == "norse-compiled")
     except ImportError as exc:
@@ -249,6 +290,9 @@ def _version(fw: str) -> str:
         if fw.startswith("norse"):
             from importlib.metadata import version
             return f"Norse {version('norse')}" + (" + torch.compile" if fw == "norse-compiled" else "")
+        if fw == "spikingjelly":
+            from importlib.metadata import version
+            return f"SpikingJelly {version('spikingjelly')} (torch)"
     except ImportError:
         pass
     return {"ours": "ours BPTT (fenn_dma.host.snn)", "eventprop": "ours EventProp (host.eventprop)"}.get(fw, fw)
@@ -326,6 +370,7 @@ def speed(a) -> int:
 
 def memory_vs_T(a) -> int:
     """Peak memory of BPTT and EventProp on one case as T grows (input rate fixed)."""
+    load0 = _load()
     Ts = [max(T // QUICK_T, 10) for T in MEM_TS[:QUICK_MEM_TS]] if a.quick else MEM_TS
     case = dict(CASES[a.memory_case])
     fixed = a.memory_spikes == "fixed"
@@ -345,6 +390,7 @@ def memory_vs_T(a) -> int:
               f"{ep.get('max_spikes', ''):>14}")
     print("  buffer/neuron: EventProp's spike-buffer entries per neuron (from the busiest neuron's spikes); "
           "EventProp keeps those, BPTT every state at every step")
+    print(f"  load average before / after: {load0} / {_load()}")
     return 0
 
 
