@@ -35,10 +35,11 @@ LINT_WAIVERS = Path(__file__).resolve().parent.parent / "rtl" / "verilator_lint.
 TB_MODULE = "fenn_dma.verify.rtl_harness_tb"
 # verify/cocotb_dram.py queues a burst's first beat half a cycle before the edge before its own.
 COCOTB_MIN_LATENCY = 2
-# The ISS cycle number (Machine.cycles) of the rising edge after which the core starts running:
-# both harnesses number their cycles from it, so that the DRAM's stall pattern
-# (fenn_dma.dram.stall_draw of the cycle) is the one the ISS steps against (docs/dma.md).
-DRAM_START_CYCLE = 0
+# The ISS cycle number (Machine.cycles) of the rising edge that takes the host's CONTROL.start
+# write (its W beat): both harnesses number their cycles from it, so that the DRAM's stall pattern
+# (fenn_dma.dram.stall_draw of the cycle) is the one the ISS steps against (docs/dma.md). Measured:
+# any other value makes most timing programs' cycles differ under back-pressure.
+DRAM_START_CYCLE = -1
 
 
 class RtlSimError(FennError):

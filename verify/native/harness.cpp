@@ -76,7 +76,8 @@ enum { ACCESS_WRITE_BACKDOOR = 1, ACCESS_READ_BACKDOOR = 2, ACCESS_VECTOR_BACKDO
 // neither read nor write the image. Optional deterministic back-pressure (part of the model):
 // in cycle c each of ARREADY, AWREADY, WREADY is low, and a due R or B waits, when
 // stall_draw(seed, channel, c) < stall (fenn_dma.dram.stall_draw, the same function), c numbered
-// as the ISS's cycles (the edge after which the core started is cycle `start_cycle`). Protocol rules the engine must keep (INCR, ARSIZE/AWSIZE = the port width,
+// as the ISS's cycles (the edge that takes the host's CONTROL.start write is cycle `start_cycle`).
+// Protocol rules the engine must keep (INCR, ARSIZE/AWSIZE = the port width,
 // beat-aligned addresses, no 4 KiB crossing, WLAST on exactly each burst's last beat) are checked:
 // the first break ends the job with an error.
 // fenn_dma/dram.py stall_draw: 0..255 from (seed, channel, cycle), MurmurHash3's fmix32 twice.
@@ -120,7 +121,7 @@ struct DramSlave {
     uint32_t seed = 1;                           // of the stall pattern (stall_draw)
     int64_t start_cycle = 0;                     // the ISS cycle of the edge after which the core started
     uint64_t origin = 0;                         // that edge
-    bool core_stopped = true;
+    bool host_aw_control = false;                // the host's last AW handshake was CONTROL's
     std::vector<std::pair<uint32_t, uint32_t>> errors;   // [start, end) -> SLVERR
     std::deque<DramBurst> reads, writes, responses;
     uint64_t last_r = 0;                         // edge of the last R beat taken
@@ -166,6 +167,12 @@ struct DramSlave {
 
     // Sampled before the rising edge numbered `edge`: the handshakes of that edge and their effects.
     template <class Top> void edge(Top* t, uint64_t edge) {
+        // The host's CONTROL.start write (its W beat, with or after its AW): the cycles' origin.
+        const bool host_aw = t->host___05Fawvalid && t->host___05Fawready;
+        if (host_aw) host_aw_control = t->host___05Fawaddr == CONTROL;
+        if (t->host___05Fwvalid && t->host___05Fwready && host_aw_control &&
+            (t->host___05Fwdata >> CONTROL_START & 1) && (t->host___05Fwstrb & 1))
+            origin = edge;
         if (t->dram___05Farvalid && t->dram___05Farready) {
             reads.push_back(burst("AR", t->dram___05Faraddr, t->dram___05Farlen, t->dram___05Farsize,
                                   t->dram___05Farburst, edge));
@@ -217,8 +224,6 @@ struct DramSlave {
     // After the rising edge numbered `edge`: what the slave drives for the next edge.
     template <class Top> void drive(Top* t, uint64_t edge) {
         const uint64_t next = edge + 1;
-        if (core_stopped && !t->stopped) origin = edge;      // the core started after this edge
-        core_stopped = t->stopped;
         t->dram___05Farready = !stalled(STALL_AR, next);
         t->dram___05Fawready = !stalled(STALL_AW, next);
         // W is taken once its burst's AW is (in the same cycle at the earliest).
