@@ -110,6 +110,9 @@ class DmaChannels:
         self.vmem, self.dram, self.dram_base = vmem, dram, dram_base
         self.error_regions = error_regions  # (n, 2) uint64: [start, end) absolute DRAM addresses
         self._engine = None                 # dma_engine.EngineTiming under back-pressure (persistent)
+        # The ISS cycle the stall pattern counts from: the core's last start less the pipeline
+        # fill (Machine.run sets it at a start after a stop), as the hardware counts each start's.
+        self.cycle_origin = 0
 
     def reset(self) -> None:
         reset_channels(self.state.reshape(-1))
@@ -175,9 +178,11 @@ class DmaChannels:
         engine = self._engine
         if not dram.stall:
             engine = EngineTiming(dram, response)           # a bus error without stalls: this channel alone
-        elif engine is None or not engine.advance_to(now - 1) or other_busy != engine.busy(other):
+        elif (engine is None or engine.origin != self.cycle_origin or not engine.advance_to(now - 1)
+              or other_busy != engine.busy(other)):
             # nothing of the model in flight, or it lost track (a reset, a restored state): start afresh
-            engine = self._engine = EngineTiming(dram, response, read_turn=engine.read_turn() if engine else 0)
+            engine = self._engine = EngineTiming(dram, response, read_turn=engine.read_turn() if engine else 0,
+                                                 origin=self.cycle_origin)
         times = engine.start(ch, now, dram_addr, count)
         for k in ((ch, other) if dram.stall else (ch,)):
             if times[k] is not None and self.state[k, DMA["busy"]]:

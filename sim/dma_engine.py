@@ -8,7 +8,8 @@ amaranth.lib.fifo.SyncFIFOBuffered) against the DRAM slave's (verify/native/harn
 DramSlave: AR/AW taken unless stalled, R and B given when due unless stalled, W taken once
 its burst's AW is) one cycle at a time, both channels together (they share VMEM's port).
 
-Cycle numbering is the ISS's (``Machine.cycles``). A start written in cycle t makes the
+Cycle numbering is the ISS's (``Machine.cycles``); the stall pattern's cycle is that less
+``origin`` (the core's last start less the pipeline fill: 0 for a run from reset). A start written in cycle t makes the
 channel busy from cycle t + 1; "transferring" shows from the cycle after the first R beat
 taken (MM2S) or W beat sent (S2MM), idle from the cycle after the engine's done.
 
@@ -91,8 +92,8 @@ class EngineTiming:
     """The engine and the DRAM slave of one machine, cycle by cycle. ``response(addr, nbytes)``:
     the DRAM's answer to a burst (RESP_OKAY, RESP_SLVERR or RESP_DECERR)."""
 
-    def __init__(self, dram: DramTiming, response, read_turn: int = 0):
-        self.dram, self.response = dram, response
+    def __init__(self, dram: DramTiming, response, read_turn: int = 0, origin: int = 0):
+        self.dram, self.response, self.origin = dram, response, origin
         self.beat = dram.beat_bytes
         self.k = ROW_BYTES // dram.beat_bytes
         self.cap = OUTSTANDING * MAX_BURST + R_FIFO_SLACK
@@ -162,9 +163,10 @@ class EngineTiming:
         dram = self.dram
         stall, seed = dram.stall, dram.seed
         beat_bytes, k = self.beat, self.k
+        sc = c - self.origin           # the stall pattern's cycle: from the core's start
 
         def stalled(channel: int) -> bool:
-            return stall != 0 and stall_draw(seed, channel, c) < stall
+            return stall != 0 and stall_draw(seed, channel, sc) < stall
 
         # -- the slave's outputs for cycle c
         arready = not stalled(AR)
