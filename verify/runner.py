@@ -257,7 +257,8 @@ def run_cli(args) -> int:
         if getattr(args, memory):
             program.images[memory] = _read(getattr(args, memory))
     llm = _read(args.llm) if args.llm else b""
-    full = MachineConfig.from_spec(resolve_profile(args))
+    from fenn_dma.sim.sim_cli import machine_config
+    full = machine_config(args)      # the profile's, with the DRAM options
     dram = _read(args.dram) if args.dram else b""
     dma = needs_dma(program, dram)
     vector = dma or needs_vector(program, llm)
