@@ -26,6 +26,18 @@ A_R_ERROR / A_W_ERROR in place of A_R / A_W (measured exact on the RTL for
 failing transfers of 1 to 32 bursts, with short bursts before 4 KiB boundaries:
 tests/rtl_dma/test_dma_diff_timing.py).
 
+Back-pressure (optional, part of the model): with ``stall`` = s (0 none, else 1..255),
+in each cycle c each of the five AXI4 channels ch (AR, R, AW, W, B) is stalled when
+``stall_draw(seed, ch, c) < s`` (a pure function of the seed, the channel and the
+cycle: a counter-based hash, see ``stall_draw``). A stalled cycle holds ARREADY,
+AWREADY or WREADY low, or holds back an R beat or a B that is due (the slave's rule
+for each, cycle by cycle, is verify/native/harness.cpp's DramSlave and
+verify/cocotb_dram.py's ModelDram). The cycle is the ISS's: the predicted cycle clock
+(``Machine.cycles``, which counts from reset with the pipeline fill); the harnesses
+number their edges so from the core's start. With stalls the formulas above no longer
+hold; the ISS then steps the engine's rules cycle by cycle against the stall function
+from each transfer's start (sim/dma_engine.py), the same figures at ``stall`` = 0.
+
 The engine's constants are measured on the RTL SoC (tests/rtl_dma) and kept only
 here. Standard library only: every layer may import this module.
 """
@@ -51,6 +63,31 @@ A_ZERO = 2        # a 0-byte transfer: done from t + A_ZERO
 MAX_BURST = 16            # beats in one INCR burst (AXI3-compatible, the KV260's HP ports)
 BURST_BOUNDARY = 4096     # bytes: no burst crosses a 4 KiB boundary (AXI4 rule)
 OUTSTANDING = 8           # read bursts in flight (the streaming rule holds for L <= (8 - 1) * 16)
+R_FIFO_SLACK = 4          # MM2S R FIFO: OUTSTANDING * MAX_BURST + 4 beats (rtl/dma/config.py READ_FIFO_SLACK)
+ROW_FIFO_ROWS = 4         # S2MM rows read ahead (rtl/dma/s2mm.py ROW_FIFO_ROWS)
+
+# --- Back-pressure: the five AXI4 channels, in stall_draw's numbering -----------------------
+AR, R, AW, W, B = range(5)
+STALL_CHANNELS = ("AR", "R", "AW", "W", "B")
+STALL_LEVELS = 256        # stall is out of 256: 0 none, 255 the most
+M32 = 0xFFFFFFFF
+
+
+def _fmix32(x: int) -> int:
+    """MurmurHash3's 32-bit finaliser (a bijection of 32-bit words)."""
+    x ^= x >> 16
+    x = x * 0x85EBCA6B & M32
+    x ^= x >> 13
+    x = x * 0xC2B2AE35 & M32
+    return x ^ x >> 16
+
+
+def stall_draw(seed: int, channel: int, cycle: int) -> int:
+    """0..255, a pure function of (seed, channel, cycle): ``fmix32(((cycle * 5 + channel) mod 2^32)
+    xor fmix32(seed)) >> 24``, where fmix32 is MurmurHash3's finaliser and the cycle is taken mod
+    2^32. The channel is stalled in that cycle when the draw is below the stall level. The same
+    function is in verify/native/harness.cpp (``stall_draw``); test vector: tests/sim."""
+    return _fmix32(((cycle * 5 + channel) & M32) ^ _fmix32(seed & M32)) >> 24
 
 # --- The named latencies --------------------------------------------------------------------
 CLOCK_MHZ = 175.0         # FeNN-DMA's clock on the KV260 (boards/kv260/project.py TARGET_MHZ)
@@ -58,17 +95,21 @@ DDR4_LATENCY_NS = 300.0   # first-beat latency of the KV260's DDR4 through the P
 
 
 class DramTimingError(FennError):
-    """A DRAM timing model that cannot be (bad latency, beat width or preset name)."""
+    """A DRAM timing model that cannot be (bad latency, beat width, stall level, seed or preset name)."""
 
 
-class DramTiming(namedtuple("DramTiming", "latency beat_bytes", defaults=(16,))):
+class DramTiming(namedtuple("DramTiming", "latency beat_bytes stall seed", defaults=(16, 0, 1))):
     """``latency``: cycles from an AR handshake to the burst's first R beat, and from a
-    write burst's last W beat to its B; ``beat_bytes``: bytes a beat (the port width).
+    write burst's last W beat to its B; ``beat_bytes``: bytes a beat (the port width);
+    ``stall``: back-pressure, each channel stalled ``stall``/256 of the cycles (0 none);
+    ``seed``: the stall pattern's (``stall_draw``).
     An immutable record (a named tuple: `fenn-dma sim` starts without the dataclasses module)."""
 
     __slots__ = ()
     latency: int
     beat_bytes: int
+    stall: int
+    seed: int
 
     def __new__(cls, *args, **kwargs) -> "DramTiming":
         self = super().__new__(cls, *args, **kwargs)
@@ -82,6 +123,14 @@ class DramTiming(namedtuple("DramTiming", "latency beat_bytes", defaults=(16,)))
         if isinstance(bb, bool) or not isinstance(bb, int) or bb < 4 or bb > 64 or bb & (bb - 1):
             raise DramTimingError(f"DramTiming.beat_bytes = {bb!r}: must be a power of two from 4 to 64 "
                                   "(a 32- to 512-bit port)")
+        st = self.stall
+        if isinstance(st, bool) or not isinstance(st, int) or not 0 <= st < STALL_LEVELS:
+            raise DramTimingError(f"DramTiming.stall = {st!r}: back-pressure is a whole number 0..255 "
+                                  "(/256 of the cycles each channel is stalled; 0 none)")
+        sd = self.seed
+        if isinstance(sd, bool) or not isinstance(sd, int) or not 0 <= sd <= M32:
+            raise DramTimingError(f"DramTiming.seed = {sd!r}: the stall pattern's seed is a 32-bit unsigned "
+                                  "whole number")
         if self.latency > (OUTSTANDING - 1) * MAX_BURST:
             raise DramTimingError(f"DramTiming.latency = {self.latency}: the engine streams without bubbles "
                                   f"only up to {(OUTSTANDING - 1) * MAX_BURST} cycles "
@@ -94,6 +143,18 @@ class DramTiming(namedtuple("DramTiming", "latency beat_bytes", defaults=(16,)))
             return PRESETS[name]
         except KeyError:
             raise DramTimingError(f"unknown DRAM timing {name!r}; choose one of {', '.join(PRESETS)}") from None
+
+    def with_stall(self, stall: int, seed: int | None = None) -> "DramTiming":
+        """This timing with back-pressure ``stall`` (/256) and, if given, another seed."""
+        return self._replace(stall=stall, seed=self.seed if seed is None else seed)._checked()
+
+    def _checked(self) -> "DramTiming":
+        self._validate()
+        return self
+
+    def stalled(self, channel: int, cycle: int) -> bool:
+        """Whether ``channel`` (AR, R, AW, W, B) is stalled in ISS cycle ``cycle``."""
+        return bool(self.stall) and stall_draw(self.seed, channel, cycle) < self.stall
 
     @property
     def peak_bytes_per_cycle(self) -> int:
@@ -137,8 +198,9 @@ class DramTiming(namedtuple("DramTiming", "latency beat_bytes", defaults=(16,)))
         return sum(n for _, n in self.bursts(addr, count)[:failing + OUTSTANDING])
 
     def describe(self) -> str:
+        stalls = f", back-pressure {self.stall}/256 (seed {self.seed})" if self.stall else ""
         return (f"latency {self.latency} cycles ({self.latency * 1000 / CLOCK_MHZ:.0f} ns at {CLOCK_MHZ:g} MHz), "
-                f"{self.beat_bytes} bytes a beat")
+                f"{self.beat_bytes} bytes a beat{stalls}")
 
 
 # "short": an on-chip RAM or a test slave; "ddr4": the KV260's DDR4, 300 ns at 175 MHz, rounded up.

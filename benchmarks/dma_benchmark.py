@@ -9,6 +9,11 @@ core and polled to idle, timed with mcycle (start to the first idle read, so the
 started as soon as the previous one is seen idle.
 
     .venv/bin/python benchmarks/dma_benchmark.py      # builds the SoC once (minutes), then seconds
+    .venv/bin/python benchmarks/dma_benchmark.py --latencies ddr4 --stalls 0 64 128 192
+
+``--stalls``: the DRAM's back-pressure levels (fenn_dma.dram DramTiming.stall, /256 of each
+channel's cycles; the stall pattern's ``--seed``), part of the model: the ISS predicts those
+cycles too.
 """
 from __future__ import annotations
 
@@ -48,15 +53,21 @@ def program(channel: str, size: int, repeats: int) -> str:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--latencies", nargs="+", default=list(PRESETS), choices=list(PRESETS))
+    ap.add_argument("--stalls", nargs="+", type=int, default=[0], metavar="LEVEL",
+                    help="DRAM back-pressure levels, 0..255 (/256 of each channel's cycles; default 0)")
+    ap.add_argument("--seed", type=int, default=1, help="the stall pattern's seed (default 1)")
+    ap.add_argument("--sizes", nargs="+", type=int, default=list(SIZES), metavar="BYTES")
     args = ap.parse_args()
+    for stall in args.stalls:
+        DramTiming(latency=1, stall=stall, seed=args.seed)        # a clear error for a bad level or seed
     t0 = time.perf_counter()
     soc = build_soc(soc_config(MACHINE, vector=True, dma=True))
     print(f"SoC with the DMA ({soc.config.dma_data_bits}-bit AXI4 port, peak "
           f"{soc.config.dma_data_bits // 8} bytes/cycle a channel), built/loaded in {time.perf_counter() - t0:.0f} s")
-    cases = [(c, s) for c in CHANNELS for s in SIZES]
+    cases = [(c, s) for c in CHANNELS for s in args.sizes]
     programs = [assemble(program(c, s, REPEATS)) for c, s in cases]
-    for name in args.latencies:
-        timing = DramTiming.preset(name)
+    for name, stall in [(n, st) for n in args.latencies for st in args.stalls]:
+        timing = DramTiming.preset(name).with_stall(stall, args.seed)
         cfg = MACHINE.with_(dma=DmaModel(timing))
         t0 = time.perf_counter()
         rtl = run_many_on_rtl(programs, cfg, soc=soc, dump_mem=False)

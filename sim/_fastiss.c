@@ -68,7 +68,7 @@ static const char *const param_names[] = { PARAM_LIST(NAME_OP) };
  * (fenn_dma/dram.py MAX_BURST, BURST_BOUNDARY, OUTSTANDING). */
 #define MISC_LIST(X) X(dma_mm2s_first) X(dma_mm2s_done) X(dma_mm2s_error) X(dma_s2mm_first) X(dma_s2mm_done) \
     X(dma_s2mm_error) X(dma_zero) X(dma_beat_bytes) X(dma_max_burst) X(dma_boundary) X(dma_outstanding) \
-    X(dram_base) X(hartid)
+    X(dma_stall) X(dram_base) X(hartid)
 #define ENUM_MISC(name) K_##name,
 enum { MISC_LIST(ENUM_MISC) N_MISC };
 static const char *const misc_names[] = { MISC_LIST(NAME_OP) };
@@ -109,6 +109,13 @@ typedef struct {
     const uint64_t *err;          /* [nerr][2] */
     Py_ssize_t nerr;
     const int64_t *k;             /* constants, CONST_LIST order */
+    /* The engine's cycle rules (sim/dma.py DmaChannels.timed_start, called as timing(ch, now)): under
+     * back-pressure (stall != 0) for every start, else for a transfer answered with a bus error. It
+     * sets the phase cycles in st itself (the same buffer). Called with the GIL taken; its first
+     * exception is kept and raised when the run returns. */
+    PyObject *timing;
+    uint64_t stall;
+    PyObject *exc_type, *exc_value, *exc_tb;
 } dma_t;
 
 static uint64_t dma_next_event(const dma_t *d)
@@ -238,6 +245,17 @@ static void dma_write(dma_t *d, int ch, int reg, uint32_t value, uint64_t now)
     }
     s[D_result] = result;
     s[D_busy] = 1;
+    if (count && d->timing && (d->stall || result != (uint64_t)d->k[Q_DMA_DONE])) {
+        PyGILState_STATE g = PyGILState_Ensure();
+        PyObject *r = PyObject_CallFunction(d->timing, "iK", ch, (unsigned long long)now);
+        if (r)
+            Py_DECREF(r);
+        else if (!d->exc_type)
+            PyErr_Fetch(&d->exc_type, &d->exc_value, &d->exc_tb);
+        else
+            PyErr_Clear();
+        PyGILState_Release(g);
+    }
 }
 
 /* ---- CSRs ---- */
@@ -736,12 +754,16 @@ out:
 static PyObject *fast_run(PyObject *self, PyObject *args)
 {
     PyObject *o_code, *o_x, *o_v, *o_s0, *o_s1, *o_dmem, *o_vmem, *o_llm, *o_dram, *o_core, *o_dma,
-        *o_err, *o_params, *o_misc, *o_csrs, *o_consts;
+        *o_err, *o_params, *o_misc, *o_csrs, *o_consts, *o_timing = Py_None;
     long long limit;
-    if (!PyArg_ParseTuple(args, "OOOOOOOOOOOOOOOOL", &o_code, &o_x, &o_v, &o_s0, &o_s1, &o_dmem, &o_vmem,
+    if (!PyArg_ParseTuple(args, "OOOOOOOOOOOOOOOOL|O", &o_code, &o_x, &o_v, &o_s0, &o_s1, &o_dmem, &o_vmem,
                           &o_llm, &o_dram, &o_core, &o_dma, &o_err, &o_params, &o_misc, &o_csrs, &o_consts,
-                          &limit))
+                          &limit, &o_timing))
         return NULL;
+    if (o_timing != Py_None && !PyCallable_Check(o_timing)) {
+        PyErr_SetString(PyExc_TypeError, "_fastiss.run: timing must be callable or None");
+        return NULL;
+    }
     bufset_t bs = { .n = 0 };
     PyObject *result = NULL;
     const char *tbase = getbuf_flags(&bs, o_code, "code", (Py_ssize_t)sizeof(theader_t), -1, 0);
@@ -805,7 +827,9 @@ static PyObject *fast_run(PyObject *self, PyObject *args)
                   .zero = (uint64_t)misc[K_dma_zero], .beat = (uint64_t)misc[K_dma_beat_bytes],
                   .max_burst = (uint64_t)misc[K_dma_max_burst], .boundary = (uint64_t)misc[K_dma_boundary],
                   .outstanding = (uint64_t)misc[K_dma_outstanding],
-                  .err = err, .nerr = nerr, .k = consts };
+                  .err = err, .nerr = nerr, .k = consts,
+                  .timing = o_timing == Py_None ? NULL : o_timing, .stall = (uint64_t)misc[K_dma_stall],
+                  .exc_type = NULL, .exc_value = NULL, .exc_tb = NULL };
     csr_map_t csrmap = { .num = csrnums, .hartid = (uint64_t)misc[K_hartid] };
     const uint64_t p_branch = (uint64_t)params[P_taken_branch_penalty], p_lu = (uint64_t)params[P_load_use_stall];
 
@@ -1077,6 +1101,10 @@ static PyObject *fast_run(PyObject *self, PyObject *args)
     core[C_mcountinhibit] = inh;
     core[C_vload_dest] = vload;
     core[C_xload_dest] = xload;
+    if (dma.exc_type) {
+        PyErr_Restore(dma.exc_type, dma.exc_value, dma.exc_tb);
+        goto out;
+    }
     result = Py_BuildValue("(iK)", cause, (unsigned long long)pc);
 out:
     release(&bs);
@@ -1106,7 +1134,8 @@ static PyMethodDef methods[] = {
      "code for the cycle-model parameters params (CYCLE_PARAMS order, int64)"},
     {"run", fast_run, METH_VARARGS,
      "run(code, x, v, s0, s1, dmem, vmem, llm, dram, core, dma, dram_error_regions, params, misc, csrs, "
-     "consts, limit) -> (cause index, pc); code from translate"},
+     "consts, limit[, timing]) -> (cause index, pc); code from translate; timing(ch, now): the DMA's "
+     "cycle rules for a start under back-pressure or with a bus error (sim/dma.py DmaChannels.timed_start)"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -18,6 +18,12 @@ definitions where docs/isa.md leaves them open; the RTL engine, rtl/dma, keeps t
   (bit 6) when it touches an error region of the DRAM model (the answer to the
   first failing burst, in address order). A 0-byte transfer makes no bus
   access: it ends done.
+- With back-pressure (``DramTiming.stall`` > 0), and for every transfer the bus answers
+  with an error, the phase cycles come from stepping the engine's rules cycle by cycle
+  against the DRAM model (``dma_engine.EngineTiming``: the stall function of the cycle,
+  both channels together); otherwise from fenn_dma.dram's formulas (the same figures).
+  Under back-pressure a start may move the other channel's phases too (the two share
+  VMEM's port).
 - Times are on the predicted cycle clock (``cycles``, not ``mcycle``), counted
   from the cycle the starting CSR write executes in (after a load-use stall of
   that instruction). The copy happens at completion (the source is read then,
@@ -103,6 +109,10 @@ class DmaChannels:
         self.state, self.model = state, model
         self.vmem, self.dram, self.dram_base = vmem, dram, dram_base
         self.error_regions = error_regions  # (n, 2) uint64: [start, end) absolute DRAM addresses
+        self._engine = None                 # dma_engine.EngineTiming under back-pressure (persistent)
+        # The ISS cycle the stall pattern counts from: the core's last start less the pipeline
+        # fill (Machine.run sets it at a start after a stop), as the hardware counts each start's.
+        self.cycle_origin = 0
 
     def reset(self) -> None:
         reset_channels(self.state.reshape(-1))
@@ -146,6 +156,37 @@ class DmaChannels:
         s[DMA["t_xfer"]] = now + to_xfer
         s[DMA["t_done"]] = now + to_done
         s[DMA["busy"]] = 1
+        if count and (error or self.model.dram.stall):
+            self.timed_start(ch, now)
+
+    def timed_start(self, ch: int, now: int) -> None:
+        """The phase cycles of the transfer just started on ``ch`` in cycle ``now`` (and, under
+        back-pressure, the other channel's if it is busy) from the engine's cycle rules
+        (dma_engine.EngineTiming). The C engine calls this too (sim/_fastiss.c), on the same state."""
+        from .dma_engine import RESP_DECERR, RESP_OKAY, RESP_SLVERR, EngineTiming
+        codes = {csrs.DMA_DONE: RESP_OKAY, csrs.DMA_SLAVE_ERROR: RESP_SLVERR, csrs.DMA_DECODE_ERROR: RESP_DECERR}
+
+        def response(addr: int, nbytes: int) -> int:
+            return codes[self._bus_result(addr, nbytes)]
+
+        s = self.state[ch]
+        dram = self.model.dram
+        dram_addr = int(s[DMA["cur_src"]] if ch == MM2S else s[DMA["cur_dst"]])
+        count = int(s[DMA["cur_count"]])
+        other = 1 - ch
+        other_busy = bool(self.state[other, DMA["busy"]])
+        engine = self._engine
+        if not dram.stall:
+            engine = EngineTiming(dram, response)           # a bus error without stalls: this channel alone
+        elif (engine is None or engine.origin != self.cycle_origin or not engine.advance_to(now - 1)
+              or other_busy != engine.busy(other)):
+            # nothing of the model in flight, or it lost track (a reset, a restored state): start afresh
+            engine = self._engine = EngineTiming(dram, response, read_turn=engine.read_turn() if engine else 0,
+                                                 origin=self.cycle_origin)
+        times = engine.start(ch, now, dram_addr, count)
+        for k in ((ch, other) if dram.stall else (ch,)):
+            if times[k] is not None and self.state[k, DMA["busy"]]:
+                self.state[k, DMA["t_xfer"]], self.state[k, DMA["t_done"]] = times[k]
 
     def _bus_result(self, dram_addr: int, count: int) -> int:
         lo, hi = dram_addr, dram_addr + count

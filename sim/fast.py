@@ -122,10 +122,10 @@ def run(machine: "Machine", max_instructions: int | None) -> Stop:
     dma = dict(zip(("dma_mm2s_first", "dma_mm2s_done", "dma_mm2s_error", "dma_s2mm_first", "dma_s2mm_done",
                     "dma_s2mm_error", "dma_zero", "dma_beat_bytes", "dma_max_burst", "dma_boundary",
                     "dma_outstanding"), cfg.dma.as_params()))
-    misc_values = {**dma, "dram_base": cfg.dram_base, "hartid": cfg.hartid}
+    misc_values = {**dma, "dma_stall": cfg.dma.dram.stall, "dram_base": cfg.dram_base, "hartid": cfg.hartid}
     misc = array("q", [misc_values[n] for n in _fastiss.MISC])
     limit = -1 if max_instructions is None else int(max_instructions)
     cause, pc = _fastiss.run(cached[1], b["x"], b["v"], b["s0"], b["s1"], b["dmem"], b["vmem"], b["llm"],
                              b["dram"], b["core"], b["dma"], b["dram_error_regions"], params, misc, _CSR_NUMBERS,
-                             _CONSTS, limit)
+                             _CONSTS, limit, lambda ch, now: machine.dma_channels.timed_start(ch, now))
     return Stop(STOP_CAUSES[cause], pc)

@@ -23,7 +23,7 @@ from .config import MachineConfig
 from .dma import DMA_CSRS, reset_channels
 from .predecode import decode_imem
 from .state import CHANNEL_NAMES, CORE, CORE_FIELDS, DMA, DMA_FIELDS, NO_VLOAD
-from .stop import Stop
+from .stop import Stop, StopCause
 
 TYPE_CHECKING = False      # typing.TYPE_CHECKING without importing typing (start-up time)
 if TYPE_CHECKING:
@@ -216,6 +216,11 @@ class Machine:
             raise FennError(f"unknown engine {engine!r}; use one of {', '.join(ENGINES)}")
         if max_instructions is not None and max_instructions < 0:
             raise FennError("max_instructions must be >= 0")
+        if self.config.dma.dram.stall and self.last_stop is not None and \
+                self.last_stop.cause != StopCause.MAX_INSTRUCTIONS:
+            # A new start of the core after a stop: the DRAM's stall pattern counts its cycles from
+            # here, as the hardware's (each start pays the pipeline fill; docs/dma.md "Back-pressure").
+            self.dma_channels.cycle_origin = self.cycles - self.config.cycle_model.pipeline_fill
         from . import fast
         if trace is not None and engine == "fast":
             raise FennError("tracing runs on the reference engine; use engine='reference' or 'auto'")

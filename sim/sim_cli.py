@@ -45,10 +45,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", metavar="FILE", help="write the final state as JSON")
     parser.add_argument("--dump-mem", action="store_true", help="add base64 memory images to the JSON")
     add_profile_argument(parser)
+    parser.add_argument("--dram-timing", metavar="PRESET", choices=("short", "ddr4"), default=None,
+                        help="the DRAM's latency preset (fenn_dma.dram: short 4 cycles, ddr4 53; default the "
+                             "profile's, ddr4)")
+    parser.add_argument("--dram-stall", type=nonnegative_int, metavar="LEVEL", default=0,
+                        help="DRAM back-pressure: each AXI4 channel stalled LEVEL/256 of the cycles, 0..255 "
+                             "(default 0; docs/dma.md \"Back-pressure\"); the ISS predicts its cycles")
+    parser.add_argument("--dram-seed", type=nonnegative_int, metavar="N", default=1,
+                        help="the stall pattern's seed (default 1)")
     parser.add_argument("--engine", choices=("fast", "reference"), default="fast",
                         help="ISS engine: fast (C) or reference (Python)")
     parser.add_argument("--backend", choices=("iss", "rtl"), default="iss",
                         help="iss, or rtl (the Verilated SoC; IMEM and DMEM images only)")
+
+
+def machine_config(args: argparse.Namespace):
+    """The profile's MachineConfig with the DRAM options (--dram-timing, --dram-stall, --dram-seed)."""
+    from fenn_dma.cli_machine import resolve_profile
+    from fenn_dma.dram import DramTiming
+
+    from .config import MachineConfig
+    from .dma import DmaModel
+    cfg = MachineConfig.from_spec(resolve_profile(args))
+    timing = cfg.dma.dram
+    if getattr(args, "dram_timing", None):
+        timing = timing._replace(latency=DramTiming.preset(args.dram_timing).latency)
+    timing = timing.with_stall(getattr(args, "dram_stall", 0), getattr(args, "dram_seed", 1))
+    return cfg.with_(dma=DmaModel(timing))
 
 
 def _write_atomically(path: str, write) -> None:
@@ -105,13 +128,10 @@ def run(args: argparse.Namespace) -> int:
         raise FennError("the RTL backend runs through `fenn-dma sim` (fenn_dma.verify.sim_cli)")
     from fenn_dma.isa.loader import load_program
 
-    from fenn_dma.cli_machine import resolve_profile
-
-    from .config import MachineConfig
     from .machine import Machine
 
     program = load_program(args.program, require_code=True)
-    machine = Machine(MachineConfig.from_spec(resolve_profile(args)))
+    machine = Machine(machine_config(args))
     machine.load(program)
     for memory in ("dmem", "vmem", "llm", "dram"):
         path = getattr(args, memory)

@@ -35,6 +35,11 @@ LINT_WAIVERS = Path(__file__).resolve().parent.parent / "rtl" / "verilator_lint.
 TB_MODULE = "fenn_dma.verify.rtl_harness_tb"
 # verify/cocotb_dram.py queues a burst's first beat half a cycle before the edge before its own.
 COCOTB_MIN_LATENCY = 2
+# The ISS cycle number (Machine.cycles) of the rising edge that takes the host's CONTROL.start
+# write (its W beat): both harnesses number their cycles from it, so that the DRAM's stall pattern
+# (fenn_dma.dram.stall_draw of the cycle) is the one the ISS steps against (docs/dma.md). Measured:
+# any other value makes most timing programs' cycles differ under back-pressure.
+DRAM_START_CYCLE = -1
 
 
 class RtlSimError(FennError):
@@ -62,7 +67,8 @@ class RtlJob:
     # slave, verify/cocotb_dram.py): the DRAM window the SoC's AXI4 master sees (dram_size bytes
     # at dram_base, the image from its start, the rest 0), its SLVERR regions ([start, end)
     # absolute), its latency in cycles (fenn_dma.dram; the cocotb slave needs >= 2) and
-    # back-pressure (0 none, else /256 a cycle); the result then reports the DRAM image, both
+    # back-pressure (0 none, else /256 a cycle of each channel, fenn_dma.dram.stall_draw with
+    # dram_seed, on the ISS's cycle numbers: the same stalls as the ISS's DramTiming(stall=, seed=)); the result then reports the DRAM image, both
     # STATUS words at the stop and the bursts and beats moved.
     dram: bytes = b""
     dram_base: int = 0
@@ -70,6 +76,7 @@ class RtlJob:
     dram_errors: tuple[tuple[int, int], ...] = ()
     dram_latency: int = DramTiming.preset(DEFAULT_PRESET).latency     # the ISS's default too
     dram_stall: int = 0
+    dram_seed: int = 1
 
     def to_json(self) -> dict:
         return job_json(self)
@@ -83,7 +90,7 @@ def job_json(job) -> dict:
             "vmem": job.vmem.hex(), "llm": job.llm.hex(), "read_vector": job.read_vector,
             "dram": job.dram.hex(), "dram_base": job.dram_base, "dram_size": job.dram_size,
             "dram_errors": [list(e) for e in job.dram_errors], "dram_latency": job.dram_latency,
-            "dram_stall": job.dram_stall}
+            "dram_stall": job.dram_stall, "dram_seed": job.dram_seed}
 
 
 def toolchain_missing() -> str | None:

@@ -39,7 +39,7 @@ from fenn_dma.rtl.config import SocConfig
 
 from fenn_dma.errors import FennError
 
-from .rtl_harness import LINT_WAIVERS, RtlSimError, cache_root
+from .rtl_harness import DRAM_START_CYCLE, LINT_WAIVERS, RtlSimError, cache_root
 
 NATIVE_DIR = Path(__file__).resolve().parent / "native"
 HARNESS_SOURCES = ("harness.cpp", "public.vlt", "memories.vlt", "lz4/lz4.h")
@@ -231,7 +231,7 @@ def _library(soc: NativeSoc) -> ctypes.CDLL:
     if soc.config.dma:
         lib.fenn_native_dram_setup.restype = ctypes.c_int
         lib.fenn_native_dram_setup.argtypes = [ctypes.c_void_p, u32, u32, u8p, u32, u32, u32, u32, u32,
-                                               ctypes.POINTER(u32), u32, ctypes.POINTER(u32), u32]
+                                               ctypes.c_int64, ctypes.POINTER(u32), u32, ctypes.POINTER(u32), u32]
         lib.fenn_native_dram_read.restype = ctypes.c_int
         lib.fenn_native_dram_read.argtypes = [ctypes.c_void_p, ctypes.c_void_p, u32, ctypes.POINTER(u64)]
     if lib.fenn_native_abi() != ABI:
@@ -258,6 +258,7 @@ class _Job:
     dram_errors: tuple[tuple[int, int], ...] = ()
     dram_latency: int = 0
     dram_stall: int = 0
+    dram_seed: int = 1
 
 
 def _field(job, name: str, default):
@@ -285,7 +286,7 @@ def _check_job(index: int, job, config: SocConfig) -> _Job:
                  dram_size=_field(job, "dram_size", 0) or len(_as_bytes(_field(job, "dram", b""))),
                  dram_errors=tuple((int(a), int(b)) for a, b in _field(job, "dram_errors", ()) or ()),
                  dram_latency=_field(job, "dram_latency", DramTiming.preset(DEFAULT_PRESET).latency),
-                 dram_stall=_field(job, "dram_stall", 0))
+                 dram_stall=_field(job, "dram_stall", 0), dram_seed=_field(job, "dram_seed", 1))
     except (TypeError, ValueError) as exc:
         raise bad(f"not a job ({exc})") from None
     _check_dram(j, config, bad)
@@ -332,6 +333,8 @@ def _check_dram(j: _Job, config: SocConfig, bad) -> None:
         raise bad(f"dram_latency: {exc}") from None
     if not isinstance(j.dram_stall, int) or not 0 <= j.dram_stall < 256:
         raise bad(f"dram_stall = {j.dram_stall!r}: back-pressure is 0..255 (/256 a cycle)")
+    if isinstance(j.dram_seed, bool) or not isinstance(j.dram_seed, int) or not 0 <= j.dram_seed < 1 << 32:
+        raise bad(f"dram_seed = {j.dram_seed!r}: the stall pattern's seed is a 32-bit unsigned whole number")
     for start, end in j.dram_errors:
         if not 0 <= start <= end <= 1 << 32:
             raise bad(f"dram_errors ({start:#x}, {end:#x}): not a [start, end) range of 32-bit addresses")
@@ -428,8 +431,8 @@ class NativeRun:
         status = (ctypes.c_uint32 * 2)(*(H.DMA_BASE + ch * H.DMA_CHANNEL_STRIDE + H.DMA_STATUS for ch in (0, 1)))
         rc = self._lib.fenn_native_dram_setup(
             self._handle, job.dram_base, job.dram_size, job.dram, len(job.dram),
-            self.soc.config.dma_data_bits // 8, job.dram_latency or 1, job.dram_stall, index + 1,
-            errors, len(job.dram_errors), status, csrs.DMA_STARTING | csrs.DMA_TRANSFERRING)
+            self.soc.config.dma_data_bits // 8, job.dram_latency or 1, job.dram_stall, job.dram_seed,
+            DRAM_START_CYCLE, errors, len(job.dram_errors), status, csrs.DMA_STARTING | csrs.DMA_TRANSFERRING)
         if rc != 0:
             raise RtlSimError(f"job {index}: {self._lib.fenn_native_error(self._handle).decode()}")
 

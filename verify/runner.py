@@ -125,7 +125,7 @@ def _job(program: Program, config: MachineConfig, soc: SocConfig, max_cycles: in
         # The DRAM window and its timing are the ISS's (MachineConfig and its DmaModel).
         dram_fields = dict(dram=image, dram_base=config.dram_base, dram_size=config.dram_size,
                            dram_errors=tuple(config.dram_error_regions), dram_latency=config.dma.dram.latency,
-                           dram_stall=dram_stall)
+                           dram_stall=dram_stall or config.dma.dram.stall, dram_seed=config.dma.dram.seed)
     for name, image in images.items():
         if image and name not in RTL_IMAGES:
             raise FennError(f"the RTL backend cannot load a {name} image (only {', '.join(RTL_IMAGES)})")
@@ -257,7 +257,8 @@ def run_cli(args) -> int:
         if getattr(args, memory):
             program.images[memory] = _read(getattr(args, memory))
     llm = _read(args.llm) if args.llm else b""
-    full = MachineConfig.from_spec(resolve_profile(args))
+    from fenn_dma.sim.sim_cli import machine_config
+    full = machine_config(args)      # the profile's, with the DRAM options
     dram = _read(args.dram) if args.dram else b""
     dma = needs_dma(program, dram)
     vector = dma or needs_vector(program, llm)

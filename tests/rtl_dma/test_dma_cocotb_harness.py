@@ -2,9 +2,10 @@
 AXI4 slave on the SoC's dram__* master, held to fenn_dma.dram's timing) against the ISS and the
 native harness (its C++ slave) on the same jobs: the DMA timing programs and seeded random
 DMA programs give the same registers, VMEM, LLM, DMEM, DRAM, both STATUS words, stop and
-cycles on all three. Back-pressure (cocotbext-axi's pause generators here, the C++ slave's
-xorshift stalls there) changes only the timing: the data, the final STATUS words and the stop
-stay the ISS's, and the cycles never fall below the ISS's (no back-pressure) and grow with it.
+cycles on all three. Back-pressure (cocotbext-axi's pause generators here; the C++ slave's are
+the model's stall function, whose cycles the ISS predicts exactly: test_dma_diff_stalls.py)
+changes only the timing: the data, the final STATUS words and the stop stay the ISS's (without
+back-pressure), and the cycles never fall below its cycles and grow with it.
 Back-pressure sets leave out random programs whose data depends on the timing by design
 (``restarts_while_busy``)."""
 from __future__ import annotations

@@ -112,10 +112,23 @@ def test_prefetched_streamed_passes_on_the_rtl_equal_the_iss(dma_soc, latency):
     check_on_rtl(dma_soc, latency, cases)
 
 
-def check_on_rtl(dma_soc, latency: str, cases) -> None:
+@pytest.mark.parametrize("stall", (32, 160))
+def test_streamed_networks_under_back_pressure_on_the_rtl_equal_the_iss(dma_soc, stall):
+    """The DRAM's back-pressure in the one model (fenn_dma.dram: stall/256 of each channel's
+    cycles, the same stall function of the cycle on the ISS and the native harness): the
+    Runtime's predicted cycles are still the RTL's, window by window, and the spikes the
+    reference's."""
+    cases = [(1, network(1, True), "sparse", 1024), (5, one_streamed_pass(5, "recurrent"), "recurrent", 8),
+             (7, one_streamed_pass(7, "runs"), "runs", 8)]
+    check_on_rtl(dma_soc, "ddr4", cases, stall=stall)
+
+
+def check_on_rtl(dma_soc, latency: str, cases, stall: int = 0) -> None:
     """Each (seed, network, label, window) compiled, run by the Runtime (equal to the reference),
     its windows run on the RTL and on fresh ISS runs: the same state, stop and cycles."""
     cfg = machine(latency)
+    if stall:
+        cfg = cfg.with_(dma=type(cfg.dma)(cfg.dma.dram.with_stall(stall, seed=stall)))
     sizes = MachineSizes.from_config(cfg)
     labels, jobs, checks = [], [], []
     for seed, net, kind, window in cases:

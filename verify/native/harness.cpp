@@ -73,11 +73,26 @@ enum { ACCESS_WRITE_BACKDOOR = 1, ACCESS_READ_BACKDOOR = 2, ACCESS_VECTOR_BACKDO
 // AR handshake and the beats follow one a cycle, a burst's after the previous burst's; B is taken
 // L cycles after a write burst's last W beat. A burst with any byte outside [base, base + size)
 // is answered DECERR (every R beat, its B), one touching an error region SLVERR; error bursts
-// neither read nor write the image. Optional deterministic back-pressure: with probability
-// stall/256 a cycle, each of ARREADY, AWREADY, WREADY is low and a due R or B waits (xorshift32,
-// seeded per job). Protocol rules the engine must keep (INCR, ARSIZE/AWSIZE = the port width,
+// neither read nor write the image. Optional deterministic back-pressure (part of the model):
+// in cycle c each of ARREADY, AWREADY, WREADY is low, and a due R or B waits, when
+// stall_draw(seed, channel, c) < stall (fenn_dma.dram.stall_draw, the same function), c numbered
+// as the ISS's cycles (the edge that takes the host's CONTROL.start write is cycle `start_cycle`).
+// Protocol rules the engine must keep (INCR, ARSIZE/AWSIZE = the port width,
 // beat-aligned addresses, no 4 KiB crossing, WLAST on exactly each burst's last beat) are checked:
 // the first break ends the job with an error.
+// fenn_dma/dram.py stall_draw: 0..255 from (seed, channel, cycle), MurmurHash3's fmix32 twice.
+enum { STALL_AR = 0, STALL_R = 1, STALL_AW = 2, STALL_W = 3, STALL_B = 4 };
+inline uint32_t fmix32(uint32_t x) {
+    x ^= x >> 16;
+    x *= 0x85EBCA6Bu;
+    x ^= x >> 13;
+    x *= 0xC2B2AE35u;
+    return x ^ (x >> 16);
+}
+inline uint32_t stall_draw(uint32_t seed, uint32_t channel, uint32_t cycle) {
+    return fmix32((cycle * 5u + channel) ^ fmix32(seed)) >> 24;
+}
+
 struct DramBurst {
     uint32_t addr;
     uint32_t beats;
@@ -103,7 +118,10 @@ struct DramSlave {
     uint32_t beat_bytes = 16;
     uint32_t latency = 4;
     uint32_t stall = 0;                          // back-pressure, /256 a cycle
-    uint32_t rng = 1;
+    uint32_t seed = 1;                           // of the stall pattern (stall_draw)
+    int64_t start_cycle = 0;                     // the ISS cycle of the edge after which the core started
+    uint64_t origin = 0;                         // that edge
+    bool host_aw_control = false;                // the host's last AW handshake was CONTROL's
     std::vector<std::pair<uint32_t, uint32_t>> errors;   // [start, end) -> SLVERR
     std::deque<DramBurst> reads, writes, responses;
     uint64_t last_r = 0;                         // edge of the last R beat taken
@@ -113,12 +131,11 @@ struct DramSlave {
     uint32_t status[2] = {0, 0}, busy_mask = 0;  // the channels' host STATUS offsets, starting | transferring
     uint32_t final_status[2] = {0, 0};           // the channels' STATUS at the job's stop
 
-    bool stalled() {
+    // Whether `channel` is stalled in the cycle that ends with rising edge `edge`.
+    bool stalled(uint32_t channel, uint64_t edge) const {
         if (!stall) return false;
-        rng ^= rng << 13;
-        rng ^= rng >> 17;
-        rng ^= rng << 5;
-        return (rng & 255) < stall;
+        const uint32_t cycle = (uint32_t)(uint64_t)((int64_t)(edge - origin) + start_cycle);
+        return stall_draw(seed, channel, cycle) < stall;
     }
     void fail(const std::string& what) {
         if (error.empty()) error = what;
@@ -150,6 +167,12 @@ struct DramSlave {
 
     // Sampled before the rising edge numbered `edge`: the handshakes of that edge and their effects.
     template <class Top> void edge(Top* t, uint64_t edge) {
+        // The host's CONTROL.start write (its W beat, with or after its AW): the cycles' origin.
+        const bool host_aw = t->host___05Fawvalid && t->host___05Fawready;
+        if (host_aw) host_aw_control = t->host___05Fawaddr == CONTROL;
+        if (t->host___05Fwvalid && t->host___05Fwready && host_aw_control &&
+            (t->host___05Fwdata >> CONTROL_START & 1) && (t->host___05Fwstrb & 1))
+            origin = edge;
         if (t->dram___05Farvalid && t->dram___05Farready) {
             reads.push_back(burst("AR", t->dram___05Faraddr, t->dram___05Farlen, t->dram___05Farsize,
                                   t->dram___05Farburst, edge));
@@ -201,17 +224,17 @@ struct DramSlave {
     // After the rising edge numbered `edge`: what the slave drives for the next edge.
     template <class Top> void drive(Top* t, uint64_t edge) {
         const uint64_t next = edge + 1;
-        t->dram___05Farready = !stalled();
-        t->dram___05Fawready = !stalled();
+        t->dram___05Farready = !stalled(STALL_AR, next);
+        t->dram___05Fawready = !stalled(STALL_AW, next);
         // W is taken once its burst's AW is (in the same cycle at the earliest).
         const bool aw_now = t->dram___05Fawvalid && t->dram___05Fawready;
-        t->dram___05Fwready = (!writes.empty() || aw_now) && !stalled();
+        t->dram___05Fwready = (!writes.empty() || aw_now) && !stalled(STALL_W, next);
         // R: the head burst's next beat, when due (the first after the latency, then back to back).
         bool r = false;
         if (!reads.empty()) {
             const DramBurst& b = reads.front();
             const uint64_t due = b.done ? last_r + 1 : std::max(b.due, last_r + 1);
-            r = r_shown || (next >= due && !stalled());
+            r = r_shown || (next >= due && !stalled(STALL_R, next));
         }
         t->dram___05Frvalid = r;
         r_shown = r;
@@ -224,7 +247,7 @@ struct DramSlave {
             t->dram___05Frresp = b.resp;
             t->dram___05Frlast = b.done + 1 == b.beats;
         }
-        bool bv = !responses.empty() && (b_shown || (next >= responses.front().due && !stalled()));
+        bool bv = !responses.empty() && (b_shown || (next >= responses.front().due && !stalled(STALL_B, next)));
         t->dram___05Fbvalid = bv;
         b_shown = bv;
         if (bv) t->dram___05Fbresp = responses.front().resp;
@@ -553,12 +576,13 @@ FENN_EXPORT void fenn_native_free(void* handle) {
 
 // The DRAM of the next jobs: `size` bytes at `base`, the first image_len from `image`, the rest 0;
 // beat_bytes: the port width; latency: cycles (fenn_dma.dram.DramTiming); stall: back-pressure
-// (0 none, else /256 a cycle, xorshift32 from `seed`); errors: n_errors [start, end) pairs -> SLVERR;
+// (0 none, else /256 a cycle, stall_draw from `seed`), start_cycle: the ISS cycle number of the
+// edge after which the core starts (the stall pattern's cycles are the ISS's); errors: n_errors [start, end) pairs -> SLVERR;
 // status_offsets: the MM2S and S2MM STATUS registers in the host map, busy_mask their busy bits.
 // Returns 0, or -1 with fenn_native_error set.
 FENN_EXPORT int fenn_native_dram_setup(void* handle, uint32_t base, uint32_t size, const uint8_t* image,
                                        uint32_t image_len, uint32_t beat_bytes, uint32_t latency, uint32_t stall,
-                                       uint32_t seed, const uint32_t* errors, uint32_t n_errors,
+                                       uint32_t seed, int64_t start_cycle, const uint32_t* errors, uint32_t n_errors,
                                        const uint32_t* status_offsets, uint32_t busy_mask) {
     auto* h = static_cast<Harness*>(handle);
     h->error.clear();
@@ -578,7 +602,8 @@ FENN_EXPORT int fenn_native_dram_setup(void* handle, uint32_t base, uint32_t siz
     d.beat_bytes = beat_bytes;
     d.latency = latency;
     d.stall = stall;
-    d.rng = seed ? seed : 1;
+    d.seed = seed;
+    d.start_cycle = start_cycle;
     d.errors.clear();
     for (uint32_t i = 0; i < n_errors; ++i) d.errors.emplace_back(errors[2 * i], errors[2 * i + 1]);
     d.error.clear();
