@@ -168,3 +168,32 @@ def test_fetch_extra_the_core_cannot_build_is_refused():
         spec_profile("ecp5").with_(fetch_extra=-1)
     # A short-fetch SoC of the ecp5 sizes is not the ecp5 machine (its ISS would charge a redirect 3).
     assert SocConfig.from_spec(spec_profile("ecp5")).with_(fetch_extra=0).spec.name == "soc-custom"
+
+
+@pytest.mark.parametrize("latency", ("short", "ddr4"))
+def test_vector_and_dma_programs_with_the_longer_fetch(latency):
+    """The vector SoC with the DMA (the ulx3s profile's units, VMEM and LLMs with ECP5's
+    collision rules) and the longer fetch: random DMA, vector and scalar programs equal the ISS's
+    (registers, STATUS words, memories, stop, cycles) at both DRAM latencies."""
+    _skip_without_toolchain()
+    from fenn_dma.dram import DramTiming
+    from fenn_dma.rtl.config import TRANSPARENT_COLLISIONS
+    from fenn_dma.sim import DmaModel
+    from fenn_dma.verify.compare import DMA_FIELDS, first_difference, without_ranges
+    from fenn_dma.verify.random_program import DMA_RTL, SMALL_CONFIG, undefined_ranges
+    from fenn_dma.verify.runner import build_soc, iss_state, run_many_on_rtl, soc_config
+    machine = SMALL_CONFIG.with_(cycle_model=CycleModel.of_pipeline(fetch_extra=1),
+                                 dma=DmaModel(DramTiming.preset(latency)))
+    soc = soc_config(machine, vector=True, dma=True).with_(collisions=TRANSPARENT_COLLISIONS)
+    assert soc.fetch_extra == 1
+    built = build_soc(soc, "native")
+    seeds = range(0, 100)
+    rps = [random_program(seed, 60, machine, DMA_RTL) for seed in seeds]
+    iss = [iss_state(rp.program, machine, llm=rp.llm_image, dram=rp.dram_image) for rp in rps]
+    rtl = run_many_on_rtl([rp.program for rp in rps], machine, soc=built, llm_images=[rp.llm_image for rp in rps],
+                          dram_images=[rp.dram_image for rp in rps])
+    spans = undefined_ranges(machine)
+    failures = [f"seed {s}: {diff}" for s, a, b in zip(seeds, iss, rtl)
+                if (diff := first_difference(without_ranges(a, spans), without_ranges(b, spans), DMA_FIELDS))]
+    assert not failures, f"{len(failures)} of {len(rps)} differ:\n" + "\n".join(failures[:25])
+    assert sum(s["stop"]["cause"] == "ecall" for s in iss) > len(rps) // 2
