@@ -332,9 +332,14 @@ class Core(wiring.Component):
         hold = x_wait | x_hold          # execute, decode and fetch keep their instructions
         fetch_addr = Signal(32)
         f_next = Signal(32)             # the next sequential fetch (off the redirect path)
+        # Out of IMEM (a power of two): an address bit above it set, for each candidate before the
+        # redirect mux (not a compare after it, on the branch decision's path).
+        imem_bits = (cfg.imem_size - 1).bit_length()
+        fetch_fault = Signal()
         m.d.comb += [
             f_next.eq(f_last + 4),
             fetch_addr.eq(Mux(redirect_f, target, f_next)),
+            fetch_fault.eq(Mux(redirect_f, target[imem_bits:].any(), f_next[imem_bits:].any())),
             self.imem.addr.eq(fetch_addr[2:]),
             self.imem.r_en.eq(~hold),
         ]
@@ -381,12 +386,12 @@ class Core(wiring.Component):
             with m.Else():
                 if fx:
                     m.d.sync += [
-                        f2_valid.eq(1), f2_pc.eq(fetch_addr), f2_fetch_fault.eq(fetch_addr >= cfg.imem_size),
+                        f2_valid.eq(1), f2_pc.eq(fetch_addr), f2_fetch_fault.eq(fetch_fault),
                         d_valid.eq(f2_valid & ~redirect_f), d_pc.eq(f2_pc), d_fetch_fault.eq(f2_fetch_fault),
                         d_word.eq(self.imem.r_data),
                     ]
                 else:
-                    m.d.sync += [d_valid.eq(1), d_pc.eq(fetch_addr), d_fetch_fault.eq(fetch_addr >= cfg.imem_size)]
+                    m.d.sync += [d_valid.eq(1), d_pc.eq(fetch_addr), d_fetch_fault.eq(fetch_fault)]
                 m.d.sync += [
                     f_last.eq(fetch_addr),
                     x_valid.eq(d_valid & ~redirect_f),
