@@ -49,8 +49,11 @@ def _power_of_two(n: int) -> bool:
 # (it imports inspect; docs/iss.md "Speed"). Field name -> type, in order, and the defaults.
 _SPEC_FIELDS = {"name": str, "imem_size": int, "dmem_size": int, "vmem_size": int, "llm_size": int,
                 "full_m": bool, "vector": bool, "dma": bool, "dram_base": int, "dram_size": int, "hart_id": int,
-                "mul_extra": int}  # mul_extra: extra cycles of mul* (the core's pipeline; the ISS's cycle model charges them)
-_SPEC_DEFAULTS = {"dram_base": 0, "dram_size": 0, "hart_id": 0, "mul_extra": 0}
+                "mul_extra": int, "fetch_extra": int}
+# mul_extra: extra cycles of mul* (the core's pipeline; the ISS's cycle model charges them).
+# fetch_extra: extra fetch stages (the instruction RAM's output registered): each adds a cycle to
+# the pipeline fill and to every taken branch and jump, in the core and in the ISS's cycle model.
+_SPEC_DEFAULTS = {"dram_base": 0, "dram_size": 0, "hart_id": 0, "mul_extra": 0, "fetch_extra": 0}
 
 
 class MachineSpec(namedtuple("MachineSpec", _SPEC_FIELDS, defaults=tuple(_SPEC_DEFAULTS.values()))):
@@ -108,6 +111,8 @@ class MachineSpec(namedtuple("MachineSpec", _SPEC_FIELDS, defaults=tuple(_SPEC_D
             raise bad("hart_id", "must fit in 32 bits")
         if self.mul_extra < 0:
             raise bad("mul_extra", "must be >= 0")
+        if self.fetch_extra < 0:
+            raise bad("fetch_extra", "must be >= 0")
 
     @property
     def extensions(self) -> frozenset[str]:
@@ -195,9 +200,10 @@ PROFILES: dict[str, MachineSpec] = {p.name: p for p in (
     MachineSpec("kv260", imem_size=16 * KIB, dmem_size=128 * KIB, vmem_size=512 * KIB, llm_size=2048,
                 full_m=False, vector=True, dma=True, dram_base=0, dram_size=2 << 30),
     # Lattice ECP5 (no URAM, fewer BRAMs): the scalar core with a smaller data memory; a two-cycle
-    # multiply (MULT18X18D and the partial-product adds in one cycle limited Fmax, docs/boards.md).
+    # multiply (MULT18X18D and the partial-product adds in one cycle limited Fmax, docs/boards.md)
+    # and a registered instruction RAM output (DP16KD's clock-to-out into decode limited it next).
     MachineSpec("ecp5", imem_size=8 * KIB, dmem_size=32 * KIB, vmem_size=0, llm_size=0,
-                full_m=False, vector=False, dma=False, mul_extra=1),
+                full_m=False, vector=False, dma=False, mul_extra=1, fetch_extra=1),
     # Simulation: a small whole machine (vector unit, DMA, 1 MiB DRAM) with full M.
     MachineSpec("sim-small", imem_size=4 * KIB, dmem_size=16 * KIB, vmem_size=64 * KIB, llm_size=512,
                 full_m=True, vector=True, dma=True, dram_size=1 << 20),
@@ -217,9 +223,10 @@ PROFILES: dict[str, MachineSpec] = {p.name: p for p in (
     MachineSpec("test-random", imem_size=8 * KIB, dmem_size=4 * KIB, vmem_size=8 * KIB, llm_size=256,
                 full_m=True, vector=True, dma=True, dram_base=0x10000, dram_size=64 * KIB),
     # Radiona ULX3S 85F (ECP5, 208 DP16KD): the vector SoC with the DMA, memories sized to its block RAM;
-    # DRAM is a 32 KiB on-chip window until an SDRAM controller is built in (docs/boards.md).
+    # DRAM is a 32 KiB on-chip window until an SDRAM controller is built in (docs/boards.md);
+    # the instruction RAM's output registered, as on ecp5.
     MachineSpec("ulx3s", imem_size=16 * KIB, dmem_size=64 * KIB, vmem_size=128 * KIB, llm_size=2048,
-                full_m=False, vector=True, dma=True, dram_base=0, dram_size=32 * KIB),
+                full_m=False, vector=True, dma=True, dram_base=0, dram_size=32 * KIB, fetch_extra=1),
 )}
 
 DEFAULT_PROFILE = "kv260"

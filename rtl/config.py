@@ -34,6 +34,8 @@ TRANSPARENT_COLLISIONS = "transparent"   # every read sees the other port's writ
 COLLISIONS = (URAM_COLLISIONS, TRANSPARENT_COLLISIONS)
 # Extra cycles of a multiply the core can be built with (rtl/alu.py Multiplier stages - 1).
 MUL_EXTRAS = (0, 1)
+# Extra fetch stages: 1 registers the instruction RAM's output (rtl/core.py).
+FETCH_EXTRAS = (0, 1)
 
 
 class ConfigError(FennError):
@@ -53,6 +55,7 @@ class SocConfig:
     dma_data_bits: int = 128                    # the AXI4 data width of `dram` (with dma)
     collisions: str = URAM_COLLISIONS           # VMEM/LLM same-cycle rules: the target RAM's (above)
     mul_extra: int = DEFAULT_SPEC.mul_extra     # 0: one-cycle mul*; 1: two cycles (the ISS's CycleModel.mul_extra)
+    fetch_extra: int = DEFAULT_SPEC.fetch_extra  # 1: IMEM's output registered (CycleModel.of_pipeline)
 
     def __post_init__(self) -> None:
         for name in ("imem_size", "dmem_size"):
@@ -70,6 +73,9 @@ class SocConfig:
 
         if self.mul_extra not in MUL_EXTRAS:
             raise ConfigError(f"mul_extra = {self.mul_extra!r}: the core builds {' or '.join(map(str, MUL_EXTRAS))}")
+        if self.fetch_extra not in FETCH_EXTRAS:
+            raise ConfigError(f"fetch_extra = {self.fetch_extra!r}: the core builds "
+                              f"{' or '.join(map(str, FETCH_EXTRAS))}")
         if self.collisions not in COLLISIONS:
             raise ConfigError(f"collisions = {self.collisions!r}: must be one of {', '.join(COLLISIONS)}")
         if self.dma:
@@ -90,7 +96,7 @@ class SocConfig:
         """The SoC of ``spec`` (without a vector unit: no VMEM/LLM, sizes 0; with ``dma``, the engine)."""
         return cls(imem_size=spec.imem_size, dmem_size=spec.dmem_size, full_m=spec.full_m,
                    hart_id=spec.hart_id, vector=spec.vector, vmem_size=spec.vmem_size, llm_size=spec.llm_size,
-                   dma=spec.dma, mul_extra=spec.mul_extra)
+                   dma=spec.dma, mul_extra=spec.mul_extra, fetch_extra=spec.fetch_extra)
 
     @property
     def spec(self) -> MachineSpec:
@@ -99,7 +105,7 @@ class SocConfig:
         sizes = dict(imem_size=self.imem_size, dmem_size=self.dmem_size, full_m=self.full_m,
                      vector=self.vector, vmem_size=self.vmem_size if self.vector else 0,
                      llm_size=self.llm_size if self.vector else 0, hart_id=self.hart_id,
-                     mul_extra=self.mul_extra)
+                     mul_extra=self.mul_extra, fetch_extra=self.fetch_extra)
         built = MachineSpec("soc", dma=self.dma, **sizes)
         name = next((n for n, s in SPECS.items()
                      if s.with_(name="soc", dram_base=0, dram_size=0) == built), "soc-custom")

@@ -33,6 +33,13 @@ pipeline_fill = 3 and penalties of 1. Built with ``mul_extra`` (the ecp5 profile
 ``mul*`` holds execute one cycle more (its partial products registered, rtl/alu.py):
 the ISS's ``mul_extra = 1``.
 
+Built with ``fetch_extra`` (the ECP5 profiles), the instruction RAM's output is
+registered: a second fetch stage ``f2`` holds the address whose word the RAM
+outputs, and decode reads the word from a register (``d_word``) instead of the
+RAM's late output. A run then costs one cycle more and every taken branch or
+jump 2 (the words in f2 and decode are flushed): the ISS's
+``CycleModel.of_pipeline(fetch_extra=1)``.
+
 A run starts on ``start`` (pc = ``entry``); ``ecall``, ``ebreak`` and every
 exception stop the core in execute, with the cause and pc held for the host.
 Older instructions complete; younger ones never have effects.
@@ -132,6 +139,15 @@ class Core(wiring.Component):
         # Pipeline registers.
         f_last = Signal(32)            # the address fetched last (entry - 4 before the first fetch)
         d_valid, d_pc, d_fetch_fault = Signal(name="d_valid"), Signal(32, name="d_pc"), Signal(name="d_fetch_fault")
+        # With fetch_extra, the instruction RAM's output is registered: the second fetch stage f2
+        # holds the address whose word the RAM outputs, and decode takes the word from a register.
+        fx = cfg.fetch_extra
+        if fx:
+            f2_valid, f2_pc = Signal(name="f2_valid"), Signal(32, name="f2_pc")
+            f2_fetch_fault = Signal(name="f2_fetch_fault")
+            d_word = Signal(32, name="d_word")
+        else:
+            d_word = self.imem.r_data
         x_valid, x = Signal(name="x_valid"), Signal(dx_layout(ext), name="x")
         # Load-use: execute holds an instruction that read the rd of the load just ahead of it
         # (x_wait, one cycle) and takes the loaded value from writeback for src1/src2 (x_fwd1/2).
@@ -139,7 +155,7 @@ class Core(wiring.Component):
         w_valid, w = Signal(name="w_valid"), Signal(XW_LAYOUT, name="w")
 
         # ---------------------------------------------------------------- decode
-        m.d.comb += decoder.d_word.eq(self.imem.r_data)
+        m.d.comb += decoder.d_word.eq(d_word)
         dd = decoder.d_decoded
         m.d.comb += [rf_rs1.addr.eq(dd.rs1), rf_rs2.addr.eq(dd.rs2), rf_dbg.addr.eq(self.dbg_addr),
                      self.dbg_r_data.eq(rf_dbg.data)]
@@ -304,7 +320,7 @@ class Core(wiring.Component):
             csrf.x_w_en.eq(retire & csr_writes),
             csrf.x_w_data.eq(csr_new),
             csrf.retire.eq(retire),
-            csrf.charge.eq(1 + taken + bubbles),
+            csrf.charge.eq(1 + Mux(taken, 1 + fx, 0) + bubbles),
             self.mcycle.eq(csrf.mcycle), self.minstret.eq(csrf.minstret),
         ]
 
@@ -316,9 +332,14 @@ class Core(wiring.Component):
         hold = x_wait | x_hold          # execute, decode and fetch keep their instructions
         fetch_addr = Signal(32)
         f_next = Signal(32)             # the next sequential fetch (off the redirect path)
+        # Out of IMEM (a power of two): an address bit above it set, for each candidate before the
+        # redirect mux (not a compare after it, on the branch decision's path).
+        imem_bits = (cfg.imem_size - 1).bit_length()
+        fetch_fault = Signal()
         m.d.comb += [
             f_next.eq(f_last + 4),
             fetch_addr.eq(Mux(redirect_f, target, f_next)),
+            fetch_fault.eq(Mux(redirect_f, target[imem_bits:].any(), f_next[imem_bits:].any())),
             self.imem.addr.eq(fetch_addr[2:]),
             self.imem.r_en.eq(~hold),
         ]
@@ -363,12 +384,19 @@ class Core(wiring.Component):
             with m.Elif(x_hold):
                 pass
             with m.Else():
+                if fx:
+                    m.d.sync += [
+                        f2_valid.eq(1), f2_pc.eq(fetch_addr), f2_fetch_fault.eq(fetch_fault),
+                        d_valid.eq(f2_valid & ~redirect_f), d_pc.eq(f2_pc), d_fetch_fault.eq(f2_fetch_fault),
+                        d_word.eq(self.imem.r_data),
+                    ]
+                else:
+                    m.d.sync += [d_valid.eq(1), d_pc.eq(fetch_addr), d_fetch_fault.eq(fetch_fault)]
                 m.d.sync += [
-                    d_valid.eq(1), d_pc.eq(fetch_addr), d_fetch_fault.eq(fetch_addr >= cfg.imem_size),
                     f_last.eq(fetch_addr),
                     x_valid.eq(d_valid & ~redirect_f),
                     x_wait.eq(d_valid & ~redirect_f & (d_fwd1 | d_fwd2)), x_fwd1.eq(d_fwd1), x_fwd2.eq(d_fwd2),
-                    x.pc.eq(d_pc), x.word.eq(self.imem.r_data), x.fetch_fault.eq(d_fetch_fault),
+                    x.pc.eq(d_pc), x.word.eq(d_word), x.fetch_fault.eq(d_fetch_fault),
                     x.d.eq(dd), x.src1.eq(d_src1), x.src2.eq(d_src2),
                 ]
             # Last, so that it wins: the advance above does not wait for the stop decision (a long
@@ -379,12 +407,15 @@ class Core(wiring.Component):
                 m.d.sync += [running.eq(0), self.stopped.eq(1), d_valid.eq(0), x_valid.eq(0), x_wait.eq(0),
                              x_mul_done.eq(0),
                              self.cycles.eq(self.cycles + 1 - bubbles - x_wait)]
+                if fx:
+                    m.d.sync += f2_valid.eq(0)
                 with m.If(stop):
                     m.d.sync += [self.cause.eq(cause), self.stop_pc.eq(x.pc)]
                 with m.Else():
+                    fetched = Mux(f2_valid, f2_pc, f_next) if fx else f_next
                     m.d.sync += [self.cause.eq(RtlCause.HALTED),
                                  self.stop_pc.eq(Mux(x_valid & ~retire, x.pc,
-                                                     Mux(redirect, target, Mux(d_valid, d_pc, f_next))))]
+                                                     Mux(redirect, target, Mux(d_valid, d_pc, fetched))))]
         with m.If(self.start):
             m.d.sync += [
                 running.eq(1), self.stopped.eq(0), self.cause.eq(RtlCause.NONE), self.stop_pc.eq(0),
@@ -392,5 +423,7 @@ class Core(wiring.Component):
                 x_mul_done.eq(0), bubbles.eq(0),
                 self.cycles.eq(0), self.instret.eq(0),
             ]
+            if fx:
+                m.d.sync += f2_valid.eq(0)
         m.d.comb += csrf.clear.eq(self.start)
         return m

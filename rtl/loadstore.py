@@ -8,7 +8,7 @@ writes unless it is misaligned or out of range, the only stops a legal,
 fetched store can raise."""
 from __future__ import annotations
 
-from amaranth import Cat, Module, Mux
+from amaranth import Cat, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -30,6 +30,24 @@ class LoadStore(wiring.Component):
             "dmem": Out(sram_bus((dmem_size // 4 - 1).bit_length())),
         })
 
+    def _out_of_range(self, m):
+        """Whether ``x_base + x_offset`` is outside DMEM (a power of two, ``2**k`` bytes): whether
+        the sum's bits from ``k`` up are not all zero, without waiting for the address adder.
+
+        The high part ``a + b + c`` (a, b: the operands' bits from k up; c: the carry out of
+        the low k bits) is 0 modulo ``2**(32-k)`` exactly when every carry it needs is the one it
+        gets: bit 0 of ``a ^ b`` equals c, and bit i of ``a ^ b`` equals bit i-1 of ``a | b``
+        (the carry out of bit i-1 of a sum whose bits are all 0). That is an equality of two
+        vectors and a wide AND, beside the short carry chain of the low k bits, instead of the
+        32-bit carry chain and an OR tree after it, on the path to the core's stop decision."""
+        k = (self.dmem_size - 1).bit_length()
+        a, b = self.x_base[k:], self.x_offset[k:]
+        carry = Signal(name="x_low_carry")
+        rest = Signal(name="x_high_carries")   # bits 1.. of the high part need exactly the carries they get
+        m.d.comb += [carry.eq((self.x_base[:k] + self.x_offset[:k])[k]),
+                     rest.eq((a ^ b)[1:] == (a | b)[:-1])]
+        return ~(rest & ((a ^ b)[0] == carry))
+
     def elaborate(self, platform):
         m = Module()
         addr = self.x_addr
@@ -38,9 +56,7 @@ class LoadStore(wiring.Component):
                          Mux(self.x_size == SIZE_HALF, addr[0], 0))
         m.d.comb += [
             self.x_misaligned.eq(misaligned),
-            # dmem_size is a power of two: out of range is any address bit above it set (an OR
-            # tree, not a compare's carry chain after the address adder's, on the stop path).
-            self.x_fault.eq(addr[(self.dmem_size - 1).bit_length():].any()),
+            self.x_fault.eq(self._out_of_range(m)),
             self.dmem.addr.eq(addr[2:]),
             self.dmem.r_en.eq(self.x_enable & self.x_load),
         ]

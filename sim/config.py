@@ -91,7 +91,8 @@ class MachineConfig(namedtuple("MachineConfig", _DEFAULTS, defaults=tuple(_DEFAU
                      vmem_size=spec.vmem_size or ROW_BYTES, llm_size=spec.llm_size or ROW_BYTES,
                      dram_size=min(spec.dram_size, ISS_DRAM_LIMIT) or ROW_BYTES, dram_base=spec.dram_base,
                      extensions=spec.extensions, hartid=spec.hart_id, name=spec.name,
-                     cycle_model=CycleModel(mul_extra=spec.mul_extra))
+                     cycle_model=CycleModel.of_pipeline(fetch_extra=spec.fetch_extra,
+                                                             mul_extra=spec.mul_extra))
         sizes.update(iss)
         return cls(**sizes)
 
@@ -104,7 +105,8 @@ class MachineConfig(namedtuple("MachineConfig", _DEFAULTS, defaults=tuple(_DEFAU
                            vmem_size=self.vmem_size if vector else 0, llm_size=self.llm_size if vector else 0,
                            full_m=M in self.extensions, vector=vector, dma=vector,
                            dram_base=self.dram_base if vector else 0, dram_size=self.dram_size if vector else 0,
-                           hart_id=self.hartid, mul_extra=self.cycle_model.mul_extra)
+                           hart_id=self.hartid, mul_extra=self.cycle_model.mul_extra,
+                           fetch_extra=self.cycle_model.fetch_extra)
         named = SPECS.get(self.name)      # the ISS's DRAM model may be smaller than the machine's DRAM
         if named is not None and named.differences(spec, tuple(n for n in spec._fields
                                                                if n not in ("name", "dram_base", "dram_size"))):

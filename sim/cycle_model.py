@@ -12,6 +12,12 @@ plus:
   arrives one cycle too late for execute);
 - ``mul_extra`` / ``div_extra`` for multi-cycle ``mul*`` / ``div*``, ``rem*``.
 
+A core built with extra fetch stages (``MachineSpec.fetch_extra``: the
+instruction RAM's output registered, the ECP5 profiles) fills one cycle later
+and loses one more fetched instruction on every taken branch and jump:
+``CycleModel.of_pipeline(fetch_extra=n)`` adds ``n`` to ``pipeline_fill``,
+``taken_branch_penalty`` and ``jump_penalty``; ``fetch_extra`` reads it back.
+
 Vector instructions issue one per cycle and never stall: their load-use slot
 is enforced statically (docs/isa.md section 6, the ISS's RAW-hazard stop), so the
 compiler fills it. ``pipeline_fill`` cycles pass before the first instruction
@@ -61,6 +67,27 @@ class CycleModel(namedtuple("CycleModel", _DEFAULTS, defaults=tuple(_DEFAULTS.va
             if int(value) < 0:
                 raise ValueError(f"CycleModel.{name} must be >= 0")
         return self
+
+    @classmethod
+    def of_pipeline(cls, fetch_extra: int = 0, mul_extra: int = 0) -> "CycleModel":
+        """The model of the core built with ``fetch_extra`` extra fetch stages and a
+        ``1 + mul_extra``-cycle multiply (MachineSpec.fetch_extra, mul_extra)."""
+        if fetch_extra < 0:
+            raise ValueError("CycleModel.of_pipeline: fetch_extra must be >= 0")
+        return cls(pipeline_fill=_DEFAULTS["pipeline_fill"] + fetch_extra,
+                   taken_branch_penalty=_DEFAULTS["taken_branch_penalty"] + fetch_extra,
+                   jump_penalty=_DEFAULTS["jump_penalty"] + fetch_extra, mul_extra=mul_extra)
+
+    @property
+    def fetch_extra(self) -> int:
+        """The extra fetch stages of the core this model describes: ``n`` where the fill and
+        both redirect penalties are the defaults plus ``n`` (``of_pipeline``), else 0 (a model
+        of no core's pipeline, e.g. a cost experiment)."""
+        n = self.pipeline_fill - _DEFAULTS["pipeline_fill"]
+        if (n > 0 and self.taken_branch_penalty == _DEFAULTS["taken_branch_penalty"] + n
+                and self.jump_penalty == _DEFAULTS["jump_penalty"] + n):
+            return n
+        return 0
 
     def cost(self, op: str, *, taken: bool, load_use: bool) -> int:
         """Cycles charged to one retired instruction of semantic op ``op``;

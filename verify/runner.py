@@ -70,7 +70,8 @@ def soc_config(config: MachineConfig, vector: bool | None = None, dma: bool = Fa
         extra["dma"] = True
     return SocConfig(imem_size=config.imem_size, dmem_size=config.dmem_size,
                      full_m=M in config.extensions, hart_id=config.hartid,
-                     mul_extra=config.cycle_model.mul_extra, **extra)
+                     mul_extra=config.cycle_model.mul_extra,
+                     fetch_extra=config.cycle_model.fetch_extra, **extra)
 
 
 def rtl_machine_config(config: MachineConfig, vector: bool = False) -> MachineConfig:
