@@ -10,11 +10,25 @@ Reference: 0.08 M cycles/s measured when every clock edge woke Python (cocotb's
 Python clock and ClockCycles); the figure depends on the machine's load, so
 compare runs made side by side.
 
-Run: .venv/bin/python benchmarks/rtl_speed.py [--shd] [--steps 1170]
+With --instructions, each native figure also gets x86 instructions per simulated cycle,
+counted by valgrind's callgrind (the difference of a short and a long cycle-limited run of the
+same job, each a whole process, so start-up, set-up and read-back cancel): unlike any time here,
+independent of the machine's load. --native leaves out the cocotb harness's figures.
+
+--pgo adds the profile-guided builds' figures (build_native(pgo=True)) beside the plain ones.
+
+Run: .venv/bin/python benchmarks/rtl_speed.py [--native] [--instructions] [--pgo] [--shd] [--steps 1170]
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import os
+import pickle
+import shutil
+import subprocess
+import sys
+import tempfile
 import time
 
 import numpy as np
@@ -25,7 +39,7 @@ from fenn_dma.sim.machine import Machine
 from fenn_dma.verify.kernels import counted_loop
 from fenn_dma.verify.random_program import SCALAR_RTL, random_program
 from fenn_dma.verify.rtl_harness import build
-from fenn_dma.verify.runner import (build_soc, iss_state, needs_dma, run_many_on_rtl, run_windows_on_rtl,
+from fenn_dma.verify.runner import (iss_state, needs_dma, run_many_on_rtl, run_windows_on_rtl,
                                     soc_config, windows_of_run)
 
 GOAL = 1_000_000          # simulated cycles/s on the vector SoC (issue 11)
@@ -36,7 +50,59 @@ def _rate_line(label: str, cycles: int, cpu: float, wall: float) -> str:
             f"1 M goal), {cycles / wall / 1e6:.2f} M/s wall ({cycles} cycles)")
 
 
-def native_loops() -> None:
+def instructions_per_cycle(soc, job, short: int = 20_000, long: int = 60_000) -> float | None:
+    """x86 instructions per simulated cycle of ``job`` on the native ``soc``: callgrind's count of a
+    process that runs the job cut at ``short`` cycles and of one cut at ``long``, the difference over
+    the difference of their cycles (Python's start-up, the job's set-up, clear and read-back cancel).
+    None without valgrind. The runs load the built library directly (no Verilog generation under
+    valgrind)."""
+    if shutil.which("valgrind") is None:
+        return None
+    counts = []
+    with tempfile.TemporaryDirectory(prefix="fenn-cg-") as tmp:
+        for n in (short, long):
+            spec = os.path.join(tmp, f"job{n}.pkl")
+            with open(spec, "wb") as f:
+                pickle.dump((soc, dataclasses.replace(job, max_cycles=n)), f)
+            out = os.path.join(tmp, f"cg.{n}")
+            subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", sys.executable, __file__,
+                            "--callgrind-child", spec], check=True, capture_output=True)
+            with open(spec + ".cycles") as f:
+                cycles = int(f.read())
+            with open(out) as f:
+                total = next(int(line.split()[1]) for line in f if line.startswith(("totals:", "summary:")))
+            counts.append((total, cycles))
+    (i0, c0), (i1, c1) = counts
+    return (i1 - i0) / (c1 - c0)
+
+
+def _callgrind_child(spec: str) -> None:
+    """One job of instructions_per_cycle, run under callgrind."""
+    from fenn_dma.verify.rtl_native import run_batch_native
+    with open(spec, "rb") as f:
+        soc, job = pickle.load(f)
+    r = run_batch_native(soc.config, [job], soc=soc)[0]
+    with open(spec + ".cycles", "w") as f:
+        f.write(str(r["cycles"]))
+
+
+def _report(label: str, r: dict, cpu: float, wall: float, soc, job, instructions: bool) -> str:
+    line = _rate_line(label, r["cycles"], cpu, wall)
+    if instructions:
+        ipc = instructions_per_cycle(soc, job)
+        line += "; " + (f"{ipc:,.0f} x86 instructions a cycle (callgrind)" if ipc is not None
+                        else "instructions a cycle: valgrind is not installed")
+    return line
+
+
+def _builds(cfg, pgo: bool) -> list:
+    """The native builds to measure: the plain one and, with ``pgo``, the profile-guided one
+    (build_native(pgo=True): trained on the built-in set, not on these programs)."""
+    from fenn_dma.verify.rtl_native import build_native
+    return [("", build_native(cfg, pgo=False))] + ([(" [PGO build]", build_native(cfg, pgo=True))] if pgo else [])
+
+
+def native_loops(instructions: bool = False, pgo: bool = False) -> None:
     """The native harness, side by side: the counted loop on the scalar SoC and on the vector SoC of
     the vector tests (the 32 lanes idle), and the LIF kernel on the vector SoC (7 vector
     instructions per 32 neurons, the lanes busy), each checked against the ISS's cycles."""
@@ -51,18 +117,19 @@ def native_loops() -> None:
              ("vector SoC, LIF kernel, 1000 steps (lanes busy)", VECTOR_TEST_CONFIG, True, lif.vp.program)]
     for label, config, vector, program in cases:
         cfg = soc_config(config, vector=vector)
-        soc = build_soc(cfg, "native")
         job = _job(program, config, cfg, 100_000_000, "no")
-        t, c = time.perf_counter(), time.process_time()
-        r = run_batch_native(cfg, [job], soc=soc)[0]
-        line = _rate_line(f"native harness, {label}", r["cycles"], time.process_time() - c, time.perf_counter() - t)
         iss = iss_state(program, config, 100_000_000)["cycles"]
-        print(line + ("" if iss == r["cycles"] else f"  [ISS: {iss} cycles: DIFFERENT]"))
-        if iss != r["cycles"]:
-            raise SystemExit(f"{label}: the RTL's cycles differ from the ISS's")
+        for kind, soc in _builds(cfg, pgo):
+            t, c = time.perf_counter(), time.process_time()
+            r = run_batch_native(cfg, [job], soc=soc)[0]
+            line = _report(f"native harness, {label}{kind}", r, time.process_time() - c, time.perf_counter() - t,
+                           soc, job, instructions)
+            print(line + ("" if iss == r["cycles"] else f"  [ISS: {iss} cycles: DIFFERENT]"))
+            if iss != r["cycles"]:
+                raise SystemExit(f"{label}: the RTL's cycles differ from the ISS's")
 
 
-def shd_network(steps: int) -> None:
+def shd_network(steps: int, instructions: bool = False, pgo: bool = False) -> None:
     """FeNN's SHD network (benchmarks/shd_kernel.py) compiled, one Poisson sample, on the ISS
     and then its windows on the native vector SoC (with the DMA when the program uses it)."""
     from shd_kernel import build as shd_build
@@ -77,13 +144,23 @@ def shd_network(steps: int) -> None:
     iss = time.perf_counter() - t
     images = [Program(images={k: w[k] for k in ("imem", "dmem", "vmem")}) for w in windows]
     dma = any(needs_dma(p, w["dram"]) for p, w in zip(images, windows))
-    soc = build_soc(soc_config(config, vector=True, dma=dma), "native")
-    t, c = time.perf_counter(), time.process_time()
-    states = run_windows_on_rtl(windows, config, soc)
-    wall, cpu = time.perf_counter() - t, time.process_time() - c
-    cycles = sum(s["cycles"] for s in states)
-    print(_rate_line(f"native harness, SHD 700-256-20 network, {steps} steps in {len(windows)} windows",
-                     cycles, cpu, wall))
+    label = f"native harness, SHD 700-256-20 network, {steps} steps in {len(windows)} windows"
+    results = []
+    for kind, soc in _builds(soc_config(config, vector=True, dma=dma), pgo):
+        t, c = time.perf_counter(), time.process_time()
+        states = run_windows_on_rtl(windows, config, soc)
+        wall, cpu = time.perf_counter() - t, time.process_time() - c
+        cycles = sum(s["cycles"] for s in states)
+        results.append(states)
+        if instructions:
+            from fenn_dma.verify.runner import _job
+            job = _job(images[0], config, soc.config, 50_000_000, "backdoor", llm=windows[0]["llm"],
+                       dram=windows[0]["dram"], x_init=windows[0]["x"])
+            print(_report(label + kind, {"cycles": cycles}, cpu, wall, soc, job, True) + " (its first window)")
+        else:
+            print(_rate_line(label + kind, cycles, cpu, wall))
+    if any(other != results[0] for other in results[1:]):
+        raise SystemExit("the PGO build's final states differ from the plain build's")
     # Each RTL job starts from CONTROL.clear (the per-lane RNG and v0-v31 at their reset state), so
     # the same jobs on the ISS from reset are the cycle-exact comparison; the Runtime's own run
     # carries the RNG from window to window (stochastic rounding), so its later windows draw
@@ -94,8 +171,8 @@ def shd_network(steps: int) -> None:
     print(f"  the ISS on the same jobs: {sum(iss_jobs)} cycles, per window identical to the RTL: "
           f"{'yes' if same else 'NO'}; the Runtime's run: {out.cycles} cycles in {iss:.2f} s (its RNG carried across windows)")
     print(f"  each window's images (VMEM {config.vmem_size // 1024} KiB, the LLMs) go in and out through the "
-          f"memories' arrays, not the host port; the time still holds CONTROL.clear and, on a SoC with the DMA, "
-          f"two evals a cycle (the DRAM slave acts between the phases)" + ("" if dma else ": no DMA here"))
+          f"memories' arrays, not the host port; the time still holds CONTROL.clear; "
+          + ("the DMA's DRAM slave runs in the same one-region cycle (docs/rtl.md)" if dma else "no DMA here"))
     if not same:
         raise SystemExit("the RTL's cycles differ from the ISS's on the same jobs")
 
@@ -104,7 +181,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shd", action="store_true", help="also the SHD-sized network (a 512 KiB-VMEM SoC build)")
     parser.add_argument("--steps", type=int, default=1170, help="timesteps of the SHD sample (default 1170)")
+    parser.add_argument("--native", action="store_true", help="only the native harness's figures (no cocotb)")
+    parser.add_argument("--instructions", action="store_true",
+                        help="also x86 instructions per simulated cycle (valgrind's callgrind; minutes)")
+    parser.add_argument("--pgo", action="store_true",
+                        help="also the profile-guided native builds (build_native(pgo=True); a second compile each)")
+    parser.add_argument("--callgrind-child", metavar="SPEC", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.callgrind_child:
+        _callgrind_child(args.callgrind_child)
+        return
+    if not args.native:
+        cocotb_figures()
+    native_loops(args.instructions, args.pgo)
+    if args.shd:
+        shd_network(args.steps, args.instructions, args.pgo)
+
+
+def cocotb_figures() -> None:
+    """The cocotb harness: the long loop, the launch, 200 short random programs, beside the ISS."""
     config = profile("test-rtl")         # the RTL tests' scalar SoC (fenn_dma.arch)
     soc = build(soc_config(config))
     short = counted_loop(10, "<short>")
@@ -136,9 +231,6 @@ def main() -> None:
     iss_batch = time.perf_counter() - t
     print(f"differential harness: 200 random programs in {rtl_batch:.1f} s on the RTL "
           f"({rtl_batch / 200 * 1e3:.0f} ms each, one launch) vs {iss_batch:.2f} s on the ISS")
-    native_loops()
-    if args.shd:
-        shd_network(args.steps)
 
 
 if __name__ == "__main__":

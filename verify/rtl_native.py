@@ -25,8 +25,10 @@ import ctypes
 import hashlib
 import json
 import os
+import pickle
 import shutil
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,6 +63,15 @@ ACCESS_WRITE_BACKDOOR, ACCESS_READ_BACKDOOR, ACCESS_VECTOR_BACKDOOR = 1, 2, 4
 MAKE_VARIABLES = "CFG_CXXFLAGS_PCH_I=-include OPT_FAST=-O2 OPT_SLOW=-O0 OPT_GLOBAL=-O2"
 VERILATOR_ARGS = ("-Wno-fatal", "-O3", "--x-assign", "fast", "--x-initial", "fast", "--output-split", "20000",
                   "--output-split-cfuncs", "5000")
+# gcc's profile-guided optimisation of the per-cycle code (build_native(pgo=True) or FENN_NATIVE_PGO=1;
+# Verilator's guide, "Compiler Profile-Guided Optimization"): the model built with PGO_GENERATE, a
+# training set of built-in programs run on it (_pgo_train: the counted loop, random programs and, on a
+# vector SoC, the LIF, dense and sparse kernels; never the caller's jobs), its *.gcda profiles, and the
+# fast objects rebuilt with PGO_USE. -fprofile-partial-training keeps the code that the training never
+# ran optimised as without a profile. Costs a second compile of the model (about twice the cold build).
+PGO_GENERATE = "-fprofile-generate -fprofile-update=single"
+PGO_USE = "-fprofile-use -fprofile-partial-training -fprofile-correction -Wno-missing-profile"
+PGO_ENV = "FENN_NATIVE_PGO"
 
 
 # Result words of fenn_native_job (harness.cpp, enum OUT_*).
@@ -105,13 +116,28 @@ class NativeSoc:
         return json.loads((self.build_dir / "built.json").read_text())["build_seconds"]
 
 
-def _harness_digest(traced: bool, vector: bool, dma: bool = False) -> str:
+def _harness_digest(traced: bool, vector: bool, dma: bool = False, pgo: bool = False) -> str:
     h = hashlib.sha256()
     for name in HARNESS_SOURCES:
         h.update((NATIVE_DIR / name).read_bytes())
     h.update(LINT_WAIVERS.read_bytes())
     h.update(repr((MAKE_VARIABLES, VERILATOR_ARGS, traced, vector) + ((dma,) if dma else ())).encode())
+    if pgo:
+        h.update(repr((PGO_GENERATE, PGO_USE)).encode())
+        h.update(Path(__file__).read_bytes())            # _pgo_train's programs
+        h.update((Path(__file__).parent / "kernels.py").read_bytes())
     return h.hexdigest()[:12]
+
+
+def pgo_default() -> bool:
+    """Whether build_native makes profile-guided builds when not told: $FENN_NATIVE_PGO set to 1 (or
+    anything but 0 and empty). RtlSimError for a value that is neither."""
+    value = os.environ.get(PGO_ENV, "").strip().lower()
+    if value in ("", "0", "no", "false", "off"):
+        return False
+    if value in ("1", "yes", "true", "on"):
+        return True
+    raise RtlSimError(f"{PGO_ENV}={value!r}: use 1 (profile-guided native builds) or 0 (plain ones)")
 
 
 def _trace_build(trace: bool | str) -> str | None:
@@ -151,20 +177,24 @@ def _lz4_flags(build_dir: Path) -> tuple[list[str], list[str]]:
     return includes, [f"-L{lib_dir}"]
 
 
-def build_native(config: SocConfig, *, trace: bool | str = False, verbose: bool = False) -> NativeSoc:
+def build_native(config: SocConfig, *, trace: bool | str = False, verbose: bool = False,
+                 pgo: bool | None = None) -> NativeSoc:
     """The native harness for ``config``, built unless cached; ``trace``: with tracing code that
-    writes "vcd" (or True) or "fst" waves."""
+    writes "vcd" (or True) or "fst" waves. ``pgo``: a profile-guided build (PGO_GENERATE, the
+    training set, PGO_USE; cached apart, with a ``-pgo`` suffix); None: $FENN_NATIVE_PGO decides
+    (pgo_default). Traced builds are never profile-guided."""
     from filelock import FileLock
 
     from fenn_dma.rtl.generate import TOP_NAME, generate
     from fenn_dma.rtl.toolchain import env_with_verilator, verilator_bin_dir
 
     fmt = _trace_build(trace)
+    pgo = (pgo_default() if pgo is None else bool(pgo)) and fmt is None
     rtl = generate(config)
     traced: bool | str = {None: False, "vcd": True}.get(fmt, fmt)     # VCD builds keep their old digest
-    suffix = {None: "", "vcd": "-trace", "fst": "-trace-fst"}[fmt]
-    build_dir = cache_root() / f"native-{TOP_NAME}-{rtl.digest}-{_harness_digest(traced, config.vector, config.dma)}" \
-                               f"{suffix}"
+    suffix = {None: "", "vcd": "-trace", "fst": "-trace-fst"}[fmt] + ("-pgo" if pgo else "")
+    digest = _harness_digest(traced, config.vector, config.dma, pgo)
+    build_dir = cache_root() / f"native-{TOP_NAME}-{rtl.digest}-{digest}{suffix}"
     build_dir.mkdir(parents=True, exist_ok=True)
     stamp = build_dir / "built.json"
     with FileLock(str(build_dir) + ".lock"):
@@ -198,14 +228,78 @@ def build_native(config: SocConfig, *, trace: bool | str = False, verbose: bool 
                    *sources, str(source), str(NATIVE_DIR / "harness.cpp")]
             log = build_dir / "build.log"
             with open(log, "w") as f:
-                done = subprocess.run(cmd, stdout=None if verbose else f, stderr=subprocess.STDOUT if not verbose
-                                      else None, env=env_with_verilator(), cwd=build_dir)
-            if done.returncode != 0:
-                raise RtlSimError(f"building the native harness failed (exit {done.returncode}); "
-                                  f"see {log}:\n{log.read_text()[-3000:]}")
-            stamp.write_text(json.dumps({"config": config.to_dict(), "traced": traced,
+                def step(command: list[str], what: str) -> None:
+                    done = subprocess.run(command, stdout=None if verbose else f,
+                                          stderr=subprocess.STDOUT if not verbose else None,
+                                          env=env_with_verilator(), cwd=build_dir)
+                    if done.returncode != 0:
+                        f.flush()
+                        raise RtlSimError(f"{what} failed (exit {done.returncode}); "
+                                          f"see {log}:\n{log.read_text()[-3000:]}")
+                if not pgo:
+                    step(cmd, "building the native harness")
+                else:
+                    _pgo_build(config, build_dir, cmd, jobs, " ".join(["-shared -Wl,-Bsymbolic", *ldflags]), step)
+            stamp.write_text(json.dumps({"config": config.to_dict(), "traced": traced, "pgo": pgo,
                                          "build_seconds": round(time.perf_counter() - t0, 1)}))
     return NativeSoc(config, build_dir, traced)
+
+
+def _pgo_build(config: SocConfig, build_dir: Path, cmd: list[str], jobs: str, ldlibs: str, step) -> None:
+    """build_native's profile-guided build: Verilate only (``cmd`` without --build), make the
+    library with PGO_GENERATE, run the training set on it in a child process (the profiles are
+    written when it exits), then remake the per-cycle objects with PGO_USE."""
+    obj = build_dir / "obj"
+    base = [a for a in MAKE_VARIABLES.split() if not a.startswith("OPT_FAST=")]
+    fast = next(a for a in MAKE_VARIABLES.split() if a.startswith("OPT_FAST="))
+    make = ["make", "-C", str(obj), "-f", "Vfenn_soc.mk", "-j", jobs, *base]
+    step([a for a in cmd if a != "--build"], "Verilating the native harness")
+    step([*make, f"{fast} {PGO_GENERATE}", f"VM_USER_LDLIBS={ldlibs} -fprofile-generate", LIBRARY],
+         "building the native harness (profiling build)")
+    (build_dir / "pgo-train.pickle").write_bytes(pickle.dumps(config))
+    step([sys.executable, "-c", "import sys; from fenn_dma.verify.rtl_native import _pgo_train; _pgo_train(sys.argv[1])",
+          str(build_dir)], "the native harness's profile training run")
+    if not any(obj.glob("*.gcda")):
+        raise RtlSimError(f"the profile training run wrote no profiles in {obj}")
+    # The per-cycle (OPT_FAST) objects, their precompiled header, the archive and the library go;
+    # the Slow objects and Verilator's runtime (OPT_SLOW, OPT_GLOBAL: never instrumented) stay.
+    for path in obj.iterdir():
+        fast_object = path.suffix == ".o" and "Slow" not in path.name and not path.name.startswith("verilated")
+        if fast_object or path.name.endswith((".fast.gch", "__ALL.a")) or path.name == LIBRARY:
+            path.unlink()
+    step([*make, f"{fast} {PGO_USE}", f"VM_USER_LDLIBS={ldlibs}", LIBRARY],
+         "building the native harness (profile-guided build)")
+
+
+def _pgo_train(build_dir: str) -> None:
+    """The profile training set, run on the profiling build in ``build_dir`` (a child process of
+    _pgo_build): the counted loop, 20 random programs and, on a vector SoC, the LIF, dense and
+    sparse kernels, each program that fits this SoC's memories. Built-in programs only."""
+    from .kernels import all_kernels, counted_loop
+    from .random_program import SCALAR_RTL, VECTOR_RTL, VECTOR_TEST_CONFIG, random_program
+    from fenn_dma.sim.config import profile
+
+    path = Path(build_dir)
+    config = pickle.loads((path / "pgo-train.pickle").read_bytes())
+    soc = NativeSoc(config, path, False)
+    programs = [(counted_loop(20_000).images, b"")]
+    machine = profile("test-rtl")
+    programs += [(random_program(seed, 60, machine, SCALAR_RTL).program.images, b"") for seed in range(10)]
+    if config.vector:
+        programs += [(k.vp.program.images, k.vp.llm_image) for k in all_kernels()]
+        programs += [(p.program.images, p.llm_image) for p in
+                     (random_program(seed, 60, VECTOR_TEST_CONFIG, VECTOR_RTL) for seed in range(10))]
+    sizes = {"imem": config.imem_size, "dmem": config.dmem_size,
+             "vmem": config.vmem_size if config.vector else 0, "llm": 32 * config.llm_size if config.vector else 0}
+    jobs = []
+    for images, llm in programs:
+        job = {name: bytes(images.get(name, b"")) for name in ("imem", "dmem", "vmem")}
+        job["llm"] = bytes(llm)
+        if all(len(job[name]) <= sizes[name] for name in sizes):
+            jobs.append({**job, "max_cycles": 400_000, "read_dmem": "backdoor", "write_dmem": "backdoor"})
+    if not jobs:
+        raise RtlSimError("no program of the profile training set fits this SoC")
+    run_batch_native(config, jobs, soc=soc)
 
 
 _libraries: dict[Path, ctypes.CDLL] = {}

@@ -19,6 +19,7 @@
 #include <string>
 #ifdef FENN_NATIVE_DMA
 #include <deque>
+#include <type_traits>
 #include <utility>
 #include <vector>
 #endif
@@ -36,8 +37,10 @@ using TraceFile = VerilatedVcdC;
 #endif
 #endif
 
-// The model's NBA region (Verilator's generated scheduler; see Harness::run_cycle).
+// The model's NBA and input-combinational (ico) regions (Verilator's generated scheduler; see
+// Harness::run_cycle).
 void Vfenn_soc___024root___eval_nba(Vfenn_soc___024root* vlSelf);
+void Vfenn_soc___024root___eval_ico(Vfenn_soc___024root* vlSelf);
 
 namespace {
 
@@ -257,6 +260,27 @@ struct DramSlave {
 
     bool idle() const { return reads.empty() && writes.empty() && responses.empty(); }
 };
+
+// What the slave drives (the top's dram__* inputs), to tell whether a drive() changed any of them:
+// run_cycle re-settles the inputs' combinational logic (the ico region) only then.
+template <class Top> struct DramInputs {
+    std::remove_cv_t<std::remove_reference_t<decltype(std::declval<Top&>().dram___05Frdata)>> rdata;
+    uint32_t bits;
+    static uint32_t pack(const Top* t) {
+        return (uint32_t)t->dram___05Farready | (uint32_t)t->dram___05Fawready << 1 |
+               (uint32_t)t->dram___05Fwready << 2 | (uint32_t)t->dram___05Frvalid << 3 |
+               (uint32_t)t->dram___05Frlast << 4 | (uint32_t)t->dram___05Fbvalid << 5 |
+               (uint32_t)t->dram___05Frresp << 8 | (uint32_t)t->dram___05Fbresp << 12 |
+               (uint32_t)t->dram___05Frid << 16 | (uint32_t)t->dram___05Fbid << 24;
+    }
+    void take(const Top* t) {
+        rdata = t->dram___05Frdata;
+        bits = pack(t);
+    }
+    bool same(const Top* t) const {
+        return bits == pack(t) && std::memcmp(&rdata, &t->dram___05Frdata, sizeof rdata) == 0;
+    }
+};
 #endif
 
 // The NBA trigger vector of the model (run_cycle): a VlTriggerVec (set/clear) in some Verilator 5
@@ -277,8 +301,10 @@ struct Harness {
     uint32_t imem_base, dmem_base, vmem_base, llm_base;
     uint32_t imem_size = 0, dmem_size = 0, vmem_size = 0, llm_size = 0, features = 0;
     std::string error;
+    bool inputs_settled = false;   // no input changed since the last eval or ico region (run_cycle)
 #ifdef FENN_NATIVE_DMA
     DramSlave dram;           // the DRAM on the dram__* ports (its own block above)
+    DramInputs<Vfenn_soc> dram_before;   // its inputs before the last drive() (run_cycle)
 #endif
 
     void dump() {
@@ -296,38 +322,63 @@ struct Harness {
         dump();
         time += 5;
     }
+    // High phase: the rising edge. Any input changed after it (the host's next request, the DRAM
+    // slave's drive) is not settled until the next eval or ico region (inputs_settled: run_cycle).
     void high() {
         top->clk = 1;
         top->eval();
         dump();
         time += 5;
         ++cycles;
+        inputs_settled = false;
 #ifdef FENN_NATIVE_DMA
         dram.drive(top.get(), cycles);
 #endif
     }
     void cycle() { low(); high(); }
 
-    // A clock cycle of the free-running core: the model's NBA region alone (the posedge's
-    // sequential logic and the combinational logic after it), instead of two evals. While the
-    // core runs no input changes and the design has no negedge logic, so the low phase's eval
-    // and each eval's input-combinational region (every Amaranth `if (rst)` process reads the
-    // top-level rst) only recompute what the last NBA region left as it is, and the trigger
-    // computation would find the one posedge. The model's own scheduler entry points and
-    // trigger vector are used (Verilator 5's names: a rename breaks the build, not the timing).
-    // A cycle costs about half of two evals on the vector SoC. The traced build and the DRAM
-    // slave (which acts between the phases) keep both evals.
+    // A clock cycle of the free-running core, as low() then high() would simulate it, in about half
+    // their instructions: the model's NBA region alone (the posedge's sequential logic and the
+    // combinational logic after it) instead of two evals. The design has no negedge logic, so the
+    // low phase's eval only settles the inputs changed since the last edge: the input-
+    // combinational (ico) region, which runs every process that reads a top-level input (every
+    // Amaranth `if (rst)` process reads rst). It runs here only when an input did change (a host
+    // access just ended, or the DRAM slave drove something new); the host port is idle while the
+    // core runs, so on the SoC without the DMA no cycle of a run needs it. The trigger computation
+    // would find the one posedge. The model's own scheduler entry points and trigger vectors are
+    // used (Verilator 5's names: a rename breaks the build, not the timing).
+    //
+    // With the DMA, the DRAM slave's handshakes of an edge are sampled after the inputs settle and
+    // before the edge (edge()), and what it drives for the next edge is set after it (drive()), as
+    // low() and high() do: the same values, so the same cycles as the two-eval loop (and the ISS:
+    // fenn_dma.dram's timing), whatever combinational paths the master has from its inputs.
+    // The traced build keeps both evals (the waves show both phases).
     void run_cycle() {
-#if defined(FENN_NATIVE_TRACE) || defined(FENN_NATIVE_DMA)
+#if defined(FENN_NATIVE_TRACE)
         cycle();
 #else
+        auto* root = top->rootp;
+        if (!inputs_settled) {
+            set_trigger(root->__VicoTriggered, 0);
+            Vfenn_soc___024root___eval_ico(root);
+            clear_trigger(root->__VicoTriggered, 0);
+            inputs_settled = true;
+        }
+#ifdef FENN_NATIVE_DMA
+        dram.edge(top.get(), cycles + 1);
+#endif
         top->clk = 1;
-        top->rootp->__Vtrigprevexpr___TOP__clk__0 = 1;     // as if eval() had seen this posedge
-        set_trigger(top->rootp->__VnbaTriggered, 0);
-        Vfenn_soc___024root___eval_nba(top->rootp);
-        clear_trigger(top->rootp->__VnbaTriggered, 0);
+        root->__Vtrigprevexpr___TOP__clk__0 = 1;     // as if eval() had seen this posedge
+        set_trigger(root->__VnbaTriggered, 0);
+        Vfenn_soc___024root___eval_nba(root);
+        clear_trigger(root->__VnbaTriggered, 0);
         time += 10;
         ++cycles;
+#ifdef FENN_NATIVE_DMA
+        dram_before.take(top.get());
+        dram.drive(top.get(), cycles);
+        inputs_settled = dram_before.same(top.get());
+#endif
 #endif
     }
 
@@ -376,7 +427,7 @@ struct Harness {
     void clear() {
         write(CONTROL, 1u << CONTROL_CLEAR);
         while (read(STATUS) >> STATUS_CLEARING & 1) {
-            for (int i = 0; i < 64; ++i) cycle();
+            for (int i = 0; i < 64; ++i) run_cycle();
         }
     }
 
