@@ -170,11 +170,12 @@ def test_fetch_extra_the_core_cannot_build_is_refused():
     assert SocConfig.from_spec(spec_profile("ecp5")).with_(fetch_extra=0).spec.name == "soc-custom"
 
 
-@pytest.mark.parametrize("latency", ("short", "ddr4"))
-def test_vector_and_dma_programs_with_the_longer_fetch(latency):
+@pytest.mark.parametrize("latency, stall", (("short", 0), ("ddr4", 0), ("ddr4", 96)))
+def test_vector_and_dma_programs_with_the_longer_fetch(latency, stall):
     """The vector SoC with the DMA (the ulx3s profile's units, VMEM and LLMs with ECP5's
     collision rules) and the longer fetch: random DMA, vector and scalar programs equal the ISS's
-    (registers, STATUS words, memories, stop, cycles) at both DRAM latencies."""
+    (registers, STATUS words, memories, stop, cycles) at both DRAM latencies, and under
+    back-pressure (the stall pattern counts from the core's start, which the longer fill moves)."""
     _skip_without_toolchain()
     from fenn_dma.dram import DramTiming
     from fenn_dma.rtl.config import TRANSPARENT_COLLISIONS
@@ -183,7 +184,7 @@ def test_vector_and_dma_programs_with_the_longer_fetch(latency):
     from fenn_dma.verify.random_program import DMA_RTL, SMALL_CONFIG, undefined_ranges
     from fenn_dma.verify.runner import build_soc, iss_state, run_many_on_rtl, soc_config
     machine = SMALL_CONFIG.with_(cycle_model=CycleModel.of_pipeline(fetch_extra=1),
-                                 dma=DmaModel(DramTiming.preset(latency)))
+                                 dma=DmaModel(DramTiming.preset(latency).with_stall(stall, seed=7)))
     soc = soc_config(machine, vector=True, dma=True).with_(collisions=TRANSPARENT_COLLISIONS)
     assert soc.fetch_extra == 1
     built = build_soc(soc, "native")
