@@ -110,11 +110,10 @@ class VectorLane(wiring.Component):
                         m.d.comb += [alu_a.eq(a & ((Const(1, 17) << ctrl.imm[:4]) - 1)), alu_b.eq(self.x_x2[:16])]
         m.d.comb += [alu.x_a.eq(alu_a), alu.x_b.eq(alu_b)]
 
-        # Multiplier: VSRAI is (a * 1 + r) >> shift, wrapped.
-        is_vsrai = op == VectorOp.VSRAI
+        # Multiplier: VSRAI is (a * 1 + r) >> shift, wrapped (ctrl.mul_b_one: VSRAI, from the word).
         draws, rounded = _rng_draw_ops()
-        m.d.comb += [mul.x_a.eq(a), mul.x_b.eq(Mux(is_vsrai, 1, b)), mul.x_shift.eq(ctrl.imm[:4]),
-                     mul.x_round.eq(ctrl.round), mul.x_sat.eq(ctrl.sat & ~is_vsrai), mul.x_rng.eq(rng.x_output)]
+        m.d.comb += [mul.x_a.eq(a), mul.x_b.eq(Mux(ctrl.mul_b_one, 1, b)), mul.x_shift.eq(ctrl.imm[:4]),
+                     mul.x_round.eq(ctrl.round), mul.x_sat.eq(ctrl.sat & ~ctrl.mul_b_one), mul.x_rng.eq(rng.x_output)]
 
         # RNG: VRNG and every stochastically rounded instruction advance it once.
         m.d.comb += [rng.w_load_s0.eq(self.w_load_s0), rng.w_load_s1.eq(self.w_load_s1),
