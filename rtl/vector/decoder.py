@@ -5,7 +5,7 @@ Every vector ``InstrSpec`` becomes one case of a switch on the word (its
 ``BitField``: no encoding is written here a second time.
 """
 
-from amaranth import Module, signed, unsigned
+from amaranth import Cat, Module, signed, unsigned
 from amaranth.lib import data, enum, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -42,6 +42,9 @@ VectorControl = data.StructLayout({
     "rs1": 5,
     "rs2": 5,
     "imm": signed(32),
+    # VSRAI (the multiplier's b is 1), matched on the word directly, beside the op switch:
+    # it selects the multiplier's operand, where the op's decode would lengthen the path.
+    "mul_b_one": 1,
 })
 
 
@@ -67,6 +70,7 @@ class VectorDecoder(wiring.Component):
         word, ctrl = self.word, self.ctrl
         m.d.comb += [ctrl.rd.eq(field_value(word, F.RD)), ctrl.rs1.eq(field_value(word, F.RS1)),
                      ctrl.rs2.eq(field_value(word, F.RS2))]
+        m.d.comb += ctrl.mul_b_one.eq(Cat((word & s.mask) == s.match for s in VECTOR_SPECS if s.op == "vsrai").any())
         with m.Switch(word):
             for spec in VECTOR_SPECS:
                 with m.Case(case_pattern(spec)):

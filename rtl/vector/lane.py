@@ -110,11 +110,10 @@ class VectorLane(wiring.Component):
                         m.d.comb += [alu_a.eq(a & ((Const(1, 17) << ctrl.imm[:4]) - 1)), alu_b.eq(self.x_x2[:16])]
         m.d.comb += [alu.x_a.eq(alu_a), alu.x_b.eq(alu_b)]
 
-        # Multiplier: VSRAI is (a * 1 + r) >> shift, wrapped.
-        is_vsrai = op == VectorOp.VSRAI
+        # Multiplier: VSRAI is (a * 1 + r) >> shift, wrapped (ctrl.mul_b_one: VSRAI, from the word).
         draws, rounded = _rng_draw_ops()
-        m.d.comb += [mul.x_a.eq(a), mul.x_b.eq(Mux(is_vsrai, 1, b)), mul.x_shift.eq(ctrl.imm[:4]),
-                     mul.x_round.eq(ctrl.round), mul.x_sat.eq(ctrl.sat & ~is_vsrai), mul.x_rng.eq(rng.x_output)]
+        m.d.comb += [mul.x_a.eq(a), mul.x_b.eq(Mux(ctrl.mul_b_one, 1, b)), mul.x_shift.eq(ctrl.imm[:4]),
+                     mul.x_round.eq(ctrl.round), mul.x_sat.eq(ctrl.sat & ~ctrl.mul_b_one), mul.x_rng.eq(rng.x_output)]
 
         # RNG: VRNG and every stochastically rounded instruction advance it once.
         m.d.comb += [rng.w_load_s0.eq(self.w_load_s0), rng.w_load_s1.eq(self.w_load_s1),
@@ -122,23 +121,27 @@ class VectorLane(wiring.Component):
                      rng.x_advance.eq(self.x_commit & (_is(op, draws) |
                                                        (_is(op, rounded) & (ctrl.round == ROUND_STOCHASTIC))))]
 
-        # Result and lane write enable.
+        # Result and lane write enable. The multiplier's rounding carry (from the RNG output,
+        # which a VLOADR0/1 in writeback bypasses from VMEM) selects q + 1 last, after this mux.
+        result = Signal(S16)
         m.d.comb += self.x_write.eq(1)
         with m.Switch(op):
             with m.Case(*ALU_OPS):
-                m.d.comb += self.x_result.eq(alu.x_result)
+                m.d.comb += result.eq(alu.x_result)
             with m.Case(VectorOp.VMUL, VectorOp.VSRAI):
-                m.d.comb += self.x_result.eq(mul.x_result)
+                m.d.comb += result.eq(mul.x_q0)
             with m.Case(VectorOp.VRNG):
-                m.d.comb += self.x_result.eq(rng.x_output[1:])
+                m.d.comb += result.eq(rng.x_output[1:])
             with m.Case(VectorOp.VLUI):
-                m.d.comb += self.x_result.eq(ctrl.imm[:16])
+                m.d.comb += result.eq(ctrl.imm[:16])
             with m.Case(VectorOp.VFILL):
-                m.d.comb += self.x_result.eq(Cat(self.x_x1[:15], self.x_x1[31]))
+                m.d.comb += result.eq(Cat(self.x_x1[:15], self.x_x1[31]))
             with m.Case(VectorOp.VSEL):
-                m.d.comb += [self.x_result.eq(b), self.x_write.eq(self.x_x1[self.index])]
+                m.d.comb += [result.eq(b), self.x_write.eq(self.x_x1[self.index])]
             with m.Case(VectorOp.VLOADL):
                 m.d.comb += self.x_write.eq(self.x_llm_active)
+        is_mul = _is(op, (VectorOp.VMUL, VectorOp.VSRAI))
+        m.d.comb += self.x_result.eq(Mux(is_mul & mul.x_carry, mul.x_q1, result))
 
         # Compare (VTST).
         with m.Switch(op):

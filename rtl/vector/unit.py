@@ -180,6 +180,10 @@ class VectorUnit(wiring.Component):
                      w_load_s0.eq(commit & (op == VectorOp.VLOADR0)),
                      w_load_s1.eq(commit & (op == VectorOp.VLOADR1)),
                      w_scalar.eq(x_scalar)]
+        # The register file's forward enables, registered (= the write's lanes when from the lanes).
+        w_forward_lanes = Signal(lanes)
+        m.d.sync += w_forward_lanes.eq(Mux(commit & _is(op, WRITES_VRD) & (source == WbSource.LANES),
+                                           Cat(ln.x_write for ln in lane_units), 0))
         m.d.comb += [issue.x_result.eq(x_scalar), issue.w_result.eq(w_scalar),
                      issue.busy.eq(w_write | w_load_s0 | w_load_s1)]
 
@@ -192,7 +196,7 @@ class VectorUnit(wiring.Component):
             with m.Default():
                 m.d.comb += w_data.eq(w_result)
         m.d.comb += [vrf.w_addr.eq(w_rd), vrf.w_en.eq(Mux(w_write, w_lanes, 0)), vrf.w_data.eq(w_data),
-                     vrf.w_forward.eq(w_source == WbSource.LANES), vrf.w_forward_data.eq(w_result)]
+                     vrf.w_forward_lanes.eq(w_forward_lanes), vrf.w_forward_data.eq(w_result)]
         vmem_row = data.View(row, self.vmem.r_data)
         for i, lane in enumerate(lane_units):
             m.d.comb += [lane.w_load_s0.eq(w_load_s0), lane.w_load_s1.eq(w_load_s1), lane.w_row.eq(vmem_row[i]),

@@ -37,15 +37,18 @@ def test_decoder_matches_codec(simulate, rng):
             ctx.set(dut.word, w)
             c = ctx.get(dut.ctrl)
             results.append((ctx.get(dut.legal), c.op, c.sat, c.round, c.rd, c.rs1, c.rs2, c.imm,
-                            ctx.get(dut.reads_x_rs1), ctx.get(dut.reads_x_rs2), ctx.get(dut.writes_x_rd)))
+                            ctx.get(dut.reads_x_rs1), ctx.get(dut.reads_x_rs2), ctx.get(dut.writes_x_rd),
+                            c.mul_b_one))
 
     simulate(dut, bench)
     legal_count = 0
-    for w, (legal, op, sat, rnd, rd, rs1, rs2, imm, xr1, xr2, xwd) in zip(words, results):
+    for w, (legal, op, sat, rnd, rd, rs1, rs2, imm, xr1, xr2, xwd, b_one) in zip(words, results):
         ins = try_decode(w)
         if ins is None or not ins.spec.is_vector:
             assert not legal, f"0x{w:08x} decoded as legal"
+            assert not b_one, f"0x{w:08x} (not a vector instruction) has mul_b_one"
             continue
+        assert b_one == (ins.spec.op == "vsrai"), f"0x{w:08x} ({ins.spec.mnemonic}): mul_b_one {b_one}"
         legal_count += 1
         spec = ins.spec
         assert legal, f"0x{w:08x} ({spec.mnemonic}) not legal"
