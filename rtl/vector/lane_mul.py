@@ -22,7 +22,7 @@ shift+15 .. 31 all equal its sign bit, decided by masks decoded from the shift
 beside the barrel shift rather than by a wide compare after it.
 """
 
-from amaranth import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 

@@ -1,5 +1,4 @@
 """VectorDecoder against the table's own decoder (isa/codec.py)."""
-import numpy as np
 
 from fenn_dma.isa.codec import encode, try_decode
 from fenn_dma.isa.table import SPECS, VLOAD, VLUI, VMOV, VSEL, VSOP, VSOP_IMM, VSPC, VSTORE, VTST
