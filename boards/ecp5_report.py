@@ -70,6 +70,7 @@ class Ecp5Result:
     bram_estimate: dict[str, int]
     critical_path: CriticalPath | None
     seconds: dict[str, float]
+    router: str = ""                            # nextpnr's --router
     program: dict[str, str] = field(default_factory=lambda: dict(PROGRAM))
     files: dict[str, str] = field(default_factory=dict)
 
@@ -78,7 +79,8 @@ class Ecp5Result:
 
     def to_markdown(self) -> str:
         lines = [f"# FeNN-DMA on the {self.part}", "",
-                 f"Profile `{self.profile}`; seconds per step: "
+                 f"Profile `{self.profile}`" + (f", nextpnr `--router {self.router}`" if self.router else "")
+                 + "; seconds per step: "
                  + ", ".join(f"{k} {v:g}" for k, v in self.seconds.items()), "",
                  "| resource | used | available |", "|---|---|---|"]
         lines += [f"| {name} | {n['used']} | {n['available']} |" for name, n in self.summary.items()]
