@@ -87,3 +87,57 @@ def test_a_missing_netlist_or_its_key_is_refused(tmp_path):
     (tmp_path / "bare" / "synth_stat.json").write_text("{}")
     with pytest.raises(BoardFlowError, match=f"no readable {SYNTH_KEY}"):
         build(config, tmp_path / "out", from_json=tmp_path / "bare" / SYNTH_JSON)
+
+
+@pytest.mark.slow
+def test_a_kept_netlist_places_and_routes_again_without_synthesis(tmp_path):
+    """About 3 minutes: the small scalar SoC of test_ecp5_flow.py synthesised once (router1),
+    then placed and routed again from the netlist the first build kept, with router2."""
+    from fenn_dma.boards.ecp5 import tools_missing
+    from fenn_dma.boards.ecp5_report import BITSTREAM
+    missing = tools_missing()
+    if missing:
+        pytest.skip(missing)
+    config = SocConfig(imem_size=1024, dmem_size=1024)
+    first = build(config, tmp_path / "first", router="router1", log=lambda msg: None)
+    kept = tmp_path / "first" / SYNTH_JSON
+    assert kept.stat().st_size > 100_000 and "synth" in first.seconds and first.router == "router1"
+    assert "--router router1" in (tmp_path / "first" / "report.md").read_text()
+    again = build(config, tmp_path / "again", router="router2", from_json=kept, log=lambda msg: None)
+    assert "synth" not in again.seconds and again.router == "router2"
+    assert (tmp_path / "again" / BITSTREAM).stat().st_size > 100_000
+    assert "router2" in (tmp_path / "again" / "nextpnr.log").read_text()
+    assert again.yosys_cells == first.yosys_cells and again.fmax_mhz["clk"] > 0
+    assert json.loads((tmp_path / "again" / "report.json").read_text())["router"] == "router2"
+
+
+def test_report_of_the_litedram_board_lists_its_io_cells():
+    """The vector SoC with LiteDRAM: one clock (the SDRAM clock is the system clock through an
+    ODDRX1F), the SDRAM's pins and IO registers in the summary, other used cells listed."""
+    from fenn_dma.boards.ecp5_report import Ecp5Result, parse_nextpnr_report, summary
+    utilisation = {"TRELLIS_COMB": {"used": 70000, "available": 83640}, "TRELLIS_FF": {"used": 10000, "available": 83640},
+                   "DP16KD": {"used": 177, "available": 208}, "MULT18X18D": {"used": 35, "available": 156},
+                   "TRELLIS_RAMW": {"used": 720, "available": 10455}, "TRELLIS_IO": {"used": 50, "available": 197},
+                   "IOLOGIC": {"used": 12, "available": 128}, "SIOLOGIC": {"used": 30, "available": 69},
+                   "DCCA": {"used": 1, "available": 56}, "EHXPLLL": {"used": 0, "available": 4}}
+    report = {"fmax": {"$glbnet$clk$TRELLIS_IO_IN": {"achieved": 18.25, "constraint": 25.0}},
+              "utilization": utilisation,
+              "critical_paths": [{"from": "posedge $glbnet$clk$TRELLIS_IO_IN", "to": "posedge $glbnet$clk$TRELLIS_IO_IN",
+                                  "path": [{"type": "clk-to-q", "from": {"cell": "vmem", "port": "CLKA"},
+                                            "to": {"cell": "vmem", "port": "DOA0"}, "delay": 5.6},
+                                           {"type": "routing", "from": {"cell": "vmem", "port": "DOA0"},
+                                            "to": {"cell": "lut", "port": "A"}, "delay": 30.0},
+                                           {"type": "setup", "from": {"cell": "lut", "port": "A"},
+                                            "to": {"cell": "ff", "port": "DI"}, "delay": 0.2}]}]}
+    achieved, constraint, used, path = parse_nextpnr_report(report)
+    assert list(achieved) == ["clk"] and achieved["clk"] == 18.25
+    table = summary(used, utilisation)
+    assert table["IO"] == {"used": 50, "available": 197} and table["SIOLOGIC"]["used"] == 30
+    result = Ecp5Result(board="ulx3s-85f", part="ULX3S 85F", profile="ulx3s", config={}, fmax_mhz=achieved,
+                        target_mhz=constraint, timing_met=False, utilisation=used, summary=table, yosys_cells={},
+                        bram_estimate={}, critical_path=path, seconds={"pnr": 1.0}, router="router2")
+    markdown = result.to_markdown()
+    assert "| IO | 50 | 197 |" in markdown and "| IOLOGIC | 12 | 128 |" in markdown
+    assert "Other cells nextpnr placed: DCCA 1 / 56." in markdown and "EHXPLLL" not in markdown
+    assert "| clk | 18.2 | 25 |" in markdown
+    assert "vmem.CLKA -> ff.DI, 35.8 ns (5.8 ns in cells" in markdown and "`--router router2`" in markdown
