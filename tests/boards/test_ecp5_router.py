@@ -91,8 +91,9 @@ def test_a_missing_netlist_or_its_key_is_refused(tmp_path):
 
 @pytest.mark.slow
 def test_a_kept_netlist_places_and_routes_again_without_synthesis(tmp_path):
-    """About 3 minutes: the small scalar SoC of test_ecp5_flow.py synthesised once (router1),
-    then placed and routed again from the netlist the first build kept, with router2."""
+    """The small scalar SoC of test_ecp5_flow.py synthesised once (router1), then placed and
+    routed again from the netlist the first build kept, with router2 (two nextpnr runs of
+    minutes each; over 15 minutes in all at load 12 on two cores)."""
     from fenn_dma.boards.ecp5 import tools_missing
     from fenn_dma.boards.ecp5_report import BITSTREAM
     missing = tools_missing()
