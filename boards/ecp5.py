@@ -102,7 +102,10 @@ def nextpnr_argv(tool: str, spec: Ecp5Board, *, target_mhz: float, seed: int, ro
     return [tool, f"--{spec.device}", "--package", spec.package, "--speed", str(spec.speed),
             "--json", json_path, "--lpf", f"{TOP}.lpf", "--textcfg", f"{TOP}.config",
             "--report", "nextpnr_report.json", "--freq", f"{target_mhz:g}", "--seed", str(seed),
-            "--router", router]
+            "--router", router,
+            # nextpnr 0.11 exits 1 on a missed target after routing; the report says "NOT met"
+            # (Ecp5Result.timing_met) and the bitstream is still written, as vendor tools do.
+            "--timing-allow-fail"]
 
 
 class BoardTop(wiring.Component):
