@@ -64,6 +64,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="show a progress bar (default: on a terminal, for long batches)")
     add_profile_argument(parser, default=None, default_text="the machine the program was compiled for; "
                                                             "another machine is refused unless it matches")
+    from fenn_dma.sim.sim_cli import add_dram_arguments
+    add_dram_arguments(parser)       # the iss and rtl devices' DRAM model (a board has its own DRAM)
 
 
 def _npz_bytes(arrays: dict) -> bytes:
@@ -76,6 +78,14 @@ def _npz_bytes(arrays: dict) -> bytes:
 def _open(args):
     from fenn_dma.host.devices import DEFAULT_MAX_CYCLES, open_device
     options = {"engine": args.engine} if args.device == "iss" else {}
+    if args.dram_timing or args.dram_stall or args.dram_seed != 1:
+        if args.device.partition(":")[0] not in ("iss", "rtl"):
+            from fenn_dma.host.devices.errors import DeviceError
+            raise DeviceError(f"--dram-timing, --dram-stall and --dram-seed set the simulated DRAM of the iss and "
+                              f"rtl devices; {args.device} has its own DRAM")
+        from fenn_dma.dram import DramTiming, DEFAULT_PRESET
+        from fenn_dma.sim.sim_cli import dram_timing
+        options["dram"] = dram_timing(args, DramTiming.preset(DEFAULT_PRESET))
     return open_device(args.device, args.profile, max_cycles=args.max_cycles or DEFAULT_MAX_CYCLES, **options)
 
 

@@ -45,6 +45,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", metavar="FILE", help="write the final state as JSON")
     parser.add_argument("--dump-mem", action="store_true", help="add base64 memory images to the JSON")
     add_profile_argument(parser)
+    add_dram_arguments(parser)
+    parser.add_argument("--engine", choices=("fast", "reference"), default="fast",
+                        help="ISS engine: fast (C) or reference (Python)")
+    parser.add_argument("--backend", choices=("iss", "rtl"), default="iss",
+                        help="iss, or rtl (the Verilated SoC; IMEM and DMEM images only)")
+
+
+def add_dram_arguments(parser: argparse.ArgumentParser) -> None:
+    """--dram-timing, --dram-stall, --dram-seed: the DRAM timing model's options (fenn-dma sim, run)."""
     parser.add_argument("--dram-timing", metavar="PRESET", choices=("short", "ddr4"), default=None,
                         help="the DRAM's latency preset (fenn_dma.dram: short 4 cycles, ddr4 53; default the "
                              "profile's, ddr4)")
@@ -53,25 +62,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(default 0; docs/dma.md \"Back-pressure\"); the ISS predicts its cycles")
     parser.add_argument("--dram-seed", type=nonnegative_int, metavar="N", default=1,
                         help="the stall pattern's seed (default 1)")
-    parser.add_argument("--engine", choices=("fast", "reference"), default="fast",
-                        help="ISS engine: fast (C) or reference (Python)")
-    parser.add_argument("--backend", choices=("iss", "rtl"), default="iss",
-                        help="iss, or rtl (the Verilated SoC; IMEM and DMEM images only)")
+
+
+def dram_timing(args: argparse.Namespace, timing):
+    """``timing`` (a DramTiming) with the DRAM options of ``args`` applied."""
+    from fenn_dma.dram import DramTiming
+    if getattr(args, "dram_timing", None):
+        timing = timing._replace(latency=DramTiming.preset(args.dram_timing).latency)
+    return timing.with_stall(getattr(args, "dram_stall", 0), getattr(args, "dram_seed", 1))
 
 
 def machine_config(args: argparse.Namespace):
     """The profile's MachineConfig with the DRAM options (--dram-timing, --dram-stall, --dram-seed)."""
     from fenn_dma.cli_machine import resolve_profile
-    from fenn_dma.dram import DramTiming
 
     from .config import MachineConfig
     from .dma import DmaModel
     cfg = MachineConfig.from_spec(resolve_profile(args))
-    timing = cfg.dma.dram
-    if getattr(args, "dram_timing", None):
-        timing = timing._replace(latency=DramTiming.preset(args.dram_timing).latency)
-    timing = timing.with_stall(getattr(args, "dram_stall", 0), getattr(args, "dram_seed", 1))
-    return cfg.with_(dma=DmaModel(timing))
+    return cfg.with_(dma=DmaModel(dram_timing(args, cfg.dma.dram)))
 
 
 def _write_atomically(path: str, write) -> None:

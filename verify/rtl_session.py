@@ -29,7 +29,7 @@ from fenn_dma.isa.causes import StopCause
 from fenn_dma import hostmap as H
 from fenn_dma.rtl.config import SocConfig
 
-from .rtl_harness import RtlSimError, cache_root
+from .rtl_harness import DRAM_START_CYCLE, RtlSimError, cache_root
 from .rtl_native import (LIBRARY, OUT_CYCLES, OUT_HALTED, OUT_INSTRET, OUT_STATUS, OUT_STOP_PC, OUT_WORDS,
                          NativeRun, NativeSoc, build_native, toolchain_missing)
 
@@ -86,7 +86,10 @@ class RtlTransport:
     """One Verilated SoC of ``spec`` (built with the vector unit when the spec has it, cached
     on disk) driven through its host port."""
 
-    def __init__(self, spec, verbose: bool = False):
+    def __init__(self, spec, verbose: bool = False, dram=None):
+        from fenn_dma.dram import DramTiming
+        from fenn_dma.host.devices.iss import dram_timing
+        self.dram_timing = DramTiming.preset(DEFAULT_PRESET) if dram is None else dram_timing(dram, "rtl")
         why = toolchain_missing()
         if why:
             raise DeviceUnavailable(f"rtl: not available here: {why}")
@@ -120,15 +123,16 @@ class RtlTransport:
 
     def dram_setup(self, image: bytes, base: int) -> None:
         """The DRAM model: the program's image at ``base`` (a 64-byte window when it has none),
-        the default timing preset (the ISS's), no back-pressure, no error regions."""
-        from fenn_dma.dram import DramTiming
+        the device's timing (``dram``, by default the ISS's preset without back-pressure), no
+        error regions; the stall pattern counts from each CONTROL.start as the ISS's from each run."""
         from fenn_dma.isa import csrs
-        timing = DramTiming.preset(DEFAULT_PRESET)
+        timing = self.dram_timing
         size = max(-(-len(image) // 64) * 64, 64)
         status = (ctypes.c_uint32 * 2)(*(H.DMA_BASE + ch * H.DMA_CHANNEL_STRIDE + H.DMA_STATUS for ch in (0, 1)))
         errors = (ctypes.c_uint32 * 1)()
         rc = self._lib.fenn_native_dram_setup(self._handle, base, size, bytes(image), len(image),
-                                              self.soc.config.dma_data_bits // 8, timing.latency, 0, 1, errors, 0,
+                                              self.soc.config.dma_data_bits // 8, timing.latency, timing.stall,
+                                              timing.seed, DRAM_START_CYCLE, errors, 0,
                                               status, csrs.DMA_STARTING | csrs.DMA_TRANSFERRING)
         if rc != 0:
             raise DeviceError(f"rtl: {self._lib.fenn_native_error(self._handle).decode()}")
@@ -241,7 +245,8 @@ def cached_build(config: SocConfig, verbose: bool = False) -> NativeSoc:
     return soc
 
 
-def open_transport(spec, program=None, verbose: bool = False) -> RtlTransport:
+def open_transport(spec, program=None, verbose: bool = False, dram=None) -> RtlTransport:
     """The ``rtl`` device's transport for machine ``spec`` (``fenn_dma.host.devices.registry``
-    loads it by name; one serves every program of that machine)."""
-    return RtlTransport(spec, verbose=verbose)
+    loads it by name; one serves every program of that machine); ``dram``: its DRAM's timing
+    (a ``fenn_dma.dram.DramTiming``; default the ISS's preset, no back-pressure)."""
+    return RtlTransport(spec, verbose=verbose, dram=dram)

@@ -75,9 +75,9 @@ ABOVE_HOST: dict[str, str] = {
 
 KINDS: dict[str, DeviceKind] = {k.name: k for k in (
     DeviceKind("iss", "the instruction-set simulator (fast C engine; engine='reference' for the Python oracle)",
-               "fenn_dma.host.devices.iss:open_transport", False, ("engine",), _iss_available),
+               "fenn_dma.host.devices.iss:open_transport", False, ("engine", "dram"), _iss_available),
     DeviceKind("rtl", "the Verilated SoC with the vector unit, through its AXI4-Lite host port (native harness)",
-               ABOVE_HOST["rtl"], True, ("verbose",), _rtl_available),
+               ABOVE_HOST["rtl"], True, ("verbose", "dram"), _rtl_available),
     DeviceKind("kv260", "a Kria KV260 board running the SoC (UIO + DMA buffer)",
                "fenn_dma.host.devices.kv260:open_transport", True, (), _kv260_available),
     DeviceKind("ecp5", "an ECP5 board over its USB-serial UARTBone bridge (ecp5:PORT, a device or pyserial URL)",

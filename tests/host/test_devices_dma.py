@@ -151,3 +151,36 @@ def test_the_rtl_counts_the_same_dma_bytes_and_reports_the_same_dma_error():
         plain = nets.compiled("feed_forward")
         check(rtl.load(plain).run_batch(nets.spikes(plain, 1)), np.zeros(1, np.int64))
         check_dma_error(rtl, streamed("feed_forward", "input")[1])
+
+
+def test_the_dram_option_sets_the_iss_devices_dram_timing_and_is_checked():
+    from fenn_dma.dram import DramTiming
+    from fenn_dma.host.devices import DeviceError
+    net, program = streamed("feed_forward")
+    x = nets.spikes(program, 2, seed=3)
+    plain = open_device("iss").load(program).run_batch(x)
+    stalled = open_device("iss", dram=DramTiming.preset("ddr4").with_stall(128, seed=3)).load(program).run_batch(x)
+    # Back-pressure changes the timing only: the same spikes, more cycles.
+    for k in plain.records:
+        np.testing.assert_array_equal(stalled.records[k], plain.records[k], err_msg=k)
+    assert (stalled.cycles > plain.cycles).all()
+    with pytest.raises(DeviceError, match=r"iss: dram = 'ddr4': must be a fenn_dma.dram.DramTiming"):
+        open_device("iss", dram="ddr4").load(program)
+
+
+@pytest.mark.rtl
+def test_the_rtl_device_under_back_pressure_takes_the_cycles_the_iss_predicts():
+    """The DRAM timing model's back-pressure (fenn_dma.dram) on both devices: the ISS predicts
+    the RTL's cycles sample by sample, and the records are the same."""
+    rtl_or_skip()
+    from fenn_dma.dram import DramTiming
+    net, program = streamed("recurrent")
+    x = nets.spikes(program, 2, seed=4)
+    timing = DramTiming.preset("ddr4").with_stall(96, seed=11)
+    iss = open_device("iss", dram=timing).load(program).run_batch(x)
+    with open_device("rtl", "kv260", dram=timing) as rtl:
+        got = rtl.load(program).run_batch(x)
+    np.testing.assert_array_equal(got.cycles, iss.cycles)
+    for k in iss.records:
+        np.testing.assert_array_equal(got.records[k], iss.records[k], err_msg=k)
+    assert (iss.cycles > open_device("iss").load(program).run_batch(x).cycles).all()

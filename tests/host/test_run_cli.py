@@ -146,3 +146,31 @@ def test_saturated_outputs_are_reported(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "warning: saturation: population 'output': V (s2.13) at the int16 rails" in err and "s3.12" in err
     assert json.loads((tmp_path / "r.json").read_text())["saturation"]
+
+
+def test_run_with_dram_back_pressure_reports_the_cycles_the_api_predicts(tmp_path, capsys):
+    """`fenn-dma run --dram-timing/--dram-stall/--dram-seed`: the iss device's DRAM model, the
+    cycles the API gives with the same DramTiming; a board's device refuses the options."""
+    from fenn_dma.compiler.pipeline import compile_model
+    from fenn_dma.dram import DramTiming
+    net = nets.feed_forward()
+    for c in net.connections.values():
+        c.placement = "dram"
+    program, _ = compile_model(net, n_steps=nets.STEPS)
+    program.save(tmp_path / "s.fenn")
+    x = nets.spikes(program, 2, seed=4)
+    np.savez(tmp_path / "x.npz", **x)
+    timing = DramTiming.preset("short").with_stall(160, seed=9)
+    want = open_device("iss", dram=timing).load(program).run_batch(x)
+    short = open_device("iss", dram=DramTiming.preset("short")).load(program).run_batch(x)
+    assert (want.cycles > short.cycles).all()
+    rep = tmp_path / "r.json"
+    assert main(["run", str(tmp_path / "s.fenn"), "--input", str(tmp_path / "x.npz"), "--report", str(rep),
+                 "--dram-timing", "short", "--dram-stall", "160", "--dram-seed", "9"]) == 0
+    assert json.loads(rep.read_text())["cycles"] == int(want.cycles.sum())
+    capsys.readouterr()
+    assert main(["run", str(tmp_path / "s.fenn"), "--input", str(tmp_path / "x.npz"), "--dram-stall", "256"]) == 1
+    assert "DramTiming.stall = 256" in capsys.readouterr().err
+    assert main(["run", str(tmp_path / "s.fenn"), "--device", "kv260", "--dram-stall", "8",
+                 "--input", str(tmp_path / "x.npz")]) == 1
+    assert "kv260 has its own DRAM" in capsys.readouterr().err
