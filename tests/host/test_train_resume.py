@@ -128,7 +128,9 @@ def test_ctrl_c_then_resume_equals_the_uninterrupted_run(tmp_path):
     part = tmp_path / "part"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "fenn_dma.cli", "train", *argv, "--out", str(part)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            # an xdist worker ignores SIGINT and a child inherits that: restore it
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     for line in proc.stdout:
         if line.startswith("epoch=1 "):
             proc.send_signal(signal.SIGINT)
