@@ -255,12 +255,7 @@ class EngineTiming:
         if m_beat and not st.m_first:
             st.m_first = 1
             st.times[0][0] = c + 1
-        inner_read = st.m_fin and (not st.m_frdy or take)
-        st.m_fin += (1 if push else 0) - (1 if inner_read else 0)
-        if inner_read:
-            st.m_frdy = 1
-        elif take:
-            st.m_frdy = 0
+        st.m_fin, st.m_frdy = _buffered_fifo_edge(st.m_fin, st.m_frdy, push, take)
         if grant_w:
             st.m_out = 0
         if take:
@@ -275,12 +270,7 @@ class EngineTiming:
             st.times[0][1] = c + 1
 
         # -- the edge: S2MM
-        s_inner_read = st.s_fin and (not st.s_frdy or pop)
-        st.s_fin += (1 if st.s_pending else 0) - (1 if s_inner_read else 0)      # w_en = data_valid
-        if s_inner_read:
-            st.s_frdy = 1
-        elif pop:
-            st.s_frdy = 0
+        st.s_fin, st.s_frdy = _buffered_fifo_edge(st.s_fin, st.s_frdy, st.s_pending, pop)   # w_en = data_valid
         st.s_pending = 1 if grant_r else 0
         if grant_r:
             st.s_rdleft -= 1
@@ -309,3 +299,16 @@ class EngineTiming:
             if st.s_err:                         # flush: the row FIFO emptied
                 st.s_fin = st.s_frdy = 0
             st.times[1][1] = c + 1
+
+
+def _buffered_fifo_edge(level: int, ready: int, push, pop) -> tuple[int, int]:
+    """One edge of a buffered FIFO (amaranth.lib.fifo.SyncFIFOBuffered: an inner FIFO of
+    ``level`` entries and an output register, ``ready`` when it holds one): the inner FIFO
+    moves its head into the output register when that is empty or popped."""
+    inner_read = level and (not ready or pop)
+    level += (1 if push else 0) - (1 if inner_read else 0)
+    if inner_read:
+        ready = 1
+    elif pop:
+        ready = 0
+    return level, ready
